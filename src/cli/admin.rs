@@ -1,0 +1,207 @@
+//! Admin commands: check-config, migrate, explain, and the ticket, user and quarantine listings.
+
+use std::path::Path;
+
+use super::{Command, QuarantineCommand, TicketCommand, UserCommand, exit, pipe::describe};
+use crate::app;
+use crate::clock::format_utc;
+use crate::config::{self, Config};
+use crate::core::ids::InboundId;
+use crate::core::trace::Trace;
+use crate::ingest::{Delivery, Ingestor};
+use crate::store::inbound::{self as inbound_store, Source};
+use crate::store::{tickets as ticket_store, users as user_store};
+
+pub async fn check_config(path: Option<&Path>) -> u8 {
+    let origin = path.map_or("<defaults>".to_string(), |p| p.display().to_string());
+    match config::load(path) {
+        Ok(_) => {
+            println!("{origin}: ok");
+            exit::OK
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("{} problem(s) found", errors.errors.len());
+            exit::CONFIG
+        }
+    }
+}
+
+pub async fn run(config: &Config, command: Command) -> u8 {
+    let ingestor = match app::open(config).await {
+        Ok(ingestor) => ingestor,
+        Err(err) => {
+            eprintln!("mailgate: {err}");
+            return if err.is_unavailable() { exit::TEMPFAIL } else { exit::SOFTWARE };
+        }
+    };
+    let result = match command {
+        Command::Migrate => {
+            println!("database schema is up to date");
+            Ok(exit::OK)
+        }
+        Command::Explain { file } => explain(&ingestor, &file).await,
+        Command::Ticket(cmd) => ticket(&ingestor, cmd).await,
+        Command::User(cmd) => user(&ingestor, cmd).await,
+        Command::Quarantine(cmd) => quarantine(&ingestor, cmd).await,
+        Command::Pipe { .. } | Command::CheckConfig => unreachable!("dispatched in cli::run"),
+    };
+    ingestor.store().close().await;
+    result.unwrap_or_else(|err| {
+        eprintln!("mailgate: {err:#}");
+        exit::SOFTWARE
+    })
+}
+
+async fn explain(ingestor: &Ingestor, file: &Path) -> anyhow::Result<u8> {
+    let raw = match std::fs::read(file) {
+        Ok(raw) => raw,
+        Err(err) => {
+            eprintln!("mailgate: cannot read {}: {err}", file.display());
+            return Ok(exit::NOINPUT);
+        }
+    };
+    let report = ingestor.explain(&raw, &Delivery::new(Source::Console)).await?;
+    print!("{}", report.trace);
+    println!("=> {} (dry run: nothing was written)", describe(&report.outcome, report.inbound.0));
+    Ok(exit::OK)
+}
+
+async fn ticket(ingestor: &Ingestor, cmd: TicketCommand) -> anyhow::Result<u8> {
+    let mut conn = ingestor.store().read().await?;
+    match cmd {
+        TicketCommand::List { status, limit } => {
+            let tickets = ticket_store::list_tickets(&mut conn, status, limit).await?;
+            println!("{:<10} {:<9} {:<19} {:<30} {:<12} {}", "NUMBER", "STATUS", "UPDATED", "OWNER", "ORG", "SUBJECT");
+            for t in tickets {
+                println!(
+                    "{:<10} {:<9} {:<19} {:<30} {:<12} {}",
+                    t.number,
+                    t.status,
+                    format_utc(t.updated_at),
+                    t.owner_email,
+                    t.org_key.unwrap_or_default(),
+                    t.subject
+                );
+            }
+        }
+        TicketCommand::Show { number, full } => {
+            let number = number.trim_start_matches('#');
+            let Some(t) = ticket_store::find_ticket_summary(&mut conn, number).await? else {
+                eprintln!("no ticket #{number}");
+                return Ok(exit::NOINPUT);
+            };
+            println!("Ticket #{}  {}", t.number, t.subject);
+            println!("Status:    {}   Priority: {}", t.status, t.priority);
+            println!("Owner:     {}   Organization: {}", t.owner_email, t.org_key.as_deref().unwrap_or("-"));
+            println!("Assignee:  {}", t.assignee.as_deref().unwrap_or("-"));
+            if let Some(linked) = &t.linked_number {
+                println!("Follows:   #{linked}");
+            }
+            println!("Created:   {}   Updated: {}", format_utc(t.created_at), format_utc(t.updated_at));
+            println!("Participants:");
+            for p in ticket_store::list_participants(&mut conn, t.id).await? {
+                println!("  {:<16} {} {}", p.role, p.email, p.name);
+            }
+            for e in ticket_store::list_entries(&mut conn, t.id).await? {
+                let class = if e.class == "normal" { String::new() } else { format!(" [{}]", e.class) };
+                println!(
+                    "\n--- {} {}{} by {} via {}",
+                    format_utc(e.created_at),
+                    e.kind,
+                    class,
+                    e.author.as_deref().unwrap_or("mailgate"),
+                    e.source
+                );
+                println!("{}", if full { &e.body_text } else { &e.stripped_text });
+                for a in ticket_store::list_attachments(&mut conn, e.id).await? {
+                    println!(
+                        "  [attachment] {} ({}, {} bytes{})",
+                        a.filename.as_deref().unwrap_or("(unnamed)"),
+                        a.content_type,
+                        a.size,
+                        if a.inline { ", inline" } else { "" }
+                    );
+                }
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+async fn user(ingestor: &Ingestor, cmd: UserCommand) -> anyhow::Result<u8> {
+    let mut conn = ingestor.store().read().await?;
+    let (query, sort, limit) = match cmd {
+        UserCommand::List { sort, limit } => (String::new(), sort, limit),
+        UserCommand::Search { query, sort, limit } => (query, sort, limit),
+        UserCommand::Show { user } => {
+            let Some(u) = user_store::find_user(&mut conn, &user).await? else {
+                eprintln!("no user {user}");
+                return Ok(exit::NOINPUT);
+            };
+            println!("User #{}  {} <{}>", u.id, u.name, u.email);
+            println!("Status:       {}", u.status);
+            println!("Organization: {}", u.org_key.as_deref().unwrap_or("-"));
+            println!("Created:      {}", format_utc(u.created_at));
+            println!("Tickets ({}):", u.tickets);
+            for t in ticket_store::list_user_tickets(&mut conn, u.id, 50).await? {
+                println!("  #{:<10} {:<9} {}", t.number, t.status, t.subject);
+            }
+            return Ok(exit::OK);
+        }
+    };
+    let users = user_store::search_users(&mut conn, &query, sort, limit).await?;
+    println!("{:<6} {:<34} {:<24} {:<12} {:<8} {}", "ID", "EMAIL", "NAME", "ORG", "TICKETS", "CREATED");
+    for u in users {
+        println!(
+            "{:<6} {:<34} {:<24} {:<12} {:<8} {}",
+            u.id,
+            u.email,
+            u.name,
+            u.org_key.unwrap_or_default(),
+            u.tickets,
+            format_utc(u.created_at)
+        );
+    }
+    Ok(exit::OK)
+}
+
+async fn quarantine(ingestor: &Ingestor, cmd: QuarantineCommand) -> anyhow::Result<u8> {
+    match cmd {
+        QuarantineCommand::List { limit } => {
+            let mut conn = ingestor.store().read().await?;
+            println!("{:<6} {:<19} {:<7} {:>9}  {}", "ID", "RECEIVED", "SOURCE", "BYTES", "REASON");
+            for q in inbound_store::list_quarantined(&mut conn, limit).await? {
+                println!("{:<6} {:<19} {:<7} {:>9}  {}", q.id, format_utc(q.received_at), q.source, q.size, q.reason);
+            }
+        }
+        QuarantineCommand::Show { id, raw } => {
+            let mut conn = ingestor.store().read().await?;
+            let Some(record) = inbound_store::find_inbound(&mut conn, InboundId(id)).await? else {
+                eprintln!("no inbound message #{id}");
+                return Ok(exit::NOINPUT);
+            };
+            if raw {
+                use std::io::Write;
+                std::io::stdout().write_all(&record.raw)?;
+                return Ok(exit::OK);
+            }
+            println!("Inbound #{}  {} via {}  {} bytes", record.id, format_utc(record.received_at), record.source, record.size);
+            println!("Outcome: {}  {}", record.outcome, record.reason);
+            print!("{}", Trace::from_json(&record.trace_json));
+        }
+        QuarantineCommand::Replay { ids } => {
+            let ids = if ids.is_empty() {
+                let mut conn = ingestor.store().read().await?;
+                inbound_store::list_quarantined(&mut conn, i64::MAX).await?.into_iter().map(|q| q.id).collect()
+            } else {
+                ids.into_iter().map(InboundId).collect::<Vec<_>>()
+            };
+            for id in ids {
+                let report = ingestor.replay(id).await?;
+                println!("#{id}: {}", describe(&report.outcome, id.0));
+            }
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,170 @@
+//! The command line: argument definitions (clap) and one function per command. Commands print for
+//! people; exit codes follow sysexits so MTAs and scripts can act on them.
+
+mod admin;
+mod pipe;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config};
+use crate::core::ticket::Status;
+use crate::store::users::UserSort;
+
+/// sysexits(3) codes.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// Input refused by policy (over size).
+    pub const DATAERR: u8 = 65;
+    pub const NOINPUT: u8 = 66;
+    pub const SOFTWARE: u8 = 70;
+    /// Could not be stored now; the MTA should retry.
+    pub const TEMPFAIL: u8 = 75;
+    pub const CONFIG: u8 = 78;
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "mailgate", version, about = "An email-first help desk")]
+pub struct Cli {
+    /// Configuration file. Default: $MAILGATE_CONFIG, else ./mailgate.toml if present, else built-in defaults.
+    #[arg(long, global = true, env = "MAILGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read one message from standard input and ingest it (for an MTA's pipe transport).
+    Pipe {
+        /// The mailbox name recorded with the message.
+        #[arg(long)]
+        mailbox: Option<String>,
+        /// An envelope recipient (the MTA's $RECIPIENT / ${original_recipient}); repeatable.
+        #[arg(long)]
+        recipient: Vec<String>,
+    },
+    /// Check the configuration: every problem with its key and line; exit 78 on error.
+    CheckConfig,
+    /// Create or update the database schema.
+    Migrate,
+    /// Print the decision trace for a message file, writing nothing.
+    Explain {
+        file: PathBuf,
+    },
+    /// Tickets.
+    #[command(subcommand)]
+    Ticket(TicketCommand),
+    /// The user directory.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Messages kept for an admin.
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TicketCommand {
+    /// Tickets, most recently active first.
+    List {
+        #[arg(long, value_parser = parse_status)]
+        status: Option<Status>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// One ticket with its participants and thread.
+    Show {
+        number: String,
+        /// Show full message bodies instead of the stripped replies.
+        #[arg(long)]
+        full: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// All users.
+    List {
+        #[arg(long, value_enum, default_value_t = UserSort::Name)]
+        sort: UserSort,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Users whose email or name contains QUERY (case-insensitive).
+    Search {
+        query: String,
+        #[arg(long, value_enum, default_value_t = UserSort::Name)]
+        sort: UserSort,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// One user (by email or id) with their tickets.
+    Show { user: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    /// Quarantined messages, newest first.
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// One quarantined message: reason, trace, and with --raw the stored bytes.
+    Show {
+        id: i64,
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Run quarantined messages through the pipeline again (after a fix or a config change).
+    Replay {
+        /// Inbound ids; none means every quarantined message.
+        ids: Vec<i64>,
+    },
+}
+
+fn parse_status(s: &str) -> Result<Status, String> {
+    Status::parse(s).ok_or_else(|| format!("unknown status {s:?}: open, pending, resolved or closed"))
+}
+
+/// Runs the command and returns the process exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    let config_path = locate_config(cli.config.as_deref());
+    if let Command::CheckConfig = cli.command {
+        return ExitCode::from(admin::check_config(config_path.as_deref()).await);
+    }
+    let config = match config::load(config_path.as_deref()) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    init_logging(&config);
+    let code = match cli.command {
+        Command::Pipe { mailbox, recipient } => pipe::run(&config, mailbox, &recipient).await,
+        Command::CheckConfig => unreachable!("handled above"),
+        other => admin::run(&config, other).await,
+    };
+    ExitCode::from(code)
+}
+
+/// `--config` / `$MAILGATE_CONFIG`, else `./mailgate.toml` when it exists, else none (defaults).
+fn locate_config(given: Option<&Path>) -> Option<PathBuf> {
+    given.map(Path::to_path_buf).or_else(|| {
+        let local = PathBuf::from("mailgate.toml");
+        local.is_file().then_some(local)
+    })
+}
+
+/// Sets up logging to standard error from the config (`MAILGATE_LOG` overrides the level).
+pub fn init_logging(config: &Config) {
+    let filter = std::env::var("MAILGATE_LOG").unwrap_or_else(|_| config.log.level.clone());
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        config::LogFormat::Json => builder.json().try_init(),
+        config::LogFormat::Text => builder.try_init(),
+    };
+}

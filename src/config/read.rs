@@ -1,0 +1,107 @@
+//! Stage one: the spanned TOML document -> [`RawConfig`]. Reports every unknown key (collected with
+//! `serde_ignored`, because `deny_unknown_fields` stops at the first) and every type error, each
+//! with its key path and line. Judges no values; that is stage two, in each section's module.
+
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::ValueDeserializer;
+
+use super::error::{ConfigError, Problems};
+use super::instance::RawInstance;
+use super::locate::{KeyPath, Source, Step, remove_value_at};
+use super::log::RawLog;
+use super::orgs::RawOrg;
+use super::staff::{RawAgent, RawTeam};
+use super::{database::RawDatabase, limits::RawLimits, tickets::RawTickets};
+
+/// The file as written. Every section may be left out; its defaults are on its own struct.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, expecting = "a TOML document")]
+pub(super) struct RawConfig {
+    /// `[instance]`: who we are.
+    pub instance: RawInstance,
+    /// `[database]`: where tickets are stored.
+    pub database: RawDatabase,
+    /// `[limits]`: hard limits on inbound mail.
+    pub limits: RawLimits,
+    /// `[tickets]`: ticket numbers and reopening.
+    pub tickets: RawTickets,
+    /// `[log]`: log level and format.
+    pub log: RawLog,
+    /// `[[agents]]`. Default: none.
+    pub agents: Vec<RawAgent>,
+    /// `[[teams]]`. Default: none.
+    pub teams: Vec<RawTeam>,
+    /// `[[orgs]]`. Default: none.
+    pub orgs: Vec<RawOrg>,
+}
+
+/// Each type error costs one more pass over the document; past this many, stop looking.
+const MAX_TYPE_ERRORS: usize = 50;
+
+/// Deserializes the document, retrying after each type error with the offending key removed so
+/// that one run reports every type error, then every unknown key.
+pub(super) fn read_raw(source: &Source<'_>) -> Result<RawConfig, Vec<ConfigError>> {
+    let mut problems = Problems::new(source);
+    let mut document = source.root().clone();
+    let mut unknown_keys = Vec::new();
+    let mut raw = None;
+    for _ in 0..MAX_TYPE_ERRORS {
+        unknown_keys.clear();
+        // The root span is empty: an error left with it has no better place to point to.
+        let deserializer = ValueDeserializer::from(Spanned::new(0..0, document.clone()));
+        let result = serde_ignored::deserialize(deserializer, |path| {
+            unknown_keys.push(KeyPath::from_steps(steps_of(&path)));
+        });
+        match result {
+            Ok(config) => {
+                raw = Some(config);
+                break;
+            }
+            Err(error) => {
+                let span = error.span().filter(|span| !span.is_empty());
+                let offset = span.map(|span| span.start);
+                problems.push(ConfigError {
+                    key: offset.map(|at| source.path_at(at).to_string()).unwrap_or_default(),
+                    line: offset.map(|at| source.line_at(at)),
+                    message: error.message().trim_end().to_string(),
+                });
+                if !offset.is_some_and(|at| remove_value_at(&mut document, source, at)) {
+                    break;
+                }
+            }
+        }
+    }
+    for path in &unknown_keys {
+        problems.report(path, "unknown key");
+    }
+    // A pass that fails always records its error, so `raw` is only missing alongside an error.
+    problems.finish(raw)?.ok_or_else(|| {
+        let message = "the configuration could not be read".to_string();
+        vec![ConfigError { key: String::new(), line: None, message }]
+    })
+}
+
+/// `serde_ignored`'s path as our steps; `Option` and newtype wrappers leave no trace in TOML.
+fn steps_of(path: &serde_ignored::Path<'_>) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut current = path;
+    loop {
+        current = match current {
+            serde_ignored::Path::Root => break,
+            serde_ignored::Path::Seq { parent, index } => {
+                steps.push(Step::Index(*index));
+                parent
+            }
+            serde_ignored::Path::Map { parent, key } => {
+                steps.push(Step::Key(key.clone()));
+                parent
+            }
+            serde_ignored::Path::Some { parent }
+            | serde_ignored::Path::NewtypeStruct { parent }
+            | serde_ignored::Path::NewtypeVariant { parent } => parent,
+        };
+    }
+    steps.reverse();
+    steps
+}

@@ -1,0 +1,382 @@
+//! Tests for the whole config module: the example file, defaults, and one test per rule.
+
+use std::path::Path;
+
+use super::*;
+
+const EXAMPLE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml.example"));
+
+/// Every error of `text`, which must be invalid.
+fn errors_of(text: &str) -> Vec<ConfigError> {
+    match from_toml(text, "mailgate.toml") {
+        Ok(config) => panic!("expected errors, got {config:#?}"),
+        Err(errors) => errors.errors,
+    }
+}
+
+/// Asserts `text` fails with an error at `key` on `line` whose message contains `fragment`.
+#[track_caller]
+fn assert_error(text: &str, key: &str, line: Option<usize>, fragment: &str) {
+    let errors = errors_of(text);
+    assert!(
+        errors.iter().any(|e| e.key == key && e.line == line && e.message.contains(fragment)),
+        "no error {key} (line {line:?}) containing {fragment:?} in {errors:#?}"
+    );
+}
+
+fn valid(text: &str) -> Config {
+    from_toml(text, "test.toml").unwrap_or_else(|errors| panic!("{errors}"))
+}
+
+/// The example with its commented-out directory entries (everything from the first
+/// `# [[agents]]`) switched on.
+fn example_with_directory() -> String {
+    let start = EXAMPLE.find("# [[agents]]").expect("the example shows [[agents]]");
+    let directory: Vec<&str> = EXAMPLE[start..]
+        .lines()
+        .map(|line| line.strip_prefix("# ").or_else(|| line.strip_prefix('#')).unwrap_or(line))
+        .collect();
+    format!("{}{}\n", &EXAMPLE[..start], directory.join("\n"))
+}
+
+const DIRECTORY: &str = r#"
+[[agents]]
+key = "alice"
+emails = ["alice@example.com"]
+
+[[agents]]
+key = "bob"
+emails = ["bob@example.com"]
+
+[[teams]]
+key = "billing"
+members = ["alice"]
+"#;
+
+#[test]
+fn example_file_parses_and_states_the_defaults() {
+    let example = valid(EXAMPLE);
+    let defaults = load(None).unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(example, defaults);
+}
+
+#[test]
+fn example_directory_entries_validate_when_uncommented() {
+    let config = valid(&example_with_directory());
+    let keys = |list: Vec<&str>| list.join(",");
+    assert_eq!(keys(config.agents.iter().map(|a| a.key.as_str()).collect()), "alice,bob");
+    assert_eq!(config.teams[0].members, ["alice", "bob"]);
+    let acme = &config.orgs[0];
+    assert_eq!(acme.domains, ["acme.com", "acme.co.uk"]);
+    assert_eq!(acme.account_manager, Some(Manager::Agent("alice".into())));
+    assert_eq!(acme.manager_mode, ManagerMode::Assign);
+    assert_eq!(acme.custom, serde_json::json!({ "tier": "gold", "seats": 250 }));
+    let globex = &config.orgs[1];
+    assert_eq!(globex.account_manager, Some(Manager::Team("billing".into())));
+    assert_eq!(globex.manager_mode, ManagerMode::Alert);
+    assert_eq!(globex.custom, serde_json::json!({ "tier": "silver", "renewal": "2026-09-30" }));
+}
+
+#[test]
+fn no_file_means_defaults() {
+    let config = load(None).unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(config.instance.name, "mailgate");
+    assert_eq!(config.instance.support_addresses[0].as_str(), "support@localhost");
+    assert_eq!(config.instance.message_id_domain, "localhost");
+    assert_eq!(config.database.url, "sqlite://mailgate.db");
+    assert_eq!(config.database.backend, Backend::Sqlite);
+    assert_eq!((config.database.max_connections, config.database.busy_timeout_ms), (8, 5000));
+    assert_eq!(config.limits.max_message_bytes, 26_214_400);
+    assert_eq!(config.limits.max_headers, 1000);
+    assert_eq!(config.limits.max_header_bytes, 262_144);
+    assert_eq!((config.limits.max_mime_depth, config.limits.max_mime_parts), (20, 500));
+    assert_eq!(config.tickets.number_format, "######");
+    assert_eq!((config.tickets.reopen_days, config.tickets.max_collaborators), (14, 10));
+    assert_eq!((config.log.level.as_str(), config.log.format), ("info", LogFormat::Text));
+    assert!(config.agents.is_empty() && config.teams.is_empty() && config.orgs.is_empty());
+    assert_eq!(from_toml("", DEFAULTS_ORIGIN), Ok(config));
+}
+
+#[test]
+fn a_file_is_loaded_from_disk() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("mailgate.toml");
+    std::fs::write(&path, "[instance]\nsupport_addresses = [\"help@acme.test\"]\n").expect("write");
+    let config = load(Some(&path)).unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(config.instance.message_id_domain, "acme.test");
+}
+
+#[test]
+fn a_missing_file_names_its_path() {
+    let errors = load(Some(Path::new("/nonexistent/mailgate.toml"))).expect_err("no such file");
+    assert_eq!(errors.origin, "/nonexistent/mailgate.toml");
+    let shown = errors.to_string();
+    assert!(shown.starts_with("/nonexistent/mailgate.toml: cannot read the configuration file"), "{shown}");
+}
+
+#[test]
+fn every_unknown_key_is_reported_with_its_line() {
+    let text = r#"
+[instance]
+nmae = "x"
+
+[database]
+url = "sqlite://x.db"
+pool = 3
+
+[smtp]
+host = "mail"
+
+[[agents]]
+key = "alice"
+emails = ["alice@example.com"]
+email = "typo@example.com"
+"#;
+    let found: Vec<(String, Option<usize>, String)> =
+        errors_of(text).into_iter().map(|e| (e.key, e.line, e.message)).collect();
+    let unknown = |key: &str, line| (key.to_string(), Some(line), "unknown key".to_string());
+    assert_eq!(
+        found,
+        [
+            unknown("instance.nmae", 3),
+            unknown("database.pool", 7),
+            unknown("smtp", 9),
+            unknown("agents[0].email", 15)
+        ]
+    );
+}
+
+#[test]
+fn type_errors_are_all_reported_with_key_and_line() {
+    let text = "[database]\nmax_connections = \"eight\"\n\n\
+                [limits]\nmax_headers = -1\n\n\
+                [log]\nformat = \"xml\"\nlevle = 1\n";
+    let errors = errors_of(text);
+    assert_eq!(errors.len(), 4, "{errors:#?}");
+    assert_error(text, "database.max_connections", Some(2), "invalid type: string \"eight\"");
+    assert_error(text, "limits.max_headers", Some(5), "-1");
+    assert_error(text, "log.format", Some(8), "unknown variant `xml`, expected `text` or `json`");
+    assert_error(text, "log.levle", Some(9), "unknown key");
+}
+
+#[test]
+fn a_type_error_inside_a_list_points_at_the_element() {
+    let text =
+        "[[agents]]\nkey = \"a\"\n\n[[agents]]\nkey = \"b\"\nemails = [\n  \"b@example.com\",\n  42,\n]\n";
+    assert_error(text, "agents[1].emails[1]", Some(8), "invalid type: integer `42`");
+}
+
+#[test]
+fn syntax_errors_are_all_reported_with_line_and_column() {
+    let errors = errors_of("[instance]\nname = \"unterminated\n");
+    assert_eq!(errors[0].line, Some(2), "{errors:#?}");
+    assert!(errors[0].message.starts_with("column 21: invalid basic string"), "{errors:#?}");
+    let errors = errors_of("a = 1\na = 2\nb = = 3\n");
+    let lines: Vec<_> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [Some(2), Some(3), Some(3)], "{errors:#?}");
+    assert!(errors[0].message.contains("duplicate key"), "{errors:#?}");
+}
+
+#[test]
+fn instance_rules() {
+    let text = "[instance]\nname = \" \"\nsupport_addresses = []\nmessage_id_domain = \"bad_domain!\"\n";
+    assert_error(text, "instance.name", Some(2), "must not be empty");
+    assert_error(text, "instance.support_addresses", Some(3), "at least one address");
+    assert_error(text, "instance.message_id_domain", Some(4), "not a plausible domain");
+    let text = "[instance]\nsupport_addresses = [\"help@acme.test\", \"not an address\"]\n";
+    assert_error(text, "instance.support_addresses[1]", Some(2), "is not an e-mail address");
+    let config = valid(
+        "[instance]\nsupport_addresses = [\"Help@ACME.test\"]\nmessage_id_domain = \"mid.acme.test\"\n",
+    );
+    assert_eq!(config.instance.support_addresses[0].as_str(), "help@acme.test");
+    assert_eq!(config.instance.message_id_domain, "mid.acme.test");
+}
+
+#[test]
+fn database_rules() {
+    let text = "[database]\nurl = \"mysql://root:secret@db/mailgate\"\nmax_connections = 0\n";
+    assert_error(text, "database.url", Some(2), "unsupported scheme \"mysql:\"; use sqlite://PATH");
+    assert!(!errors_of(text).iter().any(|e| e.message.contains("secret")), "the password is never echoed");
+    assert_error(text, "database.max_connections", Some(3), "greater than 0");
+    assert_error("[database]\nurl = \"sqlite://\"\n", "database.url", Some(2), "names no database file");
+    for (url, backend) in [
+        ("sqlite::memory:", Backend::Sqlite),
+        ("sqlite:data/mailgate.db", Backend::Sqlite),
+        ("postgres://mg@localhost/mailgate", Backend::Postgres),
+        ("postgresql://mg@localhost/mailgate", Backend::Postgres),
+    ] {
+        assert_eq!(valid(&format!("[database]\nurl = {url:?}\n")).database.backend, backend, "{url}");
+    }
+}
+
+#[test]
+fn limits_must_be_positive() {
+    let text = "[limits]\nmax_message_bytes = 0\nmax_mime_parts = 0\n";
+    assert_error(text, "limits.max_message_bytes", Some(2), "greater than 0");
+    assert_error(text, "limits.max_mime_parts", Some(3), "greater than 0");
+}
+
+#[test]
+fn number_format_rules() {
+    assert_error(
+        "[tickets]\nnumber_format = \"mg_####\"\n",
+        "tickets.number_format",
+        Some(2),
+        "contains \"mg_\"",
+    );
+    assert_error("[tickets]\nnumber_format = \"T-###\"\n", "tickets.number_format", Some(2), "hard to guess");
+    assert_eq!(valid("[tickets]\nnumber_format = \"MG-2026-####\"\n").tickets.number_format, "MG-2026-####");
+    assert_eq!(valid("[tickets]\nreopen_days = 0\nmax_collaborators = 0\n").tickets.reopen_days, 0);
+}
+
+#[test]
+fn log_level_rules() {
+    for level in
+        ["info", "WARN", "mailgate=debug,sqlx=warn", "mailgate::intake=trace", "off", "h2[conn]=error", "3"]
+    {
+        valid(&format!("[log]\nlevel = {level:?}\n"));
+    }
+    for level in ["", "inof", "mailgate=loud", "bad target=info", "mailgate", "a[span=info"] {
+        assert_error(&format!("[log]\nlevel = {level:?}\n"), "log.level", Some(2), "");
+    }
+    assert_eq!(valid("[log]\nformat = \"json\"\n").log.format, LogFormat::Json);
+}
+
+#[test]
+fn agent_rules() {
+    let text = r#"[instance]
+support_addresses = ["support@acme.test"]
+
+[[agents]]
+key = "Alice!"
+emails = ["alice@acme.test"]
+
+[[agents]]
+key = "bob"
+emails = ["ALICE@acme.test", "support@acme.test", "nope"]
+
+[[agents]]
+key = "bob"
+
+[[agents]]
+name = "No Key"
+emails = ["nokey@acme.test"]
+"#;
+    assert_error(text, "agents[0].key", Some(5), "may only contain a-z, 0-9");
+    assert_error(text, "agents[1].emails[0]", Some(10), "already an address of agents[0]");
+    assert_error(text, "agents[1].emails[1]", Some(10), "is a support address");
+    assert_error(text, "agents[1].emails[2]", Some(10), "is not an e-mail address");
+    assert_error(text, "agents[2].key", Some(13), "already the key of agents[1]");
+    assert_error(text, "agents[2].emails", Some(12), "at least one address");
+    assert_error(text, "agents[3].key", Some(15), "is required");
+}
+
+#[test]
+fn team_rules() {
+    let text = format!(
+        "{DIRECTORY}\n[[teams]]\nkey = \"alice\"\n\n\
+         [[teams]]\nkey = \"billing\"\nmembers = [\"carol\", \"bob\", \"bob\"]\n"
+    );
+    assert_error(
+        &text,
+        "teams[1].key",
+        Some(15),
+        "already the key of agents[0]; agents and teams share one namespace",
+    );
+    assert_error(&text, "teams[2].key", Some(18), "already the key of teams[0]");
+    assert_error(&text, "teams[2].members[0]", Some(19), "\"carol\" is not the key of any [[agents]] entry");
+    assert_error(&text, "teams[2].members[2]", Some(19), "listed twice");
+    let team = &valid(DIRECTORY).teams[0];
+    assert_eq!((team.key.as_str(), team.name.as_str()), ("billing", "billing"));
+}
+
+#[test]
+fn org_rules() {
+    let text = format!(
+        r#"{DIRECTORY}
+[[orgs]]
+key = "acme"
+domains = ["ACME.com.", "gmail.com", "localhost", "acme.com"]
+primary_contacts = ["cto at acme"]
+account_manager = "alice"
+
+[[orgs]]
+key = "acme"
+domains = ["acme.com", "mail.yahoo.com"]
+account_manager = "team:nobody"
+custom = "gold"
+
+[[orgs]]
+key = "initech"
+manager_mode = "alert"
+custom = {{ score = nan }}
+"#
+    );
+    let text = text.as_str();
+    assert_error(
+        text,
+        "orgs[0].domains[1]",
+        Some(16),
+        "\"gmail.com\" is a free-mail domain; organizations never match free-mail domains",
+    );
+    assert_error(text, "orgs[0].domains[2]", Some(16), "not a domain name");
+    assert_error(text, "orgs[0].domains[3]", Some(16), "listed twice");
+    assert_error(text, "orgs[0].primary_contacts[0]", Some(17), "not an e-mail address");
+    assert_error(text, "orgs[0].account_manager", Some(18), "must be \"agent:KEY\" or \"team:KEY\"");
+    assert_error(text, "orgs[1].key", Some(21), "already the key of orgs[0]");
+    assert_error(text, "orgs[1].domains[0]", Some(22), "already belongs to orgs[0]");
+    assert_error(text, "orgs[1].domains[1]", Some(22), "free-mail");
+    assert_error(text, "orgs[1].account_manager", Some(23), "names no [[teams]] entry");
+    assert_error(text, "orgs[1].custom", Some(24), "must be a table");
+    assert_error(text, "orgs[2].manager_mode", Some(28), "is set but account_manager is not");
+    assert_error(text, "orgs[2].custom.score", Some(29), "nan and inf");
+    let config = valid(&format!("{DIRECTORY}\n[[orgs]]\nkey = \"acme\"\ndomains = [\"ACME.com.\"]\n"));
+    assert_eq!(config.orgs[0].domains, ["acme.com"]);
+    assert_eq!(config.orgs[0].custom, serde_json::json!({}));
+}
+
+#[test]
+fn display_is_one_line_per_error_in_file_order() {
+    let text = r#"[instance]
+support_addresses = ["nobody"]
+
+[database]
+url = "mysql://db/mailgate"
+
+[tickets]
+number_format = "T-##"
+
+[[orgs]]
+key = "acme"
+domains = ["gmail.com"]
+account_manager = "agent:alice"
+"#;
+    let errors = from_toml(text, "mailgate.toml").expect_err("invalid");
+    assert_eq!(
+        errors.to_string(),
+        "mailgate.toml:2: instance.support_addresses[0]: \"nobody\" is not an e-mail address\n\
+         mailgate.toml:5: database.url: unsupported scheme \"mysql:\"; use sqlite://PATH (relative to the working directory), postgres://... or postgresql://...\n\
+         mailgate.toml:8: tickets.number_format: \"T-##\" has 2 '#'; at least 4 are needed so ticket numbers in subject tags are hard to guess\n\
+         mailgate.toml:12: orgs[0].domains[0]: \"gmail.com\" is a free-mail domain; organizations never match free-mail domains\n\
+         mailgate.toml:13: orgs[0].account_manager: \"agent:alice\" names no [[agents]] entry"
+    );
+    let error = &errors.errors[0];
+    assert_eq!(
+        error.to_string(),
+        "line 2: instance.support_addresses[0]: \"nobody\" is not an e-mail address"
+    );
+}
+
+#[test]
+fn a_section_of_the_wrong_type_is_named() {
+    assert_error("instance = 5\n", "instance", Some(1), "expected an [instance] table");
+    assert_error("agents = [1]\n", "agents[0]", Some(1), "expected an [[agents]] table");
+}
+
+#[test]
+fn the_directory_serializes_for_fingerprints() {
+    let config = valid(&example_with_directory());
+    let json = serde_json::to_value(&config.orgs).expect("serializable");
+    assert_eq!(json[0]["account_manager"], serde_json::json!({ "agent": "alice" }));
+    assert_eq!(json[0]["primary_contacts"], serde_json::json!(["cto@acme.com"]));
+}

@@ -1,0 +1,14 @@
+//! Pure decisions: no I/O, no async, no clock, nothing from the rest of the crate. Every function
+//! takes plain values and returns a decision that carries its reason.
+
+pub mod address;
+pub mod classify;
+pub mod email;
+pub mod freemail;
+pub mod identify;
+pub mod ids;
+pub mod quote;
+pub mod subject;
+pub mod thread;
+pub mod ticket;
+pub mod trace;

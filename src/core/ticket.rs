@@ -1,0 +1,149 @@
+//! Ticket vocabulary: statuses, participant roles, and the ticket number format (minting and the
+//! strict subject-tag pattern derived from it). Randomness comes in as an argument.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Open,
+    /// Waiting on the customer.
+    Pending,
+    Resolved,
+    Closed,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [Status::Open, Status::Pending, Status::Resolved, Status::Closed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Pending => "pending",
+            Status::Resolved => "resolved",
+            Status::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+
+    /// The status a ticket takes when its customer writes again (closed tickets follow the reopen policy
+    /// in `thread`, not this).
+    pub fn after_customer_reply(self) -> Status {
+        match self {
+            Status::Pending | Status::Resolved => Status::Open,
+            other => other,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a user takes part in a ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Owner,
+    /// A collaborator added from To/Cc or by an agent.
+    Cc,
+    /// A primary contact of the ticket's organization.
+    PrimaryContact,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Cc => "cc",
+            Role::PrimaryContact => "primary_contact",
+        }
+    }
+}
+
+/// A ticket number format: each `#` is a random digit, every other character is literal
+/// (config validation allows only `[A-Z0-9-]` literals).
+#[derive(Clone, Debug)]
+pub struct NumberFormat {
+    format: String,
+    tag: regex::Regex,
+}
+
+impl NumberFormat {
+    pub fn new(format: &str) -> NumberFormat {
+        let number: String = format
+            .chars()
+            .map(|c| if c == '#' { "[0-9]".to_string() } else { regex::escape(&c.to_string()) })
+            .collect();
+        // Strict: exactly our format between `[#` and `]`; anything else in brackets is not a tag.
+        let tag = regex::Regex::new(&format!(r"\[#({number})\]")).expect("number format is validated");
+        NumberFormat { format: format.to_string(), tag }
+    }
+
+    /// A fresh number; `digit` yields random digits 0-9.
+    pub fn mint(&self, mut digit: impl FnMut() -> u8) -> String {
+        self.format
+            .chars()
+            .map(|c| if c == '#' { char::from(b'0' + digit() % 10) } else { c })
+            .collect()
+    }
+
+    /// Every ticket number tagged `[#NUMBER]` in `subject`, first first.
+    pub fn tags_in<'s>(&self, subject: &'s str) -> Vec<&'s str> {
+        self.tag
+            .captures_iter(subject)
+            .filter_map(|c| c.get(1).map(|m| m.as_str()))
+            .collect()
+    }
+
+    /// The tag as it goes into outgoing subjects.
+    pub fn tag(number: &str) -> String {
+        format!("[#{number}]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_round_trips() {
+        for s in Status::ALL {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Status::parse("bogus"), None);
+    }
+
+    #[test]
+    fn customer_reply_reopens_waiting_tickets_only() {
+        assert_eq!(Status::Pending.after_customer_reply(), Status::Open);
+        assert_eq!(Status::Resolved.after_customer_reply(), Status::Open);
+        assert_eq!(Status::Open.after_customer_reply(), Status::Open);
+        assert_eq!(Status::Closed.after_customer_reply(), Status::Closed);
+    }
+
+    #[test]
+    fn mints_numbers_in_format() {
+        let mut digits = [1u8, 2, 3, 4, 5, 6, 7].into_iter();
+        let f = NumberFormat::new("HD-####");
+        assert_eq!(f.mint(|| digits.next().unwrap()), "HD-1234");
+    }
+
+    #[test]
+    fn finds_strict_tags_through_reply_chains() {
+        let f = NumberFormat::new("######");
+        assert_eq!(f.tags_in("RE: AW: WG: Fwd: [#123456] Printer on fire"), ["123456"]);
+        assert_eq!(f.tags_in("Re: printer [#123456]"), ["123456"]);
+        assert!(f.tags_in("[#12345] too short").is_empty());
+        assert!(f.tags_in("[#1234567] too long").is_empty());
+        assert!(f.tags_in("#123456 no brackets").is_empty());
+        assert!(f.tags_in("[# 123456] space").is_empty());
+        let g = NumberFormat::new("HD-####");
+        assert_eq!(g.tags_in("Re: [#HD-0042] x"), ["HD-0042"]);
+        assert!(g.tags_in("Re: [#HD-004a] x").is_empty());
+    }
+}

@@ -1,0 +1,401 @@
+//! THE workflow: parse -> dedupe -> classify -> thread -> identify -> persist, one transaction per
+//! message, with a decision trace on the inbound row. Every message that enters a ticket comes through
+//! here; nothing accepted is only in memory (unprocessable input is quarantined with its reason).
+
+mod persist;
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::clock::Clock;
+use crate::core::address::{EmailAddress, MessageId};
+use crate::core::classify::{self, Class, ClassifyContext};
+use crate::core::email::{InboundEmail, Mailbox};
+use crate::core::identify::Directory;
+use crate::core::ids::{EntryId, InboundId, TicketId};
+use crate::core::thread::{self, Candidates, Decision};
+use crate::core::ticket::NumberFormat;
+use crate::core::trace::Trace;
+use crate::parse::{self, Limits, Malformed};
+use crate::store::inbound::{self as inbound_store, NewInbound, Outcome as RowOutcome, Source};
+use crate::store::tickets as ticket_store;
+use crate::store::{self, Conn, Store};
+
+/// The header we put on all our mail; its value is our Message-ID domain.
+pub const LOOP_HEADER: &str = "x-mailgate-loop";
+
+/// What the pipeline needs from the configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub limits: Limits,
+    pub own_addresses: Vec<EmailAddress>,
+    pub message_id_domain: String,
+    pub number_format: NumberFormat,
+    pub reopen_days: u32,
+    pub max_collaborators: usize,
+}
+
+/// How a message reached us.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub source: Source,
+    pub mailbox: Option<String>,
+    /// Envelope recipients known to the caller (the pipe's `--recipient`); IMAP copies lose them.
+    pub recipients: Vec<EmailAddress>,
+    /// `(UIDVALIDITY, UID)` for IMAP.
+    pub imap_uid: Option<(u32, u32)>,
+}
+
+impl Delivery {
+    pub fn new(source: Source) -> Delivery {
+        Delivery { source, mailbox: None, recipients: Vec::new(), imap_uid: None }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new ticket was opened.
+    Created { ticket: TicketId, number: String, entry: EntryId },
+    /// Added to an existing ticket.
+    Added { ticket: TicketId, number: String, entry: EntryId },
+    /// Seen before (same Message-ID, or same bytes when it has none): acknowledged, not stored again.
+    Duplicate,
+    /// Our own mail came back: recorded, not acted on.
+    Loop,
+    /// Kept for an admin with the reason; `mailgate quarantine replay` runs it again.
+    Quarantined { reason: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub inbound: InboundId,
+    pub outcome: Outcome,
+    pub trace: Trace,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The database cannot take the message now (locked, busy, unreachable): try again later.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("inbound message {0} not found")]
+    NotFound(InboundId),
+}
+
+impl From<sqlx::Error> for IngestError {
+    fn from(err: sqlx::Error) -> Self {
+        if store::is_unavailable(&err) { IngestError::Unavailable(err) } else { IngestError::Database(err) }
+    }
+}
+
+/// Runs the pipeline against one store with one configuration.
+pub struct Ingestor {
+    store: Store,
+    settings: Settings,
+    directory: Directory,
+    clock: Arc<dyn Clock>,
+}
+
+/// The work done before the transaction: limits, parse, dedupe key.
+struct Prepared {
+    parsed: Result<InboundEmail, Malformed>,
+    dedupe_key: String,
+}
+
+const MAX_ATTEMPTS: usize = 3;
+
+impl Ingestor {
+    pub fn new(store: Store, settings: Settings, directory: Directory, clock: Arc<dyn Clock>) -> Ingestor {
+        Ingestor { store, settings, directory, clock }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Ingests one raw message and commits. A unique-key race with a concurrent writer (another
+    /// daemon on the same PostgreSQL) is retried, and then sees the winner's rows.
+    pub async fn ingest(&self, raw: &[u8], delivery: &Delivery) -> Result<Report, IngestError> {
+        let prepared = self.prepare(raw);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut tx = self.store.begin_write().await?;
+            match self.run(&mut tx, raw, &prepared, delivery, None).await {
+                Ok(report) => {
+                    tx.commit().await?;
+                    return Ok(report);
+                }
+                Err(err) if store::is_unique_violation(&err) && attempt < MAX_ATTEMPTS => {
+                    tx.rollback().await?;
+                    tracing::debug!(attempt, "unique-key race while ingesting; retrying");
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+
+    /// Runs the whole pipeline and rolls it back: the decision trace of `raw` against the current
+    /// database, with nothing written.
+    pub async fn explain(&self, raw: &[u8], delivery: &Delivery) -> Result<Report, IngestError> {
+        let prepared = self.prepare(raw);
+        let mut tx = self.store.begin_write().await?;
+        let report = self.run(&mut tx, raw, &prepared, delivery, None).await;
+        tx.rollback().await?;
+        Ok(report?)
+    }
+
+    /// Runs a stored (typically quarantined) inbound message through the pipeline again, updating
+    /// its row in place.
+    pub async fn replay(&self, id: InboundId) -> Result<Report, IngestError> {
+        let mut tx = self.store.begin_write().await?;
+        let record = inbound_store::find_inbound(&mut tx, id).await?.ok_or(IngestError::NotFound(id))?;
+        let prepared = self.prepare(&record.raw);
+        let delivery = Delivery { mailbox: record.mailbox.clone(), ..Delivery::new(Source::Console) };
+        let report = self.run(&mut tx, &record.raw, &prepared, &delivery, Some(id)).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// Keeps `raw` as a quarantined inbound row with `reason`, bypassing the pipeline: the last
+    /// resort when the pipeline itself failed on a message we are responsible for.
+    pub async fn quarantine_raw(&self, raw: &[u8], delivery: &Delivery, reason: &str) -> Result<InboundId, IngestError> {
+        let key = format!("sha256:{}", hex::encode(Sha256::digest(raw)));
+        let mut tx = self.store.begin_write().await?;
+        if let Some(existing) = inbound_store::find_inbound_by_dedupe_key(&mut tx, &key).await? {
+            tx.rollback().await?;
+            return Ok(existing);
+        }
+        let id = inbound_store::insert_inbound(&mut tx, &self.new_inbound(&key, raw, delivery)).await?;
+        let mut trace = Trace::default();
+        trace.record("quarantine", "quarantined", reason);
+        inbound_store::update_inbound_outcome(&mut tx, id, RowOutcome::Quarantined, reason, None, &trace.to_json())
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    fn prepare(&self, raw: &[u8]) -> Prepared {
+        let parsed = parse::parse_email(raw, &self.settings.limits);
+        let dedupe_key = match parsed.as_ref().ok().and_then(|e| e.message_id.as_ref()) {
+            Some(id) => format!("message-id:{}", id.as_str()),
+            None => format!("sha256:{}", hex::encode(Sha256::digest(raw))),
+        };
+        Prepared { parsed, dedupe_key }
+    }
+
+    fn new_inbound<'a>(&self, key: &'a str, raw: &'a [u8], delivery: &'a Delivery) -> NewInbound<'a> {
+        NewInbound {
+            dedupe_key: key,
+            source: delivery.source,
+            mailbox: delivery.mailbox.as_deref(),
+            imap_uid: delivery.imap_uid,
+            raw,
+            received_at: self.clock.now_ms(),
+        }
+    }
+
+    async fn run(
+        &self,
+        conn: &mut Conn,
+        raw: &[u8],
+        prepared: &Prepared,
+        delivery: &Delivery,
+        replay_of: Option<InboundId>,
+    ) -> sqlx::Result<Report> {
+        let mut trace = Trace::default();
+        let inbound = match replay_of {
+            Some(id) => {
+                trace.record("dedupe", "replay", format!("inbound #{id} run again"));
+                id
+            }
+            None => {
+                if let Some(id) = inbound_store::find_inbound_by_dedupe_key(&mut *conn, &prepared.dedupe_key).await? {
+                    trace.record("dedupe", "duplicate", format!("{} already stored as inbound #{id}", prepared.dedupe_key));
+                    return Ok(Report { inbound: id, outcome: Outcome::Duplicate, trace });
+                }
+                trace.record("dedupe", "new", prepared.dedupe_key.clone());
+                inbound_store::insert_inbound(&mut *conn, &self.new_inbound(&prepared.dedupe_key, raw, delivery)).await?
+            }
+        };
+
+        let email = match &prepared.parsed {
+            Ok(email) => email,
+            Err(malformed) => {
+                trace.record("parse", "malformed", malformed.to_string());
+                return self.quarantine(conn, inbound, trace, malformed.to_string()).await;
+            }
+        };
+        trace.record(
+            "parse",
+            "ok",
+            format!("{} bytes, {} headers, {} attachments", email.size, email.headers.len(), email.attachments.len()),
+        );
+        let outcome = self.route(conn, inbound, email, delivery, &mut trace).await?;
+        let (row_outcome, reason, ticket) = match &outcome {
+            Outcome::Created { ticket, .. } | Outcome::Added { ticket, .. } => (RowOutcome::Ticket, String::new(), Some(*ticket)),
+            Outcome::Loop => (RowOutcome::Loop, "our own mail came back".to_string(), None),
+            Outcome::Quarantined { reason } => (RowOutcome::Quarantined, reason.clone(), None),
+            Outcome::Duplicate => unreachable!("duplicates return before the inbound row exists"),
+        };
+        inbound_store::update_inbound_outcome(&mut *conn, inbound, row_outcome, &reason, ticket, &trace.to_json()).await?;
+        Ok(Report { inbound, outcome, trace })
+    }
+
+    async fn quarantine(&self, conn: &mut Conn, inbound: InboundId, mut trace: Trace, reason: String) -> sqlx::Result<Report> {
+        trace.record("outcome", "quarantined", reason.clone());
+        inbound_store::update_inbound_outcome(conn, inbound, RowOutcome::Quarantined, &reason, None, &trace.to_json()).await?;
+        Ok(Report { inbound, outcome: Outcome::Quarantined { reason }, trace })
+    }
+
+    /// Classify, thread, and act on the decision.
+    async fn route(
+        &self,
+        conn: &mut Conn,
+        inbound: InboundId,
+        email: &InboundEmail,
+        delivery: &Delivery,
+        trace: &mut Trace,
+    ) -> sqlx::Result<Outcome> {
+        let context = ClassifyContext {
+            own_addresses: &self.settings.own_addresses,
+            message_id_domain: &self.settings.message_id_domain,
+            loop_header: LOOP_HEADER,
+        };
+        let classification = classify::classify(email, &context);
+        trace.record("classify", class_name(&classification.class), classification.reason.clone());
+        if classification.class == Class::Loop {
+            trace.record("outcome", "loop", "recorded, not acted on");
+            return Ok(Outcome::Loop);
+        }
+        let Some(sender) = email.from.as_ref().or(email.sender.as_ref()) else {
+            return Ok(quarantined(trace, "no sender address: the message has no valid From or Sender"));
+        };
+
+        if let Class::Bounce(bounce) = &classification.class {
+            return self.route_bounce(conn, inbound, email, sender, bounce, delivery, trace).await;
+        }
+
+        let candidates = self.find_candidates(conn, email, &sender.email).await?;
+        let (decision, why) = thread::decide(&candidates, self.clock.now_ms(), self.settings.reopen_days);
+        trace.record("thread", decision_name(&decision), why);
+        let class = class_name(&classification.class);
+
+        match (&classification.class, decision) {
+            (Class::AutoReply, Decision::Existing { ticket, .. } | Decision::NewLinked { previous: ticket, .. }) => {
+                // Stored on its ticket, but an automatic mail never reopens or changes a ticket.
+                let entry = self.add_entry_only(conn, inbound, email, sender, class, ticket, delivery, trace).await?;
+                Ok(entry)
+            }
+            (Class::AutoReply, Decision::New) => Ok(quarantined(trace, "auto-reply that threads to no ticket: stored, never answered")),
+            (_, Decision::Existing { ticket, reopen, .. }) => {
+                self.add_to_ticket(conn, inbound, email, sender, class, ticket, reopen, delivery, trace).await
+            }
+            (_, Decision::NewLinked { previous, .. }) => {
+                self.open_ticket(conn, inbound, email, sender, class, Some(previous), delivery, trace).await
+            }
+            (_, Decision::New) => self.open_ticket(conn, inbound, email, sender, class, None, delivery, trace).await,
+        }
+    }
+
+    /// A bounce goes to the ticket of the message it returns, or to quarantine when it returns none of ours.
+    async fn route_bounce(
+        &self,
+        conn: &mut Conn,
+        inbound: InboundId,
+        email: &InboundEmail,
+        sender: &Mailbox,
+        bounce: &classify::BounceInfo,
+        delivery: &Delivery,
+        trace: &mut Trace,
+    ) -> sqlx::Result<Outcome> {
+        let failed: Vec<&str> = bounce.failed_recipients.iter().map(EmailAddress::as_str).collect();
+        let quoted = bounce.original_message_ids.iter().chain(&email.in_reply_to).chain(email.references.iter().rev());
+        for id in quoted {
+            if let Some(ticket) = ticket_store::find_ticket_by_message_id(&mut *conn, id).await? {
+                trace.record("thread", "bounce", format!("returns {id} of ticket {ticket}; failed: {}", failed.join(", ")));
+                let note = format!("Delivery failed for: {}", if failed.is_empty() { "(recipient not stated)".to_string() } else { failed.join(", ") });
+                return self.add_bounce(conn, inbound, email, sender, ticket, &note, delivery, trace).await;
+            }
+        }
+        let ids: Vec<String> = bounce.original_message_ids.iter().map(MessageId::to_string).collect();
+        Ok(quarantined(
+            trace,
+            &format!(
+                "bounce that returns no message of ours (quoted ids: {}; failed: {})",
+                if ids.is_empty() { "none".to_string() } else { ids.join(" ") },
+                if failed.is_empty() { "unknown".to_string() } else { failed.join(", ") }
+            ),
+        ))
+    }
+
+    /// Looks up the threading candidates, one per rule, in rule order.
+    async fn find_candidates(&self, conn: &mut Conn, email: &InboundEmail, sender: &EmailAddress) -> sqlx::Result<Candidates> {
+        let mut candidates = Candidates::default();
+        for id in &email.in_reply_to {
+            if let Some(state) = self.ticket_of_message(conn, id).await? {
+                candidates.in_reply_to = Some((id.clone(), state));
+                break;
+            }
+        }
+        // Newest reference first: it names the message being answered most closely.
+        for id in email.references.iter().rev().take(MAX_REFERENCES) {
+            if let Some(state) = self.ticket_of_message(conn, id).await? {
+                candidates.references = Some((id.clone(), state));
+                break;
+            }
+        }
+        if candidates.in_reply_to.is_none() && candidates.references.is_none() {
+            for number in self.settings.number_format.tags_in(&email.subject) {
+                if let Some(state) = ticket_store::find_ticket_state_by_number(&mut *conn, number).await? {
+                    let takes_part = ticket_store::takes_part(&mut *conn, state.id, sender).await?;
+                    candidates.subject_tag = Some((state, takes_part));
+                    break;
+                }
+            }
+        }
+        Ok(candidates)
+    }
+
+    async fn ticket_of_message(&self, conn: &mut Conn, id: &MessageId) -> sqlx::Result<Option<thread::TicketState>> {
+        match ticket_store::find_ticket_by_message_id(&mut *conn, id).await? {
+            Some(ticket) => ticket_store::find_ticket_state(conn, ticket).await,
+            None => Ok(None),
+        }
+    }
+}
+
+/// References beyond this many (newest first) are not looked up: long chains cost queries, and the
+/// newest ids are the ones that name the ticket.
+const MAX_REFERENCES: usize = 20;
+
+fn quarantined(trace: &mut Trace, reason: &str) -> Outcome {
+    trace.record("outcome", "quarantined", reason);
+    Outcome::Quarantined { reason: reason.to_string() }
+}
+
+pub fn class_name(class: &Class) -> &'static str {
+    match class {
+        Class::Normal => "normal",
+        Class::AutoReply => "auto-reply",
+        Class::List => "list",
+        Class::Bounce(_) => "bounce",
+        Class::Loop => "loop",
+    }
+}
+
+fn decision_name(decision: &Decision) -> &'static str {
+    match decision {
+        Decision::Existing { reopen: true, .. } => "reopen",
+        Decision::Existing { .. } => "existing",
+        Decision::NewLinked { .. } => "new-linked",
+        Decision::New => "new",
+    }
+}

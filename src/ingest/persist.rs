@@ -1,0 +1,317 @@
+//! The writing half of the workflow: identify users, open or update tickets, and store the entry
+//! with its attachments and Message-ID. Runs inside the caller's transaction.
+
+use sha2::{Digest, Sha256};
+
+use super::{Delivery, Ingestor, Outcome};
+use crate::core::email::{InboundEmail, Mailbox};
+use crate::core::identify::{self, ManagerTarget};
+use crate::core::ids::{AgentId, EntryId, InboundId, OrgId, TeamId, TicketId, UserId};
+use crate::core::quote;
+use crate::core::subject::clean_subject;
+use crate::core::ticket::{Role, Status};
+use crate::core::trace::Trace;
+use crate::store::tickets::{self as ticket_store, Direction, EntryKind, NewAttachment, NewEntry, NewTicket};
+use crate::store::{Conn, directory as directory_store, users as user_store};
+
+/// Attempts at minting an unused ticket number before giving up (a nearly full number space).
+const MINT_ATTEMPTS: usize = 50;
+
+impl Ingestor {
+    /// Opens a new ticket for `email` (optionally linked to a closed predecessor).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn open_ticket(
+        &self,
+        conn: &mut Conn,
+        inbound: InboundId,
+        email: &InboundEmail,
+        sender: &Mailbox,
+        class: &str,
+        linked: Option<TicketId>,
+        delivery: &Delivery,
+        trace: &mut Trace,
+    ) -> sqlx::Result<Outcome> {
+        let now = self.clock.now_ms();
+        let (owner, org) = self.identify(conn, sender, trace).await?;
+        let Some(number) = self.mint_number(conn).await? else {
+            return Ok(super::quarantined(trace, "no free ticket number: widen tickets.number_format"));
+        };
+        let tags = self.settings.number_format.tags_in(&email.subject);
+        let subject = clean_subject(&email.subject, &tags);
+
+        let manager = org.and_then(|org| self.directory.orgs.get(&org)).and_then(|policy| policy.manager);
+        let (mut assignee, mut alert) = ((None, None), (None, None));
+        if let Some(manager) = manager {
+            let target = split_target(manager.target);
+            if manager.assign { assignee = target } else { alert = target }
+        }
+        let ticket = ticket_store::insert_ticket(
+            &mut *conn,
+            &NewTicket {
+                number: &number,
+                subject: &subject,
+                user: owner,
+                org,
+                assignee_agent: assignee.0,
+                assignee_team: assignee.1,
+                alert_agent: alert.0,
+                alert_team: alert.1,
+                mailbox: delivery.mailbox.as_deref(),
+                linked_ticket: linked,
+                now_ms: now,
+            },
+        )
+        .await?;
+        trace.record("ticket", "created", format!("#{number} \"{subject}\"{}", linked.map_or(String::new(), |l| format!(", linked to ticket {l}"))));
+        ticket_store::add_participant(&mut *conn, ticket, owner, Role::Owner, now).await?;
+        if class == "normal" {
+            self.add_collaborators(conn, ticket, email, sender, trace).await?;
+        }
+        if let Some(policy) = org.and_then(|org| self.directory.orgs.get(&org)) {
+            for contact in &policy.primary_contacts {
+                let (user, _) = user_store::ensure_user(&mut *conn, contact, None, org, now).await?;
+                if ticket_store::add_participant(&mut *conn, ticket, user, Role::PrimaryContact, now).await? {
+                    trace.record("org", "primary-contact", format!("{contact} added (primary contact of {})", policy.key));
+                }
+            }
+        }
+        let entry = self.store_entry(conn, inbound, email, owner, class, ticket, delivery, now).await?;
+        if let Some(manager) = manager {
+            let name = self.target_name(conn, manager.target).await?;
+            let (decision, text) = if manager.assign {
+                ("assigned", format!("Assigned to {name}, account manager of the organization"))
+            } else {
+                ("alert", format!("Account manager {name} to be alerted"))
+            };
+            trace.record("org", decision, text.clone());
+            self.system_entry(conn, ticket, &text, now).await?;
+        }
+        Ok(Outcome::Created { ticket, number, entry })
+    }
+
+    /// Adds a customer message to an existing ticket, moving its status as a customer reply does.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn add_to_ticket(
+        &self,
+        conn: &mut Conn,
+        inbound: InboundId,
+        email: &InboundEmail,
+        sender: &Mailbox,
+        class: &str,
+        ticket: TicketId,
+        reopen: bool,
+        delivery: &Delivery,
+        trace: &mut Trace,
+    ) -> sqlx::Result<Outcome> {
+        let now = self.clock.now_ms();
+        let state = ticket_store::find_ticket_state(&mut *conn, ticket).await?.ok_or(sqlx::Error::RowNotFound)?;
+        let (user, _) = self.identify(conn, sender, trace).await?;
+        if class == "normal" && !self.directory.agents_by_email.contains_key(&sender.email) {
+            if ticket_store::add_participant(&mut *conn, ticket, user, Role::Cc, now).await? {
+                trace.record("collaborators", "sender-added", format!("{} joined the thread", sender.email));
+            }
+            self.add_collaborators(conn, ticket, email, sender, trace).await?;
+        }
+        let entry = self.store_entry(conn, inbound, email, user, class, ticket, delivery, now).await?;
+        let status = if reopen { Status::Open } else { state.status.after_customer_reply() };
+        ticket_store::update_ticket_activity(&mut *conn, ticket, status, now).await?;
+        if status != state.status {
+            let text = format!("Status {} -> {} by customer reply", state.status, status);
+            trace.record("status", status.as_str(), text.clone());
+            self.system_entry(conn, ticket, &text, now).await?;
+        }
+        Ok(Outcome::Added { ticket, number: state.number, entry })
+    }
+
+    /// Stores an automatic message on a ticket without touching its status or participants.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn add_entry_only(
+        &self,
+        conn: &mut Conn,
+        inbound: InboundId,
+        email: &InboundEmail,
+        sender: &Mailbox,
+        class: &str,
+        ticket: TicketId,
+        delivery: &Delivery,
+        trace: &mut Trace,
+    ) -> sqlx::Result<Outcome> {
+        let now = self.clock.now_ms();
+        let state = ticket_store::find_ticket_state(&mut *conn, ticket).await?.ok_or(sqlx::Error::RowNotFound)?;
+        let (user, _) = self.identify(conn, sender, trace).await?;
+        let entry = self.store_entry(conn, inbound, email, user, class, ticket, delivery, now).await?;
+        trace.record("status", "unchanged", format!("{class} mail never changes a ticket"));
+        Ok(Outcome::Added { ticket, number: state.number, entry })
+    }
+
+    /// Stores a bounce report on the ticket of the message it returns, with a system note naming
+    /// the failed recipients.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn add_bounce(
+        &self,
+        conn: &mut Conn,
+        inbound: InboundId,
+        email: &InboundEmail,
+        sender: &Mailbox,
+        ticket: TicketId,
+        note: &str,
+        delivery: &Delivery,
+        trace: &mut Trace,
+    ) -> sqlx::Result<Outcome> {
+        let outcome = self.add_entry_only(conn, inbound, email, sender, "bounce", ticket, delivery, trace).await?;
+        self.system_entry(conn, ticket, note, self.clock.now_ms()).await?;
+        Ok(outcome)
+    }
+
+    /// Finds or creates the sender; a new user gets the organization of its domain.
+    async fn identify(&self, conn: &mut Conn, sender: &Mailbox, trace: &mut Trace) -> sqlx::Result<(UserId, Option<OrgId>)> {
+        let now = self.clock.now_ms();
+        let org_match = identify::match_org(&sender.email, &self.directory.org_by_domain);
+        let org = org_match.as_ref().map(|m| m.org);
+        let (user, created) = user_store::ensure_user(&mut *conn, &sender.email, sender.name.as_deref(), org, now).await?;
+        if !created && let Some(name) = &sender.name {
+            user_store::fill_user_name(&mut *conn, user, name, now).await?;
+        }
+        trace.record("identify", if created { "new-user" } else { "known-user" }, sender.email.to_string());
+        let org_reason = match &org_match {
+            Some(m) => format!("{} by domain {}", self.directory.orgs.get(&m.org).map_or("?", |p| p.key.as_str()), m.domain),
+            None if crate::core::freemail::is_free_mail(sender.email.domain()) => {
+                format!("none: {} is a free-mail domain", sender.email.domain())
+            }
+            None => format!("none: no organization claims {}", sender.email.domain()),
+        };
+        trace.record("org", if org.is_some() { "matched" } else { "none" }, org_reason);
+        Ok((user, org))
+    }
+
+    async fn add_collaborators(
+        &self,
+        conn: &mut Conn,
+        ticket: TicketId,
+        email: &InboundEmail,
+        sender: &Mailbox,
+        trace: &mut Trace,
+    ) -> sqlx::Result<()> {
+        let now = self.clock.now_ms();
+        let found = identify::collaborators(
+            email,
+            &sender.email,
+            &self.settings.own_addresses,
+            &self.directory,
+            self.settings.max_collaborators,
+        );
+        for mailbox in &found.added {
+            let org = identify::match_org(&mailbox.email, &self.directory.org_by_domain).map(|m| m.org);
+            let (user, _) = user_store::ensure_user(&mut *conn, &mailbox.email, mailbox.name.as_deref(), org, now).await?;
+            if ticket_store::add_participant(&mut *conn, ticket, user, Role::Cc, now).await? {
+                trace.record("collaborators", "added", mailbox.email.to_string());
+            }
+        }
+        for (address, why) in &found.skipped {
+            if *why != identify::Skip::OwnAddress && *why != identify::Skip::Sender {
+                trace.record("collaborators", "skipped", format!("{address}: {}", why.as_str()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The entry for the message itself, its attachments (de-duplicated) and its Message-ID.
+    #[allow(clippy::too_many_arguments)]
+    async fn store_entry(
+        &self,
+        conn: &mut Conn,
+        inbound: InboundId,
+        email: &InboundEmail,
+        author: UserId,
+        class: &str,
+        ticket: TicketId,
+        delivery: &Delivery,
+        now: i64,
+    ) -> sqlx::Result<EntryId> {
+        let stripped = quote::strip_quoted_text(&email.text);
+        let entry = ticket_store::insert_entry(
+            &mut *conn,
+            &NewEntry {
+                ticket,
+                kind: EntryKind::Message,
+                author_user: Some(author),
+                author_agent: None,
+                class,
+                subject: &email.subject,
+                body_text: &email.text,
+                body_html: email.html.as_deref(),
+                stripped_text: &stripped,
+                source: delivery.source.as_str(),
+                inbound: Some(inbound),
+                now_ms: now,
+            },
+        )
+        .await?;
+        for attachment in &email.attachments {
+            let sha = hex::encode(Sha256::digest(&attachment.data));
+            let blob = ticket_store::ensure_blob(&mut *conn, &sha, &attachment.data).await?;
+            ticket_store::insert_attachment(
+                &mut *conn,
+                &NewAttachment {
+                    entry,
+                    blob,
+                    filename: attachment.filename.as_deref(),
+                    content_type: &attachment.content_type,
+                    content_id: attachment.content_id.as_deref(),
+                    inline: attachment.inline,
+                },
+            )
+            .await?;
+        }
+        if let Some(id) = &email.message_id {
+            ticket_store::insert_message_id(&mut *conn, id, ticket, Some(entry), Direction::In).await?;
+        }
+        Ok(entry)
+    }
+
+    async fn system_entry(&self, conn: &mut Conn, ticket: TicketId, text: &str, now: i64) -> sqlx::Result<EntryId> {
+        ticket_store::insert_entry(
+            conn,
+            &NewEntry {
+                ticket,
+                kind: EntryKind::System,
+                author_user: None,
+                author_agent: None,
+                class: "normal",
+                subject: "",
+                body_text: text,
+                body_html: None,
+                stripped_text: text,
+                source: "rule",
+                inbound: None,
+                now_ms: now,
+            },
+        )
+        .await
+    }
+
+    /// A ticket number not in use yet, or `None` after `MINT_ATTEMPTS` collisions.
+    async fn mint_number(&self, conn: &mut Conn) -> sqlx::Result<Option<String>> {
+        for _ in 0..MINT_ATTEMPTS {
+            let number = self.settings.number_format.mint(|| rand::random_range(0..10u8));
+            if !ticket_store::ticket_number_exists(&mut *conn, &number).await? {
+                return Ok(Some(number));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn target_name(&self, conn: &mut Conn, target: ManagerTarget) -> sqlx::Result<String> {
+        match target {
+            ManagerTarget::Agent(agent) => Ok(format!("agent {}", directory_store::agent_key(conn, agent).await?)),
+            ManagerTarget::Team(team) => Ok(format!("team {}", directory_store::team_key(conn, team).await?)),
+        }
+    }
+}
+
+fn split_target(target: ManagerTarget) -> (Option<AgentId>, Option<TeamId>) {
+    match target {
+        ManagerTarget::Agent(agent) => (Some(agent), None),
+        ManagerTarget::Team(team) => (None, Some(team)),
+    }
+}

@@ -1,0 +1,254 @@
+//! Shared test harness: a fresh database per test (SQLite in a temp dir, or a new database on the
+//! PostgreSQL named by `MAILGATE_TEST_PG`), a config around it, and a builder for test messages.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use mailgate::clock::FixedClock;
+use mailgate::config::{self, Config};
+use mailgate::ingest::{Delivery, Ingestor, Outcome, Report};
+use mailgate::store::inbound::Source;
+use sqlx::Connection;
+
+/// 2026-11-23 00:00:00 UTC.
+pub const T0: i64 = 1_795_392_000_000;
+pub const DAY_MS: i64 = 86_400_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A throwaway database; the temp dir (SQLite) lives as long as this value.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// `None` when the backend is not available here (PostgreSQL without `MAILGATE_TEST_PG`).
+    pub async fn new(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("mailgate.db").display());
+                Some(TestDb { url, _dir: Some(dir) })
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("MAILGATE_TEST_PG").ok()?;
+                sqlx::any::install_default_drivers();
+                let name = format!("mg_test_{:016x}", rand::random::<u64>());
+                let mut admin = sqlx::AnyConnection::connect(&admin_url).await.expect("connect to MAILGATE_TEST_PG");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                let (base, _) = admin_url.rsplit_once('/').expect("database url has a path");
+                Some(TestDb { url: format!("{base}/{name}"), _dir: None })
+            }
+        }
+    }
+}
+
+/// The config used by tests: our address support@example.com, org `acme` (acme.com, primary contact
+/// boss@acme.com, managed by agent alice), org `globex` (globex.com, alert to team billing), agents
+/// alice and bob, team billing. `extra` is appended verbatim.
+pub fn test_config(db: &TestDb, extra: &str) -> Config {
+    let text = format!(
+        r#"
+[instance]
+support_addresses = ["support@example.com"]
+message_id_domain = "mail.example.com"
+
+[database]
+url = "{url}"
+busy_timeout_ms = 2000
+
+[[agents]]
+key = "alice"
+name = "Alice Agent"
+emails = ["alice@example.com"]
+
+[[agents]]
+key = "bob"
+name = "Bob Agent"
+emails = ["bob@example.com", "bob.agent@example.com"]
+
+[[teams]]
+key = "billing"
+name = "Billing"
+members = ["bob"]
+
+[[orgs]]
+key = "acme"
+name = "ACME Corp"
+domains = ["acme.com"]
+primary_contacts = ["boss@acme.com"]
+account_manager = "agent:alice"
+manager_mode = "assign"
+custom = {{ tier = "gold" }}
+
+[[orgs]]
+key = "globex"
+name = "Globex"
+domains = ["globex.com"]
+account_manager = "team:billing"
+manager_mode = "alert"
+{extra}
+"#,
+        url = db.url
+    );
+    config::from_toml(&text, "<test>").unwrap_or_else(|e| panic!("test config invalid:\n{e}"))
+}
+
+/// A database, a clock pinned at `T0`, and an ingestor on them.
+pub struct Harness {
+    pub db: TestDb,
+    pub config: Config,
+    pub clock: FixedClock,
+    pub ingestor: Ingestor,
+}
+
+impl Harness {
+    pub async fn new(backend: Backend) -> Option<Harness> {
+        Self::with_config(backend, "").await
+    }
+
+    pub async fn with_config(backend: Backend, extra: &str) -> Option<Harness> {
+        let db = TestDb::new(backend).await?;
+        let config = test_config(&db, extra);
+        let clock = FixedClock::at(T0);
+        let ingestor = mailgate::app::open_with_clock(&config, Arc::new(clock.clone())).await.expect("open store");
+        Some(Harness { db, config, clock, ingestor })
+    }
+
+    pub async fn pipe(&self, raw: &str) -> Report {
+        self.ingestor.ingest(raw.as_bytes(), &Delivery::new(Source::Pipe)).await.expect("ingest")
+    }
+
+    pub async fn scalar_i64(&self, sql: &'static str) -> i64 {
+        let mut conn = self.ingestor.store().read().await.unwrap();
+        sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut *conn).await.unwrap()
+    }
+
+    pub async fn strings(&self, sql: &'static str, bind: &str) -> Vec<String> {
+        let mut conn = self.ingestor.store().read().await.unwrap();
+        sqlx::query_scalar::<_, String>(sql).bind(bind.to_string()).fetch_all(&mut *conn).await.unwrap()
+    }
+}
+
+/// Generates `<name>_sqlite` and `<name>_postgres` tests from `async fn name(backend: Backend)`;
+/// the PostgreSQL one says it skipped when `MAILGATE_TEST_PG` is unset.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::common::Backend::Sqlite).await; }
+        )* }
+        mod postgres { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if std::env::var("MAILGATE_TEST_PG").is_err() {
+                    eprintln!("skipped: MAILGATE_TEST_PG is not set");
+                    return;
+                }
+                super::$name(super::common::Backend::Postgres).await;
+            }
+        )* }
+    };
+}
+
+/// A test message. Every field has a sensible default; `build()` renders RFC 5322 with CRLF.
+#[derive(Clone, Debug)]
+pub struct Mail {
+    pub from: String,
+    pub to: String,
+    pub cc: Option<String>,
+    pub subject: String,
+    pub message_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub references: Option<String>,
+    pub headers: Vec<String>,
+    pub body: String,
+}
+
+impl Mail {
+    pub fn new(from: &str, subject: &str, body: &str) -> Mail {
+        Mail {
+            from: from.to_string(),
+            to: "Support <support@example.com>".to_string(),
+            cc: None,
+            subject: subject.to_string(),
+            message_id: Some(format!("<{:016x}@client.test>", rand::random::<u64>())),
+            in_reply_to: None,
+            references: None,
+            headers: Vec::new(),
+            body: body.to_string(),
+        }
+    }
+
+    pub fn id(mut self, id: &str) -> Mail {
+        self.message_id = Some(id.to_string());
+        self
+    }
+    pub fn no_id(mut self) -> Mail {
+        self.message_id = None;
+        self
+    }
+    pub fn cc(mut self, cc: &str) -> Mail {
+        self.cc = Some(cc.to_string());
+        self
+    }
+    pub fn in_reply_to(mut self, id: &str) -> Mail {
+        self.in_reply_to = Some(id.to_string());
+        self
+    }
+    pub fn references(mut self, refs: &str) -> Mail {
+        self.references = Some(refs.to_string());
+        self
+    }
+    pub fn header(mut self, line: &str) -> Mail {
+        self.headers.push(line.to_string());
+        self
+    }
+
+    pub fn build(&self) -> String {
+        let mut s = format!("From: {}\r\nTo: {}\r\n", self.from, self.to);
+        if let Some(cc) = &self.cc {
+            s += &format!("Cc: {cc}\r\n");
+        }
+        s += &format!("Subject: {}\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n", self.subject);
+        if let Some(id) = &self.message_id {
+            s += &format!("Message-ID: {id}\r\n");
+        }
+        if let Some(id) = &self.in_reply_to {
+            s += &format!("In-Reply-To: {id}\r\n");
+        }
+        if let Some(refs) = &self.references {
+            s += &format!("References: {refs}\r\n");
+        }
+        for h in &self.headers {
+            s += &format!("{h}\r\n");
+        }
+        s += "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n";
+        s += &self.body.replace('\n', "\r\n");
+        s
+    }
+}
+
+pub fn created(report: &Report) -> (mailgate::core::ids::TicketId, String) {
+    match &report.outcome {
+        Outcome::Created { ticket, number, .. } => (*ticket, number.clone()),
+        other => panic!("expected a new ticket, got {other:?}\n{}", report.trace),
+    }
+}
+
+pub fn added(report: &Report) -> (mailgate::core::ids::TicketId, String) {
+    match &report.outcome {
+        Outcome::Added { ticket, number, .. } => (*ticket, number.clone()),
+        other => panic!("expected an addition to a ticket, got {other:?}\n{}", report.trace),
+    }
+}
