@@ -148,7 +148,12 @@ pub async fn sync_directory(store: &Store, config: &Config, now_ms: i64) -> Resu
     }
     directory_store::set_meta(&mut tx, FINGERPRINT_KEY, &fingerprint).await?;
     tx.commit().await?;
-    tracing::info!(agents = config.agents.len(), teams = config.teams.len(), orgs = config.orgs.len(), "directory synced");
+    tracing::info!(
+        agents = config.agents.len(),
+        teams = config.teams.len(),
+        orgs = config.orgs.len(),
+        "directory synced"
+    );
     Ok(())
 }
 

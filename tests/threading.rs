@@ -37,10 +37,18 @@ on_both_backends!(
 
 async fn reply_by_in_reply_to(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };
-    let first = h.pipe(&Mail::new("Jane <jane@example.org>", "Printer on fire", "Help!").id("<q1@client.test>").build()).await;
+    let first = h
+        .pipe(
+            &Mail::new("Jane <jane@example.org>", "Printer on fire", "Help!").id("<q1@client.test>").build(),
+        )
+        .await;
     let (ticket, number) = created(&first);
     let reply = h
-        .pipe(&Mail::new("jane@example.org", "Re: Printer on fire", "Still burning").in_reply_to("<q1@client.test>").build())
+        .pipe(
+            &Mail::new("jane@example.org", "Re: Printer on fire", "Still burning")
+                .in_reply_to("<q1@client.test>")
+                .build(),
+        )
         .await;
     assert_eq!(added(&reply), (ticket, number));
     assert!(reply.trace.to_string().contains("In-Reply-To <q1@client.test>"), "{}", reply.trace);
@@ -48,7 +56,9 @@ async fn reply_by_in_reply_to(backend: Backend) {
 
 async fn reply_by_references_only(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };
-    let (ticket, _) = created(&h.pipe(&Mail::new("jane@example.org", "Invoice", "Where?").id("<r1@client.test>").build()).await);
+    let (ticket, _) = created(
+        &h.pipe(&Mail::new("jane@example.org", "Invoice", "Where?").id("<r1@client.test>").build()).await,
+    );
     let reply = h
         .pipe(
             &Mail::new("jane@example.org", "Re: Invoice", "Again")
@@ -62,16 +72,22 @@ async fn reply_by_references_only(backend: Backend) {
 
 async fn subject_tag_from_participant(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };
-    let (ticket, number) = created(&h.pipe(&Mail::new("jane@example.org", "VPN down", "No VPN").build()).await);
-    let reply = h.pipe(&Mail::new("jane@example.org", &format!("Re: [#{number}] VPN down"), "still down").build()).await;
+    let (ticket, number) =
+        created(&h.pipe(&Mail::new("jane@example.org", "VPN down", "No VPN").build()).await);
+    let reply = h
+        .pipe(&Mail::new("jane@example.org", &format!("Re: [#{number}] VPN down"), "still down").build())
+        .await;
     assert_eq!(added(&reply).0, ticket);
     assert!(reply.trace.to_string().contains("subject tag"), "{}", reply.trace);
 }
 
 async fn subject_tag_from_stranger_opens_new_ticket(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };
-    let (ticket, number) = created(&h.pipe(&Mail::new("jane@example.org", "VPN down", "No VPN").build()).await);
-    let stranger = h.pipe(&Mail::new("mallory@evil.test", &format!("Re: [#{number}] VPN down"), "let me in").build()).await;
+    let (ticket, number) =
+        created(&h.pipe(&Mail::new("jane@example.org", "VPN down", "No VPN").build()).await);
+    let stranger = h
+        .pipe(&Mail::new("mallory@evil.test", &format!("Re: [#{number}] VPN down"), "let me in").build())
+        .await;
     let (other, _) = created(&stranger);
     assert_ne!(other, ticket);
     assert!(stranger.trace.to_string().contains("takes no part"), "{}", stranger.trace);
@@ -79,12 +95,15 @@ async fn subject_tag_from_stranger_opens_new_ticket(backend: Backend) {
 
 async fn reply_prefix_chains(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };
-    let (ticket, number) = created(&h.pipe(&Mail::new("jane@example.org", "RE: AW: Fwd: Printer", "x").build()).await);
+    let (ticket, number) =
+        created(&h.pipe(&Mail::new("jane@example.org", "RE: AW: Fwd: Printer", "x").build()).await);
     let mut conn = h.ingestor.store().read().await.unwrap();
     let summary = ticket_store::find_ticket_summary(&mut conn, &number).await.unwrap().unwrap();
     assert_eq!(summary.subject, "Printer");
     drop(conn);
-    let reply = h.pipe(&Mail::new("jane@example.org", &format!("RE: AW: WG: Fwd: [#{number}] Printer"), "y").build()).await;
+    let reply = h
+        .pipe(&Mail::new("jane@example.org", &format!("RE: AW: WG: Fwd: [#{number}] Printer"), "y").build())
+        .await;
     assert_eq!(added(&reply).0, ticket);
 }
 
@@ -111,10 +130,15 @@ async fn status_of(h: &Harness, number: &str) -> String {
 
 async fn closed_ticket_reopens_within_window(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };
-    let (ticket, number) = created(&h.pipe(&Mail::new("jane@example.org", "Disk", "full").id("<d1@client.test>").build()).await);
+    let (ticket, number) =
+        created(&h.pipe(&Mail::new("jane@example.org", "Disk", "full").id("<d1@client.test>").build()).await);
     close(&h, ticket).await;
     h.clock.advance_ms(13 * DAY_MS);
-    let reply = h.pipe(&Mail::new("jane@example.org", "Re: Disk", "full again").in_reply_to("<d1@client.test>").build()).await;
+    let reply = h
+        .pipe(
+            &Mail::new("jane@example.org", "Re: Disk", "full again").in_reply_to("<d1@client.test>").build(),
+        )
+        .await;
     assert_eq!(added(&reply).0, ticket);
     assert_eq!(status_of(&h, &number).await, "open");
     assert!(reply.trace.to_string().contains("reopened"), "{}", reply.trace);
@@ -122,10 +146,15 @@ async fn closed_ticket_reopens_within_window(backend: Backend) {
 
 async fn closed_ticket_after_window_opens_linked_ticket(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };
-    let (ticket, number) = created(&h.pipe(&Mail::new("jane@example.org", "Disk", "full").id("<d2@client.test>").build()).await);
+    let (ticket, number) =
+        created(&h.pipe(&Mail::new("jane@example.org", "Disk", "full").id("<d2@client.test>").build()).await);
     close(&h, ticket).await;
     h.clock.advance_ms(15 * DAY_MS);
-    let reply = h.pipe(&Mail::new("jane@example.org", "Re: Disk", "full again").in_reply_to("<d2@client.test>").build()).await;
+    let reply = h
+        .pipe(
+            &Mail::new("jane@example.org", "Re: Disk", "full again").in_reply_to("<d2@client.test>").build(),
+        )
+        .await;
     let (new_ticket, new_number) = created(&reply);
     assert_ne!(new_ticket, ticket);
     assert_eq!(status_of(&h, &number).await, "closed");
@@ -178,8 +207,12 @@ async fn free_mail_never_matches_an_org(backend: Backend) {
 async fn participants(h: &Harness, number: &str) -> Vec<(String, String)> {
     let mut conn = h.ingestor.store().read().await.unwrap();
     let t = ticket_store::find_ticket_summary(&mut conn, number).await.unwrap().unwrap();
-    let mut all: Vec<_> =
-        ticket_store::list_participants(&mut conn, t.id).await.unwrap().into_iter().map(|p| (p.email, p.role)).collect();
+    let mut all: Vec<_> = ticket_store::list_participants(&mut conn, t.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.email, p.role))
+        .collect();
     all.sort();
     all
 }
@@ -216,7 +249,11 @@ async fn manager_alert_only_records_target(backend: Backend) {
         .await
         .unwrap();
     assert!(alert.is_some());
-    assert!(report.trace.to_string().contains("Account manager team billing to be alerted"), "{}", report.trace);
+    assert!(
+        report.trace.to_string().contains("Account manager team billing to be alerted"),
+        "{}",
+        report.trace
+    );
 }
 
 async fn cc_recipients_become_collaborators(backend: Backend) {
@@ -232,7 +269,8 @@ async fn cc_recipients_become_collaborators(backend: Backend) {
 
 async fn auto_reply_threads_without_changing_the_ticket(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };
-    let (ticket, number) = created(&h.pipe(&Mail::new("jane@example.org", "Q", "x").id("<ar1@client.test>").build()).await);
+    let (ticket, number) =
+        created(&h.pipe(&Mail::new("jane@example.org", "Q", "x").id("<ar1@client.test>").build()).await);
     close(&h, ticket).await;
     let ooo = Mail::new("jane@example.org", "Out of Office: Re: Q", "I am away")
         .in_reply_to("<ar1@client.test>")
@@ -246,7 +284,13 @@ async fn auto_reply_threads_without_changing_the_ticket(backend: Backend) {
 
 async fn auto_reply_to_nothing_is_quarantined(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };
-    let report = h.pipe(&Mail::new("jane@example.org", "Automatic reply: hello", "away").header("Auto-Submitted: auto-replied").build()).await;
+    let report = h
+        .pipe(
+            &Mail::new("jane@example.org", "Automatic reply: hello", "away")
+                .header("Auto-Submitted: auto-replied")
+                .build(),
+        )
+        .await;
     assert!(matches!(report.outcome, Outcome::Quarantined { .. }), "{:?}", report.outcome);
     assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM tickets").await, 0);
     assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM inbound WHERE outcome = 'quarantined'").await, 1);
@@ -257,8 +301,10 @@ async fn bounce_of_our_mail_lands_on_its_ticket(backend: Backend) {
     let (ticket, _) = created(&h.pipe(&Mail::new("jane@example.org", "Q", "x").build()).await);
     // A mail we sent on that ticket (the outbox records this in the outgoing-mail issue).
     let mut tx = h.ingestor.store().begin_write().await.unwrap();
-    let ours = MessageId::parse("<out-1@mail.example.com>").unwrap();
-    ticket_store::insert_message_id(&mut tx, &ours, ticket, None, ticket_store::Direction::Out).await.unwrap();
+    let ours = MessageId::parse("<out-1@mg.mailgate.test>").unwrap();
+    ticket_store::insert_message_id(&mut tx, &ours, ticket, None, ticket_store::Direction::Out)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let bounce = "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\n\
@@ -269,7 +315,7 @@ Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\
 --B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n\
 Final-Recipient: rfc822; jane@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
 --B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: support@example.com\r\nTo: jane@example.org\r\n\
-Subject: [#000000] Q\r\nMessage-ID: <out-1@mail.example.com>\r\n\r\n--B--\r\n";
+Subject: [#000000] Q\r\nMessage-ID: <out-1@mg.mailgate.test>\r\n\r\n--B--\r\n";
     let report = h.pipe(bounce).await;
     assert_eq!(added(&report).0, ticket, "{}", report.trace);
     let notes = h.strings("SELECT body_text FROM entries WHERE kind = 'system'", "").await;
@@ -278,7 +324,8 @@ Subject: [#000000] Q\r\nMessage-ID: <out-1@mail.example.com>\r\n\r\n--B--\r\n";
 
 async fn own_mail_coming_back_is_a_loop(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };
-    let ours = Mail::new("support@example.com", "[#123456] Re: Q", "our reply").header("X-Mailgate-Loop: mail.example.com");
+    let ours = Mail::new("support@example.com", "[#123456] Re: Q", "our reply")
+        .header("X-Mailgate-Loop: mg.mailgate.test");
     let report = h.pipe(&ours.build()).await;
     assert_eq!(report.outcome, Outcome::Loop);
     assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM tickets").await, 0);
@@ -308,7 +355,8 @@ async fn quoted_history_is_stripped_and_kept(backend: Backend) {
     created(&h.pipe(&Mail::new("jane@example.org", "Q", "first").id("<qs1@client.test>").build()).await);
     let body = "Thanks, that worked.\n\nOn Mon, 23 Nov 2026 at 10:00, Support <support@example.com> wrote:\n> first\n> more\n";
     h.pipe(&Mail::new("jane@example.org", "Re: Q", body).in_reply_to("<qs1@client.test>").build()).await;
-    let stripped = h.strings("SELECT stripped_text FROM entries WHERE kind = 'message' ORDER BY id DESC", "").await;
+    let stripped =
+        h.strings("SELECT stripped_text FROM entries WHERE kind = 'message' ORDER BY id DESC", "").await;
     assert_eq!(stripped[0].trim(), "Thanks, that worked.");
     let full = h.strings("SELECT body_text FROM entries WHERE kind = 'message' ORDER BY id DESC", "").await;
     assert!(full[0].contains("> more"));
@@ -317,7 +365,11 @@ async fn quoted_history_is_stripped_and_kept(backend: Backend) {
 async fn explain_writes_nothing(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };
     let raw = Mail::new("ann@acme.com", "Dry run", "x").build();
-    let report = h.ingestor.explain(raw.as_bytes(), &mailgate::ingest::Delivery::new(mailgate::store::inbound::Source::Console)).await.unwrap();
+    let report = h
+        .ingestor
+        .explain(raw.as_bytes(), &mailgate::ingest::Delivery::new(mailgate::store::inbound::Source::Console))
+        .await
+        .unwrap();
     assert!(matches!(report.outcome, Outcome::Created { .. }));
     let text = report.trace.to_string();
     for stage in ["dedupe", "parse", "classify", "thread", "identify", "org"] {
@@ -331,7 +383,11 @@ async fn explain_writes_nothing(backend: Backend) {
 async fn garbage_is_quarantined_and_replayable(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };
     let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    let report = h.ingestor.ingest(&garbage, &mailgate::ingest::Delivery::new(mailgate::store::inbound::Source::Pipe)).await.unwrap();
+    let report = h
+        .ingestor
+        .ingest(&garbage, &mailgate::ingest::Delivery::new(mailgate::store::inbound::Source::Pipe))
+        .await
+        .unwrap();
     let Outcome::Quarantined { reason } = &report.outcome else { panic!("{:?}", report.outcome) };
     assert!(!reason.is_empty());
     let replayed = h.ingestor.replay(report.inbound).await.unwrap();
@@ -341,7 +397,8 @@ async fn garbage_is_quarantined_and_replayable(backend: Backend) {
 
 async fn customer_reply_reopens_pending_ticket(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };
-    let (ticket, number) = created(&h.pipe(&Mail::new("jane@example.org", "Q", "x").id("<p1@client.test>").build()).await);
+    let (ticket, number) =
+        created(&h.pipe(&Mail::new("jane@example.org", "Q", "x").id("<p1@client.test>").build()).await);
     let mut tx = h.ingestor.store().begin_write().await.unwrap();
     ticket_store::update_ticket_activity(&mut tx, ticket, Status::Pending, common::T0).await.unwrap();
     tx.commit().await.unwrap();

@@ -72,7 +72,10 @@ async fn ticket(ingestor: &Ingestor, cmd: TicketCommand) -> anyhow::Result<u8> {
     match cmd {
         TicketCommand::List { status, limit } => {
             let tickets = ticket_store::list_tickets(&mut conn, status, limit).await?;
-            println!("{:<10} {:<9} {:<19} {:<30} {:<12} {}", "NUMBER", "STATUS", "UPDATED", "OWNER", "ORG", "SUBJECT");
+            println!(
+                "{:<10} {:<9} {:<19} {:<30} {:<12} {}",
+                "NUMBER", "STATUS", "UPDATED", "OWNER", "ORG", "SUBJECT"
+            );
             for t in tickets {
                 println!(
                     "{:<10} {:<9} {:<19} {:<30} {:<12} {}",
@@ -172,7 +175,14 @@ async fn quarantine(ingestor: &Ingestor, cmd: QuarantineCommand) -> anyhow::Resu
             let mut conn = ingestor.store().read().await?;
             println!("{:<6} {:<19} {:<7} {:>9}  {}", "ID", "RECEIVED", "SOURCE", "BYTES", "REASON");
             for q in inbound_store::list_quarantined(&mut conn, limit).await? {
-                println!("{:<6} {:<19} {:<7} {:>9}  {}", q.id, format_utc(q.received_at), q.source, q.size, q.reason);
+                println!(
+                    "{:<6} {:<19} {:<7} {:>9}  {}",
+                    q.id,
+                    format_utc(q.received_at),
+                    q.source,
+                    q.size,
+                    q.reason
+                );
             }
         }
         QuarantineCommand::Show { id, raw } => {
@@ -186,14 +196,24 @@ async fn quarantine(ingestor: &Ingestor, cmd: QuarantineCommand) -> anyhow::Resu
                 std::io::stdout().write_all(&record.raw)?;
                 return Ok(exit::OK);
             }
-            println!("Inbound #{}  {} via {}  {} bytes", record.id, format_utc(record.received_at), record.source, record.size);
+            println!(
+                "Inbound #{}  {} via {}  {} bytes",
+                record.id,
+                format_utc(record.received_at),
+                record.source,
+                record.size
+            );
             println!("Outcome: {}  {}", record.outcome, record.reason);
             print!("{}", Trace::from_json(&record.trace_json));
         }
         QuarantineCommand::Replay { ids } => {
             let ids = if ids.is_empty() {
                 let mut conn = ingestor.store().read().await?;
-                inbound_store::list_quarantined(&mut conn, i64::MAX).await?.into_iter().map(|q| q.id).collect()
+                inbound_store::list_quarantined(&mut conn, i64::MAX)
+                    .await?
+                    .into_iter()
+                    .map(|q| q.id)
+                    .collect()
             } else {
                 ids.into_iter().map(InboundId).collect::<Vec<_>>()
             };

@@ -51,9 +51,7 @@ pub enum Command {
     /// Create or update the database schema.
     Migrate,
     /// Print the decision trace for a message file, writing nothing.
-    Explain {
-        file: PathBuf,
-    },
+    Explain { file: PathBuf },
     /// Tickets.
     #[command(subcommand)]
     Ticket(TicketCommand),

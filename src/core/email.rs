@@ -76,10 +76,7 @@ pub struct ReportParts {
 impl InboundEmail {
     /// Values of every header called `name` (give it lower-case), in order.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers
-            .iter()
-            .filter(move |h| h.name == name)
-            .map(|h| h.value.as_str())
+        self.headers.iter().filter(move |h| h.name == name).map(|h| h.value.as_str())
     }
 
     /// The first value of header `name` (lower-case), if any.
@@ -89,13 +86,8 @@ impl InboundEmail {
 
     /// Every recipient address the message names: To, Cc and the envelope hints, de-duplicated.
     pub fn recipient_addresses(&self) -> Vec<&EmailAddress> {
-        let mut all: Vec<&EmailAddress> = self
-            .to
-            .iter()
-            .chain(&self.cc)
-            .map(|m| &m.email)
-            .chain(&self.delivered_to)
-            .collect();
+        let mut all: Vec<&EmailAddress> =
+            self.to.iter().chain(&self.cc).map(|m| &m.email).chain(&self.delivered_to).collect();
         all.sort();
         all.dedup();
         all

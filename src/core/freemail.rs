@@ -77,8 +77,7 @@ pub fn is_free_mail(domain: &str) -> bool {
 
 /// `a.b.example.com` -> `a.b.example.com`, `b.example.com`, `example.com`, `com`: longest first.
 pub fn domain_suffixes(domain: &str) -> impl Iterator<Item = &str> {
-    std::iter::successors(Some(domain), |d| d.split_once('.').map(|(_, rest)| rest))
-        .filter(|d| !d.is_empty())
+    std::iter::successors(Some(domain), |d| d.split_once('.').map(|(_, rest)| rest)).filter(|d| !d.is_empty())
 }
 
 #[cfg(test)]

@@ -50,9 +50,8 @@ pub fn match_org(address: &EmailAddress, org_by_domain: &HashMap<String, OrgId>)
     if is_free_mail(domain) {
         return None;
     }
-    domain_suffixes(domain).find_map(|suffix| {
-        org_by_domain.get(suffix).map(|&org| OrgMatch { org, domain: suffix.to_string() })
-    })
+    domain_suffixes(domain)
+        .find_map(|suffix| org_by_domain.get(suffix).map(|&org| OrgMatch { org, domain: suffix.to_string() }))
 }
 
 /// True when `address` is one of ours, plus-addressed variants included (`support+tag@`).
@@ -113,7 +112,9 @@ pub fn collaborators(
     let mut result = Collaborators::default();
     for mailbox in email.to.iter().chain(&email.cc) {
         let address = &mailbox.email;
-        if result.added.iter().any(|m| &m.email == address) || result.skipped.iter().any(|(a, _)| a == address) {
+        if result.added.iter().any(|m| &m.email == address)
+            || result.skipped.iter().any(|(a, _)| a == address)
+        {
             continue;
         }
         let skip = if address == sender {
@@ -196,7 +197,14 @@ mod tests {
 
     #[test]
     fn machine_addresses() {
-        for a in ["noreply@x.com", "no-reply@x.com", "do_not_reply@x.com", "MAILER-DAEMON@x.com", "noreply-alerts@x.com", "bounces+1@x.com"] {
+        for a in [
+            "noreply@x.com",
+            "no-reply@x.com",
+            "do_not_reply@x.com",
+            "MAILER-DAEMON@x.com",
+            "noreply-alerts@x.com",
+            "bounces+1@x.com",
+        ] {
             assert!(is_machine_address(&addr(a)), "{a}");
         }
         for a in ["jane@x.com", "replyall@x.com", "bouncer.fan@x.com"] {
@@ -217,10 +225,16 @@ mod tests {
                 mailbox("carol@acme.com"),
                 mailbox("dave@acme.com"),
             ],
-            headers: vec![RawHeader { name: "list-post".into(), value: "<mailto:list@lists.acme.com>".into() }],
+            headers: vec![RawHeader {
+                name: "list-post".into(),
+                value: "<mailto:list@lists.acme.com>".into(),
+            }],
             ..Default::default()
         };
-        let directory = Directory { agents_by_email: HashMap::from([(addr("alice@example.com"), AgentId(1))]), ..Default::default() };
+        let directory = Directory {
+            agents_by_email: HashMap::from([(addr("alice@example.com"), AgentId(1))]),
+            ..Default::default()
+        };
         let c = collaborators(&email, &addr("jane@acme.com"), &[addr("support@example.com")], &directory, 2);
         let added: Vec<_> = c.added.iter().map(|m| m.email.as_str()).collect();
         assert_eq!(added, ["bob@acme.com", "carol@acme.com"]);

@@ -31,7 +31,10 @@ mod tests {
 
     #[test]
     fn strips_reply_chains_and_tags() {
-        assert_eq!(clean_subject("RE: AW: WG: Fwd: [#123456] Printer  on fire", &["123456"]), "Printer on fire");
+        assert_eq!(
+            clean_subject("RE: AW: WG: Fwd: [#123456] Printer  on fire", &["123456"]),
+            "Printer on fire"
+        );
         assert_eq!(clean_subject("Re[2]: hello", &[]), "hello");
         assert_eq!(clean_subject("SV: VS: Offert", &[]), "Offert");
         assert_eq!(clean_subject("[EXTERNAL] Re: Invoice", &[]), "Invoice");

@@ -55,9 +55,16 @@ pub struct Candidates {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
     /// Add to this ticket; `reopen` when it was closed and is within `reopen_days`.
-    Existing { ticket: TicketId, rule: Rule, reopen: bool },
+    Existing {
+        ticket: TicketId,
+        rule: Rule,
+        reopen: bool,
+    },
     /// The matched ticket is closed for too long: open a new ticket linked to it.
-    NewLinked { previous: TicketId, rule: Rule },
+    NewLinked {
+        previous: TicketId,
+        rule: Rule,
+    },
     New,
 }
 
@@ -68,25 +75,23 @@ pub fn decide(candidates: &Candidates, now_ms: i64, reopen_days: u32) -> (Decisi
         .as_ref()
         .map(|t| (t, Rule::ReplyToken, String::from("reply token")))
         .or_else(|| {
-            candidates
-                .in_reply_to
-                .as_ref()
-                .map(|(id, t)| (t, Rule::InReplyTo, format!("In-Reply-To {id}")))
+            candidates.in_reply_to.as_ref().map(|(id, t)| (t, Rule::InReplyTo, format!("In-Reply-To {id}")))
         })
         .or_else(|| {
-            candidates
-                .references
-                .as_ref()
-                .map(|(id, t)| (t, Rule::References, format!("References {id}")))
+            candidates.references.as_ref().map(|(id, t)| (t, Rule::References, format!("References {id}")))
         })
         .or_else(|| match &candidates.subject_tag {
-            Some((t, true)) => Some((t, Rule::SubjectTag, format!("subject tag [#{}] from a participant", t.number))),
+            Some((t, true)) => {
+                Some((t, Rule::SubjectTag, format!("subject tag [#{}] from a participant", t.number)))
+            }
             _ => None,
         });
 
     let Some((ticket, rule, why)) = hit else {
         let reason = match &candidates.subject_tag {
-            Some((t, false)) => format!("new ticket: subject tag [#{}] but the sender takes no part in it", t.number),
+            Some((t, false)) => {
+                format!("new ticket: subject tag [#{}] but the sender takes no part in it", t.number)
+            }
             _ => "new ticket: no rule matched".to_string(),
         };
         return (Decision::New, reason);
@@ -99,7 +104,8 @@ pub fn decide(candidates: &Candidates, now_ms: i64, reopen_days: u32) -> (Decisi
     let closed_at = ticket.closed_at.unwrap_or(now_ms);
     let window = i64::from(reopen_days) * DAY_MS;
     if reopen_days > 0 && now_ms - closed_at <= window {
-        let reason = format!("ticket #{} by {why}; closed within {reopen_days} days: reopened", ticket.number);
+        let reason =
+            format!("ticket #{} by {why}; closed within {reopen_days} days: reopened", ticket.number);
         (Decision::Existing { ticket: ticket.id, rule, reopen: true }, reason)
     } else {
         let reason = format!(
@@ -135,18 +141,29 @@ mod tests {
         assert!(why.contains("In-Reply-To <a@x>"), "{why}");
 
         let token_first = Candidates { reply_token: Some(ticket(9, Status::Open, None)), ..c.clone() };
-        assert_eq!(decide(&token_first, 0, 14).0, Decision::Existing { ticket: TicketId(9), rule: Rule::ReplyToken, reopen: false });
+        assert_eq!(
+            decide(&token_first, 0, 14).0,
+            Decision::Existing { ticket: TicketId(9), rule: Rule::ReplyToken, reopen: false }
+        );
 
         let refs_only = Candidates { in_reply_to: None, ..c.clone() };
-        assert_eq!(decide(&refs_only, 0, 14).0, Decision::Existing { ticket: TicketId(2), rule: Rule::References, reopen: false });
+        assert_eq!(
+            decide(&refs_only, 0, 14).0,
+            Decision::Existing { ticket: TicketId(2), rule: Rule::References, reopen: false }
+        );
     }
 
     #[test]
     fn subject_tag_needs_a_participant() {
-        let from_participant = Candidates { subject_tag: Some((ticket(3, Status::Pending, None), true)), ..Default::default() };
-        assert_eq!(decide(&from_participant, 0, 14).0, Decision::Existing { ticket: TicketId(3), rule: Rule::SubjectTag, reopen: false });
+        let from_participant =
+            Candidates { subject_tag: Some((ticket(3, Status::Pending, None), true)), ..Default::default() };
+        assert_eq!(
+            decide(&from_participant, 0, 14).0,
+            Decision::Existing { ticket: TicketId(3), rule: Rule::SubjectTag, reopen: false }
+        );
 
-        let from_stranger = Candidates { subject_tag: Some((ticket(3, Status::Open, None), false)), ..Default::default() };
+        let from_stranger =
+            Candidates { subject_tag: Some((ticket(3, Status::Open, None), false)), ..Default::default() };
         let (d, why) = decide(&from_stranger, 0, 14);
         assert_eq!(d, Decision::New);
         assert!(why.contains("takes no part"), "{why}");
@@ -155,13 +172,28 @@ mod tests {
     #[test]
     fn closed_tickets_reopen_within_the_window_only() {
         let now = 100 * DAY_MS;
-        let recent = Candidates { in_reply_to: Some((mid("a@x"), ticket(1, Status::Closed, Some(now - 14 * DAY_MS)))), ..Default::default() };
-        assert_eq!(decide(&recent, now, 14).0, Decision::Existing { ticket: TicketId(1), rule: Rule::InReplyTo, reopen: true });
+        let recent = Candidates {
+            in_reply_to: Some((mid("a@x"), ticket(1, Status::Closed, Some(now - 14 * DAY_MS)))),
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(&recent, now, 14).0,
+            Decision::Existing { ticket: TicketId(1), rule: Rule::InReplyTo, reopen: true }
+        );
 
-        let old = Candidates { in_reply_to: Some((mid("a@x"), ticket(1, Status::Closed, Some(now - 15 * DAY_MS)))), ..Default::default() };
-        assert_eq!(decide(&old, now, 14).0, Decision::NewLinked { previous: TicketId(1), rule: Rule::InReplyTo });
+        let old = Candidates {
+            in_reply_to: Some((mid("a@x"), ticket(1, Status::Closed, Some(now - 15 * DAY_MS)))),
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(&old, now, 14).0,
+            Decision::NewLinked { previous: TicketId(1), rule: Rule::InReplyTo }
+        );
 
-        assert_eq!(decide(&recent, now, 0).0, Decision::NewLinked { previous: TicketId(1), rule: Rule::InReplyTo });
+        assert_eq!(
+            decide(&recent, now, 0).0,
+            Decision::NewLinked { previous: TicketId(1), rule: Rule::InReplyTo }
+        );
     }
 
     #[test]

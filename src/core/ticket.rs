@@ -86,18 +86,12 @@ impl NumberFormat {
 
     /// A fresh number; `digit` yields random digits 0-9.
     pub fn mint(&self, mut digit: impl FnMut() -> u8) -> String {
-        self.format
-            .chars()
-            .map(|c| if c == '#' { char::from(b'0' + digit() % 10) } else { c })
-            .collect()
+        self.format.chars().map(|c| if c == '#' { char::from(b'0' + digit() % 10) } else { c }).collect()
     }
 
     /// Every ticket number tagged `[#NUMBER]` in `subject`, first first.
     pub fn tags_in<'s>(&self, subject: &'s str) -> Vec<&'s str> {
-        self.tag
-            .captures_iter(subject)
-            .filter_map(|c| c.get(1).map(|m| m.as_str()))
-            .collect()
+        self.tag.captures_iter(subject).filter_map(|c| c.get(1).map(|m| m.as_str())).collect()
     }
 
     /// The tag as it goes into outgoing subjects.

@@ -166,7 +166,12 @@ impl Ingestor {
 
     /// Keeps `raw` as a quarantined inbound row with `reason`, bypassing the pipeline: the last
     /// resort when the pipeline itself failed on a message we are responsible for.
-    pub async fn quarantine_raw(&self, raw: &[u8], delivery: &Delivery, reason: &str) -> Result<InboundId, IngestError> {
+    pub async fn quarantine_raw(
+        &self,
+        raw: &[u8],
+        delivery: &Delivery,
+        reason: &str,
+    ) -> Result<InboundId, IngestError> {
         let key = format!("sha256:{}", hex::encode(Sha256::digest(raw)));
         let mut tx = self.store.begin_write().await?;
         if let Some(existing) = inbound_store::find_inbound_by_dedupe_key(&mut tx, &key).await? {
@@ -176,8 +181,15 @@ impl Ingestor {
         let id = inbound_store::insert_inbound(&mut tx, &self.new_inbound(&key, raw, delivery)).await?;
         let mut trace = Trace::default();
         trace.record("quarantine", "quarantined", reason);
-        inbound_store::update_inbound_outcome(&mut tx, id, RowOutcome::Quarantined, reason, None, &trace.to_json())
-            .await?;
+        inbound_store::update_inbound_outcome(
+            &mut tx,
+            id,
+            RowOutcome::Quarantined,
+            reason,
+            None,
+            &trace.to_json(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -217,12 +229,22 @@ impl Ingestor {
                 id
             }
             None => {
-                if let Some(id) = inbound_store::find_inbound_by_dedupe_key(&mut *conn, &prepared.dedupe_key).await? {
-                    trace.record("dedupe", "duplicate", format!("{} already stored as inbound #{id}", prepared.dedupe_key));
+                if let Some(id) =
+                    inbound_store::find_inbound_by_dedupe_key(&mut *conn, &prepared.dedupe_key).await?
+                {
+                    trace.record(
+                        "dedupe",
+                        "duplicate",
+                        format!("{} already stored as inbound #{id}", prepared.dedupe_key),
+                    );
                     return Ok(Report { inbound: id, outcome: Outcome::Duplicate, trace });
                 }
                 trace.record("dedupe", "new", prepared.dedupe_key.clone());
-                inbound_store::insert_inbound(&mut *conn, &self.new_inbound(&prepared.dedupe_key, raw, delivery)).await?
+                inbound_store::insert_inbound(
+                    &mut *conn,
+                    &self.new_inbound(&prepared.dedupe_key, raw, delivery),
+                )
+                .await?
             }
         };
 
@@ -236,22 +258,51 @@ impl Ingestor {
         trace.record(
             "parse",
             "ok",
-            format!("{} bytes, {} headers, {} attachments", email.size, email.headers.len(), email.attachments.len()),
+            format!(
+                "{} bytes, {} headers, {} attachments",
+                email.size,
+                email.headers.len(),
+                email.attachments.len()
+            ),
         );
         let outcome = self.route(conn, inbound, email, delivery, &mut trace).await?;
         let (row_outcome, reason, ticket) = match &outcome {
-            Outcome::Created { ticket, .. } | Outcome::Added { ticket, .. } => (RowOutcome::Ticket, String::new(), Some(*ticket)),
+            Outcome::Created { ticket, .. } | Outcome::Added { ticket, .. } => {
+                (RowOutcome::Ticket, String::new(), Some(*ticket))
+            }
             Outcome::Loop => (RowOutcome::Loop, "our own mail came back".to_string(), None),
             Outcome::Quarantined { reason } => (RowOutcome::Quarantined, reason.clone(), None),
             Outcome::Duplicate => unreachable!("duplicates return before the inbound row exists"),
         };
-        inbound_store::update_inbound_outcome(&mut *conn, inbound, row_outcome, &reason, ticket, &trace.to_json()).await?;
+        inbound_store::update_inbound_outcome(
+            &mut *conn,
+            inbound,
+            row_outcome,
+            &reason,
+            ticket,
+            &trace.to_json(),
+        )
+        .await?;
         Ok(Report { inbound, outcome, trace })
     }
 
-    async fn quarantine(&self, conn: &mut Conn, inbound: InboundId, mut trace: Trace, reason: String) -> sqlx::Result<Report> {
+    async fn quarantine(
+        &self,
+        conn: &mut Conn,
+        inbound: InboundId,
+        mut trace: Trace,
+        reason: String,
+    ) -> sqlx::Result<Report> {
         trace.record("outcome", "quarantined", reason.clone());
-        inbound_store::update_inbound_outcome(conn, inbound, RowOutcome::Quarantined, &reason, None, &trace.to_json()).await?;
+        inbound_store::update_inbound_outcome(
+            conn,
+            inbound,
+            RowOutcome::Quarantined,
+            &reason,
+            None,
+            &trace.to_json(),
+        )
+        .await?;
         Ok(Report { inbound, outcome: Outcome::Quarantined { reason }, trace })
     }
 
@@ -289,19 +340,27 @@ impl Ingestor {
         let class = class_name(&classification.class);
 
         match (&classification.class, decision) {
-            (Class::AutoReply, Decision::Existing { ticket, .. } | Decision::NewLinked { previous: ticket, .. }) => {
+            (
+                Class::AutoReply,
+                Decision::Existing { ticket, .. } | Decision::NewLinked { previous: ticket, .. },
+            ) => {
                 // Stored on its ticket, but an automatic mail never reopens or changes a ticket.
-                let entry = self.add_entry_only(conn, inbound, email, sender, class, ticket, delivery, trace).await?;
+                let entry =
+                    self.add_entry_only(conn, inbound, email, sender, class, ticket, delivery, trace).await?;
                 Ok(entry)
             }
-            (Class::AutoReply, Decision::New) => Ok(quarantined(trace, "auto-reply that threads to no ticket: stored, never answered")),
+            (Class::AutoReply, Decision::New) => {
+                Ok(quarantined(trace, "auto-reply that threads to no ticket: stored, never answered"))
+            }
             (_, Decision::Existing { ticket, reopen, .. }) => {
                 self.add_to_ticket(conn, inbound, email, sender, class, ticket, reopen, delivery, trace).await
             }
             (_, Decision::NewLinked { previous, .. }) => {
                 self.open_ticket(conn, inbound, email, sender, class, Some(previous), delivery, trace).await
             }
-            (_, Decision::New) => self.open_ticket(conn, inbound, email, sender, class, None, delivery, trace).await,
+            (_, Decision::New) => {
+                self.open_ticket(conn, inbound, email, sender, class, None, delivery, trace).await
+            }
         }
     }
 
@@ -317,11 +376,19 @@ impl Ingestor {
         trace: &mut Trace,
     ) -> sqlx::Result<Outcome> {
         let failed: Vec<&str> = bounce.failed_recipients.iter().map(EmailAddress::as_str).collect();
-        let quoted = bounce.original_message_ids.iter().chain(&email.in_reply_to).chain(email.references.iter().rev());
+        let quoted =
+            bounce.original_message_ids.iter().chain(&email.in_reply_to).chain(email.references.iter().rev());
         for id in quoted {
             if let Some(ticket) = ticket_store::find_ticket_by_message_id(&mut *conn, id).await? {
-                trace.record("thread", "bounce", format!("returns {id} of ticket {ticket}; failed: {}", failed.join(", ")));
-                let note = format!("Delivery failed for: {}", if failed.is_empty() { "(recipient not stated)".to_string() } else { failed.join(", ") });
+                trace.record(
+                    "thread",
+                    "bounce",
+                    format!("returns {id} of ticket {ticket}; failed: {}", failed.join(", ")),
+                );
+                let note = format!(
+                    "Delivery failed for: {}",
+                    if failed.is_empty() { "(recipient not stated)".to_string() } else { failed.join(", ") }
+                );
                 return self.add_bounce(conn, inbound, email, sender, ticket, &note, delivery, trace).await;
             }
         }
@@ -337,7 +404,12 @@ impl Ingestor {
     }
 
     /// Looks up the threading candidates, one per rule, in rule order.
-    async fn find_candidates(&self, conn: &mut Conn, email: &InboundEmail, sender: &EmailAddress) -> sqlx::Result<Candidates> {
+    async fn find_candidates(
+        &self,
+        conn: &mut Conn,
+        email: &InboundEmail,
+        sender: &EmailAddress,
+    ) -> sqlx::Result<Candidates> {
         let mut candidates = Candidates::default();
         for id in &email.in_reply_to {
             if let Some(state) = self.ticket_of_message(conn, id).await? {
@@ -364,7 +436,11 @@ impl Ingestor {
         Ok(candidates)
     }
 
-    async fn ticket_of_message(&self, conn: &mut Conn, id: &MessageId) -> sqlx::Result<Option<thread::TicketState>> {
+    async fn ticket_of_message(
+        &self,
+        conn: &mut Conn,
+        id: &MessageId,
+    ) -> sqlx::Result<Option<thread::TicketState>> {
         match ticket_store::find_ticket_by_message_id(&mut *conn, id).await? {
             Some(ticket) => ticket_store::find_ticket_state(conn, ticket).await,
             None => Ok(None),

@@ -62,7 +62,14 @@ impl Ingestor {
             },
         )
         .await?;
-        trace.record("ticket", "created", format!("#{number} \"{subject}\"{}", linked.map_or(String::new(), |l| format!(", linked to ticket {l}"))));
+        trace.record(
+            "ticket",
+            "created",
+            format!(
+                "#{number} \"{subject}\"{}",
+                linked.map_or(String::new(), |l| format!(", linked to ticket {l}"))
+            ),
+        );
         ticket_store::add_participant(&mut *conn, ticket, owner, Role::Owner, now).await?;
         if class == "normal" {
             self.add_collaborators(conn, ticket, email, sender, trace).await?;
@@ -71,7 +78,11 @@ impl Ingestor {
             for contact in &policy.primary_contacts {
                 let (user, _) = user_store::ensure_user(&mut *conn, contact, None, org, now).await?;
                 if ticket_store::add_participant(&mut *conn, ticket, user, Role::PrimaryContact, now).await? {
-                    trace.record("org", "primary-contact", format!("{contact} added (primary contact of {})", policy.key));
+                    trace.record(
+                        "org",
+                        "primary-contact",
+                        format!("{contact} added (primary contact of {})", policy.key),
+                    );
                 }
             }
         }
@@ -104,7 +115,8 @@ impl Ingestor {
         trace: &mut Trace,
     ) -> sqlx::Result<Outcome> {
         let now = self.clock.now_ms();
-        let state = ticket_store::find_ticket_state(&mut *conn, ticket).await?.ok_or(sqlx::Error::RowNotFound)?;
+        let state =
+            ticket_store::find_ticket_state(&mut *conn, ticket).await?.ok_or(sqlx::Error::RowNotFound)?;
         let (user, _) = self.identify(conn, sender, trace).await?;
         if class == "normal" && !self.directory.agents_by_email.contains_key(&sender.email) {
             if ticket_store::add_participant(&mut *conn, ticket, user, Role::Cc, now).await? {
@@ -137,7 +149,8 @@ impl Ingestor {
         trace: &mut Trace,
     ) -> sqlx::Result<Outcome> {
         let now = self.clock.now_ms();
-        let state = ticket_store::find_ticket_state(&mut *conn, ticket).await?.ok_or(sqlx::Error::RowNotFound)?;
+        let state =
+            ticket_store::find_ticket_state(&mut *conn, ticket).await?.ok_or(sqlx::Error::RowNotFound)?;
         let (user, _) = self.identify(conn, sender, trace).await?;
         let entry = self.store_entry(conn, inbound, email, user, class, ticket, delivery, now).await?;
         trace.record("status", "unchanged", format!("{class} mail never changes a ticket"));
@@ -158,23 +171,34 @@ impl Ingestor {
         delivery: &Delivery,
         trace: &mut Trace,
     ) -> sqlx::Result<Outcome> {
-        let outcome = self.add_entry_only(conn, inbound, email, sender, "bounce", ticket, delivery, trace).await?;
+        let outcome =
+            self.add_entry_only(conn, inbound, email, sender, "bounce", ticket, delivery, trace).await?;
         self.system_entry(conn, ticket, note, self.clock.now_ms()).await?;
         Ok(outcome)
     }
 
     /// Finds or creates the sender; a new user gets the organization of its domain.
-    async fn identify(&self, conn: &mut Conn, sender: &Mailbox, trace: &mut Trace) -> sqlx::Result<(UserId, Option<OrgId>)> {
+    async fn identify(
+        &self,
+        conn: &mut Conn,
+        sender: &Mailbox,
+        trace: &mut Trace,
+    ) -> sqlx::Result<(UserId, Option<OrgId>)> {
         let now = self.clock.now_ms();
         let org_match = identify::match_org(&sender.email, &self.directory.org_by_domain);
         let org = org_match.as_ref().map(|m| m.org);
-        let (user, created) = user_store::ensure_user(&mut *conn, &sender.email, sender.name.as_deref(), org, now).await?;
+        let (user, created) =
+            user_store::ensure_user(&mut *conn, &sender.email, sender.name.as_deref(), org, now).await?;
         if !created && let Some(name) = &sender.name {
             user_store::fill_user_name(&mut *conn, user, name, now).await?;
         }
         trace.record("identify", if created { "new-user" } else { "known-user" }, sender.email.to_string());
         let org_reason = match &org_match {
-            Some(m) => format!("{} by domain {}", self.directory.orgs.get(&m.org).map_or("?", |p| p.key.as_str()), m.domain),
+            Some(m) => format!(
+                "{} by domain {}",
+                self.directory.orgs.get(&m.org).map_or("?", |p| p.key.as_str()),
+                m.domain
+            ),
             None if crate::core::freemail::is_free_mail(sender.email.domain()) => {
                 format!("none: {} is a free-mail domain", sender.email.domain())
             }
@@ -202,7 +226,9 @@ impl Ingestor {
         );
         for mailbox in &found.added {
             let org = identify::match_org(&mailbox.email, &self.directory.org_by_domain).map(|m| m.org);
-            let (user, _) = user_store::ensure_user(&mut *conn, &mailbox.email, mailbox.name.as_deref(), org, now).await?;
+            let (user, _) =
+                user_store::ensure_user(&mut *conn, &mailbox.email, mailbox.name.as_deref(), org, now)
+                    .await?;
             if ticket_store::add_participant(&mut *conn, ticket, user, Role::Cc, now).await? {
                 trace.record("collaborators", "added", mailbox.email.to_string());
             }
@@ -269,7 +295,13 @@ impl Ingestor {
         Ok(entry)
     }
 
-    async fn system_entry(&self, conn: &mut Conn, ticket: TicketId, text: &str, now: i64) -> sqlx::Result<EntryId> {
+    async fn system_entry(
+        &self,
+        conn: &mut Conn,
+        ticket: TicketId,
+        text: &str,
+        now: i64,
+    ) -> sqlx::Result<EntryId> {
         ticket_store::insert_entry(
             conn,
             &NewEntry {
@@ -303,7 +335,9 @@ impl Ingestor {
 
     async fn target_name(&self, conn: &mut Conn, target: ManagerTarget) -> sqlx::Result<String> {
         match target {
-            ManagerTarget::Agent(agent) => Ok(format!("agent {}", directory_store::agent_key(conn, agent).await?)),
+            ManagerTarget::Agent(agent) => {
+                Ok(format!("agent {}", directory_store::agent_key(conn, agent).await?))
+            }
             ManagerTarget::Team(team) => Ok(format!("team {}", directory_store::team_key(conn, team).await?)),
         }
     }

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use super::Conn;
 use crate::core::address::EmailAddress;
-use crate::core::ids::{AgentId, OrgId, TeamId, UserId};
 use crate::core::identify::{Directory, Manager, ManagerTarget, OrgPolicy};
+use crate::core::ids::{AgentId, OrgId, TeamId, UserId};
 
 pub async fn get_meta(conn: &mut Conn, key: &str) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("SELECT value FROM meta WHERE key = $1").bind(key).fetch_optional(conn).await
@@ -165,7 +165,9 @@ pub async fn load_directory(conn: &mut Conn) -> sqlx::Result<Directory> {
     let mut orgs: HashMap<OrgId, OrgPolicy> = org_rows
         .into_iter()
         .map(|(id, key, agent, team, mode)| {
-            let target = agent.map(|a| ManagerTarget::Agent(AgentId(a))).or(team.map(|t| ManagerTarget::Team(TeamId(t))));
+            let target = agent
+                .map(|a| ManagerTarget::Agent(AgentId(a)))
+                .or(team.map(|t| ManagerTarget::Team(TeamId(t))));
             let manager = target.map(|target| Manager { target, assign: mode != "alert" });
             (OrgId(id), OrgPolicy { key, primary_contacts: Vec::new(), manager })
         })

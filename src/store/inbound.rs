@@ -61,8 +61,10 @@ pub struct NewInbound<'a> {
 }
 
 pub async fn find_inbound_by_dedupe_key(conn: &mut Conn, key: &str) -> sqlx::Result<Option<InboundId>> {
-    let id: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM inbound WHERE dedupe_key = $1").bind(key).fetch_optional(conn).await?;
+    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM inbound WHERE dedupe_key = $1")
+        .bind(key)
+        .fetch_optional(conn)
+        .await?;
     Ok(id.map(InboundId))
 }
 
@@ -178,5 +180,7 @@ pub async fn list_quarantined(conn: &mut Conn, limit: i64) -> sqlx::Result<Vec<Q
 
 /// Counts of inbound rows per outcome, for status output and tests.
 pub async fn count_by_outcome(conn: &mut Conn) -> sqlx::Result<Vec<(String, i64)>> {
-    sqlx::query_as("SELECT outcome, COUNT(*) FROM inbound GROUP BY outcome ORDER BY outcome").fetch_all(conn).await
+    sqlx::query_as("SELECT outcome, COUNT(*) FROM inbound GROUP BY outcome ORDER BY outcome")
+        .fetch_all(conn)
+        .await
 }

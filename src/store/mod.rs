@@ -48,7 +48,11 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { max_connections: 8, busy_timeout: Duration::from_secs(5), acquire_timeout: Duration::from_secs(10) }
+        StoreOptions {
+            max_connections: 8,
+            busy_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -62,8 +66,9 @@ pub struct Store {
 impl Store {
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store, sqlx::Error> {
         sqlx::any::install_default_drivers();
-        let backend = Backend::of_url(url)
-            .ok_or_else(|| sqlx::Error::Configuration(format!("unsupported database url scheme: {url}").into()))?;
+        let backend = Backend::of_url(url).ok_or_else(|| {
+            sqlx::Error::Configuration(format!("unsupported database url scheme: {url}").into())
+        })?;
         let url = match backend {
             Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
             _ => url.to_string(),
@@ -128,7 +133,9 @@ impl Store {
 /// pool exhausted), so the caller should retry later rather than give up on the message.
 pub fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+            true
+        }
         sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => {
             // SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED (and their extended codes); PostgreSQL: class 08
@@ -141,7 +148,10 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
                 || code == "40001"
                 || code == "40P01";
             let message = db.message();
-            sqlite_busy || pg_transient || message.contains("database is locked") || message.contains("database is busy")
+            sqlite_busy
+                || pg_transient
+                || message.contains("database is locked")
+                || message.contains("database is busy")
         }
         _ => false,
     }

@@ -24,8 +24,10 @@ pub struct NewTicket<'a> {
 }
 
 pub async fn ticket_number_exists(conn: &mut Conn, number: &str) -> sqlx::Result<bool> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM tickets WHERE number = $1").bind(number).fetch_optional(conn).await?;
+    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM tickets WHERE number = $1")
+        .bind(number)
+        .fetch_optional(conn)
+        .await?;
     Ok(found.is_some())
 }
 
@@ -53,7 +55,12 @@ pub async fn insert_ticket(conn: &mut Conn, t: &NewTicket<'_>) -> sqlx::Result<T
 
 fn ticket_state(row: (i64, String, String, Option<i64>)) -> TicketState {
     let (id, number, status, closed_at) = row;
-    TicketState { id: TicketId(id), number, status: Status::parse(&status).unwrap_or(Status::Open), closed_at }
+    TicketState {
+        id: TicketId(id),
+        number,
+        status: Status::parse(&status).unwrap_or(Status::Open),
+        closed_at,
+    }
 }
 
 pub async fn find_ticket_state(conn: &mut Conn, id: TicketId) -> sqlx::Result<Option<TicketState>> {
@@ -73,7 +80,12 @@ pub async fn find_ticket_state_by_number(conn: &mut Conn, number: &str) -> sqlx:
 }
 
 /// Records activity on a ticket and moves it to `status` (`closed_at` cleared unless closed).
-pub async fn update_ticket_activity(conn: &mut Conn, id: TicketId, status: Status, now_ms: i64) -> sqlx::Result<()> {
+pub async fn update_ticket_activity(
+    conn: &mut Conn,
+    id: TicketId,
+    status: Status,
+    now_ms: i64,
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE tickets SET status = $1, updated_at = $2,
                 closed_at = CASE WHEN $1 = 'closed' THEN COALESCE(closed_at, $2) ELSE NULL END
@@ -88,7 +100,13 @@ pub async fn update_ticket_activity(conn: &mut Conn, id: TicketId, status: Statu
 }
 
 /// Adds a participant; an existing one keeps its role. Returns `true` when added.
-pub async fn add_participant(conn: &mut Conn, ticket: TicketId, user: UserId, role: Role, now_ms: i64) -> sqlx::Result<bool> {
+pub async fn add_participant(
+    conn: &mut Conn,
+    ticket: TicketId,
+    user: UserId,
+    role: Role,
+    now_ms: i64,
+) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "INSERT INTO participants (ticket_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (ticket_id, user_id) DO NOTHING",
@@ -195,7 +213,12 @@ pub async fn ensure_blob(conn: &mut Conn, sha256_hex: &str, content: &[u8]) -> s
     .await?;
     match inserted {
         Some(id) => Ok(id),
-        None => sqlx::query_scalar("SELECT id FROM blobs WHERE sha256 = $1").bind(sha256_hex).fetch_one(conn).await,
+        None => {
+            sqlx::query_scalar("SELECT id FROM blobs WHERE sha256 = $1")
+                .bind(sha256_hex)
+                .fetch_one(conn)
+                .await
+        }
     }
 }
 
@@ -305,7 +328,11 @@ fn ticket_summary(row: &sqlx::any::AnyRow) -> sqlx::Result<TicketSummary> {
 }
 
 /// Tickets, most recently active first, optionally only those with `status`.
-pub async fn list_tickets(conn: &mut Conn, status: Option<Status>, limit: i64) -> sqlx::Result<Vec<TicketSummary>> {
+pub async fn list_tickets(
+    conn: &mut Conn,
+    status: Option<Status>,
+    limit: i64,
+) -> sqlx::Result<Vec<TicketSummary>> {
     let sql = format!(
         "SELECT {SUMMARY_COLUMNS} WHERE ($1 = '' OR t.status = $1) ORDER BY t.updated_at DESC, t.id DESC LIMIT $2"
     );
@@ -324,7 +351,11 @@ pub async fn find_ticket_summary(conn: &mut Conn, number: &str) -> sqlx::Result<
 }
 
 /// Tickets of one user, newest first.
-pub async fn list_user_tickets(conn: &mut Conn, user: UserId, limit: i64) -> sqlx::Result<Vec<TicketSummary>> {
+pub async fn list_user_tickets(
+    conn: &mut Conn,
+    user: UserId,
+    limit: i64,
+) -> sqlx::Result<Vec<TicketSummary>> {
     let sql = format!("SELECT {SUMMARY_COLUMNS} WHERE t.user_id = $1 ORDER BY t.updated_at DESC LIMIT $2");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0).bind(limit).fetch_all(conn).await?;
     rows.iter().map(ticket_summary).collect()

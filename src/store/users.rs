@@ -38,8 +38,10 @@ pub async fn ensure_user(
 }
 
 pub async fn find_user_id(conn: &mut Conn, email: &EmailAddress) -> sqlx::Result<Option<UserId>> {
-    let id: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(email.as_str()).fetch_optional(conn).await?;
+    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_optional(conn)
+        .await?;
     Ok(id.map(UserId))
 }
 
@@ -76,7 +78,12 @@ pub struct UserSummary {
 }
 
 /// Users whose email or name contains `query` (case-insensitive; empty matches all), sorted.
-pub async fn search_users(conn: &mut Conn, query: &str, sort: UserSort, limit: i64) -> sqlx::Result<Vec<UserSummary>> {
+pub async fn search_users(
+    conn: &mut Conn,
+    query: &str,
+    sort: UserSort,
+    limit: i64,
+) -> sqlx::Result<Vec<UserSummary>> {
     let order = match sort {
         UserSort::Name => "ORDER BY LOWER(u.name), u.email",
         UserSort::Email => "ORDER BY u.email",

@@ -39,7 +39,8 @@ impl TestDb {
                 let admin_url = std::env::var("MAILGATE_TEST_PG").ok()?;
                 sqlx::any::install_default_drivers();
                 let name = format!("mg_test_{:016x}", rand::random::<u64>());
-                let mut admin = sqlx::AnyConnection::connect(&admin_url).await.expect("connect to MAILGATE_TEST_PG");
+                let mut admin =
+                    sqlx::AnyConnection::connect(&admin_url).await.expect("connect to MAILGATE_TEST_PG");
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&mut admin)
                     .await
@@ -60,7 +61,7 @@ pub fn test_config(db: &TestDb, extra: &str) -> Config {
         r#"
 [instance]
 support_addresses = ["support@example.com"]
-message_id_domain = "mail.example.com"
+message_id_domain = "mg.mailgate.test"
 
 [database]
 url = "{url}"
@@ -120,7 +121,8 @@ impl Harness {
         let db = TestDb::new(backend).await?;
         let config = test_config(&db, extra);
         let clock = FixedClock::at(T0);
-        let ingestor = mailgate::app::open_with_clock(&config, Arc::new(clock.clone())).await.expect("open store");
+        let ingestor =
+            mailgate::app::open_with_clock(&config, Arc::new(clock.clone())).await.expect("open store");
         Some(Harness { db, config, clock, ingestor })
     }
 

@@ -1,0 +1,118 @@
+//! In-process ingest throughput on SQLite with 1,000 and 100,000 tickets already stored, next to
+//! the parse-only ceiling. Generated 2-4 KB messages, half new tickets and half replies.
+//!
+//!   cargo bench --bench ingest              # 1k and 100k
+//!   cargo bench --bench ingest -- --quick   # 1k and 10k, fewer rounds
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use mailgate::clock::SystemClock;
+use mailgate::ingest::{Delivery, Ingestor, Outcome};
+use mailgate::store::inbound::Source;
+
+const ROUNDS: usize = 3;
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let sizes: &[usize] = if quick { &[1_000, 10_000] } else { &[1_000, 100_000] };
+    let batch = if quick { 2_000 } else { 5_000 };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        parse_ceiling(batch);
+        let mut rates = Vec::new();
+        for &preload in sizes {
+            let rate = ingest_rate(preload, batch).await;
+            rates.push((preload, rate));
+        }
+        if let [(small, a), (large, b)] = rates[..] {
+            println!(
+                "ingest at {large} tickets is {:.1}% {} than at {small}",
+                ((a - b) / a * 100.0).abs(),
+                if b < a { "slower" } else { "faster" }
+            );
+        }
+    });
+}
+
+fn parse_ceiling(n: usize) {
+    let messages: Vec<String> =
+        (0..n).map(|i| support::message(i, (i % 2 == 1).then_some("<parent@client.test>"))).collect();
+    let bytes: usize = messages.iter().map(String::len).sum();
+    let limits = mailgate::parse::Limits::default();
+    let mut ours = Vec::new();
+    let mut raw_parser = Vec::new();
+    for _ in 0..ROUNDS {
+        let t = Instant::now();
+        for m in &messages {
+            std::hint::black_box(mailgate::parse::parse_email(m.as_bytes(), &limits).unwrap());
+        }
+        ours.push(n as f64 / t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        for m in &messages {
+            std::hint::black_box(mail_parser::MessageParser::default().parse(m.as_bytes()).unwrap());
+        }
+        raw_parser.push(n as f64 / t.elapsed().as_secs_f64());
+    }
+    println!(
+        "parse only: {:.0} msg/s (mail-parser alone {:.0} msg/s), average message {} bytes",
+        support::median(ours),
+        support::median(raw_parser),
+        bytes / n
+    );
+}
+
+async fn open(url: &str) -> Ingestor {
+    let toml = format!(
+        "[instance]\nsupport_addresses = [\"support@example.com\"]\n[database]\nurl = \"{url}\"\n\
+[[agents]]\nkey = \"alice\"\nemails = [\"alice@example.com\"]\n\
+[[orgs]]\nkey = \"acme\"\nname = \"ACME\"\ndomains = [\"acme.test\"]\nprimary_contacts = [\"boss@acme.test\"]\naccount_manager = \"agent:alice\"\n"
+    );
+    let config = mailgate::config::from_toml(&toml, "<bench>").unwrap();
+    mailgate::app::open_with_clock(&config, Arc::new(SystemClock)).await.unwrap()
+}
+
+/// Messages per second over `ROUNDS` batches of `batch` messages, on a database holding `preload` tickets.
+async fn ingest_rate(preload: usize, batch: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let ingestor = open(&url).await;
+    let delivery = Delivery::new(Source::Pipe);
+
+    let t = Instant::now();
+    let mut parents = Vec::with_capacity(preload);
+    for i in 0..preload {
+        let raw = support::message(10_000_000 + i, None);
+        let report = ingestor.ingest(raw.as_bytes(), &delivery).await.unwrap();
+        assert!(matches!(report.outcome, Outcome::Created { .. }));
+        parents.push(support::message_id(&raw));
+    }
+    println!("preloaded {preload} tickets in {:.1} s", t.elapsed().as_secs_f64());
+
+    let mut rates = Vec::new();
+    let mut next = 0usize;
+    for round in 0..ROUNDS {
+        let messages: Vec<String> = (0..batch)
+            .map(|k| {
+                next += 1;
+                let i = round * batch + k;
+                if k % 2 == 0 {
+                    support::message(i, None)
+                } else {
+                    support::message(i, Some(&parents[next % parents.len()]))
+                }
+            })
+            .collect();
+        let t = Instant::now();
+        for raw in &messages {
+            let report = ingestor.ingest(raw.as_bytes(), &delivery).await.unwrap();
+            debug_assert!(matches!(report.outcome, Outcome::Created { .. } | Outcome::Added { .. }));
+        }
+        rates.push(batch as f64 / t.elapsed().as_secs_f64());
+    }
+    let rate = support::median(rates.clone());
+    println!("ingest with {preload} tickets stored: median {rate:.0} msg/s (rounds: {rates:.0?})");
+    rate
+}

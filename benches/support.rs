@@ -1,0 +1,50 @@
+//! Shared by the benchmarks: generated 2-4 KB messages and small statistics.
+#![allow(dead_code)]
+
+/// A generated customer message of 2-4 KB; `reply_to` makes it a reply to that Message-ID.
+pub fn message(i: usize, reply_to: Option<&str>) -> String {
+    let domain = ["example.org", "acme.test", "globex.test", "initech.test"][i % 4];
+    let subject = match reply_to {
+        Some(_) => format!("Re: Problem number {}", i / 2),
+        None => format!("Problem number {i}"),
+    };
+    let mut s = format!(
+        "From: Customer {i} <customer{}@{domain}>\r\nTo: Support <support@example.com>\r\nSubject: {subject}\r\n\
+Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <bench-{i}-{:x}@client.test>\r\nMIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=utf-8\r\n",
+        i % 5000,
+        i.wrapping_mul(2_654_435_761)
+    );
+    if let Some(parent) = reply_to {
+        s += &format!("In-Reply-To: {parent}\r\nReferences: {parent}\r\n");
+    }
+    s += "\r\n";
+    let paragraphs = 4 + i % 5;
+    for p in 0..paragraphs {
+        s += &format!(
+            "Paragraph {p}: the printer in room {} shows error E{:04} again after the update; we restarted it \
+twice and cleared the queue, but jobs still stall at 40 percent. Could you have a look?\r\n\r\n",
+            i % 97,
+            i % 9973
+        );
+    }
+    if reply_to.is_some() {
+        s += "On Mon, 23 Nov 2026 at 09:00, Support <support@example.com> wrote:\r\n> Thanks for reaching out.\r\n> Please send logs.\r\n";
+    }
+    s
+}
+
+pub fn message_id(raw: &str) -> String {
+    raw.lines().find_map(|l| l.strip_prefix("Message-ID: ")).unwrap().to_string()
+}
+
+pub fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs[xs.len() / 2]
+}
+
+pub fn percentile(mut xs: Vec<f64>, p: f64) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    let idx = ((xs.len() as f64 - 1.0) * p).round() as usize;
+    xs[idx]
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what the tests need from Debian's packages,
+# starts throwaway services, checks formatting and lints, runs every test, stops the services.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/test-services.sh install
+eval "$(scripts/test-services.sh start)"
+trap 'scripts/test-services.sh stop "$MG_SERVICES_DIR"' EXIT
+
+export MAILGATE_TEST_PG="$MG_PG_URL"
+export MAILGATE_CORPUS="${MAILGATE_CORPUS:-$(cd .. && pwd)/shared/corpus}"
+
+cargo fmt --all -- --check
+cargo clippy --locked --all-targets -- -D warnings
+cargo test --locked --all-targets

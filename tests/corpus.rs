@@ -1,0 +1,117 @@
+//! The shared corpus of real messages (../shared/corpus, or $MAILGATE_CORPUS): every message is
+//! ingested without panic and ends as a ticket entry, a quarantine row with a reason, or a recorded
+//! duplicate; bounces and auto-replies are recognised. Read in place, never copied.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use common::{Backend, Harness};
+use mailgate::core::classify::{ClassifyContext, classify};
+use mailgate::ingest::{Delivery, LOOP_HEADER, Outcome, class_name};
+use mailgate::parse::{Limits, parse_email};
+use mailgate::store::inbound::Source;
+
+fn corpus_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("MAILGATE_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus")));
+    dir.join("INDEX.tsv").is_file().then_some(dir)
+}
+
+/// `file -> category` from INDEX.tsv.
+fn index(dir: &std::path::Path) -> BTreeMap<String, String> {
+    std::fs::read_to_string(dir.join("INDEX.tsv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split('\t').collect();
+            Some((cols.first()?.to_string(), cols.get(3)?.to_string()))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_corpus_message_is_stored_or_quarantined() {
+    let Some(dir) = corpus_dir() else {
+        eprintln!("skipped: no corpus at ../shared/corpus and MAILGATE_CORPUS unset");
+        return;
+    };
+    let labels = index(&dir);
+    assert!(labels.len() > 100, "the corpus index lists {} files; expected the whole corpus", labels.len());
+    let h = Harness::new(Backend::Sqlite).await.unwrap();
+    let own = h.ingestor.settings().own_addresses.clone();
+    let context = ClassifyContext {
+        own_addresses: &own,
+        message_id_domain: &h.ingestor.settings().message_id_domain,
+        loop_header: LOOP_HEADER,
+    };
+
+    let mut outcomes: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut confusion: BTreeMap<(String, &str), usize> = BTreeMap::new();
+    for (file, category) in &labels {
+        let raw = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let class = match parse_email(&raw, &Limits::default()) {
+            Ok(email) => class_name(&classify(&email, &context).class),
+            Err(_) => "malformed",
+        };
+        *confusion.entry((category.clone(), class)).or_default() += 1;
+
+        let report = h
+            .ingestor
+            .ingest(&raw, &Delivery::new(Source::Pipe))
+            .await
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let kind = match &report.outcome {
+            Outcome::Created { .. } | Outcome::Added { .. } => "ticket",
+            Outcome::Quarantined { reason } => {
+                assert!(!reason.is_empty(), "{file}: quarantined without a reason");
+                "quarantined"
+            }
+            Outcome::Duplicate => "duplicate",
+            Outcome::Loop => "loop",
+        };
+        *outcomes.entry(kind).or_default() += 1;
+    }
+
+    // Every accepted message is in the database exactly once, with its raw bytes.
+    let stored = h.scalar_i64("SELECT COUNT(*) FROM inbound").await as usize;
+    assert_eq!(stored, labels.len() - outcomes.get("duplicate").copied().unwrap_or(0));
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM inbound WHERE outcome = 'processing'").await, 0);
+    assert_eq!(
+        h.scalar_i64("SELECT COUNT(*) FROM inbound i WHERE outcome = 'ticket' AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.inbound_id = i.id)").await,
+        0
+    );
+
+    println!("outcomes: {outcomes:?}");
+    println!(
+        "{:<12} {:>7} {:>11} {:>5} {:>7} {:>5} {:>10}",
+        "category", "normal", "auto-reply", "list", "bounce", "loop", "malformed"
+    );
+    let categories: std::collections::BTreeSet<&String> = labels.values().collect();
+    for category in categories {
+        let n = |class: &str| confusion.get(&(category.clone(), class)).copied().unwrap_or(0);
+        println!(
+            "{:<12} {:>7} {:>11} {:>5} {:>7} {:>5} {:>10}",
+            category,
+            n("normal"),
+            n("auto-reply"),
+            n("list"),
+            n("bounce"),
+            n("loop"),
+            n("malformed")
+        );
+    }
+    let rate = |category: &str, class: &str| {
+        let total: usize = confusion.iter().filter(|((c, _), _)| c == category).map(|(_, n)| n).sum();
+        let hit = confusion.get(&(category.to_string(), class)).copied().unwrap_or(0);
+        (hit, total)
+    };
+    for (category, class) in [("bounce", "bounce"), ("autoreply", "auto-reply")] {
+        let (hit, total) = rate(category, class);
+        assert!(total > 0, "no {category} files in the corpus index");
+        assert!(hit * 10 >= total * 9, "{category}: only {hit}/{total} classified {class}");
+    }
+}

@@ -1,0 +1,161 @@
+//! `mailgate pipe` as an MTA runs it: one process per message, judged by its exit code.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use sqlx::{Connection, Executor};
+
+struct Site {
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    fn new(extra: &str) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!(
+            "[instance]\nsupport_addresses = [\"support@example.com\"]\n\n[database]\nurl = \"sqlite://{}\"\nbusy_timeout_ms = 300\n{extra}",
+            dir.path().join("mailgate.db").display()
+        );
+        std::fs::write(dir.path().join("mailgate.toml"), config).unwrap();
+        Site { dir }
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("mailgate.toml")
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("mailgate.db")
+    }
+
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
+        run_with(&self.config(), args, stdin)
+    }
+}
+
+fn run_with(config: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailgate"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A process that refuses early closes its stdin; that is fine.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+const MAIL: &[u8] =
+    b"From: Jane <jane@example.org>\r\nTo: support@example.com\r\nSubject: Printer on fire\r\n\
+Message-ID: <pipe-1@client.test>\r\n\r\nIt is burning.\r\n";
+
+#[test]
+fn stores_a_message_and_exits_0() {
+    let site = Site::new("");
+    let out = site.run(&["pipe"], MAIL);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created"), "{}", text(&out));
+    let again = site.run(&["pipe"], MAIL);
+    assert_eq!(code(&again), 0, "{}", text(&again));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("duplicate"), "{}", text(&again));
+    let list = site.run(&["ticket", "list"], b"");
+    assert!(String::from_utf8_lossy(&list.stdout).contains("Printer on fire"), "{}", text(&list));
+}
+
+#[test]
+fn oversize_is_refused_with_65() {
+    let site = Site::new("\n[limits]\nmax_message_bytes = 1000\n");
+    let mut big = MAIL.to_vec();
+    big.extend(std::iter::repeat_n(b'x', 5000));
+    let out = site.run(&["pipe"], &big);
+    assert_eq!(code(&out), 65, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("limits.max_message_bytes"), "{}", text(&out));
+}
+
+#[test]
+fn garbage_is_quarantined_with_0() {
+    let site = Site::new("");
+    let garbage: Vec<u8> = (0..3000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    let out = site.run(&["pipe"], &garbage);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("quarantined"), "{}", text(&out));
+    let list = site.run(&["quarantine", "list"], b"");
+    assert_eq!(String::from_utf8_lossy(&list.stdout).lines().count(), 2, "{}", text(&list));
+}
+
+#[test]
+fn bad_config_exits_78() {
+    let site = Site::new("\n[tickets]\nnumber_formatt = \"####\"\n");
+    let out = site.run(&["pipe"], MAIL);
+    assert_eq!(code(&out), 78, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tickets.number_formatt"), "{}", text(&out));
+    let check = site.run(&["check-config"], b"");
+    assert_eq!(code(&check), 78, "{}", text(&check));
+}
+
+#[tokio::test]
+async fn locked_database_exits_75_and_loses_nothing() {
+    let site = Site::new("");
+    assert_eq!(code(&site.run(&["migrate"], b"")), 0);
+
+    // Another writer holds the SQLite write lock for longer than busy_timeout_ms.
+    let url = format!("sqlite://{}", site.db().display());
+    let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    holder.execute("BEGIN IMMEDIATE").await.unwrap();
+    holder.execute("INSERT INTO meta (key, value) VALUES ('held', 'by test')").await.unwrap();
+
+    let site_config = site.config();
+    let out = tokio::task::spawn_blocking(move || run_with(&site_config, &["pipe"], MAIL)).await.unwrap();
+    assert_eq!(code(&out), 75, "{}", text(&out));
+
+    holder.execute("ROLLBACK").await.unwrap();
+    holder.close().await.unwrap();
+
+    // The MTA retries: now it is stored, once.
+    let retry = site.run(&["pipe"], MAIL);
+    assert_eq!(code(&retry), 0, "{}", text(&retry));
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let (inbound, tickets): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT COUNT(*) FROM inbound), (SELECT COUNT(*) FROM tickets)")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!((inbound, tickets), (1, 1));
+}
+
+#[test]
+fn explain_prints_the_trace_and_writes_nothing() {
+    let site = Site::new("");
+    let file = site.dir.path().join("m.eml");
+    std::fs::write(&file, MAIL).unwrap();
+    let out = site.run(&["explain", file.to_str().unwrap()], b"");
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("classify") && stdout.contains("thread") && stdout.contains("dry run"),
+        "{stdout}"
+    );
+    let list = site.run(&["ticket", "list"], b"");
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout).lines().count(),
+        1,
+        "only the header line: {}",
+        text(&list)
+    );
+}
