@@ -19,7 +19,7 @@ Content-Type: text/plain; charset=utf-8\r\n",
         s += &format!("In-Reply-To: {parent}\r\nReferences: {parent}\r\n");
     }
     s += "\r\n";
-    let paragraphs = 4 + i % 5;
+    let paragraphs = 9 + i % 10;
     for p in 0..paragraphs {
         s += &format!(
             "Paragraph {p}: the printer in room {} shows error E{:04} again after the update; we restarted it \

@@ -1,6 +1,7 @@
 //! Wiring: a validated `Config` becomes a migrated `Store` with the declared directory synced into it,
 //! and an `Ingestor` ready to take mail. Cheap enough to run once per piped message.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,36 +12,20 @@ use crate::config::{Config, Manager, ManagerMode};
 use crate::core::ticket::NumberFormat;
 use crate::ingest::{Ingestor, Settings};
 use crate::parse::Limits;
-use crate::store::{self, Store, StoreOptions, directory as directory_store, users as user_store};
+use crate::store::{Store, StoreError, StoreOptions, Tx, directory as directory_store, users as user_store};
 
 /// Bumped when the way the directory is written changes, so every database re-syncs once.
 const DIRECTORY_SYNC_VERSION: &str = "1";
 const FINGERPRINT_KEY: &str = "directory_fingerprint";
 
 #[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The database is locked, busy or unreachable: try again later.
-    #[error("database unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
-    #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
-    #[error("database migration failed: {0}")]
-    Migrate(#[source] sqlx::migrate::MigrateError),
-}
+#[error("{0}")]
+pub struct StartError(#[from] StoreError);
 
 impl StartError {
+    /// The database is locked, busy or unreachable: try again later.
     pub fn is_unavailable(&self) -> bool {
-        match self {
-            StartError::Unavailable(_) => true,
-            StartError::Migrate(sqlx::migrate::MigrateError::Execute(err)) => store::is_unavailable(err),
-            _ => false,
-        }
-    }
-}
-
-impl From<sqlx::Error> for StartError {
-    fn from(err: sqlx::Error) -> Self {
-        if store::is_unavailable(&err) { StartError::Unavailable(err) } else { StartError::Database(err) }
+        self.0.is_unavailable()
     }
 }
 
@@ -50,20 +35,20 @@ pub async fn open(config: &Config) -> Result<Ingestor, StartError> {
 }
 
 pub async fn open_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<Ingestor, StartError> {
-    let store = connect(config).await?;
-    store.migrate().await.map_err(StartError::Migrate)?;
+    let store = connect(config)?;
+    store.migrate().await?;
     sync_directory(&store, config, clock.now_ms()).await?;
-    let directory = directory_store::load_directory(&mut *store.read().await?).await?;
+    let directory = store.read(directory_store::load_directory).await?;
     Ok(Ingestor::new(store, settings(config), directory, clock))
 }
 
-pub async fn connect(config: &Config) -> Result<Store, StartError> {
+pub fn connect(config: &Config) -> Result<Store, StartError> {
     let options = StoreOptions {
         max_connections: config.database.max_connections,
         busy_timeout: Duration::from_millis(config.database.busy_timeout_ms),
-        acquire_timeout: Duration::from_millis(config.database.busy_timeout_ms.max(1000)),
+        connect_timeout: Duration::from_millis(config.database.busy_timeout_ms.max(1000)),
     };
-    Ok(Store::connect(&config.database.url, &options).await?)
+    Ok(Store::connect(&config.database.url, &options)?)
 }
 
 pub fn settings(config: &Config) -> Settings {
@@ -88,30 +73,45 @@ pub fn settings(config: &Config) -> Settings {
 /// the last sync (a fingerprint in `meta`), so a piped message pays one read, not a rewrite.
 pub async fn sync_directory(store: &Store, config: &Config, now_ms: i64) -> Result<(), StartError> {
     let fingerprint = directory_fingerprint(config);
-    let current = directory_store::get_meta(&mut *store.read().await?, FINGERPRINT_KEY).await?;
-    if current.as_deref() == Some(fingerprint.as_str()) {
+    let expected = fingerprint.clone();
+    let current = store.read(|tx| directory_store::get_meta(tx, FINGERPRINT_KEY)).await?;
+    if current.as_deref() == Some(expected.as_str()) {
         return Ok(());
     }
-    let mut tx = store.begin_write().await?;
-    // Another process may have synced while we waited for the lock.
-    if directory_store::get_meta(&mut tx, FINGERPRINT_KEY).await?.as_deref() == Some(fingerprint.as_str()) {
-        return Ok(());
+    let config = config.clone();
+    let synced = store
+        .write(move |tx| {
+            // Another process may have synced while we waited for the lock.
+            if directory_store::get_meta(tx, FINGERPRINT_KEY)?.as_deref() == Some(fingerprint.as_str()) {
+                return Ok(false);
+            }
+            write_directory(tx, &config, now_ms)?;
+            directory_store::set_meta(tx, FINGERPRINT_KEY, &fingerprint)?;
+            Ok(true)
+        })
+        .await?;
+    if synced {
+        tracing::debug!("directory synced from the configuration");
     }
-    directory_store::deactivate_directory(&mut tx).await?;
-    let mut agents = std::collections::HashMap::new();
+    Ok(())
+}
+
+fn write_directory(tx: &mut Tx<'_>, config: &Config, now_ms: i64) -> Result<(), StoreError> {
+    directory_store::deactivate_directory(tx)?;
+    let mut agents = HashMap::new();
     for agent in &config.agents {
-        let id = directory_store::upsert_agent(&mut tx, &agent.key, &agent.name).await?;
+        let id = directory_store::upsert_agent(tx, &agent.key, &agent.name)?;
         for email in &agent.emails {
-            directory_store::insert_agent_email(&mut tx, id, email).await?;
+            directory_store::insert_agent_email(tx, id, email)?;
         }
         agents.insert(agent.key.as_str(), id);
     }
-    let mut teams = std::collections::HashMap::new();
+    let mut teams = HashMap::new();
     for team in &config.teams {
-        let id = directory_store::upsert_team(&mut tx, &team.key, &team.name).await?;
+        let id = directory_store::upsert_team(tx, &team.key, &team.name)?;
         for member in &team.members {
             if let Some(agent) = agents.get(member.as_str()) {
-                directory_store::insert_team_member(&mut tx, id, *agent).await?;
+                directory_store::insert_team_member(tx, id, *agent)?;
             }
         }
         teams.insert(team.key.as_str(), id);
@@ -123,37 +123,27 @@ pub async fn sync_directory(store: &Store, config: &Config, now_ms: i64) -> Resu
             None => (None, None),
         };
         let custom = org.custom.to_string();
-        let id = directory_store::upsert_org(
-            &mut tx,
-            &directory_store::OrgRow {
-                key: &org.key,
-                name: &org.name,
-                manager_agent,
-                manager_team,
-                manager_mode: match org.manager_mode {
-                    ManagerMode::Assign => "assign",
-                    ManagerMode::Alert => "alert",
-                },
-                custom_json: &custom,
-            },
-        )
-        .await?;
+        let manager_mode = match org.manager_mode {
+            ManagerMode::Assign => "assign",
+            ManagerMode::Alert => "alert",
+        };
+        let row = directory_store::OrgRow {
+            key: &org.key,
+            name: &org.name,
+            manager_agent,
+            manager_team,
+            manager_mode,
+            custom_json: &custom,
+        };
+        let id = directory_store::upsert_org(tx, &row)?;
         for domain in &org.domains {
-            directory_store::insert_org_domain(&mut tx, id, domain, now_ms).await?;
+            directory_store::insert_org_domain(tx, id, domain, now_ms)?;
         }
         for contact in &org.primary_contacts {
-            let (user, _) = user_store::ensure_user(&mut tx, contact, None, Some(id), now_ms).await?;
-            directory_store::insert_org_contact(&mut tx, id, user).await?;
+            let (user, _) = user_store::ensure_user(tx, contact, None, Some(id), now_ms)?;
+            directory_store::insert_org_contact(tx, id, user)?;
         }
     }
-    directory_store::set_meta(&mut tx, FINGERPRINT_KEY, &fingerprint).await?;
-    tx.commit().await?;
-    tracing::info!(
-        agents = config.agents.len(),
-        teams = config.teams.len(),
-        orgs = config.orgs.len(),
-        "directory synced"
-    );
     Ok(())
 }
 

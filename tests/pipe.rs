@@ -4,8 +4,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use sqlx::{Connection, Executor};
-
 struct Site {
     dir: tempfile::TempDir,
 }
@@ -115,27 +113,27 @@ async fn locked_database_exits_75_and_loses_nothing() {
     assert_eq!(code(&site.run(&["migrate"], b"")), 0);
 
     // Another writer holds the SQLite write lock for longer than busy_timeout_ms.
-    let url = format!("sqlite://{}", site.db().display());
-    let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    holder.execute("BEGIN IMMEDIATE").await.unwrap();
-    holder.execute("INSERT INTO meta (key, value) VALUES ('held', 'by test')").await.unwrap();
+    let holder = rusqlite::Connection::open(site.db()).unwrap();
+    holder
+        .execute_batch("BEGIN IMMEDIATE; INSERT INTO meta (key, value) VALUES ('held', 'by test');")
+        .unwrap();
 
     let site_config = site.config();
     let out = tokio::task::spawn_blocking(move || run_with(&site_config, &["pipe"], MAIL)).await.unwrap();
     assert_eq!(code(&out), 75, "{}", text(&out));
 
-    holder.execute("ROLLBACK").await.unwrap();
-    holder.close().await.unwrap();
+    holder.execute_batch("ROLLBACK").unwrap();
+    drop(holder);
 
     // The MTA retries: now it is stored, once.
     let retry = site.run(&["pipe"], MAIL);
     assert_eq!(code(&retry), 0, "{}", text(&retry));
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    let (inbound, tickets): (i64, i64) =
-        sqlx::query_as("SELECT (SELECT COUNT(*) FROM inbound), (SELECT COUNT(*) FROM tickets)")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+    let conn = rusqlite::Connection::open(site.db()).unwrap();
+    let (inbound, tickets): (i64, i64) = conn
+        .query_row("SELECT (SELECT COUNT(*) FROM inbound), (SELECT COUNT(*) FROM tickets)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
     assert_eq!((inbound, tickets), (1, 1));
 }
 

@@ -114,7 +114,8 @@ CREATE TABLE inbound (
     trace       TEXT NOT NULL,
     received_at INTEGER NOT NULL
 );
-CREATE INDEX inbound_outcome ON inbound(outcome, id);
+-- Only quarantine listings filter by outcome; a partial index is not rewritten per message.
+CREATE INDEX inbound_quarantined ON inbound(id) WHERE outcome = 'quarantined';
 
 CREATE TABLE entries (
     id              INTEGER PRIMARY KEY,
@@ -126,7 +127,7 @@ CREATE TABLE entries (
     subject         TEXT NOT NULL DEFAULT '',
     body_text       TEXT NOT NULL,
     body_html       TEXT,
-    stripped_text   TEXT NOT NULL,
+    stripped_text   TEXT, -- NULL when stripping removed nothing (read as body_text)
     source          TEXT NOT NULL,
     inbound_id      INTEGER REFERENCES inbound(id),
     created_at      INTEGER NOT NULL

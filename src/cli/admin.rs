@@ -46,7 +46,7 @@ pub async fn run(config: &Config, command: Command) -> u8 {
         Command::Quarantine(cmd) => quarantine(&ingestor, cmd).await,
         Command::Pipe { .. } | Command::CheckConfig => unreachable!("dispatched in cli::run"),
     };
-    ingestor.store().close().await;
+
     result.unwrap_or_else(|err| {
         eprintln!("mailgate: {err:#}");
         exit::SOFTWARE
@@ -68,13 +68,13 @@ async fn explain(ingestor: &Ingestor, file: &Path) -> anyhow::Result<u8> {
 }
 
 async fn ticket(ingestor: &Ingestor, cmd: TicketCommand) -> anyhow::Result<u8> {
-    let mut conn = ingestor.store().read().await?;
     match cmd {
         TicketCommand::List { status, limit } => {
-            let tickets = ticket_store::list_tickets(&mut conn, status, limit).await?;
+            let tickets =
+                ingestor.store().read(move |tx| ticket_store::list_tickets(tx, status, limit)).await?;
             println!(
-                "{:<10} {:<9} {:<19} {:<30} {:<12} {}",
-                "NUMBER", "STATUS", "UPDATED", "OWNER", "ORG", "SUBJECT"
+                "{:<10} {:<9} {:<19} {:<30} {:<12} SUBJECT",
+                "NUMBER", "STATUS", "UPDATED", "OWNER", "ORG"
             );
             for t in tickets {
                 println!(
@@ -89,9 +89,23 @@ async fn ticket(ingestor: &Ingestor, cmd: TicketCommand) -> anyhow::Result<u8> {
             }
         }
         TicketCommand::Show { number, full } => {
-            let number = number.trim_start_matches('#');
-            let Some(t) = ticket_store::find_ticket_summary(&mut conn, number).await? else {
-                eprintln!("no ticket #{number}");
+            let number = number.trim_start_matches('#').to_string();
+            let shown = number.clone();
+            let found = ingestor
+                .store()
+                .read(move |tx| {
+                    let Some(t) = ticket_store::find_ticket_summary(tx, &number)? else { return Ok(None) };
+                    let participants = ticket_store::list_participants(tx, t.id)?;
+                    let mut entries = Vec::new();
+                    for e in ticket_store::list_entries(tx, t.id)? {
+                        let attachments = ticket_store::list_attachments(tx, e.id)?;
+                        entries.push((e, attachments));
+                    }
+                    Ok(Some((t, participants, entries)))
+                })
+                .await?;
+            let Some((t, participants, entries)) = found else {
+                eprintln!("no ticket #{shown}");
                 return Ok(exit::NOINPUT);
             };
             println!("Ticket #{}  {}", t.number, t.subject);
@@ -103,10 +117,10 @@ async fn ticket(ingestor: &Ingestor, cmd: TicketCommand) -> anyhow::Result<u8> {
             }
             println!("Created:   {}   Updated: {}", format_utc(t.created_at), format_utc(t.updated_at));
             println!("Participants:");
-            for p in ticket_store::list_participants(&mut conn, t.id).await? {
+            for p in participants {
                 println!("  {:<16} {} {}", p.role, p.email, p.name);
             }
-            for e in ticket_store::list_entries(&mut conn, t.id).await? {
+            for (e, attachments) in entries {
                 let class = if e.class == "normal" { String::new() } else { format!(" [{}]", e.class) };
                 println!(
                     "\n--- {} {}{} by {} via {}",
@@ -117,7 +131,7 @@ async fn ticket(ingestor: &Ingestor, cmd: TicketCommand) -> anyhow::Result<u8> {
                     e.source
                 );
                 println!("{}", if full { &e.body_text } else { &e.stripped_text });
-                for a in ticket_store::list_attachments(&mut conn, e.id).await? {
+                for a in attachments {
                     println!(
                         "  [attachment] {} ({}, {} bytes{})",
                         a.filename.as_deref().unwrap_or("(unnamed)"),
@@ -133,28 +147,13 @@ async fn ticket(ingestor: &Ingestor, cmd: TicketCommand) -> anyhow::Result<u8> {
 }
 
 async fn user(ingestor: &Ingestor, cmd: UserCommand) -> anyhow::Result<u8> {
-    let mut conn = ingestor.store().read().await?;
     let (query, sort, limit) = match cmd {
         UserCommand::List { sort, limit } => (String::new(), sort, limit),
         UserCommand::Search { query, sort, limit } => (query, sort, limit),
-        UserCommand::Show { user } => {
-            let Some(u) = user_store::find_user(&mut conn, &user).await? else {
-                eprintln!("no user {user}");
-                return Ok(exit::NOINPUT);
-            };
-            println!("User #{}  {} <{}>", u.id, u.name, u.email);
-            println!("Status:       {}", u.status);
-            println!("Organization: {}", u.org_key.as_deref().unwrap_or("-"));
-            println!("Created:      {}", format_utc(u.created_at));
-            println!("Tickets ({}):", u.tickets);
-            for t in ticket_store::list_user_tickets(&mut conn, u.id, 50).await? {
-                println!("  #{:<10} {:<9} {}", t.number, t.status, t.subject);
-            }
-            return Ok(exit::OK);
-        }
+        UserCommand::Show { user } => return show_user(ingestor, user).await,
     };
-    let users = user_store::search_users(&mut conn, &query, sort, limit).await?;
-    println!("{:<6} {:<34} {:<24} {:<12} {:<8} {}", "ID", "EMAIL", "NAME", "ORG", "TICKETS", "CREATED");
+    let users = ingestor.store().read(move |tx| user_store::search_users(tx, &query, sort, limit)).await?;
+    println!("{:<6} {:<34} {:<24} {:<12} {:<8} CREATED", "ID", "EMAIL", "NAME", "ORG", "TICKETS");
     for u in users {
         println!(
             "{:<6} {:<34} {:<24} {:<12} {:<8} {}",
@@ -169,12 +168,37 @@ async fn user(ingestor: &Ingestor, cmd: UserCommand) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
+async fn show_user(ingestor: &Ingestor, user: String) -> anyhow::Result<u8> {
+    let key = user.clone();
+    let found = ingestor
+        .store()
+        .read(move |tx| {
+            let Some(u) = user_store::find_user(tx, &key)? else { return Ok(None) };
+            let tickets = ticket_store::list_user_tickets(tx, u.id, 50)?;
+            Ok(Some((u, tickets)))
+        })
+        .await?;
+    let Some((u, tickets)) = found else {
+        eprintln!("no user {user}");
+        return Ok(exit::NOINPUT);
+    };
+    println!("User #{}  {} <{}>", u.id, u.name, u.email);
+    println!("Status:       {}", u.status);
+    println!("Organization: {}", u.org_key.as_deref().unwrap_or("-"));
+    println!("Created:      {}", format_utc(u.created_at));
+    println!("Tickets ({}):", u.tickets);
+    for t in tickets {
+        println!("  #{:<10} {:<9} {}", t.number, t.status, t.subject);
+    }
+    Ok(exit::OK)
+}
+
 async fn quarantine(ingestor: &Ingestor, cmd: QuarantineCommand) -> anyhow::Result<u8> {
     match cmd {
         QuarantineCommand::List { limit } => {
-            let mut conn = ingestor.store().read().await?;
-            println!("{:<6} {:<19} {:<7} {:>9}  {}", "ID", "RECEIVED", "SOURCE", "BYTES", "REASON");
-            for q in inbound_store::list_quarantined(&mut conn, limit).await? {
+            let items = ingestor.store().read(move |tx| inbound_store::list_quarantined(tx, limit)).await?;
+            println!("{:<6} {:<19} {:<7} {:>9}  REASON", "ID", "RECEIVED", "SOURCE", "BYTES");
+            for q in items {
                 println!(
                     "{:<6} {:<19} {:<7} {:>9}  {}",
                     q.id,
@@ -186,8 +210,9 @@ async fn quarantine(ingestor: &Ingestor, cmd: QuarantineCommand) -> anyhow::Resu
             }
         }
         QuarantineCommand::Show { id, raw } => {
-            let mut conn = ingestor.store().read().await?;
-            let Some(record) = inbound_store::find_inbound(&mut conn, InboundId(id)).await? else {
+            let Some(record) =
+                ingestor.store().read(move |tx| inbound_store::find_inbound(tx, InboundId(id))).await?
+            else {
                 eprintln!("no inbound message #{id}");
                 return Ok(exit::NOINPUT);
             };
@@ -207,15 +232,11 @@ async fn quarantine(ingestor: &Ingestor, cmd: QuarantineCommand) -> anyhow::Resu
             print!("{}", Trace::from_json(&record.trace_json));
         }
         QuarantineCommand::Replay { ids } => {
-            let ids = if ids.is_empty() {
-                let mut conn = ingestor.store().read().await?;
-                inbound_store::list_quarantined(&mut conn, i64::MAX)
-                    .await?
-                    .into_iter()
-                    .map(|q| q.id)
-                    .collect()
+            let ids: Vec<InboundId> = if ids.is_empty() {
+                let all = ingestor.store().read(|tx| inbound_store::list_quarantined(tx, i64::MAX)).await?;
+                all.into_iter().map(|q| q.id).collect()
             } else {
-                ids.into_iter().map(InboundId).collect::<Vec<_>>()
+                ids.into_iter().map(InboundId).collect()
             };
             for id in ids {
                 let report = ingestor.replay(id).await?;

@@ -58,7 +58,7 @@ pub async fn run(config: &Config, mailbox: Option<String>, recipients: &[String]
             }
         }
     };
-    ingestor.store().close().await;
+
     code
 }
 

@@ -20,7 +20,7 @@ use crate::core::trace::Trace;
 use crate::parse::{self, Limits, Malformed};
 use crate::store::inbound::{self as inbound_store, NewInbound, Outcome as RowOutcome, Source};
 use crate::store::tickets as ticket_store;
-use crate::store::{self, Conn, Store};
+use crate::store::{self, Store, StoreError, Tx};
 
 /// The header we put on all our mail; its value is our Message-ID domain.
 pub const LOOP_HEADER: &str = "x-mailgate-loop";
@@ -78,38 +78,46 @@ pub struct Report {
 pub enum IngestError {
     /// The database cannot take the message now (locked, busy, unreachable): try again later.
     #[error("database unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] StoreError),
     #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
+    Database(#[source] StoreError),
     #[error("inbound message {0} not found")]
     NotFound(InboundId),
 }
 
-impl From<sqlx::Error> for IngestError {
-    fn from(err: sqlx::Error) -> Self {
-        if store::is_unavailable(&err) { IngestError::Unavailable(err) } else { IngestError::Database(err) }
+impl From<StoreError> for IngestError {
+    fn from(err: StoreError) -> Self {
+        if err.is_unavailable() { IngestError::Unavailable(err) } else { IngestError::Database(err) }
     }
 }
 
-/// Runs the pipeline against one store with one configuration.
+/// Runs the pipeline against one store with one configuration. Each message is one write
+/// transaction, run by `Store::write` on a blocking thread.
 pub struct Ingestor {
     store: Store,
+    pipeline: Arc<Pipeline>,
+}
+
+/// The synchronous pipeline that runs inside the transaction.
+struct Pipeline {
     settings: Settings,
     directory: Directory,
     clock: Arc<dyn Clock>,
 }
 
-/// The work done before the transaction: limits, parse, dedupe key.
-struct Prepared {
+/// One message and what was worked out before the transaction: limits, parse, dedupe key.
+struct Job {
+    raw: Vec<u8>,
     parsed: Result<InboundEmail, Malformed>,
     dedupe_key: String,
+    delivery: Delivery,
 }
 
 const MAX_ATTEMPTS: usize = 3;
 
 impl Ingestor {
     pub fn new(store: Store, settings: Settings, directory: Directory, clock: Arc<dyn Clock>) -> Ingestor {
-        Ingestor { store, settings, directory, clock }
+        Ingestor { store, pipeline: Arc::new(Pipeline { settings, directory, clock }) }
     }
 
     pub fn store(&self) -> &Store {
@@ -117,27 +125,22 @@ impl Ingestor {
     }
 
     pub fn settings(&self) -> &Settings {
-        &self.settings
+        &self.pipeline.settings
     }
 
     /// Ingests one raw message and commits. A unique-key race with a concurrent writer (another
     /// daemon on the same PostgreSQL) is retried, and then sees the winner's rows.
     pub async fn ingest(&self, raw: &[u8], delivery: &Delivery) -> Result<Report, IngestError> {
-        let prepared = self.prepare(raw);
+        let job = Arc::new(Job::new(raw.to_vec(), delivery.clone(), &self.pipeline.settings.limits));
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut tx = self.store.begin_write().await?;
-            match self.run(&mut tx, raw, &prepared, delivery, None).await {
-                Ok(report) => {
-                    tx.commit().await?;
-                    return Ok(report);
-                }
-                Err(err) if store::is_unique_violation(&err) && attempt < MAX_ATTEMPTS => {
-                    tx.rollback().await?;
+            let (pipeline, job) = (self.pipeline.clone(), job.clone());
+            match self.store.write(move |tx| pipeline.run(tx, &job, None)).await {
+                Err(err) if err.is_unique_violation() && attempt < MAX_ATTEMPTS => {
                     tracing::debug!(attempt, "unique-key race while ingesting; retrying");
                 }
-                Err(err) => return Err(err.into()),
+                result => return Ok(result?),
             }
         }
     }
@@ -145,23 +148,25 @@ impl Ingestor {
     /// Runs the whole pipeline and rolls it back: the decision trace of `raw` against the current
     /// database, with nothing written.
     pub async fn explain(&self, raw: &[u8], delivery: &Delivery) -> Result<Report, IngestError> {
-        let prepared = self.prepare(raw);
-        let mut tx = self.store.begin_write().await?;
-        let report = self.run(&mut tx, raw, &prepared, delivery, None).await;
-        tx.rollback().await?;
-        Ok(report?)
+        let job = Job::new(raw.to_vec(), delivery.clone(), &self.pipeline.settings.limits);
+        let pipeline = self.pipeline.clone();
+        Ok(self.store.rehearse(move |tx| pipeline.run(tx, &job, None)).await?)
     }
 
     /// Runs a stored (typically quarantined) inbound message through the pipeline again, updating
     /// its row in place.
     pub async fn replay(&self, id: InboundId) -> Result<Report, IngestError> {
-        let mut tx = self.store.begin_write().await?;
-        let record = inbound_store::find_inbound(&mut tx, id).await?.ok_or(IngestError::NotFound(id))?;
-        let prepared = self.prepare(&record.raw);
-        let delivery = Delivery { mailbox: record.mailbox.clone(), ..Delivery::new(Source::Console) };
-        let report = self.run(&mut tx, &record.raw, &prepared, &delivery, Some(id)).await?;
-        tx.commit().await?;
-        Ok(report)
+        let pipeline = self.pipeline.clone();
+        let report = self
+            .store
+            .write(move |tx| {
+                let Some(record) = inbound_store::find_inbound(tx, id)? else { return Ok(None) };
+                let delivery = Delivery { mailbox: record.mailbox.clone(), ..Delivery::new(Source::Console) };
+                let job = Job::new(record.raw, delivery, &pipeline.settings.limits);
+                pipeline.run(tx, &job, Some(id)).map(Some)
+            })
+            .await?;
+        report.ok_or(IngestError::NotFound(id))
     }
 
     /// Keeps `raw` as a quarantined inbound row with `reason`, bypassing the pipeline: the last
@@ -173,55 +178,56 @@ impl Ingestor {
         reason: &str,
     ) -> Result<InboundId, IngestError> {
         let key = format!("sha256:{}", hex::encode(Sha256::digest(raw)));
-        let mut tx = self.store.begin_write().await?;
-        if let Some(existing) = inbound_store::find_inbound_by_dedupe_key(&mut tx, &key).await? {
-            tx.rollback().await?;
-            return Ok(existing);
-        }
-        let id = inbound_store::insert_inbound(&mut tx, &self.new_inbound(&key, raw, delivery)).await?;
-        let mut trace = Trace::default();
-        trace.record("quarantine", "quarantined", reason);
-        inbound_store::update_inbound_outcome(
-            &mut tx,
-            id,
-            RowOutcome::Quarantined,
-            reason,
-            None,
-            &trace.to_json(),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(id)
+        let (raw, delivery, reason) = (raw.to_vec(), delivery.clone(), reason.to_string());
+        let now = self.pipeline.clock.now_ms();
+        Ok(self
+            .store
+            .write(move |tx| {
+                if let Some(existing) = inbound_store::find_inbound_by_dedupe_key(tx, &key)? {
+                    return Ok(existing);
+                }
+                let id = inbound_store::insert_inbound(tx, &new_inbound(&key, &raw, &delivery, now))?;
+                let mut trace = Trace::default();
+                trace.record("quarantine", "quarantined", reason.as_str());
+                inbound_store::update_inbound_outcome(
+                    tx,
+                    id,
+                    RowOutcome::Quarantined,
+                    &reason,
+                    None,
+                    &trace.to_json(),
+                )?;
+                Ok(id)
+            })
+            .await?)
     }
+}
 
-    fn prepare(&self, raw: &[u8]) -> Prepared {
-        let parsed = parse::parse_email(raw, &self.settings.limits);
+impl Job {
+    fn new(raw: Vec<u8>, delivery: Delivery, limits: &Limits) -> Job {
+        let parsed = parse::parse_email(&raw, limits);
         let dedupe_key = match parsed.as_ref().ok().and_then(|e| e.message_id.as_ref()) {
             Some(id) => format!("message-id:{}", id.as_str()),
-            None => format!("sha256:{}", hex::encode(Sha256::digest(raw))),
+            None => format!("sha256:{}", hex::encode(Sha256::digest(&raw))),
         };
-        Prepared { parsed, dedupe_key }
+        Job { raw, parsed, dedupe_key, delivery }
     }
+}
 
-    fn new_inbound<'a>(&self, key: &'a str, raw: &'a [u8], delivery: &'a Delivery) -> NewInbound<'a> {
-        NewInbound {
-            dedupe_key: key,
-            source: delivery.source,
-            mailbox: delivery.mailbox.as_deref(),
-            imap_uid: delivery.imap_uid,
-            raw,
-            received_at: self.clock.now_ms(),
-        }
+fn new_inbound<'a>(key: &'a str, raw: &'a [u8], delivery: &'a Delivery, now: i64) -> NewInbound<'a> {
+    NewInbound {
+        dedupe_key: key,
+        source: delivery.source,
+        mailbox: delivery.mailbox.as_deref(),
+        imap_uid: delivery.imap_uid,
+        raw,
+        received_at: now,
     }
+}
 
-    async fn run(
-        &self,
-        conn: &mut Conn,
-        raw: &[u8],
-        prepared: &Prepared,
-        delivery: &Delivery,
-        replay_of: Option<InboundId>,
-    ) -> sqlx::Result<Report> {
+impl Pipeline {
+    fn run(&self, tx: &mut Tx<'_>, job: &Job, replay_of: Option<InboundId>) -> store::Result<Report> {
+        let delivery = &job.delivery;
         let mut trace = Trace::default();
         let inbound = match replay_of {
             Some(id) => {
@@ -229,30 +235,27 @@ impl Ingestor {
                 id
             }
             None => {
-                if let Some(id) =
-                    inbound_store::find_inbound_by_dedupe_key(&mut *conn, &prepared.dedupe_key).await?
-                {
+                if let Some(id) = inbound_store::find_inbound_by_dedupe_key(tx, &job.dedupe_key)? {
                     trace.record(
                         "dedupe",
                         "duplicate",
-                        format!("{} already stored as inbound #{id}", prepared.dedupe_key),
+                        format!("{} already stored as inbound #{id}", job.dedupe_key),
                     );
                     return Ok(Report { inbound: id, outcome: Outcome::Duplicate, trace });
                 }
-                trace.record("dedupe", "new", prepared.dedupe_key.clone());
+                trace.record("dedupe", "new", job.dedupe_key.clone());
                 inbound_store::insert_inbound(
-                    &mut *conn,
-                    &self.new_inbound(&prepared.dedupe_key, raw, delivery),
-                )
-                .await?
+                    tx,
+                    &new_inbound(&job.dedupe_key, &job.raw, delivery, self.clock.now_ms()),
+                )?
             }
         };
 
-        let email = match &prepared.parsed {
+        let email = match &job.parsed {
             Ok(email) => email,
             Err(malformed) => {
                 trace.record("parse", "malformed", malformed.to_string());
-                return self.quarantine(conn, inbound, trace, malformed.to_string()).await;
+                return self.quarantine(tx, inbound, trace, malformed.to_string());
             }
         };
         trace.record(
@@ -265,7 +268,7 @@ impl Ingestor {
                 email.attachments.len()
             ),
         );
-        let outcome = self.route(conn, inbound, email, delivery, &mut trace).await?;
+        let outcome = self.route(tx, inbound, email, delivery, &mut trace)?;
         let (row_outcome, reason, ticket) = match &outcome {
             Outcome::Created { ticket, .. } | Outcome::Added { ticket, .. } => {
                 (RowOutcome::Ticket, String::new(), Some(*ticket))
@@ -274,47 +277,38 @@ impl Ingestor {
             Outcome::Quarantined { reason } => (RowOutcome::Quarantined, reason.clone(), None),
             Outcome::Duplicate => unreachable!("duplicates return before the inbound row exists"),
         };
-        inbound_store::update_inbound_outcome(
-            &mut *conn,
-            inbound,
-            row_outcome,
-            &reason,
-            ticket,
-            &trace.to_json(),
-        )
-        .await?;
+        inbound_store::update_inbound_outcome(tx, inbound, row_outcome, &reason, ticket, &trace.to_json())?;
         Ok(Report { inbound, outcome, trace })
     }
 
-    async fn quarantine(
+    fn quarantine(
         &self,
-        conn: &mut Conn,
+        tx: &mut Tx<'_>,
         inbound: InboundId,
         mut trace: Trace,
         reason: String,
-    ) -> sqlx::Result<Report> {
+    ) -> store::Result<Report> {
         trace.record("outcome", "quarantined", reason.clone());
         inbound_store::update_inbound_outcome(
-            conn,
+            tx,
             inbound,
             RowOutcome::Quarantined,
             &reason,
             None,
             &trace.to_json(),
-        )
-        .await?;
+        )?;
         Ok(Report { inbound, outcome: Outcome::Quarantined { reason }, trace })
     }
 
     /// Classify, thread, and act on the decision.
-    async fn route(
+    fn route(
         &self,
-        conn: &mut Conn,
+        tx: &mut Tx<'_>,
         inbound: InboundId,
         email: &InboundEmail,
         delivery: &Delivery,
         trace: &mut Trace,
-    ) -> sqlx::Result<Outcome> {
+    ) -> store::Result<Outcome> {
         let context = ClassifyContext {
             own_addresses: &self.settings.own_addresses,
             message_id_domain: &self.settings.message_id_domain,
@@ -331,10 +325,10 @@ impl Ingestor {
         };
 
         if let Class::Bounce(bounce) = &classification.class {
-            return self.route_bounce(conn, inbound, email, sender, bounce, delivery, trace).await;
+            return self.route_bounce(tx, inbound, email, sender, bounce, delivery, trace);
         }
 
-        let candidates = self.find_candidates(conn, email, &sender.email).await?;
+        let candidates = self.find_candidates(tx, email, &sender.email)?;
         let (decision, why) = thread::decide(&candidates, self.clock.now_ms(), self.settings.reopen_days);
         trace.record("thread", decision_name(&decision), why);
         let class = class_name(&classification.class);
@@ -346,40 +340,38 @@ impl Ingestor {
             ) => {
                 // Stored on its ticket, but an automatic mail never reopens or changes a ticket.
                 let entry =
-                    self.add_entry_only(conn, inbound, email, sender, class, ticket, delivery, trace).await?;
+                    self.add_entry_only(tx, inbound, email, sender, class, ticket, delivery, trace)?;
                 Ok(entry)
             }
             (Class::AutoReply, Decision::New) => {
                 Ok(quarantined(trace, "auto-reply that threads to no ticket: stored, never answered"))
             }
             (_, Decision::Existing { ticket, reopen, .. }) => {
-                self.add_to_ticket(conn, inbound, email, sender, class, ticket, reopen, delivery, trace).await
+                self.add_to_ticket(tx, inbound, email, sender, class, ticket, reopen, delivery, trace)
             }
             (_, Decision::NewLinked { previous, .. }) => {
-                self.open_ticket(conn, inbound, email, sender, class, Some(previous), delivery, trace).await
+                self.open_ticket(tx, inbound, email, sender, class, Some(previous), delivery, trace)
             }
-            (_, Decision::New) => {
-                self.open_ticket(conn, inbound, email, sender, class, None, delivery, trace).await
-            }
+            (_, Decision::New) => self.open_ticket(tx, inbound, email, sender, class, None, delivery, trace),
         }
     }
 
     /// A bounce goes to the ticket of the message it returns, or to quarantine when it returns none of ours.
-    async fn route_bounce(
+    fn route_bounce(
         &self,
-        conn: &mut Conn,
+        tx: &mut Tx<'_>,
         inbound: InboundId,
         email: &InboundEmail,
         sender: &Mailbox,
         bounce: &classify::BounceInfo,
         delivery: &Delivery,
         trace: &mut Trace,
-    ) -> sqlx::Result<Outcome> {
+    ) -> store::Result<Outcome> {
         let failed: Vec<&str> = bounce.failed_recipients.iter().map(EmailAddress::as_str).collect();
         let quoted =
             bounce.original_message_ids.iter().chain(&email.in_reply_to).chain(email.references.iter().rev());
         for id in quoted {
-            if let Some(ticket) = ticket_store::find_ticket_by_message_id(&mut *conn, id).await? {
+            if let Some(ticket) = ticket_store::find_ticket_by_message_id(tx, id)? {
                 trace.record(
                     "thread",
                     "bounce",
@@ -389,7 +381,7 @@ impl Ingestor {
                     "Delivery failed for: {}",
                     if failed.is_empty() { "(recipient not stated)".to_string() } else { failed.join(", ") }
                 );
-                return self.add_bounce(conn, inbound, email, sender, ticket, &note, delivery, trace).await;
+                return self.add_bounce(tx, inbound, email, sender, ticket, &note, delivery, trace);
             }
         }
         let ids: Vec<String> = bounce.original_message_ids.iter().map(MessageId::to_string).collect();
@@ -404,30 +396,30 @@ impl Ingestor {
     }
 
     /// Looks up the threading candidates, one per rule, in rule order.
-    async fn find_candidates(
+    fn find_candidates(
         &self,
-        conn: &mut Conn,
+        tx: &mut Tx<'_>,
         email: &InboundEmail,
         sender: &EmailAddress,
-    ) -> sqlx::Result<Candidates> {
+    ) -> store::Result<Candidates> {
         let mut candidates = Candidates::default();
         for id in &email.in_reply_to {
-            if let Some(state) = self.ticket_of_message(conn, id).await? {
+            if let Some(state) = self.ticket_of_message(tx, id)? {
                 candidates.in_reply_to = Some((id.clone(), state));
                 break;
             }
         }
         // Newest reference first: it names the message being answered most closely.
         for id in email.references.iter().rev().take(MAX_REFERENCES) {
-            if let Some(state) = self.ticket_of_message(conn, id).await? {
+            if let Some(state) = self.ticket_of_message(tx, id)? {
                 candidates.references = Some((id.clone(), state));
                 break;
             }
         }
         if candidates.in_reply_to.is_none() && candidates.references.is_none() {
             for number in self.settings.number_format.tags_in(&email.subject) {
-                if let Some(state) = ticket_store::find_ticket_state_by_number(&mut *conn, number).await? {
-                    let takes_part = ticket_store::takes_part(&mut *conn, state.id, sender).await?;
+                if let Some(state) = ticket_store::find_ticket_state_by_number(tx, number)? {
+                    let takes_part = ticket_store::takes_part(tx, state.id, sender)?;
                     candidates.subject_tag = Some((state, takes_part));
                     break;
                 }
@@ -436,13 +428,13 @@ impl Ingestor {
         Ok(candidates)
     }
 
-    async fn ticket_of_message(
+    fn ticket_of_message(
         &self,
-        conn: &mut Conn,
+        tx: &mut Tx<'_>,
         id: &MessageId,
-    ) -> sqlx::Result<Option<thread::TicketState>> {
-        match ticket_store::find_ticket_by_message_id(&mut *conn, id).await? {
-            Some(ticket) => ticket_store::find_ticket_state(conn, ticket).await,
+    ) -> store::Result<Option<thread::TicketState>> {
+        match ticket_store::find_ticket_by_message_id(tx, id)? {
+            Some(ticket) => ticket_store::find_ticket_state(tx, ticket),
             None => Ok(None),
         }
     }

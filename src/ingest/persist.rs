@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{Delivery, Ingestor, Outcome};
+use super::{Delivery, Outcome, Pipeline};
 use crate::core::email::{InboundEmail, Mailbox};
 use crate::core::identify::{self, ManagerTarget};
 use crate::core::ids::{AgentId, EntryId, InboundId, OrgId, TeamId, TicketId, UserId};
@@ -12,17 +12,17 @@ use crate::core::subject::clean_subject;
 use crate::core::ticket::{Role, Status};
 use crate::core::trace::Trace;
 use crate::store::tickets::{self as ticket_store, Direction, EntryKind, NewAttachment, NewEntry, NewTicket};
-use crate::store::{Conn, directory as directory_store, users as user_store};
+use crate::store::{self, StoreError, Tx, directory as directory_store, users as user_store};
 
 /// Attempts at minting an unused ticket number before giving up (a nearly full number space).
 const MINT_ATTEMPTS: usize = 50;
 
-impl Ingestor {
+impl Pipeline {
     /// Opens a new ticket for `email` (optionally linked to a closed predecessor).
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn open_ticket(
+    pub(super) fn open_ticket(
         &self,
-        conn: &mut Conn,
+        tx: &mut Tx<'_>,
         inbound: InboundId,
         email: &InboundEmail,
         sender: &Mailbox,
@@ -30,10 +30,10 @@ impl Ingestor {
         linked: Option<TicketId>,
         delivery: &Delivery,
         trace: &mut Trace,
-    ) -> sqlx::Result<Outcome> {
+    ) -> store::Result<Outcome> {
         let now = self.clock.now_ms();
-        let (owner, org) = self.identify(conn, sender, trace).await?;
-        let Some(number) = self.mint_number(conn).await? else {
+        let (owner, org) = self.identify(tx, sender, trace)?;
+        let Some(number) = self.mint_number(tx)? else {
             return Ok(super::quarantined(trace, "no free ticket number: widen tickets.number_format"));
         };
         let tags = self.settings.number_format.tags_in(&email.subject);
@@ -46,7 +46,7 @@ impl Ingestor {
             if manager.assign { assignee = target } else { alert = target }
         }
         let ticket = ticket_store::insert_ticket(
-            &mut *conn,
+            tx,
             &NewTicket {
                 number: &number,
                 subject: &subject,
@@ -60,8 +60,7 @@ impl Ingestor {
                 linked_ticket: linked,
                 now_ms: now,
             },
-        )
-        .await?;
+        )?;
         trace.record(
             "ticket",
             "created",
@@ -70,14 +69,14 @@ impl Ingestor {
                 linked.map_or(String::new(), |l| format!(", linked to ticket {l}"))
             ),
         );
-        ticket_store::add_participant(&mut *conn, ticket, owner, Role::Owner, now).await?;
+        ticket_store::add_participant(tx, ticket, owner, Role::Owner, now)?;
         if class == "normal" {
-            self.add_collaborators(conn, ticket, email, sender, trace).await?;
+            self.add_collaborators(tx, ticket, email, sender, trace)?;
         }
         if let Some(policy) = org.and_then(|org| self.directory.orgs.get(&org)) {
             for contact in &policy.primary_contacts {
-                let (user, _) = user_store::ensure_user(&mut *conn, contact, None, org, now).await?;
-                if ticket_store::add_participant(&mut *conn, ticket, user, Role::PrimaryContact, now).await? {
+                let (user, _) = user_store::ensure_user(tx, contact, None, org, now)?;
+                if ticket_store::add_participant(tx, ticket, user, Role::PrimaryContact, now)? {
                     trace.record(
                         "org",
                         "primary-contact",
@@ -86,25 +85,25 @@ impl Ingestor {
                 }
             }
         }
-        let entry = self.store_entry(conn, inbound, email, owner, class, ticket, delivery, now).await?;
+        let entry = self.store_entry(tx, inbound, email, owner, class, ticket, delivery, now)?;
         if let Some(manager) = manager {
-            let name = self.target_name(conn, manager.target).await?;
+            let name = self.target_name(tx, manager.target)?;
             let (decision, text) = if manager.assign {
                 ("assigned", format!("Assigned to {name}, account manager of the organization"))
             } else {
                 ("alert", format!("Account manager {name} to be alerted"))
             };
             trace.record("org", decision, text.clone());
-            self.system_entry(conn, ticket, &text, now).await?;
+            self.system_entry(tx, ticket, &text, now)?;
         }
         Ok(Outcome::Created { ticket, number, entry })
     }
 
     /// Adds a customer message to an existing ticket, moving its status as a customer reply does.
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn add_to_ticket(
+    pub(super) fn add_to_ticket(
         &self,
-        conn: &mut Conn,
+        tx: &mut Tx<'_>,
         inbound: InboundId,
         email: &InboundEmail,
         sender: &Mailbox,
@@ -113,33 +112,32 @@ impl Ingestor {
         reopen: bool,
         delivery: &Delivery,
         trace: &mut Trace,
-    ) -> sqlx::Result<Outcome> {
+    ) -> store::Result<Outcome> {
         let now = self.clock.now_ms();
-        let state =
-            ticket_store::find_ticket_state(&mut *conn, ticket).await?.ok_or(sqlx::Error::RowNotFound)?;
-        let (user, _) = self.identify(conn, sender, trace).await?;
+        let state = ticket_store::find_ticket_state(tx, ticket)?.ok_or(StoreError::NotFound)?;
+        let (user, _) = self.identify(tx, sender, trace)?;
         if class == "normal" && !self.directory.agents_by_email.contains_key(&sender.email) {
-            if ticket_store::add_participant(&mut *conn, ticket, user, Role::Cc, now).await? {
+            if ticket_store::add_participant(tx, ticket, user, Role::Cc, now)? {
                 trace.record("collaborators", "sender-added", format!("{} joined the thread", sender.email));
             }
-            self.add_collaborators(conn, ticket, email, sender, trace).await?;
+            self.add_collaborators(tx, ticket, email, sender, trace)?;
         }
-        let entry = self.store_entry(conn, inbound, email, user, class, ticket, delivery, now).await?;
+        let entry = self.store_entry(tx, inbound, email, user, class, ticket, delivery, now)?;
         let status = if reopen { Status::Open } else { state.status.after_customer_reply() };
-        ticket_store::update_ticket_activity(&mut *conn, ticket, status, now).await?;
+        ticket_store::update_ticket_activity(tx, ticket, status, now)?;
         if status != state.status {
             let text = format!("Status {} -> {} by customer reply", state.status, status);
             trace.record("status", status.as_str(), text.clone());
-            self.system_entry(conn, ticket, &text, now).await?;
+            self.system_entry(tx, ticket, &text, now)?;
         }
         Ok(Outcome::Added { ticket, number: state.number, entry })
     }
 
     /// Stores an automatic message on a ticket without touching its status or participants.
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn add_entry_only(
+    pub(super) fn add_entry_only(
         &self,
-        conn: &mut Conn,
+        tx: &mut Tx<'_>,
         inbound: InboundId,
         email: &InboundEmail,
         sender: &Mailbox,
@@ -147,12 +145,11 @@ impl Ingestor {
         ticket: TicketId,
         delivery: &Delivery,
         trace: &mut Trace,
-    ) -> sqlx::Result<Outcome> {
+    ) -> store::Result<Outcome> {
         let now = self.clock.now_ms();
-        let state =
-            ticket_store::find_ticket_state(&mut *conn, ticket).await?.ok_or(sqlx::Error::RowNotFound)?;
-        let (user, _) = self.identify(conn, sender, trace).await?;
-        let entry = self.store_entry(conn, inbound, email, user, class, ticket, delivery, now).await?;
+        let state = ticket_store::find_ticket_state(tx, ticket)?.ok_or(StoreError::NotFound)?;
+        let (user, _) = self.identify(tx, sender, trace)?;
+        let entry = self.store_entry(tx, inbound, email, user, class, ticket, delivery, now)?;
         trace.record("status", "unchanged", format!("{class} mail never changes a ticket"));
         Ok(Outcome::Added { ticket, number: state.number, entry })
     }
@@ -160,9 +157,9 @@ impl Ingestor {
     /// Stores a bounce report on the ticket of the message it returns, with a system note naming
     /// the failed recipients.
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn add_bounce(
+    pub(super) fn add_bounce(
         &self,
-        conn: &mut Conn,
+        tx: &mut Tx<'_>,
         inbound: InboundId,
         email: &InboundEmail,
         sender: &Mailbox,
@@ -170,27 +167,25 @@ impl Ingestor {
         note: &str,
         delivery: &Delivery,
         trace: &mut Trace,
-    ) -> sqlx::Result<Outcome> {
-        let outcome =
-            self.add_entry_only(conn, inbound, email, sender, "bounce", ticket, delivery, trace).await?;
-        self.system_entry(conn, ticket, note, self.clock.now_ms()).await?;
+    ) -> store::Result<Outcome> {
+        let outcome = self.add_entry_only(tx, inbound, email, sender, "bounce", ticket, delivery, trace)?;
+        self.system_entry(tx, ticket, note, self.clock.now_ms())?;
         Ok(outcome)
     }
 
     /// Finds or creates the sender; a new user gets the organization of its domain.
-    async fn identify(
+    fn identify(
         &self,
-        conn: &mut Conn,
+        tx: &mut Tx<'_>,
         sender: &Mailbox,
         trace: &mut Trace,
-    ) -> sqlx::Result<(UserId, Option<OrgId>)> {
+    ) -> store::Result<(UserId, Option<OrgId>)> {
         let now = self.clock.now_ms();
         let org_match = identify::match_org(&sender.email, &self.directory.org_by_domain);
         let org = org_match.as_ref().map(|m| m.org);
-        let (user, created) =
-            user_store::ensure_user(&mut *conn, &sender.email, sender.name.as_deref(), org, now).await?;
+        let (user, created) = user_store::ensure_user(tx, &sender.email, sender.name.as_deref(), org, now)?;
         if !created && let Some(name) = &sender.name {
-            user_store::fill_user_name(&mut *conn, user, name, now).await?;
+            user_store::fill_user_name(tx, user, name, now)?;
         }
         trace.record("identify", if created { "new-user" } else { "known-user" }, sender.email.to_string());
         let org_reason = match &org_match {
@@ -208,14 +203,14 @@ impl Ingestor {
         Ok((user, org))
     }
 
-    async fn add_collaborators(
+    fn add_collaborators(
         &self,
-        conn: &mut Conn,
+        tx: &mut Tx<'_>,
         ticket: TicketId,
         email: &InboundEmail,
         sender: &Mailbox,
         trace: &mut Trace,
-    ) -> sqlx::Result<()> {
+    ) -> store::Result<()> {
         let now = self.clock.now_ms();
         let found = identify::collaborators(
             email,
@@ -226,10 +221,8 @@ impl Ingestor {
         );
         for mailbox in &found.added {
             let org = identify::match_org(&mailbox.email, &self.directory.org_by_domain).map(|m| m.org);
-            let (user, _) =
-                user_store::ensure_user(&mut *conn, &mailbox.email, mailbox.name.as_deref(), org, now)
-                    .await?;
-            if ticket_store::add_participant(&mut *conn, ticket, user, Role::Cc, now).await? {
+            let (user, _) = user_store::ensure_user(tx, &mailbox.email, mailbox.name.as_deref(), org, now)?;
+            if ticket_store::add_participant(tx, ticket, user, Role::Cc, now)? {
                 trace.record("collaborators", "added", mailbox.email.to_string());
             }
         }
@@ -243,9 +236,9 @@ impl Ingestor {
 
     /// The entry for the message itself, its attachments (de-duplicated) and its Message-ID.
     #[allow(clippy::too_many_arguments)]
-    async fn store_entry(
+    fn store_entry(
         &self,
-        conn: &mut Conn,
+        tx: &mut Tx<'_>,
         inbound: InboundId,
         email: &InboundEmail,
         author: UserId,
@@ -253,10 +246,10 @@ impl Ingestor {
         ticket: TicketId,
         delivery: &Delivery,
         now: i64,
-    ) -> sqlx::Result<EntryId> {
+    ) -> store::Result<EntryId> {
         let stripped = quote::strip_quoted_text(&email.text);
         let entry = ticket_store::insert_entry(
-            &mut *conn,
+            tx,
             &NewEntry {
                 ticket,
                 kind: EntryKind::Message,
@@ -266,18 +259,17 @@ impl Ingestor {
                 subject: &email.subject,
                 body_text: &email.text,
                 body_html: email.html.as_deref(),
-                stripped_text: &stripped,
+                stripped_text: (stripped != email.text).then_some(stripped.as_str()),
                 source: delivery.source.as_str(),
                 inbound: Some(inbound),
                 now_ms: now,
             },
-        )
-        .await?;
+        )?;
         for attachment in &email.attachments {
             let sha = hex::encode(Sha256::digest(&attachment.data));
-            let blob = ticket_store::ensure_blob(&mut *conn, &sha, &attachment.data).await?;
+            let blob = ticket_store::ensure_blob(tx, &sha, &attachment.data)?;
             ticket_store::insert_attachment(
-                &mut *conn,
+                tx,
                 &NewAttachment {
                     entry,
                     blob,
@@ -286,24 +278,23 @@ impl Ingestor {
                     content_id: attachment.content_id.as_deref(),
                     inline: attachment.inline,
                 },
-            )
-            .await?;
+            )?;
         }
         if let Some(id) = &email.message_id {
-            ticket_store::insert_message_id(&mut *conn, id, ticket, Some(entry), Direction::In).await?;
+            ticket_store::insert_message_id(tx, id, ticket, Some(entry), Direction::In)?;
         }
         Ok(entry)
     }
 
-    async fn system_entry(
+    fn system_entry(
         &self,
-        conn: &mut Conn,
+        tx: &mut Tx<'_>,
         ticket: TicketId,
         text: &str,
         now: i64,
-    ) -> sqlx::Result<EntryId> {
+    ) -> store::Result<EntryId> {
         ticket_store::insert_entry(
-            conn,
+            tx,
             &NewEntry {
                 ticket,
                 kind: EntryKind::System,
@@ -313,32 +304,29 @@ impl Ingestor {
                 subject: "",
                 body_text: text,
                 body_html: None,
-                stripped_text: text,
+                stripped_text: None,
                 source: "rule",
                 inbound: None,
                 now_ms: now,
             },
         )
-        .await
     }
 
     /// A ticket number not in use yet, or `None` after `MINT_ATTEMPTS` collisions.
-    async fn mint_number(&self, conn: &mut Conn) -> sqlx::Result<Option<String>> {
+    fn mint_number(&self, tx: &mut Tx<'_>) -> store::Result<Option<String>> {
         for _ in 0..MINT_ATTEMPTS {
             let number = self.settings.number_format.mint(|| rand::random_range(0..10u8));
-            if !ticket_store::ticket_number_exists(&mut *conn, &number).await? {
+            if !ticket_store::ticket_number_exists(tx, &number)? {
                 return Ok(Some(number));
             }
         }
         Ok(None)
     }
 
-    async fn target_name(&self, conn: &mut Conn, target: ManagerTarget) -> sqlx::Result<String> {
+    fn target_name(&self, tx: &mut Tx<'_>, target: ManagerTarget) -> store::Result<String> {
         match target {
-            ManagerTarget::Agent(agent) => {
-                Ok(format!("agent {}", directory_store::agent_key(conn, agent).await?))
-            }
-            ManagerTarget::Team(team) => Ok(format!("team {}", directory_store::team_key(conn, team).await?)),
+            ManagerTarget::Agent(agent) => Ok(format!("agent {}", directory_store::agent_key(tx, agent)?)),
+            ManagerTarget::Team(team) => Ok(format!("team {}", directory_store::team_key(tx, team)?)),
         }
     }
 }

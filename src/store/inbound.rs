@@ -1,10 +1,9 @@
 //! `inbound`: one row per accepted raw message, with its dedupe key, outcome and decision trace.
 //! Quarantined messages are rows here with outcome `quarantined` and their reason.
 
-use sqlx::Row;
-
-use super::Conn;
+use super::{Result, Row, Tx};
 use crate::core::ids::{InboundId, TicketId};
+use crate::params;
 
 /// Where a message came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,57 +59,49 @@ pub struct NewInbound<'a> {
     pub received_at: i64,
 }
 
-pub async fn find_inbound_by_dedupe_key(conn: &mut Conn, key: &str) -> sqlx::Result<Option<InboundId>> {
-    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM inbound WHERE dedupe_key = $1")
-        .bind(key)
-        .fetch_optional(conn)
-        .await?;
-    Ok(id.map(InboundId))
+pub fn find_inbound_by_dedupe_key(tx: &mut Tx<'_>, key: &str) -> Result<Option<InboundId>> {
+    tx.query_opt("SELECT id FROM inbound WHERE dedupe_key = $1", params![key], |r| Ok(InboundId(r.i64(0)?)))
 }
 
-pub async fn insert_inbound(conn: &mut Conn, new: &NewInbound<'_>) -> sqlx::Result<InboundId> {
+pub fn insert_inbound(tx: &mut Tx<'_>, new: &NewInbound<'_>) -> Result<InboundId> {
     let (uidvalidity, uid) = match new.imap_uid {
         Some((validity, uid)) => (Some(i64::from(validity)), Some(i64::from(uid))),
         None => (None, None),
     };
-    let id: i64 = sqlx::query_scalar(
+    tx.query_one(
         "INSERT INTO inbound (dedupe_key, source, mailbox, uidvalidity, uid, raw, size, outcome, trace, received_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '[]', $9) RETURNING id",
+        params![
+            new.dedupe_key,
+            new.source.as_str(),
+            new.mailbox,
+            uidvalidity,
+            uid,
+            new.raw,
+            new.raw.len() as i64,
+            Outcome::Processing.as_str(),
+            new.received_at
+        ],
+        |r| Ok(InboundId(r.i64(0)?)),
     )
-    .bind(new.dedupe_key)
-    .bind(new.source.as_str())
-    .bind(new.mailbox)
-    .bind(uidvalidity)
-    .bind(uid)
-    .bind(new.raw)
-    .bind(new.raw.len() as i64)
-    .bind(Outcome::Processing.as_str())
-    .bind(new.received_at)
-    .fetch_one(conn)
-    .await?;
-    Ok(InboundId(id))
 }
 
-pub async fn update_inbound_outcome(
-    conn: &mut Conn,
+pub fn update_inbound_outcome(
+    tx: &mut Tx<'_>,
     id: InboundId,
     outcome: Outcome,
     reason: &str,
     ticket: Option<TicketId>,
     trace_json: &str,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE inbound SET outcome = $1, reason = $2, ticket_id = $3, trace = $4 WHERE id = $5")
-        .bind(outcome.as_str())
-        .bind(reason)
-        .bind(ticket.map(|t| t.0))
-        .bind(trace_json)
-        .bind(id.0)
-        .execute(conn)
-        .await?;
+) -> Result<()> {
+    tx.execute(
+        "UPDATE inbound SET outcome = $1, reason = $2, ticket_id = $3, trace = $4 WHERE id = $5",
+        params![outcome.as_str(), reason, ticket.map(|t| t.0), trace_json, id.0],
+    )?;
     Ok(())
 }
 
-/// A stored inbound row, for `quarantine show|replay` and `ticket show`.
+/// A stored inbound row, for `quarantine show|replay`.
 #[derive(Clone, Debug)]
 pub struct InboundRecord {
     pub id: InboundId,
@@ -125,28 +116,25 @@ pub struct InboundRecord {
     pub raw: Vec<u8>,
 }
 
-pub async fn find_inbound(conn: &mut Conn, id: InboundId) -> sqlx::Result<Option<InboundRecord>> {
-    let row = sqlx::query(
+pub fn find_inbound(tx: &mut Tx<'_>, id: InboundId) -> Result<Option<InboundRecord>> {
+    tx.query_opt(
         "SELECT id, source, mailbox, size, outcome, reason, ticket_id, trace, received_at, raw FROM inbound WHERE id = $1",
+        params![id.0],
+        |r: &Row<'_>| {
+            Ok(InboundRecord {
+                id: InboundId(r.i64(0)?),
+                source: r.string(1)?,
+                mailbox: r.opt_string(2)?,
+                size: r.i64(3)?,
+                outcome: r.string(4)?,
+                reason: r.string(5)?,
+                ticket_id: r.opt_i64(6)?.map(TicketId),
+                trace_json: r.string(7)?,
+                received_at: r.i64(8)?,
+                raw: r.bytes(9)?,
+            })
+        },
     )
-    .bind(id.0)
-    .fetch_optional(conn)
-    .await?;
-    row.map(|row| {
-        Ok(InboundRecord {
-            id: InboundId(row.try_get(0)?),
-            source: row.try_get(1)?,
-            mailbox: row.try_get(2)?,
-            size: row.try_get(3)?,
-            outcome: row.try_get(4)?,
-            reason: row.try_get(5)?,
-            ticket_id: row.try_get::<Option<i64>, _>(6)?.map(TicketId),
-            trace_json: row.try_get(7)?,
-            received_at: row.try_get(8)?,
-            raw: row.try_get(9)?,
-        })
-    })
-    .transpose()
 }
 
 /// One line of `quarantine list`.
@@ -159,28 +147,18 @@ pub struct QuarantineItem {
     pub received_at: i64,
 }
 
-pub async fn list_quarantined(conn: &mut Conn, limit: i64) -> sqlx::Result<Vec<QuarantineItem>> {
-    let rows: Vec<(i64, String, i64, String, i64)> = sqlx::query_as(
+pub fn list_quarantined(tx: &mut Tx<'_>, limit: i64) -> Result<Vec<QuarantineItem>> {
+    tx.query_all(
         "SELECT id, source, size, reason, received_at FROM inbound WHERE outcome = 'quarantined' ORDER BY id DESC LIMIT $1",
+        params![limit],
+        |r| {
+            Ok(QuarantineItem {
+                id: InboundId(r.i64(0)?),
+                source: r.string(1)?,
+                size: r.i64(2)?,
+                reason: r.string(3)?,
+                received_at: r.i64(4)?,
+            })
+        },
     )
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, source, size, reason, received_at)| QuarantineItem {
-            id: InboundId(id),
-            source,
-            size,
-            reason,
-            received_at,
-        })
-        .collect())
-}
-
-/// Counts of inbound rows per outcome, for status output and tests.
-pub async fn count_by_outcome(conn: &mut Conn) -> sqlx::Result<Vec<(String, i64)>> {
-    sqlx::query_as("SELECT outcome, COUNT(*) FROM inbound GROUP BY outcome ORDER BY outcome")
-        .fetch_all(conn)
-        .await
 }

@@ -1,23 +1,21 @@
-//! All SQL lives here: one function per query, each taking an executor (`&mut AnyConnection`), so a
-//! workflow composes them inside one transaction. One SQL text serves SQLite and PostgreSQL through
-//! sqlx's `Any` driver; only the DDL differs (migrations/sqlite vs migrations/postgres).
+//! All SQL lives here: one function per query, each taking the open transaction (`&mut Tx`), so a
+//! workflow composes them atomically. The store is synchronous: a workflow hands one closure to
+//! `Store::write` (or `read`), which runs the whole transaction on a blocking thread — one thread
+//! hop per transaction, not per query. SQLite runs through rusqlite, PostgreSQL through postgres,
+//! with one SQL text for both; only the DDL differs (migrations/sqlite vs migrations/postgres).
 
+pub mod db;
 pub mod directory;
 pub mod inbound;
+mod migrate;
 pub mod tickets;
 pub mod users;
 
 use std::time::Duration;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
-
-pub type Conn = AnyConnection;
-pub type Tx = Transaction<'static, Any>;
-
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+pub use db::{Row, Tx, Value};
+use r2d2_postgres::PostgresConnectionManager;
+use r2d2_sqlite::SqliteConnectionManager;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -37,13 +35,76 @@ impl Backend {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("postgres: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error("no database connection available: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("expected row not found")]
+    NotFound,
+    #[error("column {0}: {1}")]
+    Decode(usize, String),
+    #[error("{0}")]
+    Setup(String),
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+impl StoreError {
+    /// True when the database cannot take this right now (locked, busy, unreachable, out of
+    /// connections): the caller should retry later rather than give up on the message.
+    pub fn is_unavailable(&self) -> bool {
+        use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked};
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                matches!(e.code, DatabaseBusy | DatabaseLocked | CannotOpen)
+            }
+            StoreError::Postgres(e) => match e.code() {
+                // Class 08 connection, 53 resources, 57P0x shutdown, 40001/40P01 serialization/deadlock.
+                Some(state) => {
+                    let code = state.code();
+                    code.starts_with("08")
+                        || code.starts_with("53")
+                        || code.starts_with("57P0")
+                        || code == "40001"
+                        || code == "40P01"
+                }
+                // No SQLSTATE: the connection itself failed (refused, closed, I/O).
+                None => true,
+            },
+            StoreError::Pool(_) => true,
+            _ => false,
+        }
+    }
+
+    /// True when a unique constraint was violated (a concurrent writer got there first).
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::ConstraintViolation
+                    && matches!(
+                        e.extended_code,
+                        rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    )
+            }
+            StoreError::Postgres(e) => e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
+            _ => false,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
     pub max_connections: u32,
     /// How long a SQLite writer waits for the write lock before the database counts as busy.
     pub busy_timeout: Duration,
     /// How long to wait for a pooled connection (and for PostgreSQL to answer a connect).
-    pub acquire_timeout: Duration,
+    pub connect_timeout: Duration,
 }
 
 impl Default for StoreOptions {
@@ -51,118 +112,211 @@ impl Default for StoreOptions {
         StoreOptions {
             max_connections: 8,
             busy_timeout: Duration::from_secs(5),
-            acquire_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
         }
     }
 }
 
-/// A connection pool on one database, SQLite or PostgreSQL.
+#[derive(Clone, Debug)]
+enum Pool {
+    Sqlite(r2d2::Pool<SqliteConnectionManager>),
+    Postgres(PgPool),
+}
+
+type PgManager = PostgresConnectionManager<postgres::NoTls>;
+
+/// The PostgreSQL pool. The sync client closes its connection with a blocking call, which must not
+/// happen on an async worker thread, so a handle dropped there is handed to a plain thread.
+#[derive(Clone, Debug)]
+struct PgPool(Option<r2d2::Pool<PgManager>>);
+
+impl PgPool {
+    fn get(&self) -> std::result::Result<r2d2::PooledConnection<PgManager>, r2d2::Error> {
+        self.0.as_ref().expect("the pool lives until drop").get()
+    }
+}
+
+impl Drop for PgPool {
+    fn drop(&mut self) {
+        if let Some(pool) = self.0.take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            std::thread::spawn(move || drop(pool));
+        }
+    }
+}
+
+/// A connection pool on one database, SQLite or PostgreSQL. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: AnyPool,
-    backend: Backend,
+    pool: Pool,
 }
 
 impl Store {
-    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store, sqlx::Error> {
-        sqlx::any::install_default_drivers();
-        let backend = Backend::of_url(url).ok_or_else(|| {
-            sqlx::Error::Configuration(format!("unsupported database url scheme: {url}").into())
-        })?;
-        let url = match backend {
-            Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
-            _ => url.to_string(),
+    /// Sets up the pool; connections are opened on first use (a bad URL or a down server shows up
+    /// then, as an unavailable error).
+    pub fn connect(url: &str, options: &StoreOptions) -> Result<Store> {
+        let pool = match Backend::of_url(url) {
+            Some(Backend::Sqlite) => {
+                let path = sqlite_path(url)?;
+                let busy_ms = options.busy_timeout.as_millis();
+                let manager = SqliteConnectionManager::file(path).with_init(move |conn| {
+                    // busy_timeout first: switching to WAL itself needs the lock.
+                    conn.execute_batch(&format!(
+                        "PRAGMA busy_timeout = {busy_ms}; PRAGMA journal_mode = WAL; \
+                         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                    ))
+                });
+                Pool::Sqlite(pool_builder(options).build_unchecked(manager))
+            }
+            Some(Backend::Postgres) => {
+                let mut config: postgres::Config =
+                    url.parse().map_err(|e| StoreError::Setup(format!("database.url: {e}")))?;
+                config.connect_timeout(options.connect_timeout);
+                Pool::Postgres(PgPool(Some(
+                    pool_builder(options)
+                        .build_unchecked(PostgresConnectionManager::new(config, postgres::NoTls)),
+                )))
+            }
+            None => {
+                return Err(StoreError::Setup(
+                    "database.url: expected sqlite://PATH or postgres://...".into(),
+                ));
+            }
         };
-        let connect_options: AnyConnectOptions = url.parse()?;
-        let busy_ms = options.busy_timeout.as_millis();
-        let pool = AnyPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            .acquire_timeout(options.acquire_timeout)
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // busy_timeout first: switching to WAL itself needs the lock.
-                        for pragma in [
-                            format!("PRAGMA busy_timeout = {busy_ms}"),
-                            "PRAGMA journal_mode = WAL".to_string(),
-                            "PRAGMA synchronous = NORMAL".to_string(),
-                            "PRAGMA foreign_keys = ON".to_string(),
-                        ] {
-                            conn.execute(sqlx::AssertSqlSafe(pragma)).await?;
-                        }
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(connect_options)
-            .await?;
-        Ok(Store { pool, backend })
+        Ok(Store { pool })
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await,
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
         }
     }
 
-    /// A write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`), so a busy
+    /// Applies pending migrations (idempotent; several processes may race, one wins).
+    pub async fn migrate(&self) -> Result<()> {
+        self.write(migrate::run).await
+    }
+
+    /// Runs `work` in one write transaction on a blocking thread and commits it when `work` returns
+    /// `Ok`. On SQLite the transaction takes the write lock up front (`BEGIN IMMEDIATE`), so a busy
     /// database fails here, before any work, instead of deadlocking on a read-to-write upgrade.
-    pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
-        }
+    pub async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        self.run(true, work).await
     }
 
-    /// A connection for reads outside any transaction.
-    pub async fn read(&self) -> Result<PoolConnection<Any>, sqlx::Error> {
-        self.pool.acquire().await
+    /// Like `write`, but always rolls back: for dry runs.
+    pub async fn rehearse<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        self.run(false, work).await
     }
 
-    pub async fn close(&self) {
-        self.pool.close().await;
+    /// Runs read-only `work` in a transaction on a blocking thread (a consistent snapshot).
+    pub async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        blocking(move || match &pool {
+            Pool::Sqlite(pool) => {
+                let mut conn = pool.get()?;
+                let mut tx =
+                    Tx::Sqlite(conn.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?);
+                work(&mut tx)
+            }
+            Pool::Postgres(pool) => {
+                let mut conn = pool.get()?;
+                let mut tx = Tx::Postgres(conn.build_transaction().read_only(true).start()?);
+                work(&mut tx)
+            }
+        })
+        .await
+    }
+
+    async fn run<T, F>(&self, commit: bool, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        blocking(move || match &pool {
+            Pool::Sqlite(pool) => {
+                let mut conn = pool.get()?;
+                let mut tx =
+                    Tx::Sqlite(conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?);
+                let value = work(&mut tx)?;
+                if commit {
+                    tx.commit()?;
+                }
+                Ok(value)
+            }
+            Pool::Postgres(pool) => {
+                let mut conn = pool.get()?;
+                let mut tx = Tx::Postgres(conn.transaction()?);
+                let value = work(&mut tx)?;
+                if commit {
+                    tx.commit()?;
+                }
+                Ok(value)
+            }
+        })
+        .await
     }
 }
 
-/// True when the error means "the database cannot take this right now" (locked, busy, unreachable,
-/// pool exhausted), so the caller should retry later rather than give up on the message.
-pub fn is_unavailable(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-            true
-        }
-        sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => {
-            // SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED (and their extended codes); PostgreSQL: class 08
-            // (connection), 53 (resources), 57P0x (shutdown), 40001/40P01 (serialization, deadlock).
-            let code = db.code().unwrap_or_default();
-            let sqlite_busy = code.parse::<i64>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
-            let pg_transient = code.starts_with("08")
-                || code.starts_with("53")
-                || code.starts_with("57P0")
-                || code == "40001"
-                || code == "40P01";
-            let message = db.message();
-            sqlite_busy
-                || pg_transient
-                || message.contains("database is locked")
-                || message.contains("database is busy")
-        }
-        _ => false,
+/// Connections are opened on demand (none up front: `pipe` runs once per message).
+fn pool_builder<M: r2d2::ManageConnection>(options: &StoreOptions) -> r2d2::Builder<M> {
+    r2d2::Pool::builder()
+        .max_size(options.max_connections.max(1))
+        .min_idle(Some(0))
+        .connection_timeout(options.connect_timeout)
+        .test_on_check_out(false)
+}
+
+/// Runs blocking database work. On a multi-threaded runtime (the daemon) it goes to the blocking
+/// pool so async tasks keep running; on a current-thread runtime (one-shot commands such as `pipe`)
+/// there is nothing else to run, and the hand-off to another thread would only add a cross-CPU
+/// wake-up per transaction, so it runs in place.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::CurrentThread) => work(),
+        _ => tokio::task::spawn_blocking(work).await.map_err(|e| StoreError::Task(e.to_string()))?,
     }
 }
 
-/// True when the error is a unique-constraint violation (a concurrent writer got there first).
-pub fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+/// `sqlite://relative/path`, `sqlite:///absolute/path` or `sqlite:path` -> the file path.
+fn sqlite_path(url: &str) -> Result<String> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(":memory:") {
+        return Err(StoreError::Setup(
+            "database.url: give SQLite a file (sqlite://PATH); an in-memory database would be private to one connection".into(),
+        ));
+    }
+    Ok(path.to_string())
 }
 
-/// Checks the connection works; used by `check-config` and health checks.
-pub async fn ping(conn: &mut Conn) -> Result<(), sqlx::Error> {
-    conn.ping().await
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_a_file() {
+        assert_eq!(sqlite_path("sqlite://mailgate.db").unwrap(), "mailgate.db");
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/mailgate/db.sqlite?mode=rwc").unwrap(),
+            "/var/lib/mailgate/db.sqlite"
+        );
+        assert_eq!(sqlite_path("sqlite:data.db").unwrap(), "data.db");
+        assert!(sqlite_path("sqlite::memory:").is_err());
+    }
 }

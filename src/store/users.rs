@@ -1,58 +1,44 @@
 //! `users`: the end-user directory (found or created on first contact) and its search.
 
-use sqlx::Row;
-
-use super::Conn;
+use super::{Result, Row, Tx};
 use crate::core::address::EmailAddress;
 use crate::core::ids::{OrgId, UserId};
+use crate::params;
 
 /// Finds the user with `email`, or creates it; `true` when it was created. Safe against a concurrent
 /// creator (the insert does nothing on conflict and the select sees the winner).
-pub async fn ensure_user(
-    conn: &mut Conn,
+pub fn ensure_user(
+    tx: &mut Tx<'_>,
     email: &EmailAddress,
     name: Option<&str>,
     org: Option<OrgId>,
     now_ms: i64,
-) -> sqlx::Result<(UserId, bool)> {
-    if let Some(id) = find_user_id(&mut *conn, email).await? {
+) -> Result<(UserId, bool)> {
+    if let Some(id) = find_user_id(tx, email)? {
         return Ok((id, false));
     }
-    let inserted: Option<i64> = sqlx::query_scalar(
+    let inserted = tx.query_opt(
         "INSERT INTO users (email, name, org_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
          ON CONFLICT (email) DO NOTHING RETURNING id",
-    )
-    .bind(email.as_str())
-    .bind(name.unwrap_or_default())
-    .bind(org.map(|o| o.0))
-    .bind(now_ms)
-    .fetch_optional(&mut *conn)
-    .await?;
+        params![email.as_str(), name.unwrap_or_default(), org.map(|o| o.0), now_ms],
+        |r| r.i64(0),
+    )?;
     match inserted {
         Some(id) => Ok((UserId(id), true)),
-        None => {
-            let id = find_user_id(conn, email).await?.ok_or(sqlx::Error::RowNotFound)?;
-            Ok((id, false))
-        }
+        None => Ok((find_user_id(tx, email)?.ok_or(super::StoreError::NotFound)?, false)),
     }
 }
 
-pub async fn find_user_id(conn: &mut Conn, email: &EmailAddress) -> sqlx::Result<Option<UserId>> {
-    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-        .bind(email.as_str())
-        .fetch_optional(conn)
-        .await?;
-    Ok(id.map(UserId))
+pub fn find_user_id(tx: &mut Tx<'_>, email: &EmailAddress) -> Result<Option<UserId>> {
+    tx.query_opt("SELECT id FROM users WHERE email = $1", params![email.as_str()], |r| Ok(UserId(r.i64(0)?)))
 }
 
 /// Sets the display name of a user that has none yet (first contact came without one).
-pub async fn fill_user_name(conn: &mut Conn, id: UserId, name: &str, now_ms: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3 AND name = ''")
-        .bind(name)
-        .bind(now_ms)
-        .bind(id.0)
-        .execute(conn)
-        .await?;
+pub fn fill_user_name(tx: &mut Tx<'_>, id: UserId, name: &str, now_ms: i64) -> Result<()> {
+    tx.execute(
+        "UPDATE users SET name = $1, updated_at = $2 WHERE id = $3 AND name = ''",
+        params![name, now_ms, id.0],
+    )?;
     Ok(())
 }
 
@@ -77,13 +63,24 @@ pub struct UserSummary {
     pub created_at: i64,
 }
 
+const SUMMARY_COLUMNS: &str = "u.id, u.email, u.name, o.key, u.status,
+    (SELECT COUNT(*) FROM tickets t WHERE t.user_id = u.id) AS tickets, u.created_at
+    FROM users u LEFT JOIN orgs o ON o.id = u.org_id";
+
+fn user_summary(r: &Row<'_>) -> Result<UserSummary> {
+    Ok(UserSummary {
+        id: UserId(r.i64(0)?),
+        email: r.string(1)?,
+        name: r.string(2)?,
+        org_key: r.opt_string(3)?,
+        status: r.string(4)?,
+        tickets: r.i64(5)?,
+        created_at: r.i64(6)?,
+    })
+}
+
 /// Users whose email or name contains `query` (case-insensitive; empty matches all), sorted.
-pub async fn search_users(
-    conn: &mut Conn,
-    query: &str,
-    sort: UserSort,
-    limit: i64,
-) -> sqlx::Result<Vec<UserSummary>> {
+pub fn search_users(tx: &mut Tx<'_>, query: &str, sort: UserSort, limit: i64) -> Result<Vec<UserSummary>> {
     let order = match sort {
         UserSort::Name => "ORDER BY LOWER(u.name), u.email",
         UserSort::Email => "ORDER BY u.email",
@@ -92,45 +89,19 @@ pub async fn search_users(
     };
     let pattern = format!("%{}%", escape_like(&query.to_lowercase()));
     let sql = format!(
-        "SELECT u.id, u.email, u.name, o.key, u.status,
-                (SELECT COUNT(*) FROM tickets t WHERE t.user_id = u.id) AS tickets, u.created_at
-         FROM users u LEFT JOIN orgs o ON o.id = u.org_id
-         WHERE u.email LIKE $1 ESCAPE '\\' OR LOWER(u.name) LIKE $1 ESCAPE '\\'
-         {order} LIMIT $2"
+        "SELECT {SUMMARY_COLUMNS} WHERE u.email LIKE $1 ESCAPE '\\' OR LOWER(u.name) LIKE $1 ESCAPE '\\' {order} LIMIT $2"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pattern).bind(limit).fetch_all(conn).await?;
-    rows.iter().map(user_summary).collect()
+    tx.query_all(&sql, params![pattern.as_str(), limit], user_summary)
 }
 
 /// Finds a user by email or numeric id.
-pub async fn find_user(conn: &mut Conn, email_or_id: &str) -> sqlx::Result<Option<UserSummary>> {
+pub fn find_user(tx: &mut Tx<'_>, email_or_id: &str) -> Result<Option<UserSummary>> {
     let id = email_or_id.parse::<i64>().unwrap_or(-1);
     let email = email_or_id.trim().to_lowercase();
-    let row = sqlx::query(
-        "SELECT u.id, u.email, u.name, o.key, u.status,
-                (SELECT COUNT(*) FROM tickets t WHERE t.user_id = u.id), u.created_at
-         FROM users u LEFT JOIN orgs o ON o.id = u.org_id WHERE u.email = $1 OR u.id = $2",
-    )
-    .bind(email)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
-    row.map(|row| user_summary(&row)).transpose()
+    let sql = format!("SELECT {SUMMARY_COLUMNS} WHERE u.email = $1 OR u.id = $2");
+    tx.query_opt(&sql, params![email.as_str(), id], user_summary)
 }
 
-/// Maps the column list `id, email, name, org key, status, ticket count, created_at`.
-fn user_summary(row: &sqlx::any::AnyRow) -> sqlx::Result<UserSummary> {
-    Ok(UserSummary {
-        id: UserId(row.try_get(0)?),
-        email: row.try_get(1)?,
-        name: row.try_get(2)?,
-        org_key: row.try_get(3)?,
-        status: row.try_get(4)?,
-        tickets: row.try_get(5)?,
-        created_at: row.try_get(6)?,
-    })
-}
-
-fn escape_like(s: &str) -> String {
+pub fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

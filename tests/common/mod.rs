@@ -8,7 +8,6 @@ use mailgate::clock::FixedClock;
 use mailgate::config::{self, Config};
 use mailgate::ingest::{Delivery, Ingestor, Outcome, Report};
 use mailgate::store::inbound::Source;
-use sqlx::Connection;
 
 /// 2026-11-23 00:00:00 UTC.
 pub const T0: i64 = 1_795_392_000_000;
@@ -37,15 +36,15 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let admin_url = std::env::var("MAILGATE_TEST_PG").ok()?;
-                sqlx::any::install_default_drivers();
                 let name = format!("mg_test_{:016x}", rand::random::<u64>());
-                let mut admin =
-                    sqlx::AnyConnection::connect(&admin_url).await.expect("connect to MAILGATE_TEST_PG");
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut admin)
-                    .await
-                    .expect("create test database");
-                admin.close().await.ok();
+                let (url, create) = (admin_url.clone(), format!("CREATE DATABASE {name}"));
+                tokio::task::spawn_blocking(move || {
+                    let mut admin = postgres::Client::connect(&url, postgres::NoTls)
+                        .expect("connect to MAILGATE_TEST_PG");
+                    admin.batch_execute(&create).expect("create test database");
+                })
+                .await
+                .unwrap();
                 let (base, _) = admin_url.rsplit_once('/').expect("database url has a path");
                 Some(TestDb { url: format!("{base}/{name}"), _dir: None })
             }
@@ -131,13 +130,32 @@ impl Harness {
     }
 
     pub async fn scalar_i64(&self, sql: &'static str) -> i64 {
-        let mut conn = self.ingestor.store().read().await.unwrap();
-        sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut *conn).await.unwrap()
+        self.read(move |tx| tx.query_one(sql, &[], |r| r.i64(0))).await
     }
 
+    /// Every row's first column; `$1` (if the query has it) is bound to `bind`.
     pub async fn strings(&self, sql: &'static str, bind: &str) -> Vec<String> {
-        let mut conn = self.ingestor.store().read().await.unwrap();
-        sqlx::query_scalar::<_, String>(sql).bind(bind.to_string()).fetch_all(&mut *conn).await.unwrap()
+        let bind = bind.to_string();
+        self.read(move |tx| {
+            let params = if sql.contains("$1") { vec![mailgate::store::Value::Text(&bind)] } else { vec![] };
+            tx.query_all(sql, &params, |r| r.string(0))
+        })
+        .await
+    }
+
+    /// Runs `work` in a write transaction (test setup that no workflow provides yet).
+    pub async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut mailgate::store::Tx<'_>) -> mailgate::store::Result<T> + Send + 'static,
+    ) -> T {
+        self.ingestor.store().write(work).await.unwrap()
+    }
+
+    pub async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut mailgate::store::Tx<'_>) -> mailgate::store::Result<T> + Send + 'static,
+    ) -> T {
+        self.ingestor.store().read(work).await.unwrap()
     }
 }
 

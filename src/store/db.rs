@@ -1,0 +1,277 @@
+//! One small interface over the two SQL engines: `Value` parameters, `Row` access and a `Tx`
+//! (transaction) that runs one SQL text on SQLite (rusqlite) or PostgreSQL (postgres). SQL is
+//! written with `$N` placeholders; for SQLite they become `?N` (explicitly numbered) at prepare time.
+
+use std::borrow::Cow;
+
+use postgres::types::{IsNull, ToSql as PgToSql, Type, to_sql_checked};
+
+use super::{Backend, StoreError};
+
+/// A query parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+    Blob(&'a [u8]),
+}
+
+impl From<i64> for Value<'_> {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<bool> for Value<'_> {
+    fn from(v: bool) -> Self {
+        Value::Int(i64::from(v))
+    }
+}
+impl<'a> From<&'a str> for Value<'a> {
+    fn from(v: &'a str) -> Self {
+        Value::Text(v)
+    }
+}
+impl<'a> From<&'a String> for Value<'a> {
+    fn from(v: &'a String) -> Self {
+        Value::Text(v)
+    }
+}
+impl<'a> From<&'a [u8]> for Value<'a> {
+    fn from(v: &'a [u8]) -> Self {
+        Value::Blob(v)
+    }
+}
+impl From<Option<i64>> for Value<'_> {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Value::Null, Value::Int)
+    }
+}
+impl<'a> From<Option<&'a str>> for Value<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        v.map_or(Value::Null, Value::Text)
+    }
+}
+
+/// `params![a, b]` -> `&[Value]`.
+#[macro_export]
+macro_rules! params {
+    ($($v:expr),* $(,)?) => { &[$($crate::store::db::Value::from($v)),*] };
+}
+
+impl rusqlite::ToSql for Value<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match *self {
+            Value::Null => ValueRef::Null,
+            Value::Int(i) => ValueRef::Integer(i),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+impl PgToSql for Value<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match *self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(i) if *ty == Type::INT4 => i32::try_from(i)?.to_sql(ty, out),
+            Value::Int(i) if *ty == Type::INT2 => i16::try_from(i)?.to_sql(ty, out),
+            Value::Int(i) => i.to_sql(ty, out),
+            Value::Text(s) => s.to_sql(ty, out),
+            Value::Blob(b) => b.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        // Checked per value in `to_sql`, which delegates to the concrete type's encoder.
+        true
+    }
+
+    to_sql_checked!();
+}
+
+/// One result row of either engine.
+pub enum Row<'r> {
+    Sqlite(&'r rusqlite::Row<'r>),
+    Postgres(&'r postgres::Row),
+}
+
+impl Row<'_> {
+    pub fn i64(&self, idx: usize) -> Result<i64, StoreError> {
+        self.opt_i64(idx)?.ok_or(StoreError::Decode(idx, "unexpected NULL".into()))
+    }
+
+    pub fn opt_i64(&self, idx: usize) -> Result<Option<i64>, StoreError> {
+        match self {
+            Row::Sqlite(row) => Ok(row.get(idx)?),
+            Row::Postgres(row) => {
+                let ty = row.columns().get(idx).map(|c| c.type_().clone());
+                match ty {
+                    Some(Type::INT4) => Ok(row.try_get::<_, Option<i32>>(idx)?.map(i64::from)),
+                    Some(Type::INT2) => Ok(row.try_get::<_, Option<i16>>(idx)?.map(i64::from)),
+                    _ => Ok(row.try_get(idx)?),
+                }
+            }
+        }
+    }
+
+    pub fn string(&self, idx: usize) -> Result<String, StoreError> {
+        self.opt_string(idx)?.ok_or(StoreError::Decode(idx, "unexpected NULL".into()))
+    }
+
+    pub fn opt_string(&self, idx: usize) -> Result<Option<String>, StoreError> {
+        match self {
+            Row::Sqlite(row) => Ok(row.get(idx)?),
+            Row::Postgres(row) => Ok(row.try_get(idx)?),
+        }
+    }
+
+    pub fn bytes(&self, idx: usize) -> Result<Vec<u8>, StoreError> {
+        match self {
+            Row::Sqlite(row) => Ok(row.get(idx)?),
+            Row::Postgres(row) => Ok(row.try_get(idx)?),
+        }
+    }
+
+    pub fn bool(&self, idx: usize) -> Result<bool, StoreError> {
+        Ok(self.i64(idx)? != 0)
+    }
+}
+
+/// An open transaction on either engine. Dropped without `commit`, it rolls back.
+pub enum Tx<'c> {
+    Sqlite(rusqlite::Transaction<'c>),
+    Postgres(postgres::Transaction<'c>),
+}
+
+impl Tx<'_> {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs a statement; returns the number of rows it changed.
+    pub fn execute(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError> {
+        match self {
+            Tx::Sqlite(tx) => {
+                let mut stmt = tx.prepare_cached(&sqlite_sql(sql))?;
+                Ok(stmt.execute(rusqlite::params_from_iter(params.iter()))? as u64)
+            }
+            Tx::Postgres(tx) => Ok(tx.execute(sql, &pg_params(params))?),
+        }
+    }
+
+    /// The first row mapped by `map`, or `None`.
+    pub fn query_opt<T>(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+        map: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        match self {
+            Tx::Sqlite(tx) => {
+                let mut stmt = tx.prepare_cached(&sqlite_sql(sql))?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+                match rows.next()? {
+                    Some(row) => Ok(Some(map(&Row::Sqlite(row))?)),
+                    None => Ok(None),
+                }
+            }
+            Tx::Postgres(tx) => match tx.query_opt(sql, &pg_params(params))? {
+                Some(row) => Ok(Some(map(&Row::Postgres(&row))?)),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// Exactly one row (`StoreError::NotFound` otherwise).
+    pub fn query_one<T>(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+        map: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.query_opt(sql, params, map)?.ok_or(StoreError::NotFound)
+    }
+
+    /// Every row, mapped.
+    pub fn query_all<T>(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+        mut map: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        match self {
+            Tx::Sqlite(tx) => {
+                let mut stmt = tx.prepare_cached(&sqlite_sql(sql))?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+                let mut all = Vec::new();
+                while let Some(row) = rows.next()? {
+                    all.push(map(&Row::Sqlite(row))?);
+                }
+                Ok(all)
+            }
+            Tx::Postgres(tx) => {
+                tx.query(sql, &pg_params(params))?.iter().map(|row| map(&Row::Postgres(row))).collect()
+            }
+        }
+    }
+
+    /// Runs a script of several statements without parameters (migrations).
+    pub fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => Ok(tx.execute_batch(sql)?),
+            Tx::Postgres(tx) => Ok(tx.batch_execute(sql)?),
+        }
+    }
+
+    pub fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => Ok(tx.commit()?),
+            Tx::Postgres(tx) => Ok(tx.commit()?),
+        }
+    }
+}
+
+fn pg_params<'a>(params: &'a [Value<'a>]) -> Vec<&'a (dyn PgToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn PgToSql + Sync)).collect()
+}
+
+/// `$1` -> `?1`: SQLite reads `$1` as a *named* parameter numbered by first appearance, which
+/// breaks statements that use `$2` before `$1`; `?N` is explicitly numbered.
+fn sqlite_sql(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('$') {
+        return Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_numbered_for_sqlite() {
+        assert_eq!(
+            sqlite_sql("SELECT a FROM t WHERE b = $2 AND c = $1 OR d = $1"),
+            "SELECT a FROM t WHERE b = ?2 AND c = ?1 OR d = ?1"
+        );
+        assert_eq!(sqlite_sql("SELECT 1"), "SELECT 1");
+    }
+}

@@ -1,0 +1,45 @@
+//! Schema migrations, embedded in the binary: the same names for both backends, applied in order,
+//! recorded in `schema_migrations`. On PostgreSQL an advisory lock serialises concurrent migrators.
+
+use super::{Backend, Result, Tx};
+use crate::params;
+
+struct Migration {
+    version: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: "0001_intake",
+    sqlite: include_str!("../../migrations/sqlite/0001_intake.sql"),
+    postgres: include_str!("../../migrations/postgres/0001_intake.sql"),
+}];
+
+/// An arbitrary constant: the advisory lock id migrations hold on PostgreSQL.
+const MIGRATION_LOCK: i64 = 0x6d61_696c_6761_7465;
+
+pub(super) fn run(tx: &mut Tx<'_>) -> Result<()> {
+    if tx.backend() == Backend::Postgres {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", params![MIGRATION_LOCK])?;
+    }
+    tx.batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )?;
+    let applied = tx.query_all("SELECT version FROM schema_migrations", &[], |row| row.string(0))?;
+    for migration in MIGRATIONS {
+        if applied.iter().any(|v| v == migration.version) {
+            continue;
+        }
+        tx.batch(match tx.backend() {
+            Backend::Sqlite => migration.sqlite,
+            Backend::Postgres => migration.postgres,
+        })?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, CURRENT_TIMESTAMP)",
+            params![migration.version],
+        )?;
+        tracing::info!(version = migration.version, "migration applied");
+    }
+    Ok(())
+}
