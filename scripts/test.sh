@@ -13,4 +13,4 @@ export MAILGATE_CORPUS="${MAILGATE_CORPUS:-$(cd .. && pwd)/shared/corpus}"
 
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
-cargo test --locked --all-targets
+cargo test --locked --lib --bins --tests

@@ -34,7 +34,7 @@ pub async fn run(config: &Config, mailbox: Option<String>, recipients: &[String]
             return exit::TEMPFAIL;
         }
     };
-    let code = match ingestor.ingest(&raw, &delivery).await {
+    match ingestor.ingest(&raw, &delivery).await {
         Ok(report) => {
             println!("{}", describe(&report.outcome, report.inbound.0));
             exit::OK
@@ -57,9 +57,7 @@ pub async fn run(config: &Config, mailbox: Option<String>, recipients: &[String]
                 }
             }
         }
-    };
-
-    code
+    }
 }
 
 /// Reads all of `input`, or `None` as soon as it exceeds `limit` bytes.

@@ -16,24 +16,24 @@ const MARKER_WORDS: &str = "please type your reply above this line";
 static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)^\s*(?:
-            on\b.{0,300}\b(?:wrote|writes)
-          | am\b.{0,300}\bschrieb\b.{0,150}
-          | le\b.{0,300}\ba\s+écrit
-          | el\b.{0,300}\bescribió
-          | op\b.{0,300}\bschreef\b.{0,150}
-          | em\b.{0,300}\bescreveu
-          | il\b.{0,300}\bha\s+scritto
+            on\b.*\b(?:wrote|writes)
+          | am\b.*\bschrieb\b.*
+          | le\b.*\ba\s+écrit
+          | el\b.*\bescribió
+          | op\b.*\bschreef\b.*
+          | em\b.*\bescreveu
+          | il\b.*\bha\s+scritto
         )\s*:\s*$",
     )
     .expect("static regex")
 });
 
 /// The bare "<name> <address> wrote:" form; only ever matched against a single line.
+/// (No bounded repetitions such as `.{0,300}` in these patterns: in Unicode mode each copy is a
+/// full UTF-8 automaton and compiling them dominated `pipe` start-up. Lengths are checked in code.)
 static ATTRIBUTION_BARE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^\s*.{1,200}\b(?:wrote|schrieb|a\s+écrit|escribió|schreef|escreveu|ha\s+scritto)\s*:\s*$",
-    )
-    .expect("static regex")
+    Regex::new(r"(?i)^\s*.+\b(?:wrote|schrieb|a\s+écrit|escribió|schreef|escreveu|ha\s+scritto)\s*:\s*$")
+        .expect("static regex")
 });
 
 /// Outlook's "-----Original Message-----" and its translations.
@@ -65,7 +65,7 @@ static FORWARD: LazyLock<Regex> = LazyLock::new(|| {
 /// Mobile signatures that sit directly above a quote.
 static MOBILE_SIGNATURE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^\s*(?:sent from my|von meinem|envoyé de mon|enviado desde mi|enviado do meu|verzonden (?:vanaf|met) mijn|inviato da|get outlook for)\b.{0,60}$",
+        r"(?i)^\s*(?:sent from my|von meinem|envoyé de mon|enviado desde mi|enviado do meu|verzonden (?:vanaf|met) mijn|inviato da|get outlook for)\b.*$",
     )
     .expect("static regex")
 });
@@ -85,7 +85,8 @@ pub fn strip_quoted_text(text: &str) -> String {
     let Some(cut) = quote_boundary(&lines) else { return text.trim().to_string() };
     let mut kept = &lines[..cut];
     while let Some((last, rest)) = kept.split_last() {
-        if last.trim().is_empty() || MOBILE_SIGNATURE.is_match(last) || is_separator(last) {
+        let mobile_signature = last.len() <= 80 && MOBILE_SIGNATURE.is_match(last);
+        if last.trim().is_empty() || mobile_signature || is_separator(last) {
             kept = rest;
         } else {
             break;
@@ -175,7 +176,7 @@ fn attribution_at(lines: &[&str], i: usize) -> Option<usize> {
             joined.push(' ');
             joined.push_str(continuation);
         }
-        let matched = joined.len() < 600
+        let matched = joined.len() < MAX_ATTRIBUTION_BYTES
             && (ATTRIBUTION.is_match(&joined) || (span == 1 && ATTRIBUTION_BARE.is_match(&joined)));
         if matched {
             let next = lines[i + span..].iter().find(|l| !l.trim().is_empty());
@@ -186,17 +187,26 @@ fn attribution_at(lines: &[&str], i: usize) -> Option<usize> {
     None
 }
 
+/// Attributions are short; the length check keeps the patterns free of bounded repetitions.
+const MAX_ATTRIBUTION_BYTES: usize = 600;
+
+fn is_single_line_attribution(line: &str) -> bool {
+    line.len() < MAX_ATTRIBUTION_BYTES && (ATTRIBUTION.is_match(line) || ATTRIBUTION_BARE.is_match(line))
+}
+
 /// An attribution line right above the boundary at `i` (blank lines between allowed).
 fn attribution_above(lines: &[&str], i: usize) -> Option<usize> {
     let above = lines[..i].iter().rposition(|l| !l.trim().is_empty())?;
-    if ATTRIBUTION_BARE.is_match(lines[above]) {
+    if is_single_line_attribution(lines[above]) {
         return Some(above);
     }
     let start = above.saturating_sub(2);
     (start..=above).find(|&s| {
         let span = &lines[s..=above];
         let joined = span.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
-        span.iter().all(|l| !l.trim().is_empty()) && joined.len() < 600 && ATTRIBUTION.is_match(&joined)
+        span.iter().all(|l| !l.trim().is_empty())
+            && joined.len() < MAX_ATTRIBUTION_BYTES
+            && ATTRIBUTION.is_match(&joined)
     })
 }
 

@@ -324,14 +324,14 @@ impl Pipeline {
             return Ok(quarantined(trace, "no sender address: the message has no valid From or Sender"));
         };
 
+        let msg = Incoming { inbound, email, sender, delivery, class: class_name(&classification.class) };
         if let Class::Bounce(bounce) = &classification.class {
-            return self.route_bounce(tx, inbound, email, sender, bounce, delivery, trace);
+            return self.route_bounce(tx, &msg, bounce, trace);
         }
 
         let candidates = self.find_candidates(tx, email, &sender.email)?;
         let (decision, why) = thread::decide(&candidates, self.clock.now_ms(), self.settings.reopen_days);
         trace.record("thread", decision_name(&decision), why);
-        let class = class_name(&classification.class);
 
         match (&classification.class, decision) {
             (
@@ -339,20 +339,17 @@ impl Pipeline {
                 Decision::Existing { ticket, .. } | Decision::NewLinked { previous: ticket, .. },
             ) => {
                 // Stored on its ticket, but an automatic mail never reopens or changes a ticket.
-                let entry =
-                    self.add_entry_only(tx, inbound, email, sender, class, ticket, delivery, trace)?;
+                let entry = self.add_entry_only(tx, &msg, ticket, trace)?;
                 Ok(entry)
             }
             (Class::AutoReply, Decision::New) => {
                 Ok(quarantined(trace, "auto-reply that threads to no ticket: stored, never answered"))
             }
             (_, Decision::Existing { ticket, reopen, .. }) => {
-                self.add_to_ticket(tx, inbound, email, sender, class, ticket, reopen, delivery, trace)
+                self.add_to_ticket(tx, &msg, ticket, reopen, trace)
             }
-            (_, Decision::NewLinked { previous, .. }) => {
-                self.open_ticket(tx, inbound, email, sender, class, Some(previous), delivery, trace)
-            }
-            (_, Decision::New) => self.open_ticket(tx, inbound, email, sender, class, None, delivery, trace),
+            (_, Decision::NewLinked { previous, .. }) => self.open_ticket(tx, &msg, Some(previous), trace),
+            (_, Decision::New) => self.open_ticket(tx, &msg, None, trace),
         }
     }
 
@@ -360,14 +357,12 @@ impl Pipeline {
     fn route_bounce(
         &self,
         tx: &mut Tx<'_>,
-        inbound: InboundId,
-        email: &InboundEmail,
-        sender: &Mailbox,
+        msg: &Incoming<'_>,
         bounce: &classify::BounceInfo,
-        delivery: &Delivery,
         trace: &mut Trace,
     ) -> store::Result<Outcome> {
         let failed: Vec<&str> = bounce.failed_recipients.iter().map(EmailAddress::as_str).collect();
+        let email = msg.email;
         let quoted =
             bounce.original_message_ids.iter().chain(&email.in_reply_to).chain(email.references.iter().rev());
         for id in quoted {
@@ -381,7 +376,7 @@ impl Pipeline {
                     "Delivery failed for: {}",
                     if failed.is_empty() { "(recipient not stated)".to_string() } else { failed.join(", ") }
                 );
-                return self.add_bounce(tx, inbound, email, sender, ticket, &note, delivery, trace);
+                return self.add_bounce(tx, msg, ticket, &note, trace);
             }
         }
         let ids: Vec<String> = bounce.original_message_ids.iter().map(MessageId::to_string).collect();
@@ -438,6 +433,16 @@ impl Pipeline {
             None => Ok(None),
         }
     }
+}
+
+/// The message being ingested, as the routing and writing steps see it.
+struct Incoming<'a> {
+    inbound: InboundId,
+    email: &'a InboundEmail,
+    sender: &'a Mailbox,
+    delivery: &'a Delivery,
+    /// The classifier's verdict as stored on the entry: `normal`, `auto-reply`, `list`, `bounce`.
+    class: &'static str,
 }
 
 /// References beyond this many (newest first) are not looked up: long chains cost queries, and the

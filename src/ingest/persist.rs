@@ -3,10 +3,10 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{Delivery, Outcome, Pipeline};
+use super::{Incoming, Outcome, Pipeline};
 use crate::core::email::{InboundEmail, Mailbox};
 use crate::core::identify::{self, ManagerTarget};
-use crate::core::ids::{AgentId, EntryId, InboundId, OrgId, TeamId, TicketId, UserId};
+use crate::core::ids::{AgentId, EntryId, OrgId, TeamId, TicketId, UserId};
 use crate::core::quote;
 use crate::core::subject::clean_subject;
 use crate::core::ticket::{Role, Status};
@@ -19,20 +19,16 @@ const MINT_ATTEMPTS: usize = 50;
 
 impl Pipeline {
     /// Opens a new ticket for `email` (optionally linked to a closed predecessor).
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn open_ticket(
         &self,
         tx: &mut Tx<'_>,
-        inbound: InboundId,
-        email: &InboundEmail,
-        sender: &Mailbox,
-        class: &str,
+        msg: &Incoming<'_>,
         linked: Option<TicketId>,
-        delivery: &Delivery,
         trace: &mut Trace,
     ) -> store::Result<Outcome> {
+        let (email, sender) = (msg.email, msg.sender);
         let now = self.clock.now_ms();
-        let (owner, org) = self.identify(tx, sender, trace)?;
+        let (owner, org) = self.identify(tx, msg.sender, trace)?;
         let Some(number) = self.mint_number(tx)? else {
             return Ok(super::quarantined(trace, "no free ticket number: widen tickets.number_format"));
         };
@@ -56,7 +52,7 @@ impl Pipeline {
                 assignee_team: assignee.1,
                 alert_agent: alert.0,
                 alert_team: alert.1,
-                mailbox: delivery.mailbox.as_deref(),
+                mailbox: msg.delivery.mailbox.as_deref(),
                 linked_ticket: linked,
                 now_ms: now,
             },
@@ -70,7 +66,7 @@ impl Pipeline {
             ),
         );
         ticket_store::add_participant(tx, ticket, owner, Role::Owner, now)?;
-        if class == "normal" {
+        if msg.class == "normal" {
             self.add_collaborators(tx, ticket, email, sender, trace)?;
         }
         if let Some(policy) = org.and_then(|org| self.directory.orgs.get(&org)) {
@@ -85,7 +81,7 @@ impl Pipeline {
                 }
             }
         }
-        let entry = self.store_entry(tx, inbound, email, owner, class, ticket, delivery, now)?;
+        let entry = self.store_entry(tx, msg, owner, ticket, now)?;
         if let Some(manager) = manager {
             let name = self.target_name(tx, manager.target)?;
             let (decision, text) = if manager.assign {
@@ -100,29 +96,25 @@ impl Pipeline {
     }
 
     /// Adds a customer message to an existing ticket, moving its status as a customer reply does.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn add_to_ticket(
         &self,
         tx: &mut Tx<'_>,
-        inbound: InboundId,
-        email: &InboundEmail,
-        sender: &Mailbox,
-        class: &str,
+        msg: &Incoming<'_>,
         ticket: TicketId,
         reopen: bool,
-        delivery: &Delivery,
         trace: &mut Trace,
     ) -> store::Result<Outcome> {
+        let (email, sender) = (msg.email, msg.sender);
         let now = self.clock.now_ms();
         let state = ticket_store::find_ticket_state(tx, ticket)?.ok_or(StoreError::NotFound)?;
-        let (user, _) = self.identify(tx, sender, trace)?;
-        if class == "normal" && !self.directory.agents_by_email.contains_key(&sender.email) {
+        let (user, _) = self.identify(tx, msg.sender, trace)?;
+        if msg.class == "normal" && !self.directory.agents_by_email.contains_key(&sender.email) {
             if ticket_store::add_participant(tx, ticket, user, Role::Cc, now)? {
                 trace.record("collaborators", "sender-added", format!("{} joined the thread", sender.email));
             }
             self.add_collaborators(tx, ticket, email, sender, trace)?;
         }
-        let entry = self.store_entry(tx, inbound, email, user, class, ticket, delivery, now)?;
+        let entry = self.store_entry(tx, msg, user, ticket, now)?;
         let status = if reopen { Status::Open } else { state.status.after_customer_reply() };
         ticket_store::update_ticket_activity(tx, ticket, status, now)?;
         if status != state.status {
@@ -134,41 +126,32 @@ impl Pipeline {
     }
 
     /// Stores an automatic message on a ticket without touching its status or participants.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn add_entry_only(
         &self,
         tx: &mut Tx<'_>,
-        inbound: InboundId,
-        email: &InboundEmail,
-        sender: &Mailbox,
-        class: &str,
+        msg: &Incoming<'_>,
         ticket: TicketId,
-        delivery: &Delivery,
         trace: &mut Trace,
     ) -> store::Result<Outcome> {
         let now = self.clock.now_ms();
         let state = ticket_store::find_ticket_state(tx, ticket)?.ok_or(StoreError::NotFound)?;
-        let (user, _) = self.identify(tx, sender, trace)?;
-        let entry = self.store_entry(tx, inbound, email, user, class, ticket, delivery, now)?;
-        trace.record("status", "unchanged", format!("{class} mail never changes a ticket"));
+        let (user, _) = self.identify(tx, msg.sender, trace)?;
+        let entry = self.store_entry(tx, msg, user, ticket, now)?;
+        trace.record("status", "unchanged", format!("{} mail never changes a ticket", msg.class));
         Ok(Outcome::Added { ticket, number: state.number, entry })
     }
 
     /// Stores a bounce report on the ticket of the message it returns, with a system note naming
     /// the failed recipients.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn add_bounce(
         &self,
         tx: &mut Tx<'_>,
-        inbound: InboundId,
-        email: &InboundEmail,
-        sender: &Mailbox,
+        msg: &Incoming<'_>,
         ticket: TicketId,
         note: &str,
-        delivery: &Delivery,
         trace: &mut Trace,
     ) -> store::Result<Outcome> {
-        let outcome = self.add_entry_only(tx, inbound, email, sender, "bounce", ticket, delivery, trace)?;
+        let outcome = self.add_entry_only(tx, msg, ticket, trace)?;
         self.system_entry(tx, ticket, note, self.clock.now_ms())?;
         Ok(outcome)
     }
@@ -235,18 +218,15 @@ impl Pipeline {
     }
 
     /// The entry for the message itself, its attachments (de-duplicated) and its Message-ID.
-    #[allow(clippy::too_many_arguments)]
     fn store_entry(
         &self,
         tx: &mut Tx<'_>,
-        inbound: InboundId,
-        email: &InboundEmail,
+        msg: &Incoming<'_>,
         author: UserId,
-        class: &str,
         ticket: TicketId,
-        delivery: &Delivery,
         now: i64,
     ) -> store::Result<EntryId> {
+        let email = msg.email;
         let stripped = quote::strip_quoted_text(&email.text);
         let entry = ticket_store::insert_entry(
             tx,
@@ -255,13 +235,13 @@ impl Pipeline {
                 kind: EntryKind::Message,
                 author_user: Some(author),
                 author_agent: None,
-                class,
+                class: msg.class,
                 subject: &email.subject,
                 body_text: &email.text,
                 body_html: email.html.as_deref(),
                 stripped_text: (stripped != email.text).then_some(stripped.as_str()),
-                source: delivery.source.as_str(),
-                inbound: Some(inbound),
+                source: msg.delivery.source.as_str(),
+                inbound: Some(msg.inbound),
                 now_ms: now,
             },
         )?;
