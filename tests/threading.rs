@@ -30,6 +30,7 @@ on_both_backends!(
     own_mail_coming_back_is_a_loop,
     attachments_are_stored_once,
     quoted_history_is_stripped_and_kept,
+    html_only_reply_is_stripped_at_its_quote_container,
     explain_writes_nothing,
     garbage_is_quarantined_and_replayable,
     customer_reply_reopens_pending_ticket,
@@ -356,6 +357,26 @@ async fn quoted_history_is_stripped_and_kept(backend: Backend) {
     assert_eq!(stripped[0].trim(), "Thanks, that worked.");
     let full = h.strings("SELECT body_text FROM entries WHERE kind = 'message' ORDER BY id DESC", "").await;
     assert!(full[0].contains("> more"));
+}
+
+async fn html_only_reply_is_stripped_at_its_quote_container(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    created(&h.pipe(&Mail::new("jane@example.org", "Q", "first").id("<html1@client.test>").build()).await);
+    let reply = "From: jane@example.org\r\nTo: support@example.com\r\nSubject: Re: Q\r\n\
+In-Reply-To: <html1@client.test>\r\nMessage-ID: <html2@client.test>\r\nMIME-Version: 1.0\r\n\
+Content-Type: text/html; charset=utf-8\r\n\r\n<div dir=\"ltr\">Fixed, thank you!</div><br>\
+<div class=\"gmail_quote\"><div class=\"gmail_attr\">On Mon, Nov 23, 2026 Support wrote:</div>\
+<blockquote class=\"gmail_quote\">first</blockquote></div>\r\n";
+    added(&h.pipe(reply).await);
+    let stripped = h
+        .strings(
+            "SELECT COALESCE(stripped_text, body_text) FROM entries WHERE kind = 'message' ORDER BY id DESC",
+            "",
+        )
+        .await;
+    assert_eq!(stripped[0].trim(), "Fixed, thank you!");
+    let full = h.strings("SELECT body_text FROM entries WHERE kind = 'message' ORDER BY id DESC", "").await;
+    assert!(full[0].contains("first"), "the full text keeps the quote: {:?}", full[0]);
 }
 
 async fn explain_writes_nothing(backend: Backend) {

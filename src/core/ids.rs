@@ -8,7 +8,8 @@ macro_rules! id_type {
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, "{}", self.0)
+                // Delegate, so width and alignment flags apply (`{:<6}` in listings).
+                std::fmt::Display::fmt(&self.0, f)
             }
         }
     )*};

@@ -227,7 +227,7 @@ impl Pipeline {
         now: i64,
     ) -> store::Result<EntryId> {
         let email = msg.email;
-        let stripped = quote::strip_quoted_text(&email.text);
+        let stripped = stripped_text(email);
         let entry = ticket_store::insert_entry(
             tx,
             &NewEntry {
@@ -309,6 +309,22 @@ impl Pipeline {
             ManagerTarget::Team(team) => Ok(format!("team {}", directory_store::team_key(tx, team)?)),
         }
     }
+}
+
+/// The reply without its quoted history. Plain-text rules first; when they find nothing but the
+/// HTML has a quote container (Gmail, Apple Mail, Outlook...), the text of the HTML above it.
+fn stripped_text(email: &InboundEmail) -> String {
+    let stripped = quote::strip_quoted_text(&email.text);
+    if stripped != email.text.trim() {
+        return stripped;
+    }
+    let Some(html) = &email.html else { return stripped };
+    let above_quote = quote::strip_quoted_html(html);
+    if above_quote.len() == html.len() {
+        return stripped;
+    }
+    let text = crate::parse::html_to_text(&above_quote);
+    if text.trim().is_empty() { stripped } else { quote::strip_quoted_text(&text) }
 }
 
 fn split_target(target: ManagerTarget) -> (Option<AgentId>, Option<TeamId>) {

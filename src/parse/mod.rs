@@ -94,6 +94,11 @@ pub fn parse_email(raw: &[u8], limits: &Limits) -> Result<InboundEmail, Malforme
     })
 }
 
+/// Plain text of an HTML fragment, as mail-parser renders HTML-only bodies.
+pub fn html_to_text(html: &str) -> String {
+    mail_parser::decoders::html::html_to_text(html)
+}
+
 /// A UTF-8 byte order mark before the first header would become part of its name.
 fn strip_bom(raw: &[u8]) -> &[u8] {
     raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw)

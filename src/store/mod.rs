@@ -210,7 +210,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
     {
-        self.run(true, work).await
+        self.run(Mode::Write, work).await
     }
 
     /// Like `write`, but always rolls back: for dry runs.
@@ -219,7 +219,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
     {
-        self.run(false, work).await
+        self.run(Mode::Rehearse, work).await
     }
 
     /// Runs read-only `work` in a transaction on a blocking thread (a consistent snapshot).
@@ -228,24 +228,10 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        blocking(move || match &pool {
-            Pool::Sqlite(pool) => {
-                let mut conn = pool.get()?;
-                let mut tx =
-                    Tx::Sqlite(conn.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?);
-                work(&mut tx)
-            }
-            Pool::Postgres(pool) => {
-                let mut conn = pool.get()?;
-                let mut tx = Tx::Postgres(conn.build_transaction().read_only(true).start()?);
-                work(&mut tx)
-            }
-        })
-        .await
+        self.run(Mode::Read, work).await
     }
 
-    async fn run<T, F>(&self, commit: bool, work: F) -> Result<T>
+    async fn run<T, F>(&self, mode: Mode, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
@@ -254,26 +240,37 @@ impl Store {
         blocking(move || match &pool {
             Pool::Sqlite(pool) => {
                 let mut conn = pool.get()?;
-                let mut tx =
-                    Tx::Sqlite(conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?);
-                let value = work(&mut tx)?;
-                if commit {
-                    tx.commit()?;
-                }
-                Ok(value)
+                let behavior = match mode {
+                    Mode::Read => rusqlite::TransactionBehavior::Deferred,
+                    Mode::Write | Mode::Rehearse => rusqlite::TransactionBehavior::Immediate,
+                };
+                finish(Tx::Sqlite(conn.transaction_with_behavior(behavior)?), mode, work)
             }
             Pool::Postgres(pool) => {
                 let mut conn = pool.get()?;
-                let mut tx = Tx::Postgres(conn.transaction()?);
-                let value = work(&mut tx)?;
-                if commit {
-                    tx.commit()?;
-                }
-                Ok(value)
+                let tx = conn.build_transaction().read_only(mode == Mode::Read).start()?;
+                finish(Tx::Postgres(tx), mode, work)
             }
         })
         .await
     }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Write,
+    /// A write transaction that is always rolled back.
+    Rehearse,
+    Read,
+}
+
+/// Runs `work` in `tx`; commits only in `Mode::Write` (dropping a transaction rolls it back).
+fn finish<T>(mut tx: Tx<'_>, mode: Mode, work: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    let value = work(&mut tx)?;
+    if mode == Mode::Write {
+        tx.commit()?;
+    }
+    Ok(value)
 }
 
 /// Connections are opened on demand (none up front: `pipe` runs once per message).
