@@ -1,0 +1,144 @@
+//! The store's contract, on SQLite and (with MAILGATE_TEST_PG) PostgreSQL: error classification,
+//! idempotent migrations, rollback of dry runs, and concurrent writers storing a message once.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Backend, Harness, Mail};
+use mailgate::core::address::EmailAddress;
+use mailgate::ingest::{Delivery, Outcome};
+use mailgate::store::inbound::{self as inbound_store, NewInbound, Source};
+use mailgate::store::{Store, StoreOptions, users as user_store};
+
+on_both_backends!(
+    migrations_are_idempotent,
+    unique_violations_are_classified,
+    rehearsal_rolls_back,
+    concurrent_duplicates_are_stored_once,
+    concurrent_first_contacts_create_one_user,
+);
+
+async fn migrations_are_idempotent(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    h.ingestor.store().migrate().await.unwrap();
+    h.ingestor.store().migrate().await.unwrap();
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM schema_migrations").await, 1);
+}
+
+async fn unique_violations_are_classified(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let insert = |tx: &mut mailgate::store::Tx<'_>| {
+        inbound_store::insert_inbound(
+            tx,
+            &NewInbound {
+                dedupe_key: "k",
+                source: Source::Pipe,
+                mailbox: None,
+                imap_uid: None,
+                raw: b"x",
+                received_at: 0,
+            },
+        )
+    };
+    h.write(insert).await;
+    let err = h.ingestor.store().write(insert).await.unwrap_err();
+    assert!(err.is_unique_violation(), "{err}");
+    assert!(!err.is_unavailable(), "{err}");
+}
+
+async fn rehearsal_rolls_back(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let email = EmailAddress::parse("ghost@example.org").unwrap();
+    let created = h
+        .ingestor
+        .store()
+        .rehearse(move |tx| user_store::ensure_user(tx, &email, None, None, 0))
+        .await
+        .unwrap();
+    assert!(created.1);
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM users WHERE email = 'ghost@example.org'").await, 0);
+}
+
+/// Two writers (two daemons on PostgreSQL) ingest the same message at once: one stores it, the other
+/// sees a duplicate, whoever wins.
+async fn concurrent_duplicates_are_stored_once(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let ingestor = Arc::new(h.ingestor);
+    let mut outcomes = Vec::new();
+    for round in 0..10 {
+        let raw = Mail::new("jane@example.org", "race", "same message")
+            .id(&format!("<race-{round}@client.test>"))
+            .build();
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let (ingestor, raw) = (ingestor.clone(), raw.clone());
+                tokio::spawn(async move {
+                    ingestor.ingest(raw.as_bytes(), &Delivery::new(Source::Pipe)).await.unwrap()
+                })
+            })
+            .collect();
+        for task in tasks {
+            outcomes.push(task.await.unwrap().outcome);
+        }
+    }
+    let created = outcomes.iter().filter(|o| matches!(o, Outcome::Created { .. })).count();
+    let duplicates = outcomes.iter().filter(|o| **o == Outcome::Duplicate).count();
+    assert_eq!((created, duplicates), (10, 30), "{outcomes:?}");
+    let store = ingestor.store().clone();
+    let inbound =
+        store.read(|tx| tx.query_one("SELECT COUNT(*) FROM inbound", &[], |r| r.i64(0))).await.unwrap();
+    assert_eq!(inbound, 10);
+}
+
+/// Messages from a new sender racing each other create the user once.
+async fn concurrent_first_contacts_create_one_user(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let ingestor = Arc::new(h.ingestor);
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let ingestor = ingestor.clone();
+            let raw = Mail::new("Newcomer <new@example.org>", &format!("question {i}"), "hello").build();
+            tokio::spawn(async move {
+                ingestor.ingest(raw.as_bytes(), &Delivery::new(Source::Pipe)).await.unwrap()
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert!(matches!(task.await.unwrap().outcome, Outcome::Created { .. }));
+    }
+    let store = ingestor.store().clone();
+    let users = store
+        .read(|tx| {
+            tx.query_one("SELECT COUNT(*) FROM users WHERE email = 'new@example.org'", &[], |r| r.i64(0))
+        })
+        .await
+        .unwrap();
+    assert_eq!(users, 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_unavailable() {
+    // Nothing listens on port 1 of loopback.
+    let options =
+        StoreOptions { connect_timeout: std::time::Duration::from_millis(500), ..StoreOptions::default() };
+    let store = Store::connect("postgres://nobody:x@127.0.0.1:1/none", &options).unwrap();
+    let err = store.read(|tx| tx.query_one("SELECT 1", &[], |r| r.i64(0))).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+}
+
+#[tokio::test]
+async fn a_locked_sqlite_database_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let options =
+        StoreOptions { busy_timeout: std::time::Duration::from_millis(100), ..StoreOptions::default() };
+    let store = Store::connect(&url, &options).unwrap();
+    store.migrate().await.unwrap();
+    let holder = rusqlite::Connection::open(dir.path().join("m.db")).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let err = store.write(|tx| tx.execute("DELETE FROM meta", &[])).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    holder.execute_batch("ROLLBACK").unwrap();
+    store.write(|tx| tx.execute("DELETE FROM meta", &[])).await.unwrap();
+}
