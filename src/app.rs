@@ -15,7 +15,7 @@ use crate::parse::Limits;
 use crate::store::{Store, StoreError, StoreOptions, Tx, directory as directory_store, users as user_store};
 
 /// Bumped when the way the directory is written changes, so every database re-syncs once.
-const DIRECTORY_SYNC_VERSION: &str = "1";
+const DIRECTORY_SYNC_VERSION: &str = "2";
 const FINGERPRINT_KEY: &str = "directory_fingerprint";
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +66,21 @@ pub fn settings(config: &Config) -> Settings {
         number_format: NumberFormat::new(&config.tickets.number_format),
         reopen_days: config.tickets.reopen_days,
         max_collaborators: config.tickets.max_collaborators,
+        notifications: notification_policy(&config.notifications),
+    }
+}
+
+fn notification_policy(n: &crate::config::Notifications) -> crate::core::notify::Policy {
+    crate::core::notify::Policy {
+        auto_response: n.auto_response,
+        new_message_confirmation: n.new_message_confirmation,
+        new_ticket_alert: n.new_ticket_alert,
+        new_message_alert: n.new_message_alert,
+        collaborator_notice: n.collaborator_notice,
+        bounce_alert: n.bounce_alert,
+        max_automatic_per_address_per_hour: n.max_automatic_per_address_per_hour,
+        max_auto_responses_per_ticket: n.max_auto_responses_per_ticket,
+        alert_all_when_unassigned: n.alert_all_agents_when_unassigned,
     }
 }
 
@@ -100,7 +115,8 @@ fn write_directory(tx: &mut Tx<'_>, config: &Config, now_ms: i64) -> Result<(), 
     directory_store::deactivate_directory(tx)?;
     let mut agents = HashMap::new();
     for agent in &config.agents {
-        let id = directory_store::upsert_agent(tx, &agent.key, &agent.name)?;
+        let alert_address = agent.emails.first().map_or("", |e| e.as_str());
+        let id = directory_store::upsert_agent(tx, &agent.key, &agent.name, alert_address)?;
         for email in &agent.emails {
             directory_store::insert_agent_email(tx, id, email)?;
         }

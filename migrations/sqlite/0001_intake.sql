@@ -10,6 +10,8 @@ CREATE TABLE agents (
     id     INTEGER PRIMARY KEY,
     key    TEXT NOT NULL UNIQUE,
     name   TEXT NOT NULL,
+    -- The address alerts go to (the first of the agent's configured addresses).
+    email  TEXT NOT NULL DEFAULT '',
     active INTEGER NOT NULL DEFAULT 1
 );
 
@@ -176,3 +178,6 @@ CREATE TABLE outbox (
     sent_at         INTEGER
 );
 CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+-- The governor counts recent automatic mail per recipient and auto-responses per ticket.
+CREATE INDEX outbox_recipient ON outbox(recipient, created_at);
+CREATE INDEX outbox_ticket ON outbox(ticket_id, template);

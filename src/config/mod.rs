@@ -12,6 +12,7 @@ mod instance;
 mod limits;
 mod locate;
 mod log;
+mod notifications;
 mod orgs;
 mod read;
 mod rules;
@@ -30,6 +31,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use instance::Instance;
 pub use limits::Limits;
 pub use log::{Log, LogFormat};
+pub use notifications::Notifications;
 pub use orgs::{Manager, ManagerMode, Org};
 pub use staff::{Agent, Team};
 pub use tickets::Tickets;
@@ -48,6 +50,7 @@ pub struct Config {
     pub database: Database,
     pub limits: Limits,
     pub tickets: Tickets,
+    pub notifications: Notifications,
     pub log: Log,
     pub agents: Vec<Agent>,
     pub teams: Vec<Team>,
@@ -85,9 +88,10 @@ fn validate(raw: &RawConfig, source: &Source<'_>) -> Result<Config, Vec<ConfigEr
     let database = database::validate_database(&raw.database, &mut problems);
     let limits = limits::validate_limits(&raw.limits, &mut problems);
     let tickets = tickets::validate_tickets(&raw.tickets, &mut problems);
+    let notifications = notifications::validate_notifications(&raw.notifications, &mut problems);
     let log = log::validate_log(&raw.log, &mut problems);
     let agents = staff::validate_agents(&raw.agents, &instance.support_addresses, &mut problems);
     let teams = staff::validate_teams(&raw.teams, &agents, &mut problems);
     let orgs = orgs::validate_orgs(&raw.orgs, &agents, &teams, &mut problems);
-    problems.finish(Config { instance, database, limits, tickets, log, agents, teams, orgs })
+    problems.finish(Config { instance, database, limits, tickets, notifications, log, agents, teams, orgs })
 }

@@ -12,7 +12,7 @@ use super::locate::{KeyPath, Source, Step, remove_value_at};
 use super::log::RawLog;
 use super::orgs::RawOrg;
 use super::staff::{RawAgent, RawTeam};
-use super::{database::RawDatabase, limits::RawLimits, tickets::RawTickets};
+use super::{database::RawDatabase, limits::RawLimits, notifications::RawNotifications, tickets::RawTickets};
 
 /// The file as written. Every section may be left out; its defaults are on its own struct.
 #[derive(Debug, Default, Deserialize)]
@@ -26,6 +26,8 @@ pub(super) struct RawConfig {
     pub limits: RawLimits,
     /// `[tickets]`: ticket numbers and reopening.
     pub tickets: RawTickets,
+    /// `[notifications]`: automatic mail and its governor.
+    pub notifications: RawNotifications,
     /// `[log]`: log level and format.
     pub log: RawLog,
     /// `[[agents]]`. Default: none.

@@ -7,6 +7,7 @@ pub mod email;
 pub mod freemail;
 pub mod identify;
 pub mod ids;
+pub mod notify;
 pub mod quote;
 pub mod subject;
 pub mod thread;

@@ -35,6 +35,7 @@ impl Rule {
 pub struct TicketState {
     pub id: TicketId,
     pub number: String,
+    pub subject: String,
     pub status: Status,
     pub closed_at: Option<i64>,
 }
@@ -121,7 +122,13 @@ mod tests {
     use super::*;
 
     fn ticket(id: i64, status: Status, closed_at: Option<i64>) -> TicketState {
-        TicketState { id: TicketId(id), number: format!("{id:06}"), status, closed_at }
+        TicketState {
+            id: TicketId(id),
+            number: format!("{id:06}"),
+            subject: String::new(),
+            status,
+            closed_at,
+        }
     }
 
     fn mid(s: &str) -> MessageId {

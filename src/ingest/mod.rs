@@ -2,6 +2,7 @@
 //! message, with a decision trace on the inbound row. Every message that enters a ticket comes through
 //! here; nothing accepted is only in memory (unprocessable input is quarantined with its reason).
 
+mod notify;
 mod persist;
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub struct Settings {
     pub number_format: NumberFormat,
     pub reopen_days: u32,
     pub max_collaborators: usize,
+    pub notifications: crate::core::notify::Policy,
 }
 
 /// How a message reached us.

@@ -3,12 +3,16 @@
 
 use sha2::{Digest, Sha256};
 
+use super::notify::Notice;
 use super::{Incoming, Outcome, Pipeline};
+use crate::core::address::EmailAddress;
 use crate::core::email::{InboundEmail, Mailbox};
 use crate::core::identify::{self, ManagerTarget};
 use crate::core::ids::{AgentId, EntryId, OrgId, TeamId, TicketId, UserId};
+use crate::core::notify::Event;
 use crate::core::quote;
 use crate::core::subject::clean_subject;
+use crate::core::thread::TicketState;
 use crate::core::ticket::{Role, Status};
 use crate::core::trace::Trace;
 use crate::store::tickets::{self as ticket_store, Direction, EntryKind, NewAttachment, NewEntry, NewTicket};
@@ -66,8 +70,9 @@ impl Pipeline {
             ),
         );
         ticket_store::add_participant(tx, ticket, owner, Role::Owner, now)?;
+        let mut new_collaborators = Vec::new();
         if msg.class == "normal" {
-            self.add_collaborators(tx, ticket, email, sender, trace)?;
+            new_collaborators = self.add_collaborators(tx, ticket, email, sender, trace)?;
         }
         if let Some(policy) = org.and_then(|org| self.directory.orgs.get(&org)) {
             for contact in &policy.primary_contacts {
@@ -78,10 +83,11 @@ impl Pipeline {
                         "primary-contact",
                         format!("{contact} added (primary contact of {})", policy.key),
                     );
+                    new_collaborators.push(contact.clone());
                 }
             }
         }
-        let entry = self.store_entry(tx, msg, owner, ticket, now)?;
+        let (entry, text) = self.store_entry(tx, msg, owner, ticket, now)?;
         if let Some(manager) = manager {
             let name = self.target_name(tx, manager.target)?;
             let (decision, text) = if manager.assign {
@@ -92,7 +98,11 @@ impl Pipeline {
             trace.record("org", decision, text.clone());
             self.system_entry(tx, ticket, &text, now)?;
         }
-        Ok(Outcome::Created { ticket, number, entry })
+        let state = TicketState { id: ticket, number, subject, status: Status::Open, closed_at: None };
+        let notice =
+            Notice { event: Event::NewTicket, ticket: &state, text: &text, new_collaborators, bounce: None };
+        self.notify(tx, msg, notice, trace)?;
+        Ok(Outcome::Created { ticket, number: state.number, entry })
     }
 
     /// Adds a customer message to an existing ticket, moving its status as a customer reply does.
@@ -114,7 +124,7 @@ impl Pipeline {
             }
             self.add_collaborators(tx, ticket, email, sender, trace)?;
         }
-        let entry = self.store_entry(tx, msg, user, ticket, now)?;
+        let (entry, text) = self.store_entry(tx, msg, user, ticket, now)?;
         let status = if reopen { Status::Open } else { state.status.after_customer_reply() };
         ticket_store::update_ticket_activity(tx, ticket, status, now)?;
         if status != state.status {
@@ -122,6 +132,14 @@ impl Pipeline {
             trace.record("status", status.as_str(), text.clone());
             self.system_entry(tx, ticket, &text, now)?;
         }
+        let notice = Notice {
+            event: Event::Reply,
+            ticket: &state,
+            text: &text,
+            new_collaborators: Vec::new(),
+            bounce: None,
+        };
+        self.notify(tx, msg, notice, trace)?;
         Ok(Outcome::Added { ticket, number: state.number, entry })
     }
 
@@ -136,7 +154,7 @@ impl Pipeline {
         let now = self.clock.now_ms();
         let state = ticket_store::find_ticket_state(tx, ticket)?.ok_or(StoreError::NotFound)?;
         let (user, _) = self.identify(tx, msg.sender, trace)?;
-        let entry = self.store_entry(tx, msg, user, ticket, now)?;
+        let (entry, _) = self.store_entry(tx, msg, user, ticket, now)?;
         trace.record("status", "unchanged", format!("{} mail never changes a ticket", msg.class));
         Ok(Outcome::Added { ticket, number: state.number, entry })
     }
@@ -153,6 +171,17 @@ impl Pipeline {
     ) -> store::Result<Outcome> {
         let outcome = self.add_entry_only(tx, msg, ticket, trace)?;
         self.system_entry(tx, ticket, note, self.clock.now_ms())?;
+        let Some(state) = ticket_store::find_ticket_state(tx, ticket)? else { return Ok(outcome) };
+        let failed =
+            note.trim_start_matches("Delivery failed for: ").split(", ").map(str::to_string).collect();
+        let notice = Notice {
+            event: Event::Bounce,
+            ticket: &state,
+            text: note,
+            new_collaborators: Vec::new(),
+            bounce: Some((failed, note.to_string())),
+        };
+        self.notify(tx, msg, notice, trace)?;
         Ok(outcome)
     }
 
@@ -193,7 +222,7 @@ impl Pipeline {
         email: &InboundEmail,
         sender: &Mailbox,
         trace: &mut Trace,
-    ) -> store::Result<()> {
+    ) -> store::Result<Vec<EmailAddress>> {
         let now = self.clock.now_ms();
         let found = identify::collaborators(
             email,
@@ -214,7 +243,7 @@ impl Pipeline {
                 trace.record("collaborators", "skipped", format!("{address}: {}", why.as_str()));
             }
         }
-        Ok(())
+        Ok(found.added.into_iter().map(|m| m.email).collect())
     }
 
     /// The entry for the message itself, its attachments (de-duplicated) and its Message-ID.
@@ -225,7 +254,7 @@ impl Pipeline {
         author: UserId,
         ticket: TicketId,
         now: i64,
-    ) -> store::Result<EntryId> {
+    ) -> store::Result<(EntryId, String)> {
         let email = msg.email;
         let stripped = stripped_text(email);
         let entry = ticket_store::insert_entry(
@@ -263,7 +292,7 @@ impl Pipeline {
         if let Some(id) = &email.message_id {
             ticket_store::insert_message_id(tx, id, ticket, Some(entry), Direction::In)?;
         }
-        Ok(entry)
+        Ok((entry, stripped))
     }
 
     fn system_entry(

@@ -30,11 +30,12 @@ pub fn deactivate_directory(tx: &mut Tx<'_>) -> Result<()> {
     )
 }
 
-pub fn upsert_agent(tx: &mut Tx<'_>, key: &str, name: &str) -> Result<AgentId> {
+/// `email` is the address alerts go to.
+pub fn upsert_agent(tx: &mut Tx<'_>, key: &str, name: &str, email: &str) -> Result<AgentId> {
     tx.query_one(
-        "INSERT INTO agents (key, name, active) VALUES ($1, $2, 1)
-         ON CONFLICT (key) DO UPDATE SET name = $2, active = 1 RETURNING id",
-        params![key, name],
+        "INSERT INTO agents (key, name, email, active) VALUES ($1, $2, $3, 1)
+         ON CONFLICT (key) DO UPDATE SET name = $2, email = $3, active = 1 RETURNING id",
+        params![key, name, email],
         |r| Ok(AgentId(r.i64(0)?)),
     )
 }

@@ -8,6 +8,7 @@ pub mod db;
 pub mod directory;
 pub mod inbound;
 mod migrate;
+pub mod outbox;
 pub mod tickets;
 pub mod users;
 

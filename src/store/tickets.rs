@@ -54,12 +54,13 @@ fn ticket_state(r: &Row<'_>) -> Result<TicketState> {
         number: r.string(1)?,
         status: Status::parse(&r.string(2)?).unwrap_or(Status::Open),
         closed_at: r.opt_i64(3)?,
+        subject: r.string(4)?,
     })
 }
 
 pub fn find_ticket_state(tx: &mut Tx<'_>, id: TicketId) -> Result<Option<TicketState>> {
     tx.query_opt(
-        "SELECT id, number, status, closed_at FROM tickets WHERE id = $1",
+        "SELECT id, number, status, closed_at, subject FROM tickets WHERE id = $1",
         params![id.0],
         ticket_state,
     )
@@ -67,7 +68,7 @@ pub fn find_ticket_state(tx: &mut Tx<'_>, id: TicketId) -> Result<Option<TicketS
 
 pub fn find_ticket_state_by_number(tx: &mut Tx<'_>, number: &str) -> Result<Option<TicketState>> {
     tx.query_opt(
-        "SELECT id, number, status, closed_at FROM tickets WHERE number = $1",
+        "SELECT id, number, status, closed_at, subject FROM tickets WHERE number = $1",
         params![number],
         ticket_state,
     )

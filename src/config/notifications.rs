@@ -1,0 +1,83 @@
+//! `[notifications]`: which automatic mails are sent, and the governor's caps that keep two
+//! auto-responders from mailing each other forever.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::Problems;
+use super::locate::KeyPath;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Notifications {
+    pub auto_response: bool,
+    pub new_message_confirmation: bool,
+    pub new_ticket_alert: bool,
+    pub new_message_alert: bool,
+    pub collaborator_notice: bool,
+    pub bounce_alert: bool,
+    pub alert_all_agents_when_unassigned: bool,
+    pub max_automatic_per_address_per_hour: u32,
+    pub max_auto_responses_per_ticket: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, expecting = "a [notifications] table")]
+pub(super) struct RawNotifications {
+    /// Acknowledge a new ticket to its owner, with their one-click link. Default: `true`.
+    pub auto_response: bool,
+    /// Confirm each further customer message to its sender. Default: `false`.
+    pub new_message_confirmation: bool,
+    /// Alert agents of a new ticket (assignee, else account manager, else see below). Default: `true`.
+    pub new_ticket_alert: bool,
+    /// Alert the assignee (or its team) when the customer writes again. Default: `true`.
+    pub new_message_alert: bool,
+    /// Tell collaborators added from Cc that they are on the ticket. Default: `true`.
+    pub collaborator_notice: bool,
+    /// Alert the assignee when mail we sent on their ticket bounced. Default: `true`.
+    pub bounce_alert: bool,
+    /// A new ticket with no assignee and no account manager alerts every active agent. Default: `true`.
+    pub alert_all_agents_when_unassigned: bool,
+    /// Automatic mails (auto-responses, confirmations, notices) to one address per hour. Default: `10`.
+    pub max_automatic_per_address_per_hour: u32,
+    /// Auto-responses per ticket. Default: `1`.
+    pub max_auto_responses_per_ticket: u32,
+}
+
+impl Default for RawNotifications {
+    fn default() -> Self {
+        Self {
+            auto_response: true,
+            new_message_confirmation: false,
+            new_ticket_alert: true,
+            new_message_alert: true,
+            collaborator_notice: true,
+            bounce_alert: true,
+            alert_all_agents_when_unassigned: true,
+            max_automatic_per_address_per_hour: 10,
+            max_auto_responses_per_ticket: 1,
+        }
+    }
+}
+
+pub(super) fn validate_notifications(
+    raw: &RawNotifications,
+    problems: &mut Problems<'_, '_>,
+) -> Notifications {
+    if raw.max_automatic_per_address_per_hour == 0 && (raw.auto_response || raw.collaborator_notice) {
+        problems.report(
+            &KeyPath::top("notifications").key("max_automatic_per_address_per_hour"),
+            "is 0, which holds back every automatic mail; switch the mails off instead (auto_response = false, ...)"
+                .to_string(),
+        );
+    }
+    Notifications {
+        auto_response: raw.auto_response,
+        new_message_confirmation: raw.new_message_confirmation,
+        new_ticket_alert: raw.new_ticket_alert,
+        new_message_alert: raw.new_message_alert,
+        collaborator_notice: raw.collaborator_notice,
+        bounce_alert: raw.bounce_alert,
+        alert_all_agents_when_unassigned: raw.alert_all_agents_when_unassigned,
+        max_automatic_per_address_per_hour: raw.max_automatic_per_address_per_hour,
+        max_auto_responses_per_ticket: raw.max_auto_responses_per_ticket,
+    }
+}

@@ -1,0 +1,149 @@
+//! `outbox`: every mail we are going to send, written in the same transaction as the event that
+//! causes it, with its pre-assigned Message-ID. A worker claims due rows and sends them.
+
+use super::{Result, Row, Tx};
+use crate::core::address::{EmailAddress, MessageId};
+use crate::core::ids::TicketId;
+use crate::params;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct OutboxId(pub i64);
+
+impl std::fmt::Display for OutboxId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+pub struct NewOutbound<'a> {
+    pub message_id: &'a MessageId,
+    pub ticket: Option<TicketId>,
+    pub recipient: &'a EmailAddress,
+    pub template: &'a str,
+    /// The template context as JSON, fixed at enqueue time.
+    pub context_json: &'a str,
+    pub now_ms: i64,
+}
+
+pub fn enqueue(tx: &mut Tx<'_>, mail: &NewOutbound<'_>) -> Result<OutboxId> {
+    tx.query_one(
+        "INSERT INTO outbox (message_id, ticket_id, recipient, template, context, status, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, 'queued', $6, $6) RETURNING id",
+        params![
+            mail.message_id.as_str(),
+            mail.ticket.map(|t| t.0),
+            mail.recipient.as_str(),
+            mail.template,
+            mail.context_json,
+            mail.now_ms
+        ],
+        |r| Ok(OutboxId(r.i64(0)?)),
+    )
+}
+
+/// Automatic mails that answer customers (auto-response, confirmation, collaborator notice) queued
+/// to `recipient` since `since_ms`: the governor's per-address window.
+pub fn count_answers_to_since(tx: &mut Tx<'_>, recipient: &EmailAddress, since_ms: i64) -> Result<i64> {
+    tx.query_one(
+        "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND created_at >= $2
+           AND template IN ('new_ticket_auto_response', 'new_message_confirmation', 'collaborator_notice')",
+        params![recipient.as_str(), since_ms],
+        |r| r.i64(0),
+    )
+}
+
+/// Mails with `template` on `ticket`.
+pub fn count_on_ticket(tx: &mut Tx<'_>, ticket: TicketId, template: &str) -> Result<i64> {
+    tx.query_one(
+        "SELECT COUNT(*) FROM outbox WHERE ticket_id = $1 AND template = $2",
+        params![ticket.0, template],
+        |r| r.i64(0),
+    )
+}
+
+/// The agents to alert about `ticket`: the assigned agent or the assigned team's members; else the
+/// account manager recorded as alert target (agent or team members); else, when `all_when_none`,
+/// every active agent.
+pub fn alert_recipients(tx: &mut Tx<'_>, ticket: TicketId, all_when_none: bool) -> Result<Vec<EmailAddress>> {
+    const AGENT_OR_TEAM: &str = "SELECT a.email FROM tickets t JOIN agents a ON a.id = t.{agent}
+         WHERE t.id = $1 AND a.active = 1 AND a.email <> ''
+         UNION
+         SELECT a.email FROM tickets t JOIN team_members m ON m.team_id = t.{team} JOIN agents a ON a.id = m.agent_id
+         WHERE t.id = $1 AND a.active = 1 AND a.email <> ''
+         ORDER BY 1";
+    let address = |r: &Row<'_>| r.string(0);
+    for (agent, team) in [("assignee_agent_id", "assignee_team_id"), ("alert_agent_id", "alert_team_id")] {
+        let sql = AGENT_OR_TEAM.replace("{agent}", agent).replace("{team}", team);
+        let found = tx.query_all(&sql, params![ticket.0], address)?;
+        if !found.is_empty() {
+            return Ok(found.iter().filter_map(|e| EmailAddress::parse(e)).collect());
+        }
+    }
+    if !all_when_none {
+        return Ok(Vec::new());
+    }
+    let all = tx.query_all(
+        "SELECT email FROM agents WHERE active = 1 AND email <> '' ORDER BY email",
+        &[],
+        address,
+    )?;
+    Ok(all.iter().filter_map(|e| EmailAddress::parse(e)).collect())
+}
+
+/// One outbox row, for `outbox list|show`.
+#[derive(Clone, Debug)]
+pub struct OutboxRecord {
+    pub id: OutboxId,
+    pub message_id: String,
+    pub ticket_number: Option<String>,
+    pub recipient: String,
+    pub template: String,
+    pub context_json: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+const RECORD_COLUMNS: &str = "o.id, o.message_id, t.number, o.recipient, o.template, o.context, o.status, o.attempts,
+    o.next_attempt_at, o.last_error, o.created_at, o.sent_at FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id";
+
+fn record(r: &Row<'_>) -> Result<OutboxRecord> {
+    Ok(OutboxRecord {
+        id: OutboxId(r.i64(0)?),
+        message_id: r.string(1)?,
+        ticket_number: r.opt_string(2)?,
+        recipient: r.string(3)?,
+        template: r.string(4)?,
+        context_json: r.string(5)?,
+        status: r.string(6)?,
+        attempts: r.i64(7)?,
+        next_attempt_at: r.i64(8)?,
+        last_error: r.opt_string(9)?,
+        created_at: r.i64(10)?,
+        sent_at: r.opt_i64(11)?,
+    })
+}
+
+/// Newest first; `status` filters when given.
+pub fn list_outbox(tx: &mut Tx<'_>, status: Option<&str>, limit: i64) -> Result<Vec<OutboxRecord>> {
+    let sql = format!("SELECT {RECORD_COLUMNS} WHERE ($1 = '' OR o.status = $1) ORDER BY o.id DESC LIMIT $2");
+    tx.query_all(&sql, params![status.unwrap_or_default(), limit], record)
+}
+
+pub fn find_outbox(tx: &mut Tx<'_>, id: OutboxId) -> Result<Option<OutboxRecord>> {
+    tx.query_opt(&format!("SELECT {RECORD_COLUMNS} WHERE o.id = $1"), params![id.0], record)
+}
+
+/// Puts a `failed` or `dead` row back in the queue, due now, with a fresh attempt budget.
+/// `false` when there is no such row in those states.
+pub fn retry_outbox(tx: &mut Tx<'_>, id: OutboxId, now_ms: i64) -> Result<bool> {
+    let changed = tx.execute(
+        "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = $1, last_error = NULL
+         WHERE id = $2 AND status IN ('failed', 'dead')",
+        params![now_ms, id.0],
+    )?;
+    Ok(changed > 0)
+}
