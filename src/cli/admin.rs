@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{Command, QuarantineCommand, TicketCommand, UserCommand, exit, pipe::describe};
+use super::{Command, OutboxCommand, QuarantineCommand, TicketCommand, UserCommand, exit, pipe::describe};
 use crate::app;
 use crate::clock::format_utc;
 use crate::config::{self, Config};
@@ -10,6 +10,7 @@ use crate::core::ids::InboundId;
 use crate::core::trace::Trace;
 use crate::ingest::{Delivery, Ingestor};
 use crate::store::inbound::{self as inbound_store, Source};
+use crate::store::outbox::{self as outbox_store, OutboxId};
 use crate::store::{tickets as ticket_store, users as user_store};
 
 pub async fn check_config(path: Option<&Path>) -> u8 {
@@ -44,6 +45,7 @@ pub async fn run(config: &Config, command: Command) -> u8 {
         Command::Ticket(cmd) => ticket(&ingestor, cmd).await,
         Command::User(cmd) => user(&ingestor, cmd).await,
         Command::Quarantine(cmd) => quarantine(&ingestor, cmd).await,
+        Command::Outbox(cmd) => outbox(&ingestor, cmd).await,
         Command::Pipe { .. } | Command::CheckConfig => unreachable!("dispatched in cli::run"),
     };
 
@@ -241,6 +243,73 @@ async fn quarantine(ingestor: &Ingestor, cmd: QuarantineCommand) -> anyhow::Resu
             for id in ids {
                 let report = ingestor.replay(id).await?;
                 println!("#{id}: {}", describe(&report.outcome, id.0));
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+async fn outbox(ingestor: &Ingestor, cmd: OutboxCommand) -> anyhow::Result<u8> {
+    let store = ingestor.store();
+    match cmd {
+        OutboxCommand::List { status, limit } => {
+            let rows = store.read(move |tx| outbox_store::list_outbox(tx, status.as_deref(), limit)).await?;
+            println!(
+                "{:<6} {:<8} {:<19} {:<9} {:<26} {:<30} LAST ERROR",
+                "ID", "STATUS", "CREATED", "TICKET", "TEMPLATE", "TO"
+            );
+            for o in rows {
+                println!(
+                    "{:<6} {:<8} {:<19} {:<9} {:<26} {:<30} {}",
+                    o.id,
+                    o.status,
+                    format_utc(o.created_at),
+                    o.ticket_number.unwrap_or_default(),
+                    o.template,
+                    o.recipient,
+                    o.last_error.unwrap_or_default()
+                );
+            }
+        }
+        OutboxCommand::Show { id } => {
+            let Some(o) = store.read(move |tx| outbox_store::find_outbox(tx, OutboxId(id))).await? else {
+                eprintln!("no outbox mail #{id}");
+                return Ok(exit::NOINPUT);
+            };
+            println!("Outbox #{}  {}  to {}", o.id, o.template, o.recipient);
+            println!("Message-ID: <{}>", o.message_id);
+            println!(
+                "Ticket:     {}",
+                o.ticket_number.as_deref().map_or("-".to_string(), |n| format!("#{n}"))
+            );
+            println!("Status:     {} after {} attempt(s)", o.status, o.attempts);
+            println!("Created:    {}", format_utc(o.created_at));
+            match o.sent_at {
+                Some(at) => println!("Sent:       {}", format_utc(at)),
+                None => println!("Next try:   {}", format_utc(o.next_attempt_at)),
+            }
+            if let Some(error) = &o.last_error {
+                println!("Last error: {error}");
+            }
+            let context: serde_json::Value = serde_json::from_str(&o.context_json).unwrap_or_default();
+            println!("Context:\n{}", serde_json::to_string_pretty(&context).unwrap_or(o.context_json));
+        }
+        OutboxCommand::Retry { ids } => {
+            let now = ingestor.now_ms();
+            let ids: Vec<OutboxId> = if ids.is_empty() {
+                let mut all =
+                    store.read(|tx| outbox_store::list_outbox(tx, Some("failed"), i64::MAX)).await?;
+                all.extend(store.read(|tx| outbox_store::list_outbox(tx, Some("dead"), i64::MAX)).await?);
+                all.into_iter().map(|o| o.id).collect()
+            } else {
+                ids.into_iter().map(OutboxId).collect()
+            };
+            for id in ids {
+                let requeued = store.write(move |tx| outbox_store::retry_outbox(tx, id, now)).await?;
+                println!(
+                    "#{id}: {}",
+                    if requeued { "queued again" } else { "not failed or dead: left as it is" }
+                );
             }
         }
     }

@@ -61,6 +61,28 @@ pub enum Command {
     /// Messages kept for an admin.
     #[command(subcommand)]
     Quarantine(QuarantineCommand),
+    /// Mail waiting to be sent, sent, or given up on.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Outgoing mail, newest first.
+    List {
+        /// Only rows in this state: queued, sending, sent, failed or dead.
+        #[arg(long, value_parser = ["queued", "sending", "sent", "failed", "dead"])]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// One outgoing mail with its template context and last error.
+    Show { id: i64 },
+    /// Queue failed or dead mail again, due now.
+    Retry {
+        /// Outbox ids; none means every failed and dead mail.
+        ids: Vec<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,6 +16,7 @@ mod notifications;
 mod orgs;
 mod read;
 mod rules;
+mod smtp;
 mod staff;
 mod tickets;
 
@@ -33,6 +34,7 @@ pub use limits::Limits;
 pub use log::{Log, LogFormat};
 pub use notifications::Notifications;
 pub use orgs::{Manager, ManagerMode, Org};
+pub use smtp::{Smtp, SmtpTls};
 pub use staff::{Agent, Team};
 pub use tickets::Tickets;
 
@@ -51,6 +53,7 @@ pub struct Config {
     pub limits: Limits,
     pub tickets: Tickets,
     pub notifications: Notifications,
+    pub smtp: Smtp,
     pub log: Log,
     pub agents: Vec<Agent>,
     pub teams: Vec<Team>,
@@ -89,9 +92,21 @@ fn validate(raw: &RawConfig, source: &Source<'_>) -> Result<Config, Vec<ConfigEr
     let limits = limits::validate_limits(&raw.limits, &mut problems);
     let tickets = tickets::validate_tickets(&raw.tickets, &mut problems);
     let notifications = notifications::validate_notifications(&raw.notifications, &mut problems);
+    let smtp = smtp::validate_smtp(&raw.smtp, &mut problems);
     let log = log::validate_log(&raw.log, &mut problems);
     let agents = staff::validate_agents(&raw.agents, &instance.support_addresses, &mut problems);
     let teams = staff::validate_teams(&raw.teams, &agents, &mut problems);
     let orgs = orgs::validate_orgs(&raw.orgs, &agents, &teams, &mut problems);
-    problems.finish(Config { instance, database, limits, tickets, notifications, log, agents, teams, orgs })
+    problems.finish(Config {
+        instance,
+        database,
+        limits,
+        tickets,
+        notifications,
+        smtp,
+        log,
+        agents,
+        teams,
+        orgs,
+    })
 }

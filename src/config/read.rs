@@ -12,7 +12,10 @@ use super::locate::{KeyPath, Source, Step, remove_value_at};
 use super::log::RawLog;
 use super::orgs::RawOrg;
 use super::staff::{RawAgent, RawTeam};
-use super::{database::RawDatabase, limits::RawLimits, notifications::RawNotifications, tickets::RawTickets};
+use super::{
+    database::RawDatabase, limits::RawLimits, notifications::RawNotifications, smtp::RawSmtp,
+    tickets::RawTickets,
+};
 
 /// The file as written. Every section may be left out; its defaults are on its own struct.
 #[derive(Debug, Default, Deserialize)]
@@ -28,6 +31,8 @@ pub(super) struct RawConfig {
     pub tickets: RawTickets,
     /// `[notifications]`: automatic mail and its governor.
     pub notifications: RawNotifications,
+    /// `[smtp]`: where outgoing mail goes.
+    pub smtp: RawSmtp,
     /// `[log]`: log level and format.
     pub log: RawLog,
     /// `[[agents]]`. Default: none.

@@ -124,7 +124,7 @@ nmae = "x"
 url = "sqlite://x.db"
 pool = 3
 
-[smtp]
+[smpt]
 host = "mail"
 
 [[agents]]
@@ -140,7 +140,7 @@ email = "typo@example.com"
         [
             unknown("instance.nmae", 3),
             unknown("database.pool", 7),
-            unknown("smtp", 9),
+            unknown("smpt", 9),
             unknown("agents[0].email", 15)
         ]
     );
@@ -379,4 +379,32 @@ fn the_directory_serializes_for_fingerprints() {
     let json = serde_json::to_value(&config.orgs).expect("serializable");
     assert_eq!(json[0]["account_manager"], serde_json::json!({ "agent": "alice" }));
     assert_eq!(json[0]["primary_contacts"], serde_json::json!(["cto@acme.com"]));
+}
+
+#[test]
+fn smtp_rules() {
+    let plain_remote = "[smtp]\nhost = \"mail.example.com\"\n";
+    // `tls` is absent: the error points at its table.
+    assert_error(plain_remote, "smtp.tls", Some(1), "not a loopback address");
+    let bad_mode = "[smtp]\ntls = \"ssl\"\n";
+    assert_error(bad_mode, "smtp.tls", Some(2), "not a TLS mode");
+    let half_auth = "[smtp]\nhost = \"mail.example.com\"\ntls = \"starttls\"\nusername = \"u\"\n";
+    assert_error(half_auth, "smtp.username", Some(4), "go together");
+    let missing_file = "[smtp]\nhost = \"mail.example.com\"\ntls = \"tls\"\nusername = \"u\"\npassword_file = \"/nonexistent/pw\"\n";
+    assert_error(missing_file, "smtp.password_file", Some(5), "cannot read /nonexistent/pw");
+    let fine = "[smtp]\nhost = \"mail.example.com\"\nport = 587\ntls = \"starttls\"\n";
+    assert_eq!(valid(fine).smtp.tls, SmtpTls::Starttls);
+}
+
+#[test]
+fn notifications_rules() {
+    let zero = "[notifications]\nmax_automatic_per_address_per_hour = 0\n";
+    assert_error(
+        zero,
+        "notifications.max_automatic_per_address_per_hour",
+        Some(2),
+        "holds back every automatic mail",
+    );
+    let off = "[notifications]\nauto_response = false\ncollaborator_notice = false\nmax_automatic_per_address_per_hour = 0\n";
+    assert!(!valid(off).notifications.auto_response);
 }

@@ -130,6 +130,11 @@ impl Ingestor {
         &self.pipeline.settings
     }
 
+    /// The pipeline's clock, for callers that stamp rows alongside it (admin commands).
+    pub fn now_ms(&self) -> i64 {
+        self.pipeline.clock.now_ms()
+    }
+
     /// Ingests one raw message and commits. A unique-key race with a concurrent writer (another
     /// daemon on the same PostgreSQL) is retried, and then sees the winner's rows.
     pub async fn ingest(&self, raw: &[u8], delivery: &Delivery) -> Result<Report, IngestError> {
