@@ -7,5 +7,6 @@ pub mod clock;
 pub mod config;
 pub mod core;
 pub mod ingest;
+pub mod outbox;
 pub mod parse;
 pub mod store;

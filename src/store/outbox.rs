@@ -147,3 +147,86 @@ pub fn retry_outbox(tx: &mut Tx<'_>, id: OutboxId, now_ms: i64) -> Result<bool> 
     )?;
     Ok(changed > 0)
 }
+
+/// A row claimed for sending.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    pub id: OutboxId,
+    pub message_id: String,
+    pub ticket: Option<TicketId>,
+    pub recipient: String,
+    pub template: String,
+    pub context_json: String,
+    /// Attempts including this one.
+    pub attempts: i64,
+}
+
+/// Claims up to `limit` due rows for one sending attempt: `queued` rows whose time has come, and
+/// `sending` rows whose lease ran out (their worker died). A claimed row is `sending` until
+/// `now + lease_ms`. Several workers (daemons on one PostgreSQL) never claim the same row.
+pub fn claim_due(tx: &mut Tx<'_>, now_ms: i64, lease_ms: i64, limit: i64) -> Result<Vec<Claimed>> {
+    let lock = match tx.backend() {
+        super::Backend::Sqlite => "", // BEGIN IMMEDIATE already serialises writers
+        super::Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+    };
+    let sql = format!(
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1
+         WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= $2
+                      ORDER BY next_attempt_at, id LIMIT $3 {lock})
+         RETURNING id, message_id, ticket_id, recipient, template, context, attempts"
+    );
+    tx.query_all(&sql, params![now_ms + lease_ms, now_ms, limit], |r| {
+        Ok(Claimed {
+            id: OutboxId(r.i64(0)?),
+            message_id: r.string(1)?,
+            ticket: r.opt_i64(2)?.map(TicketId),
+            recipient: r.string(3)?,
+            template: r.string(4)?,
+            context_json: r.string(5)?,
+            attempts: r.i64(6)?,
+        })
+    })
+}
+
+pub fn mark_sent(tx: &mut Tx<'_>, id: OutboxId, now_ms: i64) -> Result<()> {
+    tx.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = $1, last_error = NULL WHERE id = $2",
+        params![now_ms, id.0],
+    )?;
+    Ok(())
+}
+
+/// A transient failure: queued again for `next_attempt_ms`.
+pub fn mark_retry(tx: &mut Tx<'_>, id: OutboxId, next_attempt_ms: i64, error: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE outbox SET status = 'queued', next_attempt_at = $1, last_error = $2 WHERE id = $3",
+        params![next_attempt_ms, error, id.0],
+    )?;
+    Ok(())
+}
+
+/// Given up: `failed` (the server refused it for good) or `dead` (out of attempts).
+pub fn mark_given_up(tx: &mut Tx<'_>, id: OutboxId, status: GivenUp, error: &str) -> Result<()> {
+    let status = match status {
+        GivenUp::Failed => "failed",
+        GivenUp::Dead => "dead",
+    };
+    tx.execute("UPDATE outbox SET status = $1, last_error = $2 WHERE id = $3", params![status, error, id.0])?;
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GivenUp {
+    Failed,
+    Dead,
+}
+
+/// The Message-ID of the message that opened the ticket: the root of its References chain.
+pub fn thread_root(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Option<String>> {
+    tx.query_opt(
+        "SELECT m.message_id FROM message_ids m JOIN entries e ON e.id = m.entry_id
+         WHERE m.ticket_id = $1 AND m.direction = 'in' ORDER BY e.id LIMIT 1",
+        params![ticket.0],
+        |r| r.string(0),
+    )
+}

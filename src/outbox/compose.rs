@@ -1,0 +1,156 @@
+//! One outgoing mail as bytes on the wire: addresses, the rendered text and HTML, and the headers
+//! that make mail clients thread it and keep auto-responders from answering it.
+
+use base64::Engine;
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use sha2::{Digest, Sha256};
+
+use crate::core::address::EmailAddress;
+
+/// Our loop header; its value is our Message-ID domain (the inbound classifier looks for it).
+pub const LOOP_HEADER: &str = "X-Mailgate-Loop";
+
+/// What kind of automatic mail this is (RFC 3834 `Auto-Submitted`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Automatic {
+    /// Answers a message (auto-responses, confirmations, notices).
+    Replied,
+    /// Caused by an event, to agents (alerts).
+    Generated,
+}
+
+/// Everything about one mail except its rendered text.
+#[derive(Clone, Debug)]
+pub struct Addressing<'a> {
+    pub from_name: &'a str,
+    pub from: &'a EmailAddress,
+    pub to: &'a EmailAddress,
+    /// Where replies go: the recipient's signed reply address once tokens exist, else our address.
+    pub reply_to: &'a EmailAddress,
+    /// Without angle brackets.
+    pub message_id: &'a str,
+    /// The message this one answers, without angle brackets.
+    pub in_reply_to: Option<&'a str>,
+    /// The ticket's chain, oldest first, without angle brackets.
+    pub references: Vec<&'a str>,
+    /// The ticket's subject, for Outlook's Thread-Topic.
+    pub thread_topic: &'a str,
+    /// Stable per ticket: all its mails share one Thread-Index root.
+    pub thread_key: &'a str,
+    pub loop_domain: &'a str,
+    pub automatic: Automatic,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the mail: {0}")]
+pub struct ComposeError(String);
+
+/// The mail as lettre's `Message` (its envelope is From -> To).
+pub fn compose(
+    a: &Addressing<'_>,
+    subject: &str,
+    text: &str,
+    html: &str,
+) -> Result<lettre::Message, ComposeError> {
+    let mailbox = |name: Option<&str>, address: &EmailAddress| {
+        address
+            .as_str()
+            .parse()
+            .map(|addr| Mailbox::new(name.map(str::to_string), addr))
+            .map_err(|e| ComposeError(format!("{address}: {e}")))
+    };
+    let mut builder = lettre::Message::builder()
+        .from(mailbox(Some(a.from_name), a.from)?)
+        .to(mailbox(None, a.to)?)
+        .reply_to(mailbox(Some(a.from_name), a.reply_to)?)
+        .subject(subject)
+        .message_id(Some(format!("<{}>", a.message_id)));
+    if let Some(parent) = a.in_reply_to {
+        builder = builder.in_reply_to(format!("<{parent}>"));
+    }
+    let mut references: Vec<&str> = Vec::new();
+    for id in a.references.iter().copied().chain(a.in_reply_to) {
+        if !references.contains(&id) {
+            references.push(id);
+        }
+    }
+    if !references.is_empty() {
+        let chain: Vec<String> = references.iter().map(|id| format!("<{id}>")).collect();
+        builder = builder.references(chain.join(" "));
+    }
+    let auto_submitted = match a.automatic {
+        Automatic::Replied => "auto-replied",
+        Automatic::Generated => "auto-generated",
+    };
+    for (name, value) in [
+        ("Auto-Submitted", auto_submitted.to_string()),
+        ("X-Auto-Response-Suppress", "All".to_string()),
+        (LOOP_HEADER, a.loop_domain.to_string()),
+        ("Thread-Topic", a.thread_topic.replace(['\r', '\n'], " ")),
+        ("Thread-Index", thread_index(a.thread_key)),
+    ] {
+        let name = HeaderName::new_from_ascii(name.to_string()).map_err(|e| ComposeError(e.to_string()))?;
+        builder = builder.raw_header(HeaderValue::new(name, value));
+    }
+    builder
+        .multipart(MultiPart::alternative_plain_html(text.to_string(), html.to_string()))
+        .map_err(|e| ComposeError(e.to_string()))
+}
+
+/// Outlook's Thread-Index root: 22 bytes (a reserved byte, 5 time bytes, a 16-byte GUID), here all
+/// derived from the ticket so every mail of the ticket carries the same root.
+fn thread_index(key: &str) -> String {
+    let digest = Sha256::digest(format!("mailgate-thread:{key}").as_bytes());
+    let mut bytes = [0u8; 22];
+    bytes.copy_from_slice(&digest[..22]);
+    bytes[0] = 0x01;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> EmailAddress {
+        EmailAddress::parse(s).unwrap()
+    }
+
+    #[test]
+    fn carries_threading_and_loop_headers() {
+        let (from, to) = (addr("support@example.com"), addr("jane@example.org"));
+        let a = Addressing {
+            from_name: "ACME Support",
+            from: &from,
+            to: &to,
+            reply_to: &from,
+            message_id: "abc@mg.example.com",
+            in_reply_to: Some("q1@client.test"),
+            references: vec!["q0@client.test", "q1@client.test"],
+            thread_topic: "Printer\r\non fire",
+            thread_key: "ticket-7",
+            loop_domain: "mg.example.com",
+            automatic: Automatic::Replied,
+        };
+        let bytes = compose(&a, "[#123456] Printer on fire", "text", "<p>html</p>").unwrap().formatted();
+        let text = String::from_utf8(bytes).unwrap();
+        for expected in [
+            "Message-ID: <abc@mg.example.com>",
+            "In-Reply-To: <q1@client.test>",
+            "References: <q0@client.test> <q1@client.test>",
+            "Reply-To: \"ACME Support\" <support@example.com>",
+            "Auto-Submitted: auto-replied",
+            "X-Auto-Response-Suppress: All",
+            "X-Mailgate-Loop: mg.example.com",
+            "Thread-Topic: Printer  on fire",
+            "Thread-Index: ",
+            "Subject: [#123456] Printer on fire",
+            "multipart/alternative",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+        assert_eq!(thread_index("ticket-7"), thread_index("ticket-7"));
+        assert_ne!(thread_index("ticket-7"), thread_index("ticket-8"));
+        assert_eq!(base64::engine::general_purpose::STANDARD.decode(thread_index("x")).unwrap().len(), 22);
+    }
+}
