@@ -2,6 +2,7 @@
 # Throwaway services for mailgate's tests, from Debian's packages, unprivileged, on loopback high
 # ports, in one temp dir, stopped by PID:
 #   PostgreSQL  127.0.0.1:${MG_PG_PORT:-25432}, user mailgate / password mailgate, database mailgate
+#   (SMTP tests start their own aiosmtpd from Debian's python3-aiosmtpd; `install` provides it.)
 #
 #   test-services.sh install          # apt-get what is missing (root; a no-op when present)
 #   eval "$(test-services.sh start)"  # prints `export MG_...` lines
@@ -18,6 +19,7 @@ cmd_install() {
   local missing=()
   [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || missing+=(postgresql)
   command -v setpriv >/dev/null || missing+=(util-linux)
+  /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then
     log "missing Debian packages: ${missing[*]} (run this as root once to install them)"; exit 1

@@ -9,6 +9,7 @@ eval "$(scripts/test-services.sh start)"
 trap 'scripts/test-services.sh stop "$MG_SERVICES_DIR"' EXIT
 
 export MAILGATE_TEST_PG="$MG_PG_URL"
+export MAILGATE_TEST_SMTP=1
 export MAILGATE_CORPUS="${MAILGATE_CORPUS:-$(cd .. && pwd)/shared/corpus}"
 
 cargo fmt --all -- --check

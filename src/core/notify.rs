@@ -33,6 +33,20 @@ impl Mail {
         }
     }
 
+    /// The mail a template name (as stored in the outbox) stands for.
+    pub fn from_template(name: &str) -> Option<Mail> {
+        [
+            Mail::NewTicketAutoResponse,
+            Mail::NewMessageConfirmation,
+            Mail::NewTicketAlert,
+            Mail::NewMessageAlert,
+            Mail::CollaboratorNotice,
+            Mail::BounceAlert,
+        ]
+        .into_iter()
+        .find(|mail| mail.template() == name)
+    }
+
     /// Mail to customers that answers their mail: the kind auto-responders loop on.
     pub fn answers_customer(self) -> bool {
         matches!(self, Mail::NewTicketAutoResponse | Mail::NewMessageConfirmation | Mail::CollaboratorNotice)

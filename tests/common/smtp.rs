@@ -1,0 +1,95 @@
+//! A real SMTP server for tests: Debian's aiosmtpd (tests/support/smtp_sink.py) started on a
+//! loopback port, writing accepted mail into a Maildir the tests read. Stopped on drop.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct SmtpSink {
+    child: Child,
+    pub port: u16,
+    pub maildir: PathBuf,
+}
+
+/// `None` (with a note) when Debian's python3-aiosmtpd is not installed and MAILGATE_TEST_SMTP is
+/// unset; with MAILGATE_TEST_SMTP set (the test script sets it) a missing server fails the test.
+pub fn available() -> bool {
+    let ok = Command::new("/usr/bin/python3")
+        .args(["-c", "import aiosmtpd"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(std::env::var("MAILGATE_TEST_SMTP").is_err(), "MAILGATE_TEST_SMTP is set but aiosmtpd is missing");
+        eprintln!("skipped: Debian's python3-aiosmtpd is not installed (scripts/test.sh installs it)");
+    }
+    ok
+}
+
+/// A free loopback port (bound and released; good enough for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl SmtpSink {
+    pub fn start(port: u16, maildir: PathBuf) -> SmtpSink {
+        Self::spawn(port, maildir, false)
+    }
+
+    /// A server that answers every message with `554 5.7.1`.
+    pub fn start_rejecting(port: u16, maildir: PathBuf) -> SmtpSink {
+        Self::spawn(port, maildir, true)
+    }
+
+    fn spawn(port: u16, maildir: PathBuf, reject: bool) -> SmtpSink {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
+        let mut command = Command::new("/usr/bin/python3");
+        command.arg(script).args(["--port", &port.to_string(), "--maildir"]).arg(&maildir);
+        if reject {
+            command.arg("--reject");
+        }
+        let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start aiosmtpd");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        SmtpSink { child, port, maildir }
+    }
+
+    /// Every delivered mail, raw, in delivery order.
+    pub fn messages(&self) -> Vec<String> {
+        delivered(&self.maildir)
+    }
+}
+
+/// Raw mails in a Maildir (`new/` and `cur/`), oldest first.
+pub fn delivered(maildir: &std::path::Path) -> Vec<String> {
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = ["new", "cur"]
+        .iter()
+        .filter_map(|sub| std::fs::read_dir(maildir.join(sub)).ok())
+        .flatten()
+        .filter_map(|entry| entry.ok())
+        .map(|entry| (entry.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH), entry.path()))
+        .collect();
+    files.sort();
+    files.into_iter().filter_map(|(_, path)| std::fs::read_to_string(path).ok()).collect()
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of header `name` in a raw mail (first occurrence, unfolded).
+pub fn header(raw: &str, name: &str) -> Option<String> {
+    let text = raw.replace("\r\n", "\n");
+    let head = text.split("\n\n").next().unwrap_or_default();
+    let unfolded = head.replace("\n ", " ").replace("\n\t", " ");
+    let prefix = format!("{}:", name.to_lowercase());
+    unfolded.lines().find(|l| l.to_lowercase().starts_with(&prefix)).map(|l| l[prefix.len()..].trim().to_string())
+}
