@@ -6,8 +6,14 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = mailgate::cli::Cli::parse();
-    // One thread is plenty for a command; `serve` builds its own multi-threaded runtime.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    // One TLS provider for the whole process (lettre, later IMAP): ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // One thread is plenty for a one-shot command; the daemon gets a multi-threaded runtime.
+    let builder = match cli.command {
+        mailgate::cli::Command::Serve => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match { builder }.enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("mailgate: cannot start the async runtime: {err}");

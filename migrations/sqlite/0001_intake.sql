@@ -164,7 +164,7 @@ CREATE INDEX message_ids_ticket ON message_ids(ticket_id);
 
 CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY,
-    message_id      TEXT NOT NULL UNIQUE,
+    message_id      TEXT NOT NULL, -- unique through message_ids' primary key
     ticket_id       INTEGER REFERENCES tickets(id),
     recipient       TEXT NOT NULL,
     template        TEXT NOT NULL,
@@ -178,6 +178,5 @@ CREATE TABLE outbox (
     sent_at         INTEGER
 );
 CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
--- The governor counts recent automatic mail per recipient and auto-responses per ticket.
+-- The governor counts recent automatic mail per recipient.
 CREATE INDEX outbox_recipient ON outbox(recipient, created_at);
-CREATE INDEX outbox_ticket ON outbox(ticket_id, template);

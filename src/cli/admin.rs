@@ -46,7 +46,9 @@ pub async fn run(config: &Config, command: Command) -> u8 {
         Command::User(cmd) => user(&ingestor, cmd).await,
         Command::Quarantine(cmd) => quarantine(&ingestor, cmd).await,
         Command::Outbox(cmd) => outbox(&ingestor, cmd).await,
-        Command::Pipe { .. } | Command::CheckConfig => unreachable!("dispatched in cli::run"),
+        Command::Pipe { .. } | Command::CheckConfig | Command::Serve => {
+            unreachable!("dispatched in cli::run")
+        }
     };
 
     result.unwrap_or_else(|err| {

@@ -3,6 +3,7 @@
 
 mod admin;
 mod pipe;
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -37,6 +38,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: the outbox worker (sending queued mail over SMTP) until SIGINT/SIGTERM.
+    Serve,
     /// Read one message from standard input and ingest it (for an MTA's pipe transport).
     Pipe {
         /// The mailbox name recorded with the message.
@@ -164,6 +167,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     init_logging(&config);
     let code = match cli.command {
         Command::Pipe { mailbox, recipient } => pipe::run(&config, mailbox, &recipient).await,
+        Command::Serve => serve::run(&config).await,
         Command::CheckConfig => unreachable!("handled above"),
         other => admin::run(&config, other).await,
     };

@@ -64,7 +64,7 @@ impl Pipeline {
         }
         let now = self.clock.now_ms();
         for mail in planned {
-            let history = self.history(tx, &mail, notice.ticket.id, now)?;
+            let history = self.history(tx, &mail, notice.ticket.id, notice.event == Event::NewTicket, now)?;
             if let Err(reason) = notify::govern(&mail, history, policy) {
                 trace.record(
                     "notify",
@@ -97,12 +97,20 @@ impl Pipeline {
     }
 
     /// The governor's counts; only mail that answers customers is counted.
-    fn history(&self, tx: &mut Tx<'_>, mail: &Planned, ticket: TicketId, now: i64) -> store::Result<History> {
+    fn history(
+        &self,
+        tx: &mut Tx<'_>,
+        mail: &Planned,
+        ticket: TicketId,
+        new_ticket: bool,
+        now: i64,
+    ) -> store::Result<History> {
         if !mail.mail.answers_customer() {
             return Ok(History::default());
         }
         let recent = outbox_store::count_answers_to_since(tx, &mail.to, now - HOUR_MS)?;
-        let auto_responses = if mail.mail == Mail::NewTicketAutoResponse {
+        // A ticket opened in this transaction has no earlier auto-response: no need to count.
+        let auto_responses = if mail.mail == Mail::NewTicketAutoResponse && !new_ticket {
             outbox_store::count_on_ticket(tx, ticket, mail.mail.template())?
         } else {
             0

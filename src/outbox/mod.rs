@@ -2,4 +2,6 @@
 //! rendered from templates, composed with threading headers and handed to SMTP.
 
 pub mod compose;
+pub mod render;
 pub mod smtp;
+pub mod worker;

@@ -22,7 +22,10 @@ pub fn available() -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        assert!(std::env::var("MAILGATE_TEST_SMTP").is_err(), "MAILGATE_TEST_SMTP is set but aiosmtpd is missing");
+        assert!(
+            std::env::var("MAILGATE_TEST_SMTP").is_err(),
+            "MAILGATE_TEST_SMTP is set but aiosmtpd is missing"
+        );
         eprintln!("skipped: Debian's python3-aiosmtpd is not installed (scripts/test.sh installs it)");
     }
     ok
@@ -72,7 +75,9 @@ pub fn delivered(maildir: &std::path::Path) -> Vec<String> {
         .filter_map(|sub| std::fs::read_dir(maildir.join(sub)).ok())
         .flatten()
         .filter_map(|entry| entry.ok())
-        .map(|entry| (entry.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH), entry.path()))
+        .map(|entry| {
+            (entry.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH), entry.path())
+        })
         .collect();
     files.sort();
     files.into_iter().filter_map(|(_, path)| std::fs::read_to_string(path).ok()).collect()
@@ -91,5 +96,8 @@ pub fn header(raw: &str, name: &str) -> Option<String> {
     let head = text.split("\n\n").next().unwrap_or_default();
     let unfolded = head.replace("\n ", " ").replace("\n\t", " ");
     let prefix = format!("{}:", name.to_lowercase());
-    unfolded.lines().find(|l| l.to_lowercase().starts_with(&prefix)).map(|l| l[prefix.len()..].trim().to_string())
+    unfolded
+        .lines()
+        .find(|l| l.to_lowercase().starts_with(&prefix))
+        .map(|l| l[prefix.len()..].trim().to_string())
 }

@@ -1,0 +1,265 @@
+//! The outbox worker: claims due rows, renders and sends them concurrently over the pooled SMTP
+//! connection, and records each outcome. At-least-once: a row is marked sent only after the
+//! server accepted it, so a crash in between sends it again after its lease (same Message-ID).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use super::compose::{self, Addressing, Automatic};
+use super::render::{TemplateName, Templates};
+use super::smtp::{SendError, SmtpSender};
+use crate::clock::Clock;
+use crate::core::address::EmailAddress;
+use crate::core::notify::Mail;
+use crate::core::quote::REPLY_MARKER;
+use crate::store::outbox::{self as outbox_store, Claimed, GivenUp, OutboxId};
+use crate::store::{self, Store};
+
+/// What the worker needs from the configuration.
+#[derive(Clone, Debug)]
+pub struct WorkerSettings {
+    pub instance_name: String,
+    /// Our address: the sender of every mail, and (until signed reply addresses) its Reply-To.
+    pub from: EmailAddress,
+    pub message_id_domain: String,
+    pub max_attempts: u32,
+    /// How long a claimed row stays ours before another worker may take it (> the SMTP timeout).
+    pub lease: Duration,
+    /// Rows claimed per round.
+    pub batch: i64,
+    /// Sends in flight at once (the SMTP pool size).
+    pub concurrency: usize,
+    /// How long to sleep when nothing is due.
+    pub idle: Duration,
+}
+
+pub struct Worker {
+    store: Store,
+    templates: Arc<Templates>,
+    smtp: SmtpSender,
+    settings: WorkerSettings,
+    clock: Arc<dyn Clock>,
+}
+
+/// What became of one attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Attempt {
+    Sent,
+    Retry { at_ms: i64, error: String },
+    GaveUp { status: GivenUp, error: String },
+}
+
+const BACKOFF_BASE_MS: i64 = 30_000;
+const BACKOFF_CAP_MS: i64 = 6 * 60 * 60 * 1000;
+
+impl Worker {
+    pub fn new(
+        store: Store,
+        templates: Arc<Templates>,
+        smtp: SmtpSender,
+        settings: WorkerSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Worker {
+        Worker { store, templates, smtp, settings, clock }
+    }
+
+    /// Sends until `shutdown` turns true; sleeps `idle` when nothing is due.
+    pub async fn run(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut failures = 0u32;
+        while !*shutdown.borrow() {
+            let pause = match self.drain_once().await {
+                Ok(0) => self.settings.idle,
+                Ok(_) => {
+                    failures = 0;
+                    continue;
+                }
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(%error, "outbox: cannot reach the database; backing off");
+                    self.settings.idle * failures.min(30)
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// One round: claim due rows, send them, record the outcomes. Returns how many were claimed.
+    pub async fn drain_once(&self) -> store::Result<usize> {
+        let (now, lease_ms, batch) =
+            (self.clock.now_ms(), self.settings.lease.as_millis() as i64, self.settings.batch);
+        let claimed = self
+            .store
+            .write(move |tx| {
+                let rows = outbox_store::claim_due(tx, now, lease_ms, batch)?;
+                let mut with_roots = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let root = match row.ticket {
+                        Some(ticket) => outbox_store::thread_root(tx, ticket)?,
+                        None => None,
+                    };
+                    with_roots.push((row, root));
+                }
+                Ok(with_roots)
+            })
+            .await?;
+        let count = claimed.len();
+        if count == 0 {
+            return Ok(0);
+        }
+        let outcomes: Vec<(OutboxId, Attempt)> = futures::stream::iter(claimed)
+            .map(|(row, root)| async move { (row.id, self.attempt(&row, root.as_deref()).await) })
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        let now = self.clock.now_ms();
+        self.store
+            .write(move |tx| {
+                for (id, attempt) in &outcomes {
+                    match attempt {
+                        Attempt::Sent => outbox_store::mark_sent(tx, *id, now)?,
+                        Attempt::Retry { at_ms, error } => outbox_store::mark_retry(tx, *id, *at_ms, error)?,
+                        Attempt::GaveUp { status, error } => {
+                            outbox_store::mark_given_up(tx, *id, *status, error)?
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(count)
+    }
+
+    async fn attempt(&self, row: &Claimed, root: Option<&str>) -> Attempt {
+        let message = match self.build(row, root) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::error!(outbox = %row.id, %error, "outbox: mail cannot be built; giving up");
+                return Attempt::GaveUp { status: GivenUp::Failed, error };
+            }
+        };
+        match self.smtp.send(message).await {
+            Ok(()) => {
+                tracing::debug!(outbox = %row.id, to = %row.recipient, "outbox: sent");
+                Attempt::Sent
+            }
+            Err(SendError::Permanent(error)) => {
+                tracing::warn!(outbox = %row.id, to = %row.recipient, %error, "outbox: refused by the server");
+                Attempt::GaveUp { status: GivenUp::Failed, error }
+            }
+            Err(SendError::Transient(error)) if row.attempts >= i64::from(self.settings.max_attempts) => {
+                tracing::warn!(outbox = %row.id, attempts = row.attempts, %error, "outbox: out of attempts");
+                Attempt::GaveUp { status: GivenUp::Dead, error }
+            }
+            Err(SendError::Transient(error)) => {
+                let at_ms = self.clock.now_ms() + backoff_ms(row.attempts, rand::random::<f64>());
+                tracing::info!(outbox = %row.id, attempts = row.attempts, %error, "outbox: will retry");
+                Attempt::Retry { at_ms, error }
+            }
+        }
+    }
+
+    /// Renders the row's template and composes the mail.
+    fn build(&self, row: &Claimed, root: Option<&str>) -> Result<lettre::Message, String> {
+        let name = TemplateName::parse(&row.template)
+            .ok_or_else(|| format!("unknown template {:?}", row.template))?;
+        let stored: Value = serde_json::from_str(&row.context_json).map_err(|e| format!("context: {e}"))?;
+        let context = self.full_context(stored);
+        let rendered = self.templates.render(name, &context).map_err(|e| e.to_string())?;
+        let to = EmailAddress::parse(&row.recipient)
+            .ok_or_else(|| format!("bad recipient {:?}", row.recipient))?;
+        let in_reply_to = context["in_reply_to"].as_str();
+        let topic = context["ticket"]["subject"].as_str().unwrap_or_default();
+        let thread_key = format!("{}", context["ticket"]["id"]);
+        let answers = Mail::from_template(&row.template).is_some_and(Mail::answers_customer);
+        let automatic = if answers { Automatic::Replied } else { Automatic::Generated };
+        let addressing = Addressing {
+            from_name: &self.settings.instance_name,
+            from: &self.settings.from,
+            to: &to,
+            reply_to: &self.settings.from,
+            message_id: &row.message_id,
+            in_reply_to,
+            references: root.into_iter().collect(),
+            thread_topic: topic,
+            thread_key: &thread_key,
+            loop_domain: &self.settings.message_id_domain,
+            automatic,
+        };
+        compose::compose(&addressing, &rendered.subject, &rendered.text, &rendered.html)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The stored context plus what every template may use and what is decided at send time.
+    fn full_context(&self, mut stored: Value) -> Value {
+        let defaults = json!({
+            "instance_name": self.settings.instance_name,
+            "reply_marker": REPLY_MARKER,
+            "recipient": { "name": "", "email": "" },
+            "ticket": { "number": "", "subject": "", "status": "", "url": "" },
+            "message": { "text": "", "author_name": "", "author_email": "" },
+            "owner": { "name": "", "email": "" },
+            "organization": "",
+            "note_address": "",
+            "reason": "",
+            "bounce": { "recipients": [], "diagnostic": "" },
+        });
+        merge_missing(&mut stored, &defaults);
+        stored
+    }
+}
+
+/// Copies every key of `defaults` that `target` lacks (or has as null), recursively.
+fn merge_missing(target: &mut Value, defaults: &Value) {
+    let (Some(target), Some(defaults)) = (target.as_object_mut(), defaults.as_object()) else { return };
+    for (key, default) in defaults {
+        match target.get_mut(key) {
+            Some(existing) if existing.is_object() => merge_missing(existing, default),
+            Some(existing) if !existing.is_null() => {}
+            _ => {
+                target.insert(key.clone(), default.clone());
+            }
+        }
+    }
+}
+
+/// Exponential backoff from 30 s, capped at 6 h, with ±20% jitter (`unit` in [0, 1)).
+fn backoff_ms(attempts: i64, unit: f64) -> i64 {
+    let exponent = u32::try_from(attempts.saturating_sub(1)).unwrap_or(u32::MAX).min(20);
+    let base = BACKOFF_BASE_MS.saturating_mul(1_i64 << exponent).min(BACKOFF_CAP_MS);
+    let jitter = 0.8 + 0.4 * unit.clamp(0.0, 1.0);
+    (base as f64 * jitter) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff_ms(1, 0.5), 30_000);
+        assert_eq!(backoff_ms(2, 0.5), 60_000);
+        assert_eq!(backoff_ms(3, 0.5), 120_000);
+        assert_eq!(backoff_ms(50, 0.5), BACKOFF_CAP_MS);
+        assert_eq!(backoff_ms(1, 0.0), 24_000);
+        assert!(backoff_ms(1, 0.999) < 36_000);
+    }
+
+    #[test]
+    fn stored_context_wins_and_gaps_are_filled() {
+        let mut stored = json!({ "ticket": { "number": "123456", "url": null }, "in_reply_to": null });
+        merge_missing(
+            &mut stored,
+            &json!({ "ticket": { "number": "", "subject": "", "url": "" }, "reason": "" }),
+        );
+        assert_eq!(stored["ticket"]["number"], "123456");
+        assert_eq!(stored["ticket"]["subject"], "");
+        assert_eq!(stored["ticket"]["url"], "");
+        assert_eq!(stored["reason"], "");
+    }
+}

@@ -1,0 +1,232 @@
+//! Outgoing mail through a real SMTP server (Debian's aiosmtpd): the delivered bytes, replies built
+//! from them the way a mail client does, a server that is down and comes back, a 5xx answer, and two
+//! auto-responders that must not mail each other forever.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::smtp::{SmtpSink, available, free_port, header};
+use common::{Backend, Harness, Mail, added, created};
+use mailgate::config::Smtp;
+use mailgate::outbox::render::Templates;
+use mailgate::outbox::smtp::SmtpSender;
+use mailgate::outbox::worker::{Worker, WorkerSettings};
+
+on_both_backends!(
+    delivered_mail_carries_threading_and_loop_headers,
+    replies_to_delivered_mail_thread_by_references_and_by_tag,
+    server_down_then_up_delivers_everything_once,
+    permanent_refusal_fails_with_the_server_reply,
+    two_auto_responders_stop_within_the_governor_bound,
+);
+
+fn worker(h: &Harness, port: u16) -> Worker {
+    let smtp = Smtp {
+        host: "127.0.0.1".into(),
+        port,
+        tls: mailgate::config::SmtpTls::None,
+        username: None,
+        password_file: None,
+        timeout_ms: 5_000,
+        max_attempts: 3,
+        pool_size: 4,
+    };
+    let settings = WorkerSettings {
+        instance_name: "ACME Support".into(),
+        from: h.config.instance.support_addresses[0].clone(),
+        message_id_domain: h.config.instance.message_id_domain.clone(),
+        max_attempts: 3,
+        lease: Duration::from_secs(60),
+        batch: 64,
+        concurrency: 4,
+        idle: Duration::from_millis(50),
+    };
+    Worker::new(
+        h.ingestor.store().clone(),
+        Arc::new(Templates::load(None).expect("default templates")),
+        SmtpSender::new(&smtp).unwrap(),
+        settings,
+        Arc::new(h.clock.clone()),
+    )
+}
+
+async fn statuses(h: &Harness) -> Vec<String> {
+    h.strings("SELECT status FROM outbox ORDER BY id", "").await
+}
+
+fn mail_to<'a>(delivered: &'a [String], to: &str) -> &'a String {
+    delivered
+        .iter()
+        .find(|m| header(m, "To").is_some_and(|t| t.contains(to)))
+        .unwrap_or_else(|| panic!("no mail to {to} among {} delivered", delivered.len()))
+}
+
+async fn delivered_mail_carries_threading_and_loop_headers(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    if !available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SmtpSink::start(free_port(), dir.path().join("Maildir"));
+    let (_, number) = created(
+        &h.pipe(&Mail::new("Ann <ann@acme.com>", "Printer on fire", "Help!").id("<ann-1@acme.com>").build())
+            .await,
+    );
+    let queued = h.scalar_i64("SELECT COUNT(*) FROM outbox").await;
+    assert_eq!(worker(&h, sink.port).drain_once().await.unwrap() as i64, queued);
+    assert!(statuses(&h).await.iter().all(|s| s == "sent"));
+
+    let delivered = sink.messages();
+    assert_eq!(delivered.len() as i64, queued, "one mail per recipient");
+    let auto = mail_to(&delivered, "ann@acme.com");
+    let ours =
+        h.strings("SELECT message_id FROM outbox WHERE template = $1", "new_ticket_auto_response").await;
+    assert_eq!(header(auto, "Message-ID").unwrap(), format!("<{}>", ours[0]));
+    assert_eq!(header(auto, "In-Reply-To").unwrap(), "<ann-1@acme.com>");
+    assert!(header(auto, "References").unwrap().contains("<ann-1@acme.com>"));
+    assert!(header(auto, "Subject").unwrap().contains(&format!("[#{number}]")));
+    assert_eq!(header(auto, "Auto-Submitted").unwrap(), "auto-replied");
+    assert_eq!(header(auto, "X-Auto-Response-Suppress").unwrap(), "All");
+    assert_eq!(header(auto, "X-Mailgate-Loop").unwrap(), "mg.mailgate.test");
+    assert!(header(auto, "Thread-Index").is_some());
+    assert_eq!(header(auto, "Thread-Topic").unwrap(), "Printer on fire");
+    assert!(header(auto, "Reply-To").unwrap().contains("support@example.com"));
+    assert!(auto.contains("Please type your reply above this line"), "{auto}");
+    let alert = mail_to(&delivered, "alice@example.com");
+    assert_eq!(header(alert, "Auto-Submitted").unwrap(), "auto-generated");
+}
+
+/// A reply made from a delivered mail the way a client does: `Re:`, quoted body, In-Reply-To and
+/// References from the mail, sent to its Reply-To.
+fn client_reply(
+    delivered: &str,
+    from: &str,
+    body: &str,
+    keep_in_reply_to: bool,
+    keep_references: bool,
+) -> String {
+    let subject = header(delivered, "Subject").unwrap();
+    let mut mail = Mail::new(
+        from,
+        &format!("Re: {subject}"),
+        &format!("{body}\n\nOn Mon, Support wrote:\n> earlier text\n"),
+    );
+    mail.to = header(delivered, "Reply-To").unwrap();
+    if keep_in_reply_to {
+        mail = mail.in_reply_to(&header(delivered, "Message-ID").unwrap());
+    }
+    if keep_references {
+        let id = header(delivered, "Message-ID").unwrap();
+        let refs = header(delivered, "References").map_or(id.clone(), |r| format!("{r} {id}"));
+        mail = mail.references(&refs);
+    }
+    mail.build()
+}
+
+async fn replies_to_delivered_mail_thread_by_references_and_by_tag(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    if !available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SmtpSink::start(free_port(), dir.path().join("Maildir"));
+    let (ticket, _) = created(&h.pipe(&Mail::new("jane@example.org", "VPN down", "No VPN").build()).await);
+    worker(&h, sink.port).drain_once().await.unwrap();
+    let delivered = sink.messages();
+    let auto = mail_to(&delivered, "jane@example.org");
+
+    let by_references = client_reply(auto, "jane@example.org", "Still down.", false, true);
+    let report = h.pipe(&by_references).await;
+    assert_eq!(added(&report).0, ticket);
+    assert!(report.trace.to_string().contains("References"), "{}", report.trace);
+
+    let by_tag = client_reply(auto, "jane@example.org", "And now?", false, false);
+    let report = h.pipe(&by_tag).await;
+    assert_eq!(added(&report).0, ticket);
+    assert!(report.trace.to_string().contains("subject tag"), "{}", report.trace);
+
+    let stripped = h
+        .strings(
+            "SELECT COALESCE(stripped_text, body_text) FROM entries WHERE kind = 'message' ORDER BY id DESC",
+            "",
+        )
+        .await;
+    assert_eq!(stripped[0], "And now?");
+}
+
+async fn server_down_then_up_delivers_everything_once(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    if !available() {
+        return;
+    }
+    let port = free_port();
+    for i in 0..5 {
+        created(&h.pipe(&Mail::new(&format!("c{i}@example.org"), "Q", "x").build()).await);
+    }
+    let queued = h.scalar_i64("SELECT COUNT(*) FROM outbox").await as usize;
+    let w = worker(&h, port);
+    // Nobody listens: every row is queued again with its error and a later attempt time.
+    assert_eq!(w.drain_once().await.unwrap(), queued);
+    assert!(statuses(&h).await.iter().all(|s| s == "queued"));
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM outbox WHERE last_error IS NULL").await, 0);
+    assert_eq!(w.drain_once().await.unwrap(), 0, "nothing is due before the backoff");
+
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SmtpSink::start(port, dir.path().join("Maildir"));
+    h.clock.advance_ms(10 * 60 * 1000);
+    assert_eq!(w.drain_once().await.unwrap(), queued);
+    assert!(statuses(&h).await.iter().all(|s| s == "sent"));
+    let delivered = sink.messages();
+    assert_eq!(delivered.len(), queued, "nothing lost, nothing twice");
+    let mut ids: Vec<String> = delivered.iter().filter_map(|m| header(m, "Message-ID")).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), queued);
+}
+
+async fn permanent_refusal_fails_with_the_server_reply(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    if !available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SmtpSink::start_rejecting(free_port(), dir.path().join("Maildir"));
+    created(&h.pipe(&Mail::new("jane@example.org", "Q", "x").build()).await);
+    worker(&h, sink.port).drain_once().await.unwrap();
+    assert!(statuses(&h).await.iter().all(|s| s == "failed"), "{:?}", statuses(&h).await);
+    let errors = h.strings("SELECT last_error FROM outbox", "").await;
+    assert!(errors.iter().all(|e| e.contains("554") || e.contains("rejected by test policy")), "{errors:?}");
+}
+
+/// A vacation responder that answers every mail it gets with a new mail (no Auto-Submitted, no
+/// threading headers: the worst kind), for 100 rounds.
+async fn two_auto_responders_stop_within_the_governor_bound(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    if !available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SmtpSink::start(free_port(), dir.path().join("Maildir"));
+    let w = worker(&h, sink.port);
+    created(&h.pipe(&Mail::new("away@example.org", "Hello", "first").build()).await);
+    let mut answered = 0;
+    for round in 0..100 {
+        w.drain_once().await.unwrap();
+        let to_responder: Vec<String> = sink
+            .messages()
+            .into_iter()
+            .filter(|m| header(m, "To").is_some_and(|t| t.contains("away@example.org")))
+            .collect();
+        for _ in answered..to_responder.len() {
+            let reply =
+                Mail::new("away@example.org", &format!("I am away (round {round})"), "Back next week.");
+            h.pipe(&reply.build()).await;
+        }
+        answered = to_responder.len();
+    }
+    let to_responder = h.scalar_i64("SELECT COUNT(*) FROM outbox WHERE recipient = 'away@example.org'").await;
+    assert_eq!(to_responder, 10, "max_automatic_per_address_per_hour stops the exchange");
+    assert_eq!(answered, 10);
+}
