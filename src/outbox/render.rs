@@ -173,7 +173,9 @@ fn read_overrides(dir: &Path, sources: &mut [(String, String)], errors: &mut Vec
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
-            return errors.push(TemplateError::Io { path: dir.display().to_string(), message: e.to_string() });
+            let path = dir.display().to_string();
+            errors.push(TemplateError::Io { path, message: e.to_string() });
+            return;
         }
     };
     for entry in entries.flatten() {
