@@ -157,3 +157,23 @@ fn explain_prints_the_trace_and_writes_nothing() {
         text(&list)
     );
 }
+
+#[test]
+fn check_config_reports_a_broken_template_override() {
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::write(templates.path().join("new_ticket_alert.txt.tera"), "Hello {{ no_such_thing }}\n")
+        .unwrap();
+    let site = Site::new(&format!("\n[templates]\ndir = \"{}\"\n", templates.path().display()));
+    let out = site.run(&["check-config"], b"");
+    assert_eq!(code(&out), 78, "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("new_ticket_alert.txt.tera") && stderr.contains("no_such_thing"), "{stderr}");
+
+    std::fs::write(
+        templates.path().join("new_ticket_alert.txt.tera"),
+        "{{ reply_marker }}\nNew: {{ ticket.subject }}\n",
+    )
+    .unwrap();
+    let out = site.run(&["check-config"], b"");
+    assert_eq!(code(&out), 0, "{}", text(&out));
+}

@@ -9,6 +9,7 @@ use crate::config::{self, Config};
 use crate::core::ids::InboundId;
 use crate::core::trace::Trace;
 use crate::ingest::{Delivery, Ingestor};
+use crate::outbox::render::Templates;
 use crate::store::inbound::{self as inbound_store, Source};
 use crate::store::outbox::{self as outbox_store, OutboxId};
 use crate::store::{tickets as ticket_store, users as user_store};
@@ -16,10 +17,19 @@ use crate::store::{tickets as ticket_store, users as user_store};
 pub async fn check_config(path: Option<&Path>) -> u8 {
     let origin = path.map_or("<defaults>".to_string(), |p| p.display().to_string());
     match config::load(path) {
-        Ok(_) => {
-            println!("{origin}: ok");
-            exit::OK
-        }
+        Ok(config) => match Templates::load(config.templates.dir.as_deref()) {
+            Ok(_) => {
+                println!("{origin}: ok");
+                exit::OK
+            }
+            Err(errors) => {
+                for error in &errors {
+                    eprintln!("{origin}: templates.dir: {error}");
+                }
+                eprintln!("{} problem(s) found", errors.len());
+                exit::CONFIG
+            }
+        },
         Err(errors) => {
             eprintln!("{errors}");
             eprintln!("{} problem(s) found", errors.errors.len());

@@ -20,7 +20,7 @@ pub async fn run(config: &Config) -> u8 {
             return if error.is_unavailable() { exit::TEMPFAIL } else { exit::SOFTWARE };
         }
     };
-    let templates = match Templates::load(None) {
+    let templates = match Templates::load(config.templates.dir.as_deref()) {
         Ok(templates) => Arc::new(templates),
         Err(errors) => {
             for error in errors {

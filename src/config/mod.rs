@@ -18,6 +18,7 @@ mod read;
 mod rules;
 mod smtp;
 mod staff;
+mod templates;
 mod tickets;
 
 #[cfg(test)]
@@ -36,6 +37,7 @@ pub use notifications::Notifications;
 pub use orgs::{Manager, ManagerMode, Org};
 pub use smtp::{Smtp, SmtpTls};
 pub use staff::{Agent, Team};
+pub use templates::Templates;
 pub use tickets::Tickets;
 
 use error::Problems;
@@ -54,6 +56,7 @@ pub struct Config {
     pub tickets: Tickets,
     pub notifications: Notifications,
     pub smtp: Smtp,
+    pub templates: Templates,
     pub log: Log,
     pub agents: Vec<Agent>,
     pub teams: Vec<Team>,
@@ -93,6 +96,7 @@ fn validate(raw: &RawConfig, source: &Source<'_>) -> Result<Config, Vec<ConfigEr
     let tickets = tickets::validate_tickets(&raw.tickets, &mut problems);
     let notifications = notifications::validate_notifications(&raw.notifications, &mut problems);
     let smtp = smtp::validate_smtp(&raw.smtp, &mut problems);
+    let templates = templates::validate_templates(&raw.templates, &mut problems);
     let log = log::validate_log(&raw.log, &mut problems);
     let agents = staff::validate_agents(&raw.agents, &instance.support_addresses, &mut problems);
     let teams = staff::validate_teams(&raw.teams, &agents, &mut problems);
@@ -104,6 +108,7 @@ fn validate(raw: &RawConfig, source: &Source<'_>) -> Result<Config, Vec<ConfigEr
         tickets,
         notifications,
         smtp,
+        templates,
         log,
         agents,
         teams,

@@ -14,7 +14,7 @@ use super::orgs::RawOrg;
 use super::staff::{RawAgent, RawTeam};
 use super::{
     database::RawDatabase, limits::RawLimits, notifications::RawNotifications, smtp::RawSmtp,
-    tickets::RawTickets,
+    templates::RawTemplates, tickets::RawTickets,
 };
 
 /// The file as written. Every section may be left out; its defaults are on its own struct.
@@ -33,6 +33,8 @@ pub(super) struct RawConfig {
     pub notifications: RawNotifications,
     /// `[smtp]`: where outgoing mail goes.
     pub smtp: RawSmtp,
+    /// `[templates]`: overrides of the mail templates.
+    pub templates: RawTemplates,
     /// `[log]`: log level and format.
     pub log: RawLog,
     /// `[[agents]]`. Default: none.

@@ -408,3 +408,9 @@ fn notifications_rules() {
     let off = "[notifications]\nauto_response = false\ncollaborator_notice = false\nmax_automatic_per_address_per_hour = 0\n";
     assert!(!valid(off).notifications.auto_response);
 }
+
+#[test]
+fn templates_dir_must_exist() {
+    let text = "[templates]\ndir = \"/nonexistent/templates\"\n";
+    assert_error(text, "templates.dir", Some(2), "is not a directory");
+}
