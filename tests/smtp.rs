@@ -94,6 +94,7 @@ async fn delivered_mail_carries_threading_and_loop_headers(backend: Backend) {
     assert_eq!(header(auto, "Thread-Topic").unwrap(), "Printer on fire");
     assert!(header(auto, "Reply-To").unwrap().contains("support@example.com"));
     assert!(auto.contains("Please type your reply above this line"), "{auto}");
+    assert!(auto.contains("Help!"), "the auto-response quotes the customer's text: {auto}");
     let alert = mail_to(&delivered, "alice@example.com");
     assert_eq!(header(alert, "Auto-Submitted").unwrap(), "auto-generated");
 }

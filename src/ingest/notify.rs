@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{Incoming, Pipeline};
 use crate::core::address::{EmailAddress, MessageId};
 use crate::core::identify::is_own_address;
-use crate::core::ids::TicketId;
+use crate::core::ids::{EntryId, TicketId};
 use crate::core::notify::{self, Audience, Event, History, Mail, Planned};
 use crate::core::thread::TicketState;
 use crate::core::trace::Trace;
@@ -17,15 +17,13 @@ use crate::store::{self, Tx};
 
 const HOUR_MS: i64 = 60 * 60 * 1000;
 
-/// The customer's text quoted back in automatic mail is cut to this many characters.
-const QUOTED_TEXT_CHARS: usize = 2000;
-
 /// What the notification step needs to know beyond the message itself.
 pub(super) struct Notice<'a> {
     pub event: Event,
     pub ticket: &'a TicketState,
-    /// The reply text of the message (quoted history removed).
-    pub text: &'a str,
+    /// The entry of the message: the worker quotes its text (it is immutable, so referencing it
+    /// fixes the content as well as copying would, without writing the text again).
+    pub entry: Option<EntryId>,
     pub new_collaborators: Vec<EmailAddress>,
     /// Failed recipients and the diagnostic, for bounce alerts.
     pub bounce: Option<(Vec<String>, String)>,
@@ -131,7 +129,6 @@ impl Pipeline {
 /// The template context, fixed at enqueue time (what was true when the event happened). The worker
 /// adds what is minted at send time: links and reply addresses.
 fn context(msg: &Incoming<'_>, notice: &Notice<'_>, mail: &Planned) -> serde_json::Value {
-    let text: String = notice.text.chars().take(QUOTED_TEXT_CHARS).collect();
     let author_name = msg.sender.name.clone().unwrap_or_default();
     json!({
         "mail": mail.mail.template(),
@@ -143,7 +140,7 @@ fn context(msg: &Incoming<'_>, notice: &Notice<'_>, mail: &Planned) -> serde_jso
             "status": notice.ticket.status.as_str(),
         },
         "message": {
-            "text": text,
+            "entry_id": notice.entry.map(|e| e.0),
             "author_name": author_name,
             "author_email": msg.sender.email.as_str(),
         },

@@ -87,7 +87,7 @@ impl Pipeline {
                 }
             }
         }
-        let (entry, text) = self.store_entry(tx, msg, owner, ticket, now)?;
+        let entry = self.store_entry(tx, msg, owner, ticket, now)?;
         if let Some(manager) = manager {
             let name = self.target_name(tx, manager.target)?;
             let (decision, text) = if manager.assign {
@@ -99,8 +99,13 @@ impl Pipeline {
             self.system_entry(tx, ticket, &text, now)?;
         }
         let state = TicketState { id: ticket, number, subject, status: Status::Open, closed_at: None };
-        let notice =
-            Notice { event: Event::NewTicket, ticket: &state, text: &text, new_collaborators, bounce: None };
+        let notice = Notice {
+            event: Event::NewTicket,
+            ticket: &state,
+            entry: Some(entry),
+            new_collaborators,
+            bounce: None,
+        };
         self.notify(tx, msg, notice, trace)?;
         Ok(Outcome::Created { ticket, number: state.number, entry })
     }
@@ -124,7 +129,7 @@ impl Pipeline {
             }
             self.add_collaborators(tx, ticket, email, sender, trace)?;
         }
-        let (entry, text) = self.store_entry(tx, msg, user, ticket, now)?;
+        let entry = self.store_entry(tx, msg, user, ticket, now)?;
         let status = if reopen { Status::Open } else { state.status.after_customer_reply() };
         ticket_store::update_ticket_activity(tx, ticket, status, now)?;
         if status != state.status {
@@ -135,7 +140,7 @@ impl Pipeline {
         let notice = Notice {
             event: Event::Reply,
             ticket: &state,
-            text: &text,
+            entry: Some(entry),
             new_collaborators: Vec::new(),
             bounce: None,
         };
@@ -154,7 +159,7 @@ impl Pipeline {
         let now = self.clock.now_ms();
         let state = ticket_store::find_ticket_state(tx, ticket)?.ok_or(StoreError::NotFound)?;
         let (user, _) = self.identify(tx, msg.sender, trace)?;
-        let (entry, _) = self.store_entry(tx, msg, user, ticket, now)?;
+        let entry = self.store_entry(tx, msg, user, ticket, now)?;
         trace.record("status", "unchanged", format!("{} mail never changes a ticket", msg.class));
         Ok(Outcome::Added { ticket, number: state.number, entry })
     }
@@ -177,7 +182,7 @@ impl Pipeline {
         let notice = Notice {
             event: Event::Bounce,
             ticket: &state,
-            text: note,
+            entry: None,
             new_collaborators: Vec::new(),
             bounce: Some((failed, note.to_string())),
         };
@@ -254,7 +259,7 @@ impl Pipeline {
         author: UserId,
         ticket: TicketId,
         now: i64,
-    ) -> store::Result<(EntryId, String)> {
+    ) -> store::Result<EntryId> {
         let email = msg.email;
         let stripped = stripped_text(email);
         let entry = ticket_store::insert_entry(
@@ -292,7 +297,7 @@ impl Pipeline {
         if let Some(id) = &email.message_id {
             ticket_store::insert_message_id(tx, id, ticket, Some(entry), Direction::In)?;
         }
-        Ok((entry, stripped))
+        Ok(entry)
     }
 
     fn system_entry(

@@ -13,9 +13,11 @@ use super::render::{TemplateName, Templates};
 use super::smtp::{SendError, SmtpSender};
 use crate::clock::Clock;
 use crate::core::address::EmailAddress;
+use crate::core::ids::EntryId;
 use crate::core::notify::Mail;
 use crate::core::quote::REPLY_MARKER;
 use crate::store::outbox::{self as outbox_store, Claimed, GivenUp, OutboxId};
+use crate::store::tickets as ticket_store;
 use crate::store::{self, Store};
 
 /// What the worker needs from the configuration.
@@ -51,6 +53,24 @@ enum Attempt {
     Retry { at_ms: i64, error: String },
     GaveUp { status: GivenUp, error: String },
 }
+
+/// A claimed row with what the claim transaction looked up for it.
+struct Sending {
+    row: Claimed,
+    /// The ticket's first Message-ID, the root of References.
+    root: Option<String>,
+    /// The text of the entry the mail quotes.
+    text: Option<String>,
+}
+
+/// The entry a row's context quotes (`message.entry_id`), if any.
+fn quoted_entry(context_json: &str) -> Option<EntryId> {
+    let context: Value = serde_json::from_str(context_json).ok()?;
+    context["message"]["entry_id"].as_i64().map(EntryId)
+}
+
+/// The customer's text quoted back in automatic mail is cut to this many characters.
+const QUOTED_TEXT_CHARS: usize = 2000;
 
 const BACKOFF_BASE_MS: i64 = 30_000;
 const BACKOFF_CAP_MS: i64 = 6 * 60 * 60 * 1000;
@@ -97,15 +117,19 @@ impl Worker {
             .store
             .write(move |tx| {
                 let rows = outbox_store::claim_due(tx, now, lease_ms, batch)?;
-                let mut with_roots = Vec::with_capacity(rows.len());
+                let mut claimed = Vec::with_capacity(rows.len());
                 for row in rows {
                     let root = match row.ticket {
                         Some(ticket) => outbox_store::thread_root(tx, ticket)?,
                         None => None,
                     };
-                    with_roots.push((row, root));
+                    let text = match quoted_entry(&row.context_json) {
+                        Some(entry) => ticket_store::entry_reply_text(tx, entry)?,
+                        None => None,
+                    };
+                    claimed.push(Sending { row, root, text });
                 }
-                Ok(with_roots)
+                Ok(claimed)
             })
             .await?;
         let count = claimed.len();
@@ -113,7 +137,7 @@ impl Worker {
             return Ok(0);
         }
         let outcomes: Vec<(OutboxId, Attempt)> = futures::stream::iter(claimed)
-            .map(|(row, root)| async move { (row.id, self.attempt(&row, root.as_deref()).await) })
+            .map(|sending| async move { (sending.row.id, self.attempt(&sending).await) })
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect()
             .await;
@@ -135,8 +159,9 @@ impl Worker {
         Ok(count)
     }
 
-    async fn attempt(&self, row: &Claimed, root: Option<&str>) -> Attempt {
-        let message = match self.build(row, root) {
+    async fn attempt(&self, sending: &Sending) -> Attempt {
+        let row = &sending.row;
+        let message = match self.build(sending) {
             Ok(message) => message,
             Err(error) => {
                 tracing::error!(outbox = %row.id, %error, "outbox: mail cannot be built; giving up");
@@ -165,10 +190,15 @@ impl Worker {
     }
 
     /// Renders the row's template and composes the mail.
-    fn build(&self, row: &Claimed, root: Option<&str>) -> Result<lettre::Message, String> {
+    fn build(&self, sending: &Sending) -> Result<lettre::Message, String> {
+        let (row, root) = (&sending.row, sending.root.as_deref());
         let name = TemplateName::parse(&row.template)
             .ok_or_else(|| format!("unknown template {:?}", row.template))?;
-        let stored: Value = serde_json::from_str(&row.context_json).map_err(|e| format!("context: {e}"))?;
+        let mut stored: Value =
+            serde_json::from_str(&row.context_json).map_err(|e| format!("context: {e}"))?;
+        if let Some(text) = &sending.text {
+            stored["message"]["text"] = Value::String(text.chars().take(QUOTED_TEXT_CHARS).collect());
+        }
         let context = self.full_context(stored);
         let rendered = self.templates.render(name, &context).map_err(|e| e.to_string())?;
         let to = EmailAddress::parse(&row.recipient)

@@ -390,3 +390,12 @@ pub fn list_attachments(tx: &mut Tx<'_>, entry: EntryId) -> Result<Vec<Attachmen
         },
     )
 }
+
+/// The text of an entry as quoted in mail: the reply without its quoted history.
+pub fn entry_reply_text(tx: &mut Tx<'_>, entry: EntryId) -> Result<Option<String>> {
+    tx.query_opt(
+        "SELECT COALESCE(stripped_text, body_text) FROM entries WHERE id = $1",
+        params![entry.0],
+        |r| r.string(0),
+    )
+}
