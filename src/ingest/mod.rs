@@ -374,6 +374,11 @@ impl Pipeline {
             bounce.original_message_ids.iter().chain(&email.in_reply_to).chain(email.references.iter().rev());
         for id in quoted {
             if let Some(ticket) = ticket_store::find_ticket_by_message_id(tx, id)? {
+                let failed_list =
+                    if failed.is_empty() { "recipient not stated".to_string() } else { failed.join(", ") };
+                if crate::store::outbox::mark_bounced(tx, id, &failed_list)? {
+                    trace.record("bounce", "outbox-failed", format!("our mail {id} marked failed"));
+                }
                 trace.record(
                     "thread",
                     "bounce",

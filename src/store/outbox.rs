@@ -230,3 +230,13 @@ pub fn thread_root(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Option<String>> 
         |r| r.string(0),
     )
 }
+
+/// A bounce came back for the mail with `message_id`: its delivery failed after the server took it.
+/// `false` when no outbox row has that id (not a mail of ours).
+pub fn mark_bounced(tx: &mut Tx<'_>, message_id: &MessageId, report: &str) -> Result<bool> {
+    let changed = tx.execute(
+        "UPDATE outbox SET status = 'failed', last_error = $1 WHERE message_id = $2",
+        params![format!("bounced: {report}").as_str(), message_id.as_str()],
+    )?;
+    Ok(changed > 0)
+}
