@@ -1,10 +1,25 @@
-//! Mail templates: a subject + text + HTML triple per mail, rendered with tera. Defaults are embedded
-//! in the binary; `templates.dir` overrides them file by file. A variable missing from the context is
-//! an error, never an empty string in a customer's mail; HTML is auto-escaped.
+//! Mail templates: turns a template name and a JSON context into the subject, text and HTML of one
+//! outgoing mail, using tera 2. Owns the embedded defaults, their file-by-file overrides from
+//! `templates.dir`, and the context contract (`Templates::sample_context`); it decides nothing about
+//! recipients or headers (that is `compose`) and never fills a missing variable with an empty string.
 
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
+
+use crate::core::quote::REPLY_MARKER;
+
+/// One outgoing mail's text, rendered from a subject + text + HTML template triple.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    /// One line, trimmed: no CR, LF or other control characters, whitespace runs collapsed.
+    pub subject: String,
+    /// The plain-text body; its first line is the reply marker.
+    pub text: String,
+    /// The HTML body (auto-escaped); the reply marker is in its first paragraph.
+    pub html: String,
+}
 
 /// The mails mailgate sends from templates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,6 +44,7 @@ impl TemplateName {
         TemplateName::BounceAlert,
     ];
 
+    /// The name used in file names and in the outbox table.
     pub fn as_str(self) -> &'static str {
         match self {
             TemplateName::NewTicketAutoResponse => "new_ticket_auto_response",
@@ -46,242 +62,728 @@ impl TemplateName {
     }
 }
 
-/// The three files of a template.
-const PARTS: [&str; 3] = ["subject.tera", "txt.tera", "html.tera"];
-
-macro_rules! defaults {
-    ($($name:literal),* $(,)?) => {
-        &[$(
-            (concat!($name, ".subject.tera"), include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/email/", $name, ".subject.tera"))),
-            (concat!($name, ".txt.tera"), include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/email/", $name, ".txt.tera"))),
-            (concat!($name, ".html.tera"), include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/email/", $name, ".html.tera"))),
-        )*]
-    };
-}
-
-/// `(file name, embedded content)` of every default template file.
-const DEFAULTS: &[(&str, &str)] = defaults!(
-    "new_ticket_auto_response",
-    "new_message_confirmation",
-    "new_ticket_alert",
-    "new_message_alert",
-    "collaborator_notice",
-    "rejection_notice",
-    "bounce_alert",
-);
-
-/// One mail's rendered text.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rendered {
-    /// One line, trimmed.
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-}
-
-#[derive(Debug, thiserror::Error)]
+/// What went wrong loading or rendering templates. `file` is the override's path, or
+/// `built-in <file name>` for an embedded default.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
     #[error(
-        "{path}: not a mailgate template; the valid names are <name>.{{subject,txt,html}}.tera with <name> one of: {valid}"
+        "{}: not a mailgate template; expected <name>.subject.tera, <name>.txt.tera or <name>.html.tera \
+         with <name> one of: {}",
+        path.display(), valid_names()
     )]
-    UnknownFile { path: String, valid: String },
-    #[error("{path}: cannot read: {message}")]
-    Io { path: String, message: String },
-    #[error("template {file}: {message}")]
-    Syntax { file: String, message: String },
-    #[error("template {file}: {message}")]
-    Render { file: String, message: String },
+    UnknownFile { path: PathBuf },
+    #[error("{}: {message}", path.display())]
+    Io { path: PathBuf, message: String },
+    #[error("{}: syntax error: {message}", at(file, *line))]
+    Syntax { file: String, line: Option<usize>, message: String },
+    #[error("{}: `{variable}` is missing for template {template}: {message}", at(file, *line))]
+    MissingVariable {
+        template: &'static str,
+        file: String,
+        line: Option<usize>,
+        variable: String,
+        message: String,
+    },
+    #[error("{}: cannot render: {message}", at(file, *line))]
+    Render { file: String, line: Option<usize>, message: String },
+    #[error("template {template}: the context is not usable: {message}")]
+    Context { template: &'static str, message: String },
+    #[error("{file}: {rule}")]
+    Rule { file: String, rule: &'static str },
 }
 
-/// The compiled templates.
+/// The compiled templates: the embedded defaults with any overrides applied.
 pub struct Templates {
     tera: tera::Tera,
+    /// Every loaded file by its tera name (`<name>.<part>.tera`): where it came from and its text,
+    /// which error messages quote from.
+    files: BTreeMap<String, SourceFile>,
+    /// Per template (indexed by `TemplateName as usize`), the context paths its files use: checked
+    /// before rendering, because tera treats an undefined value in `{% if %}` as false.
+    needs: [Vec<Need>; 7],
 }
 
 impl Templates {
-    /// The embedded defaults, each overridable by a file of the same name in `dir`. Every problem
-    /// is reported at once: unknown files, unreadable files, syntax errors, and overrides that use a
-    /// variable the context does not provide (each template is rendered against the sample context).
+    /// Embedded defaults, each overridable file by file from `dir` (`<name>.subject.tera`,
+    /// `<name>.txt.tera`, `<name>.html.tera`). Every problem is returned at once: a file in `dir` that
+    /// is not one of ours, an unreadable file, a syntax error, a variable the template's context does
+    /// not provide (found by rendering against `sample_context` and a sparse variant of it, and by
+    /// checking every variable path the file names), and a text or HTML without the reply marker.
     pub fn load(dir: Option<&Path>) -> Result<Templates, Vec<TemplateError>> {
         let mut errors = Vec::new();
-        let mut sources: Vec<(String, String)> =
-            DEFAULTS.iter().map(|(f, c)| (f.to_string(), c.to_string())).collect();
+        let mut files = default_files();
         if let Some(dir) = dir {
-            read_overrides(dir, &mut sources, &mut errors);
+            read_overrides(dir, &mut files, &mut errors);
         }
         let mut tera = tera::Tera::new();
         tera.autoescape_on([".html.tera"]);
-        for (file, content) in &sources {
-            if let Err(error) = tera.add_raw_template(file, content) {
-                errors.push(TemplateError::Syntax { file: file.clone(), message: describe(&error) });
+        let mut broken = BTreeSet::new();
+        for (key, file) in &files {
+            if let Err(error) = tera.add_raw_template(key, &file.content) {
+                errors.push(syntax_error(&file.shown, &error));
+                broken.insert(key.clone());
             }
         }
-        let templates = Templates { tera };
-        if errors.is_empty() {
-            let sample = Templates::sample_context();
-            for name in TemplateName::ALL {
-                if let Err(error) = templates.render(name, &sample) {
-                    errors.push(error);
-                }
+        let needs = TemplateName::ALL.map(|name| needs_of(name, &files));
+        let templates = Templates { tera, files, needs };
+        for name in TemplateName::ALL {
+            if PARTS.iter().all(|part| !broken.contains(&file_key(name, part))) {
+                templates.validate(name, &mut errors);
             }
         }
         if errors.is_empty() { Ok(templates) } else { Err(errors) }
     }
 
-    /// Renders the triple of `name` with `context` (a JSON object).
-    pub fn render(&self, name: TemplateName, context: &Value) -> Result<Rendered, TemplateError> {
-        let context = tera::Context::from_serialize(context)
-            .map_err(|e| TemplateError::Render { file: name.as_str().to_string(), message: describe(&e) })?;
-        let mut out = PARTS.iter().map(|part| {
-            let file = format!("{}.{part}", name.as_str());
-            self.tera
-                .render(&file, &context)
-                .map_err(|e| TemplateError::Render { message: describe(&e), file })
-        });
-        let (subject, text, html) = (
-            out.next().unwrap_or_else(missing)?,
-            out.next().unwrap_or_else(missing)?,
-            out.next().unwrap_or_else(missing)?,
-        );
-        Ok(Rendered { subject: subject.split_whitespace().collect::<Vec<_>>().join(" "), text, html })
+    /// Renders one triple. A variable missing from `context` is an error naming the template and
+    /// the variable. HTML is auto-escaped; subject and text are not.
+    pub fn render(&self, name: TemplateName, json_context: &Value) -> Result<Rendered, TemplateError> {
+        let context = tera::Context::from_serialize(json_context)
+            .map_err(|e| TemplateError::Context { template: name.as_str(), message: e.to_string() })?;
+        if let Some(need) = self
+            .needs
+            .get(name as usize)
+            .into_iter()
+            .flatten()
+            .find(|need| !has_path(json_context, &need.path))
+        {
+            return Err(TemplateError::MissingVariable {
+                template: name.as_str(),
+                file: self.files.get(&need.key).map_or_else(|| need.key.clone(), |f| f.shown.clone()),
+                line: Some(need.line),
+                variable: need.path.clone(),
+                message: "absent or null in the context".into(),
+            });
+        }
+        let [subject, text, html] = PARTS.map(|part| self.render_file(name, &file_key(name, part), &context));
+        Ok(Rendered { subject: one_line(&subject?), text: text?, html: html? })
     }
 
-    /// A context with every variable any template may use: what the worker provides.
-    pub fn sample_context() -> Value {
-        json!({
+    /// The context a template is promised, with every field filled (so that previews show
+    /// everything and validation takes every `{% if %}` branch). See docs/templates.md.
+    pub fn sample_context(name: TemplateName) -> Value {
+        let mut context = json!({
             "instance_name": "Example Support",
-            "reply_marker": crate::core::quote::REPLY_MARKER,
+            "reply_marker": REPLY_MARKER,
             "recipient": { "name": "Jane Doe", "email": "jane@example.org" },
-            "ticket": { "id": 1, "number": "123456", "subject": "Printer on fire", "status": "open", "url": "https://help.example.com/t/token" },
-            "message": { "text": "It is burning.", "author_name": "Jane Doe", "author_email": "jane@example.org" },
-            "owner": { "name": "Jane Doe", "email": "jane@example.org" },
-            "organization": "ACME",
-            "note_address": "",
-            "reason": "the message is larger than 25 MB",
-            "bounce": { "recipients": ["jane@example.org"], "diagnostic": "550 5.1.1 user unknown" },
-            "in_reply_to": "q1@example.org",
+            "ticket": {
+                "number": "123456",
+                "subject": "Printer on fire",
+                "status": "open",
+                "url": "https://help.example.com/t/123456?token=abc&lang=en",
+            },
+        });
+        let agent = json!({ "name": "Alex Agent", "email": "alex@help.example.com" });
+        let author = json!({
+            "text": "Hello,\nthe printer in room 4 is on fire.\n\nJane",
+            "author_name": "Jane Doe",
+            "author_email": "jane@example.org",
+        });
+        let extra = match name {
+            TemplateName::NewTicketAutoResponse | TemplateName::NewMessageConfirmation => {
+                json!({ "message": { "text": "Hello,\nthe printer in room 4 is on fire.\n\nJane" } })
+            }
+            TemplateName::NewTicketAlert | TemplateName::NewMessageAlert => json!({
+                "recipient": agent,
+                "message": author,
+                "organization": "ACME",
+                "note_address": "support+note-abc@help.example.com",
+            }),
+            TemplateName::CollaboratorNotice => json!({
+                "recipient": { "name": "Sam Roe", "email": "sam@example.org" },
+                "owner": { "name": "Jane Doe", "email": "jane@example.org" },
+            }),
+            TemplateName::RejectionNotice => {
+                json!({ "reason": "Messages larger than 25 MB are not accepted; please send a link instead." })
+            }
+            TemplateName::BounceAlert => json!({
+                "recipient": agent,
+                "bounce": {
+                    "recipients": ["jane@example.org", "sam@example.org"],
+                    "diagnostic": "550 5.1.1 <jane@example.org>: Recipient address rejected:\nUser unknown",
+                },
+            }),
+        };
+        merge(&mut context, extra);
+        context
+    }
+}
+
+/// The three files of a template, in `Rendered` order.
+const PARTS: [&str; 3] = ["subject.tera", "txt.tera", "html.tera"];
+
+/// A context path a template uses, and where it is first used.
+struct Need {
+    path: String,
+    key: String,
+    line: usize,
+}
+
+/// One template file: where it came from (for messages) and its text.
+struct SourceFile {
+    shown: String,
+    content: String,
+}
+
+impl Templates {
+    fn render_file(
+        &self,
+        name: TemplateName,
+        key: &str,
+        context: &tera::Context,
+    ) -> Result<String, TemplateError> {
+        let shown = self.files.get(key).map_or(key, |f| f.shown.as_str());
+        self.tera.render(key, context).map_err(|error| {
+            let source = self.files.get(key).map_or("", |f| f.content.as_str());
+            render_error(name, shown, source, &error)
         })
     }
-}
 
-fn missing() -> Result<String, TemplateError> {
-    Err(TemplateError::Render { file: String::new(), message: "template part missing".to_string() })
-}
-
-/// Replaces defaults with the files of `dir`; unknown files are errors.
-fn read_overrides(dir: &Path, sources: &mut [(String, String)], errors: &mut Vec<TemplateError>) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) => {
-            let path = dir.display().to_string();
-            errors.push(TemplateError::Io { path, message: e.to_string() });
-            return;
+    /// Everything `load` checks for one triple; problems are pushed to `errors`, each once.
+    fn validate(&self, name: TemplateName, errors: &mut Vec<TemplateError>) {
+        let sample = Templates::sample_context(name);
+        let mut found = Vec::new();
+        for context in [&sample, &sparse_context(name)] {
+            let Ok(context) = tera::Context::from_serialize(context) else { continue };
+            let parts = PARTS.map(|part| self.render_file(name, &file_key(name, part), &context));
+            match parts {
+                [Ok(subject), Ok(text), Ok(html)] => {
+                    let rendered = Rendered { subject: one_line(&subject), text, html };
+                    check_rules(name, &rendered, &self.files, &mut found);
+                }
+                parts => found.extend(parts.into_iter().filter_map(Result::err)),
+            }
         }
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let file = entry.file_name().to_string_lossy().to_string();
-        let Some(slot) = sources.iter_mut().find(|(name, _)| *name == file) else {
-            let valid = TemplateName::ALL.map(TemplateName::as_str).join(", ");
-            errors.push(TemplateError::UnknownFile { path: path.display().to_string(), valid });
-            continue;
-        };
-        match std::fs::read_to_string(&path) {
-            Ok(content) => slot.1 = content,
-            Err(e) => {
-                errors.push(TemplateError::Io { path: path.display().to_string(), message: e.to_string() })
+        for part in PARTS {
+            let key = file_key(name, part);
+            let Some(file) = self.files.get(&key) else { continue };
+            let tokens = variable_tokens(&file.content);
+            let roots = self.tera.get_template_variables(&key).unwrap_or_default();
+            let unknown_roots = roots.into_iter().filter(|root| sample.get(root).is_none()).map(|root| {
+                let line = tokens.iter().find(|(t, _)| t.split('.').next() == Some(root)).map(|(_, l)| *l);
+                (root.to_string(), line)
+            });
+            let unknown_paths =
+                tokens.iter().filter(|(t, _)| !provides(&sample, t)).map(|(t, l)| (t.clone(), Some(*l)));
+            for (variable, line) in unknown_roots.chain(unknown_paths).collect::<Vec<_>>() {
+                if !mentions(&found, &file.shown, &variable) {
+                    found.push(TemplateError::MissingVariable {
+                        template: name.as_str(),
+                        file: file.shown.clone(),
+                        line,
+                        variable,
+                        message: "not provided to this template; docs/templates.md lists what each gets"
+                            .into(),
+                    });
+                }
+            }
+        }
+        for error in found {
+            if !errors.contains(&error) {
+                errors.push(error);
             }
         }
     }
 }
 
-/// tera's error with its causes (the cause carries the line and the variable).
-fn describe(error: &tera::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
+/// The sample context with everything optional emptied: agents get no link, names are unknown,
+/// and a rejection may concern no ticket at all.
+fn sparse_context(name: TemplateName) -> Value {
+    let mut context = Templates::sample_context(name);
+    let empty_fields: &[&[&str]] = &[
+        &["recipient", "name"],
+        &["ticket", "url"],
+        &["organization"],
+        &["note_address"],
+        &["owner", "name"],
+        &["message", "author_name"],
+    ];
+    for path in empty_fields {
+        if let Some(slot) = path.iter().try_fold(&mut context, |v, k| v.get_mut(*k)) {
+            *slot = json!("");
+        }
     }
-    message
+    if name == TemplateName::RejectionNotice {
+        merge(&mut context, json!({ "ticket": { "number": "", "subject": "", "status": "", "url": "" } }));
+    }
+    context
+}
+
+/// The promises every override must keep: the quote stripper cuts inbound replies at the marker.
+fn check_rules(
+    name: TemplateName,
+    rendered: &Rendered,
+    files: &BTreeMap<String, SourceFile>,
+    found: &mut Vec<TemplateError>,
+) {
+    let shown = |part: &str| {
+        let key = file_key(name, part);
+        files.get(&key).map_or(key, |f| f.shown.clone())
+    };
+    if rendered.subject.is_empty() {
+        found.push(TemplateError::Rule { file: shown(PARTS[0]), rule: "the subject must not be empty" });
+    }
+    if rendered.text.lines().next().map(str::trim_end) != Some(REPLY_MARKER) {
+        let rule = "the first line of the text must be the reply marker ({{ reply_marker }})";
+        found.push(TemplateError::Rule { file: shown(PARTS[1]), rule });
+    }
+    if !rendered.html.contains(REPLY_MARKER) {
+        let rule =
+            "the HTML must show the reply marker ({{ reply_marker }}), in a small paragraph at the top";
+        found.push(TemplateError::Rule { file: shown(PARTS[2]), rule });
+    }
+}
+
+fn default_files() -> BTreeMap<String, SourceFile> {
+    let mut files = BTreeMap::new();
+    for name in TemplateName::ALL {
+        for (part, content) in PARTS.into_iter().zip(embedded(name)) {
+            let key = file_key(name, part);
+            files.insert(
+                key.clone(),
+                SourceFile { shown: format!("built-in {key}"), content: content.into() },
+            );
+        }
+    }
+    files
+}
+
+macro_rules! embedded_triple {
+    ($name:literal) => {
+        [
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/email/", $name, ".subject.tera")),
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/email/", $name, ".txt.tera")),
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/email/", $name, ".html.tera")),
+        ]
+    };
+}
+
+/// The default subject, text and HTML of `name`, compiled into the binary.
+fn embedded(name: TemplateName) -> [&'static str; 3] {
+    match name {
+        TemplateName::NewTicketAutoResponse => embedded_triple!("new_ticket_auto_response"),
+        TemplateName::NewMessageConfirmation => embedded_triple!("new_message_confirmation"),
+        TemplateName::NewTicketAlert => embedded_triple!("new_ticket_alert"),
+        TemplateName::NewMessageAlert => embedded_triple!("new_message_alert"),
+        TemplateName::CollaboratorNotice => embedded_triple!("collaborator_notice"),
+        TemplateName::RejectionNotice => embedded_triple!("rejection_notice"),
+        TemplateName::BounceAlert => embedded_triple!("bounce_alert"),
+    }
+}
+
+/// Replaces defaults with the files of `dir`; any other entry is an error.
+fn read_overrides(dir: &Path, files: &mut BTreeMap<String, SourceFile>, errors: &mut Vec<TemplateError>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => return errors.push(TemplateError::Io { path: dir.to_path_buf(), message: e.to_string() }),
+    };
+    let mut paths = Vec::new();
+    for entry in entries {
+        match entry {
+            Ok(entry) => paths.push(entry.path()),
+            Err(e) => errors.push(TemplateError::Io { path: dir.to_path_buf(), message: e.to_string() }),
+        }
+    }
+    paths.sort();
+    for path in paths {
+        let key = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let Some(slot) = files.get_mut(&key) else {
+            errors.push(TemplateError::UnknownFile { path });
+            continue;
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(content) => *slot = SourceFile { shown: path.display().to_string(), content },
+            Err(e) => errors.push(TemplateError::Io { path, message: e.to_string() }),
+        }
+    }
+}
+
+/// A tera error from adding a template, with its line when tera knows it.
+fn syntax_error(shown: &str, error: &tera::Error) -> TemplateError {
+    let file = shown.to_string();
+    match error.kind() {
+        tera::ErrorKind::SyntaxError(report) | tera::ErrorKind::RenderingError(report) => {
+            TemplateError::Syntax {
+                file,
+                line: Some(report.span().start_line),
+                message: report.message().into(),
+            }
+        }
+        // Unknown filters, tests and includes come as a preformatted report: keep its first line
+        // and take the line number from its ` --> name:line:column` pointer.
+        other => {
+            let text = other.to_string();
+            let message = text.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
+            TemplateError::Syntax { file, line: reported_line(&text), message }
+        }
+    }
+}
+
+/// A tera rendering error; an undefined variable names the whole dotted path (`ticket.url`).
+fn render_error(name: TemplateName, shown: &str, source: &str, error: &tera::Error) -> TemplateError {
+    let file = shown.to_string();
+    let tera::ErrorKind::RenderingError(report) = error.kind() else {
+        let text = error.to_string();
+        return TemplateError::Render { file, line: reported_line(&text), message: text };
+    };
+    let (message, span) = (report.message().to_string(), report.span());
+    let undefined = [
+        "Variable `",
+        "Field `",
+        "Tried to render a variable that is undefined",
+        "Cannot index into an undefined",
+    ];
+    if !undefined.iter().any(|prefix| message.starts_with(prefix)) {
+        return TemplateError::Render { file, line: Some(span.start_line), message };
+    }
+    let variable = source
+        .get(..span.range.end)
+        .map(|head| {
+            let in_path = |c: char| c.is_alphanumeric() || c == '_' || c == '.';
+            let start =
+                head.char_indices().rev().find(|(_, c)| !in_path(*c)).map_or(0, |(i, c)| i + c.len_utf8());
+            head.get(start..).unwrap_or_default().to_string()
+        })
+        .filter(|path| !path.is_empty())
+        .or_else(|| source.get(span.range.clone()).map(str::to_string))
+        .unwrap_or_default();
+    TemplateError::MissingVariable {
+        template: name.as_str(),
+        file,
+        line: Some(span.start_line),
+        variable,
+        message,
+    }
+}
+
+/// The line of a tera report's ` --> name:line:column` pointer.
+fn reported_line(report: &str) -> Option<usize> {
+    let pointer = report.lines().find_map(|l| l.trim_start().strip_prefix("--> "))?;
+    pointer.rsplit(':').nth(1)?.parse().ok()
+}
+
+/// Every identifier or dotted path (`ticket.url`) inside `{{ }}` and `{% %}` tags, with its line;
+/// string literals and `{# #}` comments are skipped. Keywords and filter names come along and are harmless: only paths
+/// rooted in the context are checked. Catches what rendering cannot: a misspelt field in an
+/// `{% if %}`, which tera treats as false.
+fn variable_tokens(content: &str) -> Vec<(String, usize)> {
+    let mut paths = Vec::new();
+    let mut rest = content;
+    while let Some(open) = rest.find(['{']).map(|i| &rest[i..]) {
+        let tags = [("{{", "}}"), ("{%", "%}"), ("{#", "#}")];
+        let Some((kind, close)) = tags.iter().find(|(o, _)| open.starts_with(o)) else {
+            rest = &open[1..];
+            continue;
+        };
+        let end = open.find(close).map_or(open.len(), |i| i + 2);
+        if *kind == "{#" {
+            rest = &open[end..];
+            continue;
+        }
+        let tag = &open[..end];
+        let tag_start = content.len() - open.len();
+        let mut quote = None;
+        let mut token_start = None;
+        for (i, c) in tag.char_indices().chain([(tag.len(), ' ')]) {
+            match quote {
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None if c == '"' || c == '\'' || c == '`' => quote = Some(c),
+                None if c.is_alphanumeric() || c == '_' || c == '.' => {
+                    token_start.get_or_insert(i);
+                    continue;
+                }
+                None => {}
+            }
+            if let Some(start) = token_start.take() {
+                let token = &tag[start..i];
+                let starts_ident = token.starts_with(|c: char| c.is_alphabetic() || c == '_');
+                if starts_ident {
+                    let line = content[..tag_start + start].matches('\n').count() + 1;
+                    paths.push((token.trim_end_matches('.').to_string(), line));
+                }
+            }
+        }
+        rest = &open[end..];
+    }
+    paths
+}
+
+/// The paths `name`'s files use that its contract provides, each once, in subject, text, HTML order.
+fn needs_of(name: TemplateName, files: &BTreeMap<String, SourceFile>) -> Vec<Need> {
+    let sample = Templates::sample_context(name);
+    let mut needs: Vec<Need> = Vec::new();
+    for key in PARTS.map(|part| file_key(name, part)) {
+        let Some(file) = files.get(&key) else { continue };
+        for (path, line) in variable_tokens(&file.content) {
+            if has_path(&sample, &path) && !needs.iter().any(|n| n.path == path) {
+                needs.push(Need { path, key: key.clone(), line });
+            }
+        }
+    }
+    needs
+}
+
+/// Whether `context` has a non-null value at the dotted `path` (below a list or a string, anything goes).
+fn has_path(context: &Value, path: &str) -> bool {
+    let mut value = context;
+    for segment in path.split('.') {
+        match value {
+            Value::Object(map) => match map.get(segment) {
+                Some(next) => value = next,
+                None => return false,
+            },
+            Value::Null => return false,
+            _ => return true,
+        }
+    }
+    !value.is_null()
+}
+
+/// Whether `sample` has `path`, or does not own its root: roots are checked against tera's own list
+/// of top-level variables, which knows loop and `set` variables.
+fn provides(sample: &Value, path: &str) -> bool {
+    path.split('.').next().is_none_or(|root| sample.get(root).is_none()) || has_path(sample, path)
+}
+
+fn mentions(found: &[TemplateError], shown: &str, path: &str) -> bool {
+    found.iter().any(|e| matches!(e, TemplateError::MissingVariable { file, variable, .. } if file == shown && variable == path))
+}
+
+fn file_key(name: TemplateName, part: &str) -> String {
+    format!("{}.{part}", name.as_str())
+}
+
+/// A subject is one header line: control characters (CR, LF, tab) and whitespace runs become one space.
+fn one_line(subject: &str) -> String {
+    let spaced: String = subject.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Adds `extra`'s keys to `base`, replacing what is there.
+fn merge(base: &mut Value, extra: Value) {
+    if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {
+        base.extend(extra);
+    }
+}
+
+fn at(file: &str, line: Option<usize>) -> String {
+    match line {
+        Some(line) => format!("{file}, line {line}"),
+        None => file.to_string(),
+    }
+}
+
+fn valid_names() -> String {
+    TemplateName::ALL.map(TemplateName::as_str).join(", ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_default_renders_with_the_marker_and_tag() {
-        let templates = Templates::load(None).unwrap();
-        for name in TemplateName::ALL {
-            let r = templates.render(name, &Templates::sample_context()).unwrap();
-            assert!(r.text.starts_with(crate::core::quote::REPLY_MARKER), "{name:?}");
-            assert!(r.html.contains(crate::core::quote::REPLY_MARKER), "{name:?}");
-            assert!(r.subject.contains("[#123456]"), "{name:?}: {}", r.subject);
-            assert!(r.text.contains("Example Support"), "{name:?}");
+    fn defaults() -> Templates {
+        match Templates::load(None) {
+            Ok(templates) => templates,
+            Err(errors) => panic!("defaults do not load: {errors:#?}"),
+        }
+    }
+
+    fn load_errors(dir: &Path) -> Vec<String> {
+        match Templates::load(Some(dir)) {
+            Ok(_) => panic!("expected errors"),
+            Err(errors) => errors.iter().map(ToString::to_string).collect(),
         }
     }
 
     #[test]
-    fn html_is_escaped_and_subjects_are_one_line() {
-        let templates = Templates::load(None).unwrap();
-        let mut context = Templates::sample_context();
-        context["message"]["text"] = json!("<script>alert(1)</script>");
-        context["ticket"]["subject"] = json!("two\r\nlines");
-        let r = templates.render(TemplateName::NewTicketAutoResponse, &context).unwrap();
+    fn every_default_renders_with_its_sample_and_sparse_context() {
+        let templates = defaults();
+        for name in TemplateName::ALL {
+            for context in [Templates::sample_context(name), sparse_context(name)] {
+                let r = templates.render(name, &context).unwrap();
+                assert_eq!(r.text.lines().next(), Some(REPLY_MARKER), "{name:?}");
+                assert!(r.text.trim_end().ends_with("Example Support"), "{name:?}:\n{}", r.text);
+                assert!(!r.text.contains("\n\n\n"), "{name:?} has a gap:\n{}", r.text);
+                assert!(r.html.contains(&format!(">{REPLY_MARKER}</p>")), "{name:?}");
+                assert!(r.html.contains("Example Support"), "{name:?}");
+                assert!(!r.html.contains("<script") && !r.html.contains("src="), "{name:?}");
+                assert!(!r.html.contains("\n\n"), "{name:?}:\n{}", r.html);
+                let tagged = r.subject.starts_with("[#123456] ");
+                assert_eq!(tagged, context["ticket"]["number"] == "123456", "{name:?}: {}", r.subject);
+            }
+        }
+    }
+
+    #[test]
+    fn a_rejection_without_a_ticket_has_no_tag() {
+        let context = sparse_context(TemplateName::RejectionNotice);
+        let r = defaults().render(TemplateName::RejectionNotice, &context).unwrap();
+        assert_eq!(r.subject, "Your message was not accepted");
+        assert!(!r.text.contains("ticket"), "{}", r.text);
+        assert!(r.text.contains("We could not accept your message.\n"), "{}", r.text);
+    }
+
+    #[test]
+    fn html_escapes_the_customer_text_and_text_does_not() {
+        let mut context = Templates::sample_context(TemplateName::NewTicketAlert);
+        context["message"]["text"] = json!("<script>alert(1)</script>\nbye & thanks");
+        let r = defaults().render(TemplateName::NewTicketAlert, &context).unwrap();
         assert!(!r.html.contains("<script>"), "{}", r.html);
-        assert!(r.html.contains("&lt;script&gt;"));
-        assert!(r.text.contains("<script>"), "plain text is not escaped");
-        assert_eq!(r.subject, "[#123456] two lines");
+        assert!(
+            r.html.contains("&lt;script&gt;alert(1)&lt;/script&gt;<br>bye &amp; thanks<br>"),
+            "{}",
+            r.html
+        );
+        assert!(r.text.contains("> <script>alert(1)</script>\n> bye & thanks\n"), "{}", r.text);
+    }
+
+    #[test]
+    fn the_subject_is_one_line_whatever_the_ticket_subject() {
+        let mut context = Templates::sample_context(TemplateName::NewMessageAlert);
+        context["ticket"]["subject"] = json!("  two\r\nlines\tand\u{b}more \n");
+        let r = defaults().render(TemplateName::NewMessageAlert, &context).unwrap();
+        assert_eq!(r.subject, "[#123456] New message: two lines and more");
     }
 
     #[test]
     fn a_missing_variable_is_an_error_naming_it() {
-        let templates = Templates::load(None).unwrap();
-        let mut context = Templates::sample_context();
+        let templates = defaults();
+        let mut context = Templates::sample_context(TemplateName::NewTicketAlert);
+        context["ticket"].as_object_mut().unwrap().remove("number");
+        let error = templates.render(TemplateName::NewTicketAlert, &context).unwrap_err();
+        assert!(
+            matches!(&error, TemplateError::MissingVariable { template: "new_ticket_alert", variable, line: Some(1), .. } if variable == "ticket.number"),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("`ticket.number`"), "{error}");
+
+        // Used only in `{% if %}`, where tera would quietly take it as false.
+        context = Templates::sample_context(TemplateName::CollaboratorNotice);
+        context["ticket"].as_object_mut().unwrap().remove("url");
+        let error = templates.render(TemplateName::CollaboratorNotice, &context).unwrap_err().to_string();
+        assert!(
+            error.contains("collaborator_notice.txt.tera, line ") && error.contains("`ticket.url`"),
+            "{error}"
+        );
+        context["ticket"]["url"] = Value::Null;
+        let error = templates.render(TemplateName::CollaboratorNotice, &context).unwrap_err().to_string();
+        assert!(error.contains("`ticket.url`"), "{error}");
+
+        context = Templates::sample_context(TemplateName::BounceAlert);
         context.as_object_mut().unwrap().remove("instance_name");
-        let error = templates.render(TemplateName::NewTicketAlert, &context).unwrap_err().to_string();
-        assert!(error.contains("instance_name"), "{error}");
+        let error = templates.render(TemplateName::BounceAlert, &context).unwrap_err().to_string();
+        assert!(
+            error.contains("built-in bounce_alert.txt.tera") && error.contains("`instance_name`"),
+            "{error}"
+        );
     }
 
     #[test]
-    fn rejection_without_a_ticket_number_has_no_tag() {
-        let templates = Templates::load(None).unwrap();
-        let mut context = Templates::sample_context();
-        context["ticket"]["number"] = json!("");
-        let r = templates.render(TemplateName::RejectionNotice, &context).unwrap();
-        assert_eq!(r.subject, "Your message could not be accepted");
-    }
-
-    #[test]
-    fn overrides_replace_one_file_and_problems_are_reported() {
+    fn an_override_replaces_just_that_file() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("new_ticket_alert.subject.tera"), "ALERT {{ ticket.number }}")
-            .unwrap();
+        let file = dir.path().join("new_ticket_alert.subject.tera");
+        std::fs::write(&file, "ALERT {{ ticket.number }} <{{ recipient.email }}>\n").unwrap();
         let templates = Templates::load(Some(dir.path())).unwrap();
-        let sample = Templates::sample_context();
-        assert_eq!(templates.render(TemplateName::NewTicketAlert, &sample).unwrap().subject, "ALERT 123456");
-        assert!(templates.render(TemplateName::NewTicketAlert, &sample).unwrap().text.contains("New ticket"));
+        let sample = Templates::sample_context(TemplateName::NewTicketAlert);
+        let r = templates.render(TemplateName::NewTicketAlert, &sample).unwrap();
+        assert_eq!(r.subject, "ALERT 123456 <alex@help.example.com>");
+        assert!(r.text.contains("New ticket #123456"), "{}", r.text);
+        let other = templates.render(TemplateName::NewMessageAlert, &sample).unwrap();
+        assert_eq!(other.subject, "[#123456] New message: Printer on fire");
+    }
 
-        std::fs::write(dir.path().join("bounce_alert.txt.tera"), "line one\n{% if %}").unwrap();
-        std::fs::write(dir.path().join("new_message_alert.txt.tera"), "{{ no_such_variable }}").unwrap();
-        std::fs::write(dir.path().join("notes.txt"), "stray").unwrap();
-        let errors: Vec<String> =
-            Templates::load(Some(dir.path())).err().unwrap().iter().map(ToString::to_string).collect();
+    #[test]
+    fn a_syntax_error_is_reported_with_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bounce_alert.txt.tera"), "{{ reply_marker }}\n\n{% if %}\n").unwrap();
+        std::fs::write(dir.path().join("bounce_alert.html.tera"), "{{ reply_marker }}\n{{ x | nosuch }}")
+            .unwrap();
+        let errors = load_errors(dir.path());
+        let txt = dir.path().join("bounce_alert.txt.tera").display().to_string();
+        let html = dir.path().join("bounce_alert.html.tera").display().to_string();
+        assert!(errors.iter().any(|e| e.starts_with(&format!("{txt}, line 3: syntax error"))), "{errors:#?}");
         assert!(
-            errors.iter().any(|e| e.contains("notes.txt") && e.contains("not a mailgate template")),
+            errors
+                .iter()
+                .any(|e| e.starts_with(&format!("{html}, line 2: syntax error")) && e.contains("nosuch")),
             "{errors:#?}"
         );
-        assert!(errors.iter().any(|e| e.contains("bounce_alert.txt.tera")), "{errors:#?}");
-        // The unknown-variable override is found once the syntax error is fixed.
-        std::fs::remove_file(dir.path().join("bounce_alert.txt.tera")).unwrap();
-        std::fs::remove_file(dir.path().join("notes.txt")).unwrap();
-        let errors: Vec<String> =
-            Templates::load(Some(dir.path())).err().unwrap().iter().map(ToString::to_string).collect();
-        assert!(
-            errors.iter().any(|e| e.contains("new_message_alert.txt.tera") && e.contains("no_such_variable")),
-            "{errors:#?}"
+    }
+
+    #[test]
+    fn an_unknown_file_is_reported_with_the_valid_names() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("new_ticket_alert.txt"), "stray").unwrap();
+        std::fs::write(dir.path().join("closed_notice.html.tera"), "stray").unwrap();
+        let errors = load_errors(dir.path());
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+        assert!(errors[0].contains("closed_notice.html.tera: not a mailgate template"), "{errors:#?}");
+        assert!(errors[1].contains("new_ticket_alert.txt: not a mailgate template"), "{errors:#?}");
+        assert!(errors[0].contains("new_ticket_auto_response, new_message_confirmation"), "{errors:#?}");
+    }
+
+    #[test]
+    fn an_override_using_an_unknown_variable_is_reported_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |file: &str, content: &str| std::fs::write(dir.path().join(file), content).unwrap();
+        // Printed, so rendering the sample finds it.
+        write("new_message_alert.txt.tera", "{{ reply_marker }}\n{{ no_such_variable }}\n");
+        // Not in this template's context (the rejection notice has no message).
+        write("rejection_notice.html.tera", "<p>{{ reply_marker }}</p>\n<p>{{ message.text }}</p>\n");
+        // Misspelt fields in conditions, which tera treats as false.
+        write("collaborator_notice.txt.tera", "{{ reply_marker }}\n\n{% if ticket.urll %}x{% endif %}\n");
+        write(
+            "bounce_alert.subject.tera",
+            "{# {{ commented_out }} #}{% if bounce_count %}{{ bounce_count }}{% endif %}Bounce\n",
         );
+        let errors = load_errors(dir.path());
+        let expected = [
+            ("new_message_alert.txt.tera, line 2", "`no_such_variable`"),
+            ("rejection_notice.html.tera, line 2", "`message`"),
+            ("collaborator_notice.txt.tera, line 3", "`ticket.urll`"),
+            ("bounce_alert.subject.tera, line 1", "`bounce_count`"),
+        ];
+        for (file, variable) in expected {
+            assert!(errors.iter().any(|e| e.contains(file) && e.contains(variable)), "{file}: {errors:#?}");
+        }
+        assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    }
+
+    #[test]
+    fn an_override_may_use_loops_sets_filters_and_comparisons() {
+        let dir = tempfile::tempdir().unwrap();
+        let txt = "{{ reply_marker }}\n{% set n = bounce.recipients | length %}{{ n }}: \
+            {% for a in bounce.recipients %}{{ a | upper }}{% if not loop.last %}, {% endif %}{% endfor %}\n\
+            {% if ticket.status == \"open\" and ticket.url %}{{ ticket.url }}{% endif %}\n";
+        std::fs::write(dir.path().join("bounce_alert.txt.tera"), txt).unwrap();
+        let templates = Templates::load(Some(dir.path())).unwrap();
+        let sample = Templates::sample_context(TemplateName::BounceAlert);
+        let r = templates.render(TemplateName::BounceAlert, &sample).unwrap();
+        assert!(r.text.contains("2: JANE@EXAMPLE.ORG, SAM@EXAMPLE.ORG\n"), "{}", r.text);
+    }
+
+    #[test]
+    fn an_override_without_the_reply_marker_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("new_ticket_auto_response.txt.tera"), "Hello\n{{ reply_marker }}\n")
+            .unwrap();
+        let errors = load_errors(dir.path());
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(errors[0].contains("first line of the text must be the reply marker"), "{errors:#?}");
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_io_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let errors = load_errors(&dir.path().join("nope"));
+        assert!(errors.len() == 1 && errors[0].contains("nope"), "{errors:#?}");
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for name in TemplateName::ALL {
+            assert_eq!(TemplateName::parse(name.as_str()), Some(name));
+        }
+        assert_eq!(TemplateName::parse("agent_response"), None);
     }
 }
