@@ -66,21 +66,7 @@ pub fn settings(config: &Config) -> Settings {
         number_format: NumberFormat::new(&config.tickets.number_format),
         reopen_days: config.tickets.reopen_days,
         max_collaborators: config.tickets.max_collaborators,
-        notifications: notification_policy(&config.notifications),
-    }
-}
-
-fn notification_policy(n: &crate::config::Notifications) -> crate::core::notify::Policy {
-    crate::core::notify::Policy {
-        auto_response: n.auto_response,
-        new_message_confirmation: n.new_message_confirmation,
-        new_ticket_alert: n.new_ticket_alert,
-        new_message_alert: n.new_message_alert,
-        collaborator_notice: n.collaborator_notice,
-        bounce_alert: n.bounce_alert,
-        max_automatic_per_address_per_hour: n.max_automatic_per_address_per_hour,
-        max_auto_responses_per_ticket: n.max_auto_responses_per_ticket,
-        alert_all_when_unassigned: n.alert_all_agents_when_unassigned,
+        notifications: config.notifications.clone(),
     }
 }
 

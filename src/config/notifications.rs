@@ -1,28 +1,18 @@
 //! `[notifications]`: which automatic mails are sent, and the governor's caps that keep two
 //! auto-responders from mailing each other forever.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::error::Problems;
 use super::locate::KeyPath;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Notifications {
-    pub auto_response: bool,
-    pub new_message_confirmation: bool,
-    pub new_ticket_alert: bool,
-    pub new_message_alert: bool,
-    pub collaborator_notice: bool,
-    pub bounce_alert: bool,
-    pub alert_all_agents_when_unassigned: bool,
-    pub max_automatic_per_address_per_hour: u32,
-    pub max_auto_responses_per_ticket: u32,
-}
+/// The validated section is the decision module's own policy: nothing to map.
+pub type Notifications = crate::core::notify::Policy;
 
 #[derive(Debug, Deserialize)]
 #[serde(default, expecting = "a [notifications] table")]
 pub(super) struct RawNotifications {
-    /// Acknowledge a new ticket to its owner, with their one-click link. Default: `true`.
+    /// Acknowledge a new ticket to its owner (with the ticket number to quote). Default: `true`.
     pub auto_response: bool,
     /// Confirm each further customer message to its sender. Default: `false`.
     pub new_message_confirmation: bool,
@@ -76,7 +66,7 @@ pub(super) fn validate_notifications(
         new_message_alert: raw.new_message_alert,
         collaborator_notice: raw.collaborator_notice,
         bounce_alert: raw.bounce_alert,
-        alert_all_agents_when_unassigned: raw.alert_all_agents_when_unassigned,
+        alert_all_when_unassigned: raw.alert_all_agents_when_unassigned,
         max_automatic_per_address_per_hour: raw.max_automatic_per_address_per_hour,
         max_auto_responses_per_ticket: raw.max_auto_responses_per_ticket,
     }

@@ -7,7 +7,7 @@ use super::identify::is_machine_address;
 /// The templates of automatic mail (their names in the outbox and under `templates/email/`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mail {
-    /// To the owner of a new ticket, with their one-click link.
+    /// To the owner of a new ticket.
     NewTicketAutoResponse,
     /// To a customer whose reply was added to a ticket (off by default).
     NewMessageConfirmation,
@@ -66,7 +66,7 @@ pub enum Event {
 }
 
 /// Which mails are switched on (`[notifications]` in the config).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Policy {
     pub auto_response: bool,
     pub new_message_confirmation: bool,
