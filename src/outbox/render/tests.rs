@@ -1,0 +1,202 @@
+//! Template tests.
+
+use super::*;
+
+fn defaults() -> Templates {
+    match Templates::load(None) {
+        Ok(templates) => templates,
+        Err(errors) => panic!("defaults do not load: {errors:#?}"),
+    }
+}
+
+fn load_errors(dir: &Path) -> Vec<String> {
+    match Templates::load(Some(dir)) {
+        Ok(_) => panic!("expected errors"),
+        Err(errors) => errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn every_default_renders_with_its_sample_and_sparse_context() {
+    let templates = defaults();
+    for name in TemplateName::ALL {
+        for context in [Templates::sample_context(name), sparse_context(name)] {
+            let r = templates.render(name, &context).unwrap();
+            assert_eq!(r.text.lines().next(), Some(REPLY_MARKER), "{name:?}");
+            assert!(r.text.trim_end().ends_with("Example Support"), "{name:?}:\n{}", r.text);
+            assert!(!r.text.contains("\n\n\n"), "{name:?} has a gap:\n{}", r.text);
+            assert!(r.html.contains(&format!(">{REPLY_MARKER}</p>")), "{name:?}");
+            assert!(r.html.contains("Example Support"), "{name:?}");
+            assert!(!r.html.contains("<script") && !r.html.contains("src="), "{name:?}");
+            assert!(!r.html.contains("\n\n"), "{name:?}:\n{}", r.html);
+            let tagged = r.subject.starts_with("[#123456] ");
+            assert_eq!(tagged, context["ticket"]["number"] == "123456", "{name:?}: {}", r.subject);
+        }
+    }
+}
+
+#[test]
+fn a_rejection_without_a_ticket_has_no_tag() {
+    let context = sparse_context(TemplateName::RejectionNotice);
+    let r = defaults().render(TemplateName::RejectionNotice, &context).unwrap();
+    assert_eq!(r.subject, "Your message was not accepted");
+    assert!(!r.text.contains("ticket"), "{}", r.text);
+    assert!(r.text.contains("We could not accept your message.\n"), "{}", r.text);
+}
+
+#[test]
+fn html_escapes_the_customer_text_and_text_does_not() {
+    let mut context = Templates::sample_context(TemplateName::NewTicketAlert);
+    context["message"]["text"] = json!("<script>alert(1)</script>\nbye & thanks");
+    let r = defaults().render(TemplateName::NewTicketAlert, &context).unwrap();
+    assert!(!r.html.contains("<script>"), "{}", r.html);
+    assert!(r.html.contains("&lt;script&gt;alert(1)&lt;/script&gt;<br>bye &amp; thanks<br>"), "{}", r.html);
+    assert!(r.text.contains("> <script>alert(1)</script>\n> bye & thanks\n"), "{}", r.text);
+}
+
+#[test]
+fn the_subject_is_one_line_whatever_the_ticket_subject() {
+    let mut context = Templates::sample_context(TemplateName::NewMessageAlert);
+    context["ticket"]["subject"] = json!("  two\r\nlines\tand\u{b}more \n");
+    let r = defaults().render(TemplateName::NewMessageAlert, &context).unwrap();
+    assert_eq!(r.subject, "[#123456] New message: two lines and more");
+}
+
+#[test]
+fn a_missing_variable_is_an_error_naming_it() {
+    let templates = defaults();
+    let mut context = Templates::sample_context(TemplateName::NewTicketAlert);
+    context["ticket"].as_object_mut().unwrap().remove("number");
+    let error = templates.render(TemplateName::NewTicketAlert, &context).unwrap_err();
+    assert!(
+        matches!(&error, TemplateError::MissingVariable { template: "new_ticket_alert", variable, line: Some(1), .. } if variable == "ticket.number"),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("`ticket.number`"), "{error}");
+
+    // Used only in `{% if %}`, where tera would quietly take it as false.
+    context = Templates::sample_context(TemplateName::CollaboratorNotice);
+    context["ticket"].as_object_mut().unwrap().remove("url");
+    let error = templates.render(TemplateName::CollaboratorNotice, &context).unwrap_err().to_string();
+    assert!(
+        error.contains("collaborator_notice.txt.tera, line ") && error.contains("`ticket.url`"),
+        "{error}"
+    );
+    context["ticket"]["url"] = Value::Null;
+    let error = templates.render(TemplateName::CollaboratorNotice, &context).unwrap_err().to_string();
+    assert!(error.contains("`ticket.url`"), "{error}");
+
+    context = Templates::sample_context(TemplateName::BounceAlert);
+    context.as_object_mut().unwrap().remove("instance_name");
+    let error = templates.render(TemplateName::BounceAlert, &context).unwrap_err().to_string();
+    assert!(error.contains("built-in bounce_alert.txt.tera") && error.contains("`instance_name`"), "{error}");
+}
+
+#[test]
+fn an_override_replaces_just_that_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("new_ticket_alert.subject.tera");
+    std::fs::write(&file, "ALERT {{ ticket.number }} <{{ recipient.email }}>\n").unwrap();
+    let templates = Templates::load(Some(dir.path())).unwrap();
+    let sample = Templates::sample_context(TemplateName::NewTicketAlert);
+    let r = templates.render(TemplateName::NewTicketAlert, &sample).unwrap();
+    assert_eq!(r.subject, "ALERT 123456 <alex@help.example.com>");
+    assert!(r.text.contains("New ticket #123456"), "{}", r.text);
+    let other = templates.render(TemplateName::NewMessageAlert, &sample).unwrap();
+    assert_eq!(other.subject, "[#123456] New message: Printer on fire");
+}
+
+#[test]
+fn a_syntax_error_is_reported_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bounce_alert.txt.tera"), "{{ reply_marker }}\n\n{% if %}\n").unwrap();
+    std::fs::write(dir.path().join("bounce_alert.html.tera"), "{{ reply_marker }}\n{{ x | nosuch }}")
+        .unwrap();
+    let errors = load_errors(dir.path());
+    let txt = dir.path().join("bounce_alert.txt.tera").display().to_string();
+    let html = dir.path().join("bounce_alert.html.tera").display().to_string();
+    assert!(errors.iter().any(|e| e.starts_with(&format!("{txt}, line 3: syntax error"))), "{errors:#?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with(&format!("{html}, line 2: syntax error")) && e.contains("nosuch")),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn an_unknown_file_is_reported_with_the_valid_names() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("new_ticket_alert.txt"), "stray").unwrap();
+    std::fs::write(dir.path().join("closed_notice.html.tera"), "stray").unwrap();
+    let errors = load_errors(dir.path());
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(errors[0].contains("closed_notice.html.tera: not a mailgate template"), "{errors:#?}");
+    assert!(errors[1].contains("new_ticket_alert.txt: not a mailgate template"), "{errors:#?}");
+    assert!(errors[0].contains("new_ticket_auto_response, new_message_confirmation"), "{errors:#?}");
+}
+
+#[test]
+fn an_override_using_an_unknown_variable_is_reported_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |file: &str, content: &str| std::fs::write(dir.path().join(file), content).unwrap();
+    // Printed, so rendering the sample finds it.
+    write("new_message_alert.txt.tera", "{{ reply_marker }}\n{{ no_such_variable }}\n");
+    // Not in this template's context (the rejection notice has no message).
+    write("rejection_notice.html.tera", "<p>{{ reply_marker }}</p>\n<p>{{ message.text }}</p>\n");
+    // Misspelt fields in conditions, which tera treats as false.
+    write("collaborator_notice.txt.tera", "{{ reply_marker }}\n\n{% if ticket.urll %}x{% endif %}\n");
+    write(
+        "bounce_alert.subject.tera",
+        "{# {{ commented_out }} #}{% if bounce_count %}{{ bounce_count }}{% endif %}Bounce\n",
+    );
+    let errors = load_errors(dir.path());
+    let expected = [
+        ("new_message_alert.txt.tera, line 2", "`no_such_variable`"),
+        ("rejection_notice.html.tera, line 2", "`message`"),
+        ("collaborator_notice.txt.tera, line 3", "`ticket.urll`"),
+        ("bounce_alert.subject.tera, line 1", "`bounce_count`"),
+    ];
+    for (file, variable) in expected {
+        assert!(errors.iter().any(|e| e.contains(file) && e.contains(variable)), "{file}: {errors:#?}");
+    }
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+}
+
+#[test]
+fn an_override_may_use_loops_sets_filters_and_comparisons() {
+    let dir = tempfile::tempdir().unwrap();
+    let txt = "{{ reply_marker }}\n{% set n = bounce.recipients | length %}{{ n }}: \
+        {% for a in bounce.recipients %}{{ a | upper }}{% if not loop.last %}, {% endif %}{% endfor %}\n\
+        {% if ticket.status == \"open\" and ticket.url %}{{ ticket.url }}{% endif %}\n";
+    std::fs::write(dir.path().join("bounce_alert.txt.tera"), txt).unwrap();
+    let templates = Templates::load(Some(dir.path())).unwrap();
+    let sample = Templates::sample_context(TemplateName::BounceAlert);
+    let r = templates.render(TemplateName::BounceAlert, &sample).unwrap();
+    assert!(r.text.contains("2: JANE@EXAMPLE.ORG, SAM@EXAMPLE.ORG\n"), "{}", r.text);
+}
+
+#[test]
+fn an_override_without_the_reply_marker_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("new_ticket_auto_response.txt.tera"), "Hello\n{{ reply_marker }}\n")
+        .unwrap();
+    let errors = load_errors(dir.path());
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].contains("first line of the text must be the reply marker"), "{errors:#?}");
+}
+
+#[test]
+fn a_missing_directory_is_an_io_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let errors = load_errors(&dir.path().join("nope"));
+    assert!(errors.len() == 1 && errors[0].contains("nope"), "{errors:#?}");
+}
+
+#[test]
+fn names_round_trip() {
+    for name in TemplateName::ALL {
+        assert_eq!(TemplateName::parse(name.as_str()), Some(name));
+    }
+    assert_eq!(TemplateName::parse("agent_response"), None);
+}
