@@ -15,7 +15,7 @@ use mailgate::clock::SystemClock;
 use mailgate::ingest::Delivery;
 use mailgate::outbox::render::Templates;
 use mailgate::outbox::smtp::SmtpSender;
-use mailgate::outbox::worker::{Worker, WorkerSettings};
+use mailgate::outbox::worker::Worker;
 use mailgate::store::inbound::Source;
 
 fn main() {
@@ -64,16 +64,13 @@ async fn drain_rate(dir: &tempfile::TempDir, port: u16, mails: usize, connection
     let store = ingestor.store().clone();
     let queued =
         store.read(|tx| tx.query_one("SELECT COUNT(*) FROM outbox", &[], |r| r.i64(0))).await.unwrap();
-    let settings = WorkerSettings {
-        instance_name: "Bench Support".into(),
-        from: config.instance.support_addresses[0].clone(),
-        message_id_domain: config.instance.message_id_domain.clone(),
-        max_attempts: 3,
-        lease: Duration::from_secs(120),
-        batch: 64,
-        concurrency: connections,
-        idle: Duration::from_millis(10),
-    };
+    let mut settings = mailgate::app::worker_settings(&config, ingestor.settings().keyring.clone());
+    settings.instance_name = "Bench Support".into();
+    settings.max_attempts = 3;
+    settings.lease = Duration::from_secs(120);
+    settings.batch = 64;
+    settings.concurrency = connections;
+    settings.idle = Duration::from_millis(10);
     let worker = Worker::new(
         store.clone(),
         Arc::new(Templates::load(None).unwrap()),

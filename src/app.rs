@@ -7,16 +7,24 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::auth::token::{Key, Keyring};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Manager, ManagerMode};
 use crate::core::ticket::NumberFormat;
 use crate::ingest::{Ingestor, Settings};
+use crate::outbox::worker::WorkerSettings;
 use crate::parse::Limits;
-use crate::store::{Store, StoreError, StoreOptions, Tx, directory as directory_store, users as user_store};
+use crate::store::{
+    Store, StoreError, StoreOptions, Tx, directory as directory_store, links as link_store,
+    users as user_store,
+};
 
 /// Bumped when the way the directory is written changes, so every database re-syncs once.
 const DIRECTORY_SYNC_VERSION: &str = "2";
+const DAY_SECS: u64 = 24 * 60 * 60;
 const FINGERPRINT_KEY: &str = "directory_fingerprint";
+/// The id, inside tokens, of the key generated in the database.
+const GENERATED_KEY_ID: &str = "db";
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -38,8 +46,28 @@ pub async fn open_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<I
     let store = connect(config)?;
     store.migrate().await?;
     sync_directory(&store, config, clock.now_ms()).await?;
+    let keyring = Arc::new(keyring(&store, config).await?);
     let directory = store.read(directory_store::load_directory).await?;
-    Ok(Ingestor::new(store, settings(config), directory, clock))
+    Ok(Ingestor::new(store, settings(config, keyring), directory, clock))
+}
+
+/// The configured link keys (the first signs) followed by the key generated in the database,
+/// which signs when none is configured and keeps verifying after keys are configured, so mail
+/// sent before stays answerable.
+pub async fn keyring(store: &Store, config: &Config) -> Result<Keyring, StartError> {
+    // Read first: only the very first start writes (a piped message should not pay a write).
+    let generated = match store.read(link_store::read_generated_key).await? {
+        Some(key) => key,
+        None => {
+            let fresh = hex::encode(rand::random::<[u8; 32]>());
+            store.write(move |tx| link_store::generated_key(tx, &fresh)).await?
+        }
+    };
+    let generated = Key::new(GENERATED_KEY_ID, generated.into_bytes())
+        .map_err(|e| StartError(StoreError::Setup(format!("the generated link key in the database: {e}"))))?;
+    let mut keys = config.links.keys.clone();
+    keys.push(generated);
+    Ok(Keyring::new(keys).expect("the generated key is always there"))
 }
 
 pub fn connect(config: &Config) -> Result<Store, StartError> {
@@ -51,7 +79,7 @@ pub fn connect(config: &Config) -> Result<Store, StartError> {
     Ok(Store::connect(&config.database.url, &options)?)
 }
 
-pub fn settings(config: &Config) -> Settings {
+pub fn settings(config: &Config, keyring: Arc<Keyring>) -> Settings {
     let l = &config.limits;
     Settings {
         limits: Limits {
@@ -67,6 +95,7 @@ pub fn settings(config: &Config) -> Settings {
         reopen_days: config.tickets.reopen_days,
         max_collaborators: config.tickets.max_collaborators,
         notifications: config.notifications.clone(),
+        keyring,
     }
 }
 
@@ -157,4 +186,24 @@ fn directory_fingerprint(config: &Config) -> String {
         "orgs": config.orgs,
     });
     hex::encode(Sha256::digest(declared.to_string().as_bytes()))
+}
+
+/// How the outbox worker sends: our address, the link keys, the SMTP limits.
+pub fn worker_settings(config: &Config, keyring: Arc<Keyring>) -> WorkerSettings {
+    let timeout = Duration::from_millis(config.smtp.timeout_ms);
+    WorkerSettings {
+        instance_name: config.instance.name.clone(),
+        from: config.instance.support_addresses[0].clone(),
+        keyring,
+        base_url: config.web.base_url.clone(),
+        reply_ttl: Duration::from_secs(u64::from(config.links.reply_days) * DAY_SECS),
+        view_ttl: Duration::from_secs(u64::from(config.links.view_days) * DAY_SECS),
+        message_id_domain: config.instance.message_id_domain.to_lowercase(),
+        max_attempts: config.smtp.max_attempts,
+        // Long enough that a live worker always finishes (or times out) first.
+        lease: timeout * 2 + Duration::from_secs(30),
+        batch: 64,
+        concurrency: config.smtp.pool_size as usize,
+        idle: Duration::from_millis(500),
+    }
 }

@@ -2,6 +2,7 @@
 //! and answers go back out by mail. Modules are listed in the order one message travels.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;

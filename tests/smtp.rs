@@ -12,11 +12,11 @@ use common::{Backend, Harness, Mail, added, created};
 use mailgate::config::Smtp;
 use mailgate::outbox::render::Templates;
 use mailgate::outbox::smtp::SmtpSender;
-use mailgate::outbox::worker::{Worker, WorkerSettings};
+use mailgate::outbox::worker::Worker;
 
 on_both_backends!(
     delivered_mail_carries_threading_and_loop_headers,
-    replies_to_delivered_mail_thread_by_references_and_by_tag,
+    replies_to_delivered_mail_thread_by_token_references_and_tag,
     server_down_then_up_delivers_everything_once,
     permanent_refusal_fails_with_the_server_reply,
     two_auto_responders_stop_within_the_governor_bound,
@@ -33,16 +33,13 @@ fn worker(h: &Harness, port: u16) -> Worker {
         max_attempts: 3,
         pool_size: 4,
     };
-    let settings = WorkerSettings {
-        instance_name: "ACME Support".into(),
-        from: h.config.instance.support_addresses[0].clone(),
-        message_id_domain: h.config.instance.message_id_domain.clone(),
-        max_attempts: 3,
-        lease: Duration::from_secs(60),
-        batch: 64,
-        concurrency: 4,
-        idle: Duration::from_millis(50),
-    };
+    let mut settings = mailgate::app::worker_settings(&h.config, h.ingestor.settings().keyring.clone());
+    settings.instance_name = "ACME Support".into();
+    settings.max_attempts = 3;
+    settings.lease = Duration::from_secs(60);
+    settings.batch = 64;
+    settings.concurrency = 4;
+    settings.idle = Duration::from_millis(50);
     Worker::new(
         h.ingestor.store().clone(),
         Arc::new(Templates::load(None).expect("default templates")),
@@ -92,33 +89,55 @@ async fn delivered_mail_carries_threading_and_loop_headers(backend: Backend) {
     assert_eq!(header(auto, "X-Mailgate-Loop").unwrap(), "mg.mailgate.test");
     assert!(header(auto, "Thread-Index").is_some());
     assert_eq!(header(auto, "Thread-Topic").unwrap(), "Printer on fire");
-    assert!(header(auto, "Reply-To").unwrap().contains("support@example.com"));
+    let reply_to = header(auto, "Reply-To").unwrap();
+    let token = reply_to.split_once("support+").and_then(|(_, rest)| rest.split_once("@example.com"));
+    let token = token.unwrap_or_else(|| panic!("a signed reply address: {reply_to}")).0;
+    assert!(token.len() <= 46 && token.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+    assert_ne!(
+        header(alert_of(&delivered), "Reply-To").unwrap(),
+        reply_to,
+        "each recipient has their own reply address"
+    );
+    let link = format!("http://localhost:8080/t/");
+    assert!(auto.contains(&link), "the auto-response links to the ticket: {auto}");
     assert!(auto.contains("Please type your reply above this line"), "{auto}");
     assert!(auto.contains("Help!"), "the auto-response quotes the customer's text: {auto}");
-    let alert = mail_to(&delivered, "alice@example.com");
-    assert_eq!(header(alert, "Auto-Submitted").unwrap(), "auto-generated");
+    assert_eq!(header(alert_of(&delivered), "Auto-Submitted").unwrap(), "auto-generated");
 }
 
-/// A reply made from a delivered mail the way a client does: `Re:`, quoted body, In-Reply-To and
-/// References from the mail, sent to its Reply-To.
-fn client_reply(
-    delivered: &str,
-    from: &str,
-    body: &str,
-    keep_in_reply_to: bool,
-    keep_references: bool,
-) -> String {
+fn alert_of(delivered: &[String]) -> &String {
+    mail_to(delivered, "alice@example.com")
+}
+
+/// Which one threading clue a test reply keeps.
+#[derive(Clone, Copy, PartialEq)]
+enum Clue {
+    /// Sent to the signed Reply-To; no threading headers, no ticket tag in the subject.
+    Token,
+    /// Sent to the plain support address with References only.
+    References,
+    /// Sent to the plain support address with the subject tag only.
+    Tag,
+}
+
+/// A reply made from a delivered mail the way a client does (`Re:`, quoted body, threading
+/// headers), with every clue but `clue` taken away.
+fn client_reply(delivered: &str, from: &str, body: &str, clue: Clue) -> String {
     let subject = header(delivered, "Subject").unwrap();
+    let subject = match clue {
+        Clue::Token => subject.split("] ").last().unwrap().to_string(),
+        Clue::References | Clue::Tag => subject,
+    };
     let mut mail = Mail::new(
         from,
         &format!("Re: {subject}"),
         &format!("{body}\n\nOn Mon, Support wrote:\n> earlier text\n"),
     );
-    mail.to = header(delivered, "Reply-To").unwrap();
-    if keep_in_reply_to {
-        mail = mail.in_reply_to(&header(delivered, "Message-ID").unwrap());
-    }
-    if keep_references {
+    mail.to = match clue {
+        Clue::Token => header(delivered, "Reply-To").unwrap(),
+        Clue::References | Clue::Tag => "support@example.com".to_string(),
+    };
+    if clue == Clue::References {
         let id = header(delivered, "Message-ID").unwrap();
         let refs = header(delivered, "References").map_or(id.clone(), |r| format!("{r} {id}"));
         mail = mail.references(&refs);
@@ -126,7 +145,7 @@ fn client_reply(
     mail.build()
 }
 
-async fn replies_to_delivered_mail_thread_by_references_and_by_tag(backend: Backend) {
+async fn replies_to_delivered_mail_thread_by_token_references_and_tag(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };
     if !available() {
         return;
@@ -138,15 +157,15 @@ async fn replies_to_delivered_mail_thread_by_references_and_by_tag(backend: Back
     let delivered = sink.messages();
     let auto = mail_to(&delivered, "jane@example.org");
 
-    let by_references = client_reply(auto, "jane@example.org", "Still down.", false, true);
-    let report = h.pipe(&by_references).await;
-    assert_eq!(added(&report).0, ticket);
-    assert!(report.trace.to_string().contains("References"), "{}", report.trace);
-
-    let by_tag = client_reply(auto, "jane@example.org", "And now?", false, false);
-    let report = h.pipe(&by_tag).await;
-    assert_eq!(added(&report).0, ticket);
-    assert!(report.trace.to_string().contains("subject tag"), "{}", report.trace);
+    for (clue, body, rule) in [
+        (Clue::Token, "Still down.", "by reply token"),
+        (Clue::References, "Now?", "by References"),
+        (Clue::Tag, "And now?", "by subject tag"),
+    ] {
+        let report = h.pipe(&client_reply(auto, "jane@example.org", body, clue)).await;
+        assert_eq!(added(&report).0, ticket, "{}", report.trace);
+        assert!(report.trace.to_string().contains(rule), "{}", report.trace);
+    }
 
     let stripped = h
         .strings(
@@ -154,7 +173,7 @@ async fn replies_to_delivered_mail_thread_by_references_and_by_tag(backend: Back
             "",
         )
         .await;
-    assert_eq!(stripped[0], "And now?");
+    assert_eq!(stripped[..3], ["And now?", "Now?", "Still down."]);
 }
 
 async fn server_down_then_up_delivers_everything_once(backend: Backend) {

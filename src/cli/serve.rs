@@ -2,7 +2,6 @@
 //! the web endpoint and the janitor join it as they are built).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::exit;
 use crate::app;
@@ -10,7 +9,7 @@ use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::outbox::render::Templates;
 use crate::outbox::smtp::SmtpSender;
-use crate::outbox::worker::{Worker, WorkerSettings};
+use crate::outbox::worker::Worker;
 
 pub async fn run(config: &Config) -> u8 {
     let ingestor = match app::open(config).await {
@@ -40,7 +39,7 @@ pub async fn run(config: &Config) -> u8 {
         ingestor.store().clone(),
         templates,
         smtp,
-        worker_settings(config),
+        app::worker_settings(config, ingestor.settings().keyring.clone()),
         Arc::new(SystemClock),
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -52,21 +51,6 @@ pub async fn run(config: &Config) -> u8 {
     tracing::info!(smtp = %format!("{}:{}", config.smtp.host, config.smtp.port), "mailgate serving");
     worker.run(stopped).await;
     exit::OK
-}
-
-pub fn worker_settings(config: &Config) -> WorkerSettings {
-    let timeout = Duration::from_millis(config.smtp.timeout_ms);
-    WorkerSettings {
-        instance_name: config.instance.name.clone(),
-        from: config.instance.support_addresses[0].clone(),
-        message_id_domain: config.instance.message_id_domain.to_lowercase(),
-        max_attempts: config.smtp.max_attempts,
-        // Long enough that a live worker always finishes (or times out) first.
-        lease: timeout * 2 + Duration::from_secs(30),
-        batch: 64,
-        concurrency: config.smtp.pool_size as usize,
-        idle: Duration::from_millis(500),
-    }
 }
 
 async fn wait_for_signal() {

@@ -10,6 +10,7 @@ mod database;
 mod error;
 mod instance;
 mod limits;
+mod links;
 mod locate;
 mod log;
 mod notifications;
@@ -32,6 +33,7 @@ pub use database::{Backend, Database};
 pub use error::{ConfigError, ConfigErrors};
 pub use instance::Instance;
 pub use limits::Limits;
+pub use links::{Links, Web};
 pub use log::{Log, LogFormat};
 pub use notifications::Notifications;
 pub use orgs::{Manager, ManagerMode, Org};
@@ -57,6 +59,8 @@ pub struct Config {
     pub notifications: Notifications,
     pub smtp: Smtp,
     pub templates: Templates,
+    pub links: Links,
+    pub web: Web,
     pub log: Log,
     pub agents: Vec<Agent>,
     pub teams: Vec<Team>,
@@ -97,6 +101,8 @@ fn validate(raw: &RawConfig, source: &Source<'_>) -> Result<Config, Vec<ConfigEr
     let notifications = notifications::validate_notifications(&raw.notifications, &mut problems);
     let smtp = smtp::validate_smtp(&raw.smtp, &mut problems);
     let templates = templates::validate_templates(&raw.templates, &mut problems);
+    let links = links::validate_links(&raw.links, &mut problems);
+    let web = links::validate_web(&raw.web, &mut problems);
     let log = log::validate_log(&raw.log, &mut problems);
     let agents = staff::validate_agents(&raw.agents, &instance.support_addresses, &mut problems);
     let teams = staff::validate_teams(&raw.teams, &agents, &mut problems);
@@ -109,6 +115,8 @@ fn validate(raw: &RawConfig, source: &Source<'_>) -> Result<Config, Vec<ConfigEr
         notifications,
         smtp,
         templates,
+        links,
+        web,
         log,
         agents,
         teams,

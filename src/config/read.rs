@@ -8,6 +8,7 @@ use toml::de::ValueDeserializer;
 
 use super::error::{ConfigError, Problems};
 use super::instance::RawInstance;
+use super::links::{RawLinks, RawWeb};
 use super::locate::{KeyPath, Source, Step, remove_value_at};
 use super::log::RawLog;
 use super::orgs::RawOrg;
@@ -35,6 +36,10 @@ pub(super) struct RawConfig {
     pub smtp: RawSmtp,
     /// `[templates]`: overrides of the mail templates.
     pub templates: RawTemplates,
+    /// `[links]`: signing keys and lifetimes of reply addresses and links.
+    pub links: RawLinks,
+    /// `[web]`: where links in mail point.
+    pub web: RawWeb,
     /// `[log]`: log level and format.
     pub log: RawLog,
     /// `[[agents]]`. Default: none.

@@ -414,3 +414,44 @@ fn templates_dir_must_exist() {
     let text = "[templates]\ndir = \"/nonexistent/templates\"\n";
     assert_error(text, "templates.dir", Some(2), "is not a directory");
 }
+
+#[test]
+fn link_keys_are_read_and_bad_ones_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.key");
+    std::fs::write(&good, "0123456789abcdef0123456789abcdef0123456789abcdef\n").unwrap();
+    let short = dir.path().join("short.key");
+    std::fs::write(&short, "tiny").unwrap();
+    let keys = |entries: &[(&str, &Path)]| -> String {
+        entries
+            .iter()
+            .map(|(id, file)| format!("[[links.keys]]\nid = {id:?}\nsecret_file = {:?}\n", file.display()))
+            .collect()
+    };
+
+    let config = valid(&keys(&[("2026", &good), ("2025", &good)]));
+    let ids: Vec<&str> = config.links.keys.iter().map(|k| k.id.as_str()).collect();
+    assert_eq!(ids, ["2026", "2025"]);
+    let shown = serde_json::to_string(&config.links).unwrap();
+    assert!(!shown.contains("0123456789"), "secrets are never serialized: {shown}");
+
+    let missing = dir.path().join("missing.key");
+    assert_error(
+        &keys(&[("old", &missing)]),
+        "links.keys[0].secret_file",
+        Some(3),
+        "key \"old\": cannot read",
+    );
+    assert_error(&keys(&[("k", &short)]), "links.keys[0].secret_file", Some(3), "at least 32");
+    assert_error(&keys(&[("k", &good), ("k", &good)]), "links.keys[1].id", Some(5), "listed twice");
+    assert_error("[[links.keys]]\nsecret_file = \"x\"\n", "links.keys[0].id", Some(1), "required");
+}
+
+#[test]
+fn web_base_url_must_be_http() {
+    assert_eq!(
+        valid("[web]\nbase_url = \"https://help.example.com/\"\n").web.base_url,
+        "https://help.example.com"
+    );
+    assert_error("[web]\nbase_url = \"help.example.com\"\n", "web.base_url", Some(2), "not an http");
+}

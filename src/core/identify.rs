@@ -60,6 +60,17 @@ pub fn is_own_address(address: &EmailAddress, own: &[EmailAddress]) -> bool {
     own.iter().any(|o| o.domain() == address.domain() && o.local_part() == base_local)
 }
 
+/// The tag of a plus-address of ours (`support+TAG@example.com` -> `TAG`): where reply tokens go.
+pub fn own_address_tag<'a>(address: &'a EmailAddress, own: &[EmailAddress]) -> Option<&'a str> {
+    let (base, tag) = address.local_part().split_once('+')?;
+    own.iter().any(|o| o.domain() == address.domain() && o.local_part() == base).then_some(tag)
+}
+
+/// `own` with `tag` added to its local part: a signed reply address.
+pub fn tagged_address(own: &EmailAddress, tag: &str) -> Option<EmailAddress> {
+    EmailAddress::parse(&format!("{}+{tag}@{}", own.local_part(), own.domain()))
+}
+
 /// Addresses that are machines, not people: never collaborators, never answered.
 pub fn is_machine_address(address: &EmailAddress) -> bool {
     let local = address.local_part().replace(['-', '_', '.'], "");
@@ -158,6 +169,19 @@ mod tests {
 
     fn addr(s: &str) -> EmailAddress {
         EmailAddress::parse(s).unwrap()
+    }
+
+    #[test]
+    fn reply_tags_are_found_only_on_our_addresses() {
+        let own = [addr("support@example.com"), addr("billing@example.com")];
+        assert_eq!(own_address_tag(&addr("support+abc2@example.com"), &own), Some("abc2"));
+        assert_eq!(own_address_tag(&addr("billing+x+y@example.com"), &own), Some("x+y"));
+        assert_eq!(own_address_tag(&addr("support@example.com"), &own), None);
+        assert_eq!(own_address_tag(&addr("support+abc@example.org"), &own), None);
+        assert_eq!(own_address_tag(&addr("sales+abc@example.com"), &own), None);
+        let tagged = tagged_address(&own[0], "mfrgg").unwrap();
+        assert_eq!(tagged.as_str(), "support+mfrgg@example.com");
+        assert_eq!(own_address_tag(&tagged, &own), Some("mfrgg"));
     }
 
     fn mailbox(s: &str) -> Mailbox {

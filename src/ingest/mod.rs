@@ -4,11 +4,13 @@
 
 mod notify;
 mod persist;
+mod reply_token;
 
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use crate::auth::token::Keyring;
 use crate::clock::Clock;
 use crate::core::address::{EmailAddress, MessageId};
 use crate::core::classify::{self, Class, ClassifyContext};
@@ -36,6 +38,8 @@ pub struct Settings {
     pub reopen_days: u32,
     pub max_collaborators: usize,
     pub notifications: crate::core::notify::Policy,
+    /// Verifies reply addresses.
+    pub keyring: Arc<Keyring>,
 }
 
 /// How a message reached us.
@@ -336,7 +340,8 @@ impl Pipeline {
             return self.route_bounce(tx, &msg, bounce, trace);
         }
 
-        let candidates = self.find_candidates(tx, email, &sender.email)?;
+        let token = self.find_reply_token(tx, email, delivery, &sender.email, trace)?;
+        let candidates = self.find_candidates(tx, email, &sender.email, token)?;
         let (decision, why) = thread::decide(&candidates, self.clock.now_ms(), self.settings.reopen_days);
         trace.record("thread", decision_name(&decision), why);
 
@@ -408,8 +413,12 @@ impl Pipeline {
         tx: &mut Tx<'_>,
         email: &InboundEmail,
         sender: &EmailAddress,
+        reply_token: Option<thread::TicketState>,
     ) -> store::Result<Candidates> {
-        let mut candidates = Candidates::default();
+        let mut candidates = Candidates { reply_token, ..Candidates::default() };
+        if candidates.reply_token.is_some() {
+            return Ok(candidates);
+        }
         for id in &email.in_reply_to {
             if let Some(state) = self.ticket_of_message(tx, id)? {
                 candidates.in_reply_to = Some((id.clone(), state));

@@ -11,21 +11,29 @@ use serde_json::{Value, json};
 use super::compose::{self, Addressing, Automatic};
 use super::render::{TemplateName, Templates};
 use super::smtp::{SendError, SmtpSender};
+use crate::auth::token::{Claims, Keyring, Participant, Purpose};
 use crate::clock::Clock;
 use crate::core::address::EmailAddress;
-use crate::core::ids::EntryId;
+use crate::core::identify::tagged_address;
+use crate::core::ids::{EntryId, TicketId};
 use crate::core::notify::Mail;
 use crate::core::quote::REPLY_MARKER;
 use crate::store::outbox::{self as outbox_store, Claimed, GivenUp, OutboxId};
-use crate::store::tickets as ticket_store;
 use crate::store::{self, Store};
+use crate::store::{links as link_store, tickets as ticket_store};
 
 /// What the worker needs from the configuration.
 #[derive(Clone, Debug)]
 pub struct WorkerSettings {
     pub instance_name: String,
-    /// Our address: the sender of every mail, and (until signed reply addresses) its Reply-To.
+    /// Our address: the sender of every mail, and the base of the signed reply addresses.
     pub from: EmailAddress,
+    /// Signs reply addresses and links, at send time (tokens are never stored).
+    pub keyring: Arc<Keyring>,
+    /// The web endpoint; `ticket.url` is `<base_url>/t/<view token>`.
+    pub base_url: String,
+    pub reply_ttl: Duration,
+    pub view_ttl: Duration,
     pub message_id_domain: String,
     pub max_attempts: u32,
     /// How long a claimed row stays ours before another worker may take it (> the SMTP timeout).
@@ -61,6 +69,15 @@ struct Sending {
     root: Option<String>,
     /// The text of the entry the mail quotes.
     text: Option<String>,
+    /// Who the recipient is on the ticket, with their link epoch: they get a signed reply
+    /// address and link. `None` for anyone else (our plain address, no link).
+    holder: Option<(Participant, u64)>,
+}
+
+/// What is minted for one recipient at send time.
+struct Tokens {
+    reply_to: EmailAddress,
+    url: String,
 }
 
 /// The entry a row's context quotes (`message.entry_id`), if any.
@@ -119,15 +136,18 @@ impl Worker {
                 let rows = outbox_store::claim_due(tx, now, lease_ms, batch)?;
                 let mut claimed = Vec::with_capacity(rows.len());
                 for row in rows {
-                    let root = match row.ticket {
-                        Some(ticket) => outbox_store::thread_root(tx, ticket)?,
-                        None => None,
+                    let (root, holder) = match (row.ticket, EmailAddress::parse(&row.recipient)) {
+                        (Some(ticket), Some(to)) => {
+                            (outbox_store::thread_root(tx, ticket)?, link_store::recipient(tx, ticket, &to)?)
+                        }
+                        (Some(ticket), None) => (outbox_store::thread_root(tx, ticket)?, None),
+                        (None, _) => (None, None),
                     };
                     let text = match quoted_entry(&row.context_json) {
                         Some(entry) => ticket_store::entry_reply_text(tx, entry)?,
                         None => None,
                     };
-                    claimed.push(Sending { row, root, text });
+                    claimed.push(Sending { row, root, text, holder });
                 }
                 Ok(claimed)
             })
@@ -199,6 +219,10 @@ impl Worker {
         if let Some(text) = &sending.text {
             stored["message"]["text"] = Value::String(text.chars().take(QUOTED_TEXT_CHARS).collect());
         }
+        let tokens = self.tokens(&stored, sending.holder);
+        if let Some(tokens) = &tokens {
+            stored["ticket"]["url"] = Value::String(tokens.url.clone());
+        }
         let context = self.full_context(stored);
         let rendered = self.templates.render(name, &context).map_err(|e| e.to_string())?;
         let to = EmailAddress::parse(&row.recipient)
@@ -212,7 +236,7 @@ impl Worker {
             from_name: &self.settings.instance_name,
             from: &self.settings.from,
             to: &to,
-            reply_to: &self.settings.from,
+            reply_to: tokens.as_ref().map_or(&self.settings.from, |t| &t.reply_to),
             message_id: &row.message_id,
             in_reply_to,
             references: root.into_iter().collect(),
@@ -223,6 +247,27 @@ impl Worker {
         };
         compose::compose(&addressing, &rendered.subject, &rendered.text, &rendered.html)
             .map_err(|e| e.to_string())
+    }
+
+    /// The recipient's signed reply address and ticket link, minted now.
+    fn tokens(&self, stored: &Value, holder: Option<(Participant, u64)>) -> Option<Tokens> {
+        let (participant, epoch) = holder?;
+        let ticket = TicketId(stored["ticket"]["id"].as_i64()?);
+        let now = self.clock.now_ms();
+        let claims = |purpose, ttl: Duration| Claims {
+            purpose,
+            ticket,
+            participant,
+            expires_at_ms: now.saturating_add(ttl.as_millis() as i64),
+            epoch,
+        };
+        let keys = &self.settings.keyring;
+        let reply_tag = keys.address_token(&claims(Purpose::Reply, self.settings.reply_ttl));
+        let view = keys.link(&claims(Purpose::View, self.settings.view_ttl));
+        Some(Tokens {
+            reply_to: tagged_address(&self.settings.from, &reply_tag)?,
+            url: format!("{}/t/{view}", self.settings.base_url),
+        })
     }
 
     /// The stored context plus what every template may use and what is decided at send time.

@@ -10,11 +10,18 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: "0001_intake",
-    sqlite: include_str!("../../migrations/sqlite/0001_intake.sql"),
-    postgres: include_str!("../../migrations/postgres/0001_intake.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: "0001_intake",
+        sqlite: include_str!("../../migrations/sqlite/0001_intake.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_intake.sql"),
+    },
+    Migration {
+        version: "0002_links",
+        sqlite: include_str!("../../migrations/sqlite/0002_links.sql"),
+        postgres: include_str!("../../migrations/postgres/0002_links.sql"),
+    },
+];
 
 /// An arbitrary constant: the advisory lock id migrations hold on PostgreSQL.
 const MIGRATION_LOCK: i64 = 0x6d61_696c_6761_7465;

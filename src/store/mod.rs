@@ -7,6 +7,7 @@
 pub mod db;
 pub mod directory;
 pub mod inbound;
+pub mod links;
 mod migrate;
 pub mod outbox;
 pub mod tickets;

@@ -1,0 +1,3 @@
+//! Who may do what: signed tokens for links and reply addresses.
+
+pub mod token;
