@@ -75,7 +75,8 @@ async fn token_in_envelope_recipient_threads(backend: Backend) {
     let address = reply_address(&h, ticket, jane, 0);
 
     // The MTA rewrote To (a list or an alias) but kept Delivered-To.
-    let mail = Mail::new("jane@example.org", "Re: x", "via alias").header(&format!("Delivered-To: {address}"));
+    let mail =
+        Mail::new("jane@example.org", "Re: x", "via alias").header(&format!("Delivered-To: {address}"));
     assert_eq!(added(&h.pipe(&mail.build()).await).0, ticket);
 
     // `mailgate pipe --recipient` passes the envelope recipient.
@@ -117,5 +118,9 @@ async fn agent_reply_address_threads_as_the_agent(backend: Backend) {
     let address = reply_address(&h, ticket, Participant::Agent(AgentId(alice)), 0);
     let report = h.pipe(&bare_reply("Alice <alice@example.com>", &address)).await;
     assert_eq!(added(&report).0, ticket);
-    assert!(report.trace.to_string().contains(&format!("reply address of agent {alice}")), "{}", report.trace);
+    assert!(
+        report.trace.to_string().contains(&format!("reply address of agent {alice}")),
+        "{}",
+        report.trace
+    );
 }
