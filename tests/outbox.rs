@@ -4,6 +4,7 @@
 mod common;
 
 use common::{Backend, Harness, Mail, added, created};
+use mailgate::ingest::Outcome;
 
 on_both_backends!(
     new_ticket_answers_owner_notifies_contacts_and_alerts_manager,
@@ -13,6 +14,7 @@ on_both_backends!(
     governor_caps_automatic_mail_per_address,
     replies_to_our_mail_thread_by_its_message_id,
     bounce_of_our_mail_alerts_the_assignee,
+    over_limit_mail_is_quarantined_and_its_sender_told,
 );
 
 /// `(template, recipient)` of every outbox row, oldest first.
@@ -147,4 +149,26 @@ Final-Recipient: rfc822; ann@acme.com\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n
         "{}",
         report.trace
     );
+}
+
+async fn over_limit_mail_is_quarantined_and_its_sender_told(backend: Backend) {
+    let Some(h) = Harness::with_config(backend, "[limits]\nmax_message_bytes = 4096\n").await else { return };
+    let big = "x".repeat(100);
+    let body = vec![big.as_str(); 60].join("\n");
+    let report = h
+        .pipe(&Mail::new("Jane Roe <jane@example.org>", "Logs", &body).id("<big@example.org>").build())
+        .await;
+    assert!(matches!(report.outcome, Outcome::Quarantined { .. }), "{:?}", report.outcome);
+    assert_eq!(outbox(&h).await, rows(&[("rejection_notice", "jane@example.org")]));
+    let context = h.strings("SELECT context FROM outbox", "").await.remove(0);
+    assert!(context.contains("we accept messages up to 4 KB"), "{context}");
+    assert!(context.contains("<big@example.org>") || context.contains("big@example.org"), "{context}");
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM inbound WHERE outcome = 'quarantined'").await, 1);
+
+    // An auto-responder's oversized mail, and a machine sender's, are refused without a word.
+    let ooo = Mail::new("jane@example.org", "Out of office", &body).header("Auto-Submitted: auto-replied");
+    h.pipe(&ooo.build()).await;
+    h.pipe(&Mail::new("noreply@example.org", "Report", &body).build()).await;
+    assert_eq!(outbox(&h).await.len(), 1);
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM inbound WHERE outcome = 'quarantined'").await, 3);
 }

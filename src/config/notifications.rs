@@ -24,6 +24,8 @@ pub(super) struct RawNotifications {
     pub collaborator_notice: bool,
     /// Alert the assignee when mail we sent on their ticket bounced. Default: `true`.
     pub bounce_alert: bool,
+    /// Tell the sender when a message we took in is refused (over `[limits]`). Default: `true`.
+    pub rejection_notice: bool,
     /// A new ticket with no assignee and no account manager alerts every active agent. Default: `true`.
     pub alert_all_agents_when_unassigned: bool,
     /// Automatic mails (auto-responses, confirmations, notices) to one address per hour. Default: `10`.
@@ -41,6 +43,7 @@ impl Default for RawNotifications {
             new_message_alert: true,
             collaborator_notice: true,
             bounce_alert: true,
+            rejection_notice: true,
             alert_all_agents_when_unassigned: true,
             max_automatic_per_address_per_hour: 10,
             max_auto_responses_per_ticket: 1,
@@ -66,6 +69,7 @@ pub(super) fn validate_notifications(
         new_message_alert: raw.new_message_alert,
         collaborator_notice: raw.collaborator_notice,
         bounce_alert: raw.bounce_alert,
+        rejection_notice: raw.rejection_notice,
         alert_all_when_unassigned: raw.alert_all_agents_when_unassigned,
         max_automatic_per_address_per_hour: raw.max_automatic_per_address_per_hour,
         max_auto_responses_per_ticket: raw.max_auto_responses_per_ticket,

@@ -19,9 +19,21 @@ pub enum Mail {
     CollaboratorNotice,
     /// To the assignee about a delivery failure on their ticket.
     BounceAlert,
+    /// To the sender of a message we took in but cannot accept (over a size or structure limit).
+    RejectionNotice,
 }
 
 impl Mail {
+    pub const ALL: [Mail; 7] = [
+        Mail::NewTicketAutoResponse,
+        Mail::NewMessageConfirmation,
+        Mail::NewTicketAlert,
+        Mail::NewMessageAlert,
+        Mail::CollaboratorNotice,
+        Mail::BounceAlert,
+        Mail::RejectionNotice,
+    ];
+
     pub fn template(self) -> &'static str {
         match self {
             Mail::NewTicketAutoResponse => "new_ticket_auto_response",
@@ -30,26 +42,24 @@ impl Mail {
             Mail::NewMessageAlert => "new_message_alert",
             Mail::CollaboratorNotice => "collaborator_notice",
             Mail::BounceAlert => "bounce_alert",
+            Mail::RejectionNotice => "rejection_notice",
         }
     }
 
     /// The mail a template name (as stored in the outbox) stands for.
     pub fn from_template(name: &str) -> Option<Mail> {
-        [
-            Mail::NewTicketAutoResponse,
-            Mail::NewMessageConfirmation,
-            Mail::NewTicketAlert,
-            Mail::NewMessageAlert,
-            Mail::CollaboratorNotice,
-            Mail::BounceAlert,
-        ]
-        .into_iter()
-        .find(|mail| mail.template() == name)
+        Mail::ALL.into_iter().find(|mail| mail.template() == name)
     }
 
     /// Mail to customers that answers their mail: the kind auto-responders loop on.
     pub fn answers_customer(self) -> bool {
-        matches!(self, Mail::NewTicketAutoResponse | Mail::NewMessageConfirmation | Mail::CollaboratorNotice)
+        matches!(
+            self,
+            Mail::NewTicketAutoResponse
+                | Mail::NewMessageConfirmation
+                | Mail::CollaboratorNotice
+                | Mail::RejectionNotice
+        )
     }
 }
 
@@ -63,6 +73,8 @@ pub enum Event {
     AutomaticReply,
     /// A bounce of our mail stored on its ticket.
     Bounce,
+    /// A message taken in but refused (quarantined): its sender is told.
+    Rejected,
 }
 
 /// Which mails are switched on (`[notifications]` in the config).
@@ -74,6 +86,7 @@ pub struct Policy {
     pub new_message_alert: bool,
     pub collaborator_notice: bool,
     pub bounce_alert: bool,
+    pub rejection_notice: bool,
     /// Automatic mails to one address per hour, all kinds together.
     pub max_automatic_per_address_per_hour: u32,
     /// Auto-responses per ticket.
@@ -91,6 +104,7 @@ impl Default for Policy {
             new_message_alert: true,
             collaborator_notice: true,
             bounce_alert: true,
+            rejection_notice: true,
             max_automatic_per_address_per_hour: 10,
             max_auto_responses_per_ticket: 1,
             alert_all_when_unassigned: true,
@@ -156,6 +170,9 @@ pub fn plan(
         Event::AutomaticReply => {}
         Event::Bounce => {
             wanted.extend(audience.agents.iter().map(|t| (Mail::BounceAlert, t, policy.bounce_alert)));
+        }
+        Event::Rejected => {
+            wanted.extend(to_customer(Mail::RejectionNotice).map(|(m, t)| (m, t, policy.rejection_notice)));
         }
     }
     let mut planned = Vec::new();

@@ -266,6 +266,7 @@ impl Pipeline {
             Ok(email) => email,
             Err(malformed) => {
                 trace.record("parse", "malformed", malformed.to_string());
+                self.notify_rejection(tx, &job.raw, malformed, &mut trace)?;
                 return self.quarantine(tx, inbound, trace, malformed.to_string());
             }
         };

@@ -4,18 +4,27 @@
 
 use serde_json::json;
 
-use super::{Incoming, Pipeline};
+use super::{Incoming, LOOP_HEADER, Pipeline};
 use crate::core::address::{EmailAddress, MessageId};
+use crate::core::classify::{self, Class, ClassifyContext};
 use crate::core::identify::is_own_address;
 use crate::core::ids::{EntryId, TicketId};
 use crate::core::notify::{self, Audience, Event, History, Mail, Planned};
 use crate::core::thread::TicketState;
 use crate::core::trace::Trace;
+use crate::parse::{self, Limits, Malformed};
 use crate::store::outbox::{self as outbox_store, NewOutbound};
 use crate::store::tickets::{self as ticket_store, Direction};
 use crate::store::{self, Tx};
 
 const HOUR_MS: i64 = 60 * 60 * 1000;
+
+/// The event behind a batch of automatic mails and what the governor and outbox need about it.
+struct Outgoing {
+    event: Event,
+    is_normal: bool,
+    ticket: Option<TicketId>,
+}
 
 /// What the notification step needs to know beyond the message itself.
 pub(super) struct Notice<'a> {
@@ -52,7 +61,70 @@ impl Pipeline {
             new_collaborators: notice.new_collaborators.clone(),
             agents: outbox_store::alert_recipients(tx, notice.ticket.id, policy.alert_all_when_unassigned)?,
         };
-        let (planned, suppressed) = notify::plan(notice.event, msg.class == "normal", &audience, policy);
+        let new_ticket = notice.event == Event::NewTicket;
+        let outgoing = Outgoing {
+            event: notice.event,
+            is_normal: msg.class == "normal",
+            ticket: Some(notice.ticket.id),
+        };
+        self.enqueue_planned(tx, &outgoing, &audience, new_ticket, trace, |mail| context(msg, &notice, mail))
+    }
+
+    /// Tells the sender of a message refused over a limit, when its headers show a person wrote it.
+    /// Only the header block is read: the refused body is never parsed.
+    pub(super) fn notify_rejection(
+        &self,
+        tx: &mut Tx<'_>,
+        raw: &[u8],
+        refused: &Malformed,
+        trace: &mut Trace,
+    ) -> store::Result<()> {
+        let limits = &self.settings.limits;
+        let Some(reason) = rejection_reason(refused, limits) else {
+            trace.record("notify", "none", "a malformed header block is never answered");
+            return Ok(());
+        };
+        let Ok(email) = parse::parse_header_block(raw, limits) else {
+            trace.record("notify", "none", "the header block is unreadable too");
+            return Ok(());
+        };
+        let context = ClassifyContext {
+            own_addresses: &self.settings.own_addresses,
+            message_id_domain: &self.settings.message_id_domain,
+            loop_header: LOOP_HEADER,
+        };
+        let class = classify::classify(&email, &context).class;
+        let Some(sender) = email.from.as_ref().or(email.sender.as_ref()) else {
+            trace.record("notify", "none", "no sender address to tell");
+            return Ok(());
+        };
+        let customer = (!self.directory.agents_by_email.contains_key(&sender.email)
+            && !is_own_address(&sender.email, &self.settings.own_addresses))
+        .then(|| sender.email.clone());
+        let audience = Audience { customer, new_collaborators: Vec::new(), agents: Vec::new() };
+        let outgoing = Outgoing { event: Event::Rejected, is_normal: class == Class::Normal, ticket: None };
+        self.enqueue_planned(tx, &outgoing, &audience, false, trace, |mail| {
+            json!({
+                "mail": mail.mail.template(),
+                "recipient": { "email": mail.to.as_str(), "name": sender.name.clone().unwrap_or_default() },
+                "reason": reason,
+                "in_reply_to": email.message_id.as_ref().map(MessageId::as_str),
+            })
+        })
+    }
+
+    /// Plans, governs and enqueues the mails `outgoing` causes for `audience`.
+    fn enqueue_planned(
+        &self,
+        tx: &mut Tx<'_>,
+        outgoing: &Outgoing,
+        audience: &Audience,
+        new_ticket: bool,
+        trace: &mut Trace,
+        context: impl Fn(&Planned) -> serde_json::Value,
+    ) -> store::Result<()> {
+        let policy = &self.settings.notifications;
+        let (planned, suppressed) = notify::plan(outgoing.event, outgoing.is_normal, audience, policy);
         for held in suppressed {
             trace.record(
                 "notify",
@@ -62,7 +134,7 @@ impl Pipeline {
         }
         let now = self.clock.now_ms();
         for mail in planned {
-            let history = self.history(tx, &mail, notice.ticket.id, notice.event == Event::NewTicket, now)?;
+            let history = self.history(tx, &mail, outgoing.ticket, new_ticket, now)?;
             if let Err(reason) = notify::govern(&mail, history, policy) {
                 trace.record(
                     "notify",
@@ -72,19 +144,21 @@ impl Pipeline {
                 continue;
             }
             let message_id = self.mint_message_id();
-            let context = context(msg, &notice, &mail).to_string();
+            let context = context(&mail).to_string();
             outbox_store::enqueue(
                 tx,
                 &NewOutbound {
                     message_id: &message_id,
-                    ticket: Some(notice.ticket.id),
+                    ticket: outgoing.ticket,
                     recipient: &mail.to,
                     template: mail.mail.template(),
                     context_json: &context,
                     now_ms: now,
                 },
             )?;
-            ticket_store::insert_message_id(tx, &message_id, notice.ticket.id, None, Direction::Out)?;
+            if let Some(ticket) = outgoing.ticket {
+                ticket_store::insert_message_id(tx, &message_id, ticket, None, Direction::Out)?;
+            }
             trace.record(
                 "notify",
                 "queued",
@@ -99,7 +173,7 @@ impl Pipeline {
         &self,
         tx: &mut Tx<'_>,
         mail: &Planned,
-        ticket: TicketId,
+        ticket: Option<TicketId>,
         new_ticket: bool,
         now: i64,
     ) -> store::Result<History> {
@@ -108,10 +182,11 @@ impl Pipeline {
         }
         let recent = outbox_store::count_answers_to_since(tx, &mail.to, now - HOUR_MS)?;
         // A ticket opened in this transaction has no earlier auto-response: no need to count.
-        let auto_responses = if mail.mail == Mail::NewTicketAutoResponse && !new_ticket {
-            outbox_store::count_on_ticket(tx, ticket, mail.mail.template())?
-        } else {
-            0
+        let auto_responses = match ticket {
+            Some(ticket) if mail.mail == Mail::NewTicketAutoResponse && !new_ticket => {
+                outbox_store::count_on_ticket(tx, ticket, mail.mail.template())?
+            }
+            _ => 0,
         };
         Ok(History {
             automatic_to_address_last_hour: u32::try_from(recent).unwrap_or(u32::MAX),
@@ -151,4 +226,63 @@ fn context(msg: &Incoming<'_>, notice: &Notice<'_>, mail: &Planned) -> serde_jso
             "diagnostic": diagnostic,
         })),
     })
+}
+
+/// What the sender of a refused message is told, or `None` when the refusal concerns a header block
+/// no honest mail client writes (those are never answered: the sender may be forged or a machine).
+fn rejection_reason(refused: &Malformed, limits: &Limits) -> Option<String> {
+    match refused {
+        Malformed::TooLarge { size, limit } => Some(format!(
+            "Your message is {}; we accept messages up to {} including attachments. \
+             Please send large files as a link, or split them over several messages.",
+            human_size(*size),
+            human_size(*limit),
+        )),
+        Malformed::TooDeep { .. } | Malformed::TooManyParts { .. } => Some(format!(
+            "Your message has more attachments or nested parts than we accept (at most {} parts). \
+             Please send fewer attachments per message.",
+            limits.max_mime_parts
+        )),
+        Malformed::Empty
+        | Malformed::TooManyHeaders { .. }
+        | Malformed::HeaderBlockTooLarge { .. }
+        | Malformed::Unparseable(_) => None,
+    }
+}
+
+/// `25 MB`, `1.5 MB`, `300 KB`: sizes the way mail clients show them (1 MB = 1024 KB).
+fn human_size(bytes: usize) -> String {
+    const KB: f64 = 1024.0;
+    let bytes = bytes as f64;
+    if bytes < KB * KB {
+        format!("{} KB", (bytes / KB).ceil())
+    } else {
+        let mb = bytes / (KB * KB);
+        if mb >= 10.0 { format!("{mb:.0} MB") } else { format!("{:.1} MB", mb).replace(".0 ", " ") }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_a_mail_client() {
+        assert_eq!(human_size(300 * 1024), "300 KB");
+        assert_eq!(human_size(1), "1 KB");
+        assert_eq!(human_size(3 * 1024 * 1024 / 2), "1.5 MB");
+        assert_eq!(human_size(2 * 1024 * 1024), "2 MB");
+        assert_eq!(human_size(25 * 1024 * 1024), "25 MB");
+    }
+
+    #[test]
+    fn only_size_and_structure_refusals_are_explained() {
+        let limits = Limits::default();
+        let too_large = Malformed::TooLarge { size: 30 * 1024 * 1024, limit: 25 * 1024 * 1024 };
+        let text = rejection_reason(&too_large, &limits).unwrap();
+        assert!(text.contains("30 MB") && text.contains("25 MB"), "{text}");
+        assert!(rejection_reason(&Malformed::TooManyParts { limit: 5 }, &limits).is_some());
+        assert!(rejection_reason(&Malformed::TooManyHeaders { count: 9, limit: 5 }, &limits).is_none());
+        assert!(rejection_reason(&Malformed::Empty, &limits).is_none());
+    }
 }

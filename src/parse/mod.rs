@@ -100,6 +100,20 @@ pub fn html_to_text(html: &str) -> String {
 }
 
 /// A UTF-8 byte order mark before the first header would become part of its name.
+/// Parses only the top-level header block of `raw` (the body is never read), within `limits`:
+/// for answering a message refused for its body's size or structure.
+pub fn parse_header_block(raw: &[u8], limits: &Limits) -> Result<InboundEmail, Malformed> {
+    let window = &raw[..raw.len().min(limits.max_header_bytes + 4)];
+    let lf = window.windows(2).position(|pair| pair == b"\n\n").map(|at| at + 1);
+    let crlf = window.windows(4).position(|quad| quad == b"\r\n\r\n").map(|at| at + 2);
+    let end = lf
+        .into_iter()
+        .chain(crlf)
+        .min()
+        .ok_or(Malformed::HeaderBlockTooLarge { size: raw.len(), limit: limits.max_header_bytes })?;
+    parse_email(&raw[..end], limits)
+}
+
 fn strip_bom(raw: &[u8]) -> &[u8] {
     raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw)
 }

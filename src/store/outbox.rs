@@ -1,9 +1,12 @@
 //! `outbox`: every mail we are going to send, written in the same transaction as the event that
 //! causes it, with its pre-assigned Message-ID. A worker claims due rows and sends them.
 
+use std::sync::LazyLock;
+
 use super::{Result, Row, Tx};
 use crate::core::address::{EmailAddress, MessageId};
 use crate::core::ids::TicketId;
+use crate::core::notify::Mail;
 use crate::params;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -44,12 +47,18 @@ pub fn enqueue(tx: &mut Tx<'_>, mail: &NewOutbound<'_>) -> Result<OutboxId> {
 /// Automatic mails that answer customers (auto-response, confirmation, collaborator notice) queued
 /// to `recipient` since `since_ms`: the governor's per-address window.
 pub fn count_answers_to_since(tx: &mut Tx<'_>, recipient: &EmailAddress, since_ms: i64) -> Result<i64> {
-    tx.query_one(
-        "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND created_at >= $2
-           AND template IN ('new_ticket_auto_response', 'new_message_confirmation', 'collaborator_notice')",
-        params![recipient.as_str(), since_ms],
-        |r| r.i64(0),
-    )
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let answers: Vec<String> = Mail::ALL
+            .into_iter()
+            .filter(|mail| mail.answers_customer())
+            .map(|mail| format!("'{}'", mail.template()))
+            .collect();
+        format!(
+            "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND created_at >= $2 AND template IN ({})",
+            answers.join(", ")
+        )
+    });
+    tx.query_one(&SQL, params![recipient.as_str(), since_ms], |r| r.i64(0))
 }
 
 /// Mails with `template` on `ticket`.
