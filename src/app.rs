@@ -89,7 +89,7 @@ pub fn settings(config: &Config, keyring: Arc<Keyring>) -> Settings {
             max_mime_depth: l.max_mime_depth,
             max_mime_parts: l.max_mime_parts,
         },
-        own_addresses: config.instance.support_addresses.clone(),
+        own_addresses: config.own_addresses(),
         message_id_domain: config.instance.message_id_domain.to_lowercase(),
         number_format: NumberFormat::new(&config.tickets.number_format),
         reopen_days: config.tickets.reopen_days,

@@ -13,6 +13,7 @@ mod limits;
 mod links;
 mod locate;
 mod log;
+mod mailbox;
 mod notifications;
 mod orgs;
 mod read;
@@ -23,11 +24,15 @@ mod templates;
 mod tickets;
 
 #[cfg(test)]
+mod mailbox_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::Path;
 
 use serde::Serialize;
+
+use crate::core::address::EmailAddress;
 
 pub use database::{Backend, Database};
 pub use error::{ConfigError, ConfigErrors};
@@ -35,6 +40,7 @@ pub use instance::Instance;
 pub use limits::Limits;
 pub use links::{Links, Web};
 pub use log::{Log, LogFormat};
+pub use mailbox::{AfterIngest, Imap, ImapTls, Mailbox, Secret};
 pub use notifications::Notifications;
 pub use orgs::{Manager, ManagerMode, Org};
 pub use smtp::{Smtp, SmtpTls};
@@ -58,6 +64,8 @@ pub struct Config {
     pub tickets: Tickets,
     pub notifications: Notifications,
     pub smtp: Smtp,
+    pub imap: Imap,
+    pub mailboxes: Vec<Mailbox>,
     pub templates: Templates,
     pub links: Links,
     pub web: Web,
@@ -65,6 +73,14 @@ pub struct Config {
     pub agents: Vec<Agent>,
     pub teams: Vec<Team>,
     pub orgs: Vec<Org>,
+}
+
+impl Config {
+    /// Every address that is ours: the support addresses, then each mailbox's addresses; no
+    /// duplicates. Mail from them is never a customer's, and automatic mail never goes to them.
+    pub fn own_addresses(&self) -> Vec<EmailAddress> {
+        own_addresses(&self.instance, &self.mailboxes)
+    }
 }
 
 /// Reads and validates the file at `path`; `None` gives the embedded defaults (no file needed).
@@ -100,11 +116,13 @@ fn validate(raw: &RawConfig, source: &Source<'_>) -> Result<Config, Vec<ConfigEr
     let tickets = tickets::validate_tickets(&raw.tickets, &mut problems);
     let notifications = notifications::validate_notifications(&raw.notifications, &mut problems);
     let smtp = smtp::validate_smtp(&raw.smtp, &mut problems);
+    let imap = mailbox::validate_imap(&raw.imap, &mut problems);
+    let mailboxes = mailbox::validate_mailboxes(&raw.mailbox, &mut problems);
     let templates = templates::validate_templates(&raw.templates, &mut problems);
     let links = links::validate_links(&raw.links, &mut problems);
     let web = links::validate_web(&raw.web, &mut problems);
     let log = log::validate_log(&raw.log, &mut problems);
-    let agents = staff::validate_agents(&raw.agents, &instance.support_addresses, &mut problems);
+    let agents = staff::validate_agents(&raw.agents, &own_addresses(&instance, &mailboxes), &mut problems);
     let teams = staff::validate_teams(&raw.teams, &agents, &mut problems);
     let orgs = orgs::validate_orgs(&raw.orgs, &agents, &teams, &mut problems);
     problems.finish(Config {
@@ -114,6 +132,8 @@ fn validate(raw: &RawConfig, source: &Source<'_>) -> Result<Config, Vec<ConfigEr
         tickets,
         notifications,
         smtp,
+        imap,
+        mailboxes,
         templates,
         links,
         web,
@@ -122,4 +142,14 @@ fn validate(raw: &RawConfig, source: &Source<'_>) -> Result<Config, Vec<ConfigEr
         teams,
         orgs,
     })
+}
+
+fn own_addresses(instance: &Instance, mailboxes: &[Mailbox]) -> Vec<EmailAddress> {
+    let mut own = instance.support_addresses.clone();
+    for address in mailboxes.iter().flat_map(|mailbox| &mailbox.addresses) {
+        if !own.contains(address) {
+            own.push(address.clone());
+        }
+    }
+    own
 }

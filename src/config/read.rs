@@ -11,6 +11,7 @@ use super::instance::RawInstance;
 use super::links::{RawLinks, RawWeb};
 use super::locate::{KeyPath, Source, Step, remove_value_at};
 use super::log::RawLog;
+use super::mailbox::{RawImap, RawMailbox};
 use super::orgs::RawOrg;
 use super::staff::{RawAgent, RawTeam};
 use super::{
@@ -34,6 +35,10 @@ pub(super) struct RawConfig {
     pub notifications: RawNotifications,
     /// `[smtp]`: where outgoing mail goes.
     pub smtp: RawSmtp,
+    /// `[imap]`: limits shared by every IMAP mailbox.
+    pub imap: RawImap,
+    /// `[[mailbox]]`: IMAP mailboxes mail is fetched from. Default: none.
+    pub mailbox: Vec<RawMailbox>,
     /// `[templates]`: overrides of the mail templates.
     pub templates: RawTemplates,
     /// `[links]`: signing keys and lifetimes of reply addresses and links.

@@ -1,5 +1,5 @@
-//! Small checks shared by several sections: directory keys, domain names, address lists. Each
-//! reports through [`Problems`] and never stops the run.
+//! Small checks shared by several sections: directory keys, domain names, address lists, loopback
+//! hosts. Each reports through [`Problems`] and never stops the run.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -70,6 +70,11 @@ pub(super) fn is_plausible_domain(domain: &str) -> bool {
             && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     };
     !domain.is_empty() && domain.len() <= 253 && domain.split('.').all(label_ok)
+}
+
+/// Hosts that plain-text protocols may talk to: `localhost`, 127.0.0.0/8 and `::1`.
+pub(super) fn is_loopback_host(host: &str) -> bool {
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Reports a zero where zero makes no sense.

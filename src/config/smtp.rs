@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::Problems;
 use super::locate::KeyPath;
+use super::rules::is_loopback_host;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -77,7 +78,7 @@ pub(super) fn validate_smtp(raw: &RawSmtp, problems: &mut Problems<'_, '_>) -> S
             SmtpTls::None
         }
     };
-    if tls == SmtpTls::None && !is_loopback(&raw.host) {
+    if tls == SmtpTls::None && !is_loopback_host(&raw.host) {
         problems.report(
             &key("tls"),
             format!(
@@ -116,8 +117,4 @@ pub(super) fn validate_smtp(raw: &RawSmtp, problems: &mut Problems<'_, '_>) -> S
         max_attempts: raw.max_attempts.max(1),
         pool_size: raw.pool_size.max(1),
     }
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }

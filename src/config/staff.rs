@@ -51,7 +51,7 @@ pub(super) struct RawTeam {
 
 pub(super) fn validate_agents(
     raw: &[RawAgent],
-    support_addresses: &[EmailAddress],
+    own_addresses: &[EmailAddress],
     problems: &mut Problems<'_, '_>,
 ) -> Vec<Agent> {
     let mut keys: HashMap<String, usize> = HashMap::new();
@@ -76,7 +76,7 @@ pub(super) fn validate_agents(
         }
         for (position, email) in emails.iter().enumerate() {
             let email_path = emails_path.at(raw_index(&agent.emails, email).unwrap_or(position));
-            if support_addresses.contains(email) {
+            if own_addresses.contains(email) {
                 problems.report(
                     &email_path,
                     format!("{email} is a support address; an agent needs an address of their own"),

@@ -4,10 +4,10 @@ use std::path::Path;
 
 use super::*;
 
-const EXAMPLE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml.example"));
+pub(super) const EXAMPLE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml.example"));
 
 /// Every error of `text`, which must be invalid.
-fn errors_of(text: &str) -> Vec<ConfigError> {
+pub(super) fn errors_of(text: &str) -> Vec<ConfigError> {
     match from_toml(text, "mailgate.toml") {
         Ok(config) => panic!("expected errors, got {config:#?}"),
         Err(errors) => errors.errors,
@@ -16,7 +16,7 @@ fn errors_of(text: &str) -> Vec<ConfigError> {
 
 /// Asserts `text` fails with an error at `key` on `line` whose message contains `fragment`.
 #[track_caller]
-fn assert_error(text: &str, key: &str, line: Option<usize>, fragment: &str) {
+pub(super) fn assert_error(text: &str, key: &str, line: Option<usize>, fragment: &str) {
     let errors = errors_of(text);
     assert!(
         errors.iter().any(|e| e.key == key && e.line == line && e.message.contains(fragment)),
@@ -24,7 +24,7 @@ fn assert_error(text: &str, key: &str, line: Option<usize>, fragment: &str) {
     );
 }
 
-fn valid(text: &str) -> Config {
+pub(super) fn valid(text: &str) -> Config {
     from_toml(text, "test.toml").unwrap_or_else(|errors| panic!("{errors}"))
 }
 
