@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod core;
+pub mod imap;
 pub mod ingest;
 pub mod outbox;
 pub mod parse;

@@ -56,7 +56,7 @@ pub async fn run(config: &Config, command: Command) -> u8 {
         Command::User(cmd) => user(&ingestor, cmd).await,
         Command::Quarantine(cmd) => quarantine(&ingestor, cmd).await,
         Command::Outbox(cmd) => outbox(&ingestor, cmd).await,
-        Command::Pipe { .. } | Command::CheckConfig | Command::Serve => {
+        Command::Pipe { .. } | Command::CheckConfig | Command::Serve | Command::Mailbox(_) => {
             unreachable!("dispatched in cli::run")
         }
     };

@@ -2,6 +2,7 @@
 //! people; exit codes follow sysexits so MTAs and scripts can act on them.
 
 mod admin;
+mod mailbox;
 mod pipe;
 mod serve;
 
@@ -20,6 +21,8 @@ pub mod exit {
     /// Input refused by policy (over size).
     pub const DATAERR: u8 = 65;
     pub const NOINPUT: u8 = 66;
+    /// A service we need (an IMAP server) cannot be reached or refused us.
+    pub const UNAVAILABLE: u8 = 69;
     pub const SOFTWARE: u8 = 70;
     /// Could not be stored now; the MTA should retry.
     pub const TEMPFAIL: u8 = 75;
@@ -38,7 +41,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon: the outbox worker (sending queued mail over SMTP) until SIGINT/SIGTERM.
+    /// Run the daemon: IMAP intake of every [[mailbox]] and the outbox worker, until SIGINT/SIGTERM.
     Serve,
     /// Read one message from standard input and ingest it (for an MTA's pipe transport).
     Pipe {
@@ -67,6 +70,15 @@ pub enum Command {
     /// Mail waiting to be sent, sent, or given up on.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// IMAP mailboxes of the configuration.
+    #[command(subcommand)]
+    Mailbox(MailboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailboxCommand {
+    /// Connect, log in and select the folder of mailbox NAME; print what the server offers and holds.
+    Test { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +180,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Pipe { mailbox, recipient } => pipe::run(&config, mailbox, &recipient).await,
         Command::Serve => serve::run(&config).await,
+        Command::Mailbox(MailboxCommand::Test { name }) => mailbox::test(&config, &name).await,
         Command::CheckConfig => unreachable!("handled above"),
         other => admin::run(&config, other).await,
     };

@@ -1,5 +1,5 @@
-//! `mailgate serve`: the daemon. It runs the outbox worker until SIGINT or SIGTERM (IMAP intake,
-//! the web endpoint and the janitor join it as they are built).
+//! `mailgate serve`: the daemon. It runs one IMAP intake task per `[[mailbox]]` and the outbox
+//! worker until SIGINT or SIGTERM (the web endpoint and the janitor join them as they are built).
 
 use std::sync::Arc;
 
@@ -7,6 +7,7 @@ use super::exit;
 use crate::app;
 use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::imap::Poller;
 use crate::outbox::render::Templates;
 use crate::outbox::smtp::SmtpSender;
 use crate::outbox::worker::Worker;
@@ -48,8 +49,20 @@ pub async fn run(config: &Config) -> u8 {
         tracing::info!("shutting down");
         let _ = stop.send(true);
     });
-    tracing::info!(smtp = %format!("{}:{}", config.smtp.host, config.smtp.port), "mailgate serving");
+    let ingestor = Arc::new(ingestor);
+    let mut intake = tokio::task::JoinSet::new();
+    for mailbox in &config.mailboxes {
+        let poller =
+            Poller::new(mailbox.clone(), config.imap.clone(), ingestor.clone(), config.database.url.clone());
+        intake.spawn(poller.run(stopped.clone()));
+    }
+    tracing::info!(
+        smtp = %format!("{}:{}", config.smtp.host, config.smtp.port),
+        mailboxes = config.mailboxes.len(),
+        "mailgate serving"
+    );
     worker.run(stopped).await;
+    while intake.join_next().await.is_some() {}
     exit::OK
 }
 

@@ -142,7 +142,11 @@ impl Ingestor {
     /// Ingests one raw message and commits. A unique-key race with a concurrent writer (another
     /// daemon on the same PostgreSQL) is retried, and then sees the winner's rows.
     pub async fn ingest(&self, raw: &[u8], delivery: &Delivery) -> Result<Report, IngestError> {
-        let job = Arc::new(Job::new(raw.to_vec(), delivery.clone(), &self.pipeline.settings.limits));
+        self.commit(Arc::new(Job::new(raw.to_vec(), delivery.clone(), &self.pipeline.settings.limits))).await
+    }
+
+    /// Runs `job` and commits; a unique-key race is retried.
+    async fn commit(&self, job: Arc<Job>) -> Result<Report, IngestError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -154,6 +158,30 @@ impl Ingestor {
                 result => return Ok(result?),
             }
         }
+    }
+
+    /// Takes in a message too large to fetch whole (IMAP reports its size first): its header block
+    /// stands for it in quarantine (the message itself stays on the server, in the error folder),
+    /// and its sender is told, as for any message refused over `limits.max_message_bytes`.
+    pub async fn ingest_oversized(
+        &self,
+        header: &[u8],
+        size: u64,
+        delivery: &Delivery,
+    ) -> Result<Report, IngestError> {
+        let limits = &self.pipeline.settings.limits;
+        let refused = Malformed::TooLarge {
+            size: usize::try_from(size).unwrap_or(usize::MAX),
+            limit: limits.max_message_bytes,
+        };
+        let message_id = parse::parse_header_block(header, limits).ok().and_then(|e| e.message_id);
+        self.commit(Arc::new(Job {
+            raw: header.to_vec(),
+            dedupe_key: dedupe_key(message_id.as_ref(), header),
+            parsed: Err(refused),
+            delivery: delivery.clone(),
+        }))
+        .await
     }
 
     /// Runs the whole pipeline and rolls it back: the decision trace of `raw` against the current
@@ -217,11 +245,16 @@ impl Ingestor {
 impl Job {
     fn new(raw: Vec<u8>, delivery: Delivery, limits: &Limits) -> Job {
         let parsed = parse::parse_email(&raw, limits);
-        let dedupe_key = match parsed.as_ref().ok().and_then(|e| e.message_id.as_ref()) {
-            Some(id) => format!("message-id:{}", id.as_str()),
-            None => format!("sha256:{}", hex::encode(Sha256::digest(&raw))),
-        };
+        let dedupe_key = dedupe_key(parsed.as_ref().ok().and_then(|e| e.message_id.as_ref()), &raw);
         Job { raw, parsed, dedupe_key, delivery }
+    }
+}
+
+/// Message-ID when there is one, else the SHA-256 of the bytes.
+fn dedupe_key(message_id: Option<&MessageId>, raw: &[u8]) -> String {
+    match message_id {
+        Some(id) => format!("message-id:{}", id.as_str()),
+        None => format!("sha256:{}", hex::encode(Sha256::digest(raw))),
     }
 }
 

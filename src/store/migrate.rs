@@ -21,6 +21,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_links.sql"),
         postgres: include_str!("../../migrations/postgres/0002_links.sql"),
     },
+    Migration {
+        version: "0003_imap",
+        sqlite: include_str!("../../migrations/sqlite/0003_imap.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_imap.sql"),
+    },
 ];
 
 /// An arbitrary constant: the advisory lock id migrations hold on PostgreSQL.

@@ -6,6 +6,7 @@
 
 pub mod db;
 pub mod directory;
+pub mod imap;
 pub mod inbound;
 pub mod links;
 mod migrate;
