@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_imap::extensions::idle::IdleResponse;
+use async_imap::types::UnsolicitedResponse;
 use rustls::ClientConfig;
 use tokio::sync::watch;
 
@@ -174,7 +175,10 @@ impl Poller {
                 s.totals.processed += report.processed;
                 s.totals.quarantined += report.quarantined;
             });
-            let woke = if idle {
+            // Mail that arrived during the pass was announced on its commands: go again at once.
+            let woke = if news(&session) {
+                Wake::News
+            } else if idle {
                 let (next, woke) = wait_idle(session, lease, limit, stop).await?;
                 session = next;
                 woke
@@ -251,10 +255,15 @@ async fn wait_idle(
     limit: Duration,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(Session, Wake), PassError> {
+    let announced = session.unsolicited_responses.clone();
     let mut handle = session.idle();
     within(limit, "IDLE", handle.init()).await?;
+    // Changes since the pass's last command are announced before IDLE's continuation, and
+    // async-imap files them as unsolicited instead of waking `wait`.
+    let already = drain_news(&announced);
     let (idle, _interrupt) = handle.wait_with_timeout(IDLE_REFRESH);
     let woke = tokio::select! {
+        _ = std::future::ready(()), if already => Wake::News,
         response = idle => match response {
             Ok(IdleResponse::NewData(_) | IdleResponse::Timeout | IdleResponse::ManualInterrupt) => Wake::News,
             Err(error) => return Err(PassError::Imap { what: "IDLE", reason: error.to_string() }),
@@ -265,8 +274,21 @@ async fn wait_idle(
     };
     let session = within(limit, "DONE", handle.done()).await?;
     // Untagged responses seen while idling are not needed: the next pass re-reads the folder.
-    while session.unsolicited_responses.try_recv().is_ok() {}
+    drain_news(&session.unsolicited_responses);
     Ok((session, woke))
+}
+
+/// Whether the server announced new mail (EXISTS, RECENT) since these responses were last read.
+fn news(session: &Session) -> bool {
+    drain_news(&session.unsolicited_responses)
+}
+
+fn drain_news(announced: &async_channel::Receiver<UnsolicitedResponse>) -> bool {
+    let mut news = false;
+    while let Ok(response) = announced.try_recv() {
+        news |= matches!(response, UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_));
+    }
+    news
 }
 
 /// The next pause after a failure: doubling, capped; a refused login starts and stays slower.
