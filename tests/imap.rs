@@ -161,6 +161,7 @@ async fn restart_resumes_from_the_checkpoint() {
     client.append_many("INBOX", &(1..=3).map(message).collect::<Vec<_>>()).await;
     let first = s.start().await;
     s.until_inbound(3, Duration::from_secs(10)).await;
+    first.until_ready().await;
     assert_eq!(first.status().totals.fetched, 3);
     first.stop().await;
     let flags = client.flags("INBOX").await;

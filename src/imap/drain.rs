@@ -50,17 +50,86 @@ enum Destination {
     Error,
 }
 
+/// One fetched message: its bytes, or only its header block when it is over the size limit.
+struct Fetched {
+    uid: u32,
+    raw: Vec<u8>,
+    /// The full size of a message fetched headers-only.
+    oversized: Option<u64>,
+}
+
+/// The IMAP side of a pass.
+struct Server<'a> {
+    session: &'a mut Session,
+    limit: Duration,
+    can_move: bool,
+    can_uid_expunge: bool,
+}
+
+/// The database side of a pass.
+struct Intake<'a> {
+    mailbox: &'a Mailbox,
+    ingestor: &'a Ingestor,
+}
+
 impl Pass<'_> {
-    pub async fn run(mut self) -> Result<PassReport, PassError> {
-        let folder =
-            within(self.command_timeout, "SELECT", self.session.select(&self.mailbox.folder)).await?;
+    pub async fn run(self) -> Result<PassReport, PassError> {
+        let Pass { session, mailbox, ingestor, batch_size, command_timeout, can_move, can_uid_expunge } =
+            self;
+        let mut server = Server { session, limit: command_timeout, can_move, can_uid_expunge };
+        let intake = Intake { mailbox, ingestor };
+        let folder = within(command_timeout, "SELECT", server.session.select(&mailbox.folder)).await?;
         let validity = folder.uid_validity.ok_or_else(|| PassError::Imap {
             what: "SELECT",
-            reason: format!("{} has no UIDVALIDITY: the server does not keep UIDs", self.mailbox.folder),
+            reason: format!("{} has no UIDVALIDITY: the server does not keep UIDs", mailbox.folder),
         })?;
+        let last = intake.checkpoint(validity).await?;
+        let mut report = PassReport::default();
+        if folder.exists == 0 {
+            return Ok(report);
+        }
+        let query = format!("UID {}:*", last.saturating_add(1));
+        let found = within(command_timeout, "UID SEARCH", server.session.uid_search(&query)).await?;
+        // `n:*` always matches the highest UID, even when it is below n.
+        let mut uids: Vec<u32> = found.into_iter().filter(|&uid| uid > last).collect();
+        uids.sort_unstable();
+        let limit = ingestor.settings().limits.max_message_bytes as u64;
+        let batches: Vec<&[u32]> = uids.chunks(batch_size as usize).collect();
+        let Some(first) = batches.first() else { return Ok(report) };
+        let mut fetched = server.fetch(first, limit).await;
+        for (i, _) in batches.iter().enumerate() {
+            let current = fetched?;
+            // Fetch the next batch while this one is ingested: the server and the database overlap.
+            let (taken, next) = tokio::join!(intake.take_in(current, validity, &mut report), async {
+                match batches.get(i + 1) {
+                    Some(next) => Some(server.fetch(next, limit).await),
+                    None => None,
+                }
+            });
+            // Acknowledge what was committed even when the batch stopped early.
+            let (handled, stopped) = taken;
+            server.acknowledge(&handled, mailbox).await?;
+            if let Some(&highest) = handled.keys().next_back() {
+                intake.save_checkpoint(Checkpoint { uid_validity: validity, last_uid: highest }).await?;
+            }
+            if let Some(error) = stopped {
+                return Err(error);
+            }
+            match next {
+                Some(next) => fetched = next,
+                None => break,
+            }
+        }
+        Ok(report)
+    }
+}
+
+impl Intake<'_> {
+    /// The last UID handled under `validity`; 0 when none, or when the folder's UIDVALIDITY changed.
+    async fn checkpoint(&self, validity: u32) -> Result<u32, PassError> {
         let name = self.mailbox.name.clone();
         let saved = self.ingestor.store().read(move |tx| imap_store::checkpoint(tx, &name)).await?;
-        let last = match saved {
+        Ok(match saved {
             Some(saved) if saved.uid_validity == validity => saved.last_uid,
             Some(saved) => {
                 tracing::warn!(
@@ -72,92 +141,40 @@ impl Pass<'_> {
                 0
             }
             None => 0,
-        };
-        let mut report = PassReport::default();
-        if folder.exists == 0 {
-            return Ok(report);
-        }
-        let query = format!("UID {}:*", last.saturating_add(1));
-        let found = within(self.command_timeout, "UID SEARCH", self.session.uid_search(&query)).await?;
-        // `n:*` always matches the highest UID, even when it is below n.
-        let mut uids: Vec<u32> = found.into_iter().filter(|&uid| uid > last).collect();
-        uids.sort_unstable();
-        for batch in uids.chunks(self.batch_size as usize) {
-            let handled = self.take_in(batch, validity, &mut report).await;
-            // Acknowledge what was committed even when the batch stopped early.
-            let (handled, stopped) = match handled {
-                Ok(handled) => (handled, None),
-                Err((handled, error)) => (handled, Some(error)),
-            };
-            self.acknowledge(&handled).await?;
-            if let Some(&highest) = handled.keys().next_back() {
-                let (name, now) = (self.mailbox.name.clone(), self.ingestor.now_ms());
-                let at = Checkpoint { uid_validity: validity, last_uid: highest };
-                self.ingestor
-                    .store()
-                    .write(move |tx| imap_store::save_checkpoint(tx, &name, at, now))
-                    .await?;
-            }
-            if let Some(error) = stopped {
-                return Err(error);
-            }
-        }
-        Ok(report)
+        })
     }
 
-    /// Fetches and ingests `batch`, in UID order. On an error, returns what was committed before it.
+    async fn save_checkpoint(&self, at: Checkpoint) -> Result<(), PassError> {
+        let (name, now) = (self.mailbox.name.clone(), self.ingestor.now_ms());
+        Ok(self.ingestor.store().write(move |tx| imap_store::save_checkpoint(tx, &name, at, now)).await?)
+    }
+
+    /// Ingests `batch` in UID order: what was committed, and the error that stopped it early.
     async fn take_in(
-        &mut self,
-        batch: &[u32],
+        &self,
+        batch: Vec<Fetched>,
         validity: u32,
         report: &mut PassReport,
-    ) -> Result<BTreeMap<u32, Destination>, (BTreeMap<u32, Destination>, PassError)> {
+    ) -> (BTreeMap<u32, Destination>, Option<PassError>) {
         let mut handled = BTreeMap::new();
-        let sizes = match self.sizes(batch).await {
-            Ok(sizes) => sizes,
-            Err(error) => return Err((handled, error)),
-        };
-        let limit = self.ingestor.settings().limits.max_message_bytes as u64;
-        let mut start = 0;
-        while start < batch.len() {
-            // A run of messages that fit one fetch; an oversized one alone, headers only.
-            let oversized = sizes.get(&batch[start]).is_some_and(|&size| size > limit);
-            let mut end = start + 1;
-            let mut bytes = sizes.get(&batch[start]).copied().unwrap_or(0);
-            while !oversized && end < batch.len() {
-                let next = sizes.get(&batch[end]).copied().unwrap_or(0);
-                if next > limit || bytes + next > MAX_FETCH_BYTES {
-                    break;
-                }
-                bytes += next;
-                end += 1;
-            }
-            let run = &batch[start..end];
-            let fetched = match self.fetch(run, oversized).await {
-                Ok(fetched) => fetched,
-                Err(error) => return Err((handled, error)),
+        for message in batch {
+            report.fetched += 1;
+            let delivery = Delivery {
+                mailbox: Some(self.mailbox.name.clone()),
+                imap_uid: Some((validity, message.uid)),
+                ..Delivery::new(Source::Imap)
             };
-            for (uid, raw) in fetched {
-                report.fetched += 1;
-                let delivery = Delivery {
-                    mailbox: Some(self.mailbox.name.clone()),
-                    imap_uid: Some((validity, uid)),
-                    ..Delivery::new(Source::Imap)
-                };
-                let size = sizes.get(&uid).copied().unwrap_or(raw.len() as u64);
-                let destination = match self.ingest(&raw, oversized.then_some(size), &delivery).await {
-                    Ok(destination) => destination,
-                    Err(error) => return Err((handled, error)),
-                };
-                match destination {
-                    Destination::Done => report.processed += 1,
-                    Destination::Error => report.quarantined += 1,
-                }
-                handled.insert(uid, destination);
+            let destination = match self.ingest(&message.raw, message.oversized, &delivery).await {
+                Ok(destination) => destination,
+                Err(error) => return (handled, Some(error)),
+            };
+            match destination {
+                Destination::Done => report.processed += 1,
+                Destination::Error => report.quarantined += 1,
             }
-            start = end;
+            handled.insert(message.uid, destination);
         }
-        Ok(handled)
+        (handled, None)
     }
 
     /// Ingests one message. Only a database that cannot take it now stops the pass; anything else
@@ -193,12 +210,41 @@ impl Pass<'_> {
             Outcome::Created { .. } | Outcome::Added { .. } | Outcome::Loop => Destination::Done,
         })
     }
+}
+
+impl Server<'_> {
+    /// The messages of `batch` still in the folder, in UID order: whole in runs of at most
+    /// [`MAX_FETCH_BYTES`], and headers-only for any over `limit` bytes.
+    async fn fetch(&mut self, batch: &[u32], limit: u64) -> Result<Vec<Fetched>, PassError> {
+        let sizes = self.sizes(batch).await?;
+        let size = |uid: &u32| sizes.get(uid).copied().unwrap_or(0);
+        let mut fetched = Vec::with_capacity(batch.len());
+        let mut start = 0;
+        while start < batch.len() {
+            let oversized = size(&batch[start]) > limit;
+            let mut end = start + 1;
+            let mut bytes = size(&batch[start]);
+            while !oversized && end < batch.len() {
+                let next = size(&batch[end]);
+                if next > limit || bytes + next > MAX_FETCH_BYTES {
+                    break;
+                }
+                bytes += next;
+                end += 1;
+            }
+            for (uid, raw) in self.bodies(&batch[start..end], oversized).await? {
+                let oversized = oversized.then(|| size(&uid));
+                fetched.push(Fetched { uid, raw, oversized });
+            }
+            start = end;
+        }
+        Ok(fetched)
+    }
 
     /// `RFC822.SIZE` of each UID of `batch` still in the folder.
     async fn sizes(&mut self, batch: &[u32]) -> Result<BTreeMap<u32, u64>, PassError> {
         let set = uid_set(batch);
-        let limit = self.command_timeout;
-        let fetches = within(limit, "UID FETCH RFC822.SIZE", async {
+        let fetches = within(self.limit, "UID FETCH RFC822.SIZE", async {
             self.session.uid_fetch(&set, "(UID RFC822.SIZE)").await?.try_collect::<Vec<_>>().await
         })
         .await?;
@@ -206,11 +252,10 @@ impl Pass<'_> {
     }
 
     /// The raw bytes of `run` (the header block alone when `headers_only`), in UID order.
-    async fn fetch(&mut self, run: &[u32], headers_only: bool) -> Result<Vec<(u32, Vec<u8>)>, PassError> {
+    async fn bodies(&mut self, run: &[u32], headers_only: bool) -> Result<Vec<(u32, Vec<u8>)>, PassError> {
         let set = uid_set(run);
         let query = if headers_only { "(UID BODY.PEEK[HEADER])" } else { "(UID BODY.PEEK[])" };
-        let limit = self.command_timeout;
-        let fetches = within(limit, "UID FETCH BODY", async {
+        let fetches = within(self.limit, "UID FETCH BODY", async {
             self.session.uid_fetch(&set, query).await?.try_collect::<Vec<_>>().await
         })
         .await?;
@@ -226,23 +271,23 @@ impl Pass<'_> {
     }
 
     /// Moves, flags or deletes what was committed; failures go to the error folder in every mode.
-    async fn acknowledge(&mut self, handled: &BTreeMap<u32, Destination>) -> Result<(), PassError> {
+    async fn acknowledge(
+        &mut self,
+        handled: &BTreeMap<u32, Destination>,
+        mailbox: &Mailbox,
+    ) -> Result<(), PassError> {
         let pick = |wanted: Destination| -> Vec<u32> {
             handled.iter().filter(|(_, d)| **d == wanted).map(|(uid, _)| *uid).collect()
         };
         let (done, failed) = (pick(Destination::Done), pick(Destination::Error));
         if !failed.is_empty() {
-            let folder = self.mailbox.error_folder.clone();
-            self.relocate(&failed, &folder).await?;
+            self.relocate(&failed, &mailbox.error_folder).await?;
         }
         if done.is_empty() {
             return Ok(());
         }
-        match self.mailbox.after {
-            AfterIngest::Move => {
-                let folder = self.mailbox.processed_folder.clone();
-                self.relocate(&done, &folder).await
-            }
+        match mailbox.after {
+            AfterIngest::Move => self.relocate(&done, &mailbox.processed_folder).await,
             AfterIngest::Flag => self.add_flags(&done, "\\Seen").await,
             AfterIngest::Delete => {
                 self.add_flags(&done, "\\Deleted").await?;
@@ -254,17 +299,16 @@ impl Pass<'_> {
     async fn relocate(&mut self, uids: &[u32], folder: &str) -> Result<(), PassError> {
         let set = uid_set(uids);
         if self.can_move {
-            return within(self.command_timeout, "UID MOVE", self.session.uid_mv(&set, folder)).await;
+            return within(self.limit, "UID MOVE", self.session.uid_mv(&set, folder)).await;
         }
-        within(self.command_timeout, "UID COPY", self.session.uid_copy(&set, folder)).await?;
+        within(self.limit, "UID COPY", self.session.uid_copy(&set, folder)).await?;
         self.add_flags(uids, "\\Deleted").await?;
         self.expunge(uids).await
     }
 
     async fn add_flags(&mut self, uids: &[u32], flag: &str) -> Result<(), PassError> {
         let (set, flags) = (uid_set(uids), format!("+FLAGS.SILENT ({flag})"));
-        let limit = self.command_timeout;
-        within(limit, "UID STORE", async {
+        within(self.limit, "UID STORE", async {
             self.session.uid_store(&set, &flags).await?.try_collect::<Vec<_>>().await
         })
         .await
@@ -272,18 +316,19 @@ impl Pass<'_> {
     }
 
     async fn expunge(&mut self, uids: &[u32]) -> Result<(), PassError> {
-        let limit = self.command_timeout;
         if self.can_uid_expunge {
             let set = uid_set(uids);
-            within(limit, "UID EXPUNGE", async {
+            within(self.limit, "UID EXPUNGE", async {
                 self.session.uid_expunge(&set).await?.try_collect::<Vec<_>>().await
             })
             .await
             .map(drop)
         } else {
-            within(limit, "EXPUNGE", async { self.session.expunge().await?.try_collect::<Vec<_>>().await })
-                .await
-                .map(drop)
+            within(self.limit, "EXPUNGE", async {
+                self.session.expunge().await?.try_collect::<Vec<_>>().await
+            })
+            .await
+            .map(drop)
         }
     }
 }

@@ -64,6 +64,8 @@ pub struct Status {
     pub connected: bool,
     /// The server's IDLE is in use (else polling).
     pub idling: bool,
+    /// How long the last pass took (SELECT to checkpoint), the part of a message's latency that is ours.
+    pub last_pass: Option<Duration>,
 }
 
 /// One mailbox's intake task.
@@ -157,7 +159,9 @@ impl Poller {
                 can_move,
                 can_uid_expunge,
             };
+            let began = std::time::Instant::now();
             let report = pass.run().await?;
+            let took = began.elapsed();
             if !healthy {
                 // A whole pass worked: the next failure starts the backoff from the beginning.
                 healthy = true;
@@ -171,6 +175,7 @@ impl Poller {
             }
             self.update(|s| {
                 s.passes += 1;
+                s.last_pass = Some(took);
                 s.totals.fetched += report.fetched;
                 s.totals.processed += report.processed;
                 s.totals.quarantined += report.quarantined;
