@@ -60,13 +60,9 @@ fn bench_config(
 ) -> mailgate::config::Config {
     let toml = format!(
         "[instance]\nsupport_addresses = [\"support@example.com\"]\n[database]\nurl = \"sqlite://{}\"\n\
-         [notifications]\nmax_automatic_per_address_per_hour = 1000000\n[imap]\nbatch_size = 100\n\
-         [[mailbox]]\nname = \"support\"\naddresses = [\"support@example.com\"]\nhost = \"{}\"\nport = {}\n\
-         tls = \"none\"\nusername = \"{user}\"\npassword = \"{}\"\n",
+         [notifications]\nmax_automatic_per_address_per_hour = 1000000\n[imap]\nbatch_size = 100\n{}",
         dir.path().join(name).display(),
-        imap.host,
-        imap.port,
-        imap.password,
+        imap.mailbox_toml(user, true),
     );
     mailgate::config::from_toml(&toml, "<bench>").unwrap()
 }

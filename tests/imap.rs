@@ -28,30 +28,9 @@ impl Setup {
         };
         let user = imap.fresh_user();
         // `mailbox` may set its own password, and may end with further tables.
-        let password = if mailbox.contains("password") {
-            String::new()
-        } else {
-            format!("password = \"{}\"", imap.password)
-        };
-        let extra = format!(
-            r#"
-[imap]
-takeover_seconds = 6
-command_timeout_seconds = 10
-
-[[mailbox]]
-name = "support"
-addresses = ["support@example.com"]
-host = "{host}"
-port = {port}
-tls = "none"
-username = "{user}"
-{password}
-{mailbox}
-"#,
-            host = imap.host,
-            port = imap.port,
-        );
+        let section = imap.mailbox_toml(&user, !mailbox.contains("password"));
+        let extra =
+            format!("[imap]\ntakeover_seconds = 6\ncommand_timeout_seconds = 10\n\n{section}{mailbox}\n");
         let h = Harness::with_config(backend, &extra).await?;
         Some(Setup { imap, user, h })
     }

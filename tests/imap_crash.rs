@@ -62,20 +62,10 @@ port = {smtp}
 [imap]
 batch_size = 50
 
-[[mailbox]]
-name = "support"
-addresses = ["support@example.com"]
-host = "{host}"
-port = {port}
-tls = "none"
-username = "{user}"
-password = "{password}"
-"#,
+{mailbox}"#,
             db = db.display(),
             smtp = common::smtp::free_port(),
-            host = imap.host,
-            port = imap.port,
-            password = imap.password,
+            mailbox = imap.mailbox_toml(&user, true),
         ),
     )
     .unwrap();

@@ -34,7 +34,7 @@ pub enum ImapTls {
 pub enum AfterIngest {
     /// Moved to `processed_folder`.
     Move,
-    /// Flagged and left in `folder`.
+    /// Marked `\Seen` and left in `folder`; the checkpoint keeps it from being read again.
     Flag,
     /// Deleted from the server.
     Delete,

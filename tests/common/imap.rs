@@ -64,6 +64,18 @@ impl TestImap {
         })
     }
 
+    /// A `[[mailbox]]` named `support` reading `user`'s INBOX over plain loopback IMAP, with the
+    /// password unless `with_password` is false; more keys of the table may follow.
+    pub fn mailbox_toml(&self, user: &str, with_password: bool) -> String {
+        let password =
+            if with_password { format!("password = \"{}\"\n", self.password) } else { String::new() };
+        format!(
+            "[[mailbox]]\nname = \"support\"\naddresses = [\"support@example.com\"]\nhost = \"{}\"\nport = {}\n\
+             tls = \"none\"\nusername = \"{user}\"\n{password}",
+            self.host, self.port
+        )
+    }
+
     /// A new user name, `t<16 hex>@example.test`: its own, empty mailbox.
     pub fn fresh_user(&self) -> String {
         format!("t{:016x}@example.test", rand::random::<u64>())
