@@ -21,10 +21,14 @@ pub enum Mail {
     BounceAlert,
     /// To the sender of a message we took in but cannot accept (over a size or structure limit).
     RejectionNotice,
+    /// An agent's response, relayed to the owner and each collaborator (not automatic mail).
+    ResponseRelay,
+    /// To an agent: mail in their name was held (failed authentication), and why.
+    HeldNotice,
 }
 
 impl Mail {
-    pub const ALL: [Mail; 7] = [
+    pub const ALL: [Mail; 9] = [
         Mail::NewTicketAutoResponse,
         Mail::NewMessageConfirmation,
         Mail::NewTicketAlert,
@@ -32,6 +36,8 @@ impl Mail {
         Mail::CollaboratorNotice,
         Mail::BounceAlert,
         Mail::RejectionNotice,
+        Mail::ResponseRelay,
+        Mail::HeldNotice,
     ];
 
     pub fn template(self) -> &'static str {
@@ -43,6 +49,8 @@ impl Mail {
             Mail::CollaboratorNotice => "collaborator_notice",
             Mail::BounceAlert => "bounce_alert",
             Mail::RejectionNotice => "rejection_notice",
+            Mail::ResponseRelay => "response_relay",
+            Mail::HeldNotice => "held_notice",
         }
     }
 
@@ -75,6 +83,12 @@ pub enum Event {
     Bounce,
     /// A message taken in but refused (quarantined): its sender is told.
     Rejected,
+    /// An agent answered by email: the response goes to the customer side.
+    AgentResponse,
+    /// An agent wrote an internal note by email: the other agents on the ticket are alerted.
+    AgentNote,
+    /// Mail in an agent's name failed authentication and was held: that agent is told.
+    Held,
 }
 
 /// Which mails are switched on (`[notifications]` in the config).
@@ -121,6 +135,8 @@ pub struct Audience {
     pub new_collaborators: Vec<EmailAddress>,
     /// Agents to alert: the assignee (or its team's members), else the account manager, else per policy.
     pub agents: Vec<EmailAddress>,
+    /// The customer side of the ticket (owner and collaborators), for an agent's response.
+    pub customers: Vec<EmailAddress>,
 }
 
 /// One automatic mail to send.
@@ -174,6 +190,15 @@ pub fn plan(
         Event::Rejected => {
             wanted.extend(to_customer(Mail::RejectionNotice).map(|(m, t)| (m, t, policy.rejection_notice)));
         }
+        // An agent's response is the help desk's answer, not a notification: never switched off.
+        Event::AgentResponse => {
+            wanted.extend(audience.customers.iter().map(|t| (Mail::ResponseRelay, t, true)))
+        }
+        Event::AgentNote => {
+            wanted
+                .extend(audience.agents.iter().map(|t| (Mail::NewMessageAlert, t, policy.new_message_alert)));
+        }
+        Event::Held => wanted.extend(audience.agents.iter().map(|t| (Mail::HeldNotice, t, true))),
     }
     let mut planned = Vec::new();
     let mut suppressed = Vec::new();
@@ -235,6 +260,7 @@ mod tests {
             customer: Some(addr("jane@example.org")),
             new_collaborators: vec![addr("tom@example.org"), addr("noreply@example.org")],
             agents: vec![addr("alice@example.com")],
+            customers: vec![addr("jane@example.org"), addr("tom@example.org")],
         }
     }
 

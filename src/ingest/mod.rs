@@ -2,6 +2,7 @@
 //! message, with a decision trace on the inbound row. Every message that enters a ticket comes through
 //! here; nothing accepted is only in memory (unprocessable input is quarantined with its reason).
 
+mod agent;
 mod notify;
 mod persist;
 mod reply_token;
@@ -374,8 +375,19 @@ impl Pipeline {
             return self.route_bounce(tx, &msg, bounce, trace);
         }
 
-        let token = self.find_reply_token(tx, email, delivery, &sender.email, trace)?;
-        let candidates = self.find_candidates(tx, email, &sender.email, token)?;
+        let scan = self.find_reply_token(tx, email, delivery, &sender.email, trace)?;
+        let from_agent = self.directory.agents_by_email.get(&sender.email).copied();
+        let automatic = classification.class != Class::Normal;
+        if let Some(mail) = agent::classify_agent_mail(&scan, from_agent, automatic) {
+            let headers_only = |tx: &mut Tx<'_>| -> store::Result<Decision> {
+                let candidates = self.find_candidates(tx, email, &sender.email, None)?;
+                Ok(thread::decide(&candidates, self.clock.now_ms(), self.settings.reopen_days).0)
+            };
+            if let Some(outcome) = self.route_agent_mail(tx, &msg, mail, headers_only, trace)? {
+                return Ok(outcome);
+            }
+        }
+        let candidates = self.find_candidates(tx, email, &sender.email, scan.ticket())?;
         let (decision, why) = thread::decide(&candidates, self.clock.now_ms(), self.settings.reopen_days);
         trace.record("thread", decision_name(&decision), why);
 

@@ -8,14 +8,14 @@ use super::{Incoming, LOOP_HEADER, Pipeline};
 use crate::core::address::{EmailAddress, MessageId};
 use crate::core::classify::{self, Class, ClassifyContext};
 use crate::core::identify::is_own_address;
-use crate::core::ids::{EntryId, TicketId};
+use crate::core::ids::{AgentId, EntryId, TicketId};
 use crate::core::notify::{self, Audience, Event, History, Mail, Planned};
 use crate::core::thread::TicketState;
 use crate::core::trace::Trace;
 use crate::parse::{self, Limits, Malformed};
 use crate::store::outbox::{self as outbox_store, NewOutbound};
 use crate::store::tickets::{self as ticket_store, Direction};
-use crate::store::{self, Tx};
+use crate::store::{self, Tx, directory as directory_store};
 
 const HOUR_MS: i64 = 60 * 60 * 1000;
 
@@ -36,6 +36,27 @@ pub(super) struct Notice<'a> {
     pub new_collaborators: Vec<EmailAddress>,
     /// Failed recipients and the diagnostic, for bounce alerts.
     pub bounce: Option<(Vec<String>, String)>,
+    /// What the mail answers in its recipients' clients, when not the incoming message itself.
+    pub in_reply_to: Option<MessageId>,
+    /// The agent who wrote a response or note (not alerted about their own note).
+    pub author: Option<AgentId>,
+    /// For held mail: the agent to tell, and why it was held.
+    pub held: Option<(AgentId, String)>,
+}
+
+impl<'a> Notice<'a> {
+    pub fn new(ticket: &'a TicketState) -> Notice<'a> {
+        Notice {
+            event: Event::Reply,
+            ticket,
+            entry: None,
+            new_collaborators: Vec::new(),
+            bounce: None,
+            in_reply_to: None,
+            author: None,
+            held: None,
+        }
+    }
 }
 
 impl Pipeline {
@@ -53,13 +74,39 @@ impl Pipeline {
             return Ok(());
         }
         let sender = &msg.sender.email;
-        let customer = (!self.directory.agents_by_email.contains_key(sender)
-            && !is_own_address(sender, &self.settings.own_addresses))
-        .then(|| sender.clone());
-        let audience = Audience {
-            customer,
-            new_collaborators: notice.new_collaborators.clone(),
-            agents: outbox_store::alert_recipients(tx, notice.ticket.id, policy.alert_all_when_unassigned)?,
+        let audience = match notice.event {
+            Event::AgentResponse => Audience {
+                customers: ticket_store::customer_emails(tx, notice.ticket.id)?,
+                ..Audience::default()
+            },
+            Event::AgentNote => {
+                let author = match notice.author {
+                    Some(agent) => directory_store::agent_emails(tx, agent)?,
+                    None => Vec::new(),
+                };
+                let mut agents = outbox_store::alert_recipients(tx, notice.ticket.id, false)?;
+                agents.retain(|agent| !author.contains(agent));
+                Audience { agents, ..Audience::default() }
+            }
+            Event::Held => {
+                let agents = match &notice.held {
+                    Some((agent, _)) => directory_store::agent_email(tx, *agent)?.into_iter().collect(),
+                    None => Vec::new(),
+                };
+                Audience { agents, ..Audience::default() }
+            }
+            _ => Audience {
+                customer: (!self.directory.agents_by_email.contains_key(sender)
+                    && !is_own_address(sender, &self.settings.own_addresses))
+                .then(|| sender.clone()),
+                new_collaborators: notice.new_collaborators.clone(),
+                agents: outbox_store::alert_recipients(
+                    tx,
+                    notice.ticket.id,
+                    policy.alert_all_when_unassigned,
+                )?,
+                customers: Vec::new(),
+            },
         };
         let new_ticket = notice.event == Event::NewTicket;
         let outgoing = Outgoing {
@@ -101,7 +148,7 @@ impl Pipeline {
         let customer = (!self.directory.agents_by_email.contains_key(&sender.email)
             && !is_own_address(&sender.email, &self.settings.own_addresses))
         .then(|| sender.email.clone());
-        let audience = Audience { customer, new_collaborators: Vec::new(), agents: Vec::new() };
+        let audience = Audience { customer, ..Audience::default() };
         let outgoing = Outgoing { event: Event::Rejected, is_normal: class == Class::Normal, ticket: None };
         self.enqueue_planned(tx, &outgoing, &audience, false, trace, |mail| {
             json!({
@@ -216,11 +263,18 @@ fn context(msg: &Incoming<'_>, notice: &Notice<'_>, mail: &Planned) -> serde_jso
         },
         "message": {
             "entry_id": notice.entry.map(|e| e.0),
+            "kind": match notice.event {
+                Event::AgentNote => "note",
+                Event::AgentResponse => "response",
+                Event::Held => "held",
+                _ => "message",
+            },
             "author_name": author_name,
             "author_email": msg.sender.email.as_str(),
         },
         "owner": { "name": author_name, "email": msg.sender.email.as_str() },
-        "in_reply_to": msg.email.message_id.as_ref().map(MessageId::as_str),
+        "in_reply_to": notice.in_reply_to.as_ref().or(msg.email.message_id.as_ref()).map(MessageId::as_str),
+        "reason": notice.held.as_ref().map(|(_, reason)| reason.as_str()),
         "bounce": notice.bounce.as_ref().map(|(recipients, diagnostic)| json!({
             "recipients": recipients,
             "diagnostic": diagnostic,

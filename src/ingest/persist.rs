@@ -18,6 +18,15 @@ use crate::core::trace::Trace;
 use crate::store::tickets::{self as ticket_store, Direction, EntryKind, NewAttachment, NewEntry, NewTicket};
 use crate::store::{self, StoreError, Tx, directory as directory_store, users as user_store};
 
+/// Who an entry is by.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Author {
+    User(UserId),
+    Agent(AgentId),
+    /// Not attributed: held mail, whose sender could not be authenticated.
+    Unknown,
+}
+
 /// Attempts at minting an unused ticket number before giving up (a nearly full number space).
 const MINT_ATTEMPTS: usize = 50;
 
@@ -105,6 +114,7 @@ impl Pipeline {
             entry: Some(entry),
             new_collaborators,
             bounce: None,
+            ..Notice::new(&state)
         };
         self.notify(tx, msg, notice, trace)?;
         Ok(Outcome::Created { ticket, number: state.number, entry })
@@ -143,6 +153,7 @@ impl Pipeline {
             entry: Some(entry),
             new_collaborators: Vec::new(),
             bounce: None,
+            ..Notice::new(&state)
         };
         self.notify(tx, msg, notice, trace)?;
         Ok(Outcome::Added { ticket, number: state.number, entry })
@@ -185,6 +196,7 @@ impl Pipeline {
             entry: None,
             new_collaborators: Vec::new(),
             bounce: Some((failed, note.to_string())),
+            ..Notice::new(&state)
         };
         self.notify(tx, msg, notice, trace)?;
         Ok(outcome)
@@ -251,7 +263,7 @@ impl Pipeline {
         Ok(found.added.into_iter().map(|m| m.email).collect())
     }
 
-    /// The entry for the message itself, its attachments (de-duplicated) and its Message-ID.
+    /// A customer's message as an entry: see [`Pipeline::store_message`].
     fn store_entry(
         &self,
         tx: &mut Tx<'_>,
@@ -260,15 +272,34 @@ impl Pipeline {
         ticket: TicketId,
         now: i64,
     ) -> store::Result<EntryId> {
+        self.store_message(tx, msg, ticket, EntryKind::Message, Author::User(author), now)
+    }
+
+    /// The entry for the message itself, its attachments (de-duplicated) and its Message-ID.
+    pub(super) fn store_message(
+        &self,
+        tx: &mut Tx<'_>,
+        msg: &Incoming<'_>,
+        ticket: TicketId,
+        kind: EntryKind,
+        author: Author,
+        now: i64,
+    ) -> store::Result<EntryId> {
         let email = msg.email;
         let stripped = stripped_text(email);
         let entry = ticket_store::insert_entry(
             tx,
             &NewEntry {
                 ticket,
-                kind: EntryKind::Message,
-                author_user: Some(author),
-                author_agent: None,
+                kind,
+                author_user: match author {
+                    Author::User(user) => Some(user),
+                    _ => None,
+                },
+                author_agent: match author {
+                    Author::Agent(agent) => Some(agent),
+                    _ => None,
+                },
                 class: msg.class,
                 subject: &email.subject,
                 body_text: &email.text,
@@ -300,7 +331,7 @@ impl Pipeline {
         Ok(entry)
     }
 
-    fn system_entry(
+    pub(super) fn system_entry(
         &self,
         tx: &mut Tx<'_>,
         ticket: TicketId,

@@ -18,6 +18,8 @@ pub enum Automatic {
     Replied,
     /// Caused by an event, to agents (alerts).
     Generated,
+    /// Written by a person (an agent's relayed response): no `Auto-Submitted`.
+    No,
 }
 
 /// Everything about one mail except its rendered text.
@@ -80,11 +82,16 @@ pub fn compose(
         builder = builder.references(chain.join(" "));
     }
     let auto_submitted = match a.automatic {
-        Automatic::Replied => "auto-replied",
-        Automatic::Generated => "auto-generated",
+        Automatic::Replied => Some("auto-replied"),
+        Automatic::Generated => Some("auto-generated"),
+        Automatic::No => None,
     };
+    if let Some(value) = auto_submitted {
+        builder = builder
+            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), value.into()));
+    }
     for (name, value) in [
-        ("Auto-Submitted", auto_submitted.to_string()),
+        // Out-of-office replies to our mail would only come back to the ticket.
         ("X-Auto-Response-Suppress", "All".to_string()),
         (LOOP_HEADER, a.loop_domain.to_string()),
         ("Thread-Topic", a.thread_topic.replace(['\r', '\n'], " ")),
@@ -152,5 +159,27 @@ mod tests {
         assert_eq!(thread_index("ticket-7"), thread_index("ticket-7"));
         assert_ne!(thread_index("ticket-7"), thread_index("ticket-8"));
         assert_eq!(base64::engine::general_purpose::STANDARD.decode(thread_index("x")).unwrap().len(), 22);
+    }
+
+    #[test]
+    fn a_relayed_response_is_not_marked_automatic() {
+        let (from, to) = (addr("support@example.com"), addr("jane@example.org"));
+        let a = Addressing {
+            from_name: "ACME Support",
+            from: &from,
+            to: &to,
+            reply_to: &from,
+            message_id: "r@mg.example.com",
+            in_reply_to: Some("q1@client.test"),
+            references: vec!["q1@client.test"],
+            thread_topic: "Printer",
+            thread_key: "ticket-7",
+            loop_domain: "mg.example.com",
+            automatic: Automatic::No,
+        };
+        let text =
+            String::from_utf8(compose(&a, "Re: Printer", "t", "<p>h</p>").unwrap().formatted()).unwrap();
+        assert!(!text.contains("Auto-Submitted"), "{text}");
+        assert!(text.contains("X-Mailgate-Loop: mg.example.com"), "our mail all the same: {text}");
     }
 }

@@ -78,6 +78,8 @@ struct Sending {
 struct Tokens {
     reply_to: EmailAddress,
     url: String,
+    /// An agent's internal-note address on the ticket.
+    note_address: Option<EmailAddress>,
 }
 
 /// The entry a row's context quotes (`message.entry_id`), if any.
@@ -216,12 +218,21 @@ impl Worker {
             .ok_or_else(|| format!("unknown template {:?}", row.template))?;
         let mut stored: Value =
             serde_json::from_str(&row.context_json).map_err(|e| format!("context: {e}"))?;
+        let mail = Mail::from_template(&row.template);
         if let Some(text) = &sending.text {
-            stored["message"]["text"] = Value::String(text.chars().take(QUOTED_TEXT_CHARS).collect());
+            // A relayed response is the whole answer; elsewhere the text is a quote.
+            let text = match mail {
+                Some(Mail::ResponseRelay) => text.clone(),
+                _ => text.chars().take(QUOTED_TEXT_CHARS).collect(),
+            };
+            stored["message"]["text"] = Value::String(text);
         }
         let tokens = self.tokens(&stored, sending.holder);
         if let Some(tokens) = &tokens {
             stored["ticket"]["url"] = Value::String(tokens.url.clone());
+            if let Some(note) = &tokens.note_address {
+                stored["note_address"] = Value::String(note.to_string());
+            }
         }
         let context = self.full_context(stored);
         let rendered = self.templates.render(name, &context).map_err(|e| e.to_string())?;
@@ -230,8 +241,11 @@ impl Worker {
         let in_reply_to = context["in_reply_to"].as_str();
         let topic = context["ticket"]["subject"].as_str().unwrap_or_default();
         let thread_key = format!("{}", context["ticket"]["id"]);
-        let answers = Mail::from_template(&row.template).is_some_and(Mail::answers_customer);
-        let automatic = if answers { Automatic::Replied } else { Automatic::Generated };
+        let automatic = match mail {
+            Some(Mail::ResponseRelay) => Automatic::No,
+            Some(mail) if mail.answers_customer() => Automatic::Replied,
+            _ => Automatic::Generated,
+        };
         let addressing = Addressing {
             from_name: &self.settings.instance_name,
             from: &self.settings.from,
@@ -264,9 +278,17 @@ impl Worker {
         let keys = &self.settings.keyring;
         let reply_tag = keys.address_token(&claims(Purpose::Reply, self.settings.reply_ttl));
         let view = keys.link(&claims(Purpose::View, self.settings.view_ttl));
+        let note_address = match participant {
+            Participant::Agent(_) => {
+                let note_tag = keys.address_token(&claims(Purpose::Note, self.settings.reply_ttl));
+                tagged_address(&self.settings.from, &note_tag)
+            }
+            Participant::User(_) => None,
+        };
         Some(Tokens {
             reply_to: tagged_address(&self.settings.from, &reply_tag)?,
             url: format!("{}/t/{view}", self.settings.base_url),
+            note_address,
         })
     }
 
@@ -277,7 +299,7 @@ impl Worker {
             "reply_marker": REPLY_MARKER,
             "recipient": { "name": "", "email": "" },
             "ticket": { "number": "", "subject": "", "status": "", "url": "" },
-            "message": { "text": "", "author_name": "", "author_email": "" },
+            "message": { "text": "", "author_name": "", "author_email": "", "kind": "message" },
             "owner": { "name": "", "email": "" },
             "organization": "",
             "note_address": "",

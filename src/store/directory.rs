@@ -171,3 +171,22 @@ pub fn agent_key(tx: &mut Tx<'_>, id: AgentId) -> Result<String> {
 pub fn team_key(tx: &mut Tx<'_>, id: TeamId) -> Result<String> {
     tx.query_one("SELECT key FROM teams WHERE id = $1", params![id.0], |r| r.string(0))
 }
+
+/// The address alerts to `agent` go to, when the agent is active and has one.
+pub fn agent_email(tx: &mut Tx<'_>, agent: AgentId) -> Result<Option<EmailAddress>> {
+    let email = tx.query_opt(
+        "SELECT email FROM agents WHERE id = $1 AND active = 1 AND email <> ''",
+        params![agent.0],
+        |r| r.string(0),
+    )?;
+    Ok(email.and_then(|e| EmailAddress::parse(&e)))
+}
+
+/// Every address of `agent`.
+pub fn agent_emails(tx: &mut Tx<'_>, agent: AgentId) -> Result<Vec<EmailAddress>> {
+    let emails =
+        tx.query_all("SELECT email FROM agent_emails WHERE agent_id = $1", params![agent.0], |r| {
+            r.string(0)
+        })?;
+    Ok(emails.iter().filter_map(|e| EmailAddress::parse(e)).collect())
+}

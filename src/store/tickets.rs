@@ -128,6 +128,8 @@ pub enum EntryKind {
     Response,
     Note,
     System,
+    /// Mail in an agent's name that failed authentication: shown to agents only, never relayed.
+    Held,
 }
 
 impl EntryKind {
@@ -137,6 +139,7 @@ impl EntryKind {
             EntryKind::Response => "response",
             EntryKind::Note => "note",
             EntryKind::System => "system",
+            EntryKind::Held => "held",
         }
     }
 }
@@ -307,6 +310,40 @@ pub fn find_ticket_summary(tx: &mut Tx<'_>, number: &str) -> Result<Option<Ticke
 pub fn list_user_tickets(tx: &mut Tx<'_>, user: UserId, limit: i64) -> Result<Vec<TicketSummary>> {
     let sql = format!("SELECT {SUMMARY_COLUMNS} WHERE t.user_id = $1 ORDER BY t.updated_at DESC LIMIT $2");
     tx.query_all(&sql, params![user.0, limit], ticket_summary)
+}
+
+/// The email addresses of the ticket's customer side (owner and collaborators), owner first.
+pub fn customer_emails(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Vec<EmailAddress>> {
+    let emails = tx.query_all(
+        "SELECT u.email FROM participants p JOIN users u ON u.id = p.user_id
+          WHERE p.ticket_id = $1 ORDER BY CASE p.role WHEN 'owner' THEN 0 ELSE 1 END, p.created_at, u.email",
+        params![ticket.0],
+        |r| r.string(0),
+    )?;
+    Ok(emails.iter().filter_map(|e| EmailAddress::parse(e)).collect())
+}
+
+/// The Message-ID of the newest customer message on the ticket: what a response answers in the
+/// customer's mail client.
+pub fn last_customer_message_id(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Option<MessageId>> {
+    let id = tx.query_opt(
+        "SELECT m.message_id FROM message_ids m JOIN entries e ON e.id = m.entry_id
+          WHERE m.ticket_id = $1 AND m.direction = 'in' AND e.kind = 'message'
+          ORDER BY e.id DESC LIMIT 1",
+        params![ticket.0],
+        |r| r.string(0),
+    )?;
+    Ok(id.and_then(|id| MessageId::parse(&id)))
+}
+
+/// Whether `email` is the owner or a collaborator of the ticket.
+pub fn is_customer_participant(tx: &mut Tx<'_>, ticket: TicketId, email: &EmailAddress) -> Result<bool> {
+    tx.query_one(
+        "SELECT COUNT(*) FROM participants p JOIN users u ON u.id = p.user_id
+          WHERE p.ticket_id = $1 AND u.email = $2",
+        params![ticket.0, email.as_str()],
+        |r| Ok(r.i64(0)? > 0),
+    )
 }
 
 #[derive(Clone, Debug)]

@@ -31,10 +31,12 @@ pub enum TemplateName {
     CollaboratorNotice,
     RejectionNotice,
     BounceAlert,
+    ResponseRelay,
+    HeldNotice,
 }
 
 impl TemplateName {
-    pub const ALL: [TemplateName; 7] = [
+    pub const ALL: [TemplateName; 9] = [
         TemplateName::NewTicketAutoResponse,
         TemplateName::NewMessageConfirmation,
         TemplateName::NewTicketAlert,
@@ -42,6 +44,8 @@ impl TemplateName {
         TemplateName::CollaboratorNotice,
         TemplateName::RejectionNotice,
         TemplateName::BounceAlert,
+        TemplateName::ResponseRelay,
+        TemplateName::HeldNotice,
     ];
 
     /// The name used in file names and in the outbox table.
@@ -54,6 +58,8 @@ impl TemplateName {
             TemplateName::CollaboratorNotice => "collaborator_notice",
             TemplateName::RejectionNotice => "rejection_notice",
             TemplateName::BounceAlert => "bounce_alert",
+            TemplateName::ResponseRelay => "response_relay",
+            TemplateName::HeldNotice => "held_notice",
         }
     }
 
@@ -100,7 +106,7 @@ pub struct Templates {
     files: BTreeMap<String, SourceFile>,
     /// Per template (indexed by `TemplateName as usize`), the context paths its files use: checked
     /// before rendering, because tera treats an undefined value in `{% if %}` as false.
-    needs: [Vec<Need>; 7],
+    needs: [Vec<Need>; TemplateName::ALL.len()],
 }
 
 impl Templates {
@@ -178,13 +184,16 @@ impl Templates {
             "author_name": "Jane Doe",
             "author_email": "jane@example.org",
         });
+        // Alerts say when the message is an agent's internal note (`kind` "note").
+        let mut alerted = author.clone();
+        alerted["kind"] = json!("message");
         let extra = match name {
             TemplateName::NewTicketAutoResponse | TemplateName::NewMessageConfirmation => {
                 json!({ "message": { "text": "Hello,\nthe printer in room 4 is on fire.\n\nJane" } })
             }
             TemplateName::NewTicketAlert | TemplateName::NewMessageAlert => json!({
                 "recipient": agent,
-                "message": author,
+                "message": alerted,
                 "organization": "ACME",
                 "note_address": "support+note-abc@help.example.com",
             }),
@@ -195,6 +204,17 @@ impl Templates {
             TemplateName::RejectionNotice => {
                 json!({ "reason": "Messages larger than 25 MB are not accepted; please send a link instead." })
             }
+            TemplateName::ResponseRelay => json!({
+                "message": {
+                    "text": "Hello Jane,\nwe sent a technician; the printer is safe again.\n\nAlex",
+                    "author_name": "Alex Agent",
+                },
+            }),
+            TemplateName::HeldNotice => json!({
+                "recipient": agent,
+                "message": author,
+                "reason": "its From is not one of the addresses of the agent the reply address belongs to",
+            }),
             TemplateName::BounceAlert => json!({
                 "recipient": agent,
                 "bounce": {
@@ -367,6 +387,8 @@ fn embedded(name: TemplateName) -> [&'static str; 3] {
         TemplateName::CollaboratorNotice => embedded_triple!("collaborator_notice"),
         TemplateName::RejectionNotice => embedded_triple!("rejection_notice"),
         TemplateName::BounceAlert => embedded_triple!("bounce_alert"),
+        TemplateName::ResponseRelay => embedded_triple!("response_relay"),
+        TemplateName::HeldNotice => embedded_triple!("held_notice"),
     }
 }
 

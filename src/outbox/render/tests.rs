@@ -200,3 +200,13 @@ fn names_round_trip() {
     }
     assert_eq!(TemplateName::parse("agent_response"), None);
 }
+
+#[test]
+fn an_alert_about_an_internal_note_says_so() {
+    let mut context = Templates::sample_context(TemplateName::NewMessageAlert);
+    context["message"]["kind"] = serde_json::json!("note");
+    let r = defaults().render(TemplateName::NewMessageAlert, &context).unwrap();
+    assert_eq!(r.subject, "[#123456] Internal note: Printer on fire");
+    assert!(r.text.contains("added an internal note on ticket #123456"), "{}", r.text);
+    assert!(r.text.contains("Reply to this mail to answer the customer"), "{}", r.text);
+}

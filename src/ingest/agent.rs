@@ -1,0 +1,165 @@
+//! Agents working by email. A reply to the reply address of an alert, from one of that agent's
+//! addresses, is a **response** relayed to the customer side; a reply to the note address is an
+//! internal **note**. Anything that claims to be an agent and cannot prove it — another agent's
+//! token, a From that is not the token's agent, a refused token, an agent's address writing to a
+//! ticket without a token, an auto-reply — is **held**: stored for agents only, never relayed, and
+//! the agent concerned is told why.
+
+use super::notify::Notice;
+use super::persist::Author;
+use super::reply_token::{TokenMatch, TokenScan};
+use super::{Incoming, Outcome, Pipeline};
+use crate::auth::token::{Participant, Purpose};
+use crate::core::ids::AgentId;
+use crate::core::notify::Event;
+use crate::core::thread::{Decision, TicketState};
+use crate::core::trace::Trace;
+use crate::store::tickets::{self as ticket_store, EntryKind};
+use crate::store::{self, StoreError, Tx};
+
+/// What mail from, or in the name of, an agent becomes.
+#[derive(Clone, Debug)]
+pub(super) enum AgentMail {
+    /// Authenticated: a response or a note by `agent`.
+    Authenticated { agent: AgentId, purpose: Purpose, state: TicketState },
+    /// Not authenticated: held on the ticket (`None`: the one the headers thread to), `notify` told
+    /// why. `tokenless`: no reply address at all, so the agent may be writing as a customer.
+    Held { state: Option<TicketState>, notify: AgentId, reason: String, tokenless: bool },
+}
+
+/// Decides from the reply-address scan, the sender's agent identity (if its address is an agent's)
+/// and whether the mail is automatic. `None`: not agent mail; the customer path takes it.
+pub(super) fn classify_agent_mail(
+    scan: &TokenScan,
+    from_agent: Option<AgentId>,
+    automatic: bool,
+) -> Option<AgentMail> {
+    match scan {
+        TokenScan::Valid(TokenMatch { state, participant: Participant::Agent(agent), purpose, trusted }) => {
+            let (agent, state) = (*agent, state.clone());
+            if !trusted {
+                let reason = match from_agent {
+                    Some(_) => "it carries the reply address of another agent".to_string(),
+                    None => "its From is not one of the addresses of the agent the reply address belongs to"
+                        .to_string(),
+                };
+                return Some(AgentMail::Held { state: Some(state), notify: agent, reason, tokenless: false });
+            }
+            if automatic {
+                let reason = "it is automatic mail (an auto-reply from the agent's mailbox)".to_string();
+                return Some(AgentMail::Held { state: Some(state), notify: agent, reason, tokenless: false });
+            }
+            Some(AgentMail::Authenticated { agent, purpose: *purpose, state })
+        }
+        TokenScan::Valid(_) => None,
+        TokenScan::Refused { reason, names } => {
+            let from = from_agent?;
+            let notify = match names {
+                Some(Participant::Agent(named)) => *named,
+                _ => from,
+            };
+            let reason = format!("its reply address was refused: {reason}");
+            Some(AgentMail::Held { state: None, notify, reason, tokenless: false })
+        }
+        TokenScan::None => from_agent.map(|agent| AgentMail::Held {
+            state: None,
+            notify: agent,
+            reason: "it came from an agent's address without the reply address of an alert".to_string(),
+            tokenless: true,
+        }),
+    }
+}
+
+impl Pipeline {
+    /// Takes agent mail: an authenticated response or note, or held mail. `Ok(None)` hands it to the
+    /// customer path (an agent writing without a token to no ticket, or to a ticket of their own).
+    pub(super) fn route_agent_mail(
+        &self,
+        tx: &mut Tx<'_>,
+        msg: &Incoming<'_>,
+        mail: AgentMail,
+        threaded: impl FnOnce(&mut Tx<'_>) -> store::Result<Decision>,
+        trace: &mut Trace,
+    ) -> store::Result<Option<Outcome>> {
+        match mail {
+            AgentMail::Authenticated { agent, purpose, state } => {
+                self.agent_entry(tx, msg, agent, purpose, &state, trace).map(Some)
+            }
+            AgentMail::Held { state: Some(state), notify, reason, .. } => {
+                self.hold(tx, msg, &state, notify, &reason, trace).map(Some)
+            }
+            AgentMail::Held { state: None, notify, reason, tokenless } => {
+                let ticket = match threaded(tx)? {
+                    Decision::Existing { ticket, .. } | Decision::NewLinked { previous: ticket, .. } => {
+                        ticket
+                    }
+                    // Writing from their own mailbox to no ticket: an agent can be a customer too.
+                    Decision::New if tokenless => return Ok(None),
+                    Decision::New => {
+                        return Ok(Some(super::quarantined(
+                            trace,
+                            &format!("agent mail held but it threads to no ticket: {reason}"),
+                        )));
+                    }
+                };
+                if tokenless && ticket_store::is_customer_participant(tx, ticket, &msg.sender.email)? {
+                    trace.record("agent", "as-customer", "the agent takes part in this ticket as a customer");
+                    return Ok(None);
+                }
+                let state = ticket_store::find_ticket_state(tx, ticket)?.ok_or(StoreError::NotFound)?;
+                self.hold(tx, msg, &state, notify, &reason, trace).map(Some)
+            }
+        }
+    }
+
+    /// A response (relayed to owner and collaborators) or an internal note (alerting the other agents).
+    fn agent_entry(
+        &self,
+        tx: &mut Tx<'_>,
+        msg: &Incoming<'_>,
+        agent: AgentId,
+        purpose: Purpose,
+        state: &TicketState,
+        trace: &mut Trace,
+    ) -> store::Result<Outcome> {
+        let now = self.clock.now_ms();
+        let (kind, event) = match purpose {
+            Purpose::Note => (EntryKind::Note, Event::AgentNote),
+            _ => (EntryKind::Response, Event::AgentResponse),
+        };
+        let entry = self.store_message(tx, msg, state.id, kind, Author::Agent(agent), now)?;
+        ticket_store::update_ticket_activity(tx, state.id, state.status, now)?;
+        trace.record("agent", kind.as_str(), format!("by agent {agent} on #{}", state.number));
+        let in_reply_to = match event {
+            Event::AgentResponse => ticket_store::last_customer_message_id(tx, state.id)?,
+            _ => None,
+        };
+        let notice =
+            Notice { event, entry: Some(entry), in_reply_to, author: Some(agent), ..Notice::new(state) };
+        self.notify(tx, msg, notice, trace)?;
+        Ok(Outcome::Added { ticket: state.id, number: state.number.clone(), entry })
+    }
+
+    /// Keeps the mail on the ticket for agents only and tells `notify` why.
+    fn hold(
+        &self,
+        tx: &mut Tx<'_>,
+        msg: &Incoming<'_>,
+        state: &TicketState,
+        notify: AgentId,
+        reason: &str,
+        trace: &mut Trace,
+    ) -> store::Result<Outcome> {
+        let now = self.clock.now_ms();
+        let entry = self.store_message(tx, msg, state.id, EntryKind::Held, Author::Unknown, now)?;
+        trace.record("agent", "held", format!("not relayed: {reason}"));
+        let notice = Notice {
+            event: Event::Held,
+            entry: Some(entry),
+            held: Some((notify, reason.to_string())),
+            ..Notice::new(state)
+        };
+        self.notify(tx, msg, notice, trace)?;
+        Ok(Outcome::Added { ticket: state.id, number: state.number.clone(), entry })
+    }
+}
