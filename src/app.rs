@@ -93,6 +93,7 @@ pub fn settings(config: &Config, keyring: Arc<Keyring>) -> Settings {
         message_id_domain: config.instance.message_id_domain.to_lowercase(),
         number_format: NumberFormat::new(&config.tickets.number_format),
         reopen_days: config.tickets.reopen_days,
+        autoclose_days: config.tickets.autoclose_days,
         max_collaborators: config.tickets.max_collaborators,
         notifications: config.notifications.clone(),
         keyring,

@@ -1,5 +1,6 @@
-//! `mailgate serve`: the daemon. It runs one IMAP intake task per `[[mailbox]]` and the outbox
-//! worker until SIGINT or SIGTERM (the web endpoint and the janitor join them as they are built).
+//! `mailgate serve`: the daemon. Until SIGINT or SIGTERM it runs one IMAP intake task per
+//! `[[mailbox]]`, the outbox worker, and the janitor that closes quiet resolved tickets (the web
+//! endpoint joins them when built).
 
 use std::sync::Arc;
 
@@ -8,6 +9,9 @@ use crate::app;
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::imap::Poller;
+use crate::ingest::Ingestor;
+
+const JANITOR_EVERY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 use crate::outbox::render::Templates;
 use crate::outbox::smtp::SmtpSender;
 use crate::outbox::worker::Worker;
@@ -61,9 +65,26 @@ pub async fn run(config: &Config) -> u8 {
         mailboxes = config.mailboxes.len(),
         "mailgate serving"
     );
+    intake.spawn(janitor(ingestor.clone(), stopped.clone()));
     worker.run(stopped).await;
     while intake.join_next().await.is_some() {}
     exit::OK
+}
+
+/// Closes resolved tickets that stayed quiet for `tickets.autoclose_days`: at start, then hourly.
+async fn janitor(ingestor: Arc<Ingestor>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(JANITOR_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match ingestor.autoclose().await {
+            Ok(0) => {}
+            Ok(closed) => tracing::info!(closed, "janitor: closed resolved tickets"),
+            Err(error) => tracing::warn!(%error, "janitor: autoclose failed; trying again later"),
+        }
+    }
 }
 
 async fn wait_for_signal() {

@@ -26,6 +26,10 @@ pub(super) struct RawNotifications {
     pub bounce_alert: bool,
     /// Tell the sender when a message we took in is refused (over `[limits]`). Default: `true`.
     pub rejection_notice: bool,
+    /// Alert the new assignee (the agent, or every member of the team) of an assignment. Default: `true`.
+    pub assignment_alert: bool,
+    /// Tell the owner when their ticket is closed (by an agent or by autoclose). Default: `true`.
+    pub closed_notice: bool,
     /// A new ticket with no assignee and no account manager alerts every active agent. Default: `true`.
     pub alert_all_agents_when_unassigned: bool,
     /// Automatic mails (auto-responses, confirmations, notices) to one address per hour. Default: `10`.
@@ -44,6 +48,8 @@ impl Default for RawNotifications {
             collaborator_notice: true,
             bounce_alert: true,
             rejection_notice: true,
+            assignment_alert: true,
+            closed_notice: true,
             alert_all_agents_when_unassigned: true,
             max_automatic_per_address_per_hour: 10,
             max_auto_responses_per_ticket: 1,
@@ -70,6 +76,8 @@ pub(super) fn validate_notifications(
         collaborator_notice: raw.collaborator_notice,
         bounce_alert: raw.bounce_alert,
         rejection_notice: raw.rejection_notice,
+        assignment_alert: raw.assignment_alert,
+        closed_notice: raw.closed_notice,
         alert_all_when_unassigned: raw.alert_all_agents_when_unassigned,
         max_automatic_per_address_per_hour: raw.max_automatic_per_address_per_hour,
         max_auto_responses_per_ticket: raw.max_auto_responses_per_ticket,

@@ -1,5 +1,5 @@
-//! `[tickets]`: the shape of ticket numbers, when a reply reopens a closed ticket, and how many Cc
-//! recipients one message may add.
+//! `[tickets]`: the shape of ticket numbers, when a reply reopens a closed ticket, how many Cc
+//! recipients one message may add, and when resolved tickets close by themselves.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +11,7 @@ pub struct Tickets {
     pub number_format: String,
     pub reopen_days: u32,
     pub max_collaborators: usize,
+    pub autoclose_days: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -24,11 +25,19 @@ pub(super) struct RawTickets {
     pub reopen_days: u32,
     /// Cap on Cc recipients added as collaborators per message; 0 = never add any. Default: `10`.
     pub max_collaborators: usize,
+    /// Days a resolved ticket stays resolved without activity before `serve` closes it (and tells
+    /// its owner); 0 = never. Default: `7`.
+    pub autoclose_days: u32,
 }
 
 impl Default for RawTickets {
     fn default() -> Self {
-        Self { number_format: "######".to_string(), reopen_days: 14, max_collaborators: 10 }
+        Self {
+            number_format: "######".to_string(),
+            reopen_days: 14,
+            max_collaborators: 10,
+            autoclose_days: 7,
+        }
     }
 }
 
@@ -62,5 +71,6 @@ pub(super) fn validate_tickets(raw: &RawTickets, problems: &mut Problems<'_, '_>
         number_format: format.clone(),
         reopen_days: raw.reopen_days,
         max_collaborators: raw.max_collaborators,
+        autoclose_days: raw.autoclose_days,
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod classify;
+pub mod command;
 pub mod email;
 pub mod freemail;
 pub mod identify;

@@ -25,10 +25,14 @@ pub enum Mail {
     ResponseRelay,
     /// To an agent: mail in their name was held (failed authentication), and why.
     HeldNotice,
+    /// To the new assignee (the agent, or the team's members).
+    AssignmentAlert,
+    /// To the owner: the ticket was closed.
+    ClosedNotice,
 }
 
 impl Mail {
-    pub const ALL: [Mail; 9] = [
+    pub const ALL: [Mail; 11] = [
         Mail::NewTicketAutoResponse,
         Mail::NewMessageConfirmation,
         Mail::NewTicketAlert,
@@ -38,6 +42,8 @@ impl Mail {
         Mail::RejectionNotice,
         Mail::ResponseRelay,
         Mail::HeldNotice,
+        Mail::AssignmentAlert,
+        Mail::ClosedNotice,
     ];
 
     pub fn template(self) -> &'static str {
@@ -51,6 +57,8 @@ impl Mail {
             Mail::RejectionNotice => "rejection_notice",
             Mail::ResponseRelay => "response_relay",
             Mail::HeldNotice => "held_notice",
+            Mail::AssignmentAlert => "assignment_alert",
+            Mail::ClosedNotice => "closed_notice",
         }
     }
 
@@ -89,6 +97,10 @@ pub enum Event {
     AgentNote,
     /// Mail in an agent's name failed authentication and was held: that agent is told.
     Held,
+    /// The ticket was assigned: the new assignee is alerted.
+    Assigned,
+    /// The ticket was closed: its owner is told.
+    Closed,
 }
 
 /// Which mails are switched on (`[notifications]` in the config).
@@ -101,6 +113,8 @@ pub struct Policy {
     pub collaborator_notice: bool,
     pub bounce_alert: bool,
     pub rejection_notice: bool,
+    pub assignment_alert: bool,
+    pub closed_notice: bool,
     /// Automatic mails to one address per hour, all kinds together.
     pub max_automatic_per_address_per_hour: u32,
     /// Auto-responses per ticket.
@@ -119,6 +133,8 @@ impl Default for Policy {
             collaborator_notice: true,
             bounce_alert: true,
             rejection_notice: true,
+            assignment_alert: true,
+            closed_notice: true,
             max_automatic_per_address_per_hour: 10,
             max_auto_responses_per_ticket: 1,
             alert_all_when_unassigned: true,
@@ -199,6 +215,13 @@ pub fn plan(
                 .extend(audience.agents.iter().map(|t| (Mail::NewMessageAlert, t, policy.new_message_alert)));
         }
         Event::Held => wanted.extend(audience.agents.iter().map(|t| (Mail::HeldNotice, t, true))),
+        Event::Assigned => {
+            wanted
+                .extend(audience.agents.iter().map(|t| (Mail::AssignmentAlert, t, policy.assignment_alert)));
+        }
+        Event::Closed => {
+            wanted.extend(to_customer(Mail::ClosedNotice).map(|(m, t)| (m, t, policy.closed_notice)))
+        }
     }
     let mut planned = Vec::new();
     let mut suppressed = Vec::new();

@@ -5,16 +5,19 @@
 //! ticket without a token, an auto-reply — is **held**: stored for agents only, never relayed, and
 //! the agent concerned is told why.
 
+use super::lifecycle::{Actor, Change};
 use super::notify::Notice;
-use super::persist::Author;
+use super::persist::{As, Author, EntryText, stripped_text};
 use super::reply_token::{TokenMatch, TokenScan};
 use super::{Incoming, Outcome, Pipeline};
 use crate::auth::token::{Participant, Purpose};
+use crate::core::command::{self, Command};
 use crate::core::ids::AgentId;
 use crate::core::notify::Event;
 use crate::core::thread::{Decision, TicketState};
 use crate::core::trace::Trace;
-use crate::store::tickets::{self as ticket_store, EntryKind};
+use crate::store::lifecycle as lifecycle_store;
+use crate::store::tickets::{self as ticket_store, Direction, EntryKind};
 use crate::store::{self, StoreError, Tx};
 
 /// What mail from, or in the name of, an agent becomes.
@@ -112,7 +115,8 @@ impl Pipeline {
         }
     }
 
-    /// A response (relayed to owner and collaborators) or an internal note (alerting the other agents).
+    /// A response (relayed to owner and collaborators) or an internal note (alerting the other
+    /// agents), after the commands on its leading lines, which apply all or not at all.
     fn agent_entry(
         &self,
         tx: &mut Tx<'_>,
@@ -123,21 +127,75 @@ impl Pipeline {
         trace: &mut Trace,
     ) -> store::Result<Outcome> {
         let now = self.clock.now_ms();
-        let (kind, event) = match purpose {
-            Purpose::Note => (EntryKind::Note, Event::AgentNote),
-            _ => (EntryKind::Response, Event::AgentResponse),
+        let new_text = stripped_text(msg.email);
+        let parsed = match command::parse(&new_text) {
+            Ok((lines, rest)) => {
+                self.resolve_commands(tx, state.id, &lines)?.map(|changes| (lines, rest, changes))
+            }
+            Err(error) => Err(error),
         };
-        let entry = self.store_message(tx, msg, state.id, kind, Author::Agent(agent), now)?;
-        ticket_store::update_ticket_activity(tx, state.id, state.status, now)?;
-        trace.record("agent", kind.as_str(), format!("by agent {agent} on #{}", state.number));
-        let in_reply_to = match event {
-            Event::AgentResponse => ticket_store::last_customer_message_id(tx, state.id)?,
-            _ => None,
+        let (lines, rest, changes) = match parsed {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                let reason = format!(
+                    "line {} of its commands is invalid ({}); no command was applied",
+                    error.line, error.reason
+                );
+                return self.hold(tx, msg, state, agent, &reason, trace);
+            }
         };
-        let notice =
-            Notice { event, entry: Some(entry), in_reply_to, author: Some(agent), ..Notice::new(state) };
-        self.notify(tx, msg, notice, trace)?;
-        Ok(Outcome::Added { ticket: state.id, number: state.number.clone(), entry })
+        let note = purpose == Purpose::Note || lines.iter().any(|(_, c)| *c == Command::Note);
+        let (kind, event) = if note {
+            (EntryKind::Note, Event::AgentNote)
+        } else {
+            (EntryKind::Response, Event::AgentResponse)
+        };
+        let actor = Actor::Agent { id: agent, key: lifecycle_store::agent_key(tx, agent)? };
+        // Who is on the ticket changes before the response goes out (a `#cc` gets it); the status
+        // after (a closed notice follows the response, not the other way round).
+        let (statuses, others): (Vec<Change>, Vec<Change>) =
+            changes.into_iter().partition(|change| matches!(change, Change::Status(_)));
+        let (state, mut system) = self.apply_changes(tx, state, &actor, &others, trace)?;
+        let state = &state;
+        let mut last = None;
+        if !rest.trim().is_empty() {
+            // The commands leave the stored text as well as the relayed one.
+            let text = (!lines.is_empty()).then(|| EntryText {
+                body: command::parse(&msg.email.text)
+                    .map_or_else(|_| msg.email.text.clone(), |(_, body)| body),
+                stripped: rest.clone(),
+            });
+            let entry = self.store_message(
+                tx,
+                msg,
+                state.id,
+                As { kind, author: Author::Agent(agent), text: text.as_ref() },
+                now,
+            )?;
+            ticket_store::update_ticket_activity(tx, state.id, state.status, now)?;
+            trace.record("agent", kind.as_str(), format!("by {} on #{}", actor.name(), state.number));
+            let in_reply_to = match event {
+                Event::AgentResponse => ticket_store::last_customer_message_id(tx, state.id)?,
+                _ => None,
+            };
+            let notice =
+                Notice { event, entry: Some(entry), in_reply_to, author: Some(agent), ..Notice::new(state) };
+            self.notify(tx, msg, notice, trace)?;
+            last = Some(entry);
+        } else if let Some(id) = &msg.email.message_id {
+            // Commands alone: the mail is recorded by its inbound row; its Message-ID still threads.
+            ticket_store::insert_message_id(tx, id, state.id, None, Direction::In)?;
+        }
+        let (after, status_entry) = self.apply_changes(tx, state, &actor, &statuses, trace)?;
+        system = status_entry.or(system);
+        let Some(entry) = last.or(system) else {
+            trace.record("agent", "nothing", "no text and no change");
+            return Ok(super::quarantined(
+                trace,
+                "agent mail with neither text nor a command that changes anything",
+            ));
+        };
+        Ok(Outcome::Added { ticket: after.id, number: after.number, entry })
     }
 
     /// Keeps the mail on the ticket for agents only and tells `notify` why.
@@ -151,7 +209,13 @@ impl Pipeline {
         trace: &mut Trace,
     ) -> store::Result<Outcome> {
         let now = self.clock.now_ms();
-        let entry = self.store_message(tx, msg, state.id, EntryKind::Held, Author::Unknown, now)?;
+        let entry = self.store_message(
+            tx,
+            msg,
+            state.id,
+            As { kind: EntryKind::Held, author: Author::Unknown, text: None },
+            now,
+        )?;
         trace.record("agent", "held", format!("not relayed: {reason}"));
         let notice = Notice {
             event: Event::Held,

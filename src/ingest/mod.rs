@@ -3,6 +3,7 @@
 //! here; nothing accepted is only in memory (unprocessable input is quarantined with its reason).
 
 mod agent;
+pub mod lifecycle;
 mod notify;
 mod persist;
 mod reply_token;
@@ -37,6 +38,8 @@ pub struct Settings {
     pub message_id_domain: String,
     pub number_format: NumberFormat,
     pub reopen_days: u32,
+    /// Resolved tickets close after this many days without activity; 0 = never.
+    pub autoclose_days: u32,
     pub max_collaborators: usize,
     pub notifications: crate::core::notify::Policy,
     /// Verifies reply addresses.
@@ -183,6 +186,16 @@ impl Ingestor {
             delivery: delivery.clone(),
         }))
         .await
+    }
+
+    /// Closes resolved tickets without activity for `tickets.autoclose_days` (the janitor), with a
+    /// system entry and the closed notice each, in one transaction. Returns how many it closed.
+    pub async fn autoclose(&self) -> Result<usize, IngestError> {
+        if self.pipeline.settings.autoclose_days == 0 {
+            return Ok(0);
+        }
+        let pipeline = self.pipeline.clone();
+        Ok(self.store.write(move |tx| pipeline.autoclose(tx)).await?)
     }
 
     /// Runs the whole pipeline and rolls it back: the decision trace of `raw` against the current

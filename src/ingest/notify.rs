@@ -20,10 +20,10 @@ use crate::store::{self, Tx, directory as directory_store};
 const HOUR_MS: i64 = 60 * 60 * 1000;
 
 /// The event behind a batch of automatic mails and what the governor and outbox need about it.
-struct Outgoing {
-    event: Event,
-    is_normal: bool,
-    ticket: Option<TicketId>,
+pub(super) struct Outgoing {
+    pub event: Event,
+    pub is_normal: bool,
+    pub ticket: Option<TicketId>,
 }
 
 /// What the notification step needs to know beyond the message itself.
@@ -161,7 +161,7 @@ impl Pipeline {
     }
 
     /// Plans, governs and enqueues the mails `outgoing` causes for `audience`.
-    fn enqueue_planned(
+    pub(super) fn enqueue_planned(
         &self,
         tx: &mut Tx<'_>,
         outgoing: &Outgoing,

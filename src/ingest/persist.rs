@@ -203,7 +203,7 @@ impl Pipeline {
     }
 
     /// Finds or creates the sender; a new user gets the organization of its domain.
-    fn identify(
+    pub(super) fn identify(
         &self,
         tx: &mut Tx<'_>,
         sender: &Mailbox,
@@ -272,7 +272,13 @@ impl Pipeline {
         ticket: TicketId,
         now: i64,
     ) -> store::Result<EntryId> {
-        self.store_message(tx, msg, ticket, EntryKind::Message, Author::User(author), now)
+        self.store_message(
+            tx,
+            msg,
+            ticket,
+            As { kind: EntryKind::Message, author: Author::User(author), text: None },
+            now,
+        )
     }
 
     /// The entry for the message itself, its attachments (de-duplicated) and its Message-ID.
@@ -281,12 +287,16 @@ impl Pipeline {
         tx: &mut Tx<'_>,
         msg: &Incoming<'_>,
         ticket: TicketId,
-        kind: EntryKind,
-        author: Author,
+        entered: As<'_>,
         now: i64,
     ) -> store::Result<EntryId> {
+        let As { kind, author, text } = entered;
         let email = msg.email;
-        let stripped = stripped_text(email);
+        let stripped = match text {
+            Some(text) => text.stripped.clone(),
+            None => stripped_text(email),
+        };
+        let body = text.map_or(email.text.as_str(), |t| t.body.as_str());
         let entry = ticket_store::insert_entry(
             tx,
             &NewEntry {
@@ -302,9 +312,9 @@ impl Pipeline {
                 },
                 class: msg.class,
                 subject: &email.subject,
-                body_text: &email.text,
+                body_text: body,
                 body_html: email.html.as_deref(),
-                stripped_text: (stripped != email.text).then_some(stripped.as_str()),
+                stripped_text: (stripped != body).then_some(stripped.as_str()),
                 source: msg.delivery.source.as_str(),
                 inbound: Some(msg.inbound),
                 now_ms: now,
@@ -378,7 +388,22 @@ impl Pipeline {
 
 /// The reply without its quoted history. Plain-text rules first; when they find nothing but the
 /// HTML has a quote container (Gmail, Apple Mail, Outlook...), the text of the HTML above it.
-fn stripped_text(email: &InboundEmail) -> String {
+/// What a message is stored as: the kind of entry, its author, and its texts when they differ from
+/// the message's.
+#[derive(Clone, Copy)]
+pub(super) struct As<'a> {
+    pub kind: EntryKind,
+    pub author: Author,
+    pub text: Option<&'a EntryText>,
+}
+
+/// An entry's texts when they differ from the message's (an agent's commands removed).
+pub(super) struct EntryText {
+    pub body: String,
+    pub stripped: String,
+}
+
+pub(super) fn stripped_text(email: &InboundEmail) -> String {
     let stripped = quote::strip_quoted_text(&email.text);
     if stripped != email.text.trim() {
         return stripped;

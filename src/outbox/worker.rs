@@ -304,6 +304,8 @@ impl Worker {
             "organization": "",
             "note_address": "",
             "reason": "",
+            "assignee": "",
+            "actor": "",
             "bounce": { "recipients": [], "diagnostic": "" },
         });
         merge_missing(&mut stored, &defaults);

@@ -8,6 +8,7 @@ pub mod db;
 pub mod directory;
 pub mod imap;
 pub mod inbound;
+pub mod lifecycle;
 pub mod links;
 mod migrate;
 pub mod outbox;

@@ -33,10 +33,12 @@ pub enum TemplateName {
     BounceAlert,
     ResponseRelay,
     HeldNotice,
+    AssignmentAlert,
+    ClosedNotice,
 }
 
 impl TemplateName {
-    pub const ALL: [TemplateName; 9] = [
+    pub const ALL: [TemplateName; 11] = [
         TemplateName::NewTicketAutoResponse,
         TemplateName::NewMessageConfirmation,
         TemplateName::NewTicketAlert,
@@ -46,6 +48,8 @@ impl TemplateName {
         TemplateName::BounceAlert,
         TemplateName::ResponseRelay,
         TemplateName::HeldNotice,
+        TemplateName::AssignmentAlert,
+        TemplateName::ClosedNotice,
     ];
 
     /// The name used in file names and in the outbox table.
@@ -60,6 +64,8 @@ impl TemplateName {
             TemplateName::BounceAlert => "bounce_alert",
             TemplateName::ResponseRelay => "response_relay",
             TemplateName::HeldNotice => "held_notice",
+            TemplateName::AssignmentAlert => "assignment_alert",
+            TemplateName::ClosedNotice => "closed_notice",
         }
     }
 
@@ -215,6 +221,13 @@ impl Templates {
                 "message": author,
                 "reason": "its From is not one of the addresses of the agent the reply address belongs to",
             }),
+            TemplateName::AssignmentAlert => json!({
+                "recipient": agent,
+                "note_address": "support+note-abc@help.example.com",
+                "assignee": "team billing",
+                "actor": "agent alice",
+            }),
+            TemplateName::ClosedNotice => json!({}),
             TemplateName::BounceAlert => json!({
                 "recipient": agent,
                 "bounce": {
@@ -389,6 +402,8 @@ fn embedded(name: TemplateName) -> [&'static str; 3] {
         TemplateName::BounceAlert => embedded_triple!("bounce_alert"),
         TemplateName::ResponseRelay => embedded_triple!("response_relay"),
         TemplateName::HeldNotice => embedded_triple!("held_notice"),
+        TemplateName::AssignmentAlert => embedded_triple!("assignment_alert"),
+        TemplateName::ClosedNotice => embedded_triple!("closed_notice"),
     }
 }
 

@@ -128,10 +128,10 @@ fn a_syntax_error_is_reported_with_file_and_line() {
 fn an_unknown_file_is_reported_with_the_valid_names() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("new_ticket_alert.txt"), "stray").unwrap();
-    std::fs::write(dir.path().join("closed_notice.html.tera"), "stray").unwrap();
+    std::fs::write(dir.path().join("farewell_notice.html.tera"), "stray").unwrap();
     let errors = load_errors(dir.path());
     assert_eq!(errors.len(), 2, "{errors:#?}");
-    assert!(errors[0].contains("closed_notice.html.tera: not a mailgate template"), "{errors:#?}");
+    assert!(errors[0].contains("farewell_notice.html.tera: not a mailgate template"), "{errors:#?}");
     assert!(errors[1].contains("new_ticket_alert.txt: not a mailgate template"), "{errors:#?}");
     assert!(errors[0].contains("new_ticket_auto_response, new_message_confirmation"), "{errors:#?}");
 }

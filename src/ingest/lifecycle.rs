@@ -1,0 +1,213 @@
+//! The ticket lifecycle: status changes, assignment, priority and collaborators, applied by an
+//! agent's email commands, the admin command line or the janitor. Each change is a system entry
+//! naming its actor; closing tells the owner and assigning alerts the new assignee, through the
+//! outbox in the same transaction.
+
+use serde_json::json;
+
+use super::Pipeline;
+use super::notify::Outgoing;
+use crate::core::address::EmailAddress;
+use crate::core::command::{Command, CommandError, Line};
+use crate::core::email::Mailbox;
+use crate::core::ids::{AgentId, EntryId, TicketId};
+use crate::core::notify::{Audience, Event, Planned};
+use crate::core::thread::TicketState;
+use crate::core::ticket::Status;
+use crate::core::trace::Trace;
+use crate::store::lifecycle::{self as lifecycle_store, Assignee};
+use crate::store::outbox as outbox_store;
+use crate::store::tickets as ticket_store;
+use crate::store::{self, Tx, directory as directory_store, users as user_store};
+
+/// Who changed a ticket, as system entries name them.
+#[derive(Clone, Debug)]
+pub enum Actor {
+    Agent {
+        id: AgentId,
+        key: String,
+    },
+    /// The command line (`mailgate ticket ...`).
+    Admin,
+    /// Autoclose of resolved tickets.
+    Janitor,
+}
+
+impl Actor {
+    pub fn name(&self) -> String {
+        match self {
+            Actor::Agent { key, .. } => format!("agent {key}"),
+            Actor::Admin => "an admin".to_string(),
+            Actor::Janitor => "the janitor".to_string(),
+        }
+    }
+
+    fn agent(&self) -> Option<AgentId> {
+        match self {
+            Actor::Agent { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+/// A command resolved against the database: ready to apply.
+#[derive(Clone, Debug)]
+pub enum Change {
+    Status(Status),
+    Assign { to: Assignee, key: String },
+    Priority(&'static str),
+    Cc(EmailAddress),
+    Uncc(EmailAddress),
+}
+
+impl Pipeline {
+    /// Resolves command lines (keys, addresses) for `ticket`: all of them, or the first that fails.
+    /// `#note` is not a change; the caller reads it.
+    pub(super) fn resolve_commands(
+        &self,
+        tx: &mut Tx<'_>,
+        ticket: TicketId,
+        lines: &[Line],
+    ) -> store::Result<Result<Vec<Change>, CommandError>> {
+        let mut changes = Vec::new();
+        for (line, command) in lines {
+            let fail = |reason: String| Err(CommandError { line: *line, reason });
+            match command {
+                Command::Status(status) => changes.push(Change::Status(*status)),
+                Command::Assign(key) => match lifecycle_store::find_assignee(tx, key)? {
+                    Some(to) => changes.push(Change::Assign { to, key: key.clone() }),
+                    None => return Ok(fail(format!("no active agent or team has the key {key:?}"))),
+                },
+                Command::Priority(priority) => changes.push(Change::Priority(priority.as_str())),
+                Command::Cc(address) => changes.push(Change::Cc(address.clone())),
+                Command::Uncc(address) => {
+                    if !ticket_store::is_customer_participant(tx, ticket, address)? {
+                        return Ok(fail(format!("{address} is not a collaborator of this ticket")));
+                    }
+                    changes.push(Change::Uncc(address.clone()));
+                }
+                Command::Note => {}
+            }
+        }
+        Ok(Ok(changes))
+    }
+
+    /// Applies `changes` in order: the ticket's state after them, and the last system entry written.
+    pub(super) fn apply_changes(
+        &self,
+        tx: &mut Tx<'_>,
+        state: &TicketState,
+        actor: &Actor,
+        changes: &[Change],
+        trace: &mut Trace,
+    ) -> store::Result<(TicketState, Option<EntryId>)> {
+        let now = self.clock.now_ms();
+        let mut state = state.clone();
+        let mut last = None;
+        for change in changes {
+            let text = match change {
+                Change::Status(to) => {
+                    if *to == state.status {
+                        continue;
+                    }
+                    let text = format!("Status {} -> {to} by {}", state.status, actor.name());
+                    ticket_store::update_ticket_activity(tx, state.id, *to, now)?;
+                    state.status = *to;
+                    if *to == Status::Closed {
+                        self.tell(tx, &state, Event::Closed, actor, "", trace)?;
+                    }
+                    text
+                }
+                Change::Assign { to, key } => {
+                    lifecycle_store::assign(tx, state.id, *to, now)?;
+                    let assignee = match to {
+                        Assignee::Agent(_) => format!("agent {key}"),
+                        Assignee::Team(_) => format!("team {key}"),
+                    };
+                    self.tell(tx, &state, Event::Assigned, actor, &assignee, trace)?;
+                    format!("Assigned to {assignee} by {}", actor.name())
+                }
+                Change::Priority(priority) => {
+                    lifecycle_store::set_priority(tx, state.id, priority, now)?;
+                    format!("Priority set to {priority} by {}", actor.name())
+                }
+                Change::Cc(address) => {
+                    let mailbox = Mailbox { name: None, email: address.clone() };
+                    let (user, _) = self.identify(tx, &mailbox, trace)?;
+                    if !ticket_store::add_participant(tx, state.id, user, crate::core::ticket::Role::Cc, now)?
+                    {
+                        continue;
+                    }
+                    format!("Collaborator {address} added by {}", actor.name())
+                }
+                Change::Uncc(address) => {
+                    let Some(user) = user_store::find_user_id(tx, address)? else { continue };
+                    if !lifecycle_store::remove_collaborator(tx, state.id, user)? {
+                        continue;
+                    }
+                    format!("Collaborator {address} removed by {}", actor.name())
+                }
+            };
+            trace.record("command", "applied", text.clone());
+            last = Some(self.system_entry(tx, state.id, &text, now)?);
+        }
+        Ok((state, last))
+    }
+
+    /// The janitor's round: see [`super::Ingestor::autoclose`].
+    pub(super) fn autoclose(&self, tx: &mut Tx<'_>) -> store::Result<usize> {
+        const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+        const PER_ROUND: i64 = 500;
+        let before = self.clock.now_ms() - i64::from(self.settings.autoclose_days) * DAY_MS;
+        let due = lifecycle_store::resolved_before(tx, before, PER_ROUND)?;
+        for &ticket in &due {
+            let Some(state) = ticket_store::find_ticket_state(tx, ticket)? else { continue };
+            let mut trace = Trace::default();
+            self.apply_changes(tx, &state, &Actor::Janitor, &[Change::Status(Status::Closed)], &mut trace)?;
+        }
+        Ok(due.len())
+    }
+
+    /// The mails a lifecycle event causes: the closed notice to the owner, or the assignment alert
+    /// to the new assignee (not to the agent who assigned themselves).
+    fn tell(
+        &self,
+        tx: &mut Tx<'_>,
+        state: &TicketState,
+        event: Event,
+        actor: &Actor,
+        assignee: &str,
+        trace: &mut Trace,
+    ) -> store::Result<()> {
+        let audience = match event {
+            Event::Closed => Audience {
+                customer: ticket_store::customer_emails(tx, state.id)?.into_iter().next(),
+                ..Audience::default()
+            },
+            _ => {
+                let mut agents = outbox_store::alert_recipients(tx, state.id, false)?;
+                if let Some(agent) = actor.agent() {
+                    let own = directory_store::agent_emails(tx, agent)?;
+                    agents.retain(|a| !own.contains(a));
+                }
+                Audience { agents, ..Audience::default() }
+            }
+        };
+        let outgoing = Outgoing { event, is_normal: true, ticket: Some(state.id) };
+        let context = |mail: &Planned| {
+            json!({
+                "mail": mail.mail.template(),
+                "recipient": { "email": mail.to.as_str() },
+                "ticket": {
+                    "id": state.id.0,
+                    "number": state.number,
+                    "subject": state.subject,
+                    "status": state.status.as_str(),
+                },
+                "assignee": assignee,
+                "actor": actor.name(),
+            })
+        };
+        self.enqueue_planned(tx, &outgoing, &audience, false, trace, context)
+    }
+}
