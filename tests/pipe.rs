@@ -177,3 +177,48 @@ fn check_config_reports_a_broken_template_override() {
     let out = site.run(&["check-config"], b"");
     assert_eq!(code(&out), 0, "{}", text(&out));
 }
+
+#[test]
+fn admins_act_on_tickets_from_the_command_line() {
+    let site = Site::new("[[agents]]\nkey = \"alice\"\nname = \"Alice\"\nemails = [\"alice@example.com\"]\n");
+    let mail = "From: Ann <ann@acme.test>\r\nTo: support@example.com\r\nSubject: Broken\r\nMessage-ID: <a1@acme.test>\r\n\r\nIt broke.\r\n";
+    assert_eq!(code(&site.run(&["pipe"], mail.as_bytes())), 0);
+    let number: String = rusqlite::Connection::open(site.db())
+        .unwrap()
+        .query_row("SELECT number FROM tickets", [], |r| r.get(0))
+        .unwrap();
+
+    let out = site.run(&["ticket", "reply", &number, "--as", "alice"], b"#pending\nWe are on it.\n");
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        text(&out).contains("response") && text(&out).contains("Status open -> pending by agent alice"),
+        "{}",
+        text(&out)
+    );
+    let out = site.run(&["ticket", "note", &number, "--as", "alice", "--text", "Known issue."], b"");
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = site.run(&["ticket", "assign", &number, "alice"], b"");
+    assert!(text(&out).contains("Assigned to agent alice by an admin"), "{}", text(&out));
+    let out = site.run(&["ticket", "status", &number, "closed"], b"");
+    assert!(text(&out).contains("Status pending -> closed by an admin"), "{}", text(&out));
+
+    let db = rusqlite::Connection::open(site.db()).unwrap();
+    let kinds: Vec<String> = db
+        .prepare("SELECT kind FROM entries WHERE kind IN ('response', 'note') ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(kinds, ["response", "note"]);
+    let relays: i64 = db
+        .query_row("SELECT COUNT(*) FROM outbox WHERE template = 'response_relay'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(relays, 1, "the reply went to Ann");
+
+    assert_eq!(code(&site.run(&["ticket", "status", "999999", "closed"], b"")), 66, "no such ticket");
+    let out = site.run(&["ticket", "assign", &number, "zed"], b"");
+    assert_eq!(code(&out), 65, "{}", text(&out));
+    assert!(text(&out).contains("no active agent or team has the key \"zed\""), "{}", text(&out));
+    assert_eq!(code(&site.run(&["ticket", "reply", &number, "--as", "zed", "--text", "x"], b"")), 65);
+}

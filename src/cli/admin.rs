@@ -4,11 +4,12 @@ use std::path::Path;
 
 use super::{Command, OutboxCommand, QuarantineCommand, TicketCommand, UserCommand, exit, pipe::describe};
 use crate::app;
+use crate::auth::token::Purpose;
 use crate::clock::format_utc;
 use crate::config::{self, Config};
 use crate::core::ids::InboundId;
 use crate::core::trace::Trace;
-use crate::ingest::{Delivery, Ingestor};
+use crate::ingest::{ConsoleAction, Delivery, Ingestor};
 use crate::outbox::render::Templates;
 use crate::store::inbound::{self as inbound_store, Source};
 use crate::store::outbox::{self as outbox_store, OutboxId};
@@ -83,6 +84,18 @@ async fn explain(ingestor: &Ingestor, file: &Path) -> anyhow::Result<u8> {
 
 async fn ticket(ingestor: &Ingestor, cmd: TicketCommand) -> anyhow::Result<u8> {
     match cmd {
+        TicketCommand::Assign { number, to } => {
+            return super::ticket::change(ingestor, &number, ConsoleAction::Assign(to)).await;
+        }
+        TicketCommand::Status { number, status } => {
+            return super::ticket::change(ingestor, &number, ConsoleAction::Status(status)).await;
+        }
+        TicketCommand::Note { number, agent, text } => {
+            return super::ticket::write(ingestor, &number, &agent, Purpose::Note, text).await;
+        }
+        TicketCommand::Reply { number, agent, text } => {
+            return super::ticket::write(ingestor, &number, &agent, Purpose::Reply, text).await;
+        }
         TicketCommand::List { status, limit } => {
             let tickets =
                 ingestor.store().read(move |tx| ticket_store::list_tickets(tx, status, limit)).await?;

@@ -5,6 +5,7 @@ mod admin;
 mod mailbox;
 mod pipe;
 mod serve;
+mod ticket;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -115,6 +116,34 @@ pub enum TicketCommand {
         /// Show full message bodies instead of the stripped replies.
         #[arg(long)]
         full: bool,
+    },
+    /// Assign a ticket to an agent or a team (by key); the assignee is alerted.
+    Assign { number: String, to: String },
+    /// Set a ticket's status: open, pending, resolved or closed (closing tells the owner).
+    Status {
+        number: String,
+        #[arg(value_parser = parse_status)]
+        status: Status,
+    },
+    /// Add an internal note as an agent (agents only; the assignee is alerted).
+    Note {
+        number: String,
+        /// The agent writing it (key).
+        #[arg(long = "as")]
+        agent: String,
+        /// The text; `-` or absent reads standard input. Leading #commands apply as in email.
+        #[arg(long)]
+        text: Option<String>,
+    },
+    /// Answer the customer as an agent: relayed to the owner and collaborators, as by email.
+    Reply {
+        number: String,
+        /// The agent answering (key).
+        #[arg(long = "as")]
+        agent: String,
+        /// The text; `-` or absent reads standard input. Leading #commands apply as in email.
+        #[arg(long)]
+        text: Option<String>,
     },
 }
 

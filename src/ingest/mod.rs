@@ -3,6 +3,8 @@
 //! here; nothing accepted is only in memory (unprocessable input is quarantined with its reason).
 
 mod agent;
+mod console;
+pub use console::{ConsoleAction, ConsoleError};
 pub mod lifecycle;
 mod notify;
 mod persist;

@@ -1,0 +1,55 @@
+//! `mailgate ticket assign|status|note|reply`: an admin acting on a ticket through the same code
+//! as email (see `ingest/console.rs`).
+
+use std::io::Read;
+
+use super::{exit, pipe::describe};
+use crate::auth::token::Purpose;
+use crate::ingest::{ConsoleAction, ConsoleError, Ingestor};
+
+pub async fn change(ingestor: &Ingestor, number: &str, action: ConsoleAction) -> anyhow::Result<u8> {
+    match ingestor.console_change(number, action).await {
+        Ok(done) if done.is_empty() => println!("nothing to change"),
+        Ok(done) => done.iter().for_each(|line| println!("{line}")),
+        Err(error) => return refused(error),
+    }
+    Ok(exit::OK)
+}
+
+pub async fn write(
+    ingestor: &Ingestor,
+    number: &str,
+    agent: &str,
+    purpose: Purpose,
+    text: Option<String>,
+) -> anyhow::Result<u8> {
+    let text = match text.filter(|t| t != "-") {
+        Some(text) => text,
+        None => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text)?;
+            text
+        }
+    };
+    if text.trim().is_empty() {
+        eprintln!("mailgate: nothing to write (empty text)");
+        return Ok(exit::DATAERR);
+    }
+    match ingestor.console_write(number, agent, purpose, &text).await {
+        Ok(report) => {
+            print!("{}", report.trace);
+            println!("=> {}", describe(&report.outcome, report.inbound.0));
+            Ok(exit::OK)
+        }
+        Err(error) => refused(error),
+    }
+}
+
+fn refused(error: ConsoleError) -> anyhow::Result<u8> {
+    eprintln!("mailgate: {error}");
+    Ok(match error {
+        ConsoleError::NoTicket(_) => exit::NOINPUT,
+        ConsoleError::NoAgent(_) | ConsoleError::Refused(_) => exit::DATAERR,
+        ConsoleError::Ingest(error) => return Err(error.into()),
+    })
+}

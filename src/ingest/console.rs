@@ -1,0 +1,142 @@
+//! The admin command line acting on tickets (`mailgate ticket assign|status|note|reply`). A reply
+//! or note is written as the mail the agent would send (From their address, to the reply or note
+//! address signed for them) and ingested like one, so commands, relays and the trace are exactly
+//! those of email; assignment and status go through the same lifecycle code with `an admin` as actor.
+
+use super::lifecycle::{Actor, Change};
+use super::{Delivery, IngestError, Ingestor, Report};
+use crate::auth::token::{Claims, Participant, Purpose};
+use crate::core::address::EmailAddress;
+use crate::core::command::{Command, CommandError};
+use crate::core::identify::tagged_address;
+use crate::core::ids::{AgentId, TicketId};
+use crate::core::ticket::Status;
+use crate::core::trace::Trace;
+use crate::params;
+use crate::store::inbound::Source;
+use crate::store::links as link_store;
+use crate::store::tickets as ticket_store;
+
+/// What the command line asks for.
+#[derive(Clone, Debug)]
+pub enum ConsoleAction {
+    Assign(String),
+    Status(Status),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error("no ticket #{0}")]
+    NoTicket(String),
+    #[error("no active agent has the key {0:?}")]
+    NoAgent(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+}
+
+const LOOK_AHEAD_MS: i64 = 60 * 60 * 1000;
+
+impl Ingestor {
+    /// Assigns or changes the status of ticket `number` as an admin. Returns the changes made.
+    pub async fn console_change(
+        &self,
+        number: &str,
+        action: ConsoleAction,
+    ) -> Result<Vec<String>, ConsoleError> {
+        let (pipeline, number) = (self.pipeline.clone(), number.trim_start_matches('#').to_string());
+        let shown = number.clone();
+        let result = self
+            .store
+            .write(move |tx| {
+                let Some(state) = ticket_store::find_ticket_state_by_number(tx, &number)? else {
+                    return Ok(None);
+                };
+                let command = match action {
+                    ConsoleAction::Assign(key) => Command::Assign(key.to_ascii_lowercase()),
+                    ConsoleAction::Status(status) => Command::Status(status),
+                };
+                let changes: Result<Vec<Change>, CommandError> =
+                    pipeline.resolve_commands(tx, state.id, &[(1, command)])?;
+                let Ok(changes) = changes else { return Ok(Some(changes.map(|_| Vec::new()))) };
+                let mut trace = Trace::default();
+                pipeline.apply_changes(tx, &state, &Actor::Admin, &changes, &mut trace)?;
+                Ok(Some(Ok(trace.steps.into_iter().map(|step| step.reason).collect())))
+            })
+            .await
+            .map_err(IngestError::from)?;
+        match result {
+            None => Err(ConsoleError::NoTicket(shown)),
+            Some(Err(error)) => Err(ConsoleError::Refused(error.reason)),
+            Some(Ok(done)) => Ok(done),
+        }
+    }
+
+    /// Writes `text` on ticket `number` as agent `agent_key`: a response relayed to the customer
+    /// side (`purpose` reply) or an internal note (`purpose` note), through the email ingest path.
+    pub async fn console_write(
+        &self,
+        number: &str,
+        agent_key: &str,
+        purpose: Purpose,
+        text: &str,
+    ) -> Result<Report, ConsoleError> {
+        let number = number.trim_start_matches('#').to_string();
+        let key = agent_key.to_string();
+        let found = self
+            .store
+            .read(move |tx| {
+                let Some(state) = ticket_store::find_ticket_state_by_number(tx, &number)? else {
+                    return Ok(Err(ConsoleError::NoTicket(number)));
+                };
+                let agent = tx.query_opt(
+                    "SELECT id, email FROM agents WHERE key = $1 AND active = 1 AND email <> ''",
+                    params![key.as_str()],
+                    |r| Ok((AgentId(r.i64(0)?), r.string(1)?)),
+                )?;
+                let Some((agent, email)) = agent else { return Ok(Err(ConsoleError::NoAgent(key))) };
+                let participant = Participant::Agent(agent);
+                let address = EmailAddress::parse(&email)
+                    .ok_or_else(|| ConsoleError::Refused(format!("agent {key} has no valid address")));
+                let address = match address {
+                    Ok(address) => address,
+                    Err(error) => return Ok(Err(error)),
+                };
+                let epoch =
+                    link_store::holder(tx, state.id, participant, &address)?.map_or(0, |(epoch, _)| epoch);
+                Ok(Ok((state.id, state.subject, state.number, email, participant, epoch)))
+            })
+            .await
+            .map_err(IngestError::from)??;
+        let (ticket, subject, number, from, participant, epoch) = found;
+        let to = self.signed_address(ticket, participant, epoch, purpose)?;
+        let raw = format!(
+            "From: {from}\r\nTo: {to}\r\nSubject: Re: [#{number}] {subject}\r\nMessage-ID: <console-{:032x}@console.invalid>\r\n\
+             MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}\r\n",
+            rand::random::<u128>(),
+            text.replace("\r\n", "\n").replace('\n', "\r\n"),
+        );
+        Ok(self.ingest(raw.as_bytes(), &Delivery::new(Source::Console)).await?)
+    }
+
+    fn signed_address(
+        &self,
+        ticket: TicketId,
+        participant: Participant,
+        epoch: u64,
+        purpose: Purpose,
+    ) -> Result<String, ConsoleError> {
+        let settings = &self.pipeline.settings;
+        let claims =
+            Claims { purpose, ticket, participant, expires_at_ms: self.now_ms() + LOOK_AHEAD_MS, epoch };
+        let own = settings
+            .own_addresses
+            .first()
+            .ok_or_else(|| ConsoleError::Refused("no support address is configured".to_string()))?;
+        let tag = settings.keyring.address_token(&claims);
+        tagged_address(own, &tag)
+            .map(|address| address.to_string())
+            .ok_or_else(|| ConsoleError::Refused(format!("cannot sign a reply address for {own}")))
+    }
+}
