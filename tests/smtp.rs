@@ -4,15 +4,8 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use common::smtp::{SmtpSink, available, free_port, header};
+use common::smtp::{SmtpSink, available, free_port, header, mail_to, worker};
 use common::{Backend, Harness, Mail, added, created};
-use mailgate::config::Smtp;
-use mailgate::outbox::render::Templates;
-use mailgate::outbox::smtp::SmtpSender;
-use mailgate::outbox::worker::Worker;
 
 on_both_backends!(
     delivered_mail_carries_threading_and_loop_headers,
@@ -22,42 +15,8 @@ on_both_backends!(
     two_auto_responders_stop_within_the_governor_bound,
 );
 
-fn worker(h: &Harness, port: u16) -> Worker {
-    let smtp = Smtp {
-        host: "127.0.0.1".into(),
-        port,
-        tls: mailgate::config::SmtpTls::None,
-        username: None,
-        password_file: None,
-        timeout_ms: 5_000,
-        max_attempts: 3,
-        pool_size: 4,
-    };
-    let mut settings = mailgate::app::worker_settings(&h.config, h.ingestor.settings().keyring.clone());
-    settings.instance_name = "ACME Support".into();
-    settings.max_attempts = 3;
-    settings.lease = Duration::from_secs(60);
-    settings.batch = 64;
-    settings.concurrency = 4;
-    settings.idle = Duration::from_millis(50);
-    Worker::new(
-        h.ingestor.store().clone(),
-        Arc::new(Templates::load(None).expect("default templates")),
-        SmtpSender::new(&smtp).unwrap(),
-        settings,
-        Arc::new(h.clock.clone()),
-    )
-}
-
 async fn statuses(h: &Harness) -> Vec<String> {
     h.strings("SELECT status FROM outbox ORDER BY id", "").await
-}
-
-fn mail_to<'a>(delivered: &'a [String], to: &str) -> &'a String {
-    delivered
-        .iter()
-        .find(|m| header(m, "To").is_some_and(|t| t.contains(to)))
-        .unwrap_or_else(|| panic!("no mail to {to} among {} delivered", delivered.len()))
 }
 
 async fn delivered_mail_carries_threading_and_loop_headers(backend: Backend) {

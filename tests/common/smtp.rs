@@ -4,7 +4,15 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use mailgate::config::Smtp;
+use mailgate::outbox::render::Templates;
+use mailgate::outbox::smtp::SmtpSender;
+use mailgate::outbox::worker::Worker;
+
+use super::Harness;
 
 pub struct SmtpSink {
     child: Child,
@@ -100,4 +108,40 @@ pub fn header(raw: &str, name: &str) -> Option<String> {
         .lines()
         .find(|l| l.to_lowercase().starts_with(&prefix))
         .map(|l| l[prefix.len()..].trim().to_string())
+}
+
+/// An outbox worker on `h`'s database sending to the SMTP server on `port` (loopback, no TLS).
+pub fn worker(h: &Harness, port: u16) -> Worker {
+    let smtp = Smtp {
+        host: "127.0.0.1".into(),
+        port,
+        tls: mailgate::config::SmtpTls::None,
+        username: None,
+        password_file: None,
+        timeout_ms: 5_000,
+        max_attempts: 3,
+        pool_size: 4,
+    };
+    let mut settings = mailgate::app::worker_settings(&h.config, h.ingestor.settings().keyring.clone());
+    settings.instance_name = "ACME Support".into();
+    settings.max_attempts = 3;
+    settings.lease = Duration::from_secs(60);
+    settings.batch = 64;
+    settings.concurrency = 4;
+    settings.idle = Duration::from_millis(50);
+    Worker::new(
+        h.ingestor.store().clone(),
+        Arc::new(Templates::load(None).expect("default templates")),
+        SmtpSender::new(&smtp).unwrap(),
+        settings,
+        Arc::new(h.clock.clone()),
+    )
+}
+
+/// The delivered mail addressed to `to`.
+pub fn mail_to<'a>(delivered: &'a [String], to: &str) -> &'a String {
+    delivered
+        .iter()
+        .find(|m| header(m, "To").is_some_and(|t| t.contains(to)))
+        .unwrap_or_else(|| panic!("no mail to {to} among {} delivered", delivered.len()))
 }
