@@ -94,6 +94,7 @@ pub fn settings(config: &Config, keyring: Arc<Keyring>) -> Settings {
         number_format: NumberFormat::new(&config.tickets.number_format),
         reopen_days: config.tickets.reopen_days,
         autoclose_days: config.tickets.autoclose_days,
+        trusted_authserv_id: config.auth.trusted_authserv_id.clone(),
         max_collaborators: config.tickets.max_collaborators,
         notifications: config.notifications.clone(),
         keyring,

@@ -15,6 +15,7 @@ on_both_backends!(
     the_note_address_makes_an_internal_note_for_agents_only,
     mail_that_cannot_prove_it_is_the_agents_is_held,
     an_agent_writing_without_a_token_to_no_ticket_is_a_customer,
+    with_a_trusted_mta_only_authenticated_agent_mail_acts,
 );
 
 const DAY: i64 = 24 * 60 * 60 * 1000;
@@ -230,4 +231,36 @@ async fn an_agent_writing_without_a_token_to_no_ticket_is_a_customer(backend: Ba
     assert_eq!(added(&report).0, ticket);
     assert!(trace(&report).contains("as-customer"), "{}", trace(&report));
     assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM entries WHERE kind = 'held'").await, 0);
+}
+
+async fn with_a_trusted_mta_only_authenticated_agent_mail_acts(backend: Backend) {
+    let Some(h) = Harness::with_config(backend, "[auth]\ntrusted_authserv_id = \"mx.example.com\"\n").await
+    else {
+        return;
+    };
+    let ticket = acme_ticket(&h).await;
+    let alice = agent_id(&h, "alice").await;
+    let to = address(&h, Purpose::Reply, ticket, alice, 0);
+    let cases = [
+        ("Authentication-Results: mx.example.com; spf=pass; dmarc=pass header.from=example.com", "response"),
+        ("Authentication-Results: mx.example.com; dkim=pass header.d=example.com header.s=k1", "response"),
+        ("Authentication-Results: mx.example.com; dkim=fail header.d=example.com; dmarc=fail", "held"),
+        ("Authentication-Results: evil.example; dmarc=pass header.from=example.com", "held"),
+        ("X-Nothing: here", "held"),
+    ];
+    for (n, (header, kind)) in cases.into_iter().enumerate() {
+        let mail = reply("alice@example.com", &to, &format!("Answer {n}.")).header(header);
+        let report = h.pipe(&mail.build()).await;
+        assert_eq!(added(&report).0, ticket);
+        let stored = h.strings("SELECT kind FROM entries ORDER BY id DESC LIMIT 1", "").await;
+        assert_eq!(stored, [kind], "{header}\n{}", trace(&report));
+        if kind == "held" {
+            assert!(trace(&report).contains("not authenticated"), "{}", trace(&report));
+        }
+    }
+    assert_eq!(
+        h.scalar_i64("SELECT COUNT(*) FROM outbox WHERE template = 'response_relay'").await,
+        4,
+        "two answers, two recipients each"
+    );
 }

@@ -18,6 +18,7 @@ mod notifications;
 mod orgs;
 mod read;
 mod rules;
+mod sender_auth;
 mod smtp;
 mod staff;
 mod templates;
@@ -43,6 +44,7 @@ pub use log::{Log, LogFormat};
 pub use mailbox::{AfterIngest, Imap, ImapTls, Mailbox, Secret};
 pub use notifications::Notifications;
 pub use orgs::{Manager, ManagerMode, Org};
+pub use sender_auth::SenderAuth;
 pub use smtp::{Smtp, SmtpTls};
 pub use staff::{Agent, Team};
 pub use templates::Templates;
@@ -69,6 +71,7 @@ pub struct Config {
     pub templates: Templates,
     pub links: Links,
     pub web: Web,
+    pub auth: SenderAuth,
     pub log: Log,
     pub agents: Vec<Agent>,
     pub teams: Vec<Team>,
@@ -121,6 +124,7 @@ fn validate(raw: &RawConfig, source: &Source<'_>) -> Result<Config, Vec<ConfigEr
     let templates = templates::validate_templates(&raw.templates, &mut problems);
     let links = links::validate_links(&raw.links, &mut problems);
     let web = links::validate_web(&raw.web, &mut problems);
+    let auth = sender_auth::validate_sender_auth(&raw.auth, &mut problems);
     let log = log::validate_log(&raw.log, &mut problems);
     let agents = staff::validate_agents(&raw.agents, &own_addresses(&instance, &mailboxes), &mut problems);
     let teams = staff::validate_teams(&raw.teams, &agents, &mut problems);
@@ -137,6 +141,7 @@ fn validate(raw: &RawConfig, source: &Source<'_>) -> Result<Config, Vec<ConfigEr
         templates,
         links,
         web,
+        auth,
         log,
         agents,
         teams,

@@ -13,6 +13,7 @@ use super::locate::{KeyPath, Source, Step, remove_value_at};
 use super::log::RawLog;
 use super::mailbox::{RawImap, RawMailbox};
 use super::orgs::RawOrg;
+use super::sender_auth::RawSenderAuth;
 use super::staff::{RawAgent, RawTeam};
 use super::{
     database::RawDatabase, limits::RawLimits, notifications::RawNotifications, smtp::RawSmtp,
@@ -45,6 +46,8 @@ pub(super) struct RawConfig {
     pub links: RawLinks,
     /// `[web]`: where links in mail point.
     pub web: RawWeb,
+    /// `[auth]`: whose Authentication-Results are believed.
+    pub auth: RawSenderAuth,
     /// `[log]`: log level and format.
     pub log: RawLog,
     /// `[[agents]]`. Default: none.

@@ -455,3 +455,17 @@ fn web_base_url_must_be_http() {
     );
     assert_error("[web]\nbase_url = \"help.example.com\"\n", "web.base_url", Some(2), "not an http");
 }
+
+#[test]
+fn auth_names_one_trusted_server() {
+    assert_eq!(load(None).unwrap().auth.trusted_authserv_id, None);
+    let config = valid("[auth]\ntrusted_authserv_id = \"mx.example.com\"\n");
+    assert_eq!(config.auth.trusted_authserv_id.as_deref(), Some("mx.example.com"));
+    assert_error(
+        "[auth]\ntrusted_authserv_id = \"mx example\"\n",
+        "auth.trusted_authserv_id",
+        Some(2),
+        "not an authserv-id",
+    );
+    assert_error("[tickets]\nautoclose_days = -1\n", "tickets.autoclose_days", Some(2), "");
+}

@@ -2,6 +2,7 @@
 //! takes plain values and returns a decision that carries its reason.
 
 pub mod address;
+pub mod authres;
 pub mod classify;
 pub mod command;
 pub mod email;

@@ -11,7 +11,10 @@ use super::persist::{As, Author, EntryText, stripped_text};
 use super::reply_token::{TokenMatch, TokenScan};
 use super::{Incoming, Outcome, Pipeline};
 use crate::auth::token::{Participant, Purpose};
+use crate::core::address::EmailAddress;
+use crate::core::authres;
 use crate::core::command::{self, Command};
+use crate::core::email::InboundEmail;
 use crate::core::ids::AgentId;
 use crate::core::notify::Event;
 use crate::core::thread::{Decision, TicketState};
@@ -30,12 +33,14 @@ pub(super) enum AgentMail {
     Held { state: Option<TicketState>, notify: AgentId, reason: String, tokenless: bool },
 }
 
-/// Decides from the reply-address scan, the sender's agent identity (if its address is an agent's)
-/// and whether the mail is automatic. `None`: not agent mail; the customer path takes it.
+/// Decides from the reply-address scan, the sender's agent identity (if its address is an agent's),
+/// whether the mail is automatic, and `verified`: the trusted MTA's verdict on the sender (always
+/// `Ok` without `[auth]`). `None`: not agent mail; the customer path takes it.
 pub(super) fn classify_agent_mail(
     scan: &TokenScan,
     from_agent: Option<AgentId>,
     automatic: bool,
+    verified: Result<(), String>,
 ) -> Option<AgentMail> {
     match scan {
         TokenScan::Valid(TokenMatch { state, participant: Participant::Agent(agent), purpose, trusted }) => {
@@ -50,6 +55,10 @@ pub(super) fn classify_agent_mail(
             }
             if automatic {
                 let reason = "it is automatic mail (an auto-reply from the agent's mailbox)".to_string();
+                return Some(AgentMail::Held { state: Some(state), notify: agent, reason, tokenless: false });
+            }
+            if let Err(why) = verified {
+                let reason = format!("its sender is not authenticated: {why}");
                 return Some(AgentMail::Held { state: Some(state), notify: agent, reason, tokenless: false });
             }
             Some(AgentMail::Authenticated { agent, purpose: *purpose, state })
@@ -74,6 +83,31 @@ pub(super) fn classify_agent_mail(
 }
 
 impl Pipeline {
+    /// The trusted MTA's verdict on the sender, when `[auth]` names one and the mail concerns an
+    /// agent; recorded in the trace.
+    pub(super) fn sender_verified(
+        &self,
+        email: &InboundEmail,
+        from: &EmailAddress,
+        concerns_agent: bool,
+        trace: &mut Trace,
+    ) -> Result<(), String> {
+        let Some(authserv_id) = self.settings.trusted_authserv_id.as_deref() else { return Ok(()) };
+        if !concerns_agent {
+            return Ok(());
+        }
+        match authres::verify(&email.headers, authserv_id, from.domain()) {
+            Ok(why) => {
+                trace.record("auth", "pass", why);
+                Ok(())
+            }
+            Err(why) => {
+                trace.record("auth", "fail", why.clone());
+                Err(why)
+            }
+        }
+    }
+
     /// Takes agent mail: an authenticated response or note, or held mail. `Ok(None)` hands it to the
     /// customer path (an agent writing without a token to no ticket, or to a ticket of their own).
     pub(super) fn route_agent_mail(

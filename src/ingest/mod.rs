@@ -42,6 +42,8 @@ pub struct Settings {
     pub reopen_days: u32,
     /// Resolved tickets close after this many days without activity; 0 = never.
     pub autoclose_days: u32,
+    /// Whose Authentication-Results are believed for agents' mail (`[auth]`).
+    pub trusted_authserv_id: Option<String>,
     pub max_collaborators: usize,
     pub notifications: crate::core::notify::Policy,
     /// Verifies reply addresses.
@@ -393,7 +395,9 @@ impl Pipeline {
         let scan = self.find_reply_token(tx, email, delivery, &sender.email, trace)?;
         let from_agent = self.directory.agents_by_email.get(&sender.email).copied();
         let automatic = classification.class != Class::Normal;
-        if let Some(mail) = agent::classify_agent_mail(&scan, from_agent, automatic) {
+        let verified =
+            self.sender_verified(email, &sender.email, from_agent.is_some() || scan.names_agent(), trace);
+        if let Some(mail) = agent::classify_agent_mail(&scan, from_agent, automatic, verified) {
             let headers_only = |tx: &mut Tx<'_>| -> store::Result<Decision> {
                 let candidates = self.find_candidates(tx, email, &sender.email, None)?;
                 Ok(thread::decide(&candidates, self.clock.now_ms(), self.settings.reopen_days).0)

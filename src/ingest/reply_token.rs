@@ -36,6 +36,11 @@ pub(super) struct TokenMatch {
 }
 
 impl TokenScan {
+    /// A valid token issued to an agent.
+    pub(super) fn names_agent(&self) -> bool {
+        matches!(self, TokenScan::Valid(TokenMatch { participant: Participant::Agent(_), .. }))
+    }
+
     pub(super) fn ticket(&self) -> Option<TicketState> {
         match self {
             TokenScan::Valid(found) => Some(found.state.clone()),
