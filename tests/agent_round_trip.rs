@@ -27,6 +27,17 @@ fn client_reply(delivered: &str, from: &str, text: &str) -> String {
     mail.build()
 }
 
+/// `raw` (a text/plain mail) as multipart/mixed with a text file attached, as a mail client sends it.
+fn with_attachment(raw: &str, name: &str, content: &str) -> String {
+    let (head, text) = raw.split_once("\r\n\r\n").unwrap();
+    let head: Vec<&str> = head.lines().filter(|l| !l.starts_with("Content-Type:")).collect();
+    format!(
+        "{}\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n\
+         --b1\r\nContent-Type: text/plain; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\n\r\n{content}\r\n--b1--\r\n",
+        head.join("\r\n")
+    )
+}
+
 /// The text/plain part of a delivered mail, decoded when quoted-printable.
 fn body(raw: &str) -> String {
     let raw = raw.replace("\r\n", "\n");
@@ -56,8 +67,10 @@ async fn customer_agent_customer_and_close(backend: Backend) {
     // 2. Alice answers the alert from her mail client.
     let answer =
         client_reply(&alert, "Alice Agent <alice@example.com>", "We sent a technician; he is on his way.");
+    let answer = with_attachment(&answer, "visit.txt", "Technician: Bob, 14:00");
     let report = h.pipe(&answer).await;
     assert_eq!(added(&report).0, ticket, "{}", report.trace);
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM attachments").await, 1, "{}\n{answer}", report.trace);
     worker.drain_once().await.unwrap();
 
     // 3. Ann receives the response, threaded under her own mail, without Alice's quoted alert.
@@ -73,6 +86,10 @@ async fn customer_agent_customer_and_close(backend: Backend) {
     assert!(header(response, "Subject").unwrap().contains(&format!("[#{number}]")));
     assert!(header(response, "Auto-Submitted").is_none(), "a person's answer, not automatic mail");
     assert!(header(response, "Reply-To").unwrap().contains("<support+"), "Ann's own reply address");
+    assert!(
+        response.contains("filename=\"visit.txt\"") || response.contains("filename=visit.txt"),
+        "the agent's attachment goes along:\n{response}"
+    );
     let text = body(response);
     assert!(text.contains("We sent a technician; he is on his way."), "{text}");
     assert!(!text.contains("wrote:") && !text.contains("room 4"), "no quoted alert in the response:\n{text}");

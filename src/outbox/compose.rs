@@ -2,8 +2,9 @@
 //! that make mail clients thread it and keep auto-responders from answering it.
 
 use base64::Engine;
+use lettre::message::header::ContentType;
 use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use sha2::{Digest, Sha256};
 
 use crate::core::address::EmailAddress;
@@ -44,6 +45,14 @@ pub struct Addressing<'a> {
     pub automatic: Automatic,
 }
 
+/// A file sent with the mail (an agent's attachment, relayed).
+#[derive(Clone, Debug)]
+pub struct File {
+    pub name: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("cannot build the mail: {0}")]
 pub struct ComposeError(String);
@@ -54,6 +63,7 @@ pub fn compose(
     subject: &str,
     text: &str,
     html: &str,
+    files: &[File],
 ) -> Result<lettre::Message, ComposeError> {
     let mailbox = |name: Option<&str>, address: &EmailAddress| {
         address
@@ -100,9 +110,17 @@ pub fn compose(
         let name = HeaderName::new_from_ascii(name.to_string()).map_err(|e| ComposeError(e.to_string()))?;
         builder = builder.raw_header(HeaderValue::new(name, value));
     }
-    builder
-        .multipart(MultiPart::alternative_plain_html(text.to_string(), html.to_string()))
-        .map_err(|e| ComposeError(e.to_string()))
+    let body = MultiPart::alternative_plain_html(text.to_string(), html.to_string());
+    let body = files.iter().fold(
+        if files.is_empty() { body } else { MultiPart::mixed().multipart(body) },
+        |mixed, file| {
+            // An unparseable stored type is sent as what it surely is: bytes.
+            let content_type = ContentType::parse(&file.content_type)
+                .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("a valid type"));
+            mixed.singlepart(Attachment::new(file.name.clone()).body(file.content.clone(), content_type))
+        },
+    );
+    builder.multipart(body).map_err(|e| ComposeError(e.to_string()))
 }
 
 /// Outlook's Thread-Index root: 22 bytes (a reserved byte, 5 time bytes, a 16-byte GUID), here all
@@ -139,7 +157,7 @@ mod tests {
             loop_domain: "mg.example.com",
             automatic: Automatic::Replied,
         };
-        let bytes = compose(&a, "[#123456] Printer on fire", "text", "<p>html</p>").unwrap().formatted();
+        let bytes = compose(&a, "[#123456] Printer on fire", "text", "<p>html</p>", &[]).unwrap().formatted();
         let text = String::from_utf8(bytes).unwrap();
         for expected in [
             "Message-ID: <abc@mg.example.com>",
@@ -177,9 +195,18 @@ mod tests {
             loop_domain: "mg.example.com",
             automatic: Automatic::No,
         };
-        let text =
-            String::from_utf8(compose(&a, "Re: Printer", "t", "<p>h</p>").unwrap().formatted()).unwrap();
+        let log = File {
+            name: "printer.log".into(),
+            content_type: "text/plain".into(),
+            content: b"E0042".to_vec(),
+        };
+        let mail = compose(&a, "Re: Printer", "t", "<p>h</p>", &[log]).unwrap();
+        let text = String::from_utf8(mail.formatted()).unwrap();
         assert!(!text.contains("Auto-Submitted"), "{text}");
+        assert!(
+            text.contains("multipart/mixed") && text.contains("printer.log"),
+            "the file goes along: {text}"
+        );
         assert!(text.contains("X-Mailgate-Loop: mg.example.com"), "our mail all the same: {text}");
     }
 }

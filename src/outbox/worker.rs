@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::compose::{self, Addressing, Automatic};
+use super::compose::{self, Addressing, Automatic, File};
 use super::render::{TemplateName, Templates};
 use super::smtp::{SendError, SmtpSender};
 use crate::auth::token::{Claims, Keyring, Participant, Purpose};
@@ -69,6 +69,8 @@ struct Sending {
     root: Option<String>,
     /// The text of the entry the mail quotes.
     text: Option<String>,
+    /// The entry's files, for a relayed response.
+    files: Vec<File>,
     /// Who the recipient is on the ticket, with their link epoch: they get a signed reply
     /// address and link. `None` for anyone else (our plain address, no link).
     holder: Option<(Participant, u64)>,
@@ -145,11 +147,30 @@ impl Worker {
                         (Some(ticket), None) => (outbox_store::thread_root(tx, ticket)?, None),
                         (None, _) => (None, None),
                     };
-                    let text = match quoted_entry(&row.context_json) {
+                    let entry = quoted_entry(&row.context_json);
+                    let text = match entry {
                         Some(entry) => ticket_store::entry_reply_text(tx, entry)?,
                         None => None,
                     };
-                    claimed.push(Sending { row, root, text, holder });
+                    let files = match entry {
+                        Some(entry) if row.template == Mail::ResponseRelay.template() => {
+                            ticket_store::entry_files(tx, entry)?
+                                .into_iter()
+                                .enumerate()
+                                .map(|(n, (name, content_type, content))| File {
+                                    name: if name.is_empty() {
+                                        format!("attachment-{}", n + 1)
+                                    } else {
+                                        name
+                                    },
+                                    content_type,
+                                    content,
+                                })
+                                .collect()
+                        }
+                        _ => Vec::new(),
+                    };
+                    claimed.push(Sending { row, root, text, files, holder });
                 }
                 Ok(claimed)
             })
@@ -259,7 +280,7 @@ impl Worker {
             loop_domain: &self.settings.message_id_domain,
             automatic,
         };
-        compose::compose(&addressing, &rendered.subject, &rendered.text, &rendered.html)
+        compose::compose(&addressing, &rendered.subject, &rendered.text, &rendered.html, &sending.files)
             .map_err(|e| e.to_string())
     }
 

@@ -429,6 +429,16 @@ pub fn list_attachments(tx: &mut Tx<'_>, entry: EntryId) -> Result<Vec<Attachmen
 }
 
 /// The text of an entry as quoted in mail: the reply without its quoted history.
+/// The files of an entry with their bytes, for relaying: `(file name, content type, content)`.
+pub fn entry_files(tx: &mut Tx<'_>, entry: EntryId) -> Result<Vec<(String, String, Vec<u8>)>> {
+    tx.query_all(
+        "SELECT COALESCE(a.filename, ''), a.content_type, b.content FROM attachments a
+           JOIN blobs b ON b.id = a.blob_id WHERE a.entry_id = $1 ORDER BY a.id",
+        params![entry.0],
+        |r| Ok((r.string(0)?, r.string(1)?, r.bytes(2)?)),
+    )
+}
+
 pub fn entry_reply_text(tx: &mut Tx<'_>, entry: EntryId) -> Result<Option<String>> {
     tx.query_opt(
         "SELECT COALESCE(stripped_text, body_text) FROM entries WHERE id = $1",
