@@ -100,7 +100,7 @@ impl Pipeline {
         if let Some(manager) = manager {
             let name = self.target_name(tx, manager.target)?;
             let (decision, text) = if manager.assign {
-                ("assigned", format!("Assigned to {name}, account manager of the organization"))
+                ("assigned", format!("Assigned to {name} by rule (account manager of the organization)"))
             } else {
                 ("alert", format!("Account manager {name} to be alerted"))
             };
