@@ -141,14 +141,13 @@ mod tests {
         EmailAddress::parse(s).unwrap()
     }
 
-    #[test]
-    fn carries_threading_and_loop_headers() {
-        let (from, to) = (addr("support@example.com"), addr("jane@example.org"));
-        let a = Addressing {
+    /// An automatic reply on ticket 7 answering `q1@client.test`.
+    fn sample<'a>(from: &'a EmailAddress, to: &'a EmailAddress) -> Addressing<'a> {
+        Addressing {
             from_name: "ACME Support",
-            from: &from,
-            to: &to,
-            reply_to: &from,
+            from,
+            to,
+            reply_to: from,
             message_id: "abc@mg.example.com",
             in_reply_to: Some("q1@client.test"),
             references: vec!["q0@client.test", "q1@client.test"],
@@ -156,7 +155,13 @@ mod tests {
             thread_key: "ticket-7",
             loop_domain: "mg.example.com",
             automatic: Automatic::Replied,
-        };
+        }
+    }
+
+    #[test]
+    fn carries_threading_and_loop_headers() {
+        let (from, to) = (addr("support@example.com"), addr("jane@example.org"));
+        let a = sample(&from, &to);
         let bytes = compose(&a, "[#123456] Printer on fire", "text", "<p>html</p>", &[]).unwrap().formatted();
         let text = String::from_utf8(bytes).unwrap();
         for expected in [
@@ -182,19 +187,7 @@ mod tests {
     #[test]
     fn a_relayed_response_is_not_marked_automatic() {
         let (from, to) = (addr("support@example.com"), addr("jane@example.org"));
-        let a = Addressing {
-            from_name: "ACME Support",
-            from: &from,
-            to: &to,
-            reply_to: &from,
-            message_id: "r@mg.example.com",
-            in_reply_to: Some("q1@client.test"),
-            references: vec!["q1@client.test"],
-            thread_topic: "Printer",
-            thread_key: "ticket-7",
-            loop_domain: "mg.example.com",
-            automatic: Automatic::No,
-        };
+        let a = Addressing { automatic: Automatic::No, ..sample(&from, &to) };
         let log = File {
             name: "printer.log".into(),
             content_type: "text/plain".into(),

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use super::compose::{self, Addressing, Automatic, File};
-use super::render::{TemplateName, Templates};
+use super::render::Templates;
 use super::smtp::{SendError, SmtpSender};
 use crate::auth::token::{Claims, Keyring, Participant, Purpose};
 use crate::clock::Clock;
@@ -235,7 +235,7 @@ impl Worker {
     /// Renders the row's template and composes the mail.
     fn build(&self, sending: &Sending) -> Result<lettre::Message, String> {
         let (row, root) = (&sending.row, sending.root.as_deref());
-        let name = TemplateName::parse(&row.template)
+        let name = Mail::from_template(&row.template)
             .ok_or_else(|| format!("unknown template {:?}", row.template))?;
         let mut stored: Value =
             serde_json::from_str(&row.context_json).map_err(|e| format!("context: {e}"))?;

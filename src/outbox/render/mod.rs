@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use crate::core::notify::Mail;
 use crate::core::quote::REPLY_MARKER;
 
 /// One outgoing mail's text, rendered from a subject + text + HTML template triple.
@@ -19,59 +20,6 @@ pub struct Rendered {
     pub text: String,
     /// The HTML body (auto-escaped); the reply marker is in its first paragraph.
     pub html: String,
-}
-
-/// The mails mailgate sends from templates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TemplateName {
-    NewTicketAutoResponse,
-    NewMessageConfirmation,
-    NewTicketAlert,
-    NewMessageAlert,
-    CollaboratorNotice,
-    RejectionNotice,
-    BounceAlert,
-    ResponseRelay,
-    HeldNotice,
-    AssignmentAlert,
-    ClosedNotice,
-}
-
-impl TemplateName {
-    pub const ALL: [TemplateName; 11] = [
-        TemplateName::NewTicketAutoResponse,
-        TemplateName::NewMessageConfirmation,
-        TemplateName::NewTicketAlert,
-        TemplateName::NewMessageAlert,
-        TemplateName::CollaboratorNotice,
-        TemplateName::RejectionNotice,
-        TemplateName::BounceAlert,
-        TemplateName::ResponseRelay,
-        TemplateName::HeldNotice,
-        TemplateName::AssignmentAlert,
-        TemplateName::ClosedNotice,
-    ];
-
-    /// The name used in file names and in the outbox table.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TemplateName::NewTicketAutoResponse => "new_ticket_auto_response",
-            TemplateName::NewMessageConfirmation => "new_message_confirmation",
-            TemplateName::NewTicketAlert => "new_ticket_alert",
-            TemplateName::NewMessageAlert => "new_message_alert",
-            TemplateName::CollaboratorNotice => "collaborator_notice",
-            TemplateName::RejectionNotice => "rejection_notice",
-            TemplateName::BounceAlert => "bounce_alert",
-            TemplateName::ResponseRelay => "response_relay",
-            TemplateName::HeldNotice => "held_notice",
-            TemplateName::AssignmentAlert => "assignment_alert",
-            TemplateName::ClosedNotice => "closed_notice",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<TemplateName> {
-        TemplateName::ALL.into_iter().find(|t| t.as_str() == name)
-    }
 }
 
 /// What went wrong loading or rendering templates. `file` is the override's path, or
@@ -110,9 +58,9 @@ pub struct Templates {
     /// Every loaded file by its tera name (`<name>.<part>.tera`): where it came from and its text,
     /// which error messages quote from.
     files: BTreeMap<String, SourceFile>,
-    /// Per template (indexed by `TemplateName as usize`), the context paths its files use: checked
+    /// Per template (indexed by `Mail as usize`), the context paths its files use: checked
     /// before rendering, because tera treats an undefined value in `{% if %}` as false.
-    needs: [Vec<Need>; TemplateName::ALL.len()],
+    needs: [Vec<Need>; Mail::ALL.len()],
 }
 
 impl Templates {
@@ -136,9 +84,9 @@ impl Templates {
                 broken.insert(key.clone());
             }
         }
-        let needs = TemplateName::ALL.map(|name| needs_of(name, &files));
+        let needs = Mail::ALL.map(|name| needs_of(name, &files));
         let templates = Templates { tera, files, needs };
-        for name in TemplateName::ALL {
+        for name in Mail::ALL {
             if PARTS.iter().all(|part| !broken.contains(&file_key(name, part))) {
                 templates.validate(name, &mut errors);
             }
@@ -148,9 +96,9 @@ impl Templates {
 
     /// Renders one triple. A variable missing from `context` is an error naming the template and
     /// the variable. HTML is auto-escaped; subject and text are not.
-    pub fn render(&self, name: TemplateName, json_context: &Value) -> Result<Rendered, TemplateError> {
+    pub fn render(&self, name: Mail, json_context: &Value) -> Result<Rendered, TemplateError> {
         let context = tera::Context::from_serialize(json_context)
-            .map_err(|e| TemplateError::Context { template: name.as_str(), message: e.to_string() })?;
+            .map_err(|e| TemplateError::Context { template: name.template(), message: e.to_string() })?;
         if let Some(need) = self
             .needs
             .get(name as usize)
@@ -159,7 +107,7 @@ impl Templates {
             .find(|need| !has_path(json_context, &need.path))
         {
             return Err(TemplateError::MissingVariable {
-                template: name.as_str(),
+                template: name.template(),
                 file: self.files.get(&need.key).map_or_else(|| need.key.clone(), |f| f.shown.clone()),
                 line: Some(need.line),
                 variable: need.path.clone(),
@@ -172,7 +120,7 @@ impl Templates {
 
     /// The context a template is promised, with every field filled (so that previews show
     /// everything and validation takes every `{% if %}` branch). See docs/templates.md.
-    pub fn sample_context(name: TemplateName) -> Value {
+    pub fn sample_context(name: Mail) -> Value {
         let mut context = json!({
             "instance_name": "Example Support",
             "reply_marker": REPLY_MARKER,
@@ -194,41 +142,41 @@ impl Templates {
         let mut alerted = author.clone();
         alerted["kind"] = json!("message");
         let extra = match name {
-            TemplateName::NewTicketAutoResponse | TemplateName::NewMessageConfirmation => {
+            Mail::NewTicketAutoResponse | Mail::NewMessageConfirmation => {
                 json!({ "message": { "text": "Hello,\nthe printer in room 4 is on fire.\n\nJane" } })
             }
-            TemplateName::NewTicketAlert | TemplateName::NewMessageAlert => json!({
+            Mail::NewTicketAlert | Mail::NewMessageAlert => json!({
                 "recipient": agent,
                 "message": alerted,
                 "organization": "ACME",
                 "note_address": "support+note-abc@help.example.com",
             }),
-            TemplateName::CollaboratorNotice => json!({
+            Mail::CollaboratorNotice => json!({
                 "recipient": { "name": "Sam Roe", "email": "sam@example.org" },
                 "owner": { "name": "Jane Doe", "email": "jane@example.org" },
             }),
-            TemplateName::RejectionNotice => {
+            Mail::RejectionNotice => {
                 json!({ "reason": "Messages larger than 25 MB are not accepted; please send a link instead." })
             }
-            TemplateName::ResponseRelay => json!({
+            Mail::ResponseRelay => json!({
                 "message": {
                     "text": "Hello Jane,\nwe sent a technician; the printer is safe again.\n\nAlex",
                     "author_name": "Alex Agent",
                 },
             }),
-            TemplateName::HeldNotice => json!({
+            Mail::HeldNotice => json!({
                 "recipient": agent,
                 "message": author,
                 "reason": "its From is not one of the addresses of the agent the reply address belongs to",
             }),
-            TemplateName::AssignmentAlert => json!({
+            Mail::AssignmentAlert => json!({
                 "recipient": agent,
                 "note_address": "support+note-abc@help.example.com",
                 "assignee": "team billing",
                 "actor": "agent alice",
             }),
-            TemplateName::ClosedNotice => json!({}),
-            TemplateName::BounceAlert => json!({
+            Mail::ClosedNotice => json!({}),
+            Mail::BounceAlert => json!({
                 "recipient": agent,
                 "bounce": {
                     "recipients": ["jane@example.org", "sam@example.org"],
@@ -258,12 +206,7 @@ struct SourceFile {
 }
 
 impl Templates {
-    fn render_file(
-        &self,
-        name: TemplateName,
-        key: &str,
-        context: &tera::Context,
-    ) -> Result<String, TemplateError> {
+    fn render_file(&self, name: Mail, key: &str, context: &tera::Context) -> Result<String, TemplateError> {
         let shown = self.files.get(key).map_or(key, |f| f.shown.as_str());
         self.tera.render(key, context).map_err(|error| {
             let source = self.files.get(key).map_or("", |f| f.content.as_str());
@@ -272,7 +215,7 @@ impl Templates {
     }
 
     /// Everything `load` checks for one triple; problems are pushed to `errors`, each once.
-    fn validate(&self, name: TemplateName, errors: &mut Vec<TemplateError>) {
+    fn validate(&self, name: Mail, errors: &mut Vec<TemplateError>) {
         let sample = Templates::sample_context(name);
         let mut found = Vec::new();
         for context in [&sample, &sparse_context(name)] {
@@ -300,7 +243,7 @@ impl Templates {
             for (variable, line) in unknown_roots.chain(unknown_paths).collect::<Vec<_>>() {
                 if !mentions(&found, &file.shown, &variable) {
                     found.push(TemplateError::MissingVariable {
-                        template: name.as_str(),
+                        template: name.template(),
                         file: file.shown.clone(),
                         line,
                         variable,
@@ -320,7 +263,7 @@ impl Templates {
 
 /// The sample context with everything optional emptied: agents get no link, names are unknown,
 /// and a rejection may concern no ticket at all.
-fn sparse_context(name: TemplateName) -> Value {
+fn sparse_context(name: Mail) -> Value {
     let mut context = Templates::sample_context(name);
     let empty_fields: &[&[&str]] = &[
         &["recipient", "name"],
@@ -335,7 +278,7 @@ fn sparse_context(name: TemplateName) -> Value {
             *slot = json!("");
         }
     }
-    if name == TemplateName::RejectionNotice {
+    if name == Mail::RejectionNotice {
         merge(&mut context, json!({ "ticket": { "number": "", "subject": "", "status": "", "url": "" } }));
     }
     context
@@ -343,7 +286,7 @@ fn sparse_context(name: TemplateName) -> Value {
 
 /// The promises every override must keep: the quote stripper cuts inbound replies at the marker.
 fn check_rules(
-    name: TemplateName,
+    name: Mail,
     rendered: &Rendered,
     files: &BTreeMap<String, SourceFile>,
     found: &mut Vec<TemplateError>,
@@ -368,7 +311,7 @@ fn check_rules(
 
 fn default_files() -> BTreeMap<String, SourceFile> {
     let mut files = BTreeMap::new();
-    for name in TemplateName::ALL {
+    for name in Mail::ALL {
         for (part, content) in PARTS.into_iter().zip(embedded(name)) {
             let key = file_key(name, part);
             files.insert(
@@ -391,19 +334,19 @@ macro_rules! embedded_triple {
 }
 
 /// The default subject, text and HTML of `name`, compiled into the binary.
-fn embedded(name: TemplateName) -> [&'static str; 3] {
+fn embedded(name: Mail) -> [&'static str; 3] {
     match name {
-        TemplateName::NewTicketAutoResponse => embedded_triple!("new_ticket_auto_response"),
-        TemplateName::NewMessageConfirmation => embedded_triple!("new_message_confirmation"),
-        TemplateName::NewTicketAlert => embedded_triple!("new_ticket_alert"),
-        TemplateName::NewMessageAlert => embedded_triple!("new_message_alert"),
-        TemplateName::CollaboratorNotice => embedded_triple!("collaborator_notice"),
-        TemplateName::RejectionNotice => embedded_triple!("rejection_notice"),
-        TemplateName::BounceAlert => embedded_triple!("bounce_alert"),
-        TemplateName::ResponseRelay => embedded_triple!("response_relay"),
-        TemplateName::HeldNotice => embedded_triple!("held_notice"),
-        TemplateName::AssignmentAlert => embedded_triple!("assignment_alert"),
-        TemplateName::ClosedNotice => embedded_triple!("closed_notice"),
+        Mail::NewTicketAutoResponse => embedded_triple!("new_ticket_auto_response"),
+        Mail::NewMessageConfirmation => embedded_triple!("new_message_confirmation"),
+        Mail::NewTicketAlert => embedded_triple!("new_ticket_alert"),
+        Mail::NewMessageAlert => embedded_triple!("new_message_alert"),
+        Mail::CollaboratorNotice => embedded_triple!("collaborator_notice"),
+        Mail::RejectionNotice => embedded_triple!("rejection_notice"),
+        Mail::BounceAlert => embedded_triple!("bounce_alert"),
+        Mail::ResponseRelay => embedded_triple!("response_relay"),
+        Mail::HeldNotice => embedded_triple!("held_notice"),
+        Mail::AssignmentAlert => embedded_triple!("assignment_alert"),
+        Mail::ClosedNotice => embedded_triple!("closed_notice"),
     }
 }
 
@@ -456,7 +399,7 @@ fn syntax_error(shown: &str, error: &tera::Error) -> TemplateError {
 }
 
 /// A tera rendering error; an undefined variable names the whole dotted path (`ticket.url`).
-fn render_error(name: TemplateName, shown: &str, source: &str, error: &tera::Error) -> TemplateError {
+fn render_error(name: Mail, shown: &str, source: &str, error: &tera::Error) -> TemplateError {
     let file = shown.to_string();
     let tera::ErrorKind::RenderingError(report) = error.kind() else {
         let text = error.to_string();
@@ -484,7 +427,7 @@ fn render_error(name: TemplateName, shown: &str, source: &str, error: &tera::Err
         .or_else(|| source.get(span.range.clone()).map(str::to_string))
         .unwrap_or_default();
     TemplateError::MissingVariable {
-        template: name.as_str(),
+        template: name.template(),
         file,
         line: Some(span.start_line),
         variable,
@@ -546,7 +489,7 @@ fn variable_tokens(content: &str) -> Vec<(String, usize)> {
 }
 
 /// The paths `name`'s files use that its contract provides, each once, in subject, text, HTML order.
-fn needs_of(name: TemplateName, files: &BTreeMap<String, SourceFile>) -> Vec<Need> {
+fn needs_of(name: Mail, files: &BTreeMap<String, SourceFile>) -> Vec<Need> {
     let sample = Templates::sample_context(name);
     let mut needs: Vec<Need> = Vec::new();
     for key in PARTS.map(|part| file_key(name, part)) {
@@ -586,8 +529,8 @@ fn mentions(found: &[TemplateError], shown: &str, path: &str) -> bool {
     found.iter().any(|e| matches!(e, TemplateError::MissingVariable { file, variable, .. } if file == shown && variable == path))
 }
 
-fn file_key(name: TemplateName, part: &str) -> String {
-    format!("{}.{part}", name.as_str())
+fn file_key(name: Mail, part: &str) -> String {
+    format!("{}.{part}", name.template())
 }
 
 /// A subject is one header line: control characters (CR, LF, tab) and whitespace runs become one space.
@@ -611,7 +554,7 @@ fn at(file: &str, line: Option<usize>) -> String {
 }
 
 fn valid_names() -> String {
-    TemplateName::ALL.map(TemplateName::as_str).join(", ")
+    Mail::ALL.map(Mail::template).join(", ")
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ fn load_errors(dir: &Path) -> Vec<String> {
 #[test]
 fn every_default_renders_with_its_sample_and_sparse_context() {
     let templates = defaults();
-    for name in TemplateName::ALL {
+    for name in Mail::ALL {
         for context in [Templates::sample_context(name), sparse_context(name)] {
             let r = templates.render(name, &context).unwrap();
             assert_eq!(r.text.lines().next(), Some(REPLY_MARKER), "{name:?}");
@@ -37,8 +37,8 @@ fn every_default_renders_with_its_sample_and_sparse_context() {
 
 #[test]
 fn a_rejection_without_a_ticket_has_no_tag() {
-    let context = sparse_context(TemplateName::RejectionNotice);
-    let r = defaults().render(TemplateName::RejectionNotice, &context).unwrap();
+    let context = sparse_context(Mail::RejectionNotice);
+    let r = defaults().render(Mail::RejectionNotice, &context).unwrap();
     assert_eq!(r.subject, "Your message was not accepted");
     assert!(!r.text.contains("ticket"), "{}", r.text);
     assert!(r.text.contains("We could not accept your message.\n"), "{}", r.text);
@@ -46,9 +46,9 @@ fn a_rejection_without_a_ticket_has_no_tag() {
 
 #[test]
 fn html_escapes_the_customer_text_and_text_does_not() {
-    let mut context = Templates::sample_context(TemplateName::NewTicketAlert);
+    let mut context = Templates::sample_context(Mail::NewTicketAlert);
     context["message"]["text"] = json!("<script>alert(1)</script>\nbye & thanks");
-    let r = defaults().render(TemplateName::NewTicketAlert, &context).unwrap();
+    let r = defaults().render(Mail::NewTicketAlert, &context).unwrap();
     assert!(!r.html.contains("<script>"), "{}", r.html);
     assert!(r.html.contains("&lt;script&gt;alert(1)&lt;/script&gt;<br>bye &amp; thanks<br>"), "{}", r.html);
     assert!(r.text.contains("> <script>alert(1)</script>\n> bye & thanks\n"), "{}", r.text);
@@ -56,18 +56,18 @@ fn html_escapes_the_customer_text_and_text_does_not() {
 
 #[test]
 fn the_subject_is_one_line_whatever_the_ticket_subject() {
-    let mut context = Templates::sample_context(TemplateName::NewMessageAlert);
+    let mut context = Templates::sample_context(Mail::NewMessageAlert);
     context["ticket"]["subject"] = json!("  two\r\nlines\tand\u{b}more \n");
-    let r = defaults().render(TemplateName::NewMessageAlert, &context).unwrap();
+    let r = defaults().render(Mail::NewMessageAlert, &context).unwrap();
     assert_eq!(r.subject, "[#123456] New message: two lines and more");
 }
 
 #[test]
 fn a_missing_variable_is_an_error_naming_it() {
     let templates = defaults();
-    let mut context = Templates::sample_context(TemplateName::NewTicketAlert);
+    let mut context = Templates::sample_context(Mail::NewTicketAlert);
     context["ticket"].as_object_mut().unwrap().remove("number");
-    let error = templates.render(TemplateName::NewTicketAlert, &context).unwrap_err();
+    let error = templates.render(Mail::NewTicketAlert, &context).unwrap_err();
     assert!(
         matches!(&error, TemplateError::MissingVariable { template: "new_ticket_alert", variable, line: Some(1), .. } if variable == "ticket.number"),
         "{error:?}"
@@ -75,20 +75,20 @@ fn a_missing_variable_is_an_error_naming_it() {
     assert!(error.to_string().contains("`ticket.number`"), "{error}");
 
     // Used only in `{% if %}`, where tera would quietly take it as false.
-    context = Templates::sample_context(TemplateName::CollaboratorNotice);
+    context = Templates::sample_context(Mail::CollaboratorNotice);
     context["ticket"].as_object_mut().unwrap().remove("url");
-    let error = templates.render(TemplateName::CollaboratorNotice, &context).unwrap_err().to_string();
+    let error = templates.render(Mail::CollaboratorNotice, &context).unwrap_err().to_string();
     assert!(
         error.contains("collaborator_notice.txt.tera, line ") && error.contains("`ticket.url`"),
         "{error}"
     );
     context["ticket"]["url"] = Value::Null;
-    let error = templates.render(TemplateName::CollaboratorNotice, &context).unwrap_err().to_string();
+    let error = templates.render(Mail::CollaboratorNotice, &context).unwrap_err().to_string();
     assert!(error.contains("`ticket.url`"), "{error}");
 
-    context = Templates::sample_context(TemplateName::BounceAlert);
+    context = Templates::sample_context(Mail::BounceAlert);
     context.as_object_mut().unwrap().remove("instance_name");
-    let error = templates.render(TemplateName::BounceAlert, &context).unwrap_err().to_string();
+    let error = templates.render(Mail::BounceAlert, &context).unwrap_err().to_string();
     assert!(error.contains("built-in bounce_alert.txt.tera") && error.contains("`instance_name`"), "{error}");
 }
 
@@ -98,11 +98,11 @@ fn an_override_replaces_just_that_file() {
     let file = dir.path().join("new_ticket_alert.subject.tera");
     std::fs::write(&file, "ALERT {{ ticket.number }} <{{ recipient.email }}>\n").unwrap();
     let templates = Templates::load(Some(dir.path())).unwrap();
-    let sample = Templates::sample_context(TemplateName::NewTicketAlert);
-    let r = templates.render(TemplateName::NewTicketAlert, &sample).unwrap();
+    let sample = Templates::sample_context(Mail::NewTicketAlert);
+    let r = templates.render(Mail::NewTicketAlert, &sample).unwrap();
     assert_eq!(r.subject, "ALERT 123456 <alex@help.example.com>");
     assert!(r.text.contains("New ticket #123456"), "{}", r.text);
-    let other = templates.render(TemplateName::NewMessageAlert, &sample).unwrap();
+    let other = templates.render(Mail::NewMessageAlert, &sample).unwrap();
     assert_eq!(other.subject, "[#123456] New message: Printer on fire");
 }
 
@@ -171,8 +171,8 @@ fn an_override_may_use_loops_sets_filters_and_comparisons() {
         {% if ticket.status == \"open\" and ticket.url %}{{ ticket.url }}{% endif %}\n";
     std::fs::write(dir.path().join("bounce_alert.txt.tera"), txt).unwrap();
     let templates = Templates::load(Some(dir.path())).unwrap();
-    let sample = Templates::sample_context(TemplateName::BounceAlert);
-    let r = templates.render(TemplateName::BounceAlert, &sample).unwrap();
+    let sample = Templates::sample_context(Mail::BounceAlert);
+    let r = templates.render(Mail::BounceAlert, &sample).unwrap();
     assert!(r.text.contains("2: JANE@EXAMPLE.ORG, SAM@EXAMPLE.ORG\n"), "{}", r.text);
 }
 
@@ -195,17 +195,17 @@ fn a_missing_directory_is_an_io_error_naming_it() {
 
 #[test]
 fn names_round_trip() {
-    for name in TemplateName::ALL {
-        assert_eq!(TemplateName::parse(name.as_str()), Some(name));
+    for name in Mail::ALL {
+        assert_eq!(Mail::from_template(name.template()), Some(name));
     }
-    assert_eq!(TemplateName::parse("agent_response"), None);
+    assert_eq!(Mail::from_template("agent_response"), None);
 }
 
 #[test]
 fn an_alert_about_an_internal_note_says_so() {
-    let mut context = Templates::sample_context(TemplateName::NewMessageAlert);
+    let mut context = Templates::sample_context(Mail::NewMessageAlert);
     context["message"]["kind"] = serde_json::json!("note");
-    let r = defaults().render(TemplateName::NewMessageAlert, &context).unwrap();
+    let r = defaults().render(Mail::NewMessageAlert, &context).unwrap();
     assert_eq!(r.subject, "[#123456] Internal note: Printer on fire");
     assert!(r.text.contains("added an internal note on ticket #123456"), "{}", r.text);
     assert!(r.text.contains("Reply to this mail to answer the customer"), "{}", r.text);
