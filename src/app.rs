@@ -209,3 +209,14 @@ pub fn worker_settings(config: &Config, keyring: Arc<Keyring>) -> WorkerSettings
         idle: Duration::from_millis(500),
     }
 }
+
+/// The web endpoint's routes over `ingestor`'s store and keys.
+pub fn web_router(config: &Config, ingestor: &Ingestor) -> Result<axum::Router, tera::Error> {
+    let state = crate::web::WebState {
+        store: ingestor.store().clone(),
+        keyring: ingestor.settings().keyring.clone(),
+        pages: Arc::new(crate::web::Pages::new(&config.instance.name)?),
+        clock: Arc::new(crate::clock::SystemClock),
+    };
+    Ok(crate::web::router(state))
+}

@@ -12,3 +12,4 @@ pub mod ingest;
 pub mod outbox;
 pub mod parse;
 pub mod store;
+pub mod web;

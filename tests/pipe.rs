@@ -222,3 +222,29 @@ fn admins_act_on_tickets_from_the_command_line() {
     assert!(text(&out).contains("no active agent or team has the key \"zed\""), "{}", text(&out));
     assert_eq!(code(&site.run(&["ticket", "reply", &number, "--as", "zed", "--text", "x"], b"")), 65);
 }
+
+#[test]
+fn links_are_minted_and_revoked_from_the_command_line() {
+    let site = Site::new("");
+    let mail = "From: Ann <ann@acme.test>\r\nTo: support@example.com\r\nSubject: Broken\r\nMessage-ID: <l1@acme.test>\r\n\r\nIt broke.\r\n";
+    assert_eq!(code(&site.run(&["pipe"], mail.as_bytes())), 0);
+    let db = || rusqlite::Connection::open(site.db()).unwrap();
+    let number: String = db().query_row("SELECT number FROM tickets", [], |r| r.get(0)).unwrap();
+
+    let out = site.run(&["link", "mint", &number, "ann@acme.test"], b"");
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(url.starts_with("http://localhost:8080/t/") && url.len() > 40, "{url}");
+
+    let epoch =
+        || -> i64 { db().query_row("SELECT link_epoch FROM participants", [], |r| r.get(0)).unwrap() };
+    assert_eq!(epoch(), 0);
+    let out = site.run(&["link", "revoke", &number, "ann@acme.test"], b"");
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(epoch(), 1, "every earlier link and reply address of Ann is void");
+
+    let out = site.run(&["link", "mint", &number, "mallory@evil.test"], b"");
+    assert_eq!(code(&out), 66);
+    assert!(text(&out).contains("takes no part"), "{}", text(&out));
+    assert_eq!(code(&site.run(&["link", "mint", "000000", "ann@acme.test"], b"")), 66);
+}

@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use super::{Command, OutboxCommand, QuarantineCommand, TicketCommand, UserCommand, exit, pipe::describe};
+use super::{
+    Command, LinkCommand, OutboxCommand, QuarantineCommand, TicketCommand, UserCommand, exit, pipe::describe,
+};
 use crate::app;
 use crate::auth::token::Purpose;
 use crate::clock::format_utc;
@@ -57,6 +59,12 @@ pub async fn run(config: &Config, command: Command) -> u8 {
         Command::User(cmd) => user(&ingestor, cmd).await,
         Command::Quarantine(cmd) => quarantine(&ingestor, cmd).await,
         Command::Outbox(cmd) => outbox(&ingestor, cmd).await,
+        Command::Link(LinkCommand::Mint { number, email }) => {
+            super::link::mint(config, &ingestor, &number, &email).await
+        }
+        Command::Link(LinkCommand::Revoke { number, email }) => {
+            super::link::revoke(&ingestor, &number, &email).await
+        }
         Command::Pipe { .. } | Command::CheckConfig | Command::Serve | Command::Mailbox(_) => {
             unreachable!("dispatched in cli::run")
         }

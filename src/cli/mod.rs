@@ -2,6 +2,7 @@
 //! people; exit codes follow sysexits so MTAs and scripts can act on them.
 
 mod admin;
+mod link;
 mod mailbox;
 mod pipe;
 mod serve;
@@ -74,6 +75,17 @@ pub enum Command {
     /// IMAP mailboxes of the configuration.
     #[command(subcommand)]
     Mailbox(MailboxCommand),
+    /// One-click ticket links.
+    #[command(subcommand)]
+    Link(LinkCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinkCommand {
+    /// Print a one-click link to ticket NUMBER for participant EMAIL (valid `links.view_days`).
+    Mint { number: String, email: String },
+    /// End every link and reply address EMAIL was given on ticket NUMBER.
+    Revoke { number: String, email: String },
 }
 
 #[derive(Debug, Subcommand)]

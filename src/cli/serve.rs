@@ -66,6 +66,29 @@ pub async fn run(config: &Config) -> u8 {
         "mailgate serving"
     );
     intake.spawn(janitor(ingestor.clone(), stopped.clone()));
+    if let Some(bind) = config.web.bind {
+        let listener = match tokio::net::TcpListener::bind(bind).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("mailgate: web.bind {bind}: {error}");
+                return exit::UNAVAILABLE;
+            }
+        };
+        let router = match app::web_router(config, &ingestor) {
+            Ok(router) => router,
+            Err(error) => {
+                eprintln!("mailgate: web pages: {error}");
+                return exit::SOFTWARE;
+            }
+        };
+        tracing::info!(%bind, "web endpoint listening");
+        let stop = stopped.clone();
+        intake.spawn(async move {
+            if let Err(error) = crate::web::serve(listener, router, stop).await {
+                tracing::error!(%error, "web endpoint failed");
+            }
+        });
+    }
     worker.run(stopped).await;
     while intake.join_next().await.is_some() {}
     exit::OK

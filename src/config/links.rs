@@ -25,6 +25,8 @@ pub struct Links {
 pub struct Web {
     /// No trailing slash.
     pub base_url: String,
+    /// Where `serve` listens for HTTP; `None` (`bind = ""`) runs no web server.
+    pub bind: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,11 +64,14 @@ pub(super) struct RawWeb {
     /// The web endpoint as customers reach it; links in mail start with it.
     /// Default: `"http://localhost:8080"`.
     pub base_url: String,
+    /// Address and port `serve` listens on (behind your TLS proxy); `""` runs no web server.
+    /// Default: `"127.0.0.1:8080"`.
+    pub bind: String,
 }
 
 impl Default for RawWeb {
     fn default() -> Self {
-        Self { base_url: "http://localhost:8080".to_string() }
+        Self { base_url: "http://localhost:8080".to_string(), bind: "127.0.0.1:8080".to_string() }
     }
 }
 
@@ -117,7 +122,20 @@ pub(super) fn validate_web(raw: &RawWeb, problems: &mut Problems<'_, '_>) -> Web
             format!("{:?} is not an http:// or https:// URL", raw.base_url),
         );
     }
-    Web { base_url }
+    let bind = match raw.bind.trim() {
+        "" => None,
+        text => match text.parse() {
+            Ok(address) => Some(address),
+            Err(_) => {
+                problems.report(
+                    &KeyPath::top("web").key("bind"),
+                    format!("{text:?} is not an address and port like \"127.0.0.1:8080\" or \"[::]:8080\""),
+                );
+                None
+            }
+        },
+    };
+    Web { base_url, bind }
 }
 
 fn key_ids<S: serde::Serializer>(keys: &[Key], serializer: S) -> Result<S::Ok, S::Error> {

@@ -469,3 +469,10 @@ fn auth_names_one_trusted_server() {
     );
     assert_error("[tickets]\nautoclose_days = -1\n", "tickets.autoclose_days", Some(2), "");
 }
+
+#[test]
+fn web_bind_is_an_address_or_empty() {
+    assert_eq!(load(None).unwrap().web.bind, Some("127.0.0.1:8080".parse().unwrap()));
+    assert_eq!(valid("[web]\nbind = \"\"\n").web.bind, None);
+    assert_error("[web]\nbind = \"localhost\"\n", "web.bind", Some(2), "not an address and port");
+}

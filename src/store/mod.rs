@@ -14,6 +14,7 @@ mod migrate;
 pub mod outbox;
 pub mod tickets;
 pub mod users;
+pub mod web;
 
 use std::time::Duration;
 

@@ -1,0 +1,109 @@
+//! What the ticket page shows: the ticket, its people, and its thread as the reader may see it.
+
+use super::{Result, Tx};
+use crate::auth::token::Participant;
+use crate::core::ids::TicketId;
+use crate::params;
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PageTicket {
+    pub number: String,
+    pub subject: String,
+    pub status: String,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PagePerson {
+    pub name: String,
+    pub email: String,
+    pub role: String,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PageEntry {
+    pub kind: String,
+    /// Display name: the user's name or address, the agent's name; empty for system entries.
+    pub author: String,
+    pub text: String,
+    pub created_at: i64,
+    pub files: Vec<String>,
+}
+
+/// The current link epoch of `participant` on `ticket`; `None` when they no longer take part.
+pub fn current_epoch(tx: &mut Tx<'_>, ticket: TicketId, participant: Participant) -> Result<Option<u64>> {
+    match participant {
+        Participant::User(user) => tx.query_opt(
+            "SELECT link_epoch FROM participants WHERE ticket_id = $1 AND user_id = $2",
+            params![ticket.0, user.0],
+            |r| Ok(r.i64(0)? as u64),
+        ),
+        Participant::Agent(agent) => tx.query_opt(
+            "SELECT link_epoch FROM agents WHERE id = $1 AND active = 1",
+            params![agent.0],
+            |r| Ok(r.i64(0)? as u64),
+        ),
+    }
+}
+
+pub fn ticket(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Option<PageTicket>> {
+    tx.query_opt(
+        "SELECT number, subject, status, created_at FROM tickets WHERE id = $1",
+        params![ticket.0],
+        |r| {
+            Ok(PageTicket {
+                number: r.string(0)?,
+                subject: r.string(1)?,
+                status: r.string(2)?,
+                created_at: r.i64(3)?,
+            })
+        },
+    )
+}
+
+/// Owner and collaborators, owner first.
+pub fn people(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Vec<PagePerson>> {
+    tx.query_all(
+        "SELECT u.name, u.email, p.role FROM participants p JOIN users u ON u.id = p.user_id
+          WHERE p.ticket_id = $1 ORDER BY CASE p.role WHEN 'owner' THEN 0 ELSE 1 END, p.created_at, u.email",
+        params![ticket.0],
+        |r| Ok(PagePerson { name: r.string(0)?, email: r.string(1)?, role: r.string(2)? }),
+    )
+}
+
+/// The thread in order. Customers see messages, responses and status changes; agents also see
+/// internal notes and held mail.
+pub fn thread(tx: &mut Tx<'_>, ticket: TicketId, internal: bool) -> Result<Vec<PageEntry>> {
+    let kinds = if internal {
+        "'message', 'response', 'system', 'note', 'held'"
+    } else {
+        "'message', 'response', 'system'"
+    };
+    let sql = format!(
+        "SELECT e.id, e.kind, COALESCE(NULLIF(u.name, ''), u.email, a.name, ''), COALESCE(e.stripped_text, e.body_text), e.created_at
+           FROM entries e LEFT JOIN users u ON u.id = e.author_user_id LEFT JOIN agents a ON a.id = e.author_agent_id
+          WHERE e.ticket_id = $1 AND e.kind IN ({kinds}) ORDER BY e.id"
+    );
+    let rows = tx.query_all(&sql, params![ticket.0], |r| {
+        Ok((
+            r.i64(0)?,
+            PageEntry {
+                kind: r.string(1)?,
+                author: r.string(2)?,
+                text: r.string(3)?,
+                created_at: r.i64(4)?,
+                files: Vec::new(),
+            },
+        ))
+    })?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for (id, mut entry) in rows {
+        entry.files = tx.query_all(
+            "SELECT COALESCE(filename, '') FROM attachments WHERE entry_id = $1 AND inline = 0 ORDER BY id",
+            params![id],
+            |r| r.string(0),
+        )?;
+        entries.push(entry);
+    }
+    Ok(entries)
+}

@@ -1,0 +1,88 @@
+//! The web endpoint inside `mailgate serve` (axum): one-click ticket pages behind signed `view`
+//! links, `/healthz`, and strict headers on every response. Pages are server-rendered from
+//! `templates/web/` (embedded); no JavaScript. A GET never changes anything: mail scanners prefetch
+//! links. Tokens live in URLs, so nothing here logs a path.
+
+mod pages;
+mod ticket;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::auth::token::Keyring;
+use crate::clock::Clock;
+use crate::store::Store;
+pub use pages::Pages;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct WebState {
+    pub store: Store,
+    pub keyring: Arc<Keyring>,
+    pub pages: Arc<Pages>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The site's CSS: the only resource pages load.
+const SITE_CSS: &str = include_str!("../../templates/web/site.css");
+
+/// Sent on every response (DESIGN §9): no scripts, no framing, no referrer (tokens are in URLs),
+/// nothing cached.
+const SECURITY_HEADERS: [(header::HeaderName, &str); 5] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    ),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::CACHE_CONTROL, "no-store"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+];
+
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .route("/t/{token}", get(ticket::show))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/static/site.css",
+            get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], SITE_CSS) }),
+        )
+        .fallback(not_found)
+        .layer(axum::middleware::map_response(secure))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `stop` turns true (in-flight requests finish).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            while !*stop.borrow() {
+                if stop.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await
+}
+
+async fn secure(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+async fn not_found(axum::extract::State(state): axum::extract::State<WebState>) -> Response {
+    state.pages.not_found().into_response()
+}

@@ -1,0 +1,91 @@
+//! The page templates (tera), embedded in the binary; HTML is escaped automatically.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::{Value, json};
+
+pub struct Pages {
+    tera: tera::Tera,
+    instance_name: String,
+}
+
+const PAGES: [(&str, &str); 4] = [
+    ("layout.html", include_str!("../../templates/web/layout.html.tera")),
+    ("ticket.html", include_str!("../../templates/web/ticket.html.tera")),
+    ("link_gone.html", include_str!("../../templates/web/link_gone.html.tera")),
+    ("not_found.html", include_str!("../../templates/web/not_found.html.tera")),
+];
+
+impl Pages {
+    pub fn new(instance_name: &str) -> Result<Pages, tera::Error> {
+        let mut tera = tera::Tera::default();
+        tera.autoescape_on([".html"]);
+        for (name, content) in PAGES {
+            tera.add_raw_template(name, content)?;
+        }
+        Ok(Pages { tera, instance_name: instance_name.to_string() })
+    }
+
+    /// `page` with `context` (plus `instance_name`), or a plain 500 if rendering fails.
+    pub fn render(&self, status: StatusCode, page: &str, mut context: Value) -> Response {
+        context["instance_name"] = json!(self.instance_name);
+        let context = match tera::Context::from_serialize(&context) {
+            Ok(context) => context,
+            Err(error) => return internal(&error),
+        };
+        match self.tera.render(page, &context) {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(error) => internal(&error),
+        }
+    }
+
+    pub fn not_found(&self) -> Response {
+        self.render(StatusCode::NOT_FOUND, "not_found.html", json!({}))
+    }
+
+    pub fn link_gone(&self) -> Response {
+        self.render(StatusCode::GONE, "link_gone.html", json!({}))
+    }
+}
+
+fn internal(error: &tera::Error) -> Response {
+    tracing::error!(%error, "web: a page failed to render");
+    (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.\n").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_page_renders_and_escapes() {
+        let pages = Pages::new("<Support & Co>").unwrap();
+        let context = json!({
+            "ticket": { "number": "123456", "subject": "<script>x</script>", "status": "open", "created_at": 0 },
+            "people": [{ "name": "", "email": "ann@acme.com", "role": "owner" }],
+            "thread": [{ "kind": "message", "author": "Ann", "text": "<b>hi</b>", "created_at": 0, "files": ["a.txt"] }],
+        });
+        for page in ["ticket.html", "link_gone.html", "not_found.html"] {
+            let response = pages.render(StatusCode::OK, page, context.clone());
+            assert_eq!(response.status(), StatusCode::OK, "{page}");
+        }
+        let html = pages
+            .tera
+            .render(
+                "ticket.html",
+                &tera::Context::from_serialize(&{
+                    let mut c = context.clone();
+                    c["instance_name"] = json!("x");
+                    c
+                })
+                .unwrap(),
+            )
+            .unwrap();
+        assert!(
+            html.contains("&lt;script&gt;") && html.contains("&lt;b&gt;hi&lt;&#x2F;b&gt;")
+                || html.contains("&lt;b&gt;hi"),
+            "{html}"
+        );
+        assert!(!html.contains("<script>") && !html.contains("<b>hi"), "{html}");
+    }
+}

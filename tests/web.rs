@@ -1,0 +1,220 @@
+//! The web endpoint over real HTTP (a loopback socket): one-click ticket pages behind signed view
+//! links, and what happens to tampered, wrong-purpose, expired and revoked links; headers on every
+//! response. Both backends.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::{Backend, Harness, Mail, added, created};
+use mailgate::auth::token::{Claims, Participant, Purpose};
+use mailgate::core::ids::{AgentId, TicketId, UserId};
+use mailgate::store::links as link_store;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+on_both_backends!(
+    a_view_link_shows_the_ticket_to_its_participant,
+    bad_links_say_not_found_and_old_links_say_expired,
+    every_response_carries_the_security_headers,
+);
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Serves the web endpoint of `h` on a free loopback port.
+async fn serve(h: &Harness) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let router = mailgate::app::web_router(&h.config, &h.ingestor).unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let _keep = stop;
+        mailgate::web::serve(listener, router, stopped).await.unwrap();
+    });
+    address
+}
+
+struct Page {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A plain HTTP/1.1 GET over a fresh connection.
+async fn get(address: SocketAddr, path: &str) -> Page {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: help.example.com\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Page { status, headers, body: body.to_string() }
+}
+
+/// The web endpoint reads the system clock; links are minted against it.
+fn now_ms() -> i64 {
+    use mailgate::clock::Clock;
+    mailgate::clock::SystemClock.now_ms()
+}
+
+fn link(
+    h: &Harness,
+    purpose: Purpose,
+    ticket: TicketId,
+    participant: Participant,
+    expires_at_ms: i64,
+    epoch: u64,
+) -> String {
+    let claims = Claims { purpose, ticket, participant, expires_at_ms, epoch };
+    format!("/t/{}", h.ingestor.settings().keyring.link(&claims))
+}
+
+async fn user(h: &Harness, email: &'static str) -> Participant {
+    Participant::User(UserId(
+        h.read(move |tx| {
+            tx.query_one("SELECT id FROM users WHERE email = $1", mailgate::params![email], |r| r.i64(0))
+        })
+        .await,
+    ))
+}
+
+/// Ann's ticket with a response, an internal note, and the owner and alice as participants.
+async fn ticket_with_thread(h: &Harness) -> (TicketId, String) {
+    let first = Mail::new(
+        "Ann <ann@acme.com>",
+        "Printer <b>on fire</b>",
+        "It is on fire.\n<script>window.x=1</script>",
+    )
+    .id("<ann-1@acme.com>");
+    let (ticket, number) = created(&h.pipe(&first.build()).await);
+    let alice = AgentId(
+        h.read(|tx| tx.query_one("SELECT id FROM agents WHERE key = 'alice'", &[], |r| r.i64(0))).await,
+    );
+    for (purpose, text) in
+        [(Purpose::Reply, "A technician is on his way."), (Purpose::Note, "Fuser is known to fail.")]
+    {
+        let claims = Claims {
+            purpose,
+            ticket,
+            participant: Participant::Agent(alice),
+            expires_at_ms: common::T0 + DAY_MS,
+            epoch: 0,
+        };
+        let mut mail = Mail::new("alice@example.com", "Re: Printer", text);
+        mail.to = format!("support+{}@example.com", h.ingestor.settings().keyring.address_token(&claims));
+        added(&h.pipe(&mail.build()).await);
+    }
+    (ticket, number)
+}
+
+async fn a_view_link_shows_the_ticket_to_its_participant(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let (ticket, number) = ticket_with_thread(&h).await;
+    let address = serve(&h).await;
+    let ann = user(&h, "ann@acme.com").await;
+
+    let page = get(address, &link(&h, Purpose::View, ticket, ann, now_ms() + DAY_MS, 0)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(&format!("#{number}")), "{}", page.body);
+    assert!(
+        page.body.contains("It is on fire.") && page.body.contains("A technician is on his way."),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("Fuser"), "customers never see internal notes");
+    assert!(
+        page.body.contains("Printer &lt;b&gt;on fire&lt;&#x2F;b&gt;")
+            || page.body.contains("Printer &lt;b&gt;on fire"),
+        "escaped subject:\n{}",
+        page.body
+    );
+    assert!(!page.body.contains("<script>"), "the customer's text is escaped");
+
+    let alice = AgentId(
+        h.read(|tx| tx.query_one("SELECT id FROM agents WHERE key = 'alice'", &[], |r| r.i64(0))).await,
+    );
+    let agent_page =
+        get(address, &link(&h, Purpose::View, ticket, Participant::Agent(alice), now_ms() + DAY_MS, 0)).await;
+    assert_eq!(agent_page.status, 200);
+    assert!(agent_page.body.contains("Fuser is known to fail.") && agent_page.body.contains("internal note"));
+
+    // A GET changes nothing: the same page twice, no new rows anywhere.
+    let entries = h.scalar_i64("SELECT COUNT(*) FROM entries").await;
+    get(address, &link(&h, Purpose::View, ticket, ann, now_ms() + DAY_MS, 0)).await;
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM entries").await, entries);
+}
+
+async fn bad_links_say_not_found_and_old_links_say_expired(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let (ticket, _) = ticket_with_thread(&h).await;
+    let address = serve(&h).await;
+    let ann = user(&h, "ann@acme.com").await;
+    let good = link(&h, Purpose::View, ticket, ann, now_ms() + DAY_MS, 0);
+
+    let mut tampered = good.clone().into_bytes();
+    let at = tampered.len() - 5;
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    for (case, path) in [
+        ("tampered", tampered),
+        ("not a token", "/t/hello".to_string()),
+        ("a reply token as link", link(&h, Purpose::Reply, ticket, ann, now_ms() + DAY_MS, 0)),
+    ] {
+        let page = get(address, &path).await;
+        assert_eq!(page.status, 404, "{case}");
+        assert!(page.body.contains("Nothing here"), "{case}: {}", page.body);
+    }
+
+    // Expiry is kept in whole hours (docs/tokens.md): two hours ago is past, whatever the rounding.
+    let expired = get(address, &link(&h, Purpose::View, ticket, ann, now_ms() - 2 * 3_600_000, 0)).await;
+    assert_eq!(expired.status, 410);
+    assert!(expired.body.contains("This link has expired"), "{}", expired.body);
+
+    h.write(move |tx| link_store::bump_epoch(tx, ticket, ann).map(drop)).await;
+    assert_eq!(get(address, &good).await.status, 410, "revoked: the epoch moved on");
+    assert_eq!(
+        get(address, &link(&h, Purpose::View, ticket, ann, now_ms() + DAY_MS, 1)).await.status,
+        200,
+        "a fresh link works"
+    );
+
+    let stranger = Participant::User(UserId(9999));
+    assert_eq!(
+        get(address, &link(&h, Purpose::View, ticket, stranger, now_ms() + DAY_MS, 0)).await.status,
+        410
+    );
+}
+
+async fn every_response_carries_the_security_headers(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let address = serve(&h).await;
+    let health = get(address, "/healthz").await;
+    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
+    let css = get(address, "/static/site.css").await;
+    assert!(css.header("content-type").unwrap().starts_with("text/css"));
+    for path in ["/healthz", "/static/site.css", "/t/nothing", "/nowhere"] {
+        let page = get(address, path).await;
+        let csp = page.header("content-security-policy").unwrap_or_else(|| panic!("{path}: no CSP"));
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+            "{path}: {csp}"
+        );
+        assert_eq!(page.header("referrer-policy"), Some("no-referrer"), "{path}");
+        assert_eq!(page.header("cache-control"), Some("no-store"), "{path}");
+        assert_eq!(page.header("x-frame-options"), Some("DENY"), "{path}");
+        assert_eq!(page.header("x-content-type-options"), Some("nosniff"), "{path}");
+    }
+    assert_eq!(get(address, "/nowhere").await.status, 404);
+}
