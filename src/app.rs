@@ -200,6 +200,7 @@ pub fn worker_settings(config: &Config, keyring: Arc<Keyring>) -> WorkerSettings
         base_url: config.web.base_url.clone(),
         reply_ttl: Duration::from_secs(u64::from(config.links.reply_days) * DAY_SECS),
         view_ttl: Duration::from_secs(u64::from(config.links.view_days) * DAY_SECS),
+        access_ttl: Duration::from_secs(u64::from(config.links.access_minutes) * 60),
         message_id_domain: config.instance.message_id_domain.to_lowercase(),
         max_attempts: config.smtp.max_attempts,
         // Long enough that a live worker always finishes (or times out) first.
@@ -210,13 +211,8 @@ pub fn worker_settings(config: &Config, keyring: Arc<Keyring>) -> WorkerSettings
     }
 }
 
-/// The web endpoint's routes over `ingestor`'s store and keys.
-pub fn web_router(config: &Config, ingestor: &Ingestor) -> Result<axum::Router, tera::Error> {
-    let state = crate::web::WebState {
-        store: ingestor.store().clone(),
-        keyring: ingestor.settings().keyring.clone(),
-        pages: Arc::new(crate::web::Pages::new(&config.instance.name)?),
-        clock: Arc::new(crate::clock::SystemClock),
-    };
-    Ok(crate::web::router(state))
+/// The web endpoint's routes over `ingestor`.
+pub fn web_router(config: &Config, ingestor: Arc<Ingestor>) -> Result<axum::Router, tera::Error> {
+    let pages = crate::web::Pages::new(&config.instance.name)?;
+    Ok(crate::web::router(crate::web::WebState::new(ingestor, pages, Arc::new(SystemClock))))
 }

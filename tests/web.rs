@@ -16,6 +16,8 @@ on_both_backends!(
     a_view_link_shows_the_ticket_to_its_participant,
     bad_links_say_not_found_and_old_links_say_expired,
     every_response_carries_the_security_headers,
+    the_access_page_answers_alike_and_mails_only_participants,
+    the_access_page_is_rate_limited,
 );
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -24,7 +26,9 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 async fn serve(h: &Harness) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let router = mailgate::app::web_router(&h.config, &h.ingestor).unwrap();
+    let ingestor =
+        mailgate::app::open_with_clock(&h.config, std::sync::Arc::new(h.clock.clone())).await.unwrap();
+    let router = mailgate::app::web_router(&h.config, std::sync::Arc::new(ingestor)).unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let _keep = stop;
@@ -47,8 +51,25 @@ impl Page {
 
 /// A plain HTTP/1.1 GET over a fresh connection.
 async fn get(address: SocketAddr, path: &str) -> Page {
+    request(address, &format!("GET {path} HTTP/1.1\r\nHost: help.example.com\r\nConnection: close\r\n\r\n"))
+        .await
+}
+
+/// A form POST (urlencoded `form`).
+async fn post(address: SocketAddr, path: &str, form: &str) -> Page {
+    request(
+        address,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: help.example.com\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        ),
+    )
+    .await
+}
+
+async fn request(address: SocketAddr, request: &str) -> Page {
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: help.example.com\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();
@@ -217,4 +238,70 @@ async fn every_response_carries_the_security_headers(backend: Backend) {
         assert_eq!(page.header("x-content-type-options"), Some("nosniff"), "{path}");
     }
     assert_eq!(get(address, "/nowhere").await.status, 404);
+}
+
+/// Waits for the access page's lookup (it runs after the answer) to settle.
+async fn access_rows(h: &Harness, expected: i64) -> i64 {
+    for _ in 0..100 {
+        let rows = h.scalar_i64("SELECT COUNT(*) FROM outbox WHERE template = 'access_link'").await;
+        if rows >= expected {
+            return rows;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    h.scalar_i64("SELECT COUNT(*) FROM outbox WHERE template = 'access_link'").await
+}
+
+async fn the_access_page_answers_alike_and_mails_only_participants(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let (ticket, number) = ticket_with_thread(&h).await;
+    let address = serve(&h).await;
+    let form = get(address, "/access").await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("<form method=\"post\" action=\"/access\""), "{}", form.body);
+
+    let answers = [
+        post(address, "/access", "number=000000&email=ann%40acme.com").await,
+        post(address, "/access", &format!("number={number}&email=mallory%40evil.example")).await,
+        post(address, "/access", &format!("number={number}&email=alice%40example.com")).await,
+        post(address, "/access", &format!("number={number}&email=ANN%40acme.com")).await,
+    ];
+    for page in &answers {
+        assert_eq!(
+            (page.status, &page.body),
+            (answers[0].status, &answers[0].body),
+            "the same answer for any input"
+        );
+    }
+    assert!(answers[0].body.contains("Check your mail"));
+    // Only the last ask names Ann's ticket and Ann (in any letter case); the lookups run after the
+    // answers, so wait for them to settle.
+    assert_eq!(access_rows(&h, 1).await, 1);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let to = h.strings("SELECT recipient FROM outbox WHERE template = $1", "access_link").await;
+    assert_eq!(to, ["ann@acme.com"], "a wrong number, a stranger or an agent get nothing");
+
+    // An access link opens the ticket like a view link.
+    let ann = user(&h, "ann@acme.com").await;
+    let page = get(address, &link(&h, Purpose::Access, ticket, ann, now_ms() + 3_600_000, 0)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+}
+
+async fn the_access_page_is_rate_limited(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let address = serve(&h).await;
+    let mut statuses = Vec::new();
+    for n in 0..4 {
+        statuses.push(post(address, "/access", &format!("number={n}&email=same%40example.org")).await.status);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429], "three asks per address, then wait");
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        statuses.push(post(address, "/access", &format!("number=1&email=n{n}%40example.org")).await.status);
+    }
+    assert_eq!(statuses.last(), Some(&429), "one client, many addresses: limited too ({statuses:?})");
+    let limited = post(address, "/access", "number=1&email=x%40example.org").await;
+    assert!(
+        limited.body.contains("Too many requests") && limited.header("content-security-policy").is_some()
+    );
 }

@@ -74,7 +74,7 @@ pub async fn run(config: &Config) -> u8 {
                 return exit::UNAVAILABLE;
             }
         };
-        let router = match app::web_router(config, &ingestor) {
+        let router = match app::web_router(config, ingestor.clone()) {
             Ok(router) => router,
             Err(error) => {
                 eprintln!("mailgate: web pages: {error}");

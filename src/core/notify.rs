@@ -29,10 +29,12 @@ pub enum Mail {
     AssignmentAlert,
     /// To the owner: the ticket was closed.
     ClosedNotice,
+    /// To a participant who asked for a link on the access page: a short-lived link.
+    AccessLink,
 }
 
 impl Mail {
-    pub const ALL: [Mail; 11] = [
+    pub const ALL: [Mail; 12] = [
         Mail::NewTicketAutoResponse,
         Mail::NewMessageConfirmation,
         Mail::NewTicketAlert,
@@ -44,6 +46,7 @@ impl Mail {
         Mail::HeldNotice,
         Mail::AssignmentAlert,
         Mail::ClosedNotice,
+        Mail::AccessLink,
     ];
 
     pub fn template(self) -> &'static str {
@@ -59,6 +62,7 @@ impl Mail {
             Mail::HeldNotice => "held_notice",
             Mail::AssignmentAlert => "assignment_alert",
             Mail::ClosedNotice => "closed_notice",
+            Mail::AccessLink => "access_link",
         }
     }
 
@@ -75,6 +79,7 @@ impl Mail {
                 | Mail::NewMessageConfirmation
                 | Mail::CollaboratorNotice
                 | Mail::RejectionNotice
+                | Mail::AccessLink
         )
     }
 }
@@ -101,6 +106,8 @@ pub enum Event {
     Assigned,
     /// The ticket was closed: its owner is told.
     Closed,
+    /// Someone asked for a link on the access page with this participant's address.
+    AccessRequested,
 }
 
 /// Which mails are switched on (`[notifications]` in the config).
@@ -222,6 +229,8 @@ pub fn plan(
         Event::Closed => {
             wanted.extend(to_customer(Mail::ClosedNotice).map(|(m, t)| (m, t, policy.closed_notice)))
         }
+        // Asked for on the web page: the only way in without an earlier mail, never switched off.
+        Event::AccessRequested => wanted.extend(to_customer(Mail::AccessLink).map(|(m, t)| (m, t, true))),
     }
     let mut planned = Vec::new();
     let mut suppressed = Vec::new();

@@ -2,6 +2,7 @@
 //! message, with a decision trace on the inbound row. Every message that enters a ticket comes through
 //! here; nothing accepted is only in memory (unprocessable input is quarantined with its reason).
 
+mod access;
 mod agent;
 mod console;
 pub use console::{ConsoleAction, ConsoleError};

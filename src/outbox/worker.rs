@@ -34,6 +34,8 @@ pub struct WorkerSettings {
     pub base_url: String,
     pub reply_ttl: Duration,
     pub view_ttl: Duration,
+    /// How long the link of an `access_link` mail works.
+    pub access_ttl: Duration,
     pub message_id_domain: String,
     pub max_attempts: u32,
     /// How long a claimed row stays ours before another worker may take it (> the SMTP timeout).
@@ -248,7 +250,7 @@ impl Worker {
             };
             stored["message"]["text"] = Value::String(text);
         }
-        let tokens = self.tokens(&stored, sending.holder);
+        let tokens = self.tokens(&stored, sending.holder, mail == Some(Mail::AccessLink));
         if let Some(tokens) = &tokens {
             stored["ticket"]["url"] = Value::String(tokens.url.clone());
             if let Some(note) = &tokens.note_address {
@@ -285,7 +287,7 @@ impl Worker {
     }
 
     /// The recipient's signed reply address and ticket link, minted now.
-    fn tokens(&self, stored: &Value, holder: Option<(Participant, u64)>) -> Option<Tokens> {
+    fn tokens(&self, stored: &Value, holder: Option<(Participant, u64)>, access: bool) -> Option<Tokens> {
         let (participant, epoch) = holder?;
         let ticket = TicketId(stored["ticket"]["id"].as_i64()?);
         let now = self.clock.now_ms();
@@ -298,7 +300,11 @@ impl Worker {
         };
         let keys = &self.settings.keyring;
         let reply_tag = keys.address_token(&claims(Purpose::Reply, self.settings.reply_ttl));
-        let view = keys.link(&claims(Purpose::View, self.settings.view_ttl));
+        // The access page's mail carries a short-lived link of its own purpose.
+        let view = match access {
+            true => keys.link(&claims(Purpose::Access, self.settings.access_ttl)),
+            false => keys.link(&claims(Purpose::View, self.settings.view_ttl)),
+        };
         let note_address = match participant {
             Participant::Agent(_) => {
                 let note_tag = keys.address_token(&claims(Purpose::Note, self.settings.reply_ttl));
@@ -327,6 +333,7 @@ impl Worker {
             "reason": "",
             "assignee": "",
             "actor": "",
+            "link_minutes": self.settings.access_ttl.as_secs() / 60,
             "bounce": { "recipients": [], "diagnostic": "" },
         });
         merge_missing(&mut stored, &defaults);

@@ -3,6 +3,7 @@
 //! `templates/web/` (embedded); no JavaScript. A GET never changes anything: mail scanners prefetch
 //! links. Tokens live in URLs, so nothing here logs a path.
 
+mod access;
 mod pages;
 mod ticket;
 
@@ -15,18 +16,23 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::auth::token::Keyring;
 use crate::clock::Clock;
-use crate::store::Store;
+use crate::ingest::Ingestor;
 pub use pages::Pages;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct WebState {
-    pub store: Store,
-    pub keyring: Arc<Keyring>,
+    pub ingestor: Arc<Ingestor>,
     pub pages: Arc<Pages>,
     pub clock: Arc<dyn Clock>,
+    pub limits: Arc<access::Limits>,
+}
+
+impl WebState {
+    pub fn new(ingestor: Arc<Ingestor>, pages: Pages, clock: Arc<dyn Clock>) -> WebState {
+        WebState { ingestor, pages: Arc::new(pages), clock, limits: Arc::new(access::Limits::default()) }
+    }
 }
 
 /// The site's CSS: the only resource pages load.
@@ -48,6 +54,7 @@ const SECURITY_HEADERS: [(header::HeaderName, &str); 5] = [
 pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/t/{token}", get(ticket::show))
+        .route("/access", get(access::form).post(access::request))
         .route("/healthz", get(|| async { "ok\n" }))
         .route(
             "/static/site.css",
@@ -64,7 +71,7 @@ pub async fn serve(
     router: Router,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             while !*stop.borrow() {
                 if stop.changed().await.is_err() {

@@ -9,11 +9,13 @@ pub struct Pages {
     instance_name: String,
 }
 
-const PAGES: [(&str, &str); 4] = [
+const PAGES: [(&str, &str); 6] = [
     ("layout.html", include_str!("../../templates/web/layout.html.tera")),
     ("ticket.html", include_str!("../../templates/web/ticket.html.tera")),
     ("link_gone.html", include_str!("../../templates/web/link_gone.html.tera")),
     ("not_found.html", include_str!("../../templates/web/not_found.html.tera")),
+    ("access.html", include_str!("../../templates/web/access.html.tera")),
+    ("too_many.html", include_str!("../../templates/web/too_many.html.tera")),
 ];
 
 impl Pages {
@@ -65,7 +67,7 @@ mod tests {
             "people": [{ "name": "", "email": "ann@acme.com", "role": "owner" }],
             "thread": [{ "kind": "message", "author": "Ann", "text": "<b>hi</b>", "created_at": 0, "files": ["a.txt"] }],
         });
-        for page in ["ticket.html", "link_gone.html", "not_found.html"] {
+        for page in ["ticket.html", "link_gone.html", "not_found.html", "access.html", "too_many.html"] {
             let response = pages.render(StatusCode::OK, page, context.clone());
             assert_eq!(response.status(), StatusCode::OK, "{page}");
         }

@@ -13,7 +13,13 @@ use crate::store::web as web_store;
 
 pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> Response {
     let now = state.clock.now_ms();
-    let claims = match state.keyring.verify_link(&token, Purpose::View, now) {
+    let keyring = &state.ingestor.settings().keyring;
+    // A one-click link from mail, or the short-lived one the access page mails.
+    let verified = match keyring.verify_link(&token, Purpose::View, now) {
+        Err(TokenError::WrongPurpose(_)) => keyring.verify_link(&token, Purpose::Access, now),
+        other => other,
+    };
+    let claims = match verified {
         Ok(claims) => claims,
         Err(TokenError::Expired) => return state.pages.link_gone(),
         Err(_) => return state.pages.not_found(),
@@ -21,7 +27,8 @@ pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> R
     let (ticket, participant) = (claims.ticket, claims.participant);
     let internal = matches!(participant, Participant::Agent(_));
     let found = state
-        .store
+        .ingestor
+        .store()
         .read(move |tx| {
             let Some(epoch) = web_store::current_epoch(tx, ticket, participant)? else { return Ok(None) };
             let Some(page) = web_store::ticket(tx, ticket)? else { return Ok(None) };

@@ -176,6 +176,7 @@ impl Templates {
                 "actor": "agent alice",
             }),
             Mail::ClosedNotice => json!({}),
+            Mail::AccessLink => json!({ "link_minutes": 60 }),
             Mail::BounceAlert => json!({
                 "recipient": agent,
                 "bounce": {
@@ -347,6 +348,7 @@ fn embedded(name: Mail) -> [&'static str; 3] {
         Mail::HeldNotice => embedded_triple!("held_notice"),
         Mail::AssignmentAlert => embedded_triple!("assignment_alert"),
         Mail::ClosedNotice => embedded_triple!("closed_notice"),
+        Mail::AccessLink => embedded_triple!("access_link"),
     }
 }
 

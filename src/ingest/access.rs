@@ -1,0 +1,55 @@
+//! The access page's workflow: a ticket number and an address that takes part in it get a
+//! short-lived link by mail (`access_link`); anything else gets nothing. The web page answers the
+//! same either way, so it never tells whether a ticket or an address exists.
+
+use serde_json::json;
+
+use super::notify::Outgoing;
+use super::{IngestError, Ingestor, Pipeline};
+use crate::auth::token::Participant;
+use crate::core::address::EmailAddress;
+use crate::core::notify::{Audience, Event, Planned};
+use crate::core::trace::Trace;
+use crate::store::{self, Tx, links as link_store, tickets as ticket_store};
+
+impl Ingestor {
+    /// Queues the access link when `email` is a customer-side participant of ticket `number`.
+    /// Returns whether a mail was queued (for tests and logs; never shown to the asker).
+    pub async fn request_access(&self, number: &str, email: &str) -> Result<bool, IngestError> {
+        let Some(email) = EmailAddress::parse(email.trim()) else { return Ok(false) };
+        let number = number.trim().trim_start_matches('#').to_string();
+        let pipeline = self.pipeline.clone();
+        Ok(self.store.write(move |tx| pipeline.request_access(tx, &number, &email)).await?)
+    }
+}
+
+impl Pipeline {
+    fn request_access(&self, tx: &mut Tx<'_>, number: &str, email: &EmailAddress) -> store::Result<bool> {
+        let Some(state) = ticket_store::find_ticket_state_by_number(tx, number)? else { return Ok(false) };
+        // Agents reach tickets through their alerts and the console, not through this page.
+        let Some((Participant::User(_), _)) = link_store::recipient(tx, state.id, email)? else {
+            return Ok(false);
+        };
+        let audience = Audience { customer: Some(email.clone()), ..Audience::default() };
+        let outgoing = Outgoing { event: Event::AccessRequested, is_normal: true, ticket: Some(state.id) };
+        let mut trace = Trace::default();
+        let context = |mail: &Planned| {
+            json!({
+                "mail": mail.mail.template(),
+                "recipient": { "email": mail.to.as_str() },
+                "ticket": {
+                    "id": state.id.0,
+                    "number": state.number,
+                    "subject": state.subject,
+                    "status": state.status.as_str(),
+                },
+            })
+        };
+        self.enqueue_planned(tx, &outgoing, &audience, false, &mut trace, context)?;
+        let queued = trace.steps.iter().any(|step| step.decision == "queued");
+        if !queued {
+            tracing::info!(trace = %trace, "access link not sent");
+        }
+        Ok(queued)
+    }
+}

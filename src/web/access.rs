@@ -1,0 +1,85 @@
+//! `/access`: a ticket number and an email address. When they match a participant, a short-lived
+//! link is mailed to that address; the page answers the same, at once, whatever the input (the
+//! lookup runs after the answer), so it tells nobody whether a ticket or an address exists.
+//! Rate-limited per client address and per email address; never grants access by itself.
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use governor::{DefaultKeyedRateLimiter, Quota};
+use serde_json::json;
+
+use super::WebState;
+
+/// Requests from one client address: a burst of 5, then one a minute.
+const PER_CLIENT: (u32, Duration) = (5, Duration::from_secs(60));
+/// Requests naming one email address: a burst of 3, then one per 20 minutes.
+const PER_ADDRESS: (u32, Duration) = (3, Duration::from_secs(20 * 60));
+/// Keys kept before stale ones are dropped.
+const MAX_KEYS: usize = 100_000;
+
+pub struct Limits {
+    clients: DefaultKeyedRateLimiter<IpAddr>,
+    addresses: DefaultKeyedRateLimiter<String>,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        let quota = |(burst, period): (u32, Duration)| {
+            Quota::with_period(period)
+                .expect("a non-zero period")
+                .allow_burst(NonZeroU32::new(burst).expect("non-zero"))
+        };
+        Limits {
+            clients: DefaultKeyedRateLimiter::keyed(quota(PER_CLIENT)),
+            addresses: DefaultKeyedRateLimiter::keyed(quota(PER_ADDRESS)),
+        }
+    }
+}
+
+impl Limits {
+    /// Whether this request may go on; counts it against both keys.
+    fn admit(&self, client: IpAddr, email: &str) -> bool {
+        if self.clients.len() + self.addresses.len() > MAX_KEYS {
+            self.clients.retain_recent();
+            self.addresses.retain_recent();
+        }
+        let client_ok = self.clients.check_key(&client).is_ok();
+        let address_ok = self.addresses.check_key(&email.trim().to_ascii_lowercase()).is_ok();
+        client_ok && address_ok
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct AccessForm {
+    #[serde(default)]
+    number: String,
+    #[serde(default)]
+    email: String,
+}
+
+pub async fn form(State(state): State<WebState>) -> Response {
+    state.pages.render(StatusCode::OK, "access.html", json!({ "sent": false }))
+}
+
+pub async fn request(
+    State(state): State<WebState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(form): Form<AccessForm>,
+) -> Response {
+    if !state.limits.admit(peer.ip(), &form.email) {
+        return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
+    }
+    let ingestor = state.ingestor.clone();
+    tokio::spawn(async move {
+        if let Err(error) = ingestor.request_access(&form.number, &form.email).await {
+            tracing::warn!(%error, "access page: could not queue a link");
+        }
+    });
+    state.pages.render(StatusCode::OK, "access.html", json!({ "sent": true }))
+}
