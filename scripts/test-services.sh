@@ -5,7 +5,9 @@
 #   Dovecot     IMAP 127.0.0.1:${MG_IMAP_PORT:-25143} (plain + STARTTLS), ${MG_IMAPS_PORT:-25993} (implicit
 #               TLS; leaf certificate for localhost/127.0.0.1 from a throwaway CA, $MG_IMAP_CA); *any*
 #               user name logs in with the password `secret` and gets its own empty Maildir
-#   (SMTP tests start their own aiosmtpd from Debian's python3-aiosmtpd; `install` provides it.)
+#   (SMTP tests start their own aiosmtpd from Debian's python3-aiosmtpd, browser tests their own
+#   chromedriver and headless Chromium from Debian's chromium and chromium-driver; `install`
+#   provides them.)
 #
 #   test-services.sh install          # apt-get what is missing (root; a no-op when present)
 #   eval "$(test-services.sh start)"  # prints `export MG_...` lines
@@ -27,6 +29,8 @@ cmd_install() {
   /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)
   [ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
   command -v openssl >/dev/null || missing+=(openssl)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then
     log "missing Debian packages: ${missing[*]} (run this as root once to install them)"; exit 1

@@ -11,6 +11,7 @@ trap 'scripts/test-services.sh stop "$MG_SERVICES_DIR"' EXIT
 export MAILGATE_TEST_PG="$MG_PG_URL"
 export MAILGATE_TEST_SMTP=1
 export MAILGATE_TEST_IMAP=1
+export MAILGATE_TEST_BROWSER=1
 export MAILGATE_CORPUS="${MAILGATE_CORPUS:-$(cd .. && pwd)/shared/corpus}"
 
 cargo fmt --all -- --check

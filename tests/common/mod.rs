@@ -2,6 +2,7 @@
 //! PostgreSQL named by `MAILGATE_TEST_PG`), a config around it, and a builder for test messages.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod imap;
 pub mod smtp;
 

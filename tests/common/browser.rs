@@ -1,0 +1,390 @@
+//! A real browser for page tests: Debian's headless Chromium driven over WebDriver (fantoccini) by
+//! Debian's chromedriver, which each `Browser` starts on its own loopback port and stops on drop.
+//! `RequestLog` is a loopback HTTP listener that records requests: point "remote" URLs (images,
+//! stylesheets, links a page must not load) at it and check what the browser fetched.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The browser binary itself: Debian's /usr/bin/chromium is a shell wrapper that sources
+/// /etc/chromium.d (extensions, flags, and a /dev/shm check that prints a shell error here).
+const CHROMIUM_BINARY: &str = "/usr/lib/chromium/chromium";
+
+/// How long one page operation (navigation, finding an element, a script) may take.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+/// Our own deadline around each WebDriver call: a little longer, so that chromedriver's timeout
+/// error (which says more) normally comes first.
+const CALL_TIMEOUT: Duration = Duration::from_secs(25);
+/// How long chromedriver may take to listen and Chromium to open a session.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Whether Debian's chromium and chromium-driver are installed (false with a "skipped" note). With MAILGATE_TEST_BROWSER set (the
+/// test script sets it) a missing browser fails the test instead of skipping it.
+pub fn available() -> bool {
+    let ok = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
+    if !ok {
+        assert!(
+            std::env::var("MAILGATE_TEST_BROWSER").is_err(),
+            "MAILGATE_TEST_BROWSER is set but {CHROMIUM} or {CHROMEDRIVER} is missing \
+             (`scripts/test-services.sh install` installs Debian's chromium and chromium-driver)"
+        );
+        eprintln!("skipped: no chromium (scripts/test.sh installs Debian's chromium and chromium-driver)");
+    }
+    ok
+}
+
+/// A free loopback port (bound and released; good enough for tests).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One headless Chromium session behind its own chromedriver. Dropping it ends the session and
+/// kills chromedriver and every Chromium process (they share chromedriver's process group), then
+/// removes the profile.
+pub struct Browser {
+    client: Client,
+    driver: Child,
+    port: u16,
+    session: Option<String>,
+    /// Chromium's profile (`--user-data-dir`), HOME for both processes, chromedriver's log.
+    dir: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let started = Instant::now();
+        let dir = tempfile::Builder::new().prefix("mailgate-browser.").tempdir().expect("temp dir");
+        let profile = dir.path().join("profile");
+        let log = dir.path().join("chromedriver.log");
+        // A port taken between free_port() and chromedriver's bind: try again on another one.
+        let mut attempt = 0;
+        let (driver, port) = loop {
+            attempt += 1;
+            let port = free_port();
+            let mut driver = spawn_driver(port, dir.path(), &log);
+            match wait_listening(&mut driver, port).await {
+                Ok(()) => break (driver, port),
+                Err(why) if attempt < 3 => eprintln!("browser: chromedriver on {port}: {why}; retrying"),
+                Err(why) => panic!("browser: chromedriver on {port}: {why}\n{}", tail(&log)),
+            }
+        };
+        let binary = if Path::new(CHROMIUM_BINARY).exists() { CHROMIUM_BINARY } else { CHROMIUM };
+        let capabilities = json!({
+            "browserName": "chrome",
+            "pageLoadStrategy": "normal",
+            "timeouts": {
+                "pageLoad": TIMEOUT.as_millis() as u64,
+                "script": TIMEOUT.as_millis() as u64,
+                "implicit": 0,
+            },
+            "goog:chromeOptions": {
+                "binary": binary,
+                "args": [
+                    "--headless=new",
+                    // Root in CI: Chromium refuses to start sandboxed as root.
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    format!("--user-data-dir={}", profile.display()),
+                    "--no-first-run",
+                    "--no-default-browser-check",
+                    "--disable-background-networking",
+                    "--window-size=1280,900",
+                ],
+            },
+        });
+        let Value::Object(capabilities) = capabilities else { unreachable!() };
+        let url = format!("http://127.0.0.1:{port}");
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(capabilities);
+        let connect = within(START_TIMEOUT, builder.connect(&url)).await;
+        let client = match connect {
+            Ok(client) => client,
+            Err(e) => {
+                let mut driver = driver;
+                kill_group(&mut driver);
+                panic!("browser: no Chromium session from chromedriver on {port}: {e}\n{}", tail(&log))
+            }
+        };
+        let mut browser = Browser { client, driver, port, session: None, dir };
+        browser.session = browser.client.session_id().await.ok().flatten();
+        eprintln!("browser: Chromium session up in {:?}", started.elapsed());
+        browser
+    }
+
+    /// The fantoccini client, for what the helpers below do not cover.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Opens `url` and waits for the page's load event.
+    pub async fn goto(&self, url: &str) {
+        let result = within(CALL_TIMEOUT, self.client.goto(url)).await;
+        result.unwrap_or_else(|e| panic!("browser: goto {url}: {e}"));
+    }
+
+    pub async fn current_url(&self) -> String {
+        let url = within(CALL_TIMEOUT, self.client.current_url()).await;
+        url.unwrap_or_else(|e| panic!("browser: current url: {e}")).to_string()
+    }
+
+    /// The HTML of the current page as the browser has it now (after scripts ran).
+    pub async fn page_source(&self) -> String {
+        within(CALL_TIMEOUT, self.client.source())
+            .await
+            .unwrap_or_else(|e| panic!("browser: page source: {e}"))
+    }
+
+    /// Whether `css` matches anything on the page now (no waiting).
+    pub async fn exists(&self, css: &str) -> bool {
+        let found = within(CALL_TIMEOUT, self.client.find_all(Locator::Css(css))).await;
+        !found.unwrap_or_else(|e| panic!("browser: find `{css}`: {e}")).is_empty()
+    }
+
+    /// The rendered text of the first element matching `css`, waiting for one to appear.
+    pub async fn text(&self, css: &str) -> String {
+        let element = self.element(css).await;
+        let text = within(CALL_TIMEOUT, element.text()).await;
+        text.unwrap_or_else(|e| panic!("browser: text of `{css}`: {e}"))
+    }
+
+    /// Replaces the value of the input or textarea matching `css` by typing `value`.
+    pub async fn fill(&self, css: &str, value: &str) {
+        let element = self.element(css).await;
+        let cleared = within(CALL_TIMEOUT, element.clear()).await;
+        cleared.unwrap_or_else(|e| panic!("browser: clear `{css}`: {e}"));
+        let typed = within(CALL_TIMEOUT, element.send_keys(value)).await;
+        typed.unwrap_or_else(|e| panic!("browser: type into `{css}`: {e}"));
+    }
+
+    /// Chooses `path` in the file input matching `css` (a local file; chromedriver runs here).
+    pub async fn upload(&self, css: &str, path: impl AsRef<Path>) {
+        let path = path.as_ref();
+        let path: PathBuf =
+            path.canonicalize().unwrap_or_else(|e| panic!("browser: upload {}: {e}", path.display()));
+        let element = self.element(css).await;
+        let sent = within(CALL_TIMEOUT, element.send_keys(&path.to_string_lossy())).await;
+        sent.unwrap_or_else(|e| panic!("browser: upload {} into `{css}`: {e}", path.display()));
+    }
+
+    pub async fn click(&self, css: &str) {
+        let element = self.element(css).await;
+        let clicked = within(CALL_TIMEOUT, element.click()).await;
+        clicked.unwrap_or_else(|e| panic!("browser: click `{css}`: {e}"));
+    }
+
+    /// Runs `js` as a function body in the page and returns what it `return`s (JSON; `null` when
+    /// nothing), e.g. `browser.execute("return window.__xss === true").await`.
+    pub async fn execute(&self, js: &str) -> Value {
+        let result = within(CALL_TIMEOUT, self.client.execute(js, vec![])).await;
+        result.unwrap_or_else(|e| panic!("browser: script `{js}`: {e}"))
+    }
+
+    /// The first element matching `css`, waiting up to `TIMEOUT` for it to appear.
+    pub async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        let wait = self.client.wait().at_most(TIMEOUT).every(Duration::from_millis(50));
+        let found = within(CALL_TIMEOUT, wait.for_element(Locator::Css(css))).await;
+        found.unwrap_or_else(|e| panic!("browser: no element matches `{css}` after {TIMEOUT:?}: {e}"))
+    }
+
+    /// chromedriver's log so far (for a failing test's message).
+    pub fn driver_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("chromedriver.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Ending the session makes chromedriver close Chromium gracefully. fantoccini would send the
+        // same when its client drops, but from a task on a runtime that may already be gone; this is
+        // a blocking HTTP request of our own.
+        if let Some(session) = &self.session {
+            let _ = delete_session(self.port, session);
+        }
+        // Whatever is left: chromedriver and Chromium share a process group. (Chromium's crashpad
+        // handlers run in their own sessions and exit with Chromium.)
+        kill_group(&mut self.driver);
+    }
+}
+
+fn spawn_driver(port: u16, home: &Path, log: &Path) -> Child {
+    std::fs::create_dir_all(home.join("tmp")).expect("browser temp dir");
+    let log_file = std::fs::File::create(log).expect("chromedriver log file");
+    Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        // Chromium writes its crash database and caches under $HOME and XDG dirs, and scratch dirs
+        // under $TMPDIR (left behind if it is killed): keep them all in the temp dir.
+        .env("HOME", home)
+        .env("TMPDIR", home.join("tmp"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("chromedriver log file"))
+        .stderr(log_file)
+        // Its own process group, so that drop can kill Chromium with it.
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("browser: start {CHROMEDRIVER}: {e}"))
+}
+
+async fn wait_listening(driver: &mut Child, port: u16) -> Result<(), String> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = driver.try_wait() {
+            return Err(format!("exited with {status}"));
+        }
+        if Instant::now() > deadline {
+            kill_group(driver);
+            return Err(format!("not listening after {START_TIMEOUT:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// SIGKILL to the child's process group (the child leads it), then reap the child.
+fn kill_group(child: &mut Child) {
+    let _ = Command::new("/bin/kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// `DELETE /session/{id}` to chromedriver with plain blocking I/O; returns once chromedriver has
+/// answered (it answers when Chromium has quit). chromedriver keeps the connection open despite
+/// `Connection: close`, so this reads the response up to its Content-Length, not to EOF.
+fn delete_session(port: u16, session: &str) -> std::io::Result<()> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+    let request = format!(
+        "DELETE /session/{session} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\
+         Connection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes())?;
+    let mut response = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        if let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&response[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if response.len() >= end + 4 + length {
+                return Ok(());
+            }
+        }
+        match stream.read(&mut buf)? {
+            0 => return Ok(()),
+            n => response.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    format!("chromedriver log (last lines):\n{}", lines[lines.len().saturating_sub(30)..].join("\n"))
+}
+
+/// `fut` with a deadline; a timeout is an error naming the duration (the caller names the action).
+async fn within<T, E: std::fmt::Display>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("timed out after {limit:?}")),
+    }
+}
+
+/// A loopback HTTP listener that records the request line of everything it receives ("GET /pixel
+/// HTTP/1.1") and answers each with an empty 200. Stops on drop.
+pub struct RequestLog {
+    pub port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RequestLog {
+    pub async fn start() -> RequestLog {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind request log");
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = requests.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&head);
+                    if let Some(line) = text.lines().next().filter(|l| !l.is_empty()) {
+                        log.lock().unwrap().push(line.to_string());
+                    }
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        RequestLog { port, requests, task }
+    }
+
+    /// `http://127.0.0.1:PORT{path}`; `path` starts with `/`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Every request line received so far, in arrival order.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Whether a request line starting with `prefix` (e.g. "GET /pixel ") arrives within `limit`.
+    pub async fn wait_for(&self, prefix: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.requests().iter().any(|r| r.starts_with(prefix)) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for RequestLog {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
