@@ -214,5 +214,5 @@ pub fn worker_settings(config: &Config, keyring: Arc<Keyring>) -> WorkerSettings
 /// The web endpoint's routes over `ingestor`.
 pub fn web_router(config: &Config, ingestor: Arc<Ingestor>) -> Result<axum::Router, tera::Error> {
     let pages = crate::web::Pages::new(&config.instance.name)?;
-    Ok(crate::web::router(crate::web::WebState::new(ingestor, pages, Arc::new(SystemClock))))
+    Ok(crate::web::router(crate::web::WebState::new(ingestor, pages)))
 }

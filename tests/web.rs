@@ -84,10 +84,9 @@ async fn request(address: SocketAddr, request: &str) -> Page {
     Page { status, headers, body: body.to_string() }
 }
 
-/// The web endpoint reads the system clock; links are minted against it.
+/// The endpoint reads the harness's fixed clock (through its ingestor).
 fn now_ms() -> i64 {
-    use mailgate::clock::Clock;
-    mailgate::clock::SystemClock.now_ms()
+    common::T0
 }
 
 fn link(

@@ -16,22 +16,21 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::clock::Clock;
 use crate::ingest::Ingestor;
 pub use pages::Pages;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct WebState {
+    /// Also the clock pages read (links expire by the same time that minted them).
     pub ingestor: Arc<Ingestor>,
     pub pages: Arc<Pages>,
-    pub clock: Arc<dyn Clock>,
     pub limits: Arc<access::Limits>,
 }
 
 impl WebState {
-    pub fn new(ingestor: Arc<Ingestor>, pages: Pages, clock: Arc<dyn Clock>) -> WebState {
-        WebState { ingestor, pages: Arc::new(pages), clock, limits: Arc::new(access::Limits::default()) }
+    pub fn new(ingestor: Arc<Ingestor>, pages: Pages) -> WebState {
+        WebState { ingestor, pages: Arc::new(pages), limits: Arc::new(access::Limits::default()) }
     }
 }
 

@@ -12,7 +12,7 @@ use crate::auth::token::{Participant, Purpose, TokenError};
 use crate::store::web as web_store;
 
 pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> Response {
-    let now = state.clock.now_ms();
+    let now = state.ingestor.now_ms();
     let keyring = &state.ingestor.settings().keyring;
     // A one-click link from mail, or the short-lived one the access page mails.
     let verified = match keyring.verify_link(&token, Purpose::View, now) {
