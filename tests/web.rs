@@ -18,6 +18,8 @@ on_both_backends!(
     every_response_carries_the_security_headers,
     the_access_page_answers_alike_and_mails_only_participants,
     the_access_page_is_rate_limited,
+    a_reply_on_the_page_is_stored_as_the_readers_mail,
+    the_owner_can_resolve_and_nobody_else,
 );
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -303,4 +305,136 @@ async fn the_access_page_is_rate_limited(backend: Backend) {
     assert!(
         limited.body.contains("Too many requests") && limited.header("content-security-policy").is_some()
     );
+}
+
+/// A multipart/form-data POST of text fields and one file `(name, content)`.
+async fn post_multipart(
+    address: SocketAddr,
+    path: &str,
+    fields: &[(&str, &str)],
+    file: Option<(&str, &str)>,
+) -> Page {
+    let mut body = String::new();
+    for (name, value) in fields {
+        body += &format!("--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n");
+    }
+    if let Some((name, content)) = file {
+        body += &format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n\
+             Content-Type: text/plain\r\n\r\n{content}\r\n"
+        );
+    }
+    body += "--XyZ--\r\n";
+    request(
+        address,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: help.example.com\r\nConnection: close\r\n\
+             Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await
+}
+
+/// The hidden form tag on a ticket page.
+fn form_tag(page: &Page) -> String {
+    let at = page.body.find("name=\"form_tag\" value=\"").expect("a form on the page")
+        + "name=\"form_tag\" value=\"".len();
+    page.body[at..].split('"').next().unwrap().to_string()
+}
+
+async fn a_reply_on_the_page_is_stored_as_the_readers_mail(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let (ticket, _) = ticket_with_thread(&h).await;
+    let address = serve(&h).await;
+    let ann = user(&h, "ann@acme.com").await;
+    let path = link(&h, Purpose::View, ticket, ann, now_ms() + DAY_MS, 0);
+    let page = get(address, &path).await;
+    let tag = form_tag(&page);
+    let entries = h.scalar_i64("SELECT COUNT(*) FROM entries").await;
+
+    let forged =
+        post_multipart(address, &path, &[("form_tag", "AAAAAAAAAAAAAAAAAAAAAA"), ("text", "x")], None).await;
+    assert_eq!(forged.status, 400, "a POST without the page's tag is refused");
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM entries").await, entries);
+
+    let alerts = h.scalar_i64("SELECT COUNT(*) FROM outbox WHERE template = 'new_message_alert'").await;
+    let sent = post_multipart(
+        address,
+        &path,
+        &[("form_tag", &tag), ("text", "It smokes again.")],
+        Some(("smoke.txt", "ppm 300")),
+    )
+    .await;
+    assert_eq!(sent.status, 303);
+    assert_eq!(sent.header("location"), Some(path.as_str()));
+    let (kind, author, text) = h
+        .read(|tx| {
+            tx.query_one(
+                "SELECT e.kind, u.email, COALESCE(e.stripped_text, e.body_text) FROM entries e JOIN users u ON u.id = e.author_user_id
+                  ORDER BY e.id DESC LIMIT 1",
+                &[],
+                |r| Ok((r.string(0)?, r.string(1)?, r.string(2)?)),
+            )
+        })
+        .await;
+    assert_eq!(
+        (kind.as_str(), author.as_str(), text.trim()),
+        ("message", "ann@acme.com", "It smokes again.")
+    );
+    assert_eq!(
+        h.strings("SELECT filename FROM attachments ORDER BY id DESC LIMIT 1", "").await,
+        ["smoke.txt"]
+    );
+    assert_eq!(
+        h.scalar_i64("SELECT COUNT(*) FROM outbox WHERE template = 'new_message_alert'").await,
+        alerts + 1,
+        "the assignee is alerted"
+    );
+    let source = h.strings("SELECT source FROM inbound ORDER BY id DESC LIMIT 1", "").await;
+    assert_eq!(source, ["web"]);
+    let shown = get(address, &path).await;
+    assert!(shown.body.contains("It smokes again.") && shown.body.contains("smoke.txt"));
+
+    // Agents answer by mail: their page has no form, and a POST is refused.
+    let alice = AgentId(
+        h.read(|tx| tx.query_one("SELECT id FROM agents WHERE key = 'alice'", &[], |r| r.i64(0))).await,
+    );
+    let agent_path = link(&h, Purpose::View, ticket, Participant::Agent(alice), now_ms() + DAY_MS, 0);
+    assert!(!get(address, &agent_path).await.body.contains("form_tag"));
+    assert_eq!(
+        post_multipart(address, &agent_path, &[("form_tag", &tag), ("text", "x")], None).await.status,
+        404
+    );
+}
+
+async fn the_owner_can_resolve_and_nobody_else(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let (ticket, _) = ticket_with_thread(&h).await;
+    let address = serve(&h).await;
+    let boss = user(&h, "boss@acme.com").await;
+    let boss_path = link(&h, Purpose::View, ticket, boss, now_ms() + DAY_MS, 0);
+    let boss_page = get(address, &boss_path).await;
+    assert!(!boss_page.body.contains("/resolve"), "a collaborator sees no resolve button");
+    let refused = post_multipart(
+        address,
+        &format!("{boss_path}/resolve"),
+        &[("form_tag", &form_tag(&boss_page))],
+        None,
+    )
+    .await;
+    assert_eq!(refused.status, 404);
+
+    let ann = user(&h, "ann@acme.com").await;
+    let path = link(&h, Purpose::View, ticket, ann, now_ms() + DAY_MS, 0);
+    let page = get(address, &path).await;
+    assert!(page.body.contains("My problem is solved"));
+    let done =
+        post_multipart(address, &format!("{path}/resolve"), &[("form_tag", &form_tag(&page))], None).await;
+    assert_eq!(done.status, 303);
+    assert_eq!(h.strings("SELECT status FROM tickets", "").await, ["resolved"]);
+    let last =
+        h.strings("SELECT body_text FROM entries WHERE kind = $1 ORDER BY id DESC LIMIT 1", "system").await;
+    assert_eq!(last, ["Status open -> resolved by customer ann@acme.com"]);
+    assert!(!get(address, &path).await.body.contains("My problem is solved"), "nothing left to resolve");
 }

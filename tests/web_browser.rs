@@ -52,6 +52,25 @@ async fn the_link_in_a_delivered_mail_opens_the_thread() {
     assert!(browser.text("h1").await.contains(&format!("#{number} Printer on fire")));
     assert!(browser.text(".entry-message .text").await.contains("The printer in room 4 is on fire."));
     assert!(browser.text(".meta").await.contains("Ann"), "the owner is named");
+
+    // Ann answers on the page, with a photo of the damage.
+    let photo = dir.path().join("damage.txt");
+    std::fs::write(&photo, "a photo, in words").unwrap();
+    let alerts = h.scalar_i64("SELECT COUNT(*) FROM outbox WHERE template = 'new_message_alert'").await;
+    browser.fill("textarea[name=text]", "It is smoking again.").await;
+    browser.upload("input[name=files]", &photo).await;
+    browser.click(".reply button[type=submit]").await;
+    assert!(
+        browser.page_source().await.contains("It is smoking again."),
+        "back on the ticket, with the reply"
+    );
+    assert!(browser.page_source().await.contains("damage.txt"));
+    assert_eq!(h.strings("SELECT filename FROM attachments", "").await, ["damage.txt"]);
+    assert_eq!(
+        h.scalar_i64("SELECT COUNT(*) FROM outbox WHERE template = 'new_message_alert'").await,
+        alerts + 1,
+        "the agent is alerted"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

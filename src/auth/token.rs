@@ -21,6 +21,8 @@ const VERSION: u8 = 1;
 const MAC_LEN: usize = 16;
 /// Domain separation: these keys sign nothing else, but a MAC over a tagged input cannot be
 /// mistaken for one made for another protocol that might someday share them.
+/// Form tags are MACs in their own domain: never mistaken for a token's.
+const FORM_CONTEXT: &[u8] = b"mailgate-form";
 const MAC_CONTEXT: &[u8] = b"mailgate-token";
 /// A payload is at most this long (version/purpose, key tag, four varints of at most 10 bytes).
 const MAX_PAYLOAD: usize = 2 + 4 * 10;
@@ -138,8 +140,12 @@ impl Key {
     }
 
     fn mac(&self, payload: &[u8]) -> HmacSha256 {
+        self.mac_in(MAC_CONTEXT, payload)
+    }
+
+    fn mac_in(&self, context: &[u8], payload: &[u8]) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC takes keys of any length");
-        mac.update(MAC_CONTEXT);
+        mac.update(context);
         mac.update(payload);
         mac
     }
@@ -224,6 +230,23 @@ impl Keyring {
         let upper = text.to_ascii_uppercase();
         let bytes = BASE32_NOPAD.decode(upper.as_bytes()).map_err(|_| TokenError::Malformed)?;
         self.verify(&bytes, purpose, now_ms)
+    }
+
+    /// A tag that binds a page's form to `bound` (the page's link token): a POST carrying it came
+    /// from a page we served for that link (CSRF protection).
+    pub fn form_tag(&self, bound: &str) -> String {
+        let mac = self.keys[0].mac_in(FORM_CONTEXT, bound.as_bytes()).finalize().into_bytes();
+        BASE64URL_NOPAD.encode(&mac[..MAC_LEN])
+    }
+
+    /// Whether `tag` is [`Keyring::form_tag`] of `bound` under any of our keys (constant time).
+    pub fn check_form_tag(&self, bound: &str, tag: &str) -> bool {
+        let Ok(tag) = BASE64URL_NOPAD.decode(tag.as_bytes()) else { return false };
+        tag.len() == MAC_LEN
+            && self
+                .keys
+                .iter()
+                .any(|key| key.mac_in(FORM_CONTEXT, bound.as_bytes()).verify_truncated_left(&tag).is_ok())
     }
 
     fn sign(&self, claims: &Claims) -> Vec<u8> {

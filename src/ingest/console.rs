@@ -4,6 +4,9 @@
 //! those of email; assignment and status go through the same lifecycle code with `an admin` as actor.
 
 use super::lifecycle::{Actor, Change};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, MultiPart};
+
 use super::{Delivery, IngestError, Ingestor, Report};
 use crate::auth::token::{Claims, Participant, Purpose};
 use crate::core::address::EmailAddress;
@@ -16,6 +19,19 @@ use crate::params;
 use crate::store::inbound::Source;
 use crate::store::links as link_store;
 use crate::store::tickets as ticket_store;
+
+/// A message written for a participant (on the command line or the web page), to be ingested as
+/// their mail.
+pub struct Written<'a> {
+    pub ticket: TicketId,
+    pub participant: Participant,
+    /// Their current link epoch (the address is signed for it).
+    pub epoch: u64,
+    pub from: &'a str,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub files: &'a [crate::outbox::compose::File],
+}
 
 /// What the command line asks for.
 #[derive(Clone, Debug)]
@@ -73,6 +89,19 @@ impl Ingestor {
         }
     }
 
+    /// Applies `change` to `ticket` as `actor` (a customer resolving their ticket on the web page).
+    pub async fn change_as(&self, ticket: TicketId, actor: Actor, change: Change) -> Result<(), IngestError> {
+        let pipeline = self.pipeline.clone();
+        self.store
+            .write(move |tx| {
+                let Some(state) = ticket_store::find_ticket_state(tx, ticket)? else { return Ok(()) };
+                let mut trace = Trace::default();
+                pipeline.apply_changes(tx, &state, &actor, &[change], &mut trace).map(drop)
+            })
+            .await?;
+        Ok(())
+    }
+
     /// Writes `text` on ticket `number` as agent `agent_key`: a response relayed to the customer
     /// side (`purpose` reply) or an internal note (`purpose` note), through the email ingest path.
     pub async fn console_write(
@@ -110,14 +139,54 @@ impl Ingestor {
             .await
             .map_err(IngestError::from)??;
         let (ticket, subject, number, from, participant, epoch) = found;
-        let to = self.signed_address(ticket, participant, epoch, purpose)?;
-        let raw = format!(
-            "From: {from}\r\nTo: {to}\r\nSubject: Re: [#{number}] {subject}\r\nMessage-ID: <console-{:032x}@console.invalid>\r\n\
-             MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}\r\n",
-            rand::random::<u128>(),
-            text.replace("\r\n", "\n").replace('\n', "\r\n"),
-        );
-        Ok(self.ingest(raw.as_bytes(), &Delivery::new(Source::Console)).await?)
+        let message = Written {
+            ticket,
+            participant,
+            epoch,
+            from: &from,
+            subject: &format!("Re: [#{number}] {subject}"),
+            text,
+            files: &[],
+        };
+        self.write_as(&message, purpose, Source::Console).await
+    }
+
+    /// Ingests `message` as the mail its participant would send to their own signed `purpose`
+    /// address: the email path, with its commands, relays and trace.
+    pub async fn write_as(
+        &self,
+        message: &Written<'_>,
+        purpose: Purpose,
+        source: Source,
+    ) -> Result<Report, ConsoleError> {
+        let to = self.signed_address(message.ticket, message.participant, message.epoch, purpose)?;
+        let refuse = |what: &str| ConsoleError::Refused(format!("cannot write the message: {what}"));
+        let mailbox =
+            |address: &str| address.parse::<lettre::message::Mailbox>().map_err(|_| refuse(address));
+        let text = lettre::message::SinglePart::plain(message.text.replace("\r\n", "\n"));
+        let builder = lettre::Message::builder()
+            .from(mailbox(message.from)?)
+            .to(mailbox(&to)?)
+            .subject(message.subject)
+            .message_id(Some(format!(
+                "<{}-{:032x}@{}.invalid>",
+                source.as_str(),
+                rand::random::<u128>(),
+                source.as_str()
+            )));
+        let built = if message.files.is_empty() {
+            builder.singlepart(text)
+        } else {
+            let parts = message.files.iter().fold(MultiPart::mixed().singlepart(text), |mixed, file| {
+                let content_type = ContentType::parse(&file.content_type).unwrap_or_else(|_| {
+                    ContentType::parse("application/octet-stream").expect("a valid type")
+                });
+                mixed.singlepart(Attachment::new(file.name.clone()).body(file.content.clone(), content_type))
+            });
+            builder.multipart(parts)
+        };
+        let raw = built.map_err(|e| refuse(&e.to_string()))?.formatted();
+        Ok(self.ingest(&raw, &Delivery::new(source)).await?)
     }
 
     fn signed_address(

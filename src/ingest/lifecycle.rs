@@ -31,6 +31,8 @@ pub enum Actor {
     Admin,
     /// Autoclose of resolved tickets.
     Janitor,
+    /// The ticket's owner, on the web page.
+    Customer(String),
 }
 
 impl Actor {
@@ -39,6 +41,7 @@ impl Actor {
             Actor::Agent { key, .. } => format!("agent {key}"),
             Actor::Admin => "an admin".to_string(),
             Actor::Janitor => "the janitor".to_string(),
+            Actor::Customer(email) => format!("customer {email}"),
         }
     }
 

@@ -5,7 +5,7 @@
 mod access;
 mod agent;
 mod console;
-pub use console::{ConsoleAction, ConsoleError};
+pub use console::{ConsoleAction, ConsoleError, Written};
 pub mod lifecycle;
 mod notify;
 mod persist;

@@ -46,6 +46,17 @@ pub fn current_epoch(tx: &mut Tx<'_>, ticket: TicketId, participant: Participant
     }
 }
 
+/// A user participant's address and whether they own the ticket.
+pub fn reader(tx: &mut Tx<'_>, ticket: TicketId, participant: Participant) -> Result<Option<(String, bool)>> {
+    let Participant::User(user) = participant else { return Ok(None) };
+    tx.query_opt(
+        "SELECT u.email, p.role FROM participants p JOIN users u ON u.id = p.user_id
+          WHERE p.ticket_id = $1 AND p.user_id = $2",
+        params![ticket.0, user.0],
+        |r| Ok((r.string(0)?, r.string(1)? == "owner")),
+    )
+}
+
 pub fn ticket(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Option<PageTicket>> {
     tx.query_opt(
         "SELECT number, subject, status, created_at FROM tickets WHERE id = $1",

@@ -51,8 +51,14 @@ const SECURITY_HEADERS: [(header::HeaderName, &str); 5] = [
 ];
 
 pub fn router(state: WebState) -> Router {
+    // A reply with its files may be as large as a mail we accept, plus the form's overhead.
+    let upload_limit = state.ingestor.settings().limits.max_message_bytes + 64 * 1024;
     Router::new()
-        .route("/t/{token}", get(ticket::show))
+        .route(
+            "/t/{token}",
+            get(ticket::show).post(ticket::reply).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/t/{token}/resolve", axum::routing::post(ticket::resolve))
         .route("/access", get(access::form).post(access::request))
         .route("/healthz", get(|| async { "ok\n" }))
         .route(

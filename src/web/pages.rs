@@ -9,13 +9,14 @@ pub struct Pages {
     instance_name: String,
 }
 
-const PAGES: [(&str, &str); 6] = [
+const PAGES: [(&str, &str); 7] = [
     ("layout.html", include_str!("../../templates/web/layout.html.tera")),
     ("ticket.html", include_str!("../../templates/web/ticket.html.tera")),
     ("link_gone.html", include_str!("../../templates/web/link_gone.html.tera")),
     ("not_found.html", include_str!("../../templates/web/not_found.html.tera")),
     ("access.html", include_str!("../../templates/web/access.html.tera")),
     ("too_many.html", include_str!("../../templates/web/too_many.html.tera")),
+    ("bad_request.html", include_str!("../../templates/web/bad_request.html.tera")),
 ];
 
 impl Pages {
@@ -67,7 +68,14 @@ mod tests {
             "people": [{ "name": "", "email": "ann@acme.com", "role": "owner" }],
             "thread": [{ "kind": "message", "author": "Ann", "text": "<b>hi</b>", "created_at": 0, "files": ["a.txt"] }],
         });
-        for page in ["ticket.html", "link_gone.html", "not_found.html", "access.html", "too_many.html"] {
+        for page in [
+            "ticket.html",
+            "link_gone.html",
+            "not_found.html",
+            "access.html",
+            "too_many.html",
+            "bad_request.html",
+        ] {
             let response = pages.render(StatusCode::OK, page, context.clone());
             assert_eq!(response.status(), StatusCode::OK, "{page}");
         }

@@ -1,53 +1,213 @@
-//! `GET /t/<token>`: the ticket as the participant a `view` link was minted for sees it. The token
-//! is checked (MAC in constant time, purpose, expiry), then the participant's current epoch: a
-//! forged or altered link is a plain 404, an expired or revoked one a 410 page that says what to do.
+//! `/t/<token>`: the ticket as the participant a `view` (or `access`) link was minted for sees it,
+//! and what they may do there. The token is checked (MAC in constant time, purpose, expiry), then
+//! the participant's current epoch: a forged or altered link is a plain 404, an expired or revoked
+//! one a 410 page that says what to do. A GET never writes; the reply and resolve forms POST with a
+//! tag binding them to the link (CSRF), and a reply goes through the same ingest path as mail.
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::WebState;
-use crate::auth::token::{Participant, Purpose, TokenError};
+use crate::auth::token::{Claims, Participant, Purpose, TokenError};
+use crate::core::ticket::Status;
+use crate::ingest::Written;
+use crate::ingest::lifecycle::{Actor, Change};
+use crate::outbox::compose::File;
+use crate::store::inbound::Source;
 use crate::store::web as web_store;
 
-pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> Response {
+/// Whom a valid link names, as of now.
+struct Reader {
+    claims: Claims,
+    epoch: u64,
+    /// A customer-side reader's address and whether they own the ticket; `None` for agents.
+    customer: Option<(String, bool)>,
+}
+
+/// The reader of `token`, or the page to answer instead (404, 410, 503).
+async fn reader(state: &WebState, token: &str) -> Result<Reader, Response> {
     let now = state.ingestor.now_ms();
     let keyring = &state.ingestor.settings().keyring;
     // A one-click link from mail, or the short-lived one the access page mails.
-    let verified = match keyring.verify_link(&token, Purpose::View, now) {
-        Err(TokenError::WrongPurpose(_)) => keyring.verify_link(&token, Purpose::Access, now),
+    let verified = match keyring.verify_link(token, Purpose::View, now) {
+        Err(TokenError::WrongPurpose(_)) => keyring.verify_link(token, Purpose::Access, now),
         other => other,
     };
     let claims = match verified {
         Ok(claims) => claims,
-        Err(TokenError::Expired) => return state.pages.link_gone(),
-        Err(_) => return state.pages.not_found(),
+        Err(TokenError::Expired) => return Err(state.pages.link_gone()),
+        Err(_) => return Err(state.pages.not_found()),
     };
     let (ticket, participant) = (claims.ticket, claims.participant);
-    let internal = matches!(participant, Participant::Agent(_));
     let found = state
         .ingestor
         .store()
         .read(move |tx| {
-            let Some(epoch) = web_store::current_epoch(tx, ticket, participant)? else { return Ok(None) };
-            let Some(page) = web_store::ticket(tx, ticket)? else { return Ok(None) };
-            let people = web_store::people(tx, ticket)?;
-            let thread = web_store::thread(tx, ticket, internal)?;
-            Ok(Some((epoch, page, people, thread)))
+            let epoch = web_store::current_epoch(tx, ticket, participant)?;
+            Ok((epoch, web_store::reader(tx, ticket, participant)?))
         })
         .await;
     match found {
-        Ok(Some((epoch, ticket, people, thread))) if claims.is_current(epoch) => state.pages.render(
-            StatusCode::OK,
-            "ticket.html",
-            json!({ "ticket": ticket, "people": people, "thread": thread }),
-        ),
+        Ok((Some(epoch), customer)) if claims.is_current(epoch) => Ok(Reader { claims, epoch, customer }),
         // Revoked (the epoch moved on), or the reader no longer takes part.
-        Ok(_) => state.pages.link_gone(),
+        Ok(_) => Err(state.pages.link_gone()),
+        Err(error) => Err(unavailable(state, &error)),
+    }
+}
+
+pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> Response {
+    let reader = match reader(&state, &token).await {
+        Ok(reader) => reader,
+        Err(page) => return page,
+    };
+    let (ticket, internal) =
+        (reader.claims.ticket, matches!(reader.claims.participant, Participant::Agent(_)));
+    let found = state
+        .ingestor
+        .store()
+        .read(move |tx| {
+            let Some(page) = web_store::ticket(tx, ticket)? else { return Ok(None) };
+            Ok(Some((page, web_store::people(tx, ticket)?, web_store::thread(tx, ticket, internal)?)))
+        })
+        .await;
+    let (page, people, thread) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => return state.pages.not_found(),
+        Err(error) => return unavailable(&state, &error),
+    };
+    let owner = reader.customer.as_ref().is_some_and(|(_, owner)| *owner);
+    let can_resolve = owner && (page.status == "open" || page.status == "pending");
+    state.pages.render(
+        StatusCode::OK,
+        "ticket.html",
+        json!({
+            "ticket": page,
+            "people": people,
+            "thread": thread,
+            "token": token,
+            "form_tag": state.ingestor.settings().keyring.form_tag(&token),
+            "can_reply": reader.customer.is_some(),
+            "can_resolve": can_resolve,
+        }),
+    )
+}
+
+/// `POST /t/<token>`: the reader's reply (text and files), ingested as their mail.
+pub async fn reply(
+    State(state): State<WebState>,
+    Path(token): Path<String>,
+    multipart: Multipart,
+) -> Response {
+    let reader = match reader(&state, &token).await {
+        Ok(reader) => reader,
+        Err(page) => return page,
+    };
+    let Some((email, _)) = reader.customer.clone() else { return state.pages.not_found() };
+    let form = match read_form(multipart).await {
+        Ok(form) => form,
+        Err(why) => return bad_request(&state, &why),
+    };
+    if !state.ingestor.settings().keyring.check_form_tag(&token, &form.tag) {
+        return bad_request(&state, "the form is out of date; reload the page and try again");
+    }
+    if form.text.trim().is_empty() && form.files.is_empty() {
+        return back_to(&token);
+    }
+    let ticket = reader.claims.ticket;
+    let subject = match state.ingestor.store().read(move |tx| web_store::ticket(tx, ticket)).await {
+        Ok(Some(page)) => format!("Re: [#{}] {}", page.number, page.subject),
+        Ok(None) => return state.pages.not_found(),
+        Err(error) => return unavailable(&state, &error),
+    };
+    let written = Written {
+        ticket,
+        participant: reader.claims.participant,
+        epoch: reader.epoch,
+        from: &email,
+        subject: &subject,
+        text: &form.text,
+        files: &form.files,
+    };
+    match state.ingestor.write_as(&written, Purpose::Reply, Source::Web).await {
+        Ok(_) => back_to(&token),
         Err(error) => {
-            tracing::error!(%error, "web: cannot read a ticket page");
+            tracing::error!(%error, "web: a reply could not be stored");
             state.pages.render(StatusCode::SERVICE_UNAVAILABLE, "not_found.html", json!({}))
         }
     }
+}
+
+/// `POST /t/<token>/resolve`: the owner marks the ticket resolved.
+pub async fn resolve(
+    State(state): State<WebState>,
+    Path(token): Path<String>,
+    multipart: Multipart,
+) -> Response {
+    let reader = match reader(&state, &token).await {
+        Ok(reader) => reader,
+        Err(page) => return page,
+    };
+    let Some((email, true)) = reader.customer else { return state.pages.not_found() };
+    let form = match read_form(multipart).await {
+        Ok(form) => form,
+        Err(why) => return bad_request(&state, &why),
+    };
+    if !state.ingestor.settings().keyring.check_form_tag(&token, &form.tag) {
+        return bad_request(&state, "the form is out of date; reload the page and try again");
+    }
+    let change = Change::Status(Status::Resolved);
+    match state.ingestor.change_as(reader.claims.ticket, Actor::Customer(email), change).await {
+        Ok(()) => back_to(&token),
+        Err(error) => {
+            tracing::error!(%error, "web: a ticket could not be resolved");
+            state.pages.render(StatusCode::SERVICE_UNAVAILABLE, "not_found.html", json!({}))
+        }
+    }
+}
+
+/// What a page form posts.
+#[derive(Default)]
+struct PostedForm {
+    tag: String,
+    text: String,
+    files: Vec<File>,
+}
+
+async fn read_form(mut multipart: Multipart) -> Result<PostedForm, String> {
+    let mut form = PostedForm::default();
+    let broken =
+        |e: axum::extract::multipart::MultipartError| format!("the upload did not arrive whole ({e})");
+    while let Some(field) = multipart.next_field().await.map_err(broken)? {
+        match field.name().unwrap_or_default() {
+            "form_tag" => form.tag = field.text().await.map_err(broken)?,
+            "text" => form.text = field.text().await.map_err(broken)?,
+            "files" => {
+                let name = field.file_name().unwrap_or_default().to_string();
+                let content_type = field.content_type().unwrap_or("application/octet-stream").to_string();
+                let content = field.bytes().await.map_err(broken)?;
+                // A file input with nothing chosen still sends an empty, nameless part.
+                if !name.is_empty() && !content.is_empty() {
+                    form.files.push(File { name, content_type, content: content.to_vec() });
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(form)
+}
+
+/// Post/redirect/get: back to the page, which now shows the change.
+fn back_to(token: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/t/{token}"))]).into_response()
+}
+
+fn bad_request(state: &WebState, why: &str) -> Response {
+    state.pages.render(StatusCode::BAD_REQUEST, "bad_request.html", json!({ "why": why }))
+}
+
+fn unavailable(state: &WebState, error: &crate::store::StoreError) -> Response {
+    tracing::error!(%error, "web: cannot read a ticket page");
+    state.pages.render(StatusCode::SERVICE_UNAVAILABLE, "not_found.html", json!({}))
 }
