@@ -20,6 +20,7 @@ on_both_backends!(
     the_access_page_is_rate_limited,
     a_reply_on_the_page_is_stored_as_the_readers_mail,
     the_owner_can_resolve_and_nobody_else,
+    an_expired_link_offers_a_fresh_one_by_mail,
 );
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -437,4 +438,34 @@ async fn the_owner_can_resolve_and_nobody_else(backend: Backend) {
         h.strings("SELECT body_text FROM entries WHERE kind = $1 ORDER BY id DESC LIMIT 1", "system").await;
     assert_eq!(last, ["Status open -> resolved by customer ann@acme.com"]);
     assert!(!get(address, &path).await.body.contains("My problem is solved"), "nothing left to resolve");
+}
+
+async fn an_expired_link_offers_a_fresh_one_by_mail(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let (ticket, _) = ticket_with_thread(&h).await;
+    let address = serve(&h).await;
+    let ann = user(&h, "ann@acme.com").await;
+    let old = link(&h, Purpose::View, ticket, ann, now_ms() - 2 * 3_600_000, 0);
+    let page = get(address, &old).await;
+    assert_eq!(page.status, 410);
+    assert!(page.body.contains("Mail me a fresh link"), "{}", page.body);
+    let tag = form_tag(&page);
+
+    assert_eq!(post(address, &format!("{old}/renew"), "form_tag=wrong").await.status, 400);
+    assert_eq!(post(address, "/t/forged/renew", &format!("form_tag={tag}")).await.status, 404);
+    let sent = post(address, &format!("{old}/renew"), &format!("form_tag={tag}")).await;
+    assert_eq!(sent.status, 200);
+    assert!(sent.body.contains("Check your mail"));
+    assert_eq!(access_rows(&h, 1).await, 1);
+    assert_eq!(
+        h.strings("SELECT recipient FROM outbox WHERE template = $1", "access_link").await,
+        ["ann@acme.com"]
+    );
+
+    // Asking again and again is limited like the access page.
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(post(address, &format!("{old}/renew"), &format!("form_tag={tag}")).await.status);
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
 }

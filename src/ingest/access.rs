@@ -8,9 +8,10 @@ use super::notify::Outgoing;
 use super::{IngestError, Ingestor, Pipeline};
 use crate::auth::token::Participant;
 use crate::core::address::EmailAddress;
+use crate::core::ids::TicketId;
 use crate::core::notify::{Audience, Event, Planned};
 use crate::core::trace::Trace;
-use crate::store::{self, Tx, links as link_store, tickets as ticket_store};
+use crate::store::{self, Tx, links as link_store, tickets as ticket_store, web as web_store};
 
 impl Ingestor {
     /// Queues the access link when `email` is a customer-side participant of ticket `number`.
@@ -20,6 +21,23 @@ impl Ingestor {
         let number = number.trim().trim_start_matches('#').to_string();
         let pipeline = self.pipeline.clone();
         Ok(self.store.write(move |tx| pipeline.request_access(tx, &number, &email)).await?)
+    }
+}
+
+impl Ingestor {
+    /// Mails a fresh link to the customer-side `participant` of `ticket` (their expired or revoked
+    /// link was opened). Returns whether a mail was queued.
+    pub async fn renew_link(&self, ticket: TicketId, participant: Participant) -> Result<bool, IngestError> {
+        let pipeline = self.pipeline.clone();
+        Ok(self
+            .store
+            .write(move |tx| {
+                let Some(state) = ticket_store::find_ticket_state(tx, ticket)? else { return Ok(false) };
+                let Some((email, _)) = web_store::reader(tx, ticket, participant)? else { return Ok(false) };
+                let Some(email) = EmailAddress::parse(&email) else { return Ok(false) };
+                pipeline.request_access(tx, &state.number, &email)
+            })
+            .await?)
     }
 }
 

@@ -43,8 +43,9 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Whether this request may go on; counts it against both keys.
-    fn admit(&self, client: IpAddr, email: &str) -> bool {
+    /// Whether this request may go on; counts it against both keys (`email`: the address asked
+    /// about, or another name for whom a mail would go).
+    pub(super) fn admit(&self, client: IpAddr, email: &str) -> bool {
         if self.clients.len() + self.addresses.len() > MAX_KEYS {
             self.clients.retain_recent();
             self.addresses.retain_recent();

@@ -59,6 +59,7 @@ pub fn router(state: WebState) -> Router {
             get(ticket::show).post(ticket::reply).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
         )
         .route("/t/{token}/resolve", axum::routing::post(ticket::resolve))
+        .route("/t/{token}/renew", axum::routing::post(ticket::renew))
         .route("/access", get(access::form).post(access::request))
         .route("/healthz", get(|| async { "ok\n" }))
         .route(

@@ -45,10 +45,6 @@ impl Pages {
     pub fn not_found(&self) -> Response {
         self.render(StatusCode::NOT_FOUND, "not_found.html", json!({}))
     }
-
-    pub fn link_gone(&self) -> Response {
-        self.render(StatusCode::GONE, "link_gone.html", json!({}))
-    }
 }
 
 fn internal(error: &tera::Error) -> Response {
@@ -72,7 +68,8 @@ mod tests {
     }
 
     fn body(response: Response) -> String {
-        let bytes = futures::executor::block_on(axum::body::to_bytes(response.into_body(), usize::MAX)).unwrap();
+        let bytes =
+            futures::executor::block_on(axum::body::to_bytes(response.into_body(), usize::MAX)).unwrap();
         String::from_utf8(bytes.to_vec()).unwrap()
     }
 

@@ -4,7 +4,10 @@
 //! one a 410 page that says what to do. A GET never writes; the reply and resolve forms POST with a
 //! tag binding them to the link (CSRF), and a reply goes through the same ingest path as mail.
 
-use axum::extract::{Multipart, Path, State};
+use std::net::SocketAddr;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -37,7 +40,7 @@ async fn reader(state: &WebState, token: &str) -> Result<Reader, Response> {
     };
     let claims = match verified {
         Ok(claims) => claims,
-        Err(TokenError::Expired) => return Err(state.pages.link_gone()),
+        Err(TokenError::Expired) => return Err(gone(state, token)),
         Err(_) => return Err(state.pages.not_found()),
     };
     let (ticket, participant) = (claims.ticket, claims.participant);
@@ -52,7 +55,7 @@ async fn reader(state: &WebState, token: &str) -> Result<Reader, Response> {
     match found {
         Ok((Some(epoch), customer)) if claims.is_current(epoch) => Ok(Reader { claims, epoch, customer }),
         // Revoked (the epoch moved on), or the reader no longer takes part.
-        Ok(_) => Err(state.pages.link_gone()),
+        Ok(_) => Err(gone(state, token)),
         Err(error) => Err(unavailable(state, &error)),
     }
 }
@@ -165,6 +168,47 @@ pub async fn resolve(
             state.pages.render(StatusCode::SERVICE_UNAVAILABLE, "not_found.html", json!({}))
         }
     }
+}
+
+/// The 410 page, offering to mail a fresh link (to the link's participant, never to the reader).
+fn gone(state: &WebState, token: &str) -> Response {
+    let tag = state.ingestor.settings().keyring.form_tag(token);
+    state.pages.render(StatusCode::GONE, "link_gone.html", json!({ "token": token, "form_tag": tag }))
+}
+
+#[derive(serde::Deserialize)]
+pub struct RenewForm {
+    #[serde(default)]
+    form_tag: String,
+}
+
+/// `POST /t/<token>/renew`: mails a fresh link to the participant an expired or revoked link
+/// names, when they still take part. The answer is the same whatever happens; rate-limited.
+pub async fn renew(
+    State(state): State<WebState>,
+    Path(token): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(form): Form<RenewForm>,
+) -> Response {
+    let keyring = &state.ingestor.settings().keyring;
+    let signed = keyring
+        .verify_link_signature(&token, Purpose::View)
+        .or_else(|_| keyring.verify_link_signature(&token, Purpose::Access));
+    let Ok(claims) = signed else { return state.pages.not_found() };
+    if !keyring.check_form_tag(&token, &form.form_tag) {
+        return bad_request(&state, "the form is out of date; reload the page and try again");
+    }
+    let key = format!("link {} {}", claims.ticket, claims.participant);
+    if !state.limits.admit(peer.ip(), &key) {
+        return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
+    }
+    let ingestor = state.ingestor.clone();
+    tokio::spawn(async move {
+        if let Err(error) = ingestor.renew_link(claims.ticket, claims.participant).await {
+            tracing::warn!(%error, "link renewal: could not queue a link");
+        }
+    });
+    state.pages.render(StatusCode::OK, "access.html", json!({ "sent": true }))
 }
 
 /// What a page form posts.
