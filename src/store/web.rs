@@ -107,13 +107,17 @@ pub fn thread(tx: &mut Tx<'_>, ticket: TicketId, internal: bool) -> Result<Vec<P
             },
         ))
     })?;
+    // One query for every entry's files (not one per entry).
+    let files = tx.query_all(
+        "SELECT a.entry_id, COALESCE(a.filename, '') FROM attachments a JOIN entries e ON e.id = a.entry_id
+          WHERE e.ticket_id = $1 AND a.inline = 0 ORDER BY a.id",
+        params![ticket.0],
+        |r| Ok((r.i64(0)?, r.string(1)?)),
+    )?;
     let mut entries = Vec::with_capacity(rows.len());
     for (id, mut entry) in rows {
-        entry.files = tx.query_all(
-            "SELECT COALESCE(filename, '') FROM attachments WHERE entry_id = $1 AND inline = 0 ORDER BY id",
-            params![id],
-            |r| r.string(0),
-        )?;
+        entry.files =
+            files.iter().filter(|(entry_id, _)| *entry_id == id).map(|(_, name)| name.clone()).collect();
         entries.push(entry);
     }
     Ok(entries)

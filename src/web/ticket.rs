@@ -29,8 +29,25 @@ struct Reader {
     customer: Option<(String, bool)>,
 }
 
-/// The reader of `token`, or the page to answer instead (404, 410, 503).
-async fn reader(state: &WebState, token: &str) -> Result<Reader, Response> {
+/// Why a link does not open its ticket.
+enum Refusal {
+    /// Not a link of ours (forged, altered, another purpose): 404.
+    NotOurs,
+    /// Ours, but expired: 410 with the offer of a fresh link.
+    Expired,
+}
+
+impl Refusal {
+    fn page(self, state: &WebState, token: &str) -> Response {
+        match self {
+            Refusal::NotOurs => state.pages.not_found(),
+            Refusal::Expired => gone(state, token),
+        }
+    }
+}
+
+/// The claims of a valid, unexpired link.
+fn verify(state: &WebState, token: &str) -> Result<Claims, Refusal> {
     let now = state.ingestor.now_ms();
     let keyring = &state.ingestor.settings().keyring;
     // A one-click link from mail, or the short-lived one the access page mails.
@@ -38,11 +55,16 @@ async fn reader(state: &WebState, token: &str) -> Result<Reader, Response> {
         Err(TokenError::WrongPurpose(_)) => keyring.verify_link(token, Purpose::Access, now),
         other => other,
     };
-    let claims = match verified {
-        Ok(claims) => claims,
-        Err(TokenError::Expired) => return Err(gone(state, token)),
-        Err(_) => return Err(state.pages.not_found()),
-    };
+    match verified {
+        Ok(claims) => Ok(claims),
+        Err(TokenError::Expired) => Err(Refusal::Expired),
+        Err(_) => Err(Refusal::NotOurs),
+    }
+}
+
+/// The reader of `token`, or the page to answer instead (404, 410, 503).
+async fn reader(state: &WebState, token: &str) -> Result<Reader, Response> {
+    let claims = verify(state, token).map_err(|refusal| refusal.page(state, token))?;
     let (ticket, participant) = (claims.ticket, claims.participant);
     let found = state
         .ingestor
@@ -61,26 +83,33 @@ async fn reader(state: &WebState, token: &str) -> Result<Reader, Response> {
 }
 
 pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> Response {
-    let reader = match reader(&state, &token).await {
-        Ok(reader) => reader,
-        Err(page) => return page,
+    let claims = match verify(&state, &token) {
+        Ok(claims) => claims,
+        Err(refusal) => return refusal.page(&state, &token),
     };
-    let (ticket, internal) =
-        (reader.claims.ticket, matches!(reader.claims.participant, Participant::Agent(_)));
+    let (ticket, participant) = (claims.ticket, claims.participant);
+    let internal = matches!(participant, Participant::Agent(_));
+    // One read for the whole page: the reader's standing and everything shown.
     let found = state
         .ingestor
         .store()
         .read(move |tx| {
+            let Some(epoch) = web_store::current_epoch(tx, ticket, participant)? else { return Ok(None) };
+            let customer = web_store::reader(tx, ticket, participant)?;
             let Some(page) = web_store::ticket(tx, ticket)? else { return Ok(None) };
-            Ok(Some((page, web_store::people(tx, ticket)?, web_store::thread(tx, ticket, internal)?)))
+            let people = web_store::people(tx, ticket)?;
+            let thread = web_store::thread(tx, ticket, internal)?;
+            Ok(Some((epoch, customer, page, people, thread)))
         })
         .await;
-    let (page, people, thread) = match found {
-        Ok(Some(found)) => found,
-        Ok(None) => return state.pages.not_found(),
+    let (customer, page, people, thread) = match found {
+        Ok(Some((epoch, customer, page, people, thread))) if claims.is_current(epoch) => {
+            (customer, page, people, thread)
+        }
+        Ok(_) => return gone(&state, &token),
         Err(error) => return unavailable(&state, &error),
     };
-    let owner = reader.customer.as_ref().is_some_and(|(_, owner)| *owner);
+    let owner = customer.as_ref().is_some_and(|(_, owner)| *owner);
     let can_resolve = owner && (page.status == "open" || page.status == "pending");
     state.pages.render(
         StatusCode::OK,
@@ -91,7 +120,7 @@ pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> R
             "thread": thread,
             "token": token,
             "form_tag": state.ingestor.settings().keyring.form_tag(&token),
-            "can_reply": reader.customer.is_some(),
+            "can_reply": customer.is_some(),
             "can_resolve": can_resolve,
         }),
     )
