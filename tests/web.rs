@@ -397,6 +397,15 @@ async fn a_reply_on_the_page_is_stored_as_the_readers_mail(backend: Backend) {
     let shown = get(address, &path).await;
     assert!(shown.body.contains("It smokes again.") && shown.body.contains("smoke.txt"));
 
+    // The file downloads through the same link, as a download whatever it claims to be.
+    let at = shown.body.find("/files/").expect("a file link");
+    let file_path = format!("{path}{}", shown.body[at..].split('"').next().unwrap());
+    let file = get(address, &file_path).await;
+    assert_eq!((file.status, file.body.as_str()), (200, "ppm 300"));
+    assert_eq!(file.header("content-type"), Some("application/octet-stream"));
+    assert!(file.header("content-disposition").unwrap().starts_with("attachment; filename=\"smoke.txt\""));
+    assert_eq!(get(address, &format!("{path}/files/999999")).await.status, 404, "not a file of this ticket");
+
     // Agents answer by mail: their page has no form, and a POST is refused.
     let alice = AgentId(
         h.read(|tx| tx.query_one("SELECT id FROM agents WHERE key = 'alice'", &[], |r| r.i64(0))).await,

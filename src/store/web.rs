@@ -27,7 +27,20 @@ pub struct PageEntry {
     pub author: String,
     pub text: String,
     pub created_at: i64,
-    pub files: Vec<String>,
+    pub files: Vec<PageFile>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PageFile {
+    pub id: i64,
+    pub name: String,
+}
+
+/// An attachment's bytes and how to serve them.
+pub struct Download {
+    pub name: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
 }
 
 /// The current link epoch of `participant` on `ticket`; `None` when they no longer take part.
@@ -85,11 +98,7 @@ pub fn people(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Vec<PagePerson>> {
 /// The thread in order. Customers see messages, responses and status changes; agents also see
 /// internal notes and held mail.
 pub fn thread(tx: &mut Tx<'_>, ticket: TicketId, internal: bool) -> Result<Vec<PageEntry>> {
-    let kinds = if internal {
-        "'message', 'response', 'system', 'note', 'held'"
-    } else {
-        "'message', 'response', 'system'"
-    };
+    let kinds = visible_kinds(internal);
     let sql = format!(
         "SELECT e.id, e.kind, COALESCE(NULLIF(u.name, ''), u.email, a.name, ''), COALESCE(e.stripped_text, e.body_text), e.created_at
            FROM entries e LEFT JOIN users u ON u.id = e.author_user_id LEFT JOIN agents a ON a.id = e.author_agent_id
@@ -109,16 +118,39 @@ pub fn thread(tx: &mut Tx<'_>, ticket: TicketId, internal: bool) -> Result<Vec<P
     })?;
     // One query for every entry's files (not one per entry).
     let files = tx.query_all(
-        "SELECT a.entry_id, COALESCE(a.filename, '') FROM attachments a JOIN entries e ON e.id = a.entry_id
+        "SELECT a.entry_id, a.id, COALESCE(NULLIF(a.filename, ''), 'attachment') FROM attachments a
+           JOIN entries e ON e.id = a.entry_id
           WHERE e.ticket_id = $1 AND a.inline = 0 ORDER BY a.id",
         params![ticket.0],
-        |r| Ok((r.i64(0)?, r.string(1)?)),
+        |r| Ok((r.i64(0)?, PageFile { id: r.i64(1)?, name: r.string(2)? })),
     )?;
     let mut entries = Vec::with_capacity(rows.len());
     for (id, mut entry) in rows {
         entry.files =
-            files.iter().filter(|(entry_id, _)| *entry_id == id).map(|(_, name)| name.clone()).collect();
+            files.iter().filter(|(entry_id, _)| *entry_id == id).map(|(_, file)| file.clone()).collect();
         entries.push(entry);
     }
     Ok(entries)
+}
+
+/// Entry kinds a reader sees: customers messages, responses and status changes; agents all.
+fn visible_kinds(internal: bool) -> &'static str {
+    if internal {
+        "'message', 'response', 'system', 'note', 'held'"
+    } else {
+        "'message', 'response', 'system'"
+    }
+}
+
+/// Attachment `id` when it belongs to an entry of `ticket` the reader may see.
+pub fn download(tx: &mut Tx<'_>, ticket: TicketId, id: i64, internal: bool) -> Result<Option<Download>> {
+    let sql = format!(
+        "SELECT COALESCE(NULLIF(a.filename, ''), 'attachment'), a.content_type, b.content
+           FROM attachments a JOIN entries e ON e.id = a.entry_id JOIN blobs b ON b.id = a.blob_id
+          WHERE a.id = $1 AND e.ticket_id = $2 AND e.kind IN ({})",
+        visible_kinds(internal)
+    );
+    tx.query_opt(&sql, params![id, ticket.0], |r| {
+        Ok(Download { name: r.string(0)?, content_type: r.string(1)?, content: r.bytes(2)? })
+    })
 }

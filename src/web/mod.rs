@@ -60,6 +60,7 @@ pub fn router(state: WebState) -> Router {
         )
         .route("/t/{token}/resolve", axum::routing::post(ticket::resolve))
         .route("/t/{token}/renew", axum::routing::post(ticket::renew))
+        .route("/t/{token}/files/{id}", get(ticket::file))
         .route("/access", get(access::form).post(access::request))
         .route("/healthz", get(|| async { "ok\n" }))
         .route(

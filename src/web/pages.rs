@@ -61,7 +61,7 @@ mod tests {
         json!({
             "ticket": { "number": "123456", "subject": "<script>x</script>", "status": "open", "created_at": 0 },
             "people": [{ "name": "", "email": "ann@acme.com", "role": "owner" }],
-            "thread": [{ "kind": "message", "author": "Ann", "text": "<b>hi</b>", "created_at": 0, "files": ["a.txt"] }],
+            "thread": [{ "kind": "message", "author": "Ann", "text": "<b>hi</b>", "created_at": 0, "files": [{ "id": 1, "name": "a.txt" }] }],
             "token": "tok", "form_tag": "tag", "can_reply": true, "can_resolve": true,
             "sent": false, "why": "because",
         })

@@ -126,6 +126,69 @@ pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> R
     )
 }
 
+/// Files served inline: raster images only (an SVG or HTML file could carry script).
+const INLINE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// `GET /t/<token>/files/<id>`: an attachment of the ticket, for a reader who may see its entry.
+/// Anything but a raster image is sent as a download (`Content-Disposition: attachment`).
+pub async fn file(State(state): State<WebState>, Path((token, id)): Path<(String, i64)>) -> Response {
+    let reader = match reader(&state, &token).await {
+        Ok(reader) => reader,
+        Err(page) => return page,
+    };
+    let (ticket, internal) =
+        (reader.claims.ticket, matches!(reader.claims.participant, Participant::Agent(_)));
+    let found = state.ingestor.store().read(move |tx| web_store::download(tx, ticket, id, internal)).await;
+    let download = match found {
+        Ok(Some(download)) => download,
+        Ok(None) => return state.pages.not_found(),
+        Err(error) => return unavailable(&state, &error),
+    };
+    let content_type = download.content_type.to_ascii_lowercase();
+    let inline = INLINE_TYPES.contains(&content_type.as_str());
+    let served_as = if inline { content_type } else { "application/octet-stream".to_string() };
+    let disposition = format!(
+        "{}; filename=\"{}\"; filename*=UTF-8''{}",
+        if inline { "inline" } else { "attachment" },
+        download
+            .name
+            .chars()
+            .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+            .collect::<String>(),
+        percent_encode(&download.name),
+    );
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, served_as), (header::CONTENT_DISPOSITION, disposition)],
+        download.content,
+    )
+        .into_response()
+}
+
+/// RFC 5987 `attr-char` percent-encoding of a file name.
+fn percent_encode(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'!'
+            | b'#'
+            | b'$'
+            | b'&'
+            | b'+'
+            | b'-'
+            | b'.'
+            | b'^'
+            | b'_'
+            | b'`'
+            | b'|'
+            | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// `POST /t/<token>`: the reader's reply (text and files), ingested as their mail.
 pub async fn reply(
     State(state): State<WebState>,
