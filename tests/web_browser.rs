@@ -165,4 +165,21 @@ async fn html_mail_with_xss_payloads_runs_nothing_and_fetches_nothing() {
     assert_eq!(browser.execute("return typeof window.__xss").await, "undefined", "a payload ran");
     assert!(browser.current_url().await.starts_with(&link), "no refresh took the page away");
     assert!(remote.requests().is_empty(), "the page reached the remote host: {:?}", remote.requests());
+
+    // The original formatting, sanitized: still nothing runs and nothing is fetched...
+    browser.click(".original a").await;
+    assert!(shows(&browser, "Regards, Ann").await);
+    for selector in
+        ["script", "svg", "iframe", "form", "meta[http-equiv]", "[onerror]", "[onload]", "[style]"]
+    {
+        assert!(!browser.exists(&format!(".formatted {selector}")).await, "{selector} survived sanitizing");
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(browser.execute("return typeof window.__xss").await, "undefined", "a payload ran");
+    assert!(remote.requests().is_empty(), "remote content loaded unasked: {:?}", remote.requests());
+    // ...until the reader asks for remote images; then only the image comes.
+    browser.click("a[href$='images=1']").await;
+    assert!(remote.wait_for("GET /remote.png", Duration::from_secs(5)).await, "{:?}", remote.requests());
+    assert!(remote.requests().iter().all(|r| r.starts_with("GET /remote.png")), "{:?}", remote.requests());
+    assert_eq!(browser.execute("return typeof window.__xss").await, "undefined");
 }

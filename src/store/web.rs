@@ -22,6 +22,9 @@ pub struct PagePerson {
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct PageEntry {
+    pub id: i64,
+    /// The message has an HTML part (shown sanitized on its own page).
+    pub has_html: bool,
     pub kind: String,
     /// Display name: the user's name or address, the agent's name; empty for system entries.
     pub author: String,
@@ -100,7 +103,8 @@ pub fn people(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Vec<PagePerson>> {
 pub fn thread(tx: &mut Tx<'_>, ticket: TicketId, internal: bool) -> Result<Vec<PageEntry>> {
     let kinds = visible_kinds(internal);
     let sql = format!(
-        "SELECT e.id, e.kind, COALESCE(NULLIF(u.name, ''), u.email, a.name, ''), COALESCE(e.stripped_text, e.body_text), e.created_at
+        "SELECT e.id, e.kind, COALESCE(NULLIF(u.name, ''), u.email, a.name, ''), COALESCE(e.stripped_text, e.body_text), e.created_at,
+                CASE WHEN e.body_html IS NULL THEN 0 ELSE 1 END
            FROM entries e LEFT JOIN users u ON u.id = e.author_user_id LEFT JOIN agents a ON a.id = e.author_agent_id
           WHERE e.ticket_id = $1 AND e.kind IN ({kinds}) ORDER BY e.id"
     );
@@ -108,6 +112,8 @@ pub fn thread(tx: &mut Tx<'_>, ticket: TicketId, internal: bool) -> Result<Vec<P
         Ok((
             r.i64(0)?,
             PageEntry {
+                id: r.i64(0)?,
+                has_html: r.i64(5)? != 0,
                 kind: r.string(1)?,
                 author: r.string(2)?,
                 text: r.string(3)?,
@@ -153,4 +159,25 @@ pub fn download(tx: &mut Tx<'_>, ticket: TicketId, id: i64, internal: bool) -> R
     tx.query_opt(&sql, params![id, ticket.0], |r| {
         Ok(Download { name: r.string(0)?, content_type: r.string(1)?, content: r.bytes(2)? })
     })
+}
+
+/// The HTML part of entry `entry` of `ticket` if the reader may see it, with the attachment id of
+/// each `Content-ID` it may reference.
+pub fn entry_html(
+    tx: &mut Tx<'_>,
+    ticket: TicketId,
+    entry: i64,
+    internal: bool,
+) -> Result<Option<(String, Vec<(String, i64)>)>> {
+    let sql = format!(
+        "SELECT body_html FROM entries WHERE id = $1 AND ticket_id = $2 AND body_html IS NOT NULL AND kind IN ({})",
+        visible_kinds(internal)
+    );
+    let Some(html) = tx.query_opt(&sql, params![entry, ticket.0], |r| r.string(0))? else { return Ok(None) };
+    let cids = tx.query_all(
+        "SELECT content_id, id FROM attachments WHERE entry_id = $1 AND content_id IS NOT NULL",
+        params![entry],
+        |r| Ok((r.string(0)?, r.i64(1)?)),
+    )?;
+    Ok(Some((html, cids)))
 }

@@ -4,6 +4,7 @@
 //! links. Tokens live in URLs, so nothing here logs a path.
 
 mod access;
+mod html;
 mod pages;
 mod ticket;
 
@@ -61,6 +62,7 @@ pub fn router(state: WebState) -> Router {
         .route("/t/{token}/resolve", axum::routing::post(ticket::resolve))
         .route("/t/{token}/renew", axum::routing::post(ticket::renew))
         .route("/t/{token}/files/{id}", get(ticket::file))
+        .route("/t/{token}/html/{entry}", get(ticket::formatted))
         .route("/access", get(access::form).post(access::request))
         .route("/healthz", get(|| async { "ok\n" }))
         .route(
@@ -92,10 +94,14 @@ pub async fn serve(
 async fn secure(mut response: Response) -> Response {
     let headers = response.headers_mut();
     for (name, value) in SECURITY_HEADERS {
-        headers.insert(name, HeaderValue::from_static(value));
+        // A handler may have set a narrower variant (a page that shows remote images on request).
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
     }
     response
 }
+
+/// The policy of a formatted message whose reader asked for remote images.
+pub const CSP_WITH_REMOTE_IMAGES: &str = "default-src 'none'; style-src 'self'; img-src 'self' https: http:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 async fn not_found(axum::extract::State(state): axum::extract::State<WebState>) -> Response {
     state.pages.not_found().into_response()

@@ -9,7 +9,7 @@ pub struct Pages {
     instance_name: String,
 }
 
-const PAGES: [(&str, &str); 7] = [
+const PAGES: [(&str, &str); 8] = [
     ("layout.html", include_str!("../../templates/web/layout.html.tera")),
     ("ticket.html", include_str!("../../templates/web/ticket.html.tera")),
     ("link_gone.html", include_str!("../../templates/web/link_gone.html.tera")),
@@ -17,6 +17,7 @@ const PAGES: [(&str, &str); 7] = [
     ("access.html", include_str!("../../templates/web/access.html.tera")),
     ("too_many.html", include_str!("../../templates/web/too_many.html.tera")),
     ("bad_request.html", include_str!("../../templates/web/bad_request.html.tera")),
+    ("formatted.html", include_str!("../../templates/web/formatted.html.tera")),
 ];
 
 impl Pages {
@@ -61,9 +62,9 @@ mod tests {
         json!({
             "ticket": { "number": "123456", "subject": "<script>x</script>", "status": "open", "created_at": 0 },
             "people": [{ "name": "", "email": "ann@acme.com", "role": "owner" }],
-            "thread": [{ "kind": "message", "author": "Ann", "text": "<b>hi</b>", "created_at": 0, "files": [{ "id": 1, "name": "a.txt" }] }],
+            "thread": [{ "id": 1, "has_html": true, "kind": "message", "author": "Ann", "text": "<b>hi</b>", "created_at": 0, "files": [{ "id": 1, "name": "a.txt" }] }],
             "token": "tok", "form_tag": "tag", "can_reply": true, "can_resolve": true,
-            "sent": false, "why": "because",
+            "sent": false, "why": "because", "entry": 1, "html": "<p>ok</p>", "remote_images": false,
         })
     }
 

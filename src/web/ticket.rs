@@ -126,6 +126,53 @@ pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> R
     )
 }
 
+#[derive(serde::Deserialize)]
+pub struct FormattedQuery {
+    #[serde(default)]
+    images: Option<String>,
+}
+
+/// `GET /t/<token>/html/<entry>`: a message's HTML part, sanitized; remote images only after the
+/// reader asks (`?images=1`), and then only for that response's policy.
+pub async fn formatted(
+    State(state): State<WebState>,
+    Path((token, entry)): Path<(String, i64)>,
+    axum::extract::Query(query): axum::extract::Query<FormattedQuery>,
+) -> Response {
+    let reader = match reader(&state, &token).await {
+        Ok(reader) => reader,
+        Err(page) => return page,
+    };
+    let (ticket, internal) =
+        (reader.claims.ticket, matches!(reader.claims.participant, Participant::Agent(_)));
+    let found = state
+        .ingestor
+        .store()
+        .read(move |tx| {
+            Ok((web_store::entry_html(tx, ticket, entry, internal)?, web_store::ticket(tx, ticket)?))
+        })
+        .await;
+    let (html, cids, page) = match found {
+        Ok((Some((html, cids)), Some(page))) => (html, cids, page),
+        Ok(_) => return state.pages.not_found(),
+        Err(error) => return unavailable(&state, &error),
+    };
+    let remote_images = query.images.as_deref() == Some("1");
+    let clean = super::html::sanitize(&html, &format!("/t/{token}/files/"), &cids, remote_images);
+    let mut response = state.pages.render(
+        StatusCode::OK,
+        "formatted.html",
+        json!({ "ticket": page, "token": token, "entry": entry, "html": clean, "remote_images": remote_images }),
+    );
+    if remote_images {
+        response.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static(super::CSP_WITH_REMOTE_IMAGES),
+        );
+    }
+    response
+}
+
 /// Files served inline: raster images only (an SVG or HTML file could carry script).
 const INLINE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
 
