@@ -161,6 +161,9 @@ pub fn download(tx: &mut Tx<'_>, ticket: TicketId, id: i64, internal: bool) -> R
     })
 }
 
+/// A part's Content-ID and the attachment that holds it.
+pub type ContentId = (String, i64);
+
 /// The HTML part of entry `entry` of `ticket` if the reader may see it, with the attachment id of
 /// each `Content-ID` it may reference.
 pub fn entry_html(
@@ -168,7 +171,7 @@ pub fn entry_html(
     ticket: TicketId,
     entry: i64,
     internal: bool,
-) -> Result<Option<(String, Vec<(String, i64)>)>> {
+) -> Result<Option<(String, Vec<ContentId>)>> {
     let sql = format!(
         "SELECT body_html FROM entries WHERE id = $1 AND ticket_id = $2 AND body_html IS NOT NULL AND kind IN ({})",
         visible_kinds(internal)
