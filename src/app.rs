@@ -211,8 +211,11 @@ pub fn worker_settings(config: &Config, keyring: Arc<Keyring>) -> WorkerSettings
     }
 }
 
-/// The web endpoint's routes over `ingestor`.
-pub fn web_router(config: &Config, ingestor: Arc<Ingestor>) -> Result<axum::Router, tera::Error> {
-    let pages = crate::web::Pages::new(&config.instance.name)?;
+/// The web endpoint's routes over `ingestor`; the pages' problems when overrides are broken.
+pub fn web_router(
+    config: &Config,
+    ingestor: Arc<Ingestor>,
+) -> Result<axum::Router, Vec<crate::web::PageError>> {
+    let pages = crate::web::Pages::new(&config.instance.name, config.templates.web_dir.as_deref())?;
     Ok(crate::web::router(crate::web::WebState::new(ingestor, pages)))
 }

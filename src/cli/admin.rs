@@ -20,19 +20,26 @@ use crate::store::{tickets as ticket_store, users as user_store};
 pub async fn check_config(path: Option<&Path>) -> u8 {
     let origin = path.map_or("<defaults>".to_string(), |p| p.display().to_string());
     match config::load(path) {
-        Ok(config) => match Templates::load(config.templates.dir.as_deref()) {
-            Ok(_) => {
+        Ok(config) => {
+            let mut problems = Vec::new();
+            if let Err(errors) = Templates::load(config.templates.dir.as_deref()) {
+                problems.extend(errors.iter().map(|error| format!("templates.dir: {error}")));
+            }
+            if let Err(errors) =
+                crate::web::Pages::new(&config.instance.name, config.templates.web_dir.as_deref())
+            {
+                problems.extend(errors.iter().map(|error| format!("templates.web_dir: {error}")));
+            }
+            if problems.is_empty() {
                 println!("{origin}: ok");
-                exit::OK
+                return exit::OK;
             }
-            Err(errors) => {
-                for error in &errors {
-                    eprintln!("{origin}: templates.dir: {error}");
-                }
-                eprintln!("{} problem(s) found", errors.len());
-                exit::CONFIG
+            for problem in &problems {
+                eprintln!("{origin}: {problem}");
             }
-        },
+            eprintln!("{} problem(s) found", problems.len());
+            exit::CONFIG
+        }
         Err(errors) => {
             eprintln!("{errors}");
             eprintln!("{} problem(s) found", errors.errors.len());

@@ -76,9 +76,11 @@ pub async fn run(config: &Config) -> u8 {
         };
         let router = match app::web_router(config, ingestor.clone()) {
             Ok(router) => router,
-            Err(error) => {
-                eprintln!("mailgate: web pages: {error}");
-                return exit::SOFTWARE;
+            Err(errors) => {
+                for error in errors {
+                    eprintln!("mailgate: templates.web_dir: {error}");
+                }
+                return exit::CONFIG;
             }
         };
         tracing::info!(%bind, "web endpoint listening");

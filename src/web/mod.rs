@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::ingest::Ingestor;
-pub use pages::Pages;
+pub use pages::{PageError, Pages};
 
 /// What every handler can reach.
 #[derive(Clone)]

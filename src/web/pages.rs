@@ -1,5 +1,7 @@
 //! The page templates (tera), embedded in the binary; HTML is escaped automatically.
 
+use std::path::Path;
+
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
@@ -20,14 +22,56 @@ const PAGES: [(&str, &str); 8] = [
     ("formatted.html", include_str!("../../templates/web/formatted.html.tera")),
 ];
 
+/// A page override that cannot be used, with the file it came from.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct PageError {
+    pub file: String,
+    pub message: String,
+}
+
 impl Pages {
-    pub fn new(instance_name: &str) -> Result<Pages, tera::Error> {
+    /// The embedded pages, each replaced by `<name>.tera` from `overrides` when present there.
+    pub fn new(instance_name: &str, overrides: Option<&Path>) -> Result<Pages, Vec<PageError>> {
+        let mut sources: Vec<(String, String, String)> = PAGES
+            .iter()
+            .map(|(name, content)| (name.to_string(), content.to_string(), format!("built-in {name}.tera")))
+            .collect();
+        let mut errors = Vec::new();
+        if let Some(dir) = overrides {
+            read_overrides(dir, &mut sources, &mut errors);
+        }
         let mut tera = tera::Tera::default();
         tera.autoescape_on([".html"]);
-        for (name, content) in PAGES {
-            tera.add_raw_template(name, content)?;
+        for (name, content, file) in &sources {
+            if let Err(error) = tera.add_raw_template(name, content) {
+                errors.push(PageError { file: file.clone(), message: format!("syntax error: {error}") });
+            }
         }
-        Ok(Pages { tera, instance_name: instance_name.to_string() })
+        let pages = Pages { tera, instance_name: instance_name.to_string() };
+        // Render each once with a full context: a broken override fails at load, not for a visitor.
+        if errors.is_empty() {
+            for (name, _, file) in sources.iter().filter(|(name, _, _)| name != "layout.html") {
+                if let Err(error) = pages.try_render(name, sample_context()) {
+                    errors.push(PageError { file: file.clone(), message: error });
+                }
+            }
+        }
+        if errors.is_empty() { Ok(pages) } else { Err(errors) }
+    }
+
+    fn try_render(&self, page: &str, mut context: Value) -> Result<String, String> {
+        context["instance_name"] = json!(self.instance_name);
+        let context = tera::Context::from_serialize(&context).map_err(|e| e.to_string())?;
+        self.tera.render(page, &context).map_err(|e| {
+            let mut message = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                message = format!("{message}: {cause}");
+                source = cause.source();
+            }
+            message
+        })
     }
 
     /// `page` with `context` (plus `instance_name`), or a plain 500 if rendering fails.
@@ -46,6 +90,52 @@ impl Pages {
     pub fn not_found(&self) -> Response {
         self.render(StatusCode::NOT_FOUND, "not_found.html", json!({}))
     }
+}
+
+/// Replaces embedded pages with `<name>.tera` files of `dir`; anything else there is an error.
+fn read_overrides(dir: &Path, sources: &mut [(String, String, String)], errors: &mut Vec<PageError>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) => {
+            errors.push(PageError { file: dir.display().to_string(), message: error.to_string() });
+            return;
+        }
+    };
+    for path in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
+        let file = path.display().to_string();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".tera"))
+            .unwrap_or_default();
+        if name == "site.css" {
+            continue;
+        }
+        let Some(slot) = sources.iter_mut().find(|(page, _, _)| page == name) else {
+            let known: Vec<String> = PAGES.iter().map(|(name, _)| format!("{name}.tera")).collect();
+            errors.push(PageError {
+                file,
+                message: format!("not a mailgate page; expected one of: {}", known.join(", ")),
+            });
+            continue;
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(content) => *slot = (slot.0.clone(), content, file),
+            Err(error) => errors.push(PageError { file, message: error.to_string() }),
+        }
+    }
+}
+
+/// Everything any page may be given, for checking overrides.
+fn sample_context() -> Value {
+    json!({
+        "ticket": { "number": "123456", "subject": "Printer on fire", "status": "open", "created_at": 0 },
+        "people": [{ "name": "Ann", "email": "ann@acme.com", "role": "owner" }],
+        "thread": [{ "id": 1, "has_html": true, "kind": "message", "author": "Ann", "text": "Hi", "created_at": 0,
+                     "files": [{ "id": 1, "name": "a.txt" }] }],
+        "token": "tok", "form_tag": "tag", "can_reply": true, "can_resolve": true,
+        "sent": false, "why": "because", "entry": 1, "html": "<p>ok</p>", "remote_images": false,
+    })
 }
 
 fn internal(error: &tera::Error) -> Response {
@@ -75,8 +165,34 @@ mod tests {
     }
 
     #[test]
+    fn overrides_replace_pages_and_broken_ones_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write(
+            "not_found.html.tera",
+            "{% extends \"layout.html\" %}{% block main %}<h1>Lost?</h1>{% endblock main %}",
+        );
+        let pages = Pages::new("S", Some(dir.path())).unwrap();
+        assert!(body(pages.not_found()).contains("<h1>Lost?</h1>"));
+
+        write("ticket.html.tera", "{% if %}");
+        write("tciket.html.tera", "typo");
+        write("access.html.tera", "{{ nosuch.field }}");
+        let Err(errors) = Pages::new("S", Some(dir.path())) else { panic!("broken overrides load") };
+        let errors: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert!(
+            errors.iter().any(|e| e.contains("tciket.html.tera") && e.contains("not a mailgate page")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.contains("ticket.html.tera") && e.contains("syntax error")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
     fn every_page_renders_and_escapes() {
-        let pages = Pages::new("<Support & Co>").unwrap();
+        let pages = Pages::new("<Support & Co>", None).unwrap();
         for (page, _) in PAGES.iter().filter(|(name, _)| *name != "layout.html") {
             let response = pages.render(StatusCode::OK, page, context());
             assert_eq!(response.status(), StatusCode::OK, "{page}");
