@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::notify::Outgoing;
+use super::notify::{Outgoing, plain_context};
 use super::{IngestError, Ingestor, Pipeline};
 use crate::auth::token::Participant;
 use crate::core::address::EmailAddress;
@@ -51,18 +51,7 @@ impl Pipeline {
         let audience = Audience { customer: Some(email.clone()), ..Audience::default() };
         let outgoing = Outgoing { event: Event::AccessRequested, is_normal: true, ticket: Some(state.id) };
         let mut trace = Trace::default();
-        let context = |mail: &Planned| {
-            json!({
-                "mail": mail.mail.template(),
-                "recipient": { "email": mail.to.as_str() },
-                "ticket": {
-                    "id": state.id.0,
-                    "number": state.number,
-                    "subject": state.subject,
-                    "status": state.status.as_str(),
-                },
-            })
-        };
+        let context = |mail: &Planned| plain_context(mail, &state, json!({}));
         self.enqueue_planned(tx, &outgoing, &audience, false, &mut trace, context)?;
         let queued = trace.steps.iter().any(|step| step.decision == "queued");
         if !queued {

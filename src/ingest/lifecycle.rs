@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use super::Pipeline;
-use super::notify::Outgoing;
+use super::notify::{Outgoing, plain_context};
 use crate::core::address::EmailAddress;
 use crate::core::command::{Command, CommandError, Line};
 use crate::core::email::Mailbox;
@@ -198,18 +198,7 @@ impl Pipeline {
         };
         let outgoing = Outgoing { event, is_normal: true, ticket: Some(state.id) };
         let context = |mail: &Planned| {
-            json!({
-                "mail": mail.mail.template(),
-                "recipient": { "email": mail.to.as_str() },
-                "ticket": {
-                    "id": state.id.0,
-                    "number": state.number,
-                    "subject": state.subject,
-                    "status": state.status.as_str(),
-                },
-                "assignee": assignee,
-                "actor": actor.name(),
-            })
+            plain_context(mail, state, json!({ "assignee": assignee, "actor": actor.name() }))
         };
         self.enqueue_planned(tx, &outgoing, &audience, false, trace, context)
     }

@@ -255,12 +255,7 @@ fn context(msg: &Incoming<'_>, notice: &Notice<'_>, mail: &Planned) -> serde_jso
     json!({
         "mail": mail.mail.template(),
         "recipient": { "email": mail.to.as_str() },
-        "ticket": {
-            "id": notice.ticket.id.0,
-            "number": notice.ticket.number,
-            "subject": notice.ticket.subject,
-            "status": notice.ticket.status.as_str(),
-        },
+        "ticket": ticket_context(notice.ticket),
         "message": {
             "entry_id": notice.entry.map(|e| e.0),
             "kind": match notice.event {
@@ -314,6 +309,33 @@ fn human_size(bytes: usize) -> String {
         let mb = bytes / (KB * KB);
         if mb >= 10.0 { format!("{mb:.0} MB") } else { format!("{:.1} MB", mb).replace(".0 ", " ") }
     }
+}
+
+/// What every mail about a ticket says of it (the worker adds the reader's link as `url`).
+pub(super) fn ticket_context(state: &TicketState) -> serde_json::Value {
+    json!({
+        "id": state.id.0,
+        "number": state.number,
+        "subject": state.subject,
+        "status": state.status.as_str(),
+    })
+}
+
+/// The context of a mail that concerns only the ticket and its recipient, plus `extra` keys.
+pub(super) fn plain_context(
+    mail: &Planned,
+    state: &TicketState,
+    extra: serde_json::Value,
+) -> serde_json::Value {
+    let mut context = json!({
+        "mail": mail.mail.template(),
+        "recipient": { "email": mail.to.as_str() },
+        "ticket": ticket_context(state),
+    });
+    if let (Some(context), serde_json::Value::Object(extra)) = (context.as_object_mut(), extra) {
+        context.extend(extra);
+    }
+    context
 }
 
 #[cfg(test)]

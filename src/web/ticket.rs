@@ -242,18 +242,11 @@ pub async fn reply(
     Path(token): Path<String>,
     multipart: Multipart,
 ) -> Response {
-    let reader = match reader(&state, &token).await {
-        Ok(reader) => reader,
+    let (reader, form) = match posted(&state, &token, multipart).await {
+        Ok(posted) => posted,
         Err(page) => return page,
     };
     let Some((email, _)) = reader.customer.clone() else { return state.pages.not_found() };
-    let form = match read_form(multipart).await {
-        Ok(form) => form,
-        Err(why) => return bad_request(&state, &why),
-    };
-    if !state.ingestor.settings().keyring.check_form_tag(&token, &form.tag) {
-        return bad_request(&state, "the form is out of date; reload the page and try again");
-    }
     if form.text.trim().is_empty() && form.files.is_empty() {
         return back_to(&token);
     }
@@ -287,18 +280,11 @@ pub async fn resolve(
     Path(token): Path<String>,
     multipart: Multipart,
 ) -> Response {
-    let reader = match reader(&state, &token).await {
-        Ok(reader) => reader,
+    let (reader, _) = match posted(&state, &token, multipart).await {
+        Ok(posted) => posted,
         Err(page) => return page,
     };
     let Some((email, true)) = reader.customer else { return state.pages.not_found() };
-    let form = match read_form(multipart).await {
-        Ok(form) => form,
-        Err(why) => return bad_request(&state, &why),
-    };
-    if !state.ingestor.settings().keyring.check_form_tag(&token, &form.tag) {
-        return bad_request(&state, "the form is out of date; reload the page and try again");
-    }
     let change = Change::Status(Status::Resolved);
     match state.ingestor.change_as(reader.claims.ticket, Actor::Customer(email), change).await {
         Ok(()) => back_to(&token),
@@ -307,6 +293,24 @@ pub async fn resolve(
             state.pages.render(StatusCode::SERVICE_UNAVAILABLE, "not_found.html", json!({}))
         }
     }
+}
+
+/// The customer-side reader of a page's form and what it posted, once its tag proves it came from
+/// that page. Agents have no forms (they answer by mail): 404.
+async fn posted(
+    state: &WebState,
+    token: &str,
+    multipart: Multipart,
+) -> Result<(Reader, PostedForm), Response> {
+    let reader = reader(state, token).await?;
+    if reader.customer.is_none() {
+        return Err(state.pages.not_found());
+    }
+    let form = read_form(multipart).await.map_err(|why| bad_request(state, &why))?;
+    if !state.ingestor.settings().keyring.check_form_tag(token, &form.tag) {
+        return Err(bad_request(state, "the form is out of date; reload the page and try again"));
+    }
+    Ok((reader, form))
 }
 
 /// The 410 page, offering to mail a fresh link (to the link's participant, never to the reader).
