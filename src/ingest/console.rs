@@ -9,7 +9,6 @@ use lettre::message::{Attachment, MultiPart};
 
 use super::{Delivery, IngestError, Ingestor, Report};
 use crate::auth::token::{Claims, Participant, Purpose};
-use crate::core::address::EmailAddress;
 use crate::core::command::{Command, CommandError};
 use crate::core::identify::tagged_address;
 use crate::core::ids::{AgentId, TicketId};
@@ -126,14 +125,7 @@ impl Ingestor {
                 )?;
                 let Some((agent, email)) = agent else { return Ok(Err(ConsoleError::NoAgent(key))) };
                 let participant = Participant::Agent(agent);
-                let address = EmailAddress::parse(&email)
-                    .ok_or_else(|| ConsoleError::Refused(format!("agent {key} has no valid address")));
-                let address = match address {
-                    Ok(address) => address,
-                    Err(error) => return Ok(Err(error)),
-                };
-                let epoch =
-                    link_store::holder(tx, state.id, participant, &address)?.map_or(0, |(epoch, _)| epoch);
+                let epoch = link_store::current_epoch(tx, state.id, participant)?.unwrap_or(0);
                 Ok(Ok((state.id, state.subject, state.number, email, participant, epoch)))
             })
             .await

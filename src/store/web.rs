@@ -46,22 +46,6 @@ pub struct Download {
     pub content: Vec<u8>,
 }
 
-/// The current link epoch of `participant` on `ticket`; `None` when they no longer take part.
-pub fn current_epoch(tx: &mut Tx<'_>, ticket: TicketId, participant: Participant) -> Result<Option<u64>> {
-    match participant {
-        Participant::User(user) => tx.query_opt(
-            "SELECT link_epoch FROM participants WHERE ticket_id = $1 AND user_id = $2",
-            params![ticket.0, user.0],
-            |r| Ok(r.i64(0)? as u64),
-        ),
-        Participant::Agent(agent) => tx.query_opt(
-            "SELECT link_epoch FROM agents WHERE id = $1 AND active = 1",
-            params![agent.0],
-            |r| Ok(r.i64(0)? as u64),
-        ),
-    }
-}
-
 /// A user participant's address and whether they own the ticket.
 pub fn reader(tx: &mut Tx<'_>, ticket: TicketId, participant: Participant) -> Result<Option<(String, bool)>> {
     let Participant::User(user) = participant else { return Ok(None) };

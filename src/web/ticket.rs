@@ -19,7 +19,7 @@ use crate::ingest::Written;
 use crate::ingest::lifecycle::{Actor, Change};
 use crate::outbox::compose::File;
 use crate::store::inbound::Source;
-use crate::store::web as web_store;
+use crate::store::{links as link_store, web as web_store};
 
 /// Whom a valid link names, as of now.
 struct Reader {
@@ -70,7 +70,7 @@ async fn reader(state: &WebState, token: &str) -> Result<Reader, Response> {
         .ingestor
         .store()
         .read(move |tx| {
-            let epoch = web_store::current_epoch(tx, ticket, participant)?;
+            let epoch = link_store::current_epoch(tx, ticket, participant)?;
             Ok((epoch, web_store::reader(tx, ticket, participant)?))
         })
         .await;
@@ -94,7 +94,7 @@ pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> R
         .ingestor
         .store()
         .read(move |tx| {
-            let Some(epoch) = web_store::current_epoch(tx, ticket, participant)? else { return Ok(None) };
+            let Some(epoch) = link_store::current_epoch(tx, ticket, participant)? else { return Ok(None) };
             let customer = web_store::reader(tx, ticket, participant)?;
             let Some(page) = web_store::ticket(tx, ticket)? else { return Ok(None) };
             let people = web_store::people(tx, ticket)?;
@@ -267,10 +267,7 @@ pub async fn reply(
     };
     match state.ingestor.write_as(&written, Purpose::Reply, Source::Web).await {
         Ok(_) => back_to(&token),
-        Err(error) => {
-            tracing::error!(%error, "web: a reply could not be stored");
-            state.pages.render(StatusCode::SERVICE_UNAVAILABLE, "not_found.html", json!({}))
-        }
+        Err(error) => failed(&state, &error, "a reply could not be stored"),
     }
 }
 
@@ -288,10 +285,7 @@ pub async fn resolve(
     let change = Change::Status(Status::Resolved);
     match state.ingestor.change_as(reader.claims.ticket, Actor::Customer(email), change).await {
         Ok(()) => back_to(&token),
-        Err(error) => {
-            tracing::error!(%error, "web: a ticket could not be resolved");
-            state.pages.render(StatusCode::SERVICE_UNAVAILABLE, "not_found.html", json!({}))
-        }
+        Err(error) => failed(&state, &error, "a ticket could not be resolved"),
     }
 }
 
@@ -395,6 +389,11 @@ fn bad_request(state: &WebState, why: &str) -> Response {
 }
 
 fn unavailable(state: &WebState, error: &crate::store::StoreError) -> Response {
-    tracing::error!(%error, "web: cannot read a ticket page");
+    failed(state, error, "cannot read a ticket page")
+}
+
+/// 503 after logging `what` went wrong (never the path: it holds the token).
+fn failed(state: &WebState, error: &dyn std::fmt::Display, what: &str) -> Response {
+    tracing::error!(%error, "web: {what}");
     state.pages.render(StatusCode::SERVICE_UNAVAILABLE, "not_found.html", json!({}))
 }
