@@ -26,6 +26,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0003_imap.sql"),
         postgres: include_str!("../../migrations/postgres/0003_imap.sql"),
     },
+    Migration {
+        version: "0004_accounts",
+        sqlite: include_str!("../../migrations/sqlite/0004_accounts.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_accounts.sql"),
+    },
 ];
 
 /// An arbitrary constant: the advisory lock id migrations hold on PostgreSQL.
