@@ -98,6 +98,23 @@ pub fn settings(config: &Config, keyring: Arc<Keyring>) -> Settings {
         max_collaborators: config.tickets.max_collaborators,
         notifications: config.notifications.clone(),
         keyring,
+        registration_required: config
+            .registration
+            .reject_unregistered_email
+            .then(|| registration_hint(config)),
+    }
+}
+
+/// What a sender without an account is told when new tickets by mail need one.
+fn registration_hint(config: &Config) -> String {
+    let base = &config.web.base_url;
+    match config.registration.method {
+        crate::config::RegistrationMethod::Public => format!(
+            "Only registered users can open tickets by mail here. Sign up at {base}/register with this address, then send your message again."
+        ),
+        _ => "Only registered users can open tickets by mail here, and accounts are made by invitation. \
+              If you need one, ask your contact at our company."
+            .to_string(),
     }
 }
 
@@ -217,5 +234,6 @@ pub fn web_router(
     ingestor: Arc<Ingestor>,
 ) -> Result<axum::Router, Vec<crate::web::PageError>> {
     let pages = crate::web::Pages::new(&config.instance.name, config.templates.web_dir.as_deref())?;
-    Ok(crate::web::router(crate::web::WebState::new(ingestor, pages)))
+    let accounts = Arc::new(crate::accounts::Accounts::new(config, ingestor));
+    Ok(crate::web::router(crate::web::WebState::new(accounts, pages)))
 }

@@ -1,6 +1,7 @@
 //! mailgate: an email-first help desk. Support mail comes in (MTA pipe, IMAP), becomes tickets,
 //! and answers go back out by mail. Modules are listed in the order one message travels.
 
+pub mod accounts;
 pub mod app;
 pub mod auth;
 pub mod cli;

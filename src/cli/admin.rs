@@ -72,6 +72,7 @@ pub async fn run(config: &Config, command: Command) -> u8 {
         Command::Link(LinkCommand::Revoke { number, email }) => {
             super::link::revoke(&ingestor, &number, &email).await
         }
+        Command::Agent(cmd) => super::agent::run(config, std::sync::Arc::new(ingestor), cmd).await,
         Command::Pipe { .. } | Command::CheckConfig | Command::Serve | Command::Mailbox(_) => {
             unreachable!("dispatched in cli::run")
         }

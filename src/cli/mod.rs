@@ -2,6 +2,7 @@
 //! people; exit codes follow sysexits so MTAs and scripts can act on them.
 
 mod admin;
+mod agent;
 mod link;
 mod mailbox;
 mod pipe;
@@ -78,6 +79,19 @@ pub enum Command {
     /// One-click ticket links.
     #[command(subcommand)]
     Link(LinkCommand),
+    /// Agents' sign-in to the web console.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Set the console password of agent KEY (read from standard input, one line; ends their
+    /// sessions).
+    SetPassword { key: String },
+    /// Remove agent KEY's two-factor sign-in and recovery codes (a lost phone); they enroll again.
+    #[command(name = "reset-2fa")]
+    Reset2fa { key: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -65,7 +65,8 @@ pub async fn run(config: &Config) -> u8 {
         mailboxes = config.mailboxes.len(),
         "mailgate serving"
     );
-    intake.spawn(janitor(ingestor.clone(), stopped.clone()));
+    let accounts = Arc::new(crate::accounts::Accounts::new(config, ingestor.clone()));
+    intake.spawn(janitor(ingestor.clone(), accounts, stopped.clone()));
     if let Some(bind) = config.web.bind {
         let listener = match tokio::net::TcpListener::bind(bind).await {
             Ok(listener) => listener,
@@ -96,8 +97,13 @@ pub async fn run(config: &Config) -> u8 {
     exit::OK
 }
 
-/// Closes resolved tickets that stayed quiet for `tickets.autoclose_days`: at start, then hourly.
-async fn janitor(ingestor: Arc<Ingestor>, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// Closes resolved tickets that stayed quiet for `tickets.autoclose_days` and drops expired
+/// sessions, account links and login counters: at start, then hourly.
+async fn janitor(
+    ingestor: Arc<Ingestor>,
+    accounts: Arc<crate::accounts::Accounts>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut every = tokio::time::interval(JANITOR_EVERY);
     loop {
         tokio::select! {
@@ -108,6 +114,9 @@ async fn janitor(ingestor: Arc<Ingestor>, mut stop: tokio::sync::watch::Receiver
             Ok(0) => {}
             Ok(closed) => tracing::info!(closed, "janitor: closed resolved tickets"),
             Err(error) => tracing::warn!(%error, "janitor: autoclose failed; trying again later"),
+        }
+        if let Err(error) = accounts.purge().await {
+            tracing::warn!(%error, "janitor: purging expired sessions failed; trying again later");
         }
     }
 }

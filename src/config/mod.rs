@@ -6,6 +6,7 @@
 //! Adding a section (`[smtp]`, ...) is local: a new file with its raw struct, typed struct and
 //! `validate_*`, then one field in `RawConfig`, one in `Config` and one call in `validate`.
 
+mod auth;
 mod database;
 mod error;
 mod instance;
@@ -17,8 +18,8 @@ mod mailbox;
 mod notifications;
 mod orgs;
 mod read;
+mod registration;
 mod rules;
-mod sender_auth;
 mod smtp;
 mod staff;
 mod templates;
@@ -35,6 +36,7 @@ use serde::Serialize;
 
 use crate::core::address::EmailAddress;
 
+pub use auth::Auth;
 pub use database::{Backend, Database};
 pub use error::{ConfigError, ConfigErrors};
 pub use instance::Instance;
@@ -44,7 +46,7 @@ pub use log::{Log, LogFormat};
 pub use mailbox::{AfterIngest, Imap, ImapTls, Mailbox, Secret};
 pub use notifications::Notifications;
 pub use orgs::{Manager, ManagerMode, Org};
-pub use sender_auth::SenderAuth;
+pub use registration::{Method as RegistrationMethod, Registration};
 pub use smtp::{Smtp, SmtpTls};
 pub use staff::{Agent, Team};
 pub use templates::Templates;
@@ -71,7 +73,8 @@ pub struct Config {
     pub templates: Templates,
     pub links: Links,
     pub web: Web,
-    pub auth: SenderAuth,
+    pub auth: Auth,
+    pub registration: Registration,
     pub log: Log,
     pub agents: Vec<Agent>,
     pub teams: Vec<Team>,
@@ -124,7 +127,8 @@ fn validate(raw: &RawConfig, source: &Source<'_>) -> Result<Config, Vec<ConfigEr
     let templates = templates::validate_templates(&raw.templates, &mut problems);
     let links = links::validate_links(&raw.links, &mut problems);
     let web = links::validate_web(&raw.web, &mut problems);
-    let auth = sender_auth::validate_sender_auth(&raw.auth, &mut problems);
+    let auth = auth::validate_auth(&raw.auth, &mut problems);
+    let registration = registration::validate_registration(&raw.registration, &mut problems);
     let log = log::validate_log(&raw.log, &mut problems);
     let agents = staff::validate_agents(&raw.agents, &own_addresses(&instance, &mailboxes), &mut problems);
     let teams = staff::validate_teams(&raw.teams, &agents, &mut problems);
@@ -142,6 +146,7 @@ fn validate(raw: &RawConfig, source: &Source<'_>) -> Result<Config, Vec<ConfigEr
         links,
         web,
         auth,
+        registration,
         log,
         agents,
         teams,

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::ValueDeserializer;
 
+use super::auth::RawAuth;
 use super::error::{ConfigError, Problems};
 use super::instance::RawInstance;
 use super::links::{RawLinks, RawWeb};
@@ -13,7 +14,7 @@ use super::locate::{KeyPath, Source, Step, remove_value_at};
 use super::log::RawLog;
 use super::mailbox::{RawImap, RawMailbox};
 use super::orgs::RawOrg;
-use super::sender_auth::RawSenderAuth;
+use super::registration::RawRegistration;
 use super::staff::{RawAgent, RawTeam};
 use super::{
     database::RawDatabase, limits::RawLimits, notifications::RawNotifications, smtp::RawSmtp,
@@ -46,8 +47,10 @@ pub(super) struct RawConfig {
     pub links: RawLinks,
     /// `[web]`: where links in mail point.
     pub web: RawWeb,
-    /// `[auth]`: whose Authentication-Results are believed.
-    pub auth: RawSenderAuth,
+    /// `[auth]`: sender authentication, passwords, sessions, 2FA, pass-through login.
+    pub auth: RawAuth,
+    /// `[registration]`: end-user accounts and whether tickets need one.
+    pub registration: RawRegistration,
     /// `[log]`: log level and format.
     pub log: RawLog,
     /// `[[agents]]`. Default: none.

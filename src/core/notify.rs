@@ -31,10 +31,19 @@ pub enum Mail {
     ClosedNotice,
     /// To a participant who asked for a link on the access page: a short-lived link.
     AccessLink,
+    /// To someone who signed up on `/register`: the link that confirms the address.
+    AccountConfirm,
+    /// To a sign-up or reset for an address whose account already exists (or cannot have one):
+    /// says so, so the page itself never has to.
+    AccountExists,
+    /// To a user an agent invited: the link to choose a password.
+    AccountInvite,
+    /// To a user who asked to reset their password (or whose agent did): a single-use link.
+    PasswordReset,
 }
 
 impl Mail {
-    pub const ALL: [Mail; 12] = [
+    pub const ALL: [Mail; 16] = [
         Mail::NewTicketAutoResponse,
         Mail::NewMessageConfirmation,
         Mail::NewTicketAlert,
@@ -47,6 +56,10 @@ impl Mail {
         Mail::AssignmentAlert,
         Mail::ClosedNotice,
         Mail::AccessLink,
+        Mail::AccountConfirm,
+        Mail::AccountExists,
+        Mail::AccountInvite,
+        Mail::PasswordReset,
     ];
 
     pub fn template(self) -> &'static str {
@@ -63,7 +76,19 @@ impl Mail {
             Mail::AssignmentAlert => "assignment_alert",
             Mail::ClosedNotice => "closed_notice",
             Mail::AccessLink => "access_link",
+            Mail::AccountConfirm => "account_confirm",
+            Mail::AccountExists => "account_exists",
+            Mail::AccountInvite => "account_invite",
+            Mail::PasswordReset => "password_reset",
         }
+    }
+
+    /// Whether the mail is about a ticket (its context has one); rejections and account mail are not.
+    pub fn about_ticket(self) -> bool {
+        !matches!(
+            self,
+            Mail::RejectionNotice | Mail::AccountConfirm | Mail::AccountExists | Mail::AccountInvite | Mail::PasswordReset
+        )
     }
 
     /// The mail a template name (as stored in the outbox) stands for.

@@ -152,33 +152,23 @@ impl Ingestor {
         source: Source,
     ) -> Result<Report, ConsoleError> {
         let to = self.signed_address(message.ticket, message.participant, message.epoch, purpose)?;
-        let refuse = |what: &str| ConsoleError::Refused(format!("cannot write the message: {what}"));
-        let mailbox =
-            |address: &str| address.parse::<lettre::message::Mailbox>().map_err(|_| refuse(address));
-        let text = lettre::message::SinglePart::plain(message.text.replace("\r\n", "\n"));
-        let builder = lettre::Message::builder()
-            .from(mailbox(message.from)?)
-            .to(mailbox(&to)?)
-            .subject(message.subject)
-            .message_id(Some(format!(
-                "<{}-{:032x}@{}.invalid>",
-                source.as_str(),
-                rand::random::<u128>(),
-                source.as_str()
-            )));
-        let built = if message.files.is_empty() {
-            builder.singlepart(text)
-        } else {
-            let parts = message.files.iter().fold(MultiPart::mixed().singlepart(text), |mixed, file| {
-                let content_type = ContentType::parse(&file.content_type).unwrap_or_else(|_| {
-                    ContentType::parse("application/octet-stream").expect("a valid type")
-                });
-                mixed.singlepart(Attachment::new(file.name.clone()).body(file.content.clone(), content_type))
-            });
-            builder.multipart(parts)
-        };
-        let raw = built.map_err(|e| refuse(&e.to_string()))?.formatted();
+        let raw = compose_raw(message.from, &to, message.subject, message.text, message.files, source)?;
         Ok(self.ingest(&raw, &Delivery::new(source)).await?)
+    }
+
+    /// A ticket opened on the web portal by `from` (`Name <address>` or an address): written as
+    /// their mail to our first support address and ingested like one (source `web`), so threading,
+    /// organizations, collaborators and the auto-response are those of email.
+    pub async fn open_from_web(&self, from: &str, subject: &str, text: &str) -> Result<Report, ConsoleError> {
+        let to = self
+            .pipeline
+            .settings
+            .own_addresses
+            .first()
+            .ok_or_else(|| ConsoleError::Refused("no support address is configured".to_string()))?
+            .to_string();
+        let raw = compose_raw(from, &to, subject, text, &[], Source::Web)?;
+        Ok(self.ingest(&raw, &Delivery::new(Source::Web)).await?)
     }
 
     fn signed_address(
@@ -200,4 +190,34 @@ impl Ingestor {
             .map(|address| address.to_string())
             .ok_or_else(|| ConsoleError::Refused(format!("cannot sign a reply address for {own}")))
     }
+}
+
+/// The RFC 5322 message a participant would send: plain text, files attached, a Message-ID that
+/// names where it was written.
+fn compose_raw(
+    from: &str,
+    to: &str,
+    subject: &str,
+    text: &str,
+    files: &[crate::outbox::compose::File],
+    source: Source,
+) -> Result<Vec<u8>, ConsoleError> {
+    let refuse = |what: &str| ConsoleError::Refused(format!("cannot write the message: {what}"));
+    let mailbox = |address: &str| address.parse::<lettre::message::Mailbox>().map_err(|_| refuse(address));
+    let text = lettre::message::SinglePart::plain(text.replace("\r\n", "\n"));
+    let builder =
+        lettre::Message::builder().from(mailbox(from)?).to(mailbox(to)?).subject(subject).message_id(Some(
+            format!("<{}-{:032x}@{}.invalid>", source.as_str(), rand::random::<u128>(), source.as_str()),
+        ));
+    let built = if files.is_empty() {
+        builder.singlepart(text)
+    } else {
+        let parts = files.iter().fold(MultiPart::mixed().singlepart(text), |mixed, file| {
+            let content_type = ContentType::parse(&file.content_type)
+                .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("a valid type"));
+            mixed.singlepart(Attachment::new(file.name.clone()).body(file.content.clone(), content_type))
+        });
+        builder.multipart(parts)
+    };
+    Ok(built.map_err(|e| refuse(&e.to_string()))?.formatted())
 }

@@ -49,6 +49,8 @@ pub struct Settings {
     pub notifications: crate::core::notify::Policy,
     /// Verifies reply addresses.
     pub keyring: Arc<Keyring>,
+    /// `registration.reject_unregistered_email`: the reason told to senders without an account.
+    pub registration_required: Option<String>,
 }
 
 /// How a message reached us.
@@ -146,6 +148,16 @@ impl Ingestor {
     /// The pipeline's clock, for callers that stamp rows alongside it (admin commands).
     pub fn now_ms(&self) -> i64 {
         self.pipeline.clock.now_ms()
+    }
+
+    /// A fresh Message-ID in our domain, for mail queued outside the pipeline (account mail).
+    pub fn mint_message_id(&self) -> MessageId {
+        self.pipeline.mint_message_id()
+    }
+
+    /// The organization that claims `email`'s domain (free-mail domains never match).
+    pub fn org_of(&self, email: &EmailAddress) -> Option<crate::core::ids::OrgId> {
+        crate::core::identify::match_org(email, &self.pipeline.directory.org_by_domain).map(|m| m.org)
     }
 
     /// Ingests one raw message and commits. A unique-key race with a concurrent writer (another

@@ -7,6 +7,7 @@ use serde_json::json;
 use super::{Incoming, LOOP_HEADER, Pipeline};
 use crate::core::address::{EmailAddress, MessageId};
 use crate::core::classify::{self, Class, ClassifyContext};
+use crate::core::email::InboundEmail;
 use crate::core::identify::is_own_address;
 use crate::core::ids::{AgentId, EntryId, TicketId};
 use crate::core::notify::{self, Audience, Event, History, Mail, Planned};
@@ -141,6 +142,19 @@ impl Pipeline {
             loop_header: LOOP_HEADER,
         };
         let class = classify::classify(&email, &context).class;
+        self.tell_refused(tx, &email, class == Class::Normal, &reason, trace)
+    }
+
+    /// Sends `rejection_notice` with `reason` to the person who wrote `email` (never to a machine,
+    /// an agent or ourselves; the governor counts it like every answer to a customer).
+    pub(super) fn tell_refused(
+        &self,
+        tx: &mut Tx<'_>,
+        email: &InboundEmail,
+        is_normal: bool,
+        reason: &str,
+        trace: &mut Trace,
+    ) -> store::Result<()> {
         let Some(sender) = email.from.as_ref().or(email.sender.as_ref()) else {
             trace.record("notify", "none", "no sender address to tell");
             return Ok(());
@@ -149,7 +163,7 @@ impl Pipeline {
             && !is_own_address(&sender.email, &self.settings.own_addresses))
         .then(|| sender.email.clone());
         let audience = Audience { customer, ..Audience::default() };
-        let outgoing = Outgoing { event: Event::Rejected, is_normal: class == Class::Normal, ticket: None };
+        let outgoing = Outgoing { event: Event::Rejected, is_normal, ticket: None };
         self.enqueue_planned(tx, &outgoing, &audience, false, trace, |mail| {
             json!({
                 "mail": mail.mail.template(),
@@ -242,7 +256,7 @@ impl Pipeline {
     }
 
     /// `<32 random hex digits@our Message-ID domain>`: unguessable, and recognisably ours.
-    fn mint_message_id(&self) -> MessageId {
+    pub(super) fn mint_message_id(&self) -> MessageId {
         let id = format!("{:032x}@{}", rand::random::<u128>(), self.settings.message_id_domain);
         MessageId::parse(&id).expect("a hex local part and a configured domain form a valid Message-ID")
     }

@@ -15,6 +15,7 @@ use crate::core::subject::clean_subject;
 use crate::core::thread::TicketState;
 use crate::core::ticket::{Role, Status};
 use crate::core::trace::Trace;
+use crate::store::inbound::Source;
 use crate::store::tickets::{self as ticket_store, Direction, EntryKind, NewAttachment, NewEntry, NewTicket};
 use crate::store::{self, StoreError, Tx, directory as directory_store, users as user_store};
 
@@ -41,6 +42,9 @@ impl Pipeline {
     ) -> store::Result<Outcome> {
         let (email, sender) = (msg.email, msg.sender);
         let now = self.clock.now_ms();
+        if let Some(outcome) = self.require_registration(tx, msg, trace)? {
+            return Ok(outcome);
+        }
         let (owner, org) = self.identify(tx, msg.sender, trace)?;
         let Some(number) = self.mint_number(tx)? else {
             return Ok(super::quarantined(trace, "no free ticket number: widen tickets.number_format"));
@@ -203,6 +207,30 @@ impl Pipeline {
     }
 
     /// Finds or creates the sender; a new user gets the organization of its domain.
+    /// `registration.reject_unregistered_email`: a new ticket mailed by someone without an account
+    /// is quarantined and its sender told how to get one. Web and console tickets are the portal's
+    /// and the agents' business.
+    fn require_registration(
+        &self,
+        tx: &mut Tx<'_>,
+        msg: &Incoming<'_>,
+        trace: &mut Trace,
+    ) -> store::Result<Option<Outcome>> {
+        let Some(hint) = &self.settings.registration_required else { return Ok(None) };
+        if !matches!(msg.delivery.source, Source::Pipe | Source::Imap) {
+            return Ok(None);
+        }
+        let status =
+            crate::store::accounts::user_login(tx, msg.sender.email.as_str())?.map(|user| user.status);
+        if status.as_deref() == Some("registered") {
+            trace.record("registration", "registered", msg.sender.email.to_string());
+            return Ok(None);
+        }
+        trace.record("registration", "required", format!("{} has no account", msg.sender.email));
+        self.tell_refused(tx, msg.email, msg.class == "normal", hint, trace)?;
+        Ok(Some(super::quarantined(trace, "registration required: the sender has no account")))
+    }
+
     pub(super) fn identify(
         &self,
         tx: &mut Tx<'_>,

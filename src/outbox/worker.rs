@@ -334,6 +334,8 @@ impl Worker {
             "assignee": "",
             "actor": "",
             "link_minutes": self.settings.access_ttl.as_secs() / 60,
+            "link": "",
+            "link_valid": "",
             "bounce": { "recipients": [], "diagnostic": "" },
         });
         merge_missing(&mut stored, &defaults);

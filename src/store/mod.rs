@@ -4,6 +4,7 @@
 //! hop per transaction, not per query. SQLite runs through rusqlite, PostgreSQL through postgres,
 //! with one SQL text for both; only the DDL differs (migrations/sqlite vs migrations/postgres).
 
+pub mod accounts;
 pub mod db;
 pub mod directory;
 pub mod imap;
@@ -12,6 +13,8 @@ pub mod lifecycle;
 pub mod links;
 mod migrate;
 pub mod outbox;
+pub mod second_factor;
+pub mod sessions;
 pub mod tickets;
 pub mod users;
 pub mod web;

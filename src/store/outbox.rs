@@ -199,7 +199,11 @@ pub fn claim_due(tx: &mut Tx<'_>, now_ms: i64, lease_ms: i64, limit: i64) -> Res
 
 pub fn mark_sent(tx: &mut Tx<'_>, id: OutboxId, now_ms: i64) -> Result<()> {
     tx.execute(
-        "UPDATE outbox SET status = 'sent', sent_at = $1, last_error = NULL WHERE id = $2",
+        // A sent account mail's context holds a live single-use link: it is not kept.
+        "UPDATE outbox SET status = 'sent', sent_at = $1, last_error = NULL,
+                context = CASE WHEN template IN ('account_confirm', 'account_invite', 'password_reset')
+                               THEN '{}' ELSE context END
+          WHERE id = $2",
         params![now_ms, id.0],
     )?;
     Ok(())

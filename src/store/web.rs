@@ -168,3 +168,37 @@ pub fn entry_html(
     )?;
     Ok(Some((html, cids)))
 }
+
+/// A ticket on a signed-in user's "my tickets" page.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MyTicket {
+    pub id: i64,
+    pub number: String,
+    pub subject: String,
+    pub status: String,
+    pub role: String,
+    pub updated_at: i64,
+    #[serde(skip)]
+    pub epoch: i64,
+}
+
+/// Every ticket `user` takes part in (owner or collaborator), most recently active first.
+pub fn my_tickets(tx: &mut Tx<'_>, user: crate::core::ids::UserId, limit: i64) -> Result<Vec<MyTicket>> {
+    tx.query_all(
+        "SELECT t.id, t.number, t.subject, t.status, p.role, t.updated_at, p.link_epoch
+           FROM participants p JOIN tickets t ON t.id = p.ticket_id
+          WHERE p.user_id = $1 ORDER BY t.updated_at DESC, t.id DESC LIMIT $2",
+        params![user.0, limit],
+        |r| {
+            Ok(MyTicket {
+                id: r.i64(0)?,
+                number: r.string(1)?,
+                subject: r.string(2)?,
+                status: r.string(3)?,
+                role: r.string(4)?,
+                updated_at: r.i64(5)?,
+                epoch: r.i64(6)?,
+            })
+        },
+    )
+}

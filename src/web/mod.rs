@@ -4,8 +4,13 @@
 //! links. Tokens live in URLs, so nothing here logs a path.
 
 mod access;
+mod agent_auth;
+pub mod console;
 mod html;
+mod new_ticket;
 mod pages;
+mod portal;
+pub mod session;
 mod ticket;
 
 use std::sync::Arc;
@@ -13,10 +18,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::accounts::Accounts;
 use crate::ingest::Ingestor;
 pub use pages::{PageError, Pages};
 
@@ -27,11 +33,20 @@ pub struct WebState {
     pub ingestor: Arc<Ingestor>,
     pub pages: Arc<Pages>,
     pub limits: Arc<access::Limits>,
+    pub accounts: Arc<Accounts>,
+    /// Sign-up, reset requests and portal tickets: per client address and per email address.
+    pub account_limits: Arc<access::Limits>,
 }
 
 impl WebState {
-    pub fn new(ingestor: Arc<Ingestor>, pages: Pages) -> WebState {
-        WebState { ingestor, pages: Arc::new(pages), limits: Arc::new(access::Limits::default()) }
+    pub fn new(accounts: Arc<Accounts>, pages: Pages) -> WebState {
+        WebState {
+            ingestor: accounts.ingestor().clone(),
+            pages: Arc::new(pages),
+            limits: Arc::new(access::Limits::default()),
+            accounts,
+            account_limits: Arc::new(access::Limits::default()),
+        }
     }
 }
 
@@ -59,11 +74,30 @@ pub fn router(state: WebState) -> Router {
             "/t/{token}",
             get(ticket::show).post(ticket::reply).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
         )
-        .route("/t/{token}/resolve", axum::routing::post(ticket::resolve))
-        .route("/t/{token}/renew", axum::routing::post(ticket::renew))
+        .route("/t/{token}/resolve", post(ticket::resolve))
+        .route("/t/{token}/renew", post(ticket::renew))
         .route("/t/{token}/files/{id}", get(ticket::file))
         .route("/t/{token}/html/{entry}", get(ticket::formatted))
         .route("/access", get(access::form).post(access::request))
+        .route("/", get(portal::home))
+        .route("/login", get(portal::login_form).post(portal::login))
+        .route("/logout", post(portal::logout))
+        .route("/register", get(portal::register_form).post(portal::register))
+        .route("/register/{token}", get(portal::confirm_form).post(portal::confirm))
+        .route("/reset", get(portal::reset_form).post(portal::reset))
+        .route("/reset/{token}", get(portal::reset_link_form).post(portal::reset_link))
+        .route("/invite/{token}", get(portal::invite_link_form).post(portal::invite_link))
+        .route("/tickets", get(portal::my_tickets))
+        .route("/tickets/new", get(new_ticket::form).post(new_ticket::submit))
+        .route("/agent/login", get(agent_auth::login_form).post(agent_auth::login))
+        .route("/agent/login/code", get(agent_auth::code_form).post(agent_auth::code))
+        .route("/agent/2fa", get(agent_auth::two_factor).post(agent_auth::enroll))
+        .route("/agent/logout", post(agent_auth::logout))
+        .merge(
+            console::routes()
+                .route("/agent/users/{id}/{action}", post(agent_auth::user_action))
+                .route_layer(axum::middleware::from_fn_with_state(state.clone(), session::require_agent)),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .route(
             "/static/site.css",

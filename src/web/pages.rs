@@ -11,7 +11,7 @@ pub struct Pages {
     instance_name: String,
 }
 
-const PAGES: [(&str, &str); 8] = [
+const PAGES: [(&str, &str); 19] = [
     ("layout.html", include_str!("../../templates/web/layout.html.tera")),
     ("ticket.html", include_str!("../../templates/web/ticket.html.tera")),
     ("link_gone.html", include_str!("../../templates/web/link_gone.html.tera")),
@@ -20,6 +20,18 @@ const PAGES: [(&str, &str); 8] = [
     ("too_many.html", include_str!("../../templates/web/too_many.html.tera")),
     ("bad_request.html", include_str!("../../templates/web/bad_request.html.tera")),
     ("formatted.html", include_str!("../../templates/web/formatted.html.tera")),
+    // Accounts: the portal and agents' sign-in.
+    ("message.html", include_str!("../../templates/web/message.html.tera")),
+    ("home.html", include_str!("../../templates/web/home.html.tera")),
+    ("login.html", include_str!("../../templates/web/login.html.tera")),
+    ("register.html", include_str!("../../templates/web/register.html.tera")),
+    ("confirm.html", include_str!("../../templates/web/confirm.html.tera")),
+    ("reset.html", include_str!("../../templates/web/reset.html.tera")),
+    ("password.html", include_str!("../../templates/web/password.html.tera")),
+    ("my_tickets.html", include_str!("../../templates/web/my_tickets.html.tera")),
+    ("new_ticket.html", include_str!("../../templates/web/new_ticket.html.tera")),
+    ("agent_code.html", include_str!("../../templates/web/agent_code.html.tera")),
+    ("agent_2fa.html", include_str!("../../templates/web/agent_2fa.html.tera")),
 ];
 
 /// A page override that cannot be used, with the file it came from.
@@ -90,6 +102,15 @@ impl Pages {
     pub fn not_found(&self) -> Response {
         self.render(StatusCode::NOT_FOUND, "not_found.html", json!({}))
     }
+
+    /// 503: the database cannot answer now.
+    pub fn unavailable(&self) -> Response {
+        self.render(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "message.html",
+            json!({ "title": "Please try again shortly", "text": "We cannot answer this right now. Nothing you sent is lost; try again in a minute." }),
+        )
+    }
 }
 
 /// Replaces embedded pages with `<name>.tera` files of `dir`; anything else there is an error.
@@ -128,14 +149,38 @@ fn read_overrides(dir: &Path, sources: &mut [(String, String, String)], errors: 
 
 /// Everything any page may be given, for checking overrides.
 fn sample_context() -> Value {
-    json!({
+    let mut context = json!({
         "ticket": { "number": "123456", "subject": "Printer on fire", "status": "open", "created_at": 0 },
         "people": [{ "name": "Ann", "email": "ann@acme.com", "role": "owner" }],
         "thread": [{ "id": 1, "has_html": true, "kind": "message", "author": "Ann", "text": "Hi", "created_at": 0,
                      "files": [{ "id": 1, "name": "a.txt" }] }],
         "token": "tok", "form_tag": "tag", "can_reply": true, "can_resolve": true,
         "sent": false, "why": "because", "entry": 1, "html": "<p>ok</p>", "remote_images": false,
+    });
+    merge(&mut context, account_sample());
+    context
+}
+
+/// What the account pages may be given.
+fn account_sample() -> Value {
+    json!({
+        "title": "Done", "text": "All is well.", "csrf": "c", "error": "Wrong password.", "realm": "user",
+        "modes": { "register": true, "web_tickets": true, "login_required": false },
+        "signed_in": true, "email": "ann@acme.com", "name": "Ann", "action": "/register/tok", "kind": "reset",
+        "me": { "name": "Ann", "email": "ann@acme.com" },
+        "tickets": [{ "ticket": { "id": 1, "number": "123456", "subject": "Printer", "status": "open", "role": "owner", "updated_at": 0 },
+                      "link": "/t/tok", "updated": "2026-01-01 10:00 UTC" }],
+        "form": { "email": "ann@acme.com", "name": "Ann", "subject": "Printer", "message": "Hi" },
+        "state": { "available": true, "enabled": false, "recovery_left": 10 }, "forced": true,
+        "enrollment": { "secret": "ABC", "qr": "iVBOR", "url": "otpauth://totp/x" },
+        "recovery_codes": ["aaaa-bbbb"],
     })
+}
+
+fn merge(target: &mut Value, extra: Value) {
+    if let (Some(target), Value::Object(extra)) = (target.as_object_mut(), extra) {
+        target.extend(extra);
+    }
 }
 
 fn internal(error: &tera::Error) -> Response {
@@ -149,13 +194,15 @@ mod tests {
 
     /// Everything any page may be given.
     fn context() -> Value {
-        json!({
+        let mut context = json!({
             "ticket": { "number": "123456", "subject": "<script>x</script>", "status": "open", "created_at": 0 },
             "people": [{ "name": "", "email": "ann@acme.com", "role": "owner" }],
             "thread": [{ "id": 1, "has_html": true, "kind": "message", "author": "Ann", "text": "<b>hi</b>", "created_at": 0, "files": [{ "id": 1, "name": "a.txt" }] }],
             "token": "tok", "form_tag": "tag", "can_reply": true, "can_resolve": true,
             "sent": false, "why": "because", "entry": 1, "html": "<p>ok</p>", "remote_images": false,
-        })
+        });
+        merge(&mut context, account_sample());
+        context
     }
 
     fn body(response: Response) -> String {

@@ -177,6 +177,11 @@ impl Templates {
             }),
             Mail::ClosedNotice => json!({}),
             Mail::AccessLink => json!({ "link_minutes": 60 }),
+            Mail::AccountConfirm | Mail::AccountInvite | Mail::PasswordReset => json!({
+                "link": "https://help.example.com/account/abc",
+                "link_valid": "24 hours",
+            }),
+            Mail::AccountExists => json!({ "link": "https://help.example.com/reset" }),
             Mail::BounceAlert => json!({
                 "recipient": agent,
                 "bounce": {
@@ -186,6 +191,9 @@ impl Templates {
             }),
         };
         merge(&mut context, extra);
+        if !name.about_ticket() && name != Mail::RejectionNotice {
+            merge(&mut context, json!({ "ticket": { "number": "", "subject": "", "status": "", "url": "" } }));
+        }
         context
     }
 }
@@ -279,7 +287,7 @@ fn sparse_context(name: Mail) -> Value {
             *slot = json!("");
         }
     }
-    if name == Mail::RejectionNotice {
+    if !name.about_ticket() {
         merge(&mut context, json!({ "ticket": { "number": "", "subject": "", "status": "", "url": "" } }));
     }
     context
@@ -349,6 +357,10 @@ fn embedded(name: Mail) -> [&'static str; 3] {
         Mail::AssignmentAlert => embedded_triple!("assignment_alert"),
         Mail::ClosedNotice => embedded_triple!("closed_notice"),
         Mail::AccessLink => embedded_triple!("access_link"),
+        Mail::AccountConfirm => embedded_triple!("account_confirm"),
+        Mail::AccountExists => embedded_triple!("account_exists"),
+        Mail::AccountInvite => embedded_triple!("account_invite"),
+        Mail::PasswordReset => embedded_triple!("password_reset"),
     }
 }
 

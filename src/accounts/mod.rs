@@ -1,0 +1,139 @@
+//! Accounts: who may sign in and how. End users (sign-up with a confirmed address, invitations,
+//! password resets) and agents (password, then TOTP when enrolled), sessions, and login throttling
+//! kept in the database. The web handlers call this; nothing here knows about HTTP beyond
+//! [`crate::auth::provider::RequestInfo`].
+//!
+//! Every mail this module sends goes through the outbox like any other mail; a link in it is a
+//! random token stored only as its SHA-256, single-use, with its expiry checked in the query.
+
+mod login;
+mod mail;
+mod sessions;
+mod signup;
+mod two_factor;
+
+use std::sync::Arc;
+
+pub use login::{Realm, SignIn};
+pub use sessions::Session;
+pub use two_factor::TwoFactorState;
+
+use crate::auth::password::{Argon2Params, PasswordPolicy, Weak};
+use crate::auth::provider::Provider;
+use crate::auth::secret::SecretBox;
+use crate::config::{Config, Registration};
+use crate::ingest::Ingestor;
+use crate::store::StoreError;
+
+const MINUTE_MS: i64 = 60 * 1000;
+
+/// The timings and limits of `[auth]` and `[registration]`, in milliseconds.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    pub session_idle_ms: i64,
+    pub session_max_ms: i64,
+    pub max_failed: u32,
+    pub max_failed_per_client: u32,
+    pub lockout_ms: i64,
+    pub reset_ms: i64,
+    pub confirm_ms: i64,
+    pub invite_ms: i64,
+    pub require_agent_2fa: bool,
+}
+
+impl Rules {
+    pub fn from_config(config: &Config) -> Rules {
+        let auth = &config.auth;
+        let registration = &config.registration;
+        Rules {
+            session_idle_ms: i64::from(auth.session_idle_minutes) * MINUTE_MS,
+            session_max_ms: i64::from(auth.session_max_hours) * 60 * MINUTE_MS,
+            max_failed: auth.max_failed_logins,
+            max_failed_per_client: auth.max_failed_logins_per_client,
+            lockout_ms: i64::from(auth.lockout_minutes) * MINUTE_MS,
+            reset_ms: i64::from(auth.reset_minutes) * MINUTE_MS,
+            confirm_ms: i64::from(registration.confirm_hours) * 60 * MINUTE_MS,
+            invite_ms: i64::from(registration.invite_days) * 24 * 60 * MINUTE_MS,
+            require_agent_2fa: auth.require_agent_2fa,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The database cannot answer now.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// A new password that the rules refuse; the message is for the person choosing it.
+    #[error("{0}")]
+    Weak(#[from] Weak),
+    /// Not allowed here (the registration mode, the account's state); the message says why.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// The account workflows over one store, one configuration.
+pub struct Accounts {
+    ingestor: Arc<Ingestor>,
+    policy: Arc<PasswordPolicy>,
+    registration: Registration,
+    rules: Rules,
+    sealer: Option<Arc<SecretBox>>,
+    providers: Vec<Box<dyn Provider>>,
+    base_url: String,
+    instance_name: String,
+}
+
+impl Accounts {
+    pub fn new(config: &Config, ingestor: Arc<Ingestor>) -> Accounts {
+        let auth = &config.auth;
+        let params = Argon2Params {
+            memory_kib: auth.argon2_memory_kib,
+            iterations: auth.argon2_iterations,
+            parallelism: auth.argon2_parallelism,
+        };
+        let sealer =
+            auth.totp_key.as_deref().and_then(|key| SecretBox::from_key_material(key).ok()).map(Arc::new);
+        Accounts {
+            ingestor,
+            policy: Arc::new(PasswordPolicy { params, min_length: auth.min_password_length }),
+            registration: config.registration.clone(),
+            rules: Rules::from_config(config),
+            sealer,
+            providers: crate::auth::provider::configured(auth),
+            base_url: config.web.base_url.clone(),
+            instance_name: config.instance.name.clone(),
+        }
+    }
+
+    pub fn registration(&self) -> &Registration {
+        &self.registration
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    pub fn ingestor(&self) -> &Arc<Ingestor> {
+        &self.ingestor
+    }
+
+    /// Whether cookies must carry `Secure` (the site is reached over https).
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.ingestor.now_ms()
+    }
+
+    /// Hashes a new password on a blocking thread (argon2 takes tens of milliseconds).
+    async fn hash_password(&self, password: &str) -> Result<String, AccountError> {
+        let policy = self.policy.clone();
+        let password = password.to_string();
+        tokio::task::spawn_blocking(move || policy.hash(&password))
+            .await
+            .map_err(|e| AccountError::Store(StoreError::Task(e.to_string())))?
+            .map_err(|e| AccountError::Refused(format!("the password could not be hashed: {e}")))
+    }
+}

@@ -1,0 +1,94 @@
+//! Sessions: a random id in an HttpOnly cookie, stored as its SHA-256; idle and absolute expiry
+//! checked on every request; a new id at every step up (sign-in, second factor), so an id planted
+//! before sign-in never becomes a signed-in one.
+
+use super::{AccountError, Accounts};
+use crate::auth::secret::{random_token, token_hash};
+use crate::store::sessions::{self as session_store, Holder, Stage};
+
+/// A live session as a request sees it.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub id_hash: String,
+    pub holder: Holder,
+    pub stage: Stage,
+    /// The token every form of this session carries.
+    pub csrf: String,
+}
+
+impl Accounts {
+    /// Opens a session; returns the cookie value (the only copy of the id) and the session.
+    pub async fn open_session(
+        &self,
+        holder: Holder,
+        stage: Stage,
+    ) -> Result<(String, Session), AccountError> {
+        let id = random_token();
+        let session = Session { id_hash: token_hash(&id), holder, stage, csrf: random_token() };
+        let (row, now) = (session.clone(), self.now_ms());
+        self.ingestor
+            .store()
+            .write(move |tx| {
+                session_store::insert_session(tx, &row.id_hash, row.holder, row.stage, &row.csrf, now)
+            })
+            .await?;
+        Ok((id, session))
+    }
+
+    /// The session a cookie names, when it exists and has not expired (an expired one is removed).
+    pub async fn session(&self, cookie: &str) -> Result<Option<Session>, AccountError> {
+        let id_hash = token_hash(cookie);
+        let now = self.now_ms();
+        let (idle, max) = (self.rules.session_idle_ms, self.rules.session_max_ms);
+        Ok(self
+            .ingestor
+            .store()
+            .write(move |tx| {
+                let Some(row) = session_store::find_session(tx, &id_hash)? else { return Ok(None) };
+                if now - row.seen_at > idle || now - row.created_at > max {
+                    session_store::delete_session(tx, &id_hash)?;
+                    return Ok(None);
+                }
+                session_store::touch_session(tx, &id_hash, now)?;
+                Ok(Some(Session { id_hash, holder: row.holder, stage: row.stage, csrf: row.csrf }))
+            })
+            .await?)
+    }
+
+    /// Replaces `old` by a new session at `stage` (new id, new CSRF token).
+    pub async fn rotate(&self, old: &Session, stage: Stage) -> Result<(String, Session), AccountError> {
+        let id = random_token();
+        let session = Session { id_hash: token_hash(&id), holder: old.holder, stage, csrf: random_token() };
+        let (row, old_hash, now) = (session.clone(), old.id_hash.clone(), self.now_ms());
+        self.ingestor
+            .store()
+            .write(move |tx| {
+                session_store::delete_session(tx, &old_hash)?;
+                session_store::insert_session(tx, &row.id_hash, row.holder, row.stage, &row.csrf, now)
+            })
+            .await?;
+        Ok((id, session))
+    }
+
+    pub async fn close_session(&self, session: &Session) -> Result<(), AccountError> {
+        let id_hash = session.id_hash.clone();
+        self.ingestor.store().write(move |tx| session_store::delete_session(tx, &id_hash)).await?;
+        Ok(())
+    }
+
+    /// Drops expired sessions, tokens and throttling rows (the janitor, hourly).
+    pub async fn purge(&self) -> Result<u64, AccountError> {
+        let now = self.now_ms();
+        let (idle, max, window) =
+            (self.rules.session_idle_ms, self.rules.session_max_ms, self.rules.lockout_ms);
+        Ok(self
+            .ingestor
+            .store()
+            .write(move |tx| {
+                Ok(session_store::purge_sessions(tx, now - idle, now - max)?
+                    + crate::store::accounts::purge_tokens(tx, now)?
+                    + crate::store::accounts::purge_rate_limits(tx, now - window)?)
+            })
+            .await?)
+    }
+}

@@ -1,0 +1,44 @@
+//! `mailgate agent set-password|reset-2fa KEY`: an admin sets an agent's console password (read
+//! from standard input, never from the command line where `ps` shows it) or removes their 2FA.
+
+use std::io::BufRead;
+use std::sync::Arc;
+
+use super::{AgentCommand, exit};
+use crate::accounts::{AccountError, Accounts};
+use crate::config::Config;
+use crate::ingest::Ingestor;
+
+pub async fn run(config: &Config, ingestor: Arc<Ingestor>, command: AgentCommand) -> anyhow::Result<u8> {
+    let accounts = Accounts::new(config, ingestor);
+    let outcome = match &command {
+        AgentCommand::SetPassword { key } => {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            if password.is_empty() {
+                eprintln!("mailgate: give the password on standard input (one line)");
+                return Ok(exit::DATAERR);
+            }
+            accounts.set_agent_password(key, password).await.map(|()| format!("password of agent {key} set"))
+        }
+        AgentCommand::Reset2fa { key } => accounts.reset_agent_2fa(key).await.map(|had| {
+            if had {
+                format!("two-factor sign-in of agent {key} removed; they enroll again on /agent/2fa")
+            } else {
+                format!("agent {key} had no two-factor sign-in")
+            }
+        }),
+    };
+    match outcome {
+        Ok(message) => {
+            println!("{message}");
+            Ok(exit::OK)
+        }
+        Err(AccountError::Store(error)) => Err(error.into()),
+        Err(refused) => {
+            eprintln!("mailgate: {refused}");
+            Ok(exit::DATAERR)
+        }
+    }
+}

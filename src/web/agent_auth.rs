@@ -1,0 +1,350 @@
+//! Agents signing in to `/agent`: password (or the reverse proxy's word), then the TOTP code when
+//! enrolled; enrollment and recovery codes on `/agent/2fa` (forced when `auth.require_agent_2fa`);
+//! sign-out; and the console's account actions on users (reset link, invitation).
+
+use std::net::SocketAddr;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::json;
+
+use super::WebState;
+use super::console::Viewer;
+use super::session::{
+    self, AGENT_COOKIE, anon_csrf, anon_csrf_ok, clear_cookie, forbidden, session_csrf_ok, set_cookie,
+};
+use crate::accounts::{AccountError, Realm, Session, SignIn};
+use crate::auth::provider::RequestInfo;
+use crate::core::ids::{AgentId, UserId};
+use crate::store::accounts as account_store;
+use crate::store::sessions::{Holder, Stage};
+
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Where a session at `stage` goes next.
+fn next_step(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Full => "/agent",
+        Stage::SecondFactor => "/agent/login/code",
+        Stage::Enroll => "/agent/2fa",
+    }
+}
+
+fn login_page(state: &WebState, headers: &HeaderMap, status: StatusCode, error: &str) -> Response {
+    let (csrf, cookie) = anon_csrf(state, headers);
+    let page = state.pages.render(
+        status,
+        "login.html",
+        json!({ "realm": "agent", "csrf": csrf, "error": error, "modes": {} }),
+    );
+    with_cookie(page, cookie)
+}
+
+pub async fn login_form(
+    State(state): State<WebState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    match session::current(&state, &headers, AGENT_COOKIE).await {
+        Ok(Some(Session { holder: Holder::Agent(_), stage, .. })) => {
+            return Redirect::to(next_step(stage)).into_response();
+        }
+        Ok(_) => {}
+        Err(response) => return response,
+    }
+    let request = RequestInfo { peer: peer.ip(), headers: &headers };
+    match state.accounts.sign_in_from_request(Realm::Agent, &request).await {
+        Ok(Some(SignIn::Granted { holder, stage })) => return start(&state, holder, stage).await,
+        Ok(_) => {}
+        Err(error) => return failure(&state, &error),
+    }
+    login_page(&state, &headers, StatusCode::OK, "")
+}
+
+pub async fn login(
+    State(state): State<WebState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    if !anon_csrf_ok(&state, &headers, &form.csrf) {
+        return forbidden(&state);
+    }
+    match state.accounts.sign_in(Realm::Agent, &form.login, &form.password, peer.ip()).await {
+        Ok(SignIn::Granted { holder, stage }) => start(&state, holder, stage).await,
+        Ok(SignIn::Denied) => {
+            login_page(&state, &headers, StatusCode::UNAUTHORIZED, "Wrong login or password.")
+        }
+        Ok(SignIn::Throttled) => login_page(
+            &state,
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed attempts. Wait a few minutes and try again.",
+        ),
+        Err(error) => failure(&state, &error),
+    }
+}
+
+/// Opens the session (a new id: nothing from before sign-in carries over) and sends the agent on.
+async fn start(state: &WebState, holder: Holder, stage: Stage) -> Response {
+    match state.accounts.open_session(holder, stage).await {
+        Ok((id, _)) => {
+            ([set_cookie(state, AGENT_COOKIE, &id)], Redirect::to(next_step(stage))).into_response()
+        }
+        Err(error) => failure(state, &error),
+    }
+}
+
+/// The agent session at `stage`, or the response that sends the visitor elsewhere.
+async fn at_stage(
+    state: &WebState,
+    headers: &HeaderMap,
+    stages: &[Stage],
+) -> Result<(AgentId, Session), Response> {
+    match session::current(state, headers, AGENT_COOKIE).await? {
+        Some(session @ Session { holder: Holder::Agent(agent), .. }) if stages.contains(&session.stage) => {
+            Ok((agent, session))
+        }
+        Some(Session { holder: Holder::Agent(_), stage, .. }) => {
+            Err(Redirect::to(next_step(stage)).into_response())
+        }
+        _ => Err(Redirect::to("/agent/login").into_response()),
+    }
+}
+
+pub async fn code_form(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    match at_stage(&state, &headers, &[Stage::SecondFactor]).await {
+        Ok((_, session)) => code_page(&state, &session, StatusCode::OK, ""),
+        Err(response) => response,
+    }
+}
+
+fn code_page(state: &WebState, session: &Session, status: StatusCode, error: &str) -> Response {
+    state.pages.render(status, "agent_code.html", json!({ "csrf": session.csrf, "error": error }))
+}
+
+pub async fn code(
+    State(state): State<WebState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let (agent, session) = match at_stage(&state, &headers, &[Stage::SecondFactor]).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if !session_csrf_ok(&session, &form.csrf) {
+        return forbidden(&state);
+    }
+    match state.accounts.second_factor(agent, &form.code, peer.ip()).await {
+        Ok(true) => rotate(&state, &session, Stage::Full).await,
+        Ok(false) => code_page(
+            &state,
+            &session,
+            StatusCode::UNAUTHORIZED,
+            "That code is not valid. Codes change every 30 seconds and work once.",
+        ),
+        Err(error) => failure(&state, &error),
+    }
+}
+
+async fn rotate(state: &WebState, session: &Session, stage: Stage) -> Response {
+    match state.accounts.rotate(session, stage).await {
+        Ok((id, _)) => {
+            ([set_cookie(state, AGENT_COOKIE, &id)], Redirect::to(next_step(stage))).into_response()
+        }
+        Err(error) => failure(state, &error),
+    }
+}
+
+/// `/agent/2fa`: the agent's 2FA state, or the enrollment (QR code, secret, code field).
+pub async fn two_factor(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    let (agent, session) = match at_stage(&state, &headers, &[Stage::Full, Stage::Enroll]).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    two_factor_page(&state, agent, &session, StatusCode::OK, "").await
+}
+
+async fn two_factor_page(
+    state: &WebState,
+    agent: AgentId,
+    session: &Session,
+    status: StatusCode,
+    error: &str,
+) -> Response {
+    let current = match state.accounts.two_factor(agent).await {
+        Ok(current) => current,
+        Err(error) => return failure(state, &error),
+    };
+    let mut context = json!({
+        "csrf": session.csrf, "error": error, "state": current, "forced": session.stage == Stage::Enroll,
+        "enrollment": null, "recovery_codes": [],
+    });
+    if current.available && !current.enabled {
+        let email = state.ingestor.store().read(move |tx| account_store::agent_login_by_id(tx, agent)).await;
+        let label = email.ok().flatten().map(|a| a.email).unwrap_or_default();
+        match state.accounts.enrollment(agent, &label).await {
+            Ok(enrollment) => {
+                context["enrollment"] = json!({
+                    "secret": enrollment.secret_base32,
+                    "qr": enrollment.qr_png_base64,
+                    "url": enrollment.otpauth_url,
+                });
+            }
+            Err(error) => return failure(state, &error),
+        }
+    }
+    with_qr_policy(state.pages.render(status, "agent_2fa.html", context))
+}
+
+/// The enrollment QR code is a `data:` PNG drawn here; only this page's policy allows it.
+fn with_qr_policy(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    response
+}
+
+pub async fn enroll(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let (agent, session) = match at_stage(&state, &headers, &[Stage::Full, Stage::Enroll]).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if !session_csrf_ok(&session, &form.csrf) {
+        return forbidden(&state);
+    }
+    let codes = match state.accounts.finish_enrollment(agent, &form.code).await {
+        Ok(Some(codes)) => codes,
+        Ok(None) => {
+            return two_factor_page(
+                &state,
+                agent,
+                &session,
+                StatusCode::UNAUTHORIZED,
+                "That code is not valid; check the clock of your phone and try the next one.",
+            )
+            .await;
+        }
+        Err(error) => return failure(&state, &error),
+    };
+    // The step up to a complete session gets a new id.
+    let (id, fresh) = match state.accounts.rotate(&session, Stage::Full).await {
+        Ok(rotated) => rotated,
+        Err(error) => return failure(&state, &error),
+    };
+    let current = state.accounts.two_factor(agent).await.ok();
+    let page = state.pages.render(
+        StatusCode::OK,
+        "agent_2fa.html",
+        json!({ "csrf": fresh.csrf, "error": "", "state": current, "forced": false, "enrollment": null, "recovery_codes": codes }),
+    );
+    ([set_cookie(&state, AGENT_COOKIE, &id)], page).into_response()
+}
+
+pub async fn logout(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Ok(Some(session)) = session::current(&state, &headers, AGENT_COOKIE).await {
+        if !session_csrf_ok(&session, &form.csrf) {
+            return forbidden(&state);
+        }
+        if let Err(error) = state.accounts.close_session(&session).await {
+            return failure(&state, &error);
+        }
+    }
+    ([clear_cookie(AGENT_COOKIE)], Redirect::to("/agent/login")).into_response()
+}
+
+/// `POST /agent/users/{id}/reset|invite` from the user record.
+pub async fn user_action(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path((id, action)): Path<(i64, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !viewer.csrf_ok(&form.csrf) {
+        return forbidden(&state);
+    }
+    let user = UserId(id);
+    let done = match action.as_str() {
+        "reset" => state.accounts.send_reset(user).await,
+        "invite" => state.accounts.invite(user, viewer.agent).await,
+        _ => return state.pages.not_found(),
+    };
+    match done {
+        Ok(_) => Redirect::to(&format!("/agent/users/{id}?done={action}")).into_response(),
+        Err(AccountError::Refused(why)) => {
+            let query: String = url_encode(&why);
+            Redirect::to(&format!("/agent/users/{id}?error={query}")).into_response()
+        }
+        Err(error) => failure(&state, &error),
+    }
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `response` with the anonymous CSRF cookie when one was just made.
+pub(super) fn with_cookie(
+    mut response: Response,
+    cookie: Option<(header::HeaderName, HeaderValue)>,
+) -> Response {
+    if let Some((name, value)) = cookie {
+        response.headers_mut().append(name, value);
+    }
+    response
+}
+
+pub(super) fn failure(state: &WebState, error: &AccountError) -> Response {
+    match error {
+        AccountError::Refused(_) | AccountError::Weak(_) => state.pages.render(
+            StatusCode::BAD_REQUEST,
+            "bad_request.html",
+            json!({ "why": error.to_string() }),
+        ),
+        AccountError::Store(error) => {
+            tracing::error!(%error, "web: account storage failed");
+            state.pages.unavailable()
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! `/tickets/new`: opening a ticket on the portal, as the registration mode allows (a signed-in
+//! user writes as themselves; a guest gives their address when accounts are not required). The
+//! ticket is written as the visitor's mail and goes through the email ingest path.
+
+use std::net::SocketAddr;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::{Value, json};
+
+use super::WebState;
+use super::agent_auth::with_cookie;
+use super::session::{self, USER_COOKIE, anon_csrf, anon_csrf_ok, forbidden, session_csrf_ok};
+use crate::accounts::Session;
+use crate::core::address::EmailAddress;
+use crate::ingest::Outcome;
+use crate::store::accounts as account_store;
+use crate::store::sessions::{Holder, Stage};
+
+#[derive(Default, serde::Deserialize)]
+pub struct TicketForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// The longest subject kept (the rest of a pasted text belongs in the message).
+const MAX_SUBJECT: usize = 200;
+
+/// Who is writing: a signed-in user (address, name, session) or a guest.
+type Writer = Option<(String, String, Session)>;
+
+async fn writer(state: &WebState, headers: &HeaderMap) -> Result<Writer, Response> {
+    let Some(session) = session::current(state, headers, USER_COOKIE).await? else { return Ok(None) };
+    let Session { holder: Holder::User(user), stage: Stage::Full, .. } = session else { return Ok(None) };
+    match state.ingestor.store().read(move |tx| account_store::user_login_by_id(tx, user)).await {
+        Ok(Some(me)) if me.status == "registered" => Ok(Some((me.email, me.name, session))),
+        Ok(_) => Ok(None),
+        Err(error) => {
+            tracing::error!(%error, "web: user lookup failed");
+            Err(state.pages.unavailable())
+        }
+    }
+}
+
+/// The refusal when the mode does not let this visitor open a ticket here, if it does not.
+fn refusal(state: &WebState, writer: &Writer) -> Option<Response> {
+    let registration = state.accounts.registration();
+    if !registration.web_tickets() {
+        let support =
+            state.ingestor.settings().own_addresses.first().map(|a| a.to_string()).unwrap_or_default();
+        return Some(state.pages.render(
+            StatusCode::FORBIDDEN,
+            "message.html",
+            json!({ "title": "Tickets are opened by mail", "text": format!("This portal does not open new tickets. Write to {support} instead.") }),
+        ));
+    }
+    (registration.web_tickets_need_login() && writer.is_none())
+        .then(|| Redirect::to("/login").into_response())
+}
+
+fn form_page(
+    state: &WebState,
+    headers: &HeaderMap,
+    writer: &Writer,
+    status: StatusCode,
+    form: &TicketForm,
+    error: &str,
+) -> Response {
+    let (csrf, cookie) = match writer {
+        Some((_, _, session)) => (session.csrf.clone(), None),
+        None => anon_csrf(state, headers),
+    };
+    let me: Value = match writer {
+        Some((email, name, _)) => json!({ "email": email, "name": name }),
+        None => Value::Null,
+    };
+    let context = json!({
+        "me": me, "csrf": csrf, "error": error,
+        "form": { "email": form.email, "name": form.name, "subject": form.subject, "message": form.message },
+    });
+    with_cookie(state.pages.render(status, "new_ticket.html", context), cookie)
+}
+
+pub async fn form(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    let writer = match writer(&state, &headers).await {
+        Ok(writer) => writer,
+        Err(response) => return response,
+    };
+    if let Some(response) = refusal(&state, &writer) {
+        return response;
+    }
+    form_page(&state, &headers, &writer, StatusCode::OK, &TicketForm::default(), "")
+}
+
+pub async fn submit(
+    State(state): State<WebState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<TicketForm>,
+) -> Response {
+    let writer = match writer(&state, &headers).await {
+        Ok(writer) => writer,
+        Err(response) => return response,
+    };
+    let csrf_ok = match &writer {
+        Some((_, _, session)) => session_csrf_ok(session, &form.csrf),
+        None => anon_csrf_ok(&state, &headers, &form.csrf),
+    };
+    if !csrf_ok {
+        return forbidden(&state);
+    }
+    if let Some(response) = refusal(&state, &writer) {
+        return response;
+    }
+    let (email, name) = match &writer {
+        Some((email, name, _)) => (email.clone(), name.clone()),
+        None => (form.email.trim().to_string(), form.name.trim().to_string()),
+    };
+    let invalid = |error: &str| form_page(&state, &headers, &writer, StatusCode::BAD_REQUEST, &form, error);
+    let Some(address) = EmailAddress::parse(&email) else {
+        return invalid("Please give your email address.");
+    };
+    let subject: String =
+        form.subject.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(MAX_SUBJECT).collect();
+    if subject.is_empty() || form.message.trim().is_empty() {
+        return invalid("Please give a subject and describe your request.");
+    }
+    if !state.account_limits.admit(peer.ip(), address.as_str()) {
+        return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
+    }
+    let Ok(lettre_address) = address.as_str().parse::<lettre::Address>() else {
+        return invalid("That email address cannot be used; please check it.");
+    };
+    let from = lettre::message::Mailbox::new((!name.is_empty()).then_some(name), lettre_address).to_string();
+    match state.ingestor.open_from_web(&from, &subject, &form.message).await {
+        Ok(report) => match report.outcome {
+            Outcome::Created { number, .. } | Outcome::Added { number, .. } if writer.is_some() => {
+                Redirect::to(&format!("/tickets?opened={number}")).into_response()
+            }
+            Outcome::Created { .. } | Outcome::Added { .. } => state.pages.render(
+                StatusCode::OK,
+                "message.html",
+                json!({ "title": "Thank you", "text": "We have your request. A confirmation with a link to follow the ticket is on its way to your mailbox." }),
+            ),
+            _ => state.pages.render(
+                StatusCode::OK,
+                "message.html",
+                json!({ "title": "Received", "text": "We have your message; our staff will look at it." }),
+            ),
+        },
+        Err(error) => {
+            tracing::error!(%error, "web: a ticket from the portal could not be stored");
+            state.pages.unavailable()
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! The end-user portal: the home page, sign-in and sign-out, sign-up with a confirmed address,
+//! invitations and password resets, "my tickets", and opening a ticket on the web, each as the
+//! registration mode (`[registration]`) allows. A new ticket goes through the email ingest path.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::{Value, json};
+
+use super::WebState;
+use super::agent_auth::{failure, with_cookie};
+use super::session::{
+    self, USER_COOKIE, anon_csrf, anon_csrf_ok, clear_cookie, forbidden, session_csrf_ok, set_cookie,
+};
+use crate::accounts::{AccountError, Realm, Session, SignIn};
+use crate::auth::provider::RequestInfo;
+use crate::auth::token::{Claims, Participant, Purpose};
+use crate::core::ids::{TicketId, UserId};
+use crate::store::accounts::{self as account_store, TokenPurpose};
+use crate::store::sessions::{Holder, Stage};
+use crate::store::web as web_store;
+
+/// How long a "my tickets" link lasts: it is minted for the signed-in page, not for mail.
+const PAGE_LINK_TTL: Duration = Duration::from_secs(60 * 60);
+
+#[derive(serde::Deserialize)]
+pub struct AccountForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// What the registration mode allows, for the pages' links and forms.
+fn modes(state: &WebState) -> Value {
+    let registration = state.accounts.registration();
+    json!({
+        "register": registration.self_service(),
+        "web_tickets": registration.web_tickets(),
+        "login_required": registration.web_tickets_need_login(),
+    })
+}
+
+/// The signed-in user, if any.
+async fn user(state: &WebState, headers: &HeaderMap) -> Result<Option<(UserId, Session)>, Response> {
+    Ok(match session::current(state, headers, USER_COOKIE).await? {
+        Some(session @ Session { holder: Holder::User(user), stage: Stage::Full, .. }) => {
+            Some((user, session))
+        }
+        _ => None,
+    })
+}
+
+/// A page for visitors: the anonymous CSRF token (and its cookie) with `context`.
+fn anon_page(
+    state: &WebState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    page: &str,
+    mut context: Value,
+) -> Response {
+    let (csrf, cookie) = anon_csrf(state, headers);
+    context["csrf"] = json!(csrf);
+    context["modes"] = modes(state);
+    with_cookie(state.pages.render(status, page, context), cookie)
+}
+
+fn message(state: &WebState, status: StatusCode, title: &str, text: &str) -> Response {
+    state.pages.render(status, "message.html", json!({ "title": title, "text": text }))
+}
+
+pub async fn home(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    let signed_in = match user(&state, &headers).await {
+        Ok(found) => found.is_some(),
+        Err(response) => return response,
+    };
+    state.pages.render(StatusCode::OK, "home.html", json!({ "modes": modes(&state), "signed_in": signed_in }))
+}
+
+pub async fn login_form(
+    State(state): State<WebState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    match user(&state, &headers).await {
+        Ok(Some(_)) => return Redirect::to("/tickets").into_response(),
+        Ok(None) => {}
+        Err(response) => return response,
+    }
+    let request = RequestInfo { peer: peer.ip(), headers: &headers };
+    match state.accounts.sign_in_from_request(Realm::User, &request).await {
+        Ok(Some(SignIn::Granted { holder, .. })) => return start(&state, holder).await,
+        Ok(_) => {}
+        Err(error) => return failure(&state, &error),
+    }
+    anon_page(&state, &headers, StatusCode::OK, "login.html", json!({ "realm": "user", "error": "" }))
+}
+
+pub async fn login(
+    State(state): State<WebState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<AccountForm>,
+) -> Response {
+    if !anon_csrf_ok(&state, &headers, &form.csrf) {
+        return forbidden(&state);
+    }
+    let refused = |status, error: &str| {
+        anon_page(&state, &headers, status, "login.html", json!({ "realm": "user", "error": error }))
+    };
+    match state.accounts.sign_in(Realm::User, &form.email, &form.password, peer.ip()).await {
+        Ok(SignIn::Granted { holder, .. }) => start(&state, holder).await,
+        Ok(SignIn::Denied) => refused(StatusCode::UNAUTHORIZED, "Wrong email address or password."),
+        Ok(SignIn::Throttled) => refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed attempts. Wait a few minutes and try again.",
+        ),
+        Err(error) => failure(&state, &error),
+    }
+}
+
+async fn start(state: &WebState, holder: Holder) -> Response {
+    match state.accounts.open_session(holder, Stage::Full).await {
+        Ok((id, _)) => ([set_cookie(state, USER_COOKIE, &id)], Redirect::to("/tickets")).into_response(),
+        Err(error) => failure(state, &error),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if let Ok(Some((_, session))) = user(&state, &headers).await {
+        if !session_csrf_ok(&session, &form.csrf) {
+            return forbidden(&state);
+        }
+        if let Err(error) = state.accounts.close_session(&session).await {
+            return failure(&state, &error);
+        }
+    }
+    ([clear_cookie(USER_COOKIE)], Redirect::to("/")).into_response()
+}
+
+pub async fn register_form(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    if !state.accounts.registration().self_service() {
+        return closed(&state);
+    }
+    anon_page(
+        &state,
+        &headers,
+        StatusCode::OK,
+        "register.html",
+        json!({ "error": "", "email": "", "name": "" }),
+    )
+}
+
+fn closed(state: &WebState) -> Response {
+    message(
+        state,
+        StatusCode::FORBIDDEN,
+        "Sign-up is closed",
+        "Accounts here are made by our staff. You can still reach us by mail, and follow your tickets through the links in our replies.",
+    )
+}
+
+pub async fn register(
+    State(state): State<WebState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<AccountForm>,
+) -> Response {
+    if !anon_csrf_ok(&state, &headers, &form.csrf) {
+        return forbidden(&state);
+    }
+    if !state.accounts.registration().self_service() {
+        return closed(&state);
+    }
+    if !state.account_limits.admit(peer.ip(), &form.email) {
+        return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
+    }
+    match state.accounts.register(&form.email, &form.name, &form.password).await {
+        Ok(()) => message(
+            &state,
+            StatusCode::OK,
+            "Check your mail",
+            "We have sent a mail to that address. Open the link in it to confirm your address and finish signing up.",
+        ),
+        Err(error @ (AccountError::Weak(_) | AccountError::Refused(_))) => anon_page(
+            &state,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "register.html",
+            json!({ "error": error.to_string(), "email": form.email, "name": form.name }),
+        ),
+        Err(error) => failure(&state, &error),
+    }
+}
+
+/// `GET /register/<token>`: a button, not the confirmation itself (mail scanners open links).
+pub async fn confirm_form(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Response {
+    match state.accounts.pending(&token, TokenPurpose::Register).await {
+        Ok(Some(pending)) => anon_page(
+            &state,
+            &headers,
+            StatusCode::OK,
+            "confirm.html",
+            json!({ "email": pending.email, "action": format!("/register/{token}") }),
+        ),
+        Ok(None) => spent(&state),
+        Err(error) => failure(&state, &error),
+    }
+}
+
+fn spent(state: &WebState) -> Response {
+    message(
+        state,
+        StatusCode::GONE,
+        "This link no longer works",
+        "It has been used already, or it has expired. Sign up again, or ask for a new password reset link.",
+    )
+}
+
+pub async fn confirm(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if !anon_csrf_ok(&state, &headers, &form.csrf) {
+        return forbidden(&state);
+    }
+    match state.accounts.confirm(&token).await {
+        Ok(Some(user)) => start(&state, Holder::User(user)).await,
+        Ok(None) => spent(&state),
+        Err(error) => failure(&state, &error),
+    }
+}
+
+pub async fn reset_form(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    anon_page(&state, &headers, StatusCode::OK, "reset.html", json!({ "sent": false }))
+}
+
+pub async fn reset(
+    State(state): State<WebState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<AccountForm>,
+) -> Response {
+    if !anon_csrf_ok(&state, &headers, &form.csrf) {
+        return forbidden(&state);
+    }
+    if !state.account_limits.admit(peer.ip(), &form.email) {
+        return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
+    }
+    if let Err(error) = state.accounts.request_reset(&form.email).await {
+        return failure(&state, &error);
+    }
+    anon_page(&state, &headers, StatusCode::OK, "reset.html", json!({ "sent": true }))
+}
+
+fn link_purpose(kind: &str) -> Option<TokenPurpose> {
+    match kind {
+        "reset" => Some(TokenPurpose::Reset),
+        "invite" => Some(TokenPurpose::Invite),
+        _ => None,
+    }
+}
+
+pub async fn reset_link_form(
+    state: State<WebState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Response {
+    password_form(state, headers, "reset", token).await
+}
+
+pub async fn invite_link_form(
+    state: State<WebState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Response {
+    password_form(state, headers, "invite", token).await
+}
+
+pub async fn reset_link(
+    state: State<WebState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    form: Form<AccountForm>,
+) -> Response {
+    set_password(state, headers, "reset", token, form).await
+}
+
+pub async fn invite_link(
+    state: State<WebState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    form: Form<AccountForm>,
+) -> Response {
+    set_password(state, headers, "invite", token, form).await
+}
+
+/// `GET /reset/<token>` and `/invite/<token>`: the form to choose a password.
+async fn password_form(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    kind: &str,
+    token: String,
+) -> Response {
+    let Some(purpose) = link_purpose(kind) else { return state.pages.not_found() };
+    match state.accounts.pending(&token, purpose).await {
+        Ok(Some(pending)) => {
+            password_page(&state, &headers, StatusCode::OK, kind, &token, &pending.email, "")
+        }
+        Ok(None) => spent(&state),
+        Err(error) => failure(&state, &error),
+    }
+}
+
+fn password_page(
+    state: &WebState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    kind: &str,
+    token: &str,
+    email: &str,
+    error: &str,
+) -> Response {
+    anon_page(
+        state,
+        headers,
+        status,
+        "password.html",
+        json!({ "kind": kind, "email": email, "error": error, "action": format!("/{kind}/{token}") }),
+    )
+}
+
+async fn set_password(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    kind: &str,
+    token: String,
+    Form(form): Form<AccountForm>,
+) -> Response {
+    let Some(purpose) = link_purpose(kind) else { return state.pages.not_found() };
+    if !anon_csrf_ok(&state, &headers, &form.csrf) {
+        return forbidden(&state);
+    }
+    match state.accounts.set_password_by_link(&token, purpose, &form.password).await {
+        Ok(Some(user)) => start(&state, Holder::User(user)).await,
+        Ok(None) => spent(&state),
+        Err(AccountError::Weak(weak)) => {
+            let email = state.accounts.pending(&token, purpose).await.ok().flatten().map(|p| p.email);
+            password_page(
+                &state,
+                &headers,
+                StatusCode::BAD_REQUEST,
+                kind,
+                &token,
+                &email.unwrap_or_default(),
+                &weak.to_string(),
+            )
+        }
+        Err(error) => failure(&state, &error),
+    }
+}
+
+/// `GET /tickets`: the signed-in user's tickets, each opening the ticket page through a link
+/// minted for this page.
+pub async fn my_tickets(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    let (user, session) = match user(&state, &headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return Redirect::to("/login").into_response(),
+        Err(response) => return response,
+    };
+    let found = state
+        .ingestor
+        .store()
+        .read(move |tx| {
+            Ok((account_store::user_login_by_id(tx, user)?, web_store::my_tickets(tx, user, 200)?))
+        })
+        .await;
+    let (Some(me), tickets) = (match found {
+        Ok(found) => found,
+        Err(error) => return failure(&state, &error.into()),
+    }) else {
+        return Redirect::to("/login").into_response();
+    };
+    let keyring = &state.ingestor.settings().keyring;
+    let expires_at_ms = state.ingestor.now_ms() + PAGE_LINK_TTL.as_millis() as i64;
+    let rows: Vec<Value> = tickets
+        .iter()
+        .map(|ticket| {
+            let claims = Claims {
+                purpose: Purpose::View,
+                ticket: TicketId(ticket.id),
+                participant: Participant::User(user),
+                expires_at_ms,
+                epoch: u64::try_from(ticket.epoch).unwrap_or_default(),
+            };
+            json!({ "ticket": ticket, "link": format!("/t/{}", keyring.link(&claims)), "updated": when(ticket.updated_at) })
+        })
+        .collect();
+    state.pages.render(
+        StatusCode::OK,
+        "my_tickets.html",
+        json!({ "me": { "name": me.name, "email": me.email }, "tickets": rows, "csrf": session.csrf, "modes": modes(&state) }),
+    )
+}
+
+/// A time as pages show it (UTC: the server does not know the reader's zone).
+pub(super) fn when(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
