@@ -10,7 +10,6 @@ use common::{Backend, Harness, Mail, added, created};
 use mailgate::auth::token::{Claims, Participant, Purpose};
 use mailgate::core::ids::{AgentId, TicketId, UserId};
 use mailgate::store::links as link_store;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 on_both_backends!(
     a_view_link_shows_the_ticket_to_its_participant,
@@ -25,32 +24,7 @@ on_both_backends!(
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// Serves the web endpoint of `h` on a free loopback port.
-async fn serve(h: &Harness) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let ingestor =
-        mailgate::app::open_with_clock(&h.config, std::sync::Arc::new(h.clock.clone())).await.unwrap();
-    let router = mailgate::app::web_router(&h.config, std::sync::Arc::new(ingestor)).unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        let _keep = stop;
-        mailgate::web::serve(listener, router, stopped).await.unwrap();
-    });
-    address
-}
-
-struct Page {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Page {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
+use common::http::{Client, Page, request_raw as request, serve};
 
 /// A plain HTTP/1.1 GET over a fresh connection.
 async fn get(address: SocketAddr, path: &str) -> Page {
@@ -69,22 +43,6 @@ async fn post(address: SocketAddr, path: &str, form: &str) -> Page {
         ),
     )
     .await
-}
-
-async fn request(address: SocketAddr, request: &str) -> Page {
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let raw = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Page { status, headers, body: body.to_string() }
 }
 
 /// The endpoint reads the harness's fixed clock (through its ingestor).
@@ -262,12 +220,18 @@ async fn the_access_page_answers_alike_and_mails_only_participants(backend: Back
     assert_eq!(form.status, 200);
     assert!(form.body.contains("<form method=\"post\" action=\"/access\""), "{}", form.body);
 
-    let answers = [
-        post(address, "/access", "number=000000&email=ann%40acme.com").await,
-        post(address, "/access", &format!("number={number}&email=mallory%40evil.example")).await,
-        post(address, "/access", &format!("number={number}&email=alice%40example.com")).await,
-        post(address, "/access", &format!("number={number}&email=ANN%40acme.com")).await,
-    ];
+    let forged = post(address, "/access", &format!("number={number}&email=ann%40acme.com")).await;
+    assert_eq!(forged.status, 403, "a POST without the form's CSRF token is refused");
+    let mut client = Client::new(address);
+    let mut answers = Vec::new();
+    for form in [
+        "number=000000&email=ann%40acme.com".to_string(),
+        format!("number={number}&email=mallory%40evil.example"),
+        format!("number={number}&email=alice%40example.com"),
+        format!("number={number}&email=ANN%40acme.com"),
+    ] {
+        answers.push(client.submit("/access", "/access", &form).await);
+    }
     for page in &answers {
         assert_eq!(
             (page.status, &page.body),
@@ -293,16 +257,19 @@ async fn the_access_page_is_rate_limited(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };
     let address = serve(&h).await;
     let mut statuses = Vec::new();
+    let mut client = Client::new(address);
     for n in 0..4 {
-        statuses.push(post(address, "/access", &format!("number={n}&email=same%40example.org")).await.status);
+        let form = format!("number={n}&email=same%40example.org");
+        statuses.push(client.submit("/access", "/access", &form).await.status);
     }
     assert_eq!(statuses, [200, 200, 200, 429], "three asks per address, then wait");
     let mut statuses = Vec::new();
     for n in 0..6 {
-        statuses.push(post(address, "/access", &format!("number=1&email=n{n}%40example.org")).await.status);
+        let form = format!("number=1&email=n{n}%40example.org");
+        statuses.push(client.submit("/access", "/access", &form).await.status);
     }
     assert_eq!(statuses.last(), Some(&429), "one client, many addresses: limited too ({statuses:?})");
-    let limited = post(address, "/access", "number=1&email=x%40example.org").await;
+    let limited = client.submit("/access", "/access", "number=1&email=x%40example.org").await;
     assert!(
         limited.body.contains("Too many requests") && limited.header("content-security-policy").is_some()
     );

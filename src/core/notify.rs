@@ -87,7 +87,11 @@ impl Mail {
     pub fn about_ticket(self) -> bool {
         !matches!(
             self,
-            Mail::RejectionNotice | Mail::AccountConfirm | Mail::AccountExists | Mail::AccountInvite | Mail::PasswordReset
+            Mail::RejectionNotice
+                | Mail::AccountConfirm
+                | Mail::AccountExists
+                | Mail::AccountInvite
+                | Mail::PasswordReset
         )
     }
 

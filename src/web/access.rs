@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::Form;
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use serde_json::json;
@@ -62,17 +62,29 @@ pub struct AccessForm {
     number: String,
     #[serde(default)]
     email: String,
+    #[serde(default)]
+    csrf: String,
 }
 
-pub async fn form(State(state): State<WebState>) -> Response {
-    state.pages.render(StatusCode::OK, "access.html", json!({ "sent": false }))
+pub async fn form(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    page(&state, &headers, false)
+}
+
+fn page(state: &WebState, headers: &HeaderMap, sent: bool) -> Response {
+    let (csrf, cookie) = super::session::anon_csrf(state, headers);
+    let page = state.pages.render(StatusCode::OK, "access.html", json!({ "sent": sent, "csrf": csrf }));
+    super::agent_auth::with_cookie(page, cookie)
 }
 
 pub async fn request(
     State(state): State<WebState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Form(form): Form<AccessForm>,
 ) -> Response {
+    if !super::session::anon_csrf_ok(&state, &headers, &form.csrf) {
+        return super::session::forbidden(&state);
+    }
     if !state.limits.admit(peer.ip(), &form.email) {
         return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
     }
@@ -82,5 +94,5 @@ pub async fn request(
             tracing::warn!(%error, "access page: could not queue a link");
         }
     });
-    state.pages.render(StatusCode::OK, "access.html", json!({ "sent": true }))
+    page(&state, &headers, true)
 }

@@ -192,7 +192,10 @@ impl Templates {
         };
         merge(&mut context, extra);
         if !name.about_ticket() && name != Mail::RejectionNotice {
-            merge(&mut context, json!({ "ticket": { "number": "", "subject": "", "status": "", "url": "" } }));
+            merge(
+                &mut context,
+                json!({ "ticket": { "number": "", "subject": "", "status": "", "url": "" } }),
+            );
         }
         context
     }

@@ -31,5 +31,5 @@ impl<S: Send + Sync> FromRequestParts<S> for Viewer {
 }
 
 pub fn routes() -> axum::Router<super::WebState> {
-    axum::Router::new()
+    axum::Router::new().route("/agent", axum::routing::get(|viewer: Viewer| async move { viewer.name }))
 }

@@ -1,0 +1,139 @@
+//! The web endpoint of a harness on a loopback port, and a small HTTP/1.1 client that keeps
+//! cookies and reads the CSRF token out of forms, like a browser would.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::Harness;
+
+/// Serves the web endpoint of `h` on a free loopback port (the harness's fixed clock).
+pub async fn serve(h: &Harness) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let ingestor =
+        mailgate::app::open_with_clock(&h.config, std::sync::Arc::new(h.clock.clone())).await.unwrap();
+    let router = mailgate::app::web_router(&h.config, std::sync::Arc::new(ingestor)).unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let _keep = stop;
+        mailgate::web::serve(listener, router, stopped).await.unwrap();
+    });
+    address
+}
+
+pub struct Page {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Page {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The `csrf` hidden field of the page's (first) form.
+    pub fn csrf(&self) -> String {
+        let start = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .unwrap_or_else(|| panic!("no csrf field in\n{}", self.body));
+        let rest = &self.body[start + "name=\"csrf\" value=\"".len()..];
+        rest[..rest.find('"').unwrap()].to_string()
+    }
+
+    /// Where a redirect points.
+    pub fn location(&self) -> &str {
+        self.header("location").unwrap_or_else(|| panic!("no redirect: {} {}", self.status, self.body))
+    }
+}
+
+/// A client with a cookie jar (paths ignored: every cookie goes with every request).
+pub struct Client {
+    pub address: SocketAddr,
+    pub cookies: BTreeMap<String, String>,
+}
+
+impl Client {
+    pub fn new(address: SocketAddr) -> Client {
+        Client { address, cookies: BTreeMap::new() }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let head = format!(
+            "GET {path} HTTP/1.1\r\nHost: help.example.com\r\nConnection: close\r\n{}\r\n",
+            self.cookie_line()
+        );
+        self.send(&head).await
+    }
+
+    /// A form POST (urlencoded `form`).
+    pub async fn post(&mut self, path: &str, form: &str) -> Page {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: help.example.com\r\nConnection: close\r\n{}\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            self.cookie_line(),
+            form.len()
+        );
+        self.send(&head).await
+    }
+
+    /// GETs `path`, then POSTs `form` to `action` with the page's CSRF token added.
+    pub async fn submit(&mut self, path: &str, action: &str, form: &str) -> Page {
+        let page = self.get(path).await;
+        let csrf = page.csrf();
+        self.post(action, &format!("{form}&csrf={}", encode(&csrf))).await
+    }
+
+    fn cookie_line(&self) -> String {
+        if self.cookies.is_empty() {
+            return String::new();
+        }
+        let pairs: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("Cookie: {}\r\n", pairs.join("; "))
+    }
+
+    async fn send(&mut self, request: &str) -> Page {
+        let page = request_raw(self.address, request).await;
+        for (name, value) in &page.headers {
+            if name.eq_ignore_ascii_case("set-cookie") {
+                let pair = value.split(';').next().unwrap();
+                let (key, value) = pair.split_once('=').unwrap();
+                if value.is_empty() || value.contains("Max-Age=0") {
+                    self.cookies.remove(key);
+                } else {
+                    self.cookies.insert(key.to_string(), value.to_string());
+                }
+            }
+        }
+        page
+    }
+}
+
+/// Form-urlencodes `text`.
+pub fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub async fn request_raw(address: SocketAddr, request: &str) -> Page {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Page { status, headers, body: body.to_string() }
+}
