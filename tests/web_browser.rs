@@ -4,48 +4,11 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::browser::{Browser, RequestLog, available};
+use common::browser::{Browser, RequestLog, link_in, shows, site};
 use common::smtp::{SmtpSink, free_port, header, mail_to, worker};
-use common::{Backend, Harness, Mail, created};
-
-/// A harness whose links point at a web endpoint served on a loopback port.
-async fn site() -> Option<(Harness, String)> {
-    if !available() || !common::smtp::available() {
-        return None;
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let h = Harness::with_config(Backend::Sqlite, &format!("[web]\nbase_url = \"{base}\"\n")).await?;
-    let ingestor = mailgate::app::open_with_clock(&h.config, Arc::new(h.clock.clone())).await.unwrap();
-    let router = mailgate::app::web_router(&h.config, Arc::new(ingestor)).unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        let _keep = stop;
-        mailgate::web::serve(listener, router, stopped).await.unwrap();
-    });
-    Some((h, base))
-}
-
-/// Whether the page shows `text` within a few seconds (a submitted form navigates asynchronously).
-async fn shows(browser: &Browser, text: &str) -> bool {
-    for _ in 0..100 {
-        if browser.page_source().await.contains(text) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
-/// The first `base`/t/... link in a delivered mail (quoted-printable soft breaks undone).
-fn link_in(mail: &str, base: &str) -> String {
-    let text = mail.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
-    let start = text.find(&format!("{base}/t/")).unwrap_or_else(|| panic!("no link to {base} in\n{mail}"));
-    text[start..].split(|c: char| c.is_whitespace() || c == '"' || c == '<').next().unwrap().to_string()
-}
+use common::{Mail, created};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_link_in_a_delivered_mail_opens_the_thread() {

@@ -237,10 +237,10 @@ pub fn record_failure(tx: &mut Tx<'_>, key: &str, now_ms: i64, window_ms: i64, m
     let failures = tx.query_one(
         "INSERT INTO rate_limits (key, failures, window_start, blocked_until) VALUES ($1, 1, $2, 0)
          ON CONFLICT (key) DO UPDATE SET
-           failures = CASE WHEN rate_limits.window_start <= $2 - $3 THEN 1 ELSE rate_limits.failures + 1 END,
-           window_start = CASE WHEN rate_limits.window_start <= $2 - $3 THEN $2 ELSE rate_limits.window_start END
+           failures = CASE WHEN rate_limits.window_start <= $3 THEN 1 ELSE rate_limits.failures + 1 END,
+           window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 ELSE rate_limits.window_start END
          RETURNING failures",
-        params![key, now_ms, window_ms],
+        params![key, now_ms, now_ms - window_ms],
         |r| r.i64(0),
     )?;
     if failures >= i64::from(max) {

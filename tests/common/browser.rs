@@ -16,6 +16,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::{Backend, Harness};
+
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The browser binary itself: Debian's /usr/bin/chromium is a shell wrapper that sources
@@ -387,4 +389,50 @@ impl Drop for RequestLog {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// A harness whose links point at a web endpoint served on a loopback port.
+pub async fn site() -> Option<(Harness, String)> {
+    site_with("").await
+}
+
+/// Like [`site`], with `extra` configuration.
+pub async fn site_with(extra: &str) -> Option<(Harness, String)> {
+    if !available() || !super::smtp::available() {
+        return None;
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let h = Harness::with_config(Backend::Sqlite, &format!("[web]\nbase_url = \"{base}\"\n{extra}")).await?;
+    let ingestor = mailgate::app::open_with_clock(&h.config, Arc::new(h.clock.clone())).await.unwrap();
+    let router = mailgate::app::web_router(&h.config, Arc::new(ingestor)).unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let _keep = stop;
+        mailgate::web::serve(listener, router, stopped).await.unwrap();
+    });
+    Some((h, base))
+}
+
+/// Whether the page shows `text` within a few seconds (a submitted form navigates asynchronously).
+pub async fn shows(browser: &Browser, text: &str) -> bool {
+    for _ in 0..100 {
+        if browser.page_source().await.contains(text) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// The first `base`/t/... link in a delivered mail (quoted-printable soft breaks undone).
+pub fn link_in(mail: &str, base: &str) -> String {
+    url_in(mail, &format!("{base}/t/"))
+}
+
+/// The first URL starting with `prefix` in a delivered mail (quoted-printable soft breaks undone).
+pub fn url_in(mail: &str, prefix: &str) -> String {
+    let text = mail.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    let start = text.find(prefix).unwrap_or_else(|| panic!("no link to {prefix} in\n{mail}"));
+    text[start..].split(|c: char| c.is_whitespace() || c == '"' || c == '<').next().unwrap().to_string()
 }
