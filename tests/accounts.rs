@@ -23,6 +23,7 @@ on_both_backends!(
     forced_enrollment_and_recovery_codes,
     posts_without_the_csrf_token_are_refused,
     an_agent_invites_a_guest_who_then_signs_in,
+    sessions_end_when_idle_and_at_their_age_limit,
 );
 
 const GOOD: &str = "correct horse battery";
@@ -450,4 +451,34 @@ async fn an_agent_invites_a_guest_who_then_signs_in(backend: Backend) {
     assert!(
         accounts.invite(mailgate::core::ids::UserId(gus), mailgate::core::ids::AgentId(alice)).await.is_err()
     );
+}
+
+async fn sessions_end_when_idle_and_at_their_age_limit(backend: Backend) {
+    let extra = "[web]\nbase_url = \"https://help.example.com\"\n";
+    let Some((h, address, _)) = site(backend, extra).await else { return };
+    signed_up(&h, address, "ann@acme.com").await;
+    let mut client = Client::new(address);
+    // The cookie: HttpOnly, SameSite=Strict, Secure on an https site.
+    let signed =
+        client.submit("/login", "/login", &format!("email=ann%40acme.com&password={}", encode(GOOD))).await;
+    let cookie = signed.header("set-cookie").unwrap().to_string();
+    assert!(cookie.starts_with("mg_user=") && cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict") && cookie.contains("Secure"), "{cookie}");
+
+    // Idle: auth.session_idle_minutes = 120.
+    h.clock.advance_ms(119 * 60 * 1000);
+    assert_eq!(client.get("/tickets").await.status, 200, "still active");
+    h.clock.advance_ms(121 * 60 * 1000);
+    assert_eq!(client.get("/tickets").await.location(), "/login", "idle too long");
+
+    // Absolute: auth.session_max_hours = 12, however active.
+    let signed =
+        client.submit("/login", "/login", &format!("email=ann%40acme.com&password={}", encode(GOOD))).await;
+    assert_eq!(signed.location(), "/tickets");
+    for _ in 0..11 {
+        h.clock.advance_ms(60 * 60 * 1000);
+        assert_eq!(client.get("/tickets").await.status, 200);
+    }
+    h.clock.advance_ms(61 * 60 * 1000);
+    assert_eq!(client.get("/tickets").await.location(), "/login", "older than 12 hours");
 }

@@ -6,6 +6,9 @@ use super::{AccountError, Accounts};
 use crate::auth::secret::{random_token, token_hash};
 use crate::store::sessions::{self as session_store, Holder, Stage};
 
+/// Activity is recorded at most this often per session.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
 /// A live session as a request sees it.
 #[derive(Clone, Debug)]
 pub struct Session {
@@ -36,23 +39,35 @@ impl Accounts {
     }
 
     /// The session a cookie names, when it exists and has not expired (an expired one is removed).
+    /// A read, plus a write at most once a minute per session (activity) or on expiry.
     pub async fn session(&self, cookie: &str) -> Result<Option<Session>, AccountError> {
         let id_hash = token_hash(cookie);
         let now = self.now_ms();
         let (idle, max) = (self.rules.session_idle_ms, self.rules.session_max_ms);
-        Ok(self
-            .ingestor
-            .store()
-            .write(move |tx| {
-                let Some(row) = session_store::find_session(tx, &id_hash)? else { return Ok(None) };
-                if now - row.seen_at > idle || now - row.created_at > max {
-                    session_store::delete_session(tx, &id_hash)?;
-                    return Ok(None);
-                }
-                session_store::touch_session(tx, &id_hash, now)?;
-                Ok(Some(Session { id_hash, holder: row.holder, stage: row.stage, csrf: row.csrf }))
-            })
-            .await?)
+        let lookup = id_hash.clone();
+        let Some(row) =
+            self.ingestor.store().read(move |tx| session_store::find_session(tx, &lookup)).await?
+        else {
+            return Ok(None);
+        };
+        let expired = now - row.seen_at > idle || now - row.created_at > max;
+        if expired || now - row.seen_at > TOUCH_EVERY_MS {
+            let hash = id_hash.clone();
+            self.ingestor
+                .store()
+                .write(move |tx| {
+                    if expired {
+                        session_store::delete_session(tx, &hash)
+                    } else {
+                        session_store::touch_session(tx, &hash, now)
+                    }
+                })
+                .await?;
+        }
+        if expired {
+            return Ok(None);
+        }
+        Ok(Some(Session { id_hash, holder: row.holder, stage: row.stage, csrf: row.csrf }))
     }
 
     /// Replaces `old` by a new session at `stage` (new id, new CSRF token).

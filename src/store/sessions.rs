@@ -94,12 +94,9 @@ fn session_row(r: &Row<'_>) -> Result<SessionRow> {
     })
 }
 
-/// Records activity, at most once a minute per session (a page view is not a write each time).
+/// Records activity (the caller decides how often: a page view need not be a write).
 pub fn touch_session(tx: &mut Tx<'_>, id_hash: &str, now_ms: i64) -> Result<()> {
-    tx.execute(
-        "UPDATE sessions SET seen_at = $2 WHERE id_hash = $1 AND seen_at < $3",
-        params![id_hash, now_ms, now_ms - 60_000],
-    )?;
+    tx.execute("UPDATE sessions SET seen_at = $2 WHERE id_hash = $1", params![id_hash, now_ms])?;
     Ok(())
 }
 
