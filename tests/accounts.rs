@@ -24,6 +24,7 @@ on_both_backends!(
     posts_without_the_csrf_token_are_refused,
     an_agent_invites_a_guest_who_then_signs_in,
     sessions_end_when_idle_and_at_their_age_limit,
+    a_trusted_proxy_signs_people_in_by_header,
 );
 
 const GOOD: &str = "correct horse battery";
@@ -481,4 +482,27 @@ async fn sessions_end_when_idle_and_at_their_age_limit(backend: Backend) {
     }
     h.clock.advance_ms(61 * 60 * 1000);
     assert_eq!(client.get("/tickets").await.location(), "/login", "older than 12 hours");
+}
+
+async fn a_trusted_proxy_signs_people_in_by_header(backend: Backend) {
+    let extra = "[auth]\npassthrough_header = \"X-Remote-User\"\npassthrough_proxies = [\"127.0.0.2\"]\n";
+    let Some((h, address, _)) = site(backend, extra).await else { return };
+    signed_up(&h, address, "ann@acme.com").await;
+    let ask = |path: &str, user: &str| {
+        format!("GET {path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\nX-Remote-User: {user}\r\n\r\n")
+    };
+    let proxy = "127.0.0.2".parse().unwrap();
+    let stranger = "127.0.0.1".parse().unwrap();
+    let request_from = common::http::request_from;
+
+    let forged = request_from(stranger, address, &ask("/agent/login", "alice@example.com")).await;
+    assert_eq!(forged.status, 200, "the header from anyone but the proxy is ignored: the login form");
+    let agent = request_from(proxy, address, &ask("/agent/login", "alice@example.com")).await;
+    assert_eq!((agent.status, agent.location()), (303, "/agent"));
+    assert!(agent.header("set-cookie").unwrap().starts_with("mg_agent="));
+    let user = request_from(proxy, address, &ask("/login", "ann@acme.com")).await;
+    assert_eq!((user.status, user.location()), (303, "/tickets"));
+    let nobody = request_from(proxy, address, &ask("/agent/login", "mallory@evil.example")).await;
+    assert_eq!(nobody.status, 200, "an address with no account gets the form");
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM sessions WHERE agent_id IS NOT NULL").await, 1);
 }

@@ -123,7 +123,14 @@ pub fn encode(text: &str) -> String {
 }
 
 pub async fn request_raw(address: SocketAddr, request: &str) -> Page {
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    request_from("127.0.0.1".parse().unwrap(), address, request).await
+}
+
+/// Like [`request_raw`], from the loopback address `source` (any of 127.0.0.0/8 works on Linux).
+pub async fn request_from(source: std::net::IpAddr, address: SocketAddr, request: &str) -> Page {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(source, 0)).unwrap();
+    let mut stream = socket.connect(address).await.unwrap();
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();
