@@ -1,8 +1,7 @@
-//! Authentication: signed tokens for links and reply addresses (`token`), passwords (`password`),
-//! agents' TOTP (`totp`), random secrets and sealing (`secret`), and sign-in providers (`provider`).
+//! Who may do what: signed tokens for links and reply addresses; passwords, TOTP, random tokens
+//! and sealed secrets for accounts.
 
 pub mod password;
-pub mod provider;
 pub mod secret;
 pub mod token;
 pub mod totp;

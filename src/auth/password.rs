@@ -215,8 +215,8 @@ fn dummy_hash(params: Argon2Params) -> Result<PasswordHash, PasswordError> {
         algorithm: ARGON2ID_IDENT,
         version: Some(Version::V0x13.into()),
         params: ParamsString::try_from(params.to_argon2()?).map_err(PasswordError::Hash)?,
-        salt: Some(Salt::new(&[0x5a; SALT_BYTES]).map_err(|e| PasswordError::Task(e.to_string()))?),
-        hash: Some(Output::new(&[0; OUTPUT_BYTES]).map_err(|e| PasswordError::Task(e.to_string()))?),
+        salt: Some(Salt::new(&[0x5a; SALT_BYTES]).map_err(|e| PasswordError::Hash(e.into()))?),
+        hash: Some(Output::new(&[0; OUTPUT_BYTES]).map_err(|e| PasswordError::Hash(e.into()))?),
     })
 }
 
