@@ -1,7 +1,8 @@
 //! Who may do what: signed tokens for links and reply addresses; passwords, TOTP, random tokens
-//! and sealed secrets for accounts.
+//! and sealed secrets for accounts; sign-in providers other than passwords (`provider`).
 
 pub mod password;
+pub mod provider;
 pub mod secret;
 pub mod token;
 pub mod totp;
