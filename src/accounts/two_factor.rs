@@ -57,7 +57,9 @@ impl Accounts {
             })
             .await?
             .map_err(|why| AccountError::Refused(why.into()))?;
-        totp::enrollment(&secret, &self.instance_name, account)
+        // otpauth labels are `issuer:account`; totp-rs refuses a colon inside either.
+        let issuer = self.instance_name.replace(':', " ");
+        totp::enrollment(&secret, issuer.trim(), &account.replace(':', " "))
             .map_err(|e| AccountError::Refused(e.to_string()))
     }
 
