@@ -248,3 +248,28 @@ fn links_are_minted_and_revoked_from_the_command_line() {
     assert!(text(&out).contains("takes no part"), "{}", text(&out));
     assert_eq!(code(&site.run(&["link", "mint", "000000", "ann@acme.test"], b"")), 66);
 }
+
+#[test]
+fn agent_commands_set_a_password_from_stdin_and_reset_2fa() {
+    let site = Site::new("[[agents]]\nkey = \"alice\"\nemails = [\"alice@example.com\"]\n");
+    let weak = site.run(&["agent", "set-password", "alice"], b"password1\n");
+    assert_eq!(code(&weak), 65, "{}", text(&weak));
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 10"), "{}", text(&weak));
+    let empty = site.run(&["agent", "set-password", "alice"], b"");
+    assert_eq!(code(&empty), 65, "{}", text(&empty));
+    let unknown = site.run(&["agent", "set-password", "mallory"], b"blue velvet staircase\n");
+    assert_eq!(code(&unknown), 65, "{}", text(&unknown));
+
+    let set = site.run(&["agent", "set-password", "alice"], b"blue velvet staircase\n");
+    assert_eq!(code(&set), 0, "{}", text(&set));
+    let hash: String = rusqlite::Connection::open(site.db())
+        .unwrap()
+        .query_row("SELECT password_hash FROM agents WHERE key = 'alice'", [], |r| r.get(0))
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+    assert!(!hash.contains("blue velvet"));
+
+    let reset = site.run(&["agent", "reset-2fa", "alice"], b"");
+    assert_eq!(code(&reset), 0, "{}", text(&reset));
+    assert!(String::from_utf8_lossy(&reset.stdout).contains("had no two-factor"), "{}", text(&reset));
+}
