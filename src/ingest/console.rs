@@ -1,7 +1,8 @@
 //! The admin command line acting on tickets (`mailgate ticket assign|status|note|reply`). A reply
 //! or note is written as the mail the agent would send (From their address, to the reply or note
 //! address signed for them) and ingested like one, so commands, relays and the trace are exactly
-//! those of email; assignment and status go through the same lifecycle code with `an admin` as actor.
+//! those of email; assignment, status and priority go through the same lifecycle code, with `an
+//! admin` as actor on the command line and the signed-in agent in the web console.
 
 use super::lifecycle::{Actor, Change};
 use lettre::message::header::ContentType;
@@ -9,7 +10,7 @@ use lettre::message::{Attachment, MultiPart};
 
 use super::{Delivery, IngestError, Ingestor, Report};
 use crate::auth::token::{Claims, Participant, Purpose};
-use crate::core::command::{Command, CommandError};
+use crate::core::command::{Command, CommandError, Priority};
 use crate::core::identify::tagged_address;
 use crate::core::ids::{AgentId, TicketId};
 use crate::core::ticket::Status;
@@ -32,11 +33,13 @@ pub struct Written<'a> {
     pub files: &'a [crate::outbox::compose::File],
 }
 
-/// What the command line asks for.
+/// What the command line or the agent console asks for.
 #[derive(Clone, Debug)]
 pub enum ConsoleAction {
+    /// An active agent's or team's key.
     Assign(String),
     Status(Status),
+    Priority(Priority),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +63,17 @@ impl Ingestor {
         number: &str,
         action: ConsoleAction,
     ) -> Result<Vec<String>, ConsoleError> {
+        self.console_change_as(number, Actor::Admin, action).await
+    }
+
+    /// Applies `action` to ticket `number` as `actor` (the agent signed in to the web console), so
+    /// the system entry names them. Returns the changes made (none when nothing changed).
+    pub async fn console_change_as(
+        &self,
+        number: &str,
+        actor: Actor,
+        action: ConsoleAction,
+    ) -> Result<Vec<String>, ConsoleError> {
         let (pipeline, number) = (self.pipeline.clone(), number.trim_start_matches('#').to_string());
         let shown = number.clone();
         let result = self
@@ -71,12 +85,13 @@ impl Ingestor {
                 let command = match action {
                     ConsoleAction::Assign(key) => Command::Assign(key.to_ascii_lowercase()),
                     ConsoleAction::Status(status) => Command::Status(status),
+                    ConsoleAction::Priority(priority) => Command::Priority(priority),
                 };
                 let changes: Result<Vec<Change>, CommandError> =
                     pipeline.resolve_commands(tx, state.id, &[(1, command)])?;
                 let Ok(changes) = changes else { return Ok(Some(changes.map(|_| Vec::new()))) };
                 let mut trace = Trace::default();
-                pipeline.apply_changes(tx, &state, &Actor::Admin, &changes, &mut trace)?;
+                pipeline.apply_changes(tx, &state, &actor, &changes, &mut trace)?;
                 Ok(Some(Ok(trace.steps.into_iter().map(|step| step.reason).collect())))
             })
             .await

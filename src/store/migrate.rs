@@ -31,6 +31,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0004_accounts.sql"),
         postgres: include_str!("../../migrations/postgres/0004_accounts.sql"),
     },
+    Migration {
+        version: "0005_console",
+        sqlite: include_str!("../../migrations/sqlite/0005_console.sql"),
+        postgres: include_str!("../../migrations/postgres/0005_console.sql"),
+    },
 ];
 
 /// An arbitrary constant: the advisory lock id migrations hold on PostgreSQL.

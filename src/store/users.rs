@@ -52,7 +52,7 @@ pub enum UserSort {
 }
 
 /// One row of the user directory.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct UserSummary {
     pub id: UserId,
     pub email: String,
@@ -81,6 +81,17 @@ fn user_summary(r: &Row<'_>) -> Result<UserSummary> {
 
 /// Users whose email or name contains `query` (case-insensitive; empty matches all), sorted.
 pub fn search_users(tx: &mut Tx<'_>, query: &str, sort: UserSort, limit: i64) -> Result<Vec<UserSummary>> {
+    search_users_page(tx, query, sort, limit, 0)
+}
+
+/// [`search_users`] from the `offset`th match on (the console's pages).
+pub fn search_users_page(
+    tx: &mut Tx<'_>,
+    query: &str,
+    sort: UserSort,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<UserSummary>> {
     let order = match sort {
         UserSort::Name => "ORDER BY LOWER(u.name), u.email",
         UserSort::Email => "ORDER BY u.email",
@@ -89,9 +100,9 @@ pub fn search_users(tx: &mut Tx<'_>, query: &str, sort: UserSort, limit: i64) ->
     };
     let pattern = format!("%{}%", escape_like(&query.to_lowercase()));
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} WHERE u.email LIKE $1 ESCAPE '\\' OR LOWER(u.name) LIKE $1 ESCAPE '\\' {order} LIMIT $2"
+        "SELECT {SUMMARY_COLUMNS} WHERE u.email LIKE $1 ESCAPE '\\' OR LOWER(u.name) LIKE $1 ESCAPE '\\' {order} LIMIT $2 OFFSET $3"
     );
-    tx.query_all(&sql, params![pattern.as_str(), limit], user_summary)
+    tx.query_all(&sql, params![pattern.as_str(), limit, offset], user_summary)
 }
 
 /// Finds a user by email or numeric id.

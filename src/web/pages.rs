@@ -11,7 +11,7 @@ pub struct Pages {
     instance_name: String,
 }
 
-const PAGES: [(&str, &str); 19] = [
+const PAGES: &[(&str, &str)] = &[
     ("layout.html", include_str!("../../templates/web/layout.html.tera")),
     ("ticket.html", include_str!("../../templates/web/ticket.html.tera")),
     ("link_gone.html", include_str!("../../templates/web/link_gone.html.tera")),
@@ -32,6 +32,14 @@ const PAGES: [(&str, &str); 19] = [
     ("new_ticket.html", include_str!("../../templates/web/new_ticket.html.tera")),
     ("agent_code.html", include_str!("../../templates/web/agent_code.html.tera")),
     ("agent_2fa.html", include_str!("../../templates/web/agent_2fa.html.tera")),
+    // The agent console (web/console): overridden from a `console/` directory inside `web_dir`.
+    ("console/layout.html", include_str!("../../templates/web/console/layout.html.tera")),
+    ("console/queue.html", include_str!("../../templates/web/console/queue.html.tera")),
+    ("console/ticket.html", include_str!("../../templates/web/console/ticket.html.tera")),
+    ("console/users.html", include_str!("../../templates/web/console/users.html.tera")),
+    ("console/user.html", include_str!("../../templates/web/console/user.html.tera")),
+    ("console/orgs.html", include_str!("../../templates/web/console/orgs.html.tera")),
+    ("console/org.html", include_str!("../../templates/web/console/org.html.tera")),
 ];
 
 /// A page override that cannot be used, with the file it came from.
@@ -63,7 +71,7 @@ impl Pages {
         let pages = Pages { tera, instance_name: instance_name.to_string() };
         // Render each once with a full context: a broken override fails at load, not for a visitor.
         if errors.is_empty() {
-            for (name, _, file) in sources.iter().filter(|(name, _, _)| name != "layout.html") {
+            for (name, _, file) in sources.iter().filter(|(name, _, _)| !is_layout(name)) {
                 if let Err(error) = pages.try_render(name, sample_context()) {
                     errors.push(PageError { file: file.clone(), message: error });
                 }
@@ -113,8 +121,23 @@ impl Pages {
     }
 }
 
-/// Replaces embedded pages with `<name>.tera` files of `dir`; anything else there is an error.
+/// Layouts are only extended, never rendered on their own.
+fn is_layout(name: &str) -> bool {
+    name == "layout.html" || name.ends_with("/layout.html")
+}
+
+/// Replaces embedded pages with `<name>.tera` files of `dir` (and `console/<name>.tera` for the
+/// console's pages); anything else there is an error.
 fn read_overrides(dir: &Path, sources: &mut [(String, String, String)], errors: &mut Vec<PageError>) {
+    read_override_dir(dir, "", sources, errors);
+}
+
+fn read_override_dir(
+    dir: &Path,
+    prefix: &str,
+    sources: &mut [(String, String, String)],
+    errors: &mut Vec<PageError>,
+) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(error) => {
@@ -124,15 +147,20 @@ fn read_overrides(dir: &Path, sources: &mut [(String, String, String)], errors: 
     };
     for path in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
         let file = path.display().to_string();
+        if prefix.is_empty() && path.is_dir() && path.file_name().is_some_and(|n| n == "console") {
+            read_override_dir(&path, "console/", sources, errors);
+            continue;
+        }
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
             .and_then(|n| n.strip_suffix(".tera"))
+            .map(|n| format!("{prefix}{n}"))
             .unwrap_or_default();
         if name == "site.css" {
             continue;
         }
-        let Some(slot) = sources.iter_mut().find(|(page, _, _)| page == name) else {
+        let Some(slot) = sources.iter_mut().find(|(page, _, _)| *page == name) else {
             let known: Vec<String> = PAGES.iter().map(|(name, _)| format!("{name}.tera")).collect();
             errors.push(PageError {
                 file,
@@ -156,6 +184,7 @@ fn sample_context() -> Value {
                      "files": [{ "id": 1, "name": "a.txt" }] }],
         "token": "tok", "form_tag": "tag", "can_reply": true, "can_resolve": true,
         "sent": false, "why": "because", "entry": 1, "html": "<p>ok</p>", "remote_images": false,
+        "console": console_sample(),
     });
     merge(&mut context, account_sample());
     context
@@ -174,6 +203,48 @@ fn account_sample() -> Value {
         "state": { "available": true, "enabled": false, "recovery_left": 10 }, "forced": true,
         "enrollment": { "secret": "ABC", "qr": "iVBOR", "url": "otpauth://totp/x" },
         "recovery_codes": ["aaaa-bbbb"],
+    })
+}
+
+/// Everything the console's pages may be given (web/console renders them all under `console`).
+fn console_sample() -> Value {
+    let line = json!({
+        "number": "123456", "subject": "Printer on fire", "requester_id": 1, "requester_name": "Ann",
+        "requester_email": "ann@acme.com", "org_key": "acme", "org_name": "ACME", "assignee": "Alice",
+        "priority": "high", "status": "open", "created_at": 0, "created": "1970-01-01 00:00:00",
+        "updated_at": 0, "updated": "1970-01-01 00:00:00",
+    });
+    let mut ticket = line.clone();
+    ticket["assignee_kind"] = json!("agent");
+    ticket["assignee_key"] = json!("alice");
+    let link =
+        json!({ "name": "open", "label": "Open", "count": 1, "link": "/agent?queue=open", "current": true });
+    let person = json!({ "id": 1, "name": "Ann", "email": "ann@acme.com", "status": "guest" });
+    json!({
+        "viewer": { "name": "Alice", "key": "alice", "csrf": "csrf" }, "nav": "queues",
+        "notice": "Done.", "error": "went wrong",
+        "queue": { "name": "open", "label": "Open" }, "tabs": [link], "sorts": [link],
+        "rows": [line], "pager": { "page": 2, "pages": 3, "previous": "/agent?page=1", "next": "/agent?page=3" },
+        "ticket": ticket,
+        "people": [{ "name": "Ann", "email": "ann@acme.com", "role": "owner" }],
+        "entries": [{ "id": 1, "has_html": false, "kind": "note", "author": "Alice", "text": "Hi", "created_at": 0,
+                      "created": "1970-01-01 00:00:00", "files": [{ "id": 1, "name": "a.txt" }] }],
+        "assignables": [{ "kind": "agent", "key": "alice", "name": "Alice" }],
+        "statuses": ["open"], "priorities": ["high"],
+        "search": "ann", "sort": "name",
+        "users": [{ "id": 1, "email": "ann@acme.com", "name": "Ann", "org_key": "acme", "status": "guest",
+                    "tickets": 1, "created_at": 0, "created": "1970-01-01 00:00:00" }],
+        "user": { "id": 1, "email": "ann@acme.com", "name": "Ann", "status": "registered", "created_at": 0,
+                  "created": "1970-01-01 00:00:00", "has_password": true, "last_login_at": 0,
+                  "last_login": "1970-01-01 00:00:00", "org_key": "acme", "org_name": "ACME" },
+        "custom": [{ "key": "tier", "value": "gold" }],
+        "tickets": [{ "number": "123456", "subject": "Printer on fire", "status": "open", "priority": "high",
+                      "role": "owner", "updated_at": 0, "updated": "1970-01-01 00:00:00", "requester_id": 1,
+                      "requester_name": "Ann", "requester_email": "ann@acme.com", "assignee": "Alice" }],
+        "orgs": [{ "key": "acme", "name": "ACME", "domains": 1, "members": 2, "open_tickets": 3 }],
+        "org": { "key": "acme", "name": "ACME" }, "domains": ["acme.com"], "contacts": [person],
+        "manager": { "kind": "agent", "key": "alice", "name": "Alice", "mode": "assign" },
+        "members": [person], "member_count": 1,
     })
 }
 
@@ -200,9 +271,19 @@ mod tests {
             "thread": [{ "id": 1, "has_html": true, "kind": "message", "author": "Ann", "text": "<b>hi</b>", "created_at": 0, "files": [{ "id": 1, "name": "a.txt" }] }],
             "token": "tok", "form_tag": "tag", "can_reply": true, "can_resolve": true,
             "sent": false, "why": "because", "entry": 1, "html": "<p>ok</p>", "remote_images": false,
+            "console": console_context(),
         });
         merge(&mut context, account_sample());
         context
+    }
+
+    /// The console's sample with markup where agents' and customers' text goes.
+    fn console_context() -> Value {
+        let mut console = console_sample();
+        console["rows"][0]["subject"] = json!("<script>x</script>");
+        console["entries"][0]["text"] = json!("<b>hi</b>");
+        console["user"]["name"] = json!("<i>Ann</i>");
+        console
     }
 
     fn body(response: Response) -> String {
@@ -240,7 +321,7 @@ mod tests {
     #[test]
     fn every_page_renders_and_escapes() {
         let pages = Pages::new("<Support & Co>", None).unwrap();
-        for (page, _) in PAGES.iter().filter(|(name, _)| *name != "layout.html") {
+        for (page, _) in PAGES.iter().filter(|(name, _)| !is_layout(name)) {
             let response = pages.render(StatusCode::OK, page, context());
             assert_eq!(response.status(), StatusCode::OK, "{page}");
             let html = body(response);
@@ -249,5 +330,35 @@ mod tests {
         let html = body(pages.render(StatusCode::OK, "ticket.html", context()));
         assert!(html.contains("&lt;script&gt;x") && html.contains("&lt;b&gt;hi"), "{html}");
         assert!(!html.contains("<script>") && !html.contains("<b>hi"), "{html}");
+        for (page, escaped) in [
+            ("console/queue.html", "&lt;script&gt;x"),
+            ("console/ticket.html", "&lt;b&gt;hi"),
+            ("console/user.html", "&lt;i&gt;Ann"),
+        ] {
+            let html = body(pages.render(StatusCode::OK, page, context()));
+            assert!(html.contains(escaped), "{page}: {html}");
+            assert!(
+                !html.contains("<script>") && !html.contains("<b>hi") && !html.contains("<i>Ann"),
+                "{page}"
+            );
+            assert!(html.contains("action=\"/agent/logout\""), "{page}: the console's navigation");
+        }
+    }
+
+    #[test]
+    fn console_pages_are_overridden_from_their_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("console")).unwrap();
+        std::fs::write(
+            dir.path().join("console/orgs.html.tera"),
+            "{% extends \"console/layout.html\" %}{% block console %}<h1>Our customers</h1>{% endblock console %}",
+        )
+        .unwrap();
+        let pages = Pages::new("S", Some(dir.path())).unwrap();
+        assert!(body(pages.render(StatusCode::OK, "console/orgs.html", context())).contains("Our customers"));
+
+        std::fs::write(dir.path().join("console/nope.html.tera"), "x").unwrap();
+        let Err(errors) = Pages::new("S", Some(dir.path())) else { panic!("an unknown console page loads") };
+        assert!(errors.iter().any(|e| e.file.ends_with("nope.html.tera")), "{errors:?}");
     }
 }

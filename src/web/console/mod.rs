@@ -1,35 +1,250 @@
-//! PLACEHOLDER until the console pages land (same contract): the signed-in agent.
+//! The agent console (`/agent...`): ticket queues, a ticket with its whole thread and the forms that
+//! act on it, the user directory and organization pages. It does not authenticate anyone: a session
+//! layer in front of these routes puts the signed-in agent into the request as a [`Viewer`]; without
+//! one every page redirects to the login. GETs only read; every POST checks the session's CSRF token
+//! first, changes tickets only through `ingest` (replies and notes as the agent's mail, the rest
+//! through the lifecycle with the agent as actor), and answers 303 back to the page.
 
+mod orgs;
+mod queue;
+mod ticket;
+mod users;
+
+use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
 
-use crate::core::ids::AgentId;
+use super::WebState;
 
 /// The signed-in agent, put into request extensions by the session layer.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Viewer {
-    pub agent: AgentId,
+    pub agent: crate::core::ids::AgentId,
     pub key: String,
     pub name: String,
-    /// This session's CSRF token.
+    /// this session's CSRF token
     pub csrf: String,
 }
 
 impl Viewer {
+    /// Whether a form's `csrf` field is this session's token (constant time; an empty token never
+    /// matches).
     pub fn csrf_ok(&self, submitted: &str) -> bool {
-        crate::auth::secret::constant_time_eq(self.csrf.as_bytes(), submitted.as_bytes())
+        !self.csrf.is_empty()
+            && crate::auth::secret::constant_time_eq(self.csrf.as_bytes(), submitted.as_bytes())
     }
 }
+
+/// Debug without the CSRF token (it is a secret of the session).
+impl std::fmt::Debug for Viewer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Viewer")
+            .field("agent", &self.agent)
+            .field("key", &self.key)
+            .field("name", &self.name)
+            .field("csrf", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Where a request without a signed-in agent is sent.
+pub const LOGIN_PATH: &str = "/agent/login";
 
 impl<S: Send + Sync> FromRequestParts<S> for Viewer {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Viewer, Response> {
-        parts.extensions.get::<Viewer>().cloned().ok_or_else(|| Redirect::to("/agent/login").into_response())
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Viewer>().cloned().ok_or_else(|| Redirect::to(LOGIN_PATH).into_response())
     }
 }
 
-pub fn routes() -> axum::Router<super::WebState> {
-    axum::Router::new().route("/agent", axum::routing::get(|viewer: Viewer| async move { viewer.name }))
+/// Every console route; mounted behind the session layer that provides the [`Viewer`].
+pub fn routes() -> Router<WebState> {
+    Router::new()
+        .route("/agent", get(queue::show))
+        .route("/agent/t/{number}", get(ticket::show))
+        .route("/agent/t/{number}/reply", post(ticket::reply))
+        .route("/agent/t/{number}/note", post(ticket::note))
+        .route("/agent/t/{number}/assign", post(ticket::assign))
+        .route("/agent/t/{number}/status", post(ticket::status))
+        .route("/agent/t/{number}/priority", post(ticket::priority))
+        .route("/agent/users", get(users::list))
+        .route("/agent/users/{id}", get(users::show))
+        .route("/agent/orgs", get(orgs::list))
+        .route("/agent/orgs/{key}", get(orgs::show))
+}
+
+/// Rows per page in queues and the user directory.
+const PAGE_SIZE: i64 = 50;
+
+/// Why a console request gets no page of its own; turned into a response in one place.
+enum Failure {
+    NotFound,
+    /// A form the handler cannot act on (400), with what to tell the agent.
+    BadRequest(String),
+    /// A POST without this session's CSRF token (403).
+    Forbidden,
+    /// The database failed (logged; 503).
+    Unavailable,
+}
+
+impl Failure {
+    fn page(self, state: &WebState) -> Response {
+        let (status, why) = match self {
+            Failure::NotFound => return state.pages.not_found(),
+            Failure::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
+            Failure::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "the form is out of date or came from elsewhere; reload the page and try again".to_string(),
+            ),
+            Failure::Unavailable => {
+                return state.pages.render(StatusCode::SERVICE_UNAVAILABLE, "not_found.html", json!({}));
+            }
+        };
+        state.pages.render(status, "bad_request.html", json!({ "why": why }))
+    }
+}
+
+/// Logs what failed (never the path or a query) and answers 503.
+fn unavailable(error: &dyn std::fmt::Display, what: &str) -> Failure {
+    tracing::error!(%error, "console: {what}");
+    Failure::Unavailable
+}
+
+/// A console page: `context` plus the viewer (name and the CSRF token the logout form posts) and
+/// which part of the navigation is current, all under the one key `console`, so console pages
+/// share no variable with the other pages.
+fn render(state: &WebState, viewer: &Viewer, page: &str, nav: &str, mut context: Value) -> Response {
+    context["viewer"] = json!({ "name": viewer.name, "key": viewer.key, "csrf": viewer.csrf });
+    context["nav"] = json!(nav);
+    state.pages.render(StatusCode::OK, page, json!({ "console": context }))
+}
+
+/// Post/redirect/get: back to `location`, which shows the notice its `?done=` names.
+fn see_other(location: String) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+}
+
+/// The fixed text of a `?done=` notice; anything else in the query shows nothing.
+fn notice(done: Option<&str>) -> Option<&'static str> {
+    Some(match done? {
+        "reply" => "Your reply was added and is on its way to the customer.",
+        "note" => "Your internal note was added.",
+        "assign" => "The ticket was assigned.",
+        "status" => "The status was changed.",
+        "priority" => "The priority was changed.",
+        "nothing" => "Nothing changed: the ticket already was that way.",
+        "reset" => "A password reset link is on its way.",
+        "invite" => "An invitation to create an account is on its way.",
+        _ => return None,
+    })
+}
+
+/// The 1-based page number of `?page=` (anything unreadable is the first page).
+fn page_number(page: Option<&str>) -> i64 {
+    page.and_then(|p| p.trim().parse::<i64>().ok()).unwrap_or(1).clamp(1, 100_000)
+}
+
+/// `value` with a formatted UTC time `x` beside every unix-millisecond field `x_at` (null stays null),
+/// in nested objects and arrays too.
+fn with_times(value: impl serde::Serialize) -> Value {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                let times: Vec<(String, Value)> = map
+                    .iter()
+                    .filter_map(|(key, v)| {
+                        let name = key.strip_suffix("_at")?;
+                        let shown = match v {
+                            Value::Number(n) => json!(n.as_i64().map(crate::clock::format_utc)),
+                            Value::Null => Value::Null,
+                            _ => return None,
+                        };
+                        Some((name.to_string(), shown))
+                    })
+                    .collect();
+                map.values_mut().for_each(walk);
+                map.extend(times);
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(value).unwrap_or(Value::Null);
+    walk(&mut value);
+    value
+}
+
+/// The key/value rows of a `custom` JSON column: strings as they are, other values as JSON. A
+/// column that is not a JSON object is shown whole.
+fn custom_rows(custom_json: &str) -> Vec<(String, String)> {
+    match serde_json::from_str::<Value>(custom_json) {
+        Ok(Value::Object(map)) => map
+            .into_iter()
+            .map(|(key, value)| match value {
+                Value::String(text) => (key, text),
+                other => (key, other.to_string()),
+            })
+            .collect(),
+        _ if custom_json.trim().is_empty() => Vec::new(),
+        _ => vec![("(data)".to_string(), custom_json.to_string())],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn viewer(csrf: &str) -> Viewer {
+        Viewer {
+            agent: crate::core::ids::AgentId(1),
+            key: "alice".into(),
+            name: "Alice".into(),
+            csrf: csrf.into(),
+        }
+    }
+
+    #[test]
+    fn csrf_matches_only_the_sessions_token() {
+        let v = viewer("s3cret-token");
+        assert!(v.csrf_ok("s3cret-token"));
+        assert!(!v.csrf_ok("s3cret-tokeN"));
+        assert!(!v.csrf_ok("s3cret-token "));
+        assert!(!v.csrf_ok(""));
+        assert!(!viewer("").csrf_ok(""), "a session without a token accepts nothing");
+        assert!(!format!("{v:?}").contains("s3cret"), "Debug hides the token");
+    }
+
+    #[test]
+    fn times_are_formatted_beside_their_fields() {
+        let value = with_times(
+            json!({ "updated_at": 0, "last_login_at": null, "rows": [{ "created_at": 86_400_000 }] }),
+        );
+        assert_eq!(value["updated"], "1970-01-01 00:00:00");
+        assert_eq!(value["last_login"], Value::Null);
+        assert_eq!(value["rows"][0]["created"], "1970-01-02 00:00:00");
+    }
+
+    #[test]
+    fn custom_data_becomes_rows() {
+        assert_eq!(
+            custom_rows(r#"{"tier":"gold","seats":12}"#),
+            vec![("seats".to_string(), "12".to_string()), ("tier".to_string(), "gold".to_string())]
+        );
+        assert!(custom_rows("{}").is_empty());
+        assert_eq!(custom_rows("[1]"), vec![("(data)".to_string(), "[1]".to_string())]);
+    }
+
+    #[test]
+    fn only_known_notices_are_shown() {
+        assert!(notice(Some("reply")).is_some());
+        assert_eq!(notice(Some("<script>")), None);
+        assert_eq!(page_number(Some("x")), 1);
+        assert_eq!(page_number(Some("-3")), 1);
+        assert_eq!(page_number(Some("7")), 7);
+    }
 }

@@ -1,0 +1,443 @@
+//! What the agent console reads: the ticket queues and their counts, a ticket's header as agents
+//! see it, the agents and teams a ticket can go to, user records and organization pages. Read-only:
+//! the console changes tickets through `ingest`, never here.
+//!
+//! The queue queries are written for the indexes of migrations 0004 and 0005: `status IN (...)`
+//! leads every filter, the page's ids are chosen on the index alone and only those 50 rows are
+//! joined, and the priority order is the exact expression `tickets_status_rank` indexes.
+
+use super::{Result, Row, Tx, Value};
+use crate::core::ids::{AgentId, TicketId, UserId};
+use crate::params;
+
+/// The console's ticket queues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Queue {
+    /// Every open or pending ticket.
+    Open,
+    /// Open or pending, assigned to the viewing agent.
+    Mine,
+    /// Open or pending, assigned to a team the viewing agent is a member of.
+    Teams,
+    /// Open or pending, assigned to no agent and no team.
+    Unassigned,
+}
+
+impl Queue {
+    pub const ALL: [Queue; 4] = [Queue::Open, Queue::Mine, Queue::Teams, Queue::Unassigned];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Queue::Open => "open",
+            Queue::Mine => "mine",
+            Queue::Teams => "teams",
+            Queue::Unassigned => "unassigned",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Queue> {
+        Queue::ALL.into_iter().find(|q| q.as_str() == text)
+    }
+
+    /// The condition on `tickets q`; `agent` is the placeholder of the viewing agent's id.
+    fn filter(self, agent: &str) -> String {
+        const WAITING: &str = "q.status IN ('open', 'pending')";
+        match self {
+            Queue::Open => WAITING.to_string(),
+            Queue::Mine => format!("{WAITING} AND q.assignee_agent_id = {agent}"),
+            Queue::Teams => format!(
+                "{WAITING} AND q.assignee_team_id IN (SELECT m.team_id FROM team_members m WHERE m.agent_id = {agent})"
+            ),
+            // The expression of the partial index `tickets_unassigned`.
+            Queue::Unassigned => {
+                format!("{WAITING} AND COALESCE(q.assignee_agent_id, q.assignee_team_id) IS NULL")
+            }
+        }
+    }
+
+    fn uses_agent(self) -> bool {
+        matches!(self, Queue::Mine | Queue::Teams)
+    }
+}
+
+/// Sort orders of a queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueSort {
+    /// Most recently active first.
+    Updated,
+    /// Urgent, high, normal, low; then most recently active first.
+    Priority,
+    /// Newest first.
+    Created,
+}
+
+impl QueueSort {
+    pub const ALL: [QueueSort; 3] = [QueueSort::Updated, QueueSort::Priority, QueueSort::Created];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueSort::Updated => "updated",
+            QueueSort::Priority => "priority",
+            QueueSort::Created => "created",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<QueueSort> {
+        QueueSort::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// The ORDER BY list over the ticket table aliased `t`; ties broken by id, so pages are stable.
+    fn order(self, t: &str) -> String {
+        match self {
+            QueueSort::Updated => format!("{t}.updated_at DESC, {t}.id DESC"),
+            QueueSort::Priority => format!("{}, {t}.updated_at DESC, {t}.id DESC", rank(t)),
+            QueueSort::Created => format!("{t}.created_at DESC, {t}.id DESC"),
+        }
+    }
+}
+
+/// Priority as a number, most urgent first: exactly the expression `tickets_status_rank` indexes
+/// (migration 0005), with the table alias `t`.
+fn rank(t: &str) -> String {
+    format!("CASE {t}.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END")
+}
+
+/// How many tickets each queue holds for one agent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct QueueCounts {
+    pub open: i64,
+    pub mine: i64,
+    pub teams: i64,
+    pub unassigned: i64,
+}
+
+impl QueueCounts {
+    pub fn of(&self, queue: Queue) -> i64 {
+        match queue {
+            Queue::Open => self.open,
+            Queue::Mine => self.mine,
+            Queue::Teams => self.teams,
+            Queue::Unassigned => self.unassigned,
+        }
+    }
+}
+
+/// One line of a ticket list (queues, a user's or an organization's tickets).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TicketLine {
+    pub number: String,
+    pub subject: String,
+    pub requester_id: i64,
+    pub requester_name: String,
+    pub requester_email: String,
+    pub org_key: Option<String>,
+    pub org_name: Option<String>,
+    /// The assigned agent's or team's name.
+    pub assignee: Option<String>,
+    pub priority: String,
+    pub status: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The columns of a `TicketLine` over `tickets t`, and the joins they need.
+const LINE_COLUMNS: &str = "t.number, t.subject, u.id, u.name, u.email, o.key, o.name,
+    COALESCE(a.name, tm.name), t.priority, t.status, t.created_at, t.updated_at";
+const LINE_JOINS: &str = "JOIN users u ON u.id = t.user_id LEFT JOIN orgs o ON o.id = t.org_id
+    LEFT JOIN agents a ON a.id = t.assignee_agent_id LEFT JOIN teams tm ON tm.id = t.assignee_team_id";
+
+fn ticket_line(r: &Row<'_>) -> Result<TicketLine> {
+    Ok(TicketLine {
+        number: r.string(0)?,
+        subject: r.string(1)?,
+        requester_id: r.i64(2)?,
+        requester_name: r.string(3)?,
+        requester_email: r.string(4)?,
+        org_key: r.opt_string(5)?,
+        org_name: r.opt_string(6)?,
+        assignee: r.opt_string(7)?,
+        priority: r.string(8)?,
+        status: r.string(9)?,
+        created_at: r.i64(10)?,
+        updated_at: r.i64(11)?,
+    })
+}
+
+/// The size of every queue as `agent` sees them, in one statement.
+pub fn queue_counts(tx: &mut Tx<'_>, agent: AgentId) -> Result<QueueCounts> {
+    let count = |queue: Queue| format!("(SELECT COUNT(*) FROM tickets q WHERE {})", queue.filter("$1"));
+    let sql = format!(
+        "SELECT {}, {}, {}, {}",
+        count(Queue::Open),
+        count(Queue::Mine),
+        count(Queue::Teams),
+        count(Queue::Unassigned)
+    );
+    tx.query_one(&sql, params![agent.0], |r| {
+        Ok(QueueCounts { open: r.i64(0)?, mine: r.i64(1)?, teams: r.i64(2)?, unassigned: r.i64(3)? })
+    })
+}
+
+/// One page of a queue as `agent` sees it. The page's ids are picked on the index alone (a
+/// deferred join), so skipping to a later page does not join the rows it skips.
+pub fn queue_page(
+    tx: &mut Tx<'_>,
+    queue: Queue,
+    agent: AgentId,
+    sort: QueueSort,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<TicketLine>> {
+    let sql = format!(
+        "SELECT {LINE_COLUMNS}
+           FROM (SELECT q.id FROM tickets q WHERE {} ORDER BY {} LIMIT $1 OFFSET $2) page
+           JOIN tickets t ON t.id = page.id {LINE_JOINS}
+          ORDER BY {}",
+        queue.filter("$3"),
+        sort.order("q"),
+        sort.order("t"),
+    );
+    let mut values: Vec<Value<'_>> = vec![limit.into(), offset.into()];
+    if queue.uses_agent() {
+        values.push(agent.0.into());
+    }
+    tx.query_all(&sql, &values, ticket_line)
+}
+
+/// A ticket as the console's ticket page shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TicketHeader {
+    #[serde(skip)]
+    pub id: TicketId,
+    #[serde(flatten)]
+    pub line: TicketLine,
+    /// `agent` or `team` (with `assignee_key`) when assigned.
+    pub assignee_kind: Option<String>,
+    pub assignee_key: Option<String>,
+}
+
+pub fn ticket_header(tx: &mut Tx<'_>, number: &str) -> Result<Option<TicketHeader>> {
+    let sql = format!(
+        "SELECT {LINE_COLUMNS}, t.id, CASE WHEN a.key IS NOT NULL THEN 'agent' WHEN tm.key IS NOT NULL THEN 'team' END,
+                COALESCE(a.key, tm.key)
+           FROM tickets t {LINE_JOINS} WHERE t.number = $1"
+    );
+    tx.query_opt(&sql, params![number], |r| {
+        Ok(TicketHeader {
+            id: TicketId(r.i64(12)?),
+            line: ticket_line(r)?,
+            assignee_kind: r.opt_string(13)?,
+            assignee_key: r.opt_string(14)?,
+        })
+    })
+}
+
+/// An active agent or team a ticket can be assigned to.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Assignable {
+    /// `agent` or `team`.
+    pub kind: String,
+    pub key: String,
+    pub name: String,
+}
+
+/// Active agents, then active teams, each by name.
+pub fn assignables(tx: &mut Tx<'_>) -> Result<Vec<Assignable>> {
+    tx.query_all(
+        "SELECT 'agent', key, name FROM agents WHERE active = 1
+         UNION ALL SELECT 'team', key, name FROM teams WHERE active = 1
+         ORDER BY 1, 3, 2",
+        &[],
+        |r| Ok(Assignable { kind: r.string(0)?, key: r.string(1)?, name: r.string(2)? }),
+    )
+}
+
+/// A ticket a user takes part in, with their role on it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct UserTicket {
+    pub number: String,
+    pub subject: String,
+    pub status: String,
+    pub priority: String,
+    pub role: String,
+    pub updated_at: i64,
+}
+
+/// The tickets `user` owns or collaborates on, most recently active first.
+pub fn user_tickets(tx: &mut Tx<'_>, user: UserId, limit: i64) -> Result<Vec<UserTicket>> {
+    tx.query_all(
+        "SELECT t.number, t.subject, t.status, t.priority, p.role, t.updated_at
+           FROM participants p JOIN tickets t ON t.id = p.ticket_id
+          WHERE p.user_id = $1 ORDER BY t.updated_at DESC, t.id DESC LIMIT $2",
+        params![user.0, limit],
+        |r| {
+            Ok(UserTicket {
+                number: r.string(0)?,
+                subject: r.string(1)?,
+                status: r.string(2)?,
+                priority: r.string(3)?,
+                role: r.string(4)?,
+                updated_at: r.i64(5)?,
+            })
+        },
+    )
+}
+
+/// A user's record: profile, custom data, organization and login state.
+#[derive(Clone, Debug)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    /// `guest`, `registered` or `disabled`.
+    pub status: String,
+    /// The `custom` JSON column as stored.
+    pub custom_json: String,
+    pub created_at: i64,
+    pub has_password: bool,
+    /// `None`: never signed in.
+    pub last_login_at: Option<i64>,
+    pub org_key: Option<String>,
+    pub org_name: Option<String>,
+}
+
+pub fn user_record(tx: &mut Tx<'_>, user: UserId) -> Result<Option<UserRecord>> {
+    tx.query_opt(
+        "SELECT u.id, u.email, u.name, u.status, u.custom, u.created_at,
+                CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END, u.last_login_at, o.key, o.name
+           FROM users u LEFT JOIN orgs o ON o.id = u.org_id WHERE u.id = $1",
+        params![user.0],
+        |r| {
+            Ok(UserRecord {
+                id: UserId(r.i64(0)?),
+                email: r.string(1)?,
+                name: r.string(2)?,
+                status: r.string(3)?,
+                custom_json: r.string(4)?,
+                created_at: r.i64(5)?,
+                has_password: r.bool(6)?,
+                last_login_at: r.opt_i64(7)?,
+                org_key: r.opt_string(8)?,
+                org_name: r.opt_string(9)?,
+            })
+        },
+    )
+}
+
+/// One line of the organization list.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct OrgLine {
+    pub key: String,
+    pub name: String,
+    pub domains: i64,
+    pub members: i64,
+    pub open_tickets: i64,
+}
+
+/// Active organizations by name, with their domain, member and open-ticket counts.
+pub fn org_lines(tx: &mut Tx<'_>) -> Result<Vec<OrgLine>> {
+    tx.query_all(
+        "SELECT o.key, o.name,
+                (SELECT COUNT(*) FROM org_domains d WHERE d.org_id = o.id),
+                (SELECT COUNT(*) FROM users u WHERE u.org_id = o.id),
+                (SELECT COUNT(*) FROM tickets t WHERE t.org_id = o.id AND t.status IN ('open', 'pending'))
+           FROM orgs o WHERE o.active = 1 ORDER BY LOWER(o.name), o.key",
+        &[],
+        |r| {
+            Ok(OrgLine {
+                key: r.string(0)?,
+                name: r.string(1)?,
+                domains: r.i64(2)?,
+                members: r.i64(3)?,
+                open_tickets: r.i64(4)?,
+            })
+        },
+    )
+}
+
+/// An organization's own row: who manages its account, and its custom data.
+#[derive(Clone, Debug)]
+pub struct OrgRecord {
+    pub id: i64,
+    pub key: String,
+    pub name: String,
+    pub custom_json: String,
+    /// `assign` (new tickets go to the manager) or `alert` (the manager is told).
+    pub manager_mode: String,
+    /// (kind `agent`|`team`, key, name) of the account manager.
+    pub manager: Option<(String, String, String)>,
+}
+
+pub fn org_record(tx: &mut Tx<'_>, key: &str) -> Result<Option<OrgRecord>> {
+    tx.query_opt(
+        "SELECT o.id, o.key, o.name, o.custom, o.manager_mode,
+                CASE WHEN a.key IS NOT NULL THEN 'agent' WHEN tm.key IS NOT NULL THEN 'team' END,
+                COALESCE(a.key, tm.key), COALESCE(a.name, tm.name)
+           FROM orgs o LEFT JOIN agents a ON a.id = o.manager_agent_id LEFT JOIN teams tm ON tm.id = o.manager_team_id
+          WHERE o.key = $1 AND o.active = 1",
+        params![key],
+        |r| {
+            let manager = match (r.opt_string(5)?, r.opt_string(6)?, r.opt_string(7)?) {
+                (Some(kind), Some(key), Some(name)) => Some((kind, key, name)),
+                _ => None,
+            };
+            Ok(OrgRecord {
+                id: r.i64(0)?,
+                key: r.string(1)?,
+                name: r.string(2)?,
+                custom_json: r.string(3)?,
+                manager_mode: r.string(4)?,
+                manager,
+            })
+        },
+    )
+}
+
+pub fn org_domains(tx: &mut Tx<'_>, org: i64) -> Result<Vec<String>> {
+    tx.query_all("SELECT domain FROM org_domains WHERE org_id = $1 ORDER BY domain", params![org], |r| {
+        r.string(0)
+    })
+}
+
+/// A user shown on an organization page.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct OrgPerson {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub status: String,
+}
+
+fn org_person(r: &Row<'_>) -> Result<OrgPerson> {
+    Ok(OrgPerson { id: r.i64(0)?, email: r.string(1)?, name: r.string(2)?, status: r.string(3)? })
+}
+
+/// The organization's primary contacts.
+pub fn org_contacts(tx: &mut Tx<'_>, org: i64) -> Result<Vec<OrgPerson>> {
+    tx.query_all(
+        "SELECT u.id, u.email, u.name, u.status FROM org_contacts c JOIN users u ON u.id = c.user_id
+          WHERE c.org_id = $1 ORDER BY u.email",
+        params![org],
+        org_person,
+    )
+}
+
+/// Members of the organization by name (at most `limit`), and how many there are.
+pub fn org_members(tx: &mut Tx<'_>, org: i64, limit: i64) -> Result<(Vec<OrgPerson>, i64)> {
+    let members = tx.query_all(
+        "SELECT id, email, name, status FROM users WHERE org_id = $1 ORDER BY LOWER(name), email LIMIT $2",
+        params![org, limit],
+        org_person,
+    )?;
+    let total = tx.query_one("SELECT COUNT(*) FROM users WHERE org_id = $1", params![org], |r| r.i64(0))?;
+    Ok((members, total))
+}
+
+/// The organization's most recently active tickets.
+pub fn org_tickets(tx: &mut Tx<'_>, org: i64, limit: i64) -> Result<Vec<TicketLine>> {
+    let sql = format!(
+        "SELECT {LINE_COLUMNS} FROM tickets t {LINE_JOINS}
+          WHERE t.org_id = $1 ORDER BY t.updated_at DESC, t.id DESC LIMIT $2"
+    );
+    tx.query_all(&sql, params![org, limit], ticket_line)
+}

@@ -1,0 +1,214 @@
+//! `/agent/t/{number}`: a ticket as agents see it (the whole thread, internal notes and held mail
+//! included) and its forms. A reply or note is written as the agent's mail and ingested, so the
+//! customer gets a response by mail exactly as if the agent had answered an alert; assignment,
+//! status and priority go through the lifecycle with the agent as actor.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use serde_json::json;
+
+use super::{Failure, Viewer, notice, render, see_other, unavailable, with_times};
+use crate::auth::token::Purpose;
+use crate::core::command::Priority;
+use crate::core::ticket::Status;
+use crate::ingest::lifecycle::Actor;
+use crate::ingest::{ConsoleAction, ConsoleError};
+use crate::store::{console as console_store, web as web_store};
+use crate::web::WebState;
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path(number): Path<String>,
+    Query(query): Query<DoneQuery>,
+) -> Response {
+    if !plausible_number(&number) {
+        return state.pages.not_found();
+    }
+    let found = state
+        .ingestor
+        .store()
+        .read(move |tx| {
+            let Some(ticket) = console_store::ticket_header(tx, &number)? else { return Ok(None) };
+            let people = web_store::people(tx, ticket.id)?;
+            let thread = web_store::thread(tx, ticket.id, true)?;
+            let assignables = console_store::assignables(tx)?;
+            Ok(Some((ticket, people, thread, assignables)))
+        })
+        .await;
+    let (ticket, people, thread, assignables) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => return state.pages.not_found(),
+        Err(error) => return unavailable(&error, "cannot read a ticket").page(&state),
+    };
+    render(
+        &state,
+        &viewer,
+        "console/ticket.html",
+        "queues",
+        json!({
+            "ticket": with_times(&ticket),
+            "people": people,
+            "entries": with_times(&thread),
+            "assignables": assignables,
+            "statuses": Status::ALL.map(Status::as_str),
+            "priorities": Priority::ALL.map(Priority::as_str),
+            "notice": notice(query.done.as_deref()),
+        }),
+    )
+}
+
+/// What the ticket page's forms post: the session's CSRF token and one value.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct TicketForm {
+    csrf: String,
+    /// reply and note
+    text: String,
+    /// assign: an agent's or team's key
+    to: String,
+    status: String,
+    priority: String,
+}
+
+/// `POST /agent/t/{number}/reply`: a response to the customer side, by mail.
+pub async fn reply(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path(number): Path<String>,
+    Form(form): Form<TicketForm>,
+) -> Response {
+    write(&state, &viewer, &number, &form, Purpose::Reply).await.unwrap_or_else(|f| f.page(&state))
+}
+
+/// `POST /agent/t/{number}/note`: an internal note.
+pub async fn note(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path(number): Path<String>,
+    Form(form): Form<TicketForm>,
+) -> Response {
+    write(&state, &viewer, &number, &form, Purpose::Note).await.unwrap_or_else(|f| f.page(&state))
+}
+
+/// `POST /agent/t/{number}/assign`.
+pub async fn assign(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path(number): Path<String>,
+    Form(form): Form<TicketForm>,
+) -> Response {
+    let action = || {
+        let key = form.to.trim();
+        (!key.is_empty())
+            .then(|| ConsoleAction::Assign(key.to_string()))
+            .ok_or("choose an agent or a team to assign the ticket to")
+    };
+    change(&state, &viewer, &number, &form, action, "assign").await.unwrap_or_else(|f| f.page(&state))
+}
+
+/// `POST /agent/t/{number}/status`.
+pub async fn status(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path(number): Path<String>,
+    Form(form): Form<TicketForm>,
+) -> Response {
+    let action = || {
+        Status::parse(&form.status)
+            .map(ConsoleAction::Status)
+            .ok_or("choose open, pending, resolved or closed")
+    };
+    change(&state, &viewer, &number, &form, action, "status").await.unwrap_or_else(|f| f.page(&state))
+}
+
+/// `POST /agent/t/{number}/priority`.
+pub async fn priority(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path(number): Path<String>,
+    Form(form): Form<TicketForm>,
+) -> Response {
+    let action = || {
+        Priority::parse(&form.priority)
+            .map(ConsoleAction::Priority)
+            .ok_or("choose low, normal, high or urgent")
+    };
+    change(&state, &viewer, &number, &form, action, "priority").await.unwrap_or_else(|f| f.page(&state))
+}
+
+/// A reply or note: checked, then ingested as the agent's mail to their signed address.
+async fn write(
+    state: &WebState,
+    viewer: &Viewer,
+    number: &str,
+    form: &TicketForm,
+    purpose: Purpose,
+) -> Result<Response, Failure> {
+    checked(viewer, number, form)?;
+    if form.text.trim().is_empty() {
+        return Err(Failure::BadRequest("there was nothing to send: the text was empty".to_string()));
+    }
+    state
+        .ingestor
+        .console_write(number, &viewer.key, purpose, &form.text)
+        .await
+        .map_err(|error| refused(error, "cannot write on a ticket"))?;
+    let done = if purpose == Purpose::Note { "note" } else { "reply" };
+    Ok(see_other(format!("/agent/t/{number}?done={done}")))
+}
+
+/// An assignment, status or priority change by the signed-in agent.
+async fn change(
+    state: &WebState,
+    viewer: &Viewer,
+    number: &str,
+    form: &TicketForm,
+    action: impl FnOnce() -> Result<ConsoleAction, &'static str>,
+    done: &str,
+) -> Result<Response, Failure> {
+    checked(viewer, number, form)?;
+    let action = action().map_err(|why| Failure::BadRequest(why.to_string()))?;
+    let actor = Actor::Agent { id: viewer.agent, key: viewer.key.clone() };
+    let changed = state
+        .ingestor
+        .console_change_as(number, actor, action)
+        .await
+        .map_err(|error| refused(error, "cannot change a ticket"))?;
+    let done = if changed.is_empty() { "nothing" } else { done };
+    Ok(see_other(format!("/agent/t/{number}?done={done}")))
+}
+
+/// Every POST: this session's CSRF token first, then a number that can be a ticket's.
+fn checked(viewer: &Viewer, number: &str, form: &TicketForm) -> Result<(), Failure> {
+    if !viewer.csrf_ok(&form.csrf) {
+        return Err(Failure::Forbidden);
+    }
+    if !plausible_number(number) {
+        return Err(Failure::NotFound);
+    }
+    Ok(())
+}
+
+fn refused(error: ConsoleError, what: &str) -> Failure {
+    match error {
+        ConsoleError::NoTicket(_) => Failure::NotFound,
+        ConsoleError::NoAgent(_) => {
+            Failure::BadRequest("your agent account is inactive or has no address to write from".to_string())
+        }
+        ConsoleError::Refused(why) => Failure::BadRequest(why),
+        ConsoleError::Ingest(error) => unavailable(&error, what),
+    }
+}
+
+/// Ticket numbers are made of `[A-Z0-9-]` (config validation); anything else names no ticket and
+/// never reaches a query or a `Location` header.
+fn plausible_number(number: &str) -> bool {
+    !number.is_empty() && number.len() <= 64 && number.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}

@@ -1,0 +1,159 @@
+//! `/agent/users`: the user directory (search by name or address, sort, pages) and one user's
+//! record: profile, custom data, organization, tickets and login state. The record page also
+//! carries the password-reset and invitation forms; their handlers belong to the accounts code.
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use serde_json::json;
+
+use super::{PAGE_SIZE, Viewer, custom_rows, notice, page_number, render, unavailable, with_times};
+use crate::core::ids::UserId;
+use crate::store::console as console_store;
+use crate::store::users::{self as user_store, UserSort};
+use crate::web::WebState;
+
+/// Tickets listed on a user's record.
+const USER_TICKETS: i64 = 100;
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct DirectoryQuery {
+    q: Option<String>,
+    sort: Option<String>,
+    page: Option<String>,
+}
+
+const SORTS: [(UserSort, &str); 4] = [
+    (UserSort::Name, "name"),
+    (UserSort::Email, "email"),
+    (UserSort::Created, "created"),
+    (UserSort::Tickets, "tickets"),
+];
+
+pub async fn list(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Query(query): Query<DirectoryQuery>,
+) -> Response {
+    let search = query.q.unwrap_or_default().trim().to_string();
+    let (sort, sort_name) = SORTS
+        .into_iter()
+        .find(|(_, name)| query.sort.as_deref() == Some(*name))
+        .unwrap_or((UserSort::Name, "name"));
+    let page = page_number(query.page.as_deref());
+    let text = search.clone();
+    // One more than a page: whether there is a next one.
+    let found = state
+        .ingestor
+        .store()
+        .read(move |tx| user_store::search_users_page(tx, &text, sort, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE))
+        .await;
+    let mut users = match found {
+        Ok(users) => users,
+        Err(error) => return unavailable(&error, "cannot search users").page(&state),
+    };
+    let more = users.len() as i64 > PAGE_SIZE;
+    users.truncate(PAGE_SIZE as usize);
+    let link = |sort: &str, page: i64| {
+        let mut link = format!("/agent/users?q={}&sort={sort}", form_encode(&search));
+        if page > 1 {
+            link += &format!("&page={page}");
+        }
+        link
+    };
+    let sorts: Vec<_> = SORTS
+        .iter()
+        .map(|(_, name)| json!({ "name": name, "link": link(name, 1), "current": *name == sort_name }))
+        .collect();
+    render(
+        &state,
+        &viewer,
+        "console/users.html",
+        "users",
+        json!({
+            "search": search,
+            "sort": sort_name,
+            "sorts": sorts,
+            "users": with_times(&users),
+            "pager": {
+                "page": page,
+                "previous": (page > 1).then(|| link(sort_name, page - 1)),
+                "next": more.then(|| link(sort_name, page + 1)),
+            },
+        }),
+    )
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RecordQuery {
+    done: Option<String>,
+    error: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(query): Query<RecordQuery>,
+) -> Response {
+    let Ok(id) = id.parse::<i64>().map(UserId) else { return state.pages.not_found() };
+    let found = state
+        .ingestor
+        .store()
+        .read(move |tx| {
+            let Some(user) = console_store::user_record(tx, id)? else { return Ok(None) };
+            Ok(Some((user, console_store::user_tickets(tx, id, USER_TICKETS)?)))
+        })
+        .await;
+    let (user, tickets) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => return state.pages.not_found(),
+        Err(error) => return unavailable(&error, "cannot read a user").page(&state),
+    };
+    let custom: Vec<_> = custom_rows(&user.custom_json)
+        .into_iter()
+        .map(|(key, value)| json!({ "key": key, "value": value }))
+        .collect();
+    let profile = with_times(json!({
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "status": user.status,
+        "created_at": user.created_at,
+        "has_password": user.has_password,
+        "last_login_at": user.last_login_at,
+        "org_key": user.org_key,
+        "org_name": user.org_name,
+    }));
+    render(
+        &state,
+        &viewer,
+        "console/user.html",
+        "users",
+        json!({
+            "user": profile,
+            "custom": custom,
+            "tickets": with_times(&tickets),
+            "notice": notice(query.done.as_deref()),
+            "error": query.error.filter(|e| !e.trim().is_empty()),
+        }),
+    )
+}
+
+/// `application/x-www-form-urlencoded` for a query value (the search text in page links).
+fn form_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => (b as char).to_string(),
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn search_text_is_encoded_for_links() {
+        assert_eq!(super::form_encode("ann & co@x.com"), "ann+%26+co%40x.com");
+    }
+}
