@@ -25,6 +25,7 @@ on_both_backends!(
     an_agent_invites_a_guest_who_then_signs_in,
     sessions_end_when_idle_and_at_their_age_limit,
     a_trusted_proxy_signs_people_in_by_header,
+    agents_send_reset_links_and_invitations_from_the_console,
 );
 
 const GOOD: &str = "correct horse battery";
@@ -505,4 +506,37 @@ async fn a_trusted_proxy_signs_people_in_by_header(backend: Backend) {
     let nobody = request_from(proxy, address, &ask("/agent/login", "mallory@evil.example")).await;
     assert_eq!(nobody.status, 200, "an address with no account gets the form");
     assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM sessions WHERE agent_id IS NOT NULL").await, 1);
+}
+
+async fn agents_send_reset_links_and_invitations_from_the_console(backend: Backend) {
+    let Some((h, address, accounts)) = site(backend, "").await else { return };
+    signed_up(&h, address, "ann@acme.com").await;
+    h.pipe(&Mail::new("Gus <gus@globex.com>", "Hi", "Hello").build()).await;
+    let ann = h.scalar_i64("SELECT id FROM users WHERE email = 'ann@acme.com'").await;
+    let gus = h.scalar_i64("SELECT id FROM users WHERE email = 'gus@globex.com'").await;
+    accounts.set_agent_password("alice", GOOD).await.unwrap();
+    let (mut agent, _) = agent_password(address).await;
+
+    let record = agent.get(&format!("/agent/users/{gus}")).await;
+    assert!(record.body.contains(&format!("/agent/users/{gus}/invite")), "a guest can be invited");
+    let forged = agent.post(&format!("/agent/users/{gus}/invite"), "csrf=nope").await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(count(&h, "account_invite").await, 0);
+    let invited = agent.post(&format!("/agent/users/{gus}/invite"), &format!("csrf={}", record.csrf())).await;
+    assert_eq!(invited.location(), format!("/agent/users/{gus}?done=invite"));
+    assert_eq!(count(&h, "account_invite").await, 1);
+
+    let record = agent.get(&format!("/agent/users/{ann}")).await;
+    assert!(record.body.contains(&format!("/agent/users/{ann}/reset")), "a registered user can get a reset");
+    let sent = agent.post(&format!("/agent/users/{ann}/reset"), &format!("csrf={}", record.csrf())).await;
+    assert_eq!(sent.location(), format!("/agent/users/{ann}?done=reset"));
+    assert_eq!(count(&h, "password_reset").await, 1);
+    // A reset for a guest is refused, and the record says why.
+    let refused = agent.post(&format!("/agent/users/{gus}/reset"), &format!("csrf={}", record.csrf())).await;
+    assert!(refused.location().contains("error="), "{}", refused.location());
+    let shown = agent.get(refused.location()).await;
+    assert!(shown.body.contains("not registered"), "{}", shown.body);
+    // Without a session: the sign-in page.
+    let stranger = Client::new(address).post(&format!("/agent/users/{ann}/reset"), "csrf=x").await;
+    assert_eq!(stranger.location(), "/agent/login");
 }
