@@ -4,14 +4,14 @@
 //!
 //!   cargo bench --bench console [-- --seconds N --connections C --tickets T]
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 fn main() {
-    let arg =
-        |name: &str| std::env::args().skip_while(|a| a != name).nth(1).and_then(|n| n.parse::<u64>().ok());
+    use support::{Daemon, arg, wait_for};
     let seconds = arg("--seconds").unwrap_or(10);
     let connections = arg("--connections").unwrap_or(32);
     let tickets = arg("--tickets").unwrap_or(10_000) as i64;
@@ -193,23 +193,4 @@ fn http(port: u16, request: &str) -> String {
     let mut out = String::new();
     stream.read_to_string(&mut out).unwrap();
     out
-}
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for(port: u16) {
-    for _ in 0..100 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("mailgate serve did not listen on {port}");
 }

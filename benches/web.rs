@@ -7,12 +7,11 @@
 mod support;
 
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn main() {
-    let arg =
-        |name: &str| std::env::args().skip_while(|a| a != name).nth(1).and_then(|n| n.parse::<u64>().ok());
+    use support::{Daemon, arg, wait_for};
     let seconds = arg("--seconds").unwrap_or(10);
     let connections = arg("--connections").unwrap_or(32);
     if Command::new("wrk").arg("--version").output().is_err() {
@@ -125,25 +124,6 @@ fn main() {
         loaded.unwrap_or(0) / 1024
     );
     daemon.0.kill().ok();
-}
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for(port: u16) {
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("mailgate serve did not listen on {port}");
 }
 
 fn rss_kib(pid: u32) -> u64 {

@@ -1,4 +1,4 @@
-//! Shared by the benchmarks: generated 2-4 KB messages and small statistics.
+//! Shared by the benchmarks: generated 2-4 KB messages, small statistics, and a daemon handle.
 #![allow(dead_code)]
 
 /// A generated customer message of 2-4 KB; `reply_to` makes it a reply to that Message-ID.
@@ -47,4 +47,30 @@ pub fn percentile(mut xs: Vec<f64>, p: f64) -> f64 {
     xs.sort_by(|a, b| a.total_cmp(b));
     let idx = ((xs.len() as f64 - 1.0) * p).round() as usize;
     xs[idx]
+}
+
+/// `--name N` from the bench's command line.
+pub fn arg(name: &str) -> Option<u64> {
+    std::env::args().skip_while(|a| a != name).nth(1).and_then(|n| n.parse::<u64>().ok())
+}
+
+/// A `mailgate serve` child, killed when dropped.
+pub struct Daemon(pub std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until something listens on loopback `port`.
+pub fn wait_for(port: u16) {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("mailgate serve did not listen on {port}");
 }
