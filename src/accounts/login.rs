@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use super::{AccountError, Accounts};
 use crate::auth::password::Verdict;
 use crate::auth::provider::RequestInfo;
-use crate::core::ids::{AgentId, UserId};
+use crate::core::ids::AgentId;
 use crate::store::accounts::{self as account_store};
 use crate::store::second_factor as factor_store;
 use crate::store::sessions::{Holder, Stage};
@@ -209,7 +209,7 @@ fn stored(tx: &mut Tx<'_>, realm: Realm, login: &str) -> crate::store::Result<St
 
 fn touch(tx: &mut Tx<'_>, holder: Holder, now: i64) -> crate::store::Result<()> {
     match holder {
-        Holder::User(UserId(id)) => account_store::touch_user_login(tx, UserId(id), now),
+        Holder::User(user) => account_store::touch_user_login(tx, user, now),
         Holder::Agent(agent) => account_store::touch_agent_login(tx, agent, now),
     }
 }
