@@ -4,6 +4,8 @@
 
 use super::{AccountError, Accounts};
 use crate::auth::secret::{random_token, token_hash};
+use crate::store::Tx;
+use crate::store::accounts::{self as account_store, AgentLogin};
 use crate::store::sessions::{self as session_store, Holder, Stage};
 
 /// Activity is recorded at most this often per session.
@@ -41,15 +43,43 @@ impl Accounts {
     /// The session a cookie names, when it exists and has not expired (an expired one is removed).
     /// A read, plus a write at most once a minute per session (activity) or on expiry.
     pub async fn session(&self, cookie: &str) -> Result<Option<Session>, AccountError> {
+        Ok(self.session_with(cookie, |_, _| Ok(())).await?.map(|(session, ())| session))
+    }
+
+    /// [`Accounts::session`] for the console: the session of an active agent, and that agent, in
+    /// one read (the guard runs on every console request).
+    pub async fn agent_session(&self, cookie: &str) -> Result<Option<(Session, AgentLogin)>, AccountError> {
+        let found = self
+            .session_with(cookie, |tx, holder| match holder {
+                Holder::Agent(agent) => account_store::agent_login_by_id(tx, agent),
+                Holder::User(_) => Ok(None),
+            })
+            .await?;
+        Ok(found.and_then(|(session, agent)| agent.map(|agent| (session, agent))))
+    }
+
+    /// The live session behind `cookie` and what `also` reads about its holder in the same read.
+    async fn session_with<T: Send + 'static>(
+        &self,
+        cookie: &str,
+        also: impl FnOnce(&mut Tx<'_>, Holder) -> crate::store::Result<T> + Send + 'static,
+    ) -> Result<Option<(Session, T)>, AccountError> {
         let id_hash = token_hash(cookie);
         let now = self.now_ms();
         let (idle, max) = (self.rules.session_idle_ms, self.rules.session_max_ms);
         let lookup = id_hash.clone();
-        let Some(row) =
-            self.ingestor.store().read(move |tx| session_store::find_session(tx, &lookup)).await?
-        else {
-            return Ok(None);
-        };
+        let found = self
+            .ingestor
+            .store()
+            .read(move |tx| match session_store::find_session(tx, &lookup)? {
+                Some(row) => {
+                    let extra = also(tx, row.holder)?;
+                    Ok(Some((row, extra)))
+                }
+                None => Ok(None),
+            })
+            .await?;
+        let Some((row, extra)) = found else { return Ok(None) };
         let expired = now - row.seen_at > idle || now - row.created_at > max;
         if expired || now - row.seen_at > TOUCH_EVERY_MS {
             let hash = id_hash.clone();
@@ -67,7 +97,7 @@ impl Accounts {
         if expired {
             return Ok(None);
         }
-        Ok(Some(Session { id_hash, holder: row.holder, stage: row.stage, csrf: row.csrf }))
+        Ok(Some((Session { id_hash, holder: row.holder, stage: row.stage, csrf: row.csrf }, extra)))
     }
 
     /// Replaces `old` by a new session at `stage` (new id, new CSRF token).

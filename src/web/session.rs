@@ -12,8 +12,7 @@ use super::WebState;
 use super::console::Viewer;
 use crate::accounts::Session;
 use crate::auth::secret::random_token;
-use crate::store::accounts as account_store;
-use crate::store::sessions::{Holder, Stage};
+use crate::store::sessions::Stage;
 
 /// The agent console's session cookie (path `/agent`).
 pub const AGENT_COOKIE: &str = "mg_agent";
@@ -98,40 +97,31 @@ pub fn forbidden(state: &WebState) -> Response {
 /// Guards the console: a complete agent session becomes a [`Viewer`] in the request's
 /// extensions; otherwise the agent is sent to the step of sign-in they are at.
 pub async fn require_agent(State(state): State<WebState>, mut request: Request, next: Next) -> Response {
-    let session = match current(&state, request.headers(), AGENT_COOKIE).await {
-        Ok(session) => session,
-        Err(response) => return response,
+    let Some(cookie) = cookie(request.headers(), AGENT_COOKIE) else {
+        return Redirect::to("/agent/login").into_response();
     };
-    let session = match session {
-        Some(session @ Session { holder: Holder::Agent(_), stage: Stage::Full, .. }) => session,
-        Some(Session { holder: Holder::Agent(_), stage: Stage::SecondFactor, .. }) => {
-            return Redirect::to("/agent/login/code").into_response();
-        }
-        Some(Session { holder: Holder::Agent(_), stage: Stage::Enroll, .. }) => {
-            return Redirect::to("/agent/2fa").into_response();
-        }
-        _ => return Redirect::to("/agent/login").into_response(),
-    };
-    let Holder::Agent(agent) = session.holder else { unreachable!("matched above") };
-    let found = state.ingestor.store().read(move |tx| account_store::agent_login_by_id(tx, agent)).await;
-    match found {
-        Ok(Some(login)) => {
-            request.extensions_mut().insert(Viewer {
-                agent,
-                key: login.key,
-                name: login.name,
-                csrf: session.csrf.clone(),
-            });
-            request.extensions_mut().insert(session);
-            next.run(request).await
-        }
-        // Removed from the configuration since signing in.
-        Ok(None) => ([clear_cookie(AGENT_COOKIE)], Redirect::to("/agent/login")).into_response(),
+    let (session, agent) = match state.accounts.agent_session(cookie).await {
+        Ok(Some(found)) => found,
+        // No session, a user's, or the agent was removed from the configuration since.
+        Ok(None) => return ([clear_cookie(AGENT_COOKIE)], Redirect::to("/agent/login")).into_response(),
         Err(error) => {
-            tracing::error!(%error, "web: agent lookup failed");
-            state.pages.unavailable()
+            tracing::error!(%error, "web: session lookup failed");
+            return state.pages.unavailable();
         }
+    };
+    match session.stage {
+        Stage::Full => {}
+        Stage::SecondFactor => return Redirect::to("/agent/login/code").into_response(),
+        Stage::Enroll => return Redirect::to("/agent/2fa").into_response(),
     }
+    request.extensions_mut().insert(Viewer {
+        agent: agent.id,
+        key: agent.key,
+        name: agent.name,
+        csrf: session.csrf.clone(),
+    });
+    request.extensions_mut().insert(session);
+    next.run(request).await
 }
 
 #[cfg(test)]
