@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Throwaway services for mailgate's tests, from Debian's packages, unprivileged, on loopback high
 # ports, in one temp dir, stopped by PID:
-#   PostgreSQL  127.0.0.1:${MG_PG_PORT:-25432}, user mailgate / password mailgate, database mailgate
+#   PostgreSQL  127.0.0.1:${MG_PG_PORT:-25432}, user mailgate / password mailgate, database mailgate;
+#               TLS on (same throwaway CA as Dovecot, $MG_PG_CA), plain TCP still accepted
 #   Dovecot     IMAP 127.0.0.1:${MG_IMAP_PORT:-25143} (plain + STARTTLS), ${MG_IMAPS_PORT:-25993} (implicit
 #               TLS; leaf certificate for localhost/127.0.0.1 from a throwaway CA, $MG_IMAP_CA); *any*
 #               user name logs in with the password `secret` and gets its own empty Maildir
@@ -71,6 +72,7 @@ make_certs() { # dir
     openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 7 \
       -extfile leaf.ext -out server.pem 2>/dev/null
     rm -f ca.key ca.srl server.csr leaf.ext
+    chmod 0600 server.key # PostgreSQL refuses a key that others can read
   )
 }
 
@@ -177,7 +179,7 @@ cmd_start() {
   "${runas[@]}" "$bin/initdb" -D "$dir/pg/data" -U mailgate --pwfile="$dir/pg/pwfile" \
     -A scram-sha-256 -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/pg/initdb.log" 2>&1
   "${runas[@]}" "$bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -s \
-    -o "-p $PG_PORT -k $dir/pg -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    -o "-p $PG_PORT -k $dir/pg -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c ssl=on -c ssl_cert_file=$dir/tls/server.pem -c ssl_key_file=$dir/tls/server.key" \
     start </dev/null >/dev/null
   head -n 1 "$dir/pg/data/postmaster.pid" >"$dir/postgres.pid"
   wait_port "$PG_PORT" 10
@@ -200,6 +202,7 @@ export MG_IMAP_HOST='127.0.0.1'
 export MG_IMAP_PORT=$IMAP_PORT
 export MG_IMAPS_PORT=$IMAPS_PORT
 export MG_IMAP_CA='$dir/tls/ca.pem'
+export MG_PG_CA='$dir/tls/ca.pem'
 export MG_IMAP_PASSWORD='secret'
 ENV
 }
