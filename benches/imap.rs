@@ -12,6 +12,12 @@ mod support;
 #[path = "../tests/common/imap.rs"]
 mod imap_client;
 
+/// What `tests/common`'s `require` is to the tests: a bench always needs its server.
+fn require(available: bool, what: &str, how: &str) -> bool {
+    assert!(available, "{what} ({how})");
+    true
+}
+
 use std::collections::HashMap;
 use std::process::Command;
 use std::sync::Arc;

@@ -8,6 +8,8 @@ scripts/test-services.sh install
 eval "$(scripts/test-services.sh start)"
 trap 'scripts/test-services.sh stop "$MG_SERVICES_DIR"' EXIT
 
+# Every test resource is required here: a test whose service is missing fails, it never skips.
+export MAILGATE_REQUIRE_ALL=1
 export MAILGATE_TEST_PG="$MG_PG_URL"
 export MAILGATE_TEST_SMTP=1
 export MAILGATE_TEST_IMAP=1

@@ -35,10 +35,15 @@ fn index(dir: &std::path::Path) -> BTreeMap<String, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_corpus_message_is_stored_or_quarantined() {
-    let Some(dir) = corpus_dir() else {
-        eprintln!("skipped: no corpus at ../shared/corpus and MAILGATE_CORPUS unset");
+    let dir = corpus_dir();
+    if !common::require(
+        dir.is_some(),
+        "corpus: no INDEX.tsv in $MAILGATE_CORPUS or ../shared/corpus",
+        "set MAILGATE_CORPUS",
+    ) {
         return;
-    };
+    }
+    let dir = dir.expect("checked");
     let labels = index(&dir);
     assert!(labels.len() > 100, "the corpus index lists {} files; expected the whole corpus", labels.len());
     let h = Harness::new(Backend::Sqlite).await.unwrap();

@@ -22,10 +22,7 @@ struct Setup {
 
 impl Setup {
     async fn new(backend: Backend, mailbox: &str) -> Option<Setup> {
-        let Some(imap) = TestImap::from_env() else {
-            eprintln!("skipped: MAILGATE_TEST_IMAP unset");
-            return None;
-        };
+        let imap = TestImap::from_env()?;
         let user = imap.fresh_user();
         // `mailbox` may set its own password, and may end with further tables.
         let section = imap.mailbox_toml(&user, !mailbox.contains("password"));
@@ -226,8 +223,7 @@ async fn tls_and_starttls_verify_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_a_mailbox_and_hand_it_over() {
-    if std::env::var("MAILGATE_TEST_PG").is_err() {
-        eprintln!("skipped: MAILGATE_TEST_PG is not set");
+    if common::test_pg_url().is_none() {
         return;
     }
     let Some(s) = Setup::new(Backend::Postgres, "").await else { return };
@@ -281,10 +277,7 @@ async fn a_uidvalidity_change_rescans_without_duplicates() {
 
 #[test]
 fn mailbox_test_command_reports_what_the_server_offers() {
-    let Some(imap) = TestImap::from_env() else {
-        eprintln!("skipped: MAILGATE_TEST_IMAP unset");
-        return;
-    };
+    let Some(imap) = TestImap::from_env() else { return };
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("mailgate.toml");
     let run = |ca: &str, name: &str| {

@@ -35,10 +35,7 @@ fn serve(config: &Path, log: &Path) -> Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_while_draining_loses_and_duplicates_nothing() {
-    let Some(imap) = TestImap::from_env() else {
-        eprintln!("skipped: MAILGATE_TEST_IMAP unset");
-        return;
-    };
+    let Some(imap) = TestImap::from_env() else { return };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("mailgate.db");
     let config = dir.path().join("mailgate.toml");

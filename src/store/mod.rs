@@ -249,7 +249,10 @@ impl Store {
         F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
     {
         let pool = self.pool.clone();
-        blocking(move || match &pool {
+        // The synchronous postgres client drives its own runtime with `block_on`, which panics on a
+        // thread that is already running async code: it always gets a blocking thread.
+        let in_place = matches!(self.pool, Pool::Sqlite(_));
+        blocking(in_place, move || match &pool {
             Pool::Sqlite(pool) => {
                 let mut conn = pool.get()?;
                 let behavior = match mode {
@@ -297,10 +300,13 @@ fn pool_builder<M: r2d2::ManageConnection>(options: &StoreOptions) -> r2d2::Buil
 /// Runs blocking database work. On a multi-threaded runtime (the daemon) it goes to the blocking
 /// pool so async tasks keep running; on a current-thread runtime (one-shot commands such as `pipe`)
 /// there is nothing else to run, and the hand-off to another thread would only add a cross-CPU
-/// wake-up per transaction, so it runs in place.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+/// wake-up per transaction, so work that may (`in_place`) runs right here.
+async fn blocking<T: Send + 'static>(
+    in_place: bool,
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::CurrentThread) => work(),
+        Ok(tokio::runtime::RuntimeFlavor::CurrentThread) if in_place => work(),
         _ => tokio::task::spawn_blocking(work).await.map_err(|e| StoreError::Task(e.to_string()))?,
     }
 }

@@ -32,19 +32,15 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(25);
 /// How long chromedriver may take to listen and Chromium to open a session.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Whether Debian's chromium and chromium-driver are installed (false with a "skipped" note). With MAILGATE_TEST_BROWSER set (the
-/// test script sets it) a missing browser fails the test instead of skipping it.
+/// Whether Debian's chromium and chromium-driver are installed; see `super::require` for what a
+/// missing browser does.
 pub fn available() -> bool {
     let ok = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
-    if !ok {
-        assert!(
-            std::env::var("MAILGATE_TEST_BROWSER").is_err(),
-            "MAILGATE_TEST_BROWSER is set but {CHROMIUM} or {CHROMEDRIVER} is missing \
-             (`scripts/test-services.sh install` installs Debian's chromium and chromium-driver)"
-        );
-        eprintln!("skipped: no chromium (scripts/test.sh installs Debian's chromium and chromium-driver)");
-    }
-    ok
+    super::require(
+        ok,
+        &format!("browser: {CHROMIUM} or {CHROMEDRIVER} is missing"),
+        "`scripts/test-services.sh install` installs Debian's chromium and chromium-driver",
+    )
 }
 
 /// A free loopback port (bound and released; good enough for tests).

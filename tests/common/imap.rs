@@ -40,11 +40,15 @@ pub struct TestImap {
 }
 
 impl TestImap {
-    /// `None` (saying the test skipped) when `MAILGATE_TEST_IMAP` is unset; panics when it is set
-    /// but `MG_IMAP_*` are missing.
+    /// `None` after `super::require` said skip when `MAILGATE_TEST_IMAP` is unset; panics when it
+    /// is set but `MG_IMAP_*` are missing.
     pub fn from_env() -> Option<TestImap> {
-        if std::env::var_os("MAILGATE_TEST_IMAP").is_none() {
-            eprintln!("skipped: MAILGATE_TEST_IMAP unset");
+        let set = std::env::var_os("MAILGATE_TEST_IMAP").is_some();
+        if !super::require(
+            set,
+            "IMAP: MAILGATE_TEST_IMAP is not set",
+            "scripts/test.sh starts Dovecot and sets it",
+        ) {
             return None;
         }
         let var = |name: &str| {

@@ -14,6 +14,39 @@ use mailgate::config::{self, Config};
 use mailgate::ingest::{Delivery, Ingestor, Outcome, Report};
 use mailgate::store::inbound::Source;
 
+/// Whether a missing test resource must fail the test: under `scripts/test.sh` (which sets
+/// `MAILGATE_REQUIRE_ALL`) and whenever `CI=true`. A plain `cargo test` on a laptop may skip.
+pub fn resources_required() -> bool {
+    std::env::var_os("MAILGATE_REQUIRE_ALL").is_some() || std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// The one door for "this test needs X": `true` when `available`; otherwise a failure naming what
+/// is missing and how to get it when resources are required, else `false` with a "skipped" note.
+pub fn require(available: bool, what: &str, how: &str) -> bool {
+    require_if(resources_required(), available, what, how)
+}
+
+/// `require` with the policy given: `required` turns a missing resource into a failure.
+pub fn require_if(required: bool, available: bool, what: &str, how: &str) -> bool {
+    if available {
+        return true;
+    }
+    assert!(!required, "missing test resource: {what} ({how})");
+    eprintln!("skipped: {what} ({how})");
+    false
+}
+
+/// The PostgreSQL server's admin URL (`MAILGATE_TEST_PG`), or `None` after `require` said skip.
+pub fn test_pg_url() -> Option<String> {
+    let url = std::env::var("MAILGATE_TEST_PG").ok();
+    require(
+        url.is_some(),
+        "PostgreSQL: MAILGATE_TEST_PG is not set",
+        "scripts/test.sh starts a throwaway server and sets it",
+    )
+    .then(|| url.expect("checked"))
+}
+
 /// 2026-11-23 00:00:00 UTC.
 pub const T0: i64 = 1_795_392_000_000;
 pub const DAY_MS: i64 = 86_400_000;
@@ -40,7 +73,7 @@ impl TestDb {
                 Some(TestDb { url, _dir: Some(dir) })
             }
             Backend::Postgres => {
-                let admin_url = std::env::var("MAILGATE_TEST_PG").ok()?;
+                let admin_url = test_pg_url()?;
                 let name = format!("mg_test_{:016x}", rand::random::<u64>());
                 let (url, create) = (admin_url.clone(), format!("CREATE DATABASE {name}"));
                 tokio::task::spawn_blocking(move || {
@@ -165,7 +198,7 @@ impl Harness {
 }
 
 /// Generates `<name>_sqlite` and `<name>_postgres` tests from `async fn name(backend: Backend)`;
-/// the PostgreSQL one says it skipped when `MAILGATE_TEST_PG` is unset.
+/// the PostgreSQL one skips (or fails, see `require`) when `MAILGATE_TEST_PG` is unset.
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -176,8 +209,7 @@ macro_rules! on_both_backends {
         mod postgres { $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                if std::env::var("MAILGATE_TEST_PG").is_err() {
-                    eprintln!("skipped: MAILGATE_TEST_PG is not set");
+                if super::common::test_pg_url().is_none() {
                     return;
                 }
                 super::$name(super::common::Backend::Postgres).await;

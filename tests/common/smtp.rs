@@ -20,8 +20,8 @@ pub struct SmtpSink {
     pub maildir: PathBuf,
 }
 
-/// `None` (with a note) when Debian's python3-aiosmtpd is not installed and MAILGATE_TEST_SMTP is
-/// unset; with MAILGATE_TEST_SMTP set (the test script sets it) a missing server fails the test.
+/// Whether Debian's python3-aiosmtpd is installed; see `super::require` for what a missing server
+/// does.
 pub fn available() -> bool {
     let ok = Command::new("/usr/bin/python3")
         .args(["-c", "import aiosmtpd"])
@@ -29,14 +29,11 @@ pub fn available() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("MAILGATE_TEST_SMTP").is_err(),
-            "MAILGATE_TEST_SMTP is set but aiosmtpd is missing"
-        );
-        eprintln!("skipped: Debian's python3-aiosmtpd is not installed (scripts/test.sh installs it)");
-    }
-    ok
+    super::require(
+        ok,
+        "SMTP: Debian's python3-aiosmtpd is not installed",
+        "`scripts/test-services.sh install` installs it",
+    )
 }
 
 /// A free loopback port (bound and released; good enough for tests).
