@@ -91,8 +91,7 @@ async fn drain(imap: &TestImap, messages: usize) -> (f64, f64) {
 
     let config = bench_config(&dir, "drain.db", imap, &user);
     let ingestor = open(&config).await;
-    let poller =
-        Poller::new(config.mailboxes[0].clone(), config.imap.clone(), ingestor.clone(), String::new());
+    let poller = Poller::new(config.mailboxes[0].clone(), config.imap.clone(), ingestor.clone());
     let (stop, stopped) = watch::channel(false);
     let started = Instant::now();
     let task = tokio::spawn(poller.run(stopped));
@@ -118,8 +117,7 @@ async fn latency(imap: &TestImap, rounds: usize) -> (Vec<f64>, Vec<f64>) {
     let user = imap.fresh_user();
     let config = bench_config(&dir, "latency.db", imap, &user);
     let ingestor = open(&config).await;
-    let poller =
-        Poller::new(config.mailboxes[0].clone(), config.imap.clone(), ingestor.clone(), String::new());
+    let poller = Poller::new(config.mailboxes[0].clone(), config.imap.clone(), ingestor.clone());
     let status = poller.status();
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(poller.run(stopped));

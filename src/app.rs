@@ -75,6 +75,7 @@ pub fn connect(config: &Config) -> Result<Store, StartError> {
         max_connections: config.database.max_connections,
         busy_timeout: Duration::from_millis(config.database.busy_timeout_ms),
         connect_timeout: Duration::from_millis(config.database.busy_timeout_ms.max(1000)),
+        ca_roots: config.database.ca_roots.clone(),
     };
     Ok(Store::connect(&config.database.url, &options)?)
 }

@@ -13,4 +13,5 @@ pub mod ingest;
 pub mod outbox;
 pub mod parse;
 pub mod store;
+pub mod tls;
 pub mod web;

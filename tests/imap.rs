@@ -35,12 +35,8 @@ impl Setup {
     /// Starts a poller with its own ingestor (as another daemon would have).
     async fn start(&self) -> Running {
         let ingestor = mailgate::app::open(&self.h.config).await.expect("open store");
-        let poller = Poller::new(
-            self.h.config.mailboxes[0].clone(),
-            self.h.config.imap.clone(),
-            Arc::new(ingestor),
-            self.h.config.database.url.clone(),
-        );
+        let poller =
+            Poller::new(self.h.config.mailboxes[0].clone(), self.h.config.imap.clone(), Arc::new(ingestor));
         let status = poller.status();
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(poller.run(stopped));

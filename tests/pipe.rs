@@ -1,71 +1,33 @@
 //! `mailgate pipe` as an MTA runs it: one process per message, judged by its exit code.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
-struct Site {
-    dir: tempfile::TempDir,
-}
-
-impl Site {
-    fn new(extra: &str) -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        let config = format!(
-            "[instance]\nsupport_addresses = [\"support@example.com\"]\n\n[database]\nurl = \"sqlite://{}\"\nbusy_timeout_ms = 300\n{extra}",
-            dir.path().join("mailgate.db").display()
-        );
-        std::fs::write(dir.path().join("mailgate.toml"), config).unwrap();
-        Site { dir }
-    }
-
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("mailgate.toml")
-    }
-
-    fn db(&self) -> PathBuf {
-        self.dir.path().join("mailgate.db")
-    }
-
-    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
-        run_with(&self.config(), args, stdin)
-    }
-}
-
-fn run_with(config: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailgate"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A process that refuses early closes its stdin; that is fine.
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap()
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use common::Backend;
+use common::site::{Site, code, run_with, stdout, text};
 
 const MAIL: &[u8] =
     b"From: Jane <jane@example.org>\r\nTo: support@example.com\r\nSubject: Printer on fire\r\n\
 Message-ID: <pipe-1@client.test>\r\n\r\nIt is burning.\r\n";
 
-#[test]
-fn stores_a_message_and_exits_0() {
-    let site = Site::new("");
+on_both_backends_blocking!(
+    stores_a_message_and_exits_0,
+    oversize_is_refused_with_65,
+    garbage_is_quarantined_with_0,
+    bad_config_exits_78,
+    explain_prints_the_trace_and_writes_nothing,
+    check_config_reports_a_broken_template_override,
+    admins_act_on_tickets_from_the_command_line,
+    links_are_minted_and_revoked_from_the_command_line,
+    agent_commands_set_a_password_from_stdin_and_reset_2fa,
+    every_listing_and_record_command_answers,
+);
+
+fn site(backend: Backend, extra: &str) -> Site {
+    Site::new(backend, extra).expect("backend available (checked by the test macro)")
+}
+
+fn stores_a_message_and_exits_0(backend: Backend) {
+    let site = site(backend, "");
     let out = site.run(&["pipe"], MAIL);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("created"), "{}", text(&out));
@@ -76,9 +38,8 @@ fn stores_a_message_and_exits_0() {
     assert!(String::from_utf8_lossy(&list.stdout).contains("Printer on fire"), "{}", text(&list));
 }
 
-#[test]
-fn oversize_is_refused_with_65() {
-    let site = Site::new("\n[limits]\nmax_message_bytes = 1000\n");
+fn oversize_is_refused_with_65(backend: Backend) {
+    let site = site(backend, "\n[limits]\nmax_message_bytes = 1000\n");
     let mut big = MAIL.to_vec();
     big.extend(std::iter::repeat_n(b'x', 5000));
     let out = site.run(&["pipe"], &big);
@@ -86,9 +47,8 @@ fn oversize_is_refused_with_65() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("limits.max_message_bytes"), "{}", text(&out));
 }
 
-#[test]
-fn garbage_is_quarantined_with_0() {
-    let site = Site::new("");
+fn garbage_is_quarantined_with_0(backend: Backend) {
+    let site = site(backend, "");
     let garbage: Vec<u8> = (0..3000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
     let out = site.run(&["pipe"], &garbage);
     assert_eq!(code(&out), 0, "{}", text(&out));
@@ -97,9 +57,8 @@ fn garbage_is_quarantined_with_0() {
     assert_eq!(String::from_utf8_lossy(&list.stdout).lines().count(), 2, "{}", text(&list));
 }
 
-#[test]
-fn bad_config_exits_78() {
-    let site = Site::new("\n[tickets]\nnumber_formatt = \"####\"\n");
+fn bad_config_exits_78(backend: Backend) {
+    let site = site(backend, "\n[tickets]\nnumber_formatt = \"####\"\n");
     let out = site.run(&["pipe"], MAIL);
     assert_eq!(code(&out), 78, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tickets.number_formatt"), "{}", text(&out));
@@ -109,11 +68,12 @@ fn bad_config_exits_78() {
 
 #[tokio::test]
 async fn locked_database_exits_75_and_loses_nothing() {
-    let site = Site::new("");
+    let site = Site::new(Backend::Sqlite, "").unwrap();
     assert_eq!(code(&site.run(&["migrate"], b"")), 0);
 
     // Another writer holds the SQLite write lock for longer than busy_timeout_ms.
-    let holder = rusqlite::Connection::open(site.db()).unwrap();
+    let db = site.db.url.strip_prefix("sqlite://").unwrap().to_string();
+    let holder = rusqlite::Connection::open(&db).unwrap();
     holder
         .execute_batch("BEGIN IMMEDIATE; INSERT INTO meta (key, value) VALUES ('held', 'by test');")
         .unwrap();
@@ -128,7 +88,7 @@ async fn locked_database_exits_75_and_loses_nothing() {
     // The MTA retries: now it is stored, once.
     let retry = site.run(&["pipe"], MAIL);
     assert_eq!(code(&retry), 0, "{}", text(&retry));
-    let conn = rusqlite::Connection::open(site.db()).unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
     let (inbound, tickets): (i64, i64) = conn
         .query_row("SELECT (SELECT COUNT(*) FROM inbound), (SELECT COUNT(*) FROM tickets)", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -137,9 +97,8 @@ async fn locked_database_exits_75_and_loses_nothing() {
     assert_eq!((inbound, tickets), (1, 1));
 }
 
-#[test]
-fn explain_prints_the_trace_and_writes_nothing() {
-    let site = Site::new("");
+fn explain_prints_the_trace_and_writes_nothing(backend: Backend) {
+    let site = site(backend, "");
     let file = site.dir.path().join("m.eml");
     std::fs::write(&file, MAIL).unwrap();
     let out = site.run(&["explain", file.to_str().unwrap()], b"");
@@ -158,12 +117,11 @@ fn explain_prints_the_trace_and_writes_nothing() {
     );
 }
 
-#[test]
-fn check_config_reports_a_broken_template_override() {
+fn check_config_reports_a_broken_template_override(backend: Backend) {
     let templates = tempfile::tempdir().unwrap();
     std::fs::write(templates.path().join("new_ticket_alert.txt.tera"), "Hello {{ no_such_thing }}\n")
         .unwrap();
-    let site = Site::new(&format!("\n[templates]\ndir = \"{}\"\n", templates.path().display()));
+    let site = site(backend, &format!("\n[templates]\ndir = \"{}\"\n", templates.path().display()));
     let out = site.run(&["check-config"], b"");
     assert_eq!(code(&out), 78, "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -178,15 +136,12 @@ fn check_config_reports_a_broken_template_override() {
     assert_eq!(code(&out), 0, "{}", text(&out));
 }
 
-#[test]
-fn admins_act_on_tickets_from_the_command_line() {
-    let site = Site::new("[[agents]]\nkey = \"alice\"\nname = \"Alice\"\nemails = [\"alice@example.com\"]\n");
+fn admins_act_on_tickets_from_the_command_line(backend: Backend) {
+    let site =
+        site(backend, "[[agents]]\nkey = \"alice\"\nname = \"Alice\"\nemails = [\"alice@example.com\"]\n");
     let mail = "From: Ann <ann@acme.test>\r\nTo: support@example.com\r\nSubject: Broken\r\nMessage-ID: <a1@acme.test>\r\n\r\nIt broke.\r\n";
     assert_eq!(code(&site.run(&["pipe"], mail.as_bytes())), 0);
-    let number: String = rusqlite::Connection::open(site.db())
-        .unwrap()
-        .query_row("SELECT number FROM tickets", [], |r| r.get(0))
-        .unwrap();
+    let number = site.strings("SELECT number FROM tickets").remove(0);
 
     let out = site.run(&["ticket", "reply", &number, "--as", "alice"], b"#pending\nWe are on it.\n");
     assert_eq!(code(&out), 0, "{}", text(&out));
@@ -202,18 +157,9 @@ fn admins_act_on_tickets_from_the_command_line() {
     let out = site.run(&["ticket", "status", &number, "closed"], b"");
     assert!(text(&out).contains("Status pending -> closed by an admin"), "{}", text(&out));
 
-    let db = rusqlite::Connection::open(site.db()).unwrap();
-    let kinds: Vec<String> = db
-        .prepare("SELECT kind FROM entries WHERE kind IN ('response', 'note') ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let kinds = site.strings("SELECT kind FROM entries WHERE kind IN ('response', 'note') ORDER BY id");
     assert_eq!(kinds, ["response", "note"]);
-    let relays: i64 = db
-        .query_row("SELECT COUNT(*) FROM outbox WHERE template = 'response_relay'", [], |r| r.get(0))
-        .unwrap();
+    let relays = site.scalar("SELECT COUNT(*) FROM outbox WHERE template = 'response_relay'");
     assert_eq!(relays, 1, "the reply went to Ann");
 
     assert_eq!(code(&site.run(&["ticket", "status", "999999", "closed"], b"")), 66, "no such ticket");
@@ -223,21 +169,18 @@ fn admins_act_on_tickets_from_the_command_line() {
     assert_eq!(code(&site.run(&["ticket", "reply", &number, "--as", "zed", "--text", "x"], b"")), 65);
 }
 
-#[test]
-fn links_are_minted_and_revoked_from_the_command_line() {
-    let site = Site::new("");
+fn links_are_minted_and_revoked_from_the_command_line(backend: Backend) {
+    let site = site(backend, "");
     let mail = "From: Ann <ann@acme.test>\r\nTo: support@example.com\r\nSubject: Broken\r\nMessage-ID: <l1@acme.test>\r\n\r\nIt broke.\r\n";
     assert_eq!(code(&site.run(&["pipe"], mail.as_bytes())), 0);
-    let db = || rusqlite::Connection::open(site.db()).unwrap();
-    let number: String = db().query_row("SELECT number FROM tickets", [], |r| r.get(0)).unwrap();
+    let number = site.strings("SELECT number FROM tickets").remove(0);
 
     let out = site.run(&["link", "mint", &number, "ann@acme.test"], b"");
     assert_eq!(code(&out), 0, "{}", text(&out));
     let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(url.starts_with("http://localhost:8080/t/") && url.len() > 40, "{url}");
 
-    let epoch =
-        || -> i64 { db().query_row("SELECT link_epoch FROM participants", [], |r| r.get(0)).unwrap() };
+    let epoch = || site.scalar("SELECT link_epoch FROM participants");
     assert_eq!(epoch(), 0);
     let out = site.run(&["link", "revoke", &number, "ann@acme.test"], b"");
     assert_eq!(code(&out), 0, "{}", text(&out));
@@ -249,9 +192,8 @@ fn links_are_minted_and_revoked_from_the_command_line() {
     assert_eq!(code(&site.run(&["link", "mint", "000000", "ann@acme.test"], b"")), 66);
 }
 
-#[test]
-fn agent_commands_set_a_password_from_stdin_and_reset_2fa() {
-    let site = Site::new("[[agents]]\nkey = \"alice\"\nemails = [\"alice@example.com\"]\n");
+fn agent_commands_set_a_password_from_stdin_and_reset_2fa(backend: Backend) {
+    let site = site(backend, "[[agents]]\nkey = \"alice\"\nemails = [\"alice@example.com\"]\n");
     let weak = site.run(&["agent", "set-password", "alice"], b"password1\n");
     assert_eq!(code(&weak), 65, "{}", text(&weak));
     assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 10"), "{}", text(&weak));
@@ -262,14 +204,47 @@ fn agent_commands_set_a_password_from_stdin_and_reset_2fa() {
 
     let set = site.run(&["agent", "set-password", "alice"], b"blue velvet staircase\n");
     assert_eq!(code(&set), 0, "{}", text(&set));
-    let hash: String = rusqlite::Connection::open(site.db())
-        .unwrap()
-        .query_row("SELECT password_hash FROM agents WHERE key = 'alice'", [], |r| r.get(0))
-        .unwrap();
+    let hash = site.strings("SELECT password_hash FROM agents WHERE key = 'alice'").remove(0);
     assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
     assert!(!hash.contains("blue velvet"));
 
     let reset = site.run(&["agent", "reset-2fa", "alice"], b"");
     assert_eq!(code(&reset), 0, "{}", text(&reset));
     assert!(String::from_utf8_lossy(&reset.stdout).contains("had no two-factor"), "{}", text(&reset));
+}
+
+/// The listings and records an admin reads, and the commands that act on quarantine and outbox.
+fn every_listing_and_record_command_answers(backend: Backend) {
+    let site = site(backend, "[[agents]]\nkey = \"alice\"\nemails = [\"alice@example.com\"]\n");
+    assert_eq!(code(&site.run(&["migrate"], b"")), 0);
+    assert_eq!(code(&site.run(&["check-config"], b"")), 0);
+    let out = site.run(&["pipe"], MAIL);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let garbage: Vec<u8> = (0..3000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    assert_eq!(code(&site.run(&["pipe"], &garbage)), 0);
+    let number = site.strings("SELECT number FROM tickets").remove(0);
+    let quarantined = site.scalar("SELECT id FROM inbound WHERE outcome = 'quarantined'").to_string();
+    let outbox = site.scalar("SELECT MIN(id) FROM outbox").to_string();
+
+    let expectations: [(&[&str], &str); 11] = [
+        (&["ticket", "list"], "Printer on fire"),
+        (&["ticket", "list", "--status", "open"], "Printer on fire"),
+        (&["ticket", "show", &number], "It is burning."),
+        (&["user", "list"], "jane@example.org"),
+        (&["user", "search", "jane"], "jane@example.org"),
+        (&["user", "show", "jane@example.org"], &number),
+        (&["quarantine", "list"], &quarantined),
+        (&["quarantine", "show", &quarantined], "quarantined"),
+        (&["outbox", "list"], "auto_response"),
+        (&["outbox", "show", &outbox], "auto_response"),
+        (&["quarantine", "replay", &quarantined], "quarantined"),
+    ];
+    for (args, expected) in expectations {
+        let out = site.run(args, b"");
+        assert_eq!(code(&out), 0, "{args:?}: {}", text(&out));
+        assert!(stdout(&out).contains(expected), "{args:?} should mention {expected:?}: {}", text(&out));
+    }
+    let out = site.run(&["outbox", "retry"], b"");
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(site.scalar("SELECT COUNT(*) FROM tickets"), 1, "replaying garbage opened no ticket");
 }

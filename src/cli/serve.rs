@@ -56,8 +56,7 @@ pub async fn run(config: &Config) -> u8 {
     let ingestor = Arc::new(ingestor);
     let mut intake = tokio::task::JoinSet::new();
     for mailbox in &config.mailboxes {
-        let poller =
-            Poller::new(mailbox.clone(), config.imap.clone(), ingestor.clone(), config.database.url.clone());
+        let poller = Poller::new(mailbox.clone(), config.imap.clone(), ingestor.clone());
         intake.spawn(poller.run(stopped.clone()));
     }
     tracing::info!(

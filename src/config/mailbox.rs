@@ -308,7 +308,7 @@ fn validate_password(raw: &RawMailbox, path: &KeyPath, problems: &mut Problems<'
 }
 
 /// The certificates of a PEM file; each must be usable as a trust anchor.
-fn read_ca_file(
+pub(super) fn read_ca_file(
     file: &Path,
     path: &KeyPath,
     problems: &mut Problems<'_, '_>,

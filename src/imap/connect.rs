@@ -49,10 +49,7 @@ impl ConnectError {
 
 /// The TLS settings for `mailbox`, built once per mailbox task (loading the system roots reads files).
 pub fn tls_config(mailbox: &Mailbox) -> Arc<ClientConfig> {
-    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let native = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(native.certs);
-    roots.add_parsable_certificates(mailbox.extra_roots.iter().cloned());
+    let roots = crate::tls::root_store(&mailbox.extra_roots, true);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::store::pg_tls::PgTarget;
+
 pub struct Lease {
     client: tokio_postgres::Client,
     connection: JoinHandle<()>,
@@ -20,7 +22,7 @@ impl Lease {
     /// Waits until this process holds the lease on `mailbox`, retrying every `takeover / 6`.
     /// `None` when `stop` fires first.
     pub async fn acquire(
-        url: &str,
+        target: &PgTarget,
         mailbox: &str,
         takeover: Duration,
         stop: &mut watch::Receiver<bool>,
@@ -28,7 +30,7 @@ impl Lease {
         let retry = (takeover / 6).max(Duration::from_millis(500));
         let mut waiting_logged = false;
         loop {
-            match Lease::try_acquire(url, mailbox, takeover).await {
+            match Lease::try_acquire(target, mailbox, takeover).await {
                 Ok(Some(lease)) => {
                     tracing::info!(mailbox, "holding the mailbox lease");
                     return Some(lease);
@@ -51,13 +53,13 @@ impl Lease {
     }
 
     async fn try_acquire(
-        url: &str,
+        target: &PgTarget,
         mailbox: &str,
         takeover: Duration,
     ) -> Result<Option<Lease>, tokio_postgres::Error> {
         let idle = (takeover / 3).max(Duration::from_secs(1));
         let interval = (takeover / 9).max(Duration::from_secs(1));
-        let mut config: tokio_postgres::Config = url.parse()?;
+        let mut config = target.config.clone();
         // The server drops a vanished holder after idle + 3 × interval (2/3 of the takeover bound).
         config
             .options(format!(
@@ -69,7 +71,7 @@ impl Lease {
             .keepalives_idle(idle)
             .connect_timeout(idle)
             .application_name("mailgate imap lease");
-        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+        let (client, connection) = config.connect(target.tls.clone()).await?;
         let connection = tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::warn!(%error, "mailbox lease connection ended");

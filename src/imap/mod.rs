@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::config::{Imap, Mailbox};
 use crate::ingest::{IngestError, Ingestor};
-use crate::store::{Backend, StoreError};
+use crate::store::StoreError;
 use connect::{ConnectError, Session};
 use drain::{Pass, PassReport, within};
 use lease::Lease;
@@ -73,15 +73,14 @@ pub struct Poller {
     mailbox: Mailbox,
     imap: Imap,
     ingestor: Arc<Ingestor>,
-    database_url: String,
     tls: Arc<ClientConfig>,
     status: Arc<Mutex<Status>>,
 }
 
 impl Poller {
-    pub fn new(mailbox: Mailbox, imap: Imap, ingestor: Arc<Ingestor>, database_url: String) -> Poller {
+    pub fn new(mailbox: Mailbox, imap: Imap, ingestor: Arc<Ingestor>) -> Poller {
         let tls = connect::tls_config(&mailbox);
-        Poller { mailbox, imap, ingestor, database_url, tls, status: Arc::default() }
+        Poller { mailbox, imap, ingestor, tls, status: Arc::default() }
     }
 
     /// A live view of what the task is doing.
@@ -94,14 +93,12 @@ impl Poller {
         let name = self.mailbox.name.as_str();
         let mut retry: Option<Duration> = None;
         while !*stop.borrow() {
-            let lease = match self.ingestor.store().backend() {
-                Backend::Postgres => {
-                    match Lease::acquire(&self.database_url, name, self.imap.takeover, &mut stop).await {
-                        Some(lease) => Some(lease),
-                        None => break,
-                    }
-                }
-                Backend::Sqlite => None,
+            let lease = match self.ingestor.store().postgres_target() {
+                Some(target) => match Lease::acquire(target, name, self.imap.takeover, &mut stop).await {
+                    Some(lease) => Some(lease),
+                    None => break,
+                },
+                None => None,
             };
             let error = match self.serve(lease.as_ref(), &mut stop).await {
                 Ok(()) => break,

@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod links;
 mod migrate;
 pub mod outbox;
+pub mod pg_tls;
 pub mod second_factor;
 pub mod sessions;
 pub mod tickets;
@@ -114,6 +115,8 @@ pub struct StoreOptions {
     pub busy_timeout: Duration,
     /// How long to wait for a pooled connection (and for PostgreSQL to answer a connect).
     pub connect_timeout: Duration,
+    /// The CA certificates trusted for PostgreSQL's TLS (`database.ca_file`); none = public roots.
+    pub ca_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
 }
 
 impl Default for StoreOptions {
@@ -122,6 +125,7 @@ impl Default for StoreOptions {
             max_connections: 8,
             busy_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(10),
+            ca_roots: Vec::new(),
         }
     }
 }
@@ -132,12 +136,18 @@ enum Pool {
     Postgres(PgPool),
 }
 
-type PgManager = PostgresConnectionManager<postgres::NoTls>;
+type PgManager = PostgresConnectionManager<tokio_postgres_rustls::MakeRustlsConnect>;
 
 /// The PostgreSQL pool. The sync client closes its connection with a blocking call, which must not
 /// happen on an async worker thread, so a handle dropped there is handed to a plain thread.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct PgPool(Option<r2d2::Pool<PgManager>>);
+
+impl std::fmt::Debug for PgPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PgPool")
+    }
+}
 
 impl PgPool {
     fn get(&self) -> std::result::Result<r2d2::PooledConnection<PgManager>, r2d2::Error> {
@@ -159,12 +169,15 @@ impl Drop for PgPool {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
+    /// How to reach PostgreSQL, for connections outside the pool (the IMAP lease).
+    postgres: Option<pg_tls::PgTarget>,
 }
 
 impl Store {
     /// Sets up the pool; connections are opened on first use (a bad URL or a down server shows up
     /// then, as an unavailable error).
     pub fn connect(url: &str, options: &StoreOptions) -> Result<Store> {
+        let mut postgres = None;
         let pool = match Backend::of_url(url) {
             Some(Backend::Sqlite) => {
                 let path = sqlite_path(url)?;
@@ -185,13 +198,13 @@ impl Store {
                 Pool::Sqlite(pool_builder(options).build_unchecked(manager))
             }
             Some(Backend::Postgres) => {
-                let mut config: postgres::Config =
-                    url.parse().map_err(|e| StoreError::Setup(format!("database.url: {e}")))?;
+                let target = pg_tls::PgTarget::new(url, &options.ca_roots)
+                    .map_err(|e| StoreError::Setup(format!("database.url: {e}")))?;
+                let mut config = postgres::Config::from(target.config.clone());
                 config.connect_timeout(options.connect_timeout);
-                Pool::Postgres(PgPool(Some(
-                    pool_builder(options)
-                        .build_unchecked(PostgresConnectionManager::new(config, postgres::NoTls)),
-                )))
+                let manager = PostgresConnectionManager::new(config, target.tls.clone());
+                postgres = Some(target);
+                Pool::Postgres(PgPool(Some(pool_builder(options).build_unchecked(manager))))
             }
             None => {
                 return Err(StoreError::Setup(
@@ -199,7 +212,12 @@ impl Store {
                 ));
             }
         };
-        Ok(Store { pool })
+        Ok(Store { pool, postgres })
+    }
+
+    /// PostgreSQL's connection settings (URL, TLS), for a connection of its own; `None` on SQLite.
+    pub fn postgres_target(&self) -> Option<&pg_tls::PgTarget> {
+        self.postgres.as_ref()
     }
 
     pub fn backend(&self) -> Backend {

@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod http;
 pub mod imap;
+pub mod site;
 pub mod smtp;
 
 use std::sync::Arc;
@@ -66,6 +67,13 @@ pub struct TestDb {
 impl TestDb {
     /// `None` when the backend is not available here (PostgreSQL without `MAILGATE_TEST_PG`).
     pub async fn new(backend: Backend) -> Option<TestDb> {
+        tokio::task::spawn_blocking(move || Self::new_blocking(backend))
+            .await
+            .expect("create a test database")
+    }
+
+    /// `new` for code outside an async runtime (the synchronous postgres client needs that).
+    pub fn new_blocking(backend: Backend) -> Option<TestDb> {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -75,14 +83,9 @@ impl TestDb {
             Backend::Postgres => {
                 let admin_url = test_pg_url()?;
                 let name = format!("mg_test_{:016x}", rand::random::<u64>());
-                let (url, create) = (admin_url.clone(), format!("CREATE DATABASE {name}"));
-                tokio::task::spawn_blocking(move || {
-                    let mut admin = postgres::Client::connect(&url, postgres::NoTls)
-                        .expect("connect to MAILGATE_TEST_PG");
-                    admin.batch_execute(&create).expect("create test database");
-                })
-                .await
-                .unwrap();
+                let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls)
+                    .expect("connect to MAILGATE_TEST_PG");
+                admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
                 let (base, _) = admin_url.rsplit_once('/').expect("database url has a path");
                 Some(TestDb { url: format!("{base}/{name}"), _dir: None })
             }
@@ -213,6 +216,27 @@ macro_rules! on_both_backends {
                     return;
                 }
                 super::$name(super::common::Backend::Postgres).await;
+            }
+        )* }
+    };
+}
+
+/// `on_both_backends!` for synchronous tests (`fn name(backend: Backend)`), such as those that
+/// spawn the `mailgate` binary.
+#[macro_export]
+macro_rules! on_both_backends_blocking {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(
+            #[test]
+            fn $name() { super::$name(super::common::Backend::Sqlite); }
+        )* }
+        mod postgres { $(
+            #[test]
+            fn $name() {
+                if super::common::test_pg_url().is_none() {
+                    return;
+                }
+                super::$name(super::common::Backend::Postgres);
             }
         )* }
     };
