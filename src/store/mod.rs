@@ -136,7 +136,48 @@ enum Pool {
     Postgres(PgPool),
 }
 
-type PgManager = PostgresConnectionManager<tokio_postgres_rustls::MakeRustlsConnect>;
+/// r2d2_postgres's manager with errors that say why: tokio-postgres keeps the cause of a failed
+/// connect (the TLS alert, the certificate problem) in `source()`, and r2d2 keeps only `Display`.
+struct PgManager(PostgresConnectionManager<tokio_postgres_rustls::MakeRustlsConnect>);
+
+impl std::fmt::Debug for PgManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PgManager")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct PgConnectError(String);
+
+impl From<postgres::Error> for PgConnectError {
+    fn from(error: postgres::Error) -> Self {
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            text = format!("{text}: {cause}");
+            source = cause.source();
+        }
+        PgConnectError(text)
+    }
+}
+
+impl r2d2::ManageConnection for PgManager {
+    type Connection = postgres::Client;
+    type Error = PgConnectError;
+
+    fn connect(&self) -> std::result::Result<postgres::Client, PgConnectError> {
+        Ok(self.0.connect()?)
+    }
+
+    fn is_valid(&self, conn: &mut postgres::Client) -> std::result::Result<(), PgConnectError> {
+        Ok(self.0.is_valid(conn)?)
+    }
+
+    fn has_broken(&self, conn: &mut postgres::Client) -> bool {
+        self.0.has_broken(conn)
+    }
+}
 
 /// The PostgreSQL pool. The sync client closes its connection with a blocking call, which must not
 /// happen on an async worker thread, so a handle dropped there is handed to a plain thread.
@@ -202,7 +243,7 @@ impl Store {
                     .map_err(|e| StoreError::Setup(format!("database.url: {e}")))?;
                 let mut config = postgres::Config::from(target.config.clone());
                 config.connect_timeout(options.connect_timeout);
-                let manager = PostgresConnectionManager::new(config, target.tls.clone());
+                let manager = PgManager(PostgresConnectionManager::new(config, target.tls.clone()));
                 postgres = Some(target);
                 Pool::Postgres(PgPool(Some(pool_builder(options).build_unchecked(manager))))
             }
@@ -313,6 +354,8 @@ fn pool_builder<M: r2d2::ManageConnection>(options: &StoreOptions) -> r2d2::Buil
         .min_idle(Some(0))
         .connection_timeout(options.connect_timeout)
         .test_on_check_out(false)
+        // Failures reach the caller as `StoreError::Pool`, which decides how loud to be.
+        .error_handler(Box::new(r2d2::NopErrorHandler))
 }
 
 /// Runs blocking database work. On a multi-threaded runtime (the daemon) it goes to the blocking
