@@ -247,7 +247,9 @@ impl Ingestor {
         delivery: &Delivery,
         reason: &str,
     ) -> Result<InboundId, IngestError> {
-        let key = format!("sha256:{}", hex::encode(Sha256::digest(raw)));
+        // The pipeline's own key (the Message-ID when there is one), so a redelivery of the
+        // same message finds this row instead of opening a ticket beside it.
+        let key = Job::new(raw.to_vec(), delivery.clone(), &self.pipeline.settings.limits).dedupe_key;
         let (raw, delivery, reason) = (raw.to_vec(), delivery.clone(), reason.to_string());
         let now = self.pipeline.clock.now_ms();
         Ok(self
@@ -306,6 +308,14 @@ impl Pipeline {
         let mut trace = Trace::default();
         let inbound = match replay_of {
             Some(id) => {
+                // Quarantined before this message was stored another way (a redelivery, or a row
+                // quarantined under the hash of its bytes): a replay opens no second ticket.
+                let stored = inbound_store::find_inbound_by_dedupe_key(tx, &job.dedupe_key)?;
+                if let Some(other) = stored.filter(|other| *other != id) {
+                    let reason = format!("{} already stored as inbound #{other}", job.dedupe_key);
+                    trace.record("dedupe", "duplicate", reason);
+                    return Ok(Report { inbound: other, outcome: Outcome::Duplicate, trace });
+                }
                 trace.record("dedupe", "replay", format!("inbound #{id} run again"));
                 id
             }

@@ -66,18 +66,22 @@ pub enum StoreError {
 impl StoreError {
     /// True when the database cannot take this right now (locked, busy, unreachable, out of
     /// connections): the caller should retry later rather than give up on the message.
+    /// A full disk and every I/O error count too: they say nothing about the message, and
+    /// space freed or a disk replaced lets the same message through.
     pub fn is_unavailable(&self) -> bool {
-        use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked};
+        use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked, DiskFull, SystemIoFailure};
         match self {
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
-                matches!(e.code, DatabaseBusy | DatabaseLocked | CannotOpen)
+                matches!(e.code, DatabaseBusy | DatabaseLocked | CannotOpen | DiskFull | SystemIoFailure)
             }
             StoreError::Postgres(e) => match e.code() {
-                // Class 08 connection, 53 resources, 57P0x shutdown, 40001/40P01 serialization/deadlock.
+                // Class 08 connection, 53 resources (53100 disk full), 57P0x shutdown, 58 system
+                // (I/O) errors, 40001/40P01 serialization/deadlock.
                 Some(state) => {
                     let code = state.code();
                     code.starts_with("08")
                         || code.starts_with("53")
+                        || code.starts_with("58")
                         || code.starts_with("57P0")
                         || code == "40001"
                         || code == "40P01"
