@@ -24,26 +24,25 @@ pub async fn check_config(path: Option<&Path>, search: &[PathBuf]) -> u8 {
     let origin = path.map_or(config::DEFAULTS_ORIGIN.to_string(), |p| p.display().to_string());
     let (config, errors) = config::load_checked(path);
     let errors = errors.map(|errors| errors.errors).unwrap_or_default();
-    // A section with a problem of its own holds defaults in places: what it points at is not checked.
-    let faulty = |section: &str| {
-        errors.iter().any(|error| error.key == section || error.key.starts_with(&format!("{section}.")))
-    };
+    // A key with a problem of its own holds its default: what it points at is not checked.
+    let faulty = |key: &str| errors.iter().any(|error| error.key == key);
     let mut further = Vec::new();
     if let Some(config) = &config {
         if path.is_none() {
             eprintln!("mailgate: {}", super::defaults_notice(config, search));
         }
-        if !faulty("templates") {
-            if let Err(problems) = Templates::load(config.templates.dir.as_deref()) {
-                further.extend(problems.iter().map(|problem| format!("templates.dir: {problem}")));
-            }
-            if let Err(problems) =
-                crate::web::Pages::new(&config.instance.name, config.templates.web_dir.as_deref())
-            {
-                further.extend(problems.iter().map(|problem| format!("templates.web_dir: {problem}")));
-            }
+        if !faulty("templates.dir")
+            && let Err(problems) = Templates::load(config.templates.dir.as_deref())
+        {
+            further.extend(problems.iter().map(|problem| format!("templates.dir: {problem}")));
         }
-        if !faulty("database")
+        if !faulty("templates.web_dir")
+            && let Err(problems) =
+                crate::web::Pages::new(&config.instance.name, config.templates.web_dir.as_deref())
+        {
+            further.extend(problems.iter().map(|problem| format!("templates.web_dir: {problem}")));
+        }
+        if !faulty("database.url")
             && let Some(problem) = config.database.unusable_reason()
         {
             further.push(format!("database.url: {problem}"));
