@@ -4,11 +4,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use common::{Backend, TestDb};
 
@@ -316,80 +314,88 @@ Subject: =?utf-8?q?Hi=1B]0;owned=07_there?=\r\nMessage-ID: <cli-esc@client.test>
         shown.contains("Hi\u{FFFD}]0;owned\u{FFFD} there") && shown.contains("Text \u{FFFD}[31mred"),
         "{shown}"
     );
+
+    // The stored bytes: unchanged into a file, made safe on a terminal.
+    let raw = site.run(&["quarantine", "show", "1", "--raw"], b"");
+    assert_eq!(raw.stdout, mail, "{}", text(&raw));
+    let shown = on_terminal(&site, &["quarantine", "show", "1", "--raw"], &[]);
+    assert_eq!(code(&shown), 0, "{}", text(&shown));
+    assert!(stdout(&shown).contains("Text \u{FFFD}[31mred"), "{}", text(&shown));
 }
 
-/// Reads what a child writes into a shared buffer, so a test can wait for a prompt.
-fn collect(mut from: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        let mut buffer = [0u8; 4096];
-        while let Ok(n @ 1..) = from.read(&mut buffer) {
-            sink.lock().unwrap().extend_from_slice(&buffer[..n]);
-        }
-    });
-    seen
-}
+/// Runs a command on a pseudo-terminal (python3's pty module) and answers its prompts: arguments
+/// are `PROMPT ANSWER ...` pairs, `--`, then the command. Each answer is typed only once the
+/// prompt is shown and the terminal's echo is off, so a program that never turns echo off fails
+/// here ("echo stayed on"), and one that turns it off too late cannot be caught between the two.
+/// Prints everything the terminal showed; exits with the command's exit code.
+const TERMINAL: &str = r#"
+import os, pty, select, sys, termios, time
+split = sys.argv.index("--")
+pairs, command = sys.argv[1:split], sys.argv[split + 1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(command[0], command)
+seen = b""
+def read_some(timeout):
+    global seen
+    if select.select([fd], [], [], timeout)[0]:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            chunk = b""
+        seen += chunk
+        return bool(chunk)
+    return True
+def fail(why):
+    sys.stdout.write(why + ": " + repr(seen))
+    sys.exit(99)
+for prompt, answer in zip(pairs[0::2], pairs[1::2]):
+    deadline = time.time() + 30
+    while prompt.encode() not in seen:
+        if time.time() > deadline or not read_some(0.05):
+            fail("no prompt " + repr(prompt))
+    while termios.tcgetattr(fd)[3] & termios.ECHO:
+        if time.time() > deadline:
+            fail("echo stayed on at " + repr(prompt))
+        time.sleep(0.01)
+    os.write(fd, answer.encode() + b"\n")
+while read_some(30):
+    pass
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(seen.decode("utf-8", "replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
 
-fn wait_for(seen: &Mutex<Vec<u8>>, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !String::from_utf8_lossy(&seen.lock().unwrap()).contains(what) {
-        assert!(
-            Instant::now() < deadline,
-            "no {what:?} in {:?}",
-            String::from_utf8_lossy(&seen.lock().unwrap())
-        );
-        std::thread::sleep(Duration::from_millis(20));
+/// `mailgate --config CONFIG ARGS` on a terminal, answering `dialogue` (prompt, answer) pairs.
+fn on_terminal(site: &Site, args: &[&str], dialogue: &[(&str, &str)]) -> Output {
+    let mut command = Command::new("python3");
+    command.arg("-c").arg(TERMINAL);
+    for (prompt, answer) in dialogue {
+        command.args([prompt, answer]);
     }
+    command.arg("--").arg(env!("CARGO_BIN_EXE_mailgate")).arg("--config").arg(site.config()).args(args);
+    command.env_remove("MAILGATE_CONFIG").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    run(&mut command, b"")
 }
 
 async fn set_password_on_a_terminal_prompts_without_echo(backend: Backend) {
     let Some(site) = Site::new(backend, "").await else { return };
-    // util-linux `script` gives the command a pseudo-terminal whose echo is on, as an admin's is.
-    let command = format!(
-        "'{}' --config '{}' agent set-password alice",
-        env!("CARGO_BIN_EXE_mailgate"),
-        site.config().display()
-    );
-    let mut child = Command::new("script")
-        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
-        .env_remove("MAILGATE_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("util-linux script");
-    let seen = collect(child.stdout.take().unwrap());
-    let mut keyboard = child.stdin.take().unwrap();
     let password = "blue velvet staircase";
-    wait_for(&seen, "New console password for agent alice: ");
-    keyboard.write_all(format!("{password}\n").as_bytes()).unwrap();
-    wait_for(&seen, "The same password again: ");
-    keyboard.write_all(format!("{password}\n").as_bytes()).unwrap();
-    wait_for(&seen, "password of agent alice set");
-    let status = child.wait().unwrap();
-    let screen = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
-    assert!(status.success(), "{status}: {screen}");
+    let dialogue =
+        [("New console password for agent alice: ", password), ("The same password again: ", password)];
+    let out = on_terminal(&site, &["agent", "set-password", "alice"], &dialogue);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let screen = stdout(&out);
+    assert!(screen.contains("password of agent alice set"), "{screen}");
     assert!(!screen.contains(password), "the password was echoed: {screen:?}");
     let hash = site.scalar("SELECT password_hash FROM agents WHERE key = 'alice'");
     assert!(hash.starts_with("$argon2id$"), "{hash}");
 
     // Two different answers change nothing.
-    let mut child = Command::new("script")
-        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let seen = collect(child.stdout.take().unwrap());
-    let mut keyboard = child.stdin.take().unwrap();
-    wait_for(&seen, "New console password");
-    keyboard.write_all(b"green velvet staircase\n").unwrap();
-    wait_for(&seen, "again");
-    keyboard.write_all(b"green velvet staircasf\n").unwrap();
-    wait_for(&seen, "differ");
-    assert_eq!(child.wait().unwrap().code(), Some(65));
+    let dialogue = [("New console password", "green velvet staircase"), ("again", "green velvet staircasf")];
+    let out = on_terminal(&site, &["agent", "set-password", "alice"], &dialogue);
+    assert_eq!(code(&out), 65, "{}", text(&out));
+    assert!(stdout(&out).contains("differ"), "{}", text(&out));
     assert_eq!(site.scalar("SELECT password_hash FROM agents WHERE key = 'alice'"), hash);
 }
 

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use super::exit;
 
@@ -24,8 +24,12 @@ pub fn write_stdout(args: fmt::Arguments<'_>) {
     }
 }
 
-/// Writes raw bytes (`quarantine show --raw`: the message as stored, deliberately unfiltered).
+/// Writes raw bytes (`quarantine show --raw`: the message as stored, for saving to a file). On a
+/// terminal they are shown like any other text, control characters replaced.
 pub fn write_stdout_raw(bytes: &[u8]) {
+    if std::io::stdout().is_terminal() {
+        return write_stdout(format_args!("{}", String::from_utf8_lossy(bytes)));
+    }
     let mut stdout = std::io::stdout().lock();
     if let Err(error) = stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         exit_on_write_error(&error);
