@@ -44,11 +44,11 @@ pub mod exit {
     /// Input refused by policy (over size).
     pub const DATAERR: u8 = 65;
     pub const NOINPUT: u8 = 66;
-    /// Standard output could not be written (other than a closed pipe, which is no error).
-    pub const IOERR: u8 = 74;
     /// A service we need (an IMAP server) cannot be reached or refused us.
     pub const UNAVAILABLE: u8 = 69;
     pub const SOFTWARE: u8 = 70;
+    /// Standard output could not be written (other than a closed pipe, which is no error).
+    pub const IOERR: u8 = 74;
     /// Could not be stored now; the MTA should retry.
     pub const TEMPFAIL: u8 = 75;
     pub const CONFIG: u8 = 78;

@@ -94,8 +94,7 @@ impl Config {
 pub fn load(path: Option<&Path>) -> Result<Config, ConfigErrors> {
     match load_checked(path) {
         (Some(config), None) => Ok(config),
-        (_, Some(errors)) => Err(errors),
-        (None, None) => unreachable!("a configuration that was not built has problems"),
+        (_, errors) => Err(errors.unwrap_or_else(|| unreadable(&origin_of(path)))),
     }
 }
 
@@ -104,40 +103,50 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigErrors> {
 /// error holding their defaults (`None` when the file is not TOML or cannot be read). Use that
 /// configuration only to check what its sound parts point at; never to run on.
 pub fn load_checked(path: Option<&Path>) -> (Option<Config>, Option<ConfigErrors>) {
-    let Some(path) = path else {
-        return check_toml("", DEFAULTS_ORIGIN);
-    };
-    let origin = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => check_toml(&text, &origin),
-        Err(error) => {
+    let origin = origin_of(path);
+    let text = match path.map(std::fs::read_to_string) {
+        None => String::new(),
+        Some(Ok(text)) => text,
+        Some(Err(error)) => {
             let message = format!("cannot read the configuration file: {error}");
-            (None, Some(ConfigErrors::whole_file(&origin, message)))
+            return (None, Some(ConfigErrors::whole_file(&origin, message)));
         }
+    };
+    let (config, errors) = check_toml(&text);
+    match (config, errors.is_empty()) {
+        (Some(config), true) => (Some(config), None),
+        (None, true) => (None, Some(unreadable(&origin))),
+        (config, false) => (config, Some(ConfigErrors { origin, errors })),
     }
 }
 
 /// Validates TOML `text`; `origin` names it in error messages (a path, or [`DEFAULTS_ORIGIN`]).
 pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
-    match check_toml(text, origin) {
-        (Some(config), None) => Ok(config),
-        (_, Some(errors)) => Err(errors),
-        (None, None) => unreachable!("a configuration that was not built has problems"),
+    match check_toml(text) {
+        (Some(config), errors) if errors.is_empty() => Ok(config),
+        (None, errors) if errors.is_empty() => Err(unreadable(origin)),
+        (_, errors) => Err(ConfigErrors { origin: origin.to_string(), errors }),
     }
 }
 
+fn origin_of(path: Option<&Path>) -> String {
+    path.map_or(DEFAULTS_ORIGIN.to_string(), |path| path.display().to_string())
+}
+
+/// Not expected (a document that cannot be read always has its problems), but never a panic.
+fn unreadable(origin: &str) -> ConfigErrors {
+    ConfigErrors::whole_file(origin, "the configuration could not be read".to_string())
+}
+
 /// Both stages over `text`: the configuration as far as it could be built, and every problem.
-fn check_toml(text: &str, origin: &str) -> (Option<Config>, Option<ConfigErrors>) {
-    let errors = |errors: Vec<ConfigError>| {
-        (!errors.is_empty()).then(|| ConfigErrors { origin: origin.to_string(), errors })
-    };
+fn check_toml(text: &str) -> (Option<Config>, Vec<ConfigError>) {
     let source = match Source::parse(text) {
         Ok(source) => source,
-        Err(syntax_errors) => return (None, errors(syntax_errors)),
+        Err(syntax_errors) => return (None, syntax_errors),
     };
     let mut problems = Problems::new(&source);
     let config = read::read_raw(&source, &mut problems).map(|raw| validate(&raw, &mut problems));
-    (config, errors(problems.into_errors()))
+    (config, problems.into_errors())
 }
 
 /// Stage two: every section in file order; cross-references run after what they refer to.
