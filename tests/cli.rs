@@ -196,7 +196,11 @@ async fn a_postgresql_server_that_is_down_stays_try_again_later() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("mailgate.toml");
     // Port 1 on loopback: nothing listens there.
-    std::fs::write(&config, "[database]\nurl = \"postgres://mailgate@127.0.0.1:1/mailgate\"\n").unwrap();
+    std::fs::write(
+        &config,
+        "[database]\nurl = \"postgres://mailgate@127.0.0.1:1/mailgate\"\nbusy_timeout_ms = 200\n",
+    )
+    .unwrap();
     let check = run(mailgate(dir.path(), &[]).arg("--config").arg(&config).arg("check-config"), b"");
     assert_eq!(code(&check), 0, "{}", text(&check));
     let out = run(mailgate(dir.path(), &[]).arg("--config").arg(&config).arg("pipe"), MAIL);
