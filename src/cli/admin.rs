@@ -1,14 +1,15 @@
 //! Admin commands: check-config, migrate, explain, and the ticket, user and quarantine listings.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{
-    Command, LinkCommand, OutboxCommand, QuarantineCommand, TicketCommand, UserCommand, exit, pipe::describe,
+    Command, LinkCommand, OutboxCommand, QuarantineCommand, TicketCommand, UserCommand, exit, output,
+    pipe::{describe, read_limited},
 };
 use crate::app;
 use crate::auth::token::Purpose;
 use crate::clock::format_utc;
-use crate::config::{self, Config};
+use crate::config::{self, Config, ConfigErrors};
 use crate::core::ids::InboundId;
 use crate::core::trace::Trace;
 use crate::ingest::{ConsoleAction, Delivery, Ingestor};
@@ -17,35 +18,48 @@ use crate::store::inbound::{self as inbound_store, Source};
 use crate::store::outbox::{self as outbox_store, OutboxId};
 use crate::store::{tickets as ticket_store, users as user_store};
 
-pub async fn check_config(path: Option<&Path>) -> u8 {
-    let origin = path.map_or("<defaults>".to_string(), |p| p.display().to_string());
-    match config::load(path) {
-        Ok(config) => {
-            let mut problems = Vec::new();
-            if let Err(errors) = Templates::load(config.templates.dir.as_deref()) {
-                problems.extend(errors.iter().map(|error| format!("templates.dir: {error}")));
-            }
-            if let Err(errors) =
-                crate::web::Pages::new(&config.instance.name, config.templates.web_dir.as_deref())
-            {
-                problems.extend(errors.iter().map(|error| format!("templates.web_dir: {error}")));
-            }
-            if problems.is_empty() {
-                println!("{origin}: ok");
-                return exit::OK;
-            }
-            for problem in &problems {
-                eprintln!("{origin}: {problem}");
-            }
-            eprintln!("{} problem(s) found", problems.len());
-            exit::CONFIG
+/// Every problem at once: the file's (syntax, unknown keys, types, rules), then what its sound
+/// parts point at (template overrides, the database file).
+pub async fn check_config(path: Option<&Path>, search: &[PathBuf]) -> u8 {
+    let origin = path.map_or(config::DEFAULTS_ORIGIN.to_string(), |p| p.display().to_string());
+    let (config, errors) = config::load_checked(path);
+    let errors = errors.map(|errors| errors.errors).unwrap_or_default();
+    // A key with a problem of its own holds its default: what it points at is not checked.
+    let faulty = |key: &str| errors.iter().any(|error| error.key == key);
+    let mut further = Vec::new();
+    if let Some(config) = &config {
+        if path.is_none() {
+            eprintln!("mailgate: {}", super::defaults_notice(config, search));
         }
-        Err(errors) => {
-            eprintln!("{errors}");
-            eprintln!("{} problem(s) found", errors.errors.len());
-            exit::CONFIG
+        if !faulty("templates.dir")
+            && let Err(problems) = Templates::load(config.templates.dir.as_deref())
+        {
+            further.extend(problems.iter().map(|problem| format!("templates.dir: {problem}")));
+        }
+        if !faulty("templates.web_dir")
+            && let Err(problems) =
+                crate::web::Pages::new(&config.instance.name, config.templates.web_dir.as_deref())
+        {
+            further.extend(problems.iter().map(|problem| format!("templates.web_dir: {problem}")));
+        }
+        if !faulty("database.url")
+            && let Some(problem) = config.database.unusable_reason()
+        {
+            further.push(format!("database.url: {problem}"));
         }
     }
+    if errors.is_empty() && further.is_empty() {
+        println!("{origin}: ok");
+        return exit::OK;
+    }
+    if !errors.is_empty() {
+        eprintln!("{}", ConfigErrors { origin: origin.clone(), errors: errors.clone() });
+    }
+    for problem in &further {
+        eprintln!("{origin}: {problem}");
+    }
+    eprintln!("{} problem(s) found", errors.len() + further.len());
+    exit::CONFIG
 }
 
 pub async fn run(config: &Config, command: Command) -> u8 {
@@ -61,7 +75,7 @@ pub async fn run(config: &Config, command: Command) -> u8 {
             println!("database schema is up to date");
             Ok(exit::OK)
         }
-        Command::Explain { file } => explain(&ingestor, &file).await,
+        Command::Explain { file } => explain(config, &ingestor, &file).await,
         Command::Ticket(cmd) => ticket(&ingestor, cmd).await,
         Command::User(cmd) => user(&ingestor, cmd).await,
         Command::Quarantine(cmd) => quarantine(&ingestor, cmd).await,
@@ -79,14 +93,27 @@ pub async fn run(config: &Config, command: Command) -> u8 {
     };
 
     result.unwrap_or_else(|err| {
+        if output::is_closed_pipe(&err) {
+            return exit::OK;
+        }
         eprintln!("mailgate: {err:#}");
         exit::SOFTWARE
     })
 }
 
-async fn explain(ingestor: &Ingestor, file: &Path) -> anyhow::Result<u8> {
-    let raw = match std::fs::read(file) {
-        Ok(raw) => raw,
+/// The trace of a dry run. The file is read under the same size limit as `pipe`'s standard input,
+/// so a huge file costs at most the limit in memory, and is refused the same way (65).
+async fn explain(config: &Config, ingestor: &Ingestor, file: &Path) -> anyhow::Result<u8> {
+    let limit = config.limits.max_message_bytes;
+    let raw = match std::fs::File::open(file).and_then(|opened| read_limited(opened, limit)) {
+        Ok(Some(raw)) => raw,
+        Ok(None) => {
+            eprintln!(
+                "mailgate: {}: over limits.max_message_bytes ({limit} bytes): `mailgate pipe` refuses it (65)",
+                file.display()
+            );
+            return Ok(exit::DATAERR);
+        }
         Err(err) => {
             eprintln!("mailgate: cannot read {}: {err}", file.display());
             return Ok(exit::NOINPUT);
@@ -260,8 +287,7 @@ async fn quarantine(ingestor: &Ingestor, cmd: QuarantineCommand) -> anyhow::Resu
                 return Ok(exit::NOINPUT);
             };
             if raw {
-                use std::io::Write;
-                std::io::stdout().write_all(&record.raw)?;
+                output::write_stdout_raw(&record.raw);
                 return Ok(exit::OK);
             }
             println!(

@@ -1,7 +1,8 @@
-//! `mailgate agent set-password|reset-2fa KEY`: an admin sets an agent's console password (read
-//! from standard input, never from the command line where `ps` shows it) or removes their 2FA.
+//! `mailgate agent set-password|reset-2fa KEY`: an admin sets an agent's console password (asked
+//! for with echo off on a terminal, else read from standard input; never from the command line,
+//! where `ps` shows it) or removes their 2FA.
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
 
 use super::{AgentCommand, exit};
@@ -13,14 +14,10 @@ pub async fn run(config: &Config, ingestor: Arc<Ingestor>, command: AgentCommand
     let accounts = Accounts::new(config, ingestor);
     let outcome = match &command {
         AgentCommand::SetPassword { key } => {
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line)?;
-            let password = line.trim_end_matches(['\r', '\n']);
-            if password.is_empty() {
-                eprintln!("mailgate: give the password on standard input (one line)");
+            let Some(password) = read_new_password(key)? else {
                 return Ok(exit::DATAERR);
-            }
-            accounts.set_agent_password(key, password).await.map(|()| format!("password of agent {key} set"))
+            };
+            accounts.set_agent_password(key, &password).await.map(|()| format!("password of agent {key} set"))
         }
         AgentCommand::Reset2fa { key } => accounts.reset_agent_2fa(key).await.map(|had| {
             if had {
@@ -41,4 +38,29 @@ pub async fn run(config: &Config, ingestor: Arc<Ingestor>, command: AgentCommand
             Ok(exit::DATAERR)
         }
     }
+}
+
+/// The new password: on a terminal asked for twice with echo off (rpassword), otherwise one line
+/// of standard input (a script). `None` after saying why there is none.
+fn read_new_password(key: &str) -> std::io::Result<Option<String>> {
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let password = line.trim_end_matches(['\r', '\n']).to_string();
+        if password.is_empty() {
+            eprintln!("mailgate: give the password on standard input (one line)");
+            return Ok(None);
+        }
+        return Ok(Some(password));
+    }
+    let password = rpassword::prompt_password(format!("New console password for agent {key}: "))?;
+    if password.is_empty() {
+        eprintln!("mailgate: no password given; nothing changed");
+        return Ok(None);
+    }
+    if rpassword::prompt_password("The same password again: ")? != password {
+        eprintln!("mailgate: the two passwords differ; nothing changed");
+        return Ok(None);
+    }
+    Ok(Some(password))
 }

@@ -1,10 +1,30 @@
-//! The command line: argument definitions (clap) and one function per command. Commands print for
-//! people; exit codes follow sysexits so MTAs and scripts can act on them.
+//! The command line: argument definitions (clap), finding the configuration, and one function per
+//! command. Commands print for people; exit codes follow sysexits so MTAs and scripts can act on
+//! them.
+
+/// Inside `cli`, `println!` and `print!` are [`output::write_stdout`]: control characters from
+/// mail are replaced, and a closed pipe ends the command quietly instead of panicking.
+macro_rules! println {
+    () => {
+        $crate::cli::output::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// See `println!` above.
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stdout(format_args!($($arg)*))
+    };
+}
 
 mod admin;
 mod agent;
 mod link;
 mod mailbox;
+mod output;
 mod pipe;
 mod serve;
 mod ticket;
@@ -27,6 +47,8 @@ pub mod exit {
     /// A service we need (an IMAP server) cannot be reached or refused us.
     pub const UNAVAILABLE: u8 = 69;
     pub const SOFTWARE: u8 = 70;
+    /// Standard output could not be written (other than a closed pipe, which is no error).
+    pub const IOERR: u8 = 74;
     /// Could not be stored now; the MTA should retry.
     pub const TEMPFAIL: u8 = 75;
     pub const CONFIG: u8 = 78;
@@ -35,7 +57,8 @@ pub mod exit {
 #[derive(Debug, Parser)]
 #[command(name = "mailgate", version, about = "An email-first help desk")]
 pub struct Cli {
-    /// Configuration file. Default: $MAILGATE_CONFIG, else ./mailgate.toml if present, else built-in defaults.
+    /// Configuration file. Default: $MAILGATE_CONFIG, else ./mailgate.toml, else
+    /// /etc/mailgate/mailgate.toml, else built-in defaults (said on standard error).
     #[arg(long, global = true, env = "MAILGATE_CONFIG")]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
@@ -86,8 +109,8 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
-    /// Set the console password of agent KEY (read from standard input, one line; ends their
-    /// sessions).
+    /// Set the console password of agent KEY (ends their sessions). On a terminal it is asked for
+    /// twice, not echoed; otherwise it is read from standard input, one line.
     SetPassword { key: String },
     /// Remove agent KEY's two-factor sign-in and recovery codes (a lost phone); they enroll again.
     #[command(name = "reset-2fa")]
@@ -218,11 +241,20 @@ fn parse_status(s: &str) -> Result<Status, String> {
     Status::parse(s).ok_or_else(|| format!("unknown status {s:?}: open, pending, resolved or closed"))
 }
 
+/// Where the configuration is looked for when neither `--config` nor `$MAILGATE_CONFIG` names a
+/// file, in order: the working directory, then where a daemon's configuration lives.
+pub const CONFIG_SEARCH: [&str; 2] = ["mailgate.toml", "/etc/mailgate/mailgate.toml"];
+
+/// Replaces [`CONFIG_SEARCH`] (paths separated by `:`), so tests need not write to /etc. Not
+/// documented for users: `--config` is their way.
+const CONFIG_SEARCH_VAR: &str = "MAILGATE_CONFIG_SEARCH";
+
 /// Runs the command and returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
-    let config_path = locate_config(cli.config.as_deref());
+    let search = config_search();
+    let config_path = locate_config(cli.config.as_deref(), &search);
     if let Command::CheckConfig = cli.command {
-        return ExitCode::from(admin::check_config(config_path.as_deref()).await);
+        return ExitCode::from(admin::check_config(config_path.as_deref(), &search).await);
     }
     let config = match config::load(config_path.as_deref()) {
         Ok(config) => config,
@@ -231,6 +263,16 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(exit::CONFIG);
         }
     };
+    if config_path.is_none() {
+        eprintln!("mailgate: {}", defaults_notice(&config, &search));
+    }
+    // A database that can never be opened is a configuration error (78), not "try again" (75).
+    if !matches!(cli.command, Command::Mailbox(_))
+        && let Some(problem) = config.database.unusable_reason()
+    {
+        eprintln!("mailgate: database.url: {problem}");
+        return ExitCode::from(exit::CONFIG);
+    }
     init_logging(&config);
     let code = match cli.command {
         Command::Pipe { mailbox, recipient } => pipe::run(&config, mailbox, &recipient).await,
@@ -242,12 +284,38 @@ pub async fn run(cli: Cli) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// `--config` / `$MAILGATE_CONFIG`, else `./mailgate.toml` when it exists, else none (defaults).
-fn locate_config(given: Option<&Path>) -> Option<PathBuf> {
-    given.map(Path::to_path_buf).or_else(|| {
-        let local = PathBuf::from("mailgate.toml");
-        local.is_file().then_some(local)
-    })
+/// `--config` / `$MAILGATE_CONFIG` when given, else the first file of `search` that exists, else
+/// none (the built-in defaults).
+pub fn locate_config(given: Option<&Path>, search: &[PathBuf]) -> Option<PathBuf> {
+    given.map(Path::to_path_buf).or_else(|| search.iter().find(|candidate| candidate.is_file()).cloned())
+}
+
+/// [`CONFIG_SEARCH`], or the list in `$MAILGATE_CONFIG_SEARCH`.
+fn config_search() -> Vec<PathBuf> {
+    match std::env::var_os(CONFIG_SEARCH_VAR) {
+        Some(list) => std::env::split_paths(&list).collect(),
+        None => CONFIG_SEARCH.iter().map(PathBuf::from).collect(),
+    }
+}
+
+/// What a command running on the built-in defaults says first: where it looked for a file, and
+/// the database file it uses (an MTA's `pipe` would otherwise create one unseen).
+fn defaults_notice(config: &Config, search: &[PathBuf]) -> String {
+    let looked: Vec<String> = search.iter().map(|path| absolute_display(path)).collect();
+    let database = config.database.sqlite_file().map_or_else(
+        || "their database".to_string(),
+        |file| format!("the SQLite file {}", absolute_display(&file)),
+    );
+    format!(
+        "no configuration file (looked for {}; name one with --config FILE): using the built-in \
+         defaults and {database}",
+        looked.join(", ")
+    )
+}
+
+/// `path` made absolute against the working directory, for messages.
+fn absolute_display(path: &Path) -> String {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string()
 }
 
 /// Sets up logging to standard error from the config (`MAILGATE_LOG` overrides the level).

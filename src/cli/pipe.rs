@@ -61,7 +61,7 @@ pub async fn run(config: &Config, mailbox: Option<String>, recipients: &[String]
 }
 
 /// Reads all of `input`, or `None` as soon as it exceeds `limit` bytes.
-fn read_limited(input: impl Read, limit: usize) -> std::io::Result<Option<Vec<u8>>> {
+pub fn read_limited(input: impl Read, limit: usize) -> std::io::Result<Option<Vec<u8>>> {
     let mut raw = Vec::with_capacity(64 * 1024);
     input.take(limit as u64 + 1).read_to_end(&mut raw)?;
     Ok((raw.len() <= limit).then_some(raw))

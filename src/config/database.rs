@@ -1,7 +1,10 @@
-//! `[database]`: which database holds the tickets and how patiently we wait for it. Checks the URL's
-//! form only; connecting is the store's job.
+//! `[database]`: which database holds the tickets and how patiently we wait for it. Validation
+//! checks the URL's form only; connecting is the store's job. [`Database::unusable_reason`] looks
+//! at the file system for a SQLite file that can never be opened (for `check-config`, and so that
+//! `pipe` says 78 instead of asking the MTA to retry forever).
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use rustls_pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
@@ -30,6 +33,56 @@ pub struct Database {
     pub ca_file: Option<PathBuf>,
     #[serde(skip)]
     pub ca_roots: Vec<CertificateDer<'static>>,
+}
+
+/// The first bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+impl Database {
+    /// The SQLite database file as the URL names it (relative paths are relative to the working
+    /// directory); `None` for PostgreSQL.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        let rest = self.url.strip_prefix("sqlite://").or_else(|| self.url.strip_prefix("sqlite:"))?;
+        let file = rest.split('?').next().unwrap_or_default();
+        (!file.is_empty()).then(|| PathBuf::from(file))
+    }
+
+    /// Why the SQLite file can never work as it is: its directory is missing, it is a directory,
+    /// it is not a SQLite database, or it would be created in the root directory (where a command
+    /// run by an MTA or a daemon with a relative path lands). `None` when it may work, and always
+    /// for PostgreSQL: a server that is down may come back.
+    pub fn unusable_reason(&self) -> Option<String> {
+        let file = std::path::absolute(self.sqlite_file()?).ok()?;
+        let shown = file.display();
+        match std::fs::metadata(&file) {
+            Ok(meta) if meta.is_dir() => {
+                Some(format!("{shown} is a directory; name a database file in it, e.g. {shown}/mailgate.db"))
+            }
+            Ok(_) => (!starts_like_sqlite(&file)).then(|| format!("{shown} is not a SQLite database")),
+            Err(_) => match file.parent() {
+                Some(dir) if dir.parent().is_none() => Some(format!(
+                    "{shown} does not exist and will not be created in the root directory; \
+                     give an absolute path, e.g. sqlite:///var/lib/mailgate/mailgate.db"
+                )),
+                Some(dir) if !dir.is_dir() => Some(format!(
+                    "the directory {} does not exist (SQLite creates the file, not its directory)",
+                    dir.display()
+                )),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// An empty file becomes a database on first use; anything else must start with the header. A
+/// file that cannot be read is left to the store to report.
+fn starts_like_sqlite(file: &Path) -> bool {
+    let Ok(handle) = std::fs::File::open(file) else { return true };
+    let mut head = Vec::with_capacity(SQLITE_HEADER.len());
+    match handle.take(SQLITE_HEADER.len() as u64).read_to_end(&mut head) {
+        Ok(_) => head.is_empty() || head == SQLITE_HEADER,
+        Err(_) => true,
+    }
 }
 
 #[derive(Debug, Deserialize)]

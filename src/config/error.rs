@@ -70,30 +70,39 @@ impl std::error::Error for ConfigErrors {}
 pub(super) struct Problems<'s, 't> {
     source: &'s Source<'t>,
     errors: Vec<ConfigError>,
+    /// Entries of the wrong type, already reported and replaced by their defaults: a judgement of
+    /// what is now in their place would be about the default, not about what was written.
+    defaulted: Vec<KeyPath>,
 }
 
 impl<'s, 't> Problems<'s, 't> {
     pub(super) fn new(source: &'s Source<'t>) -> Self {
-        Self { source, errors: Vec::new() }
+        Self { source, errors: Vec::new(), defaulted: Vec::new() }
     }
 
-    /// Records a problem with the value at `path` (or, when absent, at its nearest ancestor).
+    /// Records a problem with the value at `path` (or, when absent, at its nearest ancestor),
+    /// unless `path` lies inside an entry already reported as being of the wrong type.
     pub(super) fn report(&mut self, path: &KeyPath, message: impl Into<String>) {
+        if self.defaulted.iter().any(|defaulted| path.is_within(defaulted)) {
+            return;
+        }
         let line = self.source.line(path);
         self.errors.push(ConfigError { key: path.to_string(), line, message: message.into() });
+    }
+
+    /// Notes that the entry at `path` was reported and now holds its default.
+    pub(super) fn defaulted(&mut self, path: KeyPath) {
+        self.defaulted.push(path);
+    }
+
+    /// Every problem so far, sorted by line.
+    pub(super) fn into_errors(mut self) -> Vec<ConfigError> {
+        self.errors.sort_by_key(|error| error.line.unwrap_or(usize::MAX));
+        self.errors
     }
 
     /// Records a problem already placed (used for errors from the TOML deserializer).
     pub(super) fn push(&mut self, error: ConfigError) {
         self.errors.push(error);
-    }
-
-    /// `value` when nothing was reported, else every problem sorted by line.
-    pub(super) fn finish<T>(mut self, value: T) -> Result<T, Vec<ConfigError>> {
-        if self.errors.is_empty() {
-            return Ok(value);
-        }
-        self.errors.sort_by_key(|error| error.line.unwrap_or(usize::MAX));
-        Err(self.errors)
     }
 }

@@ -44,6 +44,11 @@ impl KeyPath {
         &self.0
     }
 
+    /// True when this path is `ancestor` or lies inside it.
+    pub(super) fn is_within(&self, ancestor: &KeyPath) -> bool {
+        self.0.starts_with(&ancestor.0)
+    }
+
     fn with(&self, step: Step) -> Self {
         let mut steps = self.0.clone();
         steps.push(step);
@@ -144,14 +149,16 @@ impl<'t> Source<'t> {
 }
 
 /// Removes the table entry holding the value at byte `offset`, so a retried deserialization can
-/// go on to find the next problem. `false` when no entry covers it.
-pub(super) fn remove_value_at(root: &mut DeValue<'_>, source: &Source<'_>, offset: usize) -> bool {
+/// go on to find the next problem (the entry then takes its default). The path of the removed
+/// entry, or `None` when no entry covers the offset.
+pub(super) fn remove_value_at(root: &mut DeValue<'_>, source: &Source<'_>, offset: usize) -> Option<KeyPath> {
     let mut steps = source.path_at(offset).0;
     while matches!(steps.last(), Some(Step::Index(_))) {
         steps.pop();
     }
+    let removed = KeyPath(steps.clone());
     let Some(Step::Key(key)) = steps.pop() else {
-        return false;
+        return None;
     };
     let mut current = root;
     for step in &steps {
@@ -160,12 +167,11 @@ pub(super) fn remove_value_at(root: &mut DeValue<'_>, source: &Source<'_>, offse
             (Step::Index(index), DeValue::Array(array)) => array.get_mut(*index),
             _ => None,
         };
-        let Some(next) = next else { return false };
-        current = next.get_mut();
+        current = next?.get_mut();
     }
     match current {
-        DeValue::Table(table) => table.remove(key.as_str()).is_some(),
-        _ => false,
+        DeValue::Table(table) => table.remove(key.as_str()).map(|_| removed),
+        _ => None,
     }
 }
 

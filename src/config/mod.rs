@@ -92,48 +92,83 @@ impl Config {
 /// Reads and validates the file at `path`; `None` gives the embedded defaults (no file needed).
 /// A file that cannot be read is an error naming the path.
 pub fn load(path: Option<&Path>) -> Result<Config, ConfigErrors> {
-    let Some(path) = path else {
-        return from_toml("", DEFAULTS_ORIGIN);
-    };
-    let origin = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => from_toml(&text, &origin),
-        Err(error) => {
-            Err(ConfigErrors::whole_file(&origin, format!("cannot read the configuration file: {error}")))
+    match load_checked(path) {
+        (Some(config), None) => Ok(config),
+        (_, errors) => Err(errors.unwrap_or_else(|| unreadable(&origin_of(path)))),
+    }
+}
+
+/// Like [`load`], but goes on past problems, for `check-config`: every problem (syntax, unknown
+/// keys, types, rules) together with the configuration as far as it could be built, entries in
+/// error holding their defaults (`None` when the file is not TOML or cannot be read). Use that
+/// configuration only to check what its sound parts point at; never to run on.
+pub fn load_checked(path: Option<&Path>) -> (Option<Config>, Option<ConfigErrors>) {
+    let origin = origin_of(path);
+    let text = match path.map(std::fs::read_to_string) {
+        None => String::new(),
+        Some(Ok(text)) => text,
+        Some(Err(error)) => {
+            let message = format!("cannot read the configuration file: {error}");
+            return (None, Some(ConfigErrors::whole_file(&origin, message)));
         }
+    };
+    let (config, errors) = check_toml(&text);
+    match (config, errors.is_empty()) {
+        (Some(config), true) => (Some(config), None),
+        (None, true) => (None, Some(unreadable(&origin))),
+        (config, false) => (config, Some(ConfigErrors { origin, errors })),
     }
 }
 
 /// Validates TOML `text`; `origin` names it in error messages (a path, or [`DEFAULTS_ORIGIN`]).
 pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
-    let checked = Source::parse(text).and_then(|source| {
-        let raw = read::read_raw(&source)?;
-        validate(&raw, &source)
-    });
-    checked.map_err(|errors| ConfigErrors { origin: origin.to_string(), errors })
+    match check_toml(text) {
+        (Some(config), errors) if errors.is_empty() => Ok(config),
+        (None, errors) if errors.is_empty() => Err(unreadable(origin)),
+        (_, errors) => Err(ConfigErrors { origin: origin.to_string(), errors }),
+    }
+}
+
+fn origin_of(path: Option<&Path>) -> String {
+    path.map_or(DEFAULTS_ORIGIN.to_string(), |path| path.display().to_string())
+}
+
+/// Not expected (a document that cannot be read always has its problems), but never a panic.
+fn unreadable(origin: &str) -> ConfigErrors {
+    ConfigErrors::whole_file(origin, "the configuration could not be read".to_string())
+}
+
+/// Both stages over `text`: the configuration as far as it could be built, and every problem.
+fn check_toml(text: &str) -> (Option<Config>, Vec<ConfigError>) {
+    let source = match Source::parse(text) {
+        Ok(source) => source,
+        Err(syntax_errors) => return (None, syntax_errors),
+    };
+    let mut problems = Problems::new(&source);
+    let config = read::read_raw(&source, &mut problems).map(|raw| validate(&raw, &mut problems));
+    (config, problems.into_errors())
 }
 
 /// Stage two: every section in file order; cross-references run after what they refer to.
-fn validate(raw: &RawConfig, source: &Source<'_>) -> Result<Config, Vec<ConfigError>> {
-    let mut problems = Problems::new(source);
-    let instance = instance::validate_instance(&raw.instance, &mut problems);
-    let database = database::validate_database(&raw.database, &mut problems);
-    let limits = limits::validate_limits(&raw.limits, &mut problems);
-    let tickets = tickets::validate_tickets(&raw.tickets, &mut problems);
-    let notifications = notifications::validate_notifications(&raw.notifications, &mut problems);
-    let smtp = smtp::validate_smtp(&raw.smtp, &mut problems);
-    let imap = mailbox::validate_imap(&raw.imap, &mut problems);
-    let mailboxes = mailbox::validate_mailboxes(&raw.mailbox, &mut problems);
-    let templates = templates::validate_templates(&raw.templates, &mut problems);
-    let links = links::validate_links(&raw.links, &mut problems);
-    let web = links::validate_web(&raw.web, &mut problems);
-    let auth = auth::validate_auth(&raw.auth, &mut problems);
-    let registration = registration::validate_registration(&raw.registration, &mut problems);
-    let log = log::validate_log(&raw.log, &mut problems);
-    let agents = staff::validate_agents(&raw.agents, &own_addresses(&instance, &mailboxes), &mut problems);
-    let teams = staff::validate_teams(&raw.teams, &agents, &mut problems);
-    let orgs = orgs::validate_orgs(&raw.orgs, &agents, &teams, &mut problems);
-    problems.finish(Config {
+fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
+    let instance = instance::validate_instance(&raw.instance, problems);
+    let database = database::validate_database(&raw.database, problems);
+    let limits = limits::validate_limits(&raw.limits, problems);
+    let tickets = tickets::validate_tickets(&raw.tickets, problems);
+    let notifications = notifications::validate_notifications(&raw.notifications, problems);
+    let smtp = smtp::validate_smtp(&raw.smtp, problems);
+    let imap = mailbox::validate_imap(&raw.imap, problems);
+    let mailboxes = mailbox::validate_mailboxes(&raw.mailbox, problems);
+    let templates = templates::validate_templates(&raw.templates, problems);
+    let links = links::validate_links(&raw.links, problems);
+    let web = links::validate_web(&raw.web, problems);
+    let auth = auth::validate_auth(&raw.auth, problems);
+    let registration = registration::validate_registration(&raw.registration, problems);
+    let log = log::validate_log(&raw.log, problems);
+    let agents = staff::validate_agents(&raw.agents, &own_addresses(&instance, &mailboxes), problems);
+    let teams = staff::validate_teams(&raw.teams, &agents, problems);
+    let orgs = orgs::validate_orgs(&raw.orgs, &agents, &teams, problems);
+    Config {
         instance,
         database,
         limits,
@@ -151,7 +186,7 @@ fn validate(raw: &RawConfig, source: &Source<'_>) -> Result<Config, Vec<ConfigEr
         agents,
         teams,
         orgs,
-    })
+    }
 }
 
 fn own_addresses(instance: &Instance, mailboxes: &[Mailbox]) -> Vec<EmailAddress> {

@@ -64,10 +64,11 @@ pub(super) struct RawConfig {
 /// Each type error costs one more pass over the document; past this many, stop looking.
 const MAX_TYPE_ERRORS: usize = 50;
 
-/// Deserializes the document, retrying after each type error with the offending key removed so
-/// that one run reports every type error, then every unknown key.
-pub(super) fn read_raw(source: &Source<'_>) -> Result<RawConfig, Vec<ConfigError>> {
-    let mut problems = Problems::new(source);
+/// Deserializes the document, retrying after each type error with the offending entry removed
+/// (it takes its default) so that one run reports every type error, then every unknown key. The
+/// raw configuration comes back even when problems were reported, so stage two can go on to
+/// report the rest; `None` only when the document could not be read at all.
+pub(super) fn read_raw(source: &Source<'_>, problems: &mut Problems<'_, '_>) -> Option<RawConfig> {
     let mut document = source.root().clone();
     let mut unknown_keys = Vec::new();
     let mut raw = None;
@@ -91,8 +92,9 @@ pub(super) fn read_raw(source: &Source<'_>) -> Result<RawConfig, Vec<ConfigError
                     line: offset.map(|at| source.line_at(at)),
                     message: error.message().trim_end().to_string(),
                 });
-                if !offset.is_some_and(|at| remove_value_at(&mut document, source, at)) {
-                    break;
+                match offset.and_then(|at| remove_value_at(&mut document, source, at)) {
+                    Some(removed) => problems.defaulted(removed),
+                    None => break,
                 }
             }
         }
@@ -101,10 +103,7 @@ pub(super) fn read_raw(source: &Source<'_>) -> Result<RawConfig, Vec<ConfigError
         problems.report(path, "unknown key");
     }
     // A pass that fails always records its error, so `raw` is only missing alongside an error.
-    problems.finish(raw)?.ok_or_else(|| {
-        let message = "the configuration could not be read".to_string();
-        vec![ConfigError { key: String::new(), line: None, message }]
-    })
+    raw
 }
 
 /// `serde_ignored`'s path as our steps; `Option` and newtype wrappers leave no trace in TOML.

@@ -476,3 +476,90 @@ fn web_bind_is_an_address_or_empty() {
     assert_eq!(valid("[web]\nbind = \"\"\n").web.bind, None);
     assert_error("[web]\nbind = \"localhost\"\n", "web.bind", Some(2), "not an address and port");
 }
+
+/// The example with every commented-out table example switched on: each `# [header]` or
+/// `# [[header]]` line that is TOML, with the commented TOML lines after it, up to the first line
+/// that is prose or live. Also how many table headers were switched on.
+fn example_with_every_table_uncommented() -> (String, usize) {
+    let is_toml = |code: &str| code.parse::<toml::Table>().is_ok();
+    let mut examples = 0;
+    let mut in_example = false;
+    let mut lines = Vec::new();
+    for line in EXAMPLE.lines() {
+        let code = line.strip_prefix("# ").or_else(|| line.strip_prefix('#'));
+        match code {
+            Some(code) if code.trim_start().starts_with('[') && is_toml(code) => {
+                examples += 1;
+                in_example = true;
+                lines.push(code);
+            }
+            Some(code) if in_example && is_toml(code) => lines.push(code),
+            _ => {
+                in_example = false;
+                lines.push(line);
+            }
+        }
+    }
+    (lines.join("\n") + "\n", examples)
+}
+
+#[test]
+fn every_commented_table_example_parses_where_it_stands_when_uncommented() {
+    let (text, examples) = example_with_every_table_uncommented();
+    // [[mailbox]], [[links.keys]], [[agents]] x2, [[teams]], [[orgs]] x2, [orgs.custom].
+    assert_eq!(examples, 8, "{text}");
+    let (config, errors) = check_toml(&text);
+    // The example's files (/etc/mailgate/...) need not exist here; keys and types must be right.
+    let misplaced: Vec<_> = errors
+        .iter()
+        .filter(|e| e.message.contains("unknown key") || e.message.starts_with("invalid type"))
+        .collect();
+    assert!(misplaced.is_empty(), "{misplaced:#?}");
+    let config = config.expect("the uncommented example reads");
+    assert_eq!(config.links.reply_days, 365, "[links] keys after [[links.keys]] stay in [links]");
+    assert_eq!((config.mailboxes.len(), config.agents.len(), config.teams.len()), (1, 2, 1));
+    assert_eq!(config.orgs.len(), 2);
+}
+
+#[test]
+fn unknown_keys_type_errors_and_rule_violations_come_in_one_run() {
+    let text = "[database]\nurl = \"mysql://db/mailgate\"\npool = 3\n\n\
+                [limits]\nmax_message_bytes = \"big\"\nmax_mime_parts = 0\n";
+    let errors = errors_of(text);
+    assert_eq!(errors.len(), 4, "{errors:#?}");
+    assert_error(text, "database.url", Some(2), "unsupported scheme");
+    assert_error(text, "database.pool", Some(3), "unknown key");
+    assert_error(text, "limits.max_message_bytes", Some(6), "invalid type");
+    assert_error(text, "limits.max_mime_parts", Some(7), "greater than 0");
+}
+
+#[test]
+fn a_value_of_the_wrong_type_is_not_judged_again_as_its_default() {
+    // `key` and `emails` are removed after their type errors; their defaults (empty) would break
+    // rules of their own, which are not reported a second time.
+    let text = "[[agents]]\nkey = 5\nemails = \"a@example.com\"\n";
+    let errors = errors_of(text);
+    let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["agents[0].key", "agents[0].emails"], "{errors:#?}");
+}
+
+#[test]
+fn a_sqlite_file_that_can_never_work_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let database =
+        |path: &Path| valid(&format!("[database]\nurl = \"sqlite://{}\"\n", path.display())).database;
+    assert_eq!(database(&dir.path().join("new.db")).unusable_reason(), None, "created on first use");
+    let missing = database(&dir.path().join("no/such/dir/m.db")).unusable_reason().unwrap();
+    assert!(missing.contains("directory") && missing.contains("does not exist"), "{missing}");
+    let directory = database(dir.path()).unusable_reason().unwrap();
+    assert!(directory.contains("is a directory"), "{directory}");
+    std::fs::write(dir.path().join("notes.txt"), "just text\n").unwrap();
+    let not_sqlite = database(&dir.path().join("notes.txt")).unusable_reason().unwrap();
+    assert!(not_sqlite.contains("not a SQLite database"), "{not_sqlite}");
+    std::fs::write(dir.path().join("empty.db"), "").unwrap();
+    assert_eq!(database(&dir.path().join("empty.db")).unusable_reason(), None, "SQLite fills an empty file");
+    let in_root = database(Path::new("/mailgate-never-there.db")).unusable_reason().unwrap();
+    assert!(in_root.contains("root directory"), "{in_root}");
+    let postgres = valid("[database]\nurl = \"postgres://mg@127.0.0.1:1/none\"\n").database;
+    assert_eq!(postgres.unusable_reason(), None, "a server that is down may come back");
+}
