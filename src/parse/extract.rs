@@ -10,6 +10,7 @@ use mail_parser::{
     PartType,
 };
 
+use super::address::{AddressEntry, parse_address_list};
 use crate::core::address::{EmailAddress, MessageId};
 use crate::core::email::{Attachment, InboundEmail, Mailbox, RawHeader, ReportParts};
 
@@ -27,6 +28,7 @@ pub(super) fn inbound_email(message: &Message<'_>, raw: &[u8]) -> InboundEmail {
     let all = |name: &'static str| headers.iter().filter(move |h| h.name == name).map(|h| h.value.as_str());
 
     let content_type = root.content_type().map_or_else(|| "text/plain".to_string(), mime_type);
+    let (to, cc) = (address_header(root, raw, &HeaderName::To), address_header(root, raw, &HeaderName::Cc));
     let report_type = (content_type == "multipart/report")
         .then(|| root.content_type().and_then(|ct| ct.attribute("report-type")))
         .flatten()
@@ -36,11 +38,12 @@ pub(super) fn inbound_email(message: &Message<'_>, raw: &[u8]) -> InboundEmail {
         message_id: first("message-id").and_then(|v| message_ids(v).into_iter().next()),
         in_reply_to: all("in-reply-to").flat_map(message_ids).collect(),
         references: all("references").flat_map(message_ids).collect(),
-        from: mailboxes(root, &HeaderName::From).into_iter().next(),
-        sender: mailboxes(root, &HeaderName::Sender).into_iter().next(),
-        reply_to: mailboxes(root, &HeaderName::ReplyTo),
-        to: mailboxes(root, &HeaderName::To),
-        cc: mailboxes(root, &HeaderName::Cc),
+        from: address_header(root, raw, &HeaderName::From).0.into_iter().next(),
+        sender: address_header(root, raw, &HeaderName::Sender).0.into_iter().next(),
+        reply_to: address_header(root, raw, &HeaderName::ReplyTo).0,
+        to: to.0,
+        cc: cc.0,
+        unreadable_recipients: to.1.into_iter().chain(cc.1).collect(),
         delivered_to: delivered_to(&headers),
         return_path: first("return-path").map(return_path),
         subject: first("subject").unwrap_or_default().to_string(),
@@ -117,7 +120,38 @@ fn message_ids(value: &str) -> Vec<MessageId> {
         .collect()
 }
 
-/// The addresses of every header `name` at the top level, groups flattened, invalid ones skipped.
+/// The mailboxes of every header `name` at the top level (groups flattened), and the entries that
+/// name no usable address, as written. Raw 8-bit is read with the subjects' charset fallback;
+/// `address::parse_address_list` keeps comments out of names and quoted encoded words literal.
+/// Should our reading find nothing at all where mail-parser finds addresses, mail-parser's win.
+fn address_header(root: &MessagePart<'_>, raw: &[u8], name: &HeaderName<'_>) -> (Vec<Mailbox>, Vec<String>) {
+    let mut found = Vec::new();
+    let mut unreadable = Vec::new();
+    for header in root.headers.iter().filter(|h| &h.name == name) {
+        let bytes = raw.get(header.offset_start as usize..header.offset_end as usize).unwrap_or_default();
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => text.to_string(),
+            Err(_) => windows_1252(bytes),
+        };
+        let unfolded: String = text.split(['\r', '\n']).collect::<Vec<_>>().join("");
+        for entry in parse_address_list(&unfolded) {
+            match entry {
+                AddressEntry::Mailbox { address, name } => match EmailAddress::parse(&address) {
+                    Some(email) => found.push(Mailbox { email, name }),
+                    None => unreadable.push(address),
+                },
+                AddressEntry::Unreadable(text) => unreadable.push(text),
+            }
+        }
+    }
+    if found.is_empty() && unreadable.is_empty() {
+        found = mailboxes(root, name);
+    }
+    (found, unreadable)
+}
+
+/// mail-parser's reading of every header `name` at the top level, groups flattened, invalid ones
+/// skipped.
 fn mailboxes(root: &MessagePart<'_>, name: &HeaderName<'_>) -> Vec<Mailbox> {
     let addrs =
         root.headers.iter().filter(|h| &h.name == name).filter_map(|h| h.value.as_address()).flat_map(

@@ -2,6 +2,7 @@
 //! It owns every limit check and every mail-parser type; it never panics and makes no decision
 //! about the message beyond "can it be read" (a refusal is a `Malformed` value with its reason).
 
+mod address;
 mod extract;
 mod shape;
 #[cfg(test)]
