@@ -80,7 +80,7 @@ pub fn classify(email: &InboundEmail, ctx: &ClassifyContext) -> Classification {
     if let Some(reason) = auto_reply_reason(email, list.is_some()) {
         return decided(Class::AutoReply, reason);
     }
-    if let Some(reason) = list {
+    if let Some(reason) = list.or_else(|| bulk_mail_reason(email)) {
         return decided(Class::List, reason);
     }
     decided(Class::Normal, "no rule matched".to_string())
@@ -146,8 +146,14 @@ fn list_reason(email: &InboundEmail) -> Option<String> {
         || ["x-loop", "x-beenthere", "x-mailman-version"].iter().any(|n| email.header(n).is_some());
     match list_sender {
         Some(sender) if list_marked => Some(format!("list server Sender {}", sender.email)),
-        _ => auto_reply::bulk_precedence(email).map(|p| format!("bulk mail: {p}, no list headers")),
+        _ => None,
     }
+}
+
+/// Mail its author marked `Precedence: bulk|junk` without any list header: newsletters and
+/// notifications. Kept with the list traffic (stored, never answered), not with the auto-replies.
+fn bulk_mail_reason(email: &InboundEmail) -> Option<String> {
+    auto_reply::bulk_precedence(email).map(|p| format!("bulk mail: {p}, no list headers"))
 }
 
 /// `list-id` -> `List-Id`, for reasons that read like the header they quote.

@@ -33,9 +33,6 @@ pub(super) const AUTO_REPLY_SUBJECTS: &[&str] = &[
     "away from office",
     "away from my mail",
     "away from my email",
-    "on vacation",
-    "on holiday",
-    "on leave",
     "vacation reply",
     "vacation response",
     "vacation notice",
@@ -300,9 +297,26 @@ pub(super) fn normalise(text: &str) -> String {
 /// The entry of `table` that `subject` starts with (after an optional opening bracket), followed by
 /// a boundary: the end, `:`, ` - `, or a closing bracket. The longest match wins, so the reason
 /// names "out of office autoreply" rather than "out of office".
+/// Leading tags in brackets that a gateway or ticket system put first ("[EXTERNAL] Automatic
+/// reply: ...", "[rt.example #42] AutoReply: ...") are looked past.
 pub(super) fn subject_prefix(subject: &str, table: &[&'static str]) -> Option<&'static str> {
     let normal = normalise(subject);
-    let rest = normal.trim_start_matches(['[', '(', '【', '（', '<', '*', ' ']);
+    let mut rest = normal.as_str();
+    loop {
+        if let Some(found) = prefix_at(rest, table) {
+            return Some(found);
+        }
+        let Some(after_tag) =
+            rest.strip_prefix('[').and_then(|r| r.split_once(']')).map(|(_, r)| r.trim_start())
+        else {
+            return None;
+        };
+        rest = after_tag;
+    }
+}
+
+fn prefix_at(text: &str, table: &[&'static str]) -> Option<&'static str> {
+    let rest = text.trim_start_matches(['[', '(', '【', '（', '<', '*', ' ']);
     table
         .iter()
         .filter(|phrase| {
@@ -363,6 +377,9 @@ mod tests {
         assert_eq!(subject_prefix("Autoresponder setup question", table), None);
         assert_eq!(subject_prefix("Re: Out of office", table), None);
         assert_eq!(subject_prefix("Auto insurance quote", table), None);
+        assert_eq!(subject_prefix("[EXTERNAL] Automatic reply: Printer", table), Some("automatic reply"));
+        assert_eq!(subject_prefix("[rt.example #42] AutoReply: Printer", table), Some("autoreply"));
+        assert_eq!(subject_prefix("[#123456] Printer on fire", table), None);
     }
 
     #[test]
