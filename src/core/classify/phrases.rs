@@ -306,11 +306,8 @@ pub(super) fn subject_prefix(subject: &str, table: &[&'static str]) -> Option<&'
         if let Some(found) = prefix_at(rest, table) {
             return Some(found);
         }
-        let Some(after_tag) =
-            rest.strip_prefix('[').and_then(|r| r.split_once(']')).map(|(_, r)| r.trim_start())
-        else {
-            return None;
-        };
+        let after_tag =
+            rest.strip_prefix('[').and_then(|r| r.split_once(']')).map(|(_, r)| r.trim_start())?;
         rest = after_tag;
     }
 }
