@@ -84,8 +84,10 @@ pub(super) fn parse_address_list(value: &str) -> Vec<AddressEntry> {
                     } else {
                         text.push(c);
                     }
+                    // Inside an encoded word, specials are its text (senders put raw `,` there).
+                    let in_encoded_word = text.starts_with("=?") && !(text.len() > 4 && text.ends_with("?="));
                     next = chars
-                        .next_if(|(_, c)| !c.is_whitespace() && !"\"(<>,;:".contains(*c))
+                        .next_if(|(_, c)| !c.is_whitespace() && (in_encoded_word || !"\"(<>,;:".contains(*c)))
                         .map(|(_, c)| c);
                 }
                 current.words.push(Word { text, quoted: false, joined: current.adjacent(at) });
@@ -302,6 +304,10 @@ mod tests {
         assert_eq!(
             parse_address_list("=?utf-8?q?J=C3=B6rg?= =?utf-8?q?_M=C3=BCller?= <j@example.com>"),
             [mailbox("j@example.com", Some("Jörg Müller"))]
+        );
+        assert_eq!(
+            parse_address_list("=?utf-8?q?Doe,_John?= <john@example.com>, b@example.com"),
+            [mailbox("john@example.com", Some("Doe, John")), mailbox("b@example.com", None)]
         );
         assert_eq!(
             parse_address_list("\"=?utf-8?q?Encoded?=\" <enc@example.com>"),
