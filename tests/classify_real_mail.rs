@@ -186,6 +186,16 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "auto-reply",
         ),
         ("ko subject", plain(jane, "=?utf-8?B?7J6Q64+ZIO2ajOyLoDog7ZSE66aw7YSw?=", &[], "..."), "auto-reply"),
+        (
+            "company acknowledgement",
+            plain(
+                "ACME Sales <sales@acme.example>",
+                "Re: Printer on fire",
+                &["In-Reply-To: <q@example.com>"],
+                "Thank you for contacting ACME.\nThis is an automated response to confirm that we received your message.",
+            ),
+            "auto-reply",
+        ),
         // --- auto-replies: challenge-response.
         (
             "boxbe",

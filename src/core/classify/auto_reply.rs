@@ -7,8 +7,8 @@
 use crate::core::email::InboundEmail;
 
 use super::phrases::{
-    ABSENCE_TEXTS, AUTO_REPLY_SUBJECTS, CHALLENGE_SUBJECTS, CHALLENGE_TEXTS, find_in, normalise,
-    subject_prefix, subject_suffix,
+    ABSENCE_TEXTS, AUTO_REPLY_SUBJECTS, CHALLENGE_SUBJECTS, CHALLENGE_TEXTS, SELF_DECLARED_AUTOMATIC,
+    find_in, normalise, subject_prefix, subject_suffix,
 };
 use super::{first_word, header_label};
 
@@ -16,6 +16,7 @@ use super::{first_word, header_label};
 /// `no`/`false`/`0`).
 const AUTO_REPLY_HEADERS: &[&str] = &[
     "x-autoreply",
+    "x-auto-reply",
     "x-autorespond",
     "x-autoresponder",
     "x-autoresponse",
@@ -44,6 +45,9 @@ const NOREPLY_LOCAL_PARTS: &[&str] = &["noreply", "donotreply", "dontreply", "no
 /// How much of the text is read for absence or challenge wording: where an auto-reply says what it
 /// is, before any quoted original.
 const TEXT_HEAD: usize = 600;
+
+/// How much of the text is read for a message declaring itself automatic: its first lines.
+const TEXT_TOP: usize = 300;
 
 /// Why `email` is an auto-reply, or `None`. `is_list`: list marks are present, so `Precedence`
 /// and `X-Loop` are the list's, not an auto-responder's.
@@ -94,8 +98,19 @@ fn decisive_sign(email: &InboundEmail) -> Option<String> {
     if let Some(phrase) = subject_suffix(&email.subject, AUTO_REPLY_SUBJECTS) {
         return Some(format!("auto-reply subject ending \"[{phrase}]\""));
     }
-    challenge_service(email)
+    if let Some(reason) = challenge_service(email) {
+        return Some(reason);
+    }
+    // A forward carries someone else's words at the top.
+    let forwarded = FORWARD_SUBJECT.iter().any(|p| normalise(&email.subject).starts_with(p));
+    let top = normalise(&unquoted_head(&email.text, TEXT_TOP));
+    find_in(&top, SELF_DECLARED_AUTOMATIC)
+        .filter(|_| !forwarded)
+        .map(|phrase| format!("the text says it is automatic: \"{phrase}\""))
 }
+
+/// Subject prefixes of forwarded mail (normalised), in the major mail clients' languages.
+const FORWARD_SUBJECT: &[&str] = &["fw:", "fwd:", "wg:", "tr:", "rv:", "i:", "enc:", "doorst:", "vs:", "pd:"];
 
 fn vendor_header(email: &InboundEmail) -> Option<String> {
     for name in AUTO_REPLY_HEADERS {
@@ -171,7 +186,7 @@ fn weak_signs(email: &InboundEmail, is_list: bool) -> Vec<Sign> {
         add(format!("challenge-response subject \"{phrase}\""), true);
     }
     // The text counts once, however many phrases it has: a person may write any of them.
-    let head = normalise(text_head(&email.text));
+    let head = normalise(&unquoted_head(&email.text, TEXT_HEAD));
     if let Some(phrase) = find_in(&head, CHALLENGE_TEXTS) {
         add(format!("challenge-response text \"{phrase}\""), true);
     } else if let Some(phrase) = find_in(&head, ABSENCE_TEXTS) {
@@ -189,12 +204,23 @@ fn authored_header<'a>(email: &'a InboundEmail, name: &str) -> Option<&'a str> {
     email.headers.get(authored..)?.iter().find(|h| h.name == name).map(|h| h.value.as_str())
 }
 
-fn text_head(text: &str) -> &str {
-    let mut end = text.len().min(TEXT_HEAD);
-    while !text.is_char_boundary(end) {
+/// The first `limit` bytes of `text` without its quoted (`>`) lines: a bottom-posted reply quotes
+/// the auto-reply it answers first.
+fn unquoted_head(text: &str, limit: usize) -> String {
+    let mut head = String::new();
+    for line in text.lines().filter(|line| !line.trim_start().starts_with('>')) {
+        if head.len() >= limit {
+            break;
+        }
+        head.push_str(line);
+        head.push('\n');
+    }
+    let mut end = head.len().min(limit);
+    while !head.is_char_boundary(end) {
         end -= 1;
     }
-    &text[..end]
+    head.truncate(end);
+    head
 }
 
 #[cfg(test)]
@@ -271,6 +297,23 @@ mod tests {
                 "{subject}: {got:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_text_that_says_it_is_automatic_decides_unless_forwarded() {
+        let ack = email(
+            "Re: Printer on fire",
+            &[],
+            "Thank you for contacting ACME.\nThis is an automated response to confirm we got your mail.",
+        );
+        assert_eq!(reason(&ack).unwrap(), "the text says it is automatic: \"this is an automated response\"");
+        let forward = email("Fwd: Printer on fire", &[], "See below.\nThis is an automated response.");
+        assert_eq!(reason(&forward), None);
+        let bottom_posted =
+            email("Re: Printer", &[], "> This is an automated response.\n\nBut it is still on fire!");
+        assert_eq!(reason(&bottom_posted), None);
+        let buried = email("Printer", &[], &format!("{}\nThis is an automated response.", "x".repeat(400)));
+        assert_eq!(reason(&buried), None, "only the first lines count");
     }
 
     #[test]

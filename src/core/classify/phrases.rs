@@ -222,38 +222,27 @@ pub(super) const ABSENCE_TEXTS: &[&str] = &[
     "i will be away",
     "with limited access to email",
     "with limited access to e mail",
-    "this is an automatic reply",
-    "this is an automated reply",
-    "this is an automated response",
-    "this is an automatic response",
-    "this is an auto reply",
     "ich bin bis",
     "ich bin vom",
     "ich bin derzeit nicht",
     "ich bin zurzeit nicht",
     "nicht im büro",
     "außer haus",
-    "dies ist eine automatische",
     "je suis absent",
     "je suis absente",
     "je serai absent",
     "je serai absente",
-    "ceci est une réponse automatique",
     "estoy fuera de la oficina",
     "estaré fuera de la oficina",
     "me encuentro fuera de la oficina",
-    "esta es una respuesta automática",
     "sono fuori ufficio",
     "sarò fuori ufficio",
     "sono assente",
-    "questa è una risposta automatica",
     "ik ben afwezig",
     "ik ben niet aanwezig",
     "ik ben met vakantie",
-    "dit is een automatisch antwoord",
     "estou ausente",
     "estou fora do escritório",
-    "esta é uma resposta automática",
     "jestem poza biurem",
     "jestem nieobecny",
     "jestem nieobecna",
@@ -264,11 +253,46 @@ pub(super) const ABSENCE_TEXTS: &[&str] = &[
     "jeg er ikke på kontoret",
     "я в отпуске",
     "меня нет в офисе",
-    "это автоматический ответ",
     "不在にしております",
     "休暇中",
     "我正在休假",
+];
+
+/// Sentences in which a message says it was written by a machine, read only at the very top of a
+/// message that is not a forward ("This is an automated response to your message").
+pub(super) const SELF_DECLARED_AUTOMATIC: &[&str] = &[
+    "this is an automatic reply",
+    "this is an automated reply",
+    "this is an automatic response",
+    "this is an automated response",
+    "this is an auto reply",
+    "this is an autoreply",
+    "this is an auto response",
+    "this is an automatically generated reply",
+    "this is an automatically generated response",
+    "this message was automatically generated in response",
+    "this is an automatic message",
+    "dies ist eine automatische antwort",
+    "dies ist eine automatisch generierte",
+    "dies ist eine automatische nachricht",
+    "ceci est une réponse automatique",
+    "ceci est un message automatique",
+    "esta es una respuesta automática",
+    "este es un mensaje automático",
+    "questa è una risposta automatica",
+    "questo è un messaggio automatico",
+    "dit is een automatisch antwoord",
+    "dit is een automatisch bericht",
+    "esta é uma resposta automática",
+    "esta é uma mensagem automática",
+    "to jest automatyczna odpowiedź",
+    "detta är ett automatiskt svar",
+    "это автоматический ответ",
+    "это автоматическое сообщение",
+    "このメールは自動返信",
+    "このメールは自動送信",
     "这是一封自动回复",
+    "这是自动回复",
 ];
 
 /// Lower case; `_`, `.`, a `-` inside a word and runs of white space become one space; trimmed.
@@ -355,7 +379,9 @@ mod tests {
 
     #[test]
     fn every_table_entry_is_already_normalised() {
-        for table in [AUTO_REPLY_SUBJECTS, CHALLENGE_SUBJECTS, CHALLENGE_TEXTS, ABSENCE_TEXTS] {
+        for table in
+            [AUTO_REPLY_SUBJECTS, CHALLENGE_SUBJECTS, CHALLENGE_TEXTS, ABSENCE_TEXTS, SELF_DECLARED_AUTOMATIC]
+        {
             for phrase in table {
                 assert_eq!(normalise(phrase), *phrase, "{phrase:?} would never match");
             }
