@@ -103,6 +103,7 @@ pub fn html_to_text(html: &str) -> String {
 /// Parses only the top-level header block of `raw` (the body is never read), within `limits`:
 /// for answering a message refused for its body's size or structure.
 pub fn parse_header_block(raw: &[u8], limits: &Limits) -> Result<InboundEmail, Malformed> {
+    let raw = strip_leading_blank_lines(raw);
     let window = &raw[..raw.len().min(limits.max_header_bytes + 4)];
     let lf = window.windows(2).position(|pair| pair == b"\n\n").map(|at| at + 1);
     let crlf = window.windows(4).position(|quad| quad == b"\r\n\r\n").map(|at| at + 2);

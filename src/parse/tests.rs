@@ -364,6 +364,15 @@ fn blank_or_whitespace_first_lines_do_not_hide_the_header_block() {
 }
 
 #[test]
+fn a_header_block_after_a_blank_line_is_read_alone_too() {
+    let email =
+        parse_header_block(b"\r\nFrom: a@example.com\r\nSubject: big\r\n\r\nbody", &Limits::default())
+            .unwrap();
+    assert_eq!(email.from.map(|m| m.email.to_string()).as_deref(), Some("a@example.com"));
+    assert_eq!(email.subject, "big");
+}
+
+#[test]
 fn a_top_level_delivery_status_is_read_as_the_report() {
     let email = parse(concat!(
         "From: MAILER-DAEMON@mx.example\n",
