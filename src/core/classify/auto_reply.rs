@@ -32,7 +32,6 @@ const AUTO_REPLY_HEADER_WORDS: &[&str] = &[
 const AUTO_REPLY_HEADER_VALUES: &[(&str, &str)] = &[
     ("x-apple-action", "vacation"), // iCloud vacation
     ("x-post-messageclass", "autoresponder"),
-    ("x-fc-machinegenerated", "true"), // FirstClass
     ("x-precedence", "auto_reply"),
     ("x-delivery-agent", "tmda"), // TMDA challenge-response
 ];
