@@ -34,6 +34,10 @@ on_both_backends!(
     explain_writes_nothing,
     garbage_is_quarantined_and_replayable,
     customer_reply_reopens_pending_ticket,
+    an_exchange_out_of_office_without_rfc_3834_headers_is_never_answered,
+    an_abuse_report_is_kept_for_an_admin_not_a_ticket,
+    undeliverable_recipients_never_become_collaborators_and_are_traced,
+    a_blank_first_line_does_not_lose_the_sender,
 );
 
 async fn reply_by_in_reply_to(backend: Backend) {
@@ -421,4 +425,87 @@ async fn customer_reply_reopens_pending_ticket(backend: Backend) {
     assert_eq!(status_of(&h, &number).await, "open");
     let notes = h.strings("SELECT body_text FROM entries WHERE kind = 'system'", "").await;
     assert!(notes.iter().any(|n| n.contains("pending -> open")), "{notes:?}");
+}
+
+/// Exchange writes no `Auto-Submitted`: its out-of-office note is known by its localised subject
+/// and headers. It is stored on the ticket it answers, changes nothing and causes no mail.
+async fn an_exchange_out_of_office_without_rfc_3834_headers_is_never_answered(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let (ticket, number) = created(
+        &h.pipe(&Mail::new("jane@example.org", "Drucker", "x").id("<oof1@client.test>").build()).await,
+    );
+    let ours =
+        h.strings("SELECT message_id FROM outbox WHERE template = $1", "new_ticket_auto_response").await;
+    let before = h.scalar_i64("SELECT COUNT(*) FROM outbox").await;
+    let oof =
+        Mail::new("Jane <jane@example.org>", "Automatische Antwort: [#1] Drucker", "Ich bin nicht im Büro.")
+            .in_reply_to(&format!("<{}>", ours[0]))
+            .header("X-Auto-Response-Suppress: All")
+            .header("X-MS-Exchange-Inbox-Rules-Loop: jane@example.org");
+    let report = h.pipe(&oof.build()).await;
+    assert_eq!(added(&report).0, ticket);
+    assert!(report.trace.to_string().contains("auto-reply subject"), "{}", report.trace);
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM outbox").await, before, "an auto-reply is never answered");
+    assert_eq!(status_of(&h, &number).await, "open");
+    // Not threaded to anything: kept for an admin, never a ticket.
+    let stray = Mail::new("Jim <jim@example.org>", "Réponse automatique : Bonjour", "Je suis absent.")
+        .header("X-Auto-Response-Suppress: All");
+    let report = h.pipe(&stray.build()).await;
+    assert!(matches!(report.outcome, Outcome::Quarantined { .. }), "{}", report.trace);
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM tickets").await, 1);
+}
+
+async fn an_abuse_report_is_kept_for_an_admin_not_a_ticket(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let arf = "From: abuse@isp.example\r\nTo: support@example.com\r\nSubject: abuse report\r\n\
+Message-ID: <arf-1@isp.example>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/report; report-type=feedback-report; boundary=\"F\"\r\n\r\n\
+--F\r\nContent-Type: text/plain\r\n\r\nThis is an email abuse report.\r\n\
+--F\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nVersion: 1\r\n\
+--F\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: support@example.com\r\n--F--\r\n";
+    let report = h.pipe(arf).await;
+    let trace = report.trace.to_string();
+    assert!(trace.contains("abuse-report"), "{trace}");
+    assert!(matches!(report.outcome, Outcome::Quarantined { .. }), "{trace}");
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM tickets").await, 0);
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM outbox").await, 0);
+}
+
+async fn undeliverable_recipients_never_become_collaborators_and_are_traced(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let mut raw = Mail::new("jane@example.org", "Team issue", "x")
+        .cc("Tom <tom@example.org>, <@relay.example:rob@example.org>, <@example.org>, J\u{f6}rg <j\u{f6}rg@example.org>")
+        .build();
+    raw = raw.replacen(
+        "To: Support <support@example.com>",
+        "To: support@example.com, Undisclosed-Recipients:;",
+        1,
+    );
+    let report = h.pipe(&raw).await;
+    let (_, number) = created(&report);
+    assert_eq!(
+        participants(&h, &number).await,
+        [("jane@example.org".into(), "owner".into()), ("tom@example.org".into(), "cc".into())]
+    );
+    let trace = report.trace.to_string();
+    for refused in [
+        "Undisclosed-Recipients:;",
+        "<@relay.example:rob@example.org>",
+        "<@example.org>",
+        "j\u{f6}rg@example.org",
+    ] {
+        assert!(trace.lines().any(|l| l.contains("skipped") && l.contains(refused)), "{refused}:\n{trace}");
+    }
+    let recipients = h.strings("SELECT recipient FROM outbox ORDER BY id", "").await;
+    assert!(recipients.iter().all(|r| r.is_ascii() && !r.contains(':')), "{recipients:?}");
+    assert!(recipients.contains(&"tom@example.org".to_string()), "{recipients:?}");
+}
+
+async fn a_blank_first_line_does_not_lose_the_sender(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let raw = format!("\r\n{}", Mail::new("jane@example.org", "Printer", "on fire").build());
+    let report = h.pipe(&raw).await;
+    created(&report);
+    let raw = format!("  \t\n{}", Mail::new("jim@example.org", "Scanner", "broken").build());
+    created(&h.pipe(&raw).await);
 }

@@ -15,6 +15,10 @@ pub struct InboundEmail {
     pub reply_to: Vec<Mailbox>,
     pub to: Vec<Mailbox>,
     pub cc: Vec<Mailbox>,
+    /// To/Cc entries that name no usable address, as written: an empty group
+    /// (`Undisclosed-Recipients:;`), a source route, an empty or space-holding local part.
+    /// Kept so the refusal to make them collaborators is in the trace.
+    pub unreadable_recipients: Vec<String>,
     /// Envelope hints that survive into the stored copy: Delivered-To, X-Original-To, Envelope-To.
     pub delivered_to: Vec<EmailAddress>,
     /// `Some("")` for the null reverse path `<>`; `None` when there is no Return-Path header.

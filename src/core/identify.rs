@@ -81,9 +81,32 @@ pub fn is_machine_address(address: &EmailAddress) -> bool {
         || local.starts_with("donotreply")
 }
 
+/// Whether mail can be sent to `address` as it stands: plain ASCII (we do not speak SMTPUTF8, and
+/// raw 8-bit in a header is no address anyone typed), no RFC 5322 specials left in the local part
+/// (a route or a group that slipped through), a non-empty local part and a host name or an address
+/// literal as the domain.
+pub fn is_deliverable_address(address: &EmailAddress) -> bool {
+    let (local, domain) = (address.local_part(), address.domain());
+    let local_ok =
+        !local.is_empty() && local.bytes().all(|b| b.is_ascii_graphic() && !b"\"(),:;<>[\\]@".contains(&b));
+    let host_ok = !domain.is_empty()
+        && !domain.starts_with(['.', '-'])
+        && !domain.ends_with(['.', '-'])
+        && !domain.contains("..")
+        && domain.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let literal_ok = domain.starts_with('[')
+        && domain.ends_with(']')
+        && domain.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    local_ok && (host_ok || literal_ok)
+}
+
 /// Why a recipient did not become a collaborator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Skip {
+    /// Not an address mail can be sent to (raw 8-bit, specials, an empty local part).
+    Undeliverable,
+    /// Not an address at all: an empty group (`Undisclosed-Recipients:;`), a source route, ...
+    Unreadable,
     Sender,
     OwnAddress,
     Agent,
@@ -95,6 +118,8 @@ pub enum Skip {
 impl Skip {
     pub fn as_str(self) -> &'static str {
         match self {
+            Skip::Undeliverable => "not a deliverable address (raw 8-bit or special characters)",
+            Skip::Unreadable => "not an address (empty group, source route or empty local part)",
             Skip::Sender => "the sender",
             Skip::OwnAddress => "one of our addresses",
             Skip::Agent => "an agent",
@@ -108,10 +133,12 @@ impl Skip {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Collaborators {
     pub added: Vec<Mailbox>,
-    pub skipped: Vec<(EmailAddress, Skip)>,
+    /// Each recipient that was not added (as written when it is no address), and why.
+    pub skipped: Vec<(String, Skip)>,
 }
 
-/// The To/Cc recipients that become collaborators, in header order, at most `cap`.
+/// The To/Cc recipients that become collaborators, in header order, at most `cap`. Only
+/// deliverable addresses qualify; the unreadable To/Cc entries are reported as skipped.
 pub fn collaborators(
     email: &InboundEmail,
     sender: &EmailAddress,
@@ -124,11 +151,13 @@ pub fn collaborators(
     for mailbox in email.to.iter().chain(&email.cc) {
         let address = &mailbox.email;
         if result.added.iter().any(|m| &m.email == address)
-            || result.skipped.iter().any(|(a, _)| a == address)
+            || result.skipped.iter().any(|(a, _)| a == address.as_str())
         {
             continue;
         }
-        let skip = if address == sender {
+        let skip = if !is_deliverable_address(address) {
+            Some(Skip::Undeliverable)
+        } else if address == sender {
             Some(Skip::Sender)
         } else if is_own_address(address, own) {
             Some(Skip::OwnAddress)
@@ -144,9 +173,12 @@ pub fn collaborators(
             None
         };
         match skip {
-            Some(reason) => result.skipped.push((address.clone(), reason)),
+            Some(reason) => result.skipped.push((address.to_string(), reason)),
             None => result.added.push(mailbox.clone()),
         }
+    }
+    for text in &email.unreadable_recipients {
+        result.skipped.push((text.clone(), Skip::Unreadable));
     }
     result
 }
@@ -234,6 +266,51 @@ mod tests {
         for a in ["jane@x.com", "replyall@x.com", "bouncer.fan@x.com"] {
             assert!(!is_machine_address(&addr(a)), "{a}");
         }
+    }
+
+    #[test]
+    fn deliverable_addresses_are_plain_ascii_with_a_host() {
+        for a in ["jane@example.com", "j.o'neil+tag@sub.example.co.uk", "x@[192.0.2.1]", "a@localhost"] {
+            assert!(is_deliverable_address(&addr(a)), "{a}");
+        }
+        for a in [
+            "jörg@example.com",
+            "jane@exämple.com",
+            "jane@\u{fffd}.example",
+            "\"a b\"@example.com",
+            "a:b@example.com",
+            "a;@example.com",
+            "jane@example..com",
+            "jane@.example.com",
+            "jane@-x.example",
+        ] {
+            let parsed = EmailAddress::parse(a);
+            assert!(parsed.is_none_or(|p| !is_deliverable_address(&p)), "{a}");
+        }
+    }
+
+    #[test]
+    fn undeliverable_and_unreadable_recipients_are_skipped_with_their_reason() {
+        let email = InboundEmail {
+            to: vec![mailbox("jörg@acme.com"), mailbox("bob@acme.com")],
+            unreadable_recipients: vec![
+                "Undisclosed-Recipients:;".into(),
+                "<@relay.example:x@y.example>".into(),
+            ],
+            ..Default::default()
+        };
+        let c = collaborators(&email, &addr("jane@acme.com"), &[], &Directory::default(), 10);
+        let added: Vec<_> = c.added.iter().map(|m| m.email.as_str()).collect();
+        assert_eq!(added, ["bob@acme.com"]);
+        let skipped: Vec<_> = c.skipped.iter().map(|(a, s)| (a.as_str(), *s)).collect();
+        assert_eq!(
+            skipped,
+            [
+                ("jörg@acme.com", Skip::Undeliverable),
+                ("Undisclosed-Recipients:;", Skip::Unreadable),
+                ("<@relay.example:x@y.example>", Skip::Unreadable),
+            ]
+        );
     }
 
     #[test]

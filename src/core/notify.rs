@@ -2,7 +2,7 @@
 //! Loop safety lives here: no automatic mail ever answers a machine, a list, or ourselves.
 
 use super::address::EmailAddress;
-use super::identify::is_machine_address;
+use super::identify::{is_deliverable_address, is_machine_address};
 
 /// The templates of automatic mail (their names in the outbox and under `templates/email/`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -271,6 +271,8 @@ pub fn plan(
             suppressed.push(hold("never answer automatic or list mail"));
         } else if is_machine_address(to) {
             suppressed.push(hold("machine address"));
+        } else if !is_deliverable_address(to) {
+            suppressed.push(hold("not a deliverable address"));
         } else if planned.iter().any(|p: &Planned| p.mail == mail && &p.to == to) {
             continue;
         } else {
@@ -365,6 +367,18 @@ mod tests {
         assert!(plan(Event::AutomaticReply, false, &audience(), &Policy::default()).0.is_empty());
         let (planned, _) = plan(Event::Bounce, false, &audience(), &Policy::default());
         assert_eq!(mails(&planned), [(Mail::BounceAlert, "alice@example.com")]);
+    }
+
+    #[test]
+    fn nothing_is_planned_to_an_undeliverable_address() {
+        let audience = Audience {
+            customer: Some(addr("jörg@example.org")),
+            new_collaborators: vec![addr("tom@example.org")],
+            ..Audience::default()
+        };
+        let (planned, suppressed) = plan(Event::NewTicket, true, &audience, &Policy::default());
+        assert_eq!(mails(&planned), [(Mail::CollaboratorNotice, "tom@example.org")]);
+        assert_eq!(suppressed[0].reason, "not a deliverable address");
     }
 
     #[test]

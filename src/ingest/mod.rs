@@ -395,12 +395,7 @@ impl Pipeline {
         delivery: &Delivery,
         trace: &mut Trace,
     ) -> store::Result<Outcome> {
-        let context = ClassifyContext {
-            own_addresses: &self.settings.own_addresses,
-            message_id_domain: &self.settings.message_id_domain,
-            loop_header: LOOP_HEADER,
-        };
-        let classification = classify::classify(email, &context);
+        let classification = self.classify(tx, email)?;
         trace.record("classify", class_name(&classification.class), classification.reason.clone());
         if classification.class == Class::Loop {
             trace.record("outcome", "loop", "recorded, not acted on");
@@ -435,7 +430,7 @@ impl Pipeline {
 
         match (&classification.class, decision) {
             (
-                Class::AutoReply,
+                Class::AutoReply | Class::AbuseReport,
                 Decision::Existing { ticket, .. } | Decision::NewLinked { previous: ticket, .. },
             ) => {
                 // Stored on its ticket, but an automatic mail never reopens or changes a ticket.
@@ -445,12 +440,31 @@ impl Pipeline {
             (Class::AutoReply, Decision::New) => {
                 Ok(quarantined(trace, "auto-reply that threads to no ticket: stored, never answered"))
             }
+            (Class::AbuseReport, Decision::New) => {
+                Ok(quarantined(trace, "abuse report (ARF) that threads to no ticket: stored, never answered"))
+            }
             (_, Decision::Existing { ticket, reopen, .. }) => {
                 self.add_to_ticket(tx, &msg, ticket, reopen, trace)
             }
             (_, Decision::NewLinked { previous, .. }) => self.open_ticket(tx, &msg, Some(previous), trace),
             (_, Decision::New) => self.open_ticket(tx, &msg, None, trace),
         }
+    }
+
+    /// Classifies `email`; whether its Message-ID is one we sent is looked up here, so the
+    /// classifier stays pure (`docs/ingest.md`, "Loops").
+    fn classify(&self, tx: &mut Tx<'_>, email: &InboundEmail) -> store::Result<classify::Classification> {
+        let message_id_is_ours = match &email.message_id {
+            Some(id) => ticket_store::is_outgoing_message_id(tx, id)?,
+            None => false,
+        };
+        let context = ClassifyContext {
+            own_addresses: &self.settings.own_addresses,
+            loop_header: LOOP_HEADER,
+            loop_header_value: &self.settings.message_id_domain,
+            message_id_is_ours,
+        };
+        Ok(classify::classify(email, &context))
     }
 
     /// A bounce goes to the ticket of the message it returns, or to quarantine when it returns none of ours.
@@ -567,6 +581,7 @@ pub fn class_name(class: &Class) -> &'static str {
     match class {
         Class::Normal => "normal",
         Class::AutoReply => "auto-reply",
+        Class::AbuseReport => "abuse-report",
         Class::List => "list",
         Class::Bounce(_) => "bounce",
         Class::Loop => "loop",

@@ -4,9 +4,9 @@
 
 use serde_json::json;
 
-use super::{Incoming, LOOP_HEADER, Pipeline};
+use super::{Incoming, Pipeline};
 use crate::core::address::{EmailAddress, MessageId};
-use crate::core::classify::{self, Class, ClassifyContext};
+use crate::core::classify::Class;
 use crate::core::email::InboundEmail;
 use crate::core::identify::is_own_address;
 use crate::core::ids::{AgentId, EntryId, TicketId};
@@ -136,12 +136,7 @@ impl Pipeline {
             trace.record("notify", "none", "the header block is unreadable too");
             return Ok(());
         };
-        let context = ClassifyContext {
-            own_addresses: &self.settings.own_addresses,
-            message_id_domain: &self.settings.message_id_domain,
-            loop_header: LOOP_HEADER,
-        };
-        let class = classify::classify(&email, &context).class;
+        let class = self.classify(tx, &email)?.class;
         self.tell_refused(tx, &email, class == Class::Normal, &reason, trace)
     }
 

@@ -10,6 +10,7 @@ use mail_parser::{
     PartType,
 };
 
+use super::address::{AddressEntry, parse_address_list};
 use crate::core::address::{EmailAddress, MessageId};
 use crate::core::email::{Attachment, InboundEmail, Mailbox, RawHeader, ReportParts};
 
@@ -27,6 +28,7 @@ pub(super) fn inbound_email(message: &Message<'_>, raw: &[u8]) -> InboundEmail {
     let all = |name: &'static str| headers.iter().filter(move |h| h.name == name).map(|h| h.value.as_str());
 
     let content_type = root.content_type().map_or_else(|| "text/plain".to_string(), mime_type);
+    let (to, cc) = (address_header(root, raw, &HeaderName::To), address_header(root, raw, &HeaderName::Cc));
     let report_type = (content_type == "multipart/report")
         .then(|| root.content_type().and_then(|ct| ct.attribute("report-type")))
         .flatten()
@@ -36,11 +38,12 @@ pub(super) fn inbound_email(message: &Message<'_>, raw: &[u8]) -> InboundEmail {
         message_id: first("message-id").and_then(|v| message_ids(v).into_iter().next()),
         in_reply_to: all("in-reply-to").flat_map(message_ids).collect(),
         references: all("references").flat_map(message_ids).collect(),
-        from: mailboxes(root, &HeaderName::From).into_iter().next(),
-        sender: mailboxes(root, &HeaderName::Sender).into_iter().next(),
-        reply_to: mailboxes(root, &HeaderName::ReplyTo),
-        to: mailboxes(root, &HeaderName::To),
-        cc: mailboxes(root, &HeaderName::Cc),
+        from: address_header(root, raw, &HeaderName::From).0.into_iter().next(),
+        sender: address_header(root, raw, &HeaderName::Sender).0.into_iter().next(),
+        reply_to: address_header(root, raw, &HeaderName::ReplyTo).0,
+        to: to.0,
+        cc: cc.0,
+        unreadable_recipients: to.1.into_iter().chain(cc.1).collect(),
         delivered_to: delivered_to(&headers),
         return_path: first("return-path").map(return_path),
         subject: first("subject").unwrap_or_default().to_string(),
@@ -117,7 +120,38 @@ fn message_ids(value: &str) -> Vec<MessageId> {
         .collect()
 }
 
-/// The addresses of every header `name` at the top level, groups flattened, invalid ones skipped.
+/// The mailboxes of every header `name` at the top level (groups flattened), and the entries that
+/// name no usable address, as written. Raw 8-bit is read with the subjects' charset fallback;
+/// `address::parse_address_list` keeps comments out of names and quoted encoded words literal.
+/// Should our reading find nothing at all where mail-parser finds addresses, mail-parser's win.
+fn address_header(root: &MessagePart<'_>, raw: &[u8], name: &HeaderName<'_>) -> (Vec<Mailbox>, Vec<String>) {
+    let mut found = Vec::new();
+    let mut unreadable = Vec::new();
+    for header in root.headers.iter().filter(|h| &h.name == name) {
+        let bytes = raw.get(header.offset_start as usize..header.offset_end as usize).unwrap_or_default();
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => text.to_string(),
+            Err(_) => windows_1252(bytes),
+        };
+        let unfolded: String = text.split(['\r', '\n']).collect::<Vec<_>>().join("");
+        for entry in parse_address_list(&unfolded) {
+            match entry {
+                AddressEntry::Mailbox { address, name } => match EmailAddress::parse(&address) {
+                    Some(email) => found.push(Mailbox { email, name }),
+                    None => unreadable.push(address),
+                },
+                AddressEntry::Unreadable(text) => unreadable.push(text),
+            }
+        }
+    }
+    if found.is_empty() && unreadable.is_empty() {
+        found = mailboxes(root, name);
+    }
+    (found, unreadable)
+}
+
+/// mail-parser's reading of every header `name` at the top level, groups flattened, invalid ones
+/// skipped.
 fn mailboxes(root: &MessagePart<'_>, name: &HeaderName<'_>) -> Vec<Mailbox> {
     let addrs =
         root.headers.iter().filter(|h| &h.name == name).filter_map(|h| h.value.as_address()).flat_map(
@@ -161,22 +195,73 @@ fn return_path(value: &str) -> String {
 /// All text body parts joined with LF line ends; HTML-only bodies are converted to text. A
 /// top-level multipart that mail-parser could not split (no usable boundary) is read as text.
 fn body_text(message: &Message<'_>, raw: &[u8]) -> String {
-    let mut texts: Vec<Cow<'_, str>> = message
-        .text_body
-        .iter()
-        .filter_map(|&id| message.parts.get(id as usize))
+    let mut texts: Vec<Cow<'_, str>> = text_body_parts(message)
+        .into_iter()
+        .filter_map(|id| message.parts.get(id as usize))
         .filter_map(|part| match &part.body {
+            PartType::Text(text) if looks_like_html(text) && part_type(part) == "text/plain" => {
+                Some(Cow::Owned(html_to_text(text)))
+            }
             PartType::Text(text) => Some(repair_charset(part, text, raw)),
             PartType::Html(html) => Some(Cow::Owned(html_to_text(html))),
             _ => None,
         })
         .collect();
     if texts.is_empty()
-        && let Some(text) = unsplit_multipart_text(message)
+        && let Some(text) = unsplit_multipart_text(message).or_else(|| top_level_status_text(message, raw))
     {
         texts.push(text);
     }
     texts.join("\n").replace("\r\n", "\n")
+}
+
+/// mail-parser's text body parts, with one per `multipart/alternative`: a sender that labels both
+/// alternatives `text/plain` (one really HTML) would otherwise show the body twice. The part that
+/// is not HTML wins; if all look like HTML, the first.
+fn text_body_parts(message: &Message<'_>) -> Vec<u32> {
+    let alternative_of = |id: u32| {
+        message.parts.iter().position(|part| {
+            matches!(&part.body, PartType::Multipart(children) if children.contains(&id))
+                && part_type(part) == "multipart/alternative"
+        })
+    };
+    let mut chosen: Vec<(u32, Option<usize>)> = Vec::new();
+    for &id in &message.text_body {
+        let parent = alternative_of(id);
+        let sibling = parent.and_then(|p| chosen.iter().position(|(_, q)| *q == Some(p)));
+        match sibling {
+            Some(index) => {
+                let kept_is_html = part_text(message, chosen[index].0).is_some_and(looks_like_html);
+                if kept_is_html && !part_text(message, id).is_some_and(looks_like_html) {
+                    chosen[index].0 = id;
+                }
+            }
+            None => chosen.push((id, parent)),
+        }
+    }
+    chosen.into_iter().map(|(id, _)| id).collect()
+}
+
+fn part_text<'a>(message: &'a Message<'_>, id: u32) -> Option<&'a str> {
+    match &message.parts.get(id as usize)?.body {
+        PartType::Text(text) | PartType::Html(text) => Some(text.as_ref()),
+        _ => None,
+    }
+}
+
+/// HTML mislabelled as `text/plain`: it opens with an HTML document or body tag.
+fn looks_like_html(text: &str) -> bool {
+    let head: String = text.trim_start().chars().take(200).collect::<String>().to_ascii_lowercase();
+    ["<!doctype html", "<html", "<body", "<head", "<div", "<p>", "<table"]
+        .iter()
+        .any(|tag| head.starts_with(tag))
+}
+
+/// The fields of a top-level `message/delivery-status`, which is its only text.
+fn top_level_status_text<'a>(message: &'a Message<'_>, raw: &'a [u8]) -> Option<Cow<'a, str>> {
+    let root = message.root_part();
+    matches!(part_type(root).as_str(), "message/delivery-status" | "message/global-delivery-status")
+        .then(|| String::from_utf8_lossy(&part_bytes(root, raw)).into_owned().into())
 }
 
 /// The body of a top-level multipart that mail-parser could not split (no usable boundary): it
@@ -300,7 +385,13 @@ fn report_parts(message: &Message<'_>, raw: &[u8]) -> Option<ReportParts> {
     });
     let mut status: Vec<String> = Vec::new();
     let mut original: Option<String> = None;
-    for part in message.parts.iter().skip(1) {
+    // The root itself is read only when it is a delivery status (a top-level
+    // `message/delivery-status`, no multipart around it).
+    let root_is_status = matches!(
+        part_type(message.root_part()).as_str(),
+        "message/delivery-status" | "message/global-delivery-status"
+    );
+    for part in message.parts.iter().skip(usize::from(!root_is_status)) {
         match part_type(part).as_str() {
             "message/delivery-status" | "message/global-delivery-status" => {
                 let text = String::from_utf8_lossy(&part_bytes(part, raw)).trim().to_string();

@@ -2,6 +2,7 @@
 //! It owns every limit check and every mail-parser type; it never panics and makes no decision
 //! about the message beyond "can it be read" (a refusal is a `Malformed` value with its reason).
 
+mod address;
 mod extract;
 mod shape;
 #[cfg(test)]
@@ -73,7 +74,7 @@ pub fn parse_email(raw: &[u8], limits: &Limits) -> Result<InboundEmail, Malforme
         return Err(Malformed::Empty);
     }
     let raw = normalize_line_ends(strip_bom(raw));
-    let raw = raw.as_ref();
+    let raw = strip_leading_blank_lines(raw.as_ref());
     check_header_block(raw, limits)?;
     // mail-parser is documented not to panic, but a panic in it (or in us) must not take the
     // intake down with it: it becomes a quarantine reason like any other.
@@ -99,10 +100,10 @@ pub fn html_to_text(html: &str) -> String {
     mail_parser::decoders::html::html_to_text(html)
 }
 
-/// A UTF-8 byte order mark before the first header would become part of its name.
 /// Parses only the top-level header block of `raw` (the body is never read), within `limits`:
 /// for answering a message refused for its body's size or structure.
 pub fn parse_header_block(raw: &[u8], limits: &Limits) -> Result<InboundEmail, Malformed> {
+    let raw = strip_leading_blank_lines(raw);
     let window = &raw[..raw.len().min(limits.max_header_bytes + 4)];
     let lf = window.windows(2).position(|pair| pair == b"\n\n").map(|at| at + 1);
     let crlf = window.windows(4).position(|quad| quad == b"\r\n\r\n").map(|at| at + 2);
@@ -114,8 +115,22 @@ pub fn parse_header_block(raw: &[u8], limits: &Limits) -> Result<InboundEmail, M
     parse_email(&raw[..end], limits)
 }
 
+/// A UTF-8 byte order mark before the first header would become part of its name.
 fn strip_bom(raw: &[u8]) -> &[u8] {
     raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw)
+}
+
+/// Blank or whitespace-only lines before the first header (an mbox or transport artefact) would
+/// read as an empty header block, and the real headers as body text.
+fn strip_leading_blank_lines(mut raw: &[u8]) -> &[u8] {
+    while let Some(end) = raw.iter().position(|&b| b == b'\n') {
+        let line = &raw[..end];
+        if !line.iter().all(|&b| matches!(b, b' ' | b'\t' | b'\r')) {
+            break;
+        }
+        raw = &raw[end + 1..];
+    }
+    raw
 }
 
 /// mail-parser only knows LF and CRLF; a message with classic Mac CR-only line ends (no LF at

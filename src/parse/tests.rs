@@ -349,3 +349,84 @@ fn byte_order_marks_and_cr_only_line_ends_are_tolerated() {
     assert_eq!(email.subject, "old mac");
     assert_eq!(email.text, "body\n");
 }
+
+#[test]
+fn blank_or_whitespace_first_lines_do_not_hide_the_header_block() {
+    for raw in [
+        "\nFrom: a@example.com\nSubject: blank first\n\nbody\n",
+        "   \r\n\t\r\nFrom: a@example.com\r\nSubject: blank first\r\n\r\nbody\r\n",
+    ] {
+        let email = parse(raw);
+        assert_eq!(email.from.as_ref().map(|m| m.email.as_str()), Some("a@example.com"), "{raw:?}");
+        assert_eq!(email.subject, "blank first");
+        assert_eq!(email.text.trim(), "body");
+    }
+}
+
+#[test]
+fn a_header_block_after_a_blank_line_is_read_alone_too() {
+    let email =
+        parse_header_block(b"\r\nFrom: a@example.com\r\nSubject: big\r\n\r\nbody", &Limits::default())
+            .unwrap();
+    assert_eq!(email.from.map(|m| m.email.to_string()).as_deref(), Some("a@example.com"));
+    assert_eq!(email.subject, "big");
+}
+
+#[test]
+fn a_top_level_delivery_status_is_read_as_the_report() {
+    let email = parse(concat!(
+        "From: MAILER-DAEMON@mx.example\n",
+        "Subject: Delivery Status Notification\n",
+        "Content-Type: message/delivery-status\n",
+        "\n",
+        "Reporting-MTA: dns; mx.example\n",
+        "\n",
+        "Final-Recipient: rfc822; gone@customer.example\n",
+        "Action: failed\n",
+        "Status: 5.1.1\n",
+    ));
+    assert_eq!(email.content_type, "message/delivery-status");
+    let status = email.report.as_ref().and_then(|r| r.delivery_status.as_deref()).unwrap_or_default();
+    assert!(status.contains("Final-Recipient: rfc822; gone@customer.example"), "{status:?}");
+    assert!(email.text.contains("Action: failed"), "{:?}", email.text);
+    assert!(email.attachments.is_empty());
+}
+
+#[test]
+fn an_alternative_of_two_plain_parts_shows_one_body() {
+    for (first, second) in [
+        ("Hello plain", "<html><body><p>Hello html</p></body></html>"),
+        ("<html><body><p>Hello html</p></body></html>", "Hello plain"),
+    ] {
+        let email = parse(&format!(
+            "From: a@example.com\nSubject: alt\nContent-Type: multipart/alternative; boundary=B\n\n\
+             --B\nContent-Type: text/plain\n\n{first}\n--B\nContent-Type: text/plain\n\n{second}\n--B--\n"
+        ));
+        assert_eq!(email.text.trim(), "Hello plain", "{first:?} then {second:?}");
+    }
+    // Two plain parts of a multipart/mixed are both the body.
+    let mixed = parse(
+        "From: a@example.com\nSubject: mixed\nContent-Type: multipart/mixed; boundary=B\n\n\
+         --B\nContent-Type: text/plain\n\none\n--B\nContent-Type: text/plain\n\ntwo\n--B--\n",
+    );
+    assert!(mixed.text.contains("one") && mixed.text.contains("two"), "{:?}", mixed.text);
+}
+
+#[test]
+fn display_names_use_the_charset_fallback_and_keep_comments_out() {
+    let mut raw = b"From: J".to_vec();
+    raw.extend_from_slice(&[0xF6]);
+    raw.extend_from_slice(b"rg M");
+    raw.extend_from_slice(&[0xFC]);
+    raw.extend_from_slice(
+        b"ller (Vertrieb) <joerg@example.com>\nTo: \"=?utf-8?q?Literal?=\" <lit@example.com>, ",
+    );
+    raw.extend_from_slice(b"Undisclosed-Recipients:;\nCc: <@relay.example:x@example.com>, j\xc3\xb6rg@example.com\nSubject: x\n\nbody\n");
+    let email = parse_email(&raw, &Limits::default()).unwrap();
+    let from = email.from.as_ref().unwrap();
+    assert_eq!((from.email.as_str(), from.name.as_deref()), ("joerg@example.com", Some("Jörg Müller")));
+    assert_eq!(email.to[0].name.as_deref(), Some("=?utf-8?q?Literal?="));
+    assert_eq!(addresses(&email.to), ["lit@example.com"]);
+    assert_eq!(addresses(&email.cc), ["jörg@example.com"]);
+    assert_eq!(email.unreadable_recipients, ["Undisclosed-Recipients:;", "<@relay.example:x@example.com>"]);
+}

@@ -253,6 +253,16 @@ pub fn find_ticket_by_message_id(tx: &mut Tx<'_>, id: &MessageId) -> Result<Opti
     })
 }
 
+/// Whether `id` is the Message-ID of mail we sent (recorded with direction out when queued).
+pub fn is_outgoing_message_id(tx: &mut Tx<'_>, id: &MessageId) -> Result<bool> {
+    let found = tx.query_opt(
+        "SELECT 1 FROM message_ids WHERE message_id = $1 AND direction = 'out'",
+        params![id.as_str()],
+        |r| r.i64(0),
+    )?;
+    Ok(found.is_some())
+}
+
 /// One line of `ticket list`.
 #[derive(Clone, Debug)]
 pub struct TicketSummary {

@@ -35,7 +35,15 @@ fn bounce_reason(email: &InboundEmail) -> Option<String> {
             _ => {}
         }
     } else if delivery_status.is_some() {
-        return Some("message/delivery-status part".to_string());
+        let top_level = matches!(
+            email.content_type.as_str(),
+            "message/delivery-status" | "message/global-delivery-status"
+        );
+        return Some(if top_level {
+            format!("top-level {} (no multipart/report around it)", email.content_type)
+        } else {
+            "message/delivery-status part".to_string()
+        });
     }
     if let Some(value) = email.header("x-failed-recipients") {
         return Some(format!("X-Failed-Recipients: {value}"));
