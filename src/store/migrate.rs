@@ -44,6 +44,8 @@ const MIGRATION_LOCK: i64 = 0x6d61_696c_6761_7465;
 pub(super) fn run(tx: &mut Tx<'_>) -> Result<()> {
     if tx.backend() == Backend::Postgres {
         tx.execute("SELECT pg_advisory_xact_lock($1)", params![MIGRATION_LOCK])?;
+        // "relation already exists, skipping" is not news on every command's stderr.
+        tx.batch("SET LOCAL client_min_messages = warning")?;
     }
     tx.batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",
