@@ -86,16 +86,13 @@ impl Site {
         run(&mut self.command(args), stdin)
     }
 
-    /// One value from the database, read directly (not through mailgate).
+    /// One value from the database, read through the store (outside the test's runtime).
     fn scalar(&self, sql: &'static str) -> String {
         let url = self.db.url.clone();
-        // The sync PostgreSQL client must not run on the test's async worker thread.
-        std::thread::spawn(move || match url.strip_prefix("sqlite://") {
-            Some(file) => rusqlite::Connection::open(file).unwrap().query_row(sql, [], |r| r.get(0)).unwrap(),
-            None => {
-                let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
-                client.query_one(sql, &[]).unwrap().get(0)
-            }
+        std::thread::spawn(move || {
+            let store = mailgate::store::Store::connect(&url, &Default::default()).unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(store.read(move |tx| tx.query_one(sql, &[], |r| r.string(0)))).unwrap()
         })
         .join()
         .unwrap()

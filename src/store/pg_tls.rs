@@ -107,9 +107,26 @@ impl PgTarget {
             SslMode::Prefer => WireMode::Prefer,
             SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => WireMode::Require,
         });
+        let from_url;
+        let ca_roots = match (&url.root_cert, ca_roots.is_empty()) {
+            (Some(file), true) => {
+                from_url = read_pem_certificates(file)?;
+                &from_url[..]
+            }
+            _ => ca_roots,
+        };
         let tls = MakeRustlsConnect::new(client_config(url.mode, ca_roots));
         Ok(PgTarget { config, tls })
     }
+}
+
+/// The certificates of the URL's `sslrootcert` (the config checks the same file earlier, with
+/// its key and line; this is for a store opened from a bare URL).
+fn read_pem_certificates(file: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::pem_file_iter(file)
+        .and_then(|found| found.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("sslrootcert {file}: {e}"))
 }
 
 fn client_config(mode: SslMode, ca_roots: &[CertificateDer<'static>]) -> ClientConfig {

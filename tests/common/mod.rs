@@ -88,7 +88,13 @@ impl TestDb {
                     .expect("connect to MAILGATE_TEST_PG");
                 admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
                 let (base, _) = admin_url.rsplit_once('/').expect("database url has a path");
-                Some(TestDb { url: format!("{base}/{name}"), _dir: None })
+                // With the test server's CA at hand, every PostgreSQL test (the pool and the IMAP
+                // lease alike) runs over TLS with the certificate checked, as across a network.
+                let tls = match std::env::var("MG_PG_CA") {
+                    Ok(ca) => format!("?sslmode=verify-full&sslrootcert={ca}"),
+                    Err(_) => String::new(),
+                };
+                Some(TestDb { url: format!("{base}/{name}{tls}"), _dir: None })
             }
         }
     }
