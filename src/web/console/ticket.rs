@@ -203,6 +203,7 @@ fn refused(error: ConsoleError, what: &str) -> Failure {
             Failure::BadRequest("your agent account is inactive or has no address to write from".to_string())
         }
         ConsoleError::Refused(why) => Failure::BadRequest(why),
+        error @ ConsoleError::TooLarge { .. } => Failure::BadRequest(error.to_string()),
         ConsoleError::Ingest(error) => unavailable(&error, what),
     }
 }
