@@ -124,8 +124,8 @@ async fn parallel_large_uploads_keep_the_server_responsive_and_memory_bounded() 
     // Eight customers, a ticket each, a link each.
     let mut links = Vec::new();
     for i in 0..UPLOADS {
-        let mail = common::Mail::new(&format!("customer{i}@example.org"), &format!("Problem {i}"), "Help.")
-            .build();
+        let mail =
+            common::Mail::new(&format!("customer{i}@example.org"), &format!("Problem {i}"), "Help.").build();
         run(&["pipe"], &mail);
     }
     let listing = run(&["ticket", "list"], "");

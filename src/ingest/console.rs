@@ -208,7 +208,8 @@ impl Ingestor {
             .ok_or_else(|| ConsoleError::Refused("no support address is configured".to_string()))?
             .to_string();
         let (from, subject, text) = (from.to_string(), subject.to_string(), text.to_string());
-        self.ingest_composed(move || compose_raw(&from, &to, &subject, &text, &[], Source::Web), Source::Web).await
+        self.ingest_composed(move || compose_raw(&from, &to, &subject, &text, &[], Source::Web), Source::Web)
+            .await
     }
 
     fn signed_address(

@@ -412,14 +412,14 @@ impl Pipeline {
             self.sender_verified(email, &sender.email, from_agent.is_some() || scan.names_agent(), trace);
         if let Some(mail) = agent::classify_agent_mail(&scan, from_agent, automatic, verified) {
             let headers_only = |tx: &mut Tx<'_>| -> store::Result<Decision> {
-                let candidates = self.find_candidates(tx, email, &sender.email, None)?;
+                let candidates = self.find_candidates(tx, email, &sender.email, None, delivery.source)?;
                 Ok(thread::decide(&candidates, self.clock.now_ms(), self.settings.reopen_days).0)
             };
             if let Some(outcome) = self.route_agent_mail(tx, &msg, mail, headers_only, trace)? {
                 return Ok(outcome);
             }
         }
-        let candidates = self.find_candidates(tx, email, &sender.email, scan.ticket())?;
+        let candidates = self.find_candidates(tx, email, &sender.email, scan.ticket(), delivery.source)?;
         let (decision, why) = thread::decide(&candidates, self.clock.now_ms(), self.settings.reopen_days);
         trace.record("thread", decision_name(&decision), why);
 
@@ -492,9 +492,12 @@ impl Pipeline {
         email: &InboundEmail,
         sender: &EmailAddress,
         reply_token: Option<thread::TicketState>,
+        source: Source,
     ) -> store::Result<Candidates> {
         let mut candidates = Candidates { reply_token, ..Candidates::default() };
-        if candidates.reply_token.is_some() {
+        // The portal's new-ticket form opens a ticket: its subject (anyone may type `[#NUMBER]`)
+        // threads nothing. Replies on a ticket page carry a reply address (rule a).
+        if candidates.reply_token.is_some() || source == Source::Web {
             return Ok(candidates);
         }
         for id in &email.in_reply_to {

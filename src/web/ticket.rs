@@ -13,11 +13,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::WebState;
+use super::upload::{self, FormError};
 use crate::auth::token::{Claims, Participant, Purpose, TokenError};
 use crate::core::ticket::Status;
-use super::upload::{self, FormError};
-use crate::ingest::{ConsoleError, Written};
 use crate::ingest::lifecycle::{Actor, Change};
+use crate::ingest::{ConsoleError, Written};
 use crate::store::inbound::Source;
 use crate::store::{links as link_store, web as web_store};
 
@@ -110,7 +110,7 @@ pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> R
         Err(error) => return unavailable(&state, &error),
     };
     let owner = customer.as_ref().is_some_and(|(_, owner)| *owner);
-    let can_resolve = owner && (page.status == "open" || page.status == "pending");
+    let can_resolve = owner && can_be_resolved(&page.status);
     state.pages.render(
         StatusCode::OK,
         "ticket.html",
@@ -344,11 +344,26 @@ pub async fn resolve(
         Err(page) => return page,
     };
     let Some((email, true)) = reader.customer else { return state.pages.not_found() };
+    // The rule the page shows the button by: only an open or pending ticket can be resolved.
+    let ticket = reader.claims.ticket;
+    match state.ingestor.store().read(move |tx| web_store::ticket(tx, ticket)).await {
+        Ok(Some(page)) if can_be_resolved(&page.status) => {}
+        Ok(Some(_)) => {
+            return bad_request(&state, "this ticket is not open, so it cannot be marked resolved");
+        }
+        Ok(None) => return state.pages.not_found(),
+        Err(error) => return unavailable(&state, &error),
+    }
     let change = Change::Status(Status::Resolved);
     match state.ingestor.change_as(reader.claims.ticket, Actor::Customer(email), change).await {
         Ok(()) => back_to(&token),
         Err(error) => failed(&state, &error, "a ticket could not be resolved"),
     }
+}
+
+/// Whether the owner may mark a ticket in `status` resolved (the page's button and the handler).
+fn can_be_resolved(status: &str) -> bool {
+    status == "open" || status == "pending"
 }
 
 /// The customer-side reader of a page's form and what it posted, once its tag proves it came from
