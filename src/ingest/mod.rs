@@ -538,6 +538,7 @@ impl Pipeline {
 }
 
 /// The message being ingested, as the routing and writing steps see it.
+#[derive(Clone, Copy)]
 struct Incoming<'a> {
     inbound: InboundId,
     email: &'a InboundEmail,

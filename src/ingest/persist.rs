@@ -28,6 +28,10 @@ pub(super) enum Author {
     Unknown,
 }
 
+/// The class of a message from someone who does not take part in its ticket: agents see it,
+/// customers do not, nothing answers it, and it changes neither the people nor the status.
+pub(crate) const NON_PARTICIPANT: &str = "non-participant";
+
 /// Attempts at minting an unused ticket number before giving up (a nearly full number space).
 const MINT_ATTEMPTS: usize = 50;
 
@@ -137,14 +141,36 @@ impl Pipeline {
         let now = self.clock.now_ms();
         let state = ticket_store::find_ticket_state(tx, ticket)?.ok_or(StoreError::NotFound)?;
         let (user, _) = self.identify(tx, msg.sender, trace)?;
-        if msg.class == "normal" && !self.directory.agents_by_email.contains_key(&sender.email) {
-            if ticket_store::add_participant(tx, ticket, user, Role::Cc, now)? {
-                trace.record("collaborators", "sender-added", format!("{} joined the thread", sender.email));
-            }
+        // Whoever threads into a ticket (someone's reply address, a known Message-ID) without
+        // taking part is not made a collaborator: their mail is kept for agents, who add them.
+        let outsider = !ticket_store::is_customer_participant(tx, ticket, &sender.email)?;
+        let marked;
+        let msg = if outsider {
+            trace.record(
+                "collaborators",
+                NON_PARTICIPANT,
+                format!(
+                    "{} does not take part in this ticket: kept for agents, not made a collaborator \
+                     (an agent adds them with #cc)",
+                    sender.email
+                ),
+            );
+            marked = Incoming { class: NON_PARTICIPANT, ..*msg };
+            &marked
+        } else {
+            msg
+        };
+        if msg.class == "normal" {
             self.add_collaborators(tx, ticket, email, sender, trace)?;
         }
         let entry = self.store_entry(tx, msg, user, ticket, now)?;
-        let status = if reopen { Status::Open } else { state.status.after_customer_reply() };
+        let status = if outsider {
+            state.status
+        } else if reopen {
+            Status::Open
+        } else {
+            state.status.after_customer_reply()
+        };
         ticket_store::update_ticket_activity(tx, ticket, status, now)?;
         if status != state.status {
             let text = format!("Status {} -> {} by customer reply", state.status, status);
