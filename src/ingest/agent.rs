@@ -88,12 +88,17 @@ impl Pipeline {
     pub(super) fn sender_verified(
         &self,
         email: &InboundEmail,
+        delivery: &super::Delivery,
         from: &EmailAddress,
         concerns_agent: bool,
         trace: &mut Trace,
     ) -> Result<(), String> {
         let Some(authserv_id) = self.settings.trusted_authserv_id.as_deref() else { return Ok(()) };
         if !concerns_agent {
+            return Ok(());
+        }
+        if let Some(how) = delivery.authenticated {
+            trace.record("auth", "pass", how);
             return Ok(());
         }
         match authres::verify(&email.headers, authserv_id, from.domain()) {

@@ -172,7 +172,13 @@ impl Ingestor {
     ) -> Result<Report, ConsoleError> {
         let to = self.signed_address(message.ticket, message.participant, message.epoch, purpose)?;
         let Written { from, subject, text, files, .. } = message;
-        self.ingest_composed(move || compose_raw(&from, &to, &subject, &text, &files, source), source).await
+        // Only our own callers write as a participant, after authenticating them.
+        let authenticated = match source {
+            Source::Web => "written on the ticket page through the participant's link",
+            _ => "written by an agent signed in to the console, or an admin on the command line",
+        };
+        let delivery = Delivery { authenticated: Some(authenticated), ..Delivery::new(source) };
+        self.ingest_composed(move || compose_raw(&from, &to, &subject, &text, &files, source), delivery).await
     }
 
     /// Composes (with `compose`) and parses a message on the blocking pool, where CPU-heavy work
@@ -181,7 +187,7 @@ impl Ingestor {
     async fn ingest_composed(
         &self,
         compose: impl FnOnce() -> Result<Vec<u8>, ConsoleError> + Send + 'static,
-        source: Source,
+        delivery: Delivery,
     ) -> Result<Report, ConsoleError> {
         let limits = self.pipeline.settings.limits.clone();
         let job = tokio::task::spawn_blocking(move || {
@@ -189,7 +195,7 @@ impl Ingestor {
             if raw.len() > limits.max_message_bytes {
                 return Err(ConsoleError::TooLarge { size: raw.len(), limit: limits.max_message_bytes });
             }
-            Ok(Job::new(raw, Delivery::new(source), &limits))
+            Ok(Job::new(raw, delivery, &limits))
         })
         .await
         .map_err(|e| ConsoleError::Refused(format!("cannot write the message: {e}")))??;
@@ -199,7 +205,15 @@ impl Ingestor {
     /// A ticket opened on the web portal by `from` (`Name <address>` or an address): written as
     /// their mail to our first support address and ingested like one (source `web`), so threading,
     /// organizations, collaborators and the auto-response are those of email.
-    pub async fn open_from_web(&self, from: &str, subject: &str, text: &str) -> Result<Report, ConsoleError> {
+    /// `signed_in`: the writer is a registered user signed in to the portal (their address is
+    /// proven), not a guest who typed an address.
+    pub async fn open_from_web(
+        &self,
+        from: &str,
+        subject: &str,
+        text: &str,
+        signed_in: bool,
+    ) -> Result<Report, ConsoleError> {
         let to = self
             .pipeline
             .settings
@@ -208,7 +222,11 @@ impl Ingestor {
             .ok_or_else(|| ConsoleError::Refused("no support address is configured".to_string()))?
             .to_string();
         let (from, subject, text) = (from.to_string(), subject.to_string(), text.to_string());
-        self.ingest_composed(move || compose_raw(&from, &to, &subject, &text, &[], Source::Web), Source::Web)
+        let delivery = Delivery {
+            authenticated: signed_in.then_some("written on the portal by a signed-in user"),
+            ..Delivery::new(Source::Web)
+        };
+        self.ingest_composed(move || compose_raw(&from, &to, &subject, &text, &[], Source::Web), delivery)
             .await
     }
 

@@ -62,11 +62,15 @@ pub struct Delivery {
     pub recipients: Vec<EmailAddress>,
     /// `(UIDVALIDITY, UID)` for IMAP.
     pub imap_uid: Option<(u32, u32)>,
+    /// How we know who wrote it, when we wrote the mail ourselves for someone we authenticated (an
+    /// agent signed in to the console, a participant on their link's page): it then needs no
+    /// `[auth]` verdict. `None` for mail that came from outside.
+    pub authenticated: Option<&'static str>,
 }
 
 impl Delivery {
     pub fn new(source: Source) -> Delivery {
-        Delivery { source, mailbox: None, recipients: Vec::new(), imap_uid: None }
+        Delivery { source, mailbox: None, recipients: Vec::new(), imap_uid: None, authenticated: None }
     }
 }
 
@@ -408,8 +412,13 @@ impl Pipeline {
         let scan = self.find_reply_token(tx, email, delivery, &sender.email, trace)?;
         let from_agent = self.directory.agents_by_email.get(&sender.email).copied();
         let automatic = classification.class != Class::Normal;
-        let verified =
-            self.sender_verified(email, &sender.email, from_agent.is_some() || scan.names_agent(), trace);
+        let verified = self.sender_verified(
+            email,
+            delivery,
+            &sender.email,
+            from_agent.is_some() || scan.names_agent(),
+            trace,
+        );
         if let Some(mail) = agent::classify_agent_mail(&scan, from_agent, automatic, verified) {
             let headers_only = |tx: &mut Tx<'_>| -> store::Result<Decision> {
                 let candidates = self.find_candidates(tx, email, &sender.email, None, delivery.source)?;

@@ -144,7 +144,7 @@ pub async fn submit(
         return invalid("That email address cannot be used; please check it.");
     };
     let from = lettre::message::Mailbox::new(name, lettre_address).to_string();
-    match state.ingestor.open_from_web(&from, &subject, &form.message).await {
+    match state.ingestor.open_from_web(&from, &subject, &form.message, writer.is_some()).await {
         Ok(report) => match report.outcome {
             Outcome::Created { number, .. } | Outcome::Added { number, .. } if writer.is_some() => {
                 Redirect::to(&format!("/tickets?opened={number}")).into_response()
