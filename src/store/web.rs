@@ -213,3 +213,24 @@ pub fn my_tickets(tx: &mut Tx<'_>, user: crate::core::ids::UserId, limit: i64) -
         },
     )
 }
+
+/// Message-IDs the ticket's customers have seen, newest first, at most `limit` of each kind: their
+/// own messages (participants', not outsiders'), then the mail we sent to the customer side. What a
+/// relayed response answers is chosen among these.
+pub fn customer_side_message_ids(tx: &mut Tx<'_>, ticket: TicketId, limit: i64) -> Result<Vec<String>> {
+    let mut ids = tx.query_all(
+        "SELECT m.message_id FROM message_ids m JOIN entries e ON e.id = m.entry_id
+          WHERE m.ticket_id = $1 AND m.direction = 'in' AND e.kind = 'message' AND e.class <> 'non-participant'
+          ORDER BY e.id DESC LIMIT $2",
+        params![ticket.0, limit],
+        |r| r.string(0),
+    )?;
+    ids.extend(tx.query_all(
+        "SELECT message_id FROM outbox WHERE ticket_id = $1
+            AND template IN ('new_ticket_auto_response', 'new_message_confirmation', 'response_relay', 'closed_notice')
+          ORDER BY id DESC LIMIT $2",
+        params![ticket.0, limit],
+        |r| r.string(0),
+    )?);
+    Ok(ids)
+}
