@@ -20,7 +20,9 @@ use mailgate::store::inbound::Source;
 
 on_both_backends!(
     a_console_reply_is_relayed_answering_a_real_message_id,
-    console_notices_come_from_fixed_codes
+    console_notices_come_from_fixed_codes,
+    our_mail_carries_no_encoded_message_id_and_no_control_character,
+    a_mailed_response_answers_a_real_message_id,
 );
 
 const AUTH: &str = "[auth]\ntrusted_authserv_id = \"mx.example.com\"\n";
@@ -116,4 +118,69 @@ async fn console_notices_come_from_fixed_codes(backend: Backend) {
     assert_eq!(refused.location(), format!("/agent/users/{id}?error=reset"));
     let shown = client.get(refused.location()).await;
     assert!(shown.body.contains("No reset link was sent"), "{}", shown.body);
+}
+
+/// Mails delivered for ticket work on `h` through a real aiosmtpd.
+async fn deliver(h: &Harness) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SmtpSink::start(free_port(), dir.path().join("Maildir"));
+    worker(h, sink.port).drain_once().await.unwrap();
+    sink.messages()
+}
+
+async fn our_mail_carries_no_encoded_message_id_and_no_control_character(backend: Backend) {
+    if !common::smtp::available() {
+        return;
+    }
+    let Some(h) = Harness::new(backend).await else { return };
+    let first =
+        Mail::new("Ann <ann@acme.com>", "=?utf-8?q?Printer=07_on_fire?=", "It burns.").id("<ünï-1@acme.com>");
+    created(&h.pipe(&first.build()).await);
+    let delivered = deliver(&h).await;
+    let answer = delivered
+        .iter()
+        .find(|m| header(m, "To").is_some_and(|t| t.contains("ann@acme.com")))
+        .unwrap_or_else(|| panic!("no auto-response among {} mails", delivered.len()));
+    for name in ["In-Reply-To", "References"] {
+        if let Some(value) = header(answer, name) {
+            assert!(!value.contains("=?"), "{name}: {value}");
+        }
+    }
+    let topic = header(answer, "Thread-Topic").expect("Thread-Topic");
+    assert!(!topic.chars().any(char::is_control), "{topic:?}");
+}
+
+async fn a_mailed_response_answers_a_real_message_id(backend: Backend) {
+    if !common::smtp::available() {
+        return;
+    }
+    let Some(h) = Harness::new(backend).await else { return };
+    let (ticket, number) = created(
+        &h.pipe(&Mail::new("Ann <ann@acme.com>", "Printer", "It burns.").id("<ann-1@acme.com>").build())
+            .await,
+    );
+    deliver(&h).await;
+    let subject = format!("Re: [#{number}] Printer");
+    let written = Written {
+        ticket,
+        participant: Participant::User(ann(&h).await),
+        epoch: 0,
+        from: "ann@acme.com".into(),
+        subject: subject.clone(),
+        text: "Still burning.".into(),
+        files: Vec::new(),
+    };
+    h.ingestor.write_as(written, Purpose::Reply, Source::Web).await.unwrap();
+    h.ingestor.console_write(&number, "alice", Purpose::Reply, "A technician is on his way.").await.unwrap();
+    let delivered = deliver(&h).await;
+    let relay = delivered
+        .iter()
+        .find(|m| {
+            m.contains("A technician is on his way.")
+                && header(m, "To").is_some_and(|t| t.contains("ann@acme.com"))
+        })
+        .unwrap_or_else(|| panic!("no relay to Ann among {} mails", delivered.len()));
+    let parent = header(relay, "In-Reply-To").expect("In-Reply-To");
+    assert!(!parent.contains(".invalid"), "a Message-ID Ann's client has seen: {parent}");
+    assert!(header(relay, "References").is_some_and(|r| r.contains(&parent)));
 }

@@ -193,6 +193,22 @@ mod tests {
     }
 
     #[test]
+    fn ids_that_need_encoded_words_and_control_characters_stay_out() {
+        let (from, to) = (addr("support@example.com"), addr("jane@example.org"));
+        let a = Addressing {
+            in_reply_to: Some("ünï@client.test"),
+            references: vec!["q0@client.test", "ünï@client.test"],
+            thread_topic: "Printer\u{7}\ton fire",
+            ..sample(&from, &to)
+        };
+        let text = String::from_utf8(compose(&a, "s", "t", "h", &[]).unwrap().formatted()).unwrap();
+        assert!(!text.contains("In-Reply-To"), "{text}");
+        assert!(text.contains("References: <q0@client.test>\r\n"), "{text}");
+        assert!(text.contains("Thread-Topic: Printer  on fire\r\n"), "{text}");
+        assert!(!is_plain_message_id("a b@x") && !is_plain_message_id("") && is_plain_message_id("a.b@x"));
+    }
+
+    #[test]
     fn a_relayed_response_is_not_marked_automatic() {
         let (from, to) = (addr("support@example.com"), addr("jane@example.org"));
         let a = Addressing { automatic: Automatic::No, ..sample(&from, &to) };
