@@ -143,7 +143,9 @@ pub async fn show(
 /// so a link cannot put words of its own on the page.
 fn problem(code: Option<&str>) -> Option<&'static str> {
     Some(match code? {
-        "reset" => "No reset link was sent: only a registered account can reset its password.",
+        "reset" => {
+            "No reset link was sent: the account is not registered (only a registered account has a password to reset)."
+        }
         "invite" => "No invitation was sent: invitations are off here, or the account is not a guest.",
         _ => return None,
     })
