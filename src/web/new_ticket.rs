@@ -166,3 +166,24 @@ pub async fn submit(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::core::email::clean_display_name;
+
+    #[test]
+    fn a_cleaned_name_always_displays_as_a_mailbox() {
+        let address: lettre::Address = "eve@example.org".parse().unwrap();
+        for typed in
+            ["Eve\r\nBcc: all@x", "\"Eve\" \\ <x>", "Ève, Ünïcode; (x)", "\u{0}\u{7f}\t", "a\u{2028}b"]
+        {
+            let name = clean_display_name(typed);
+            let shown = std::panic::catch_unwind(|| {
+                lettre::message::Mailbox::new(name.clone(), address.clone()).to_string()
+            });
+            let shown = shown.unwrap_or_else(|_| panic!("{typed:?} did not display"));
+            let parsed: lettre::message::Mailbox = shown.parse().unwrap_or_else(|e| panic!("{shown:?}: {e}"));
+            assert_eq!(parsed.email, address, "{typed:?}");
+        }
+    }
+}
