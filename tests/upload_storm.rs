@@ -1,4 +1,4 @@
-//! Issue 13 item 4 against a real `mailgate serve` process: eight customers post large replies with
+//! Issue 13 item 4 against a real `mailgate serve` process: twelve customers post large replies with
 //! files on their ticket pages at the same time, each from its own loopback address (so no rate
 //! limit interferes), while `/healthz` is asked every 20 ms and the daemon's RSS is sampled. The
 //! endpoint must stay responsive (parsing and ingest off the async workers) and memory bounded
@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use common::http::{Page, request_from};
 
 /// Parallel uploads, and the size of each one's file (its base64 stays under the limit below).
-const UPLOADS: usize = 8;
+/// Held in memory at once they cost about 50 MiB each (the file, the mail, the parsed message).
+const UPLOADS: usize = 12;
 const FILE_BYTES: usize = 5_500_000;
 const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
 
@@ -233,7 +234,8 @@ async fn parallel_large_uploads_keep_the_server_responsive_and_memory_bounded() 
     // the server does, so the bound is on the 95th percentile; the worst is bounded loosely.
     assert!(p95 < Duration::from_millis(50), "/healthz p95 {p95:?} under the upload storm");
     assert!(worst < Duration::from_secs(1), "/healthz worst {worst:?} under the upload storm");
-    // Eight uploads held in memory at once cost far more than this; a few at a time stay under it.
+    // Twelve uploads in memory at once cost about 600 MiB; one at a time (plus what the allocator
+    // keeps in its per-thread arenas) stays well under this.
     let growth_mib = peak.saturating_sub(idle) / 1024;
-    assert!(growth_mib < 200, "RSS grew by {growth_mib} MiB under the upload storm");
+    assert!(growth_mib < 300, "RSS grew by {growth_mib} MiB under the upload storm");
 }

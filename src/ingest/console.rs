@@ -178,7 +178,7 @@ impl Ingestor {
             _ => "written by an agent signed in to the console, or an admin on the command line",
         };
         let delivery = Delivery { authenticated: Some(authenticated), ..Delivery::new(source) };
-        self.ingest_composed(move || compose_raw(&from, &to, &subject, &text, &files, source), delivery).await
+        self.ingest_composed(move || compose_raw(&from, &to, &subject, &text, files, source), delivery).await
     }
 
     /// Composes (with `compose`) and parses a message on the blocking pool, where CPU-heavy work
@@ -226,7 +226,7 @@ impl Ingestor {
             authenticated: signed_in.then_some("written on the portal by a signed-in user"),
             ..Delivery::new(Source::Web)
         };
-        self.ingest_composed(move || compose_raw(&from, &to, &subject, &text, &[], Source::Web), delivery)
+        self.ingest_composed(move || compose_raw(&from, &to, &subject, &text, Vec::new(), Source::Web), delivery)
             .await
     }
 
@@ -258,7 +258,7 @@ fn compose_raw(
     to: &str,
     subject: &str,
     text: &str,
-    files: &[crate::outbox::compose::File],
+    files: Vec<crate::outbox::compose::File>,
     source: Source,
 ) -> Result<Vec<u8>, ConsoleError> {
     let refuse = |what: &str| ConsoleError::Refused(format!("cannot write the message: {what}"));
@@ -271,10 +271,11 @@ fn compose_raw(
     let built = if files.is_empty() {
         builder.singlepart(text)
     } else {
-        let parts = files.iter().fold(MultiPart::mixed().singlepart(text), |mixed, file| {
+        // Each file's bytes move into the message: a large reply is not copied once more.
+        let parts = files.into_iter().fold(MultiPart::mixed().singlepart(text), |mixed, file| {
             let content_type = ContentType::parse(&file.content_type)
                 .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("a valid type"));
-            mixed.singlepart(Attachment::new(file.name.clone()).body(file.content.clone(), content_type))
+            mixed.singlepart(Attachment::new(file.name).body(file.content, content_type))
         });
         builder.multipart(parts)
     };
