@@ -265,11 +265,13 @@ pub async fn reply(
     if !state.uploads.admit(&link, peer.ip()) {
         return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
     }
+    let Some(receiving) = state.uploads.receive_turn().await else { return busy(&state) };
     let form = match upload::read_spooled(multipart, limit).await {
         Ok(form) => form,
         Err(FormError::TooLarge { limit }) => return too_large(&state, limit),
         Err(FormError::Broken(why)) => return bad_request(&state, &why),
     };
+    drop(receiving);
     if !state.ingestor.settings().keyring.check_form_tag(&token, &form.tag) {
         return bad_request(&state, "the form is out of date; reload the page and try again");
     }

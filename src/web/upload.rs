@@ -1,7 +1,8 @@
 //! What a ticket page's reply form costs the server, bounded (issue 13 item 4): the body is read
 //! field by field and files are spooled to anonymous temp files, never held in memory while they
 //! arrive; the size that counts is the size the reply will have as mail (base64 grows files by a
-//! third), checked before anything is stored; replies are rate-limited per link and per client; and
+//! third), checked before anything is stored; a few bodies are read at once (the rest wait in the
+//! kernel's socket buffers); replies are rate-limited per link and per client; and
 //! the replies being turned into mail hold a share of a byte budget, so large ones take turns (memory stays bounded). Parsing and ingest run on the blocking pool.
 
 use std::io::{Read, Seek, SeekFrom};
@@ -25,6 +26,9 @@ const PER_CLIENT: (u32, Duration) = (10, Duration::from_secs(60));
 const MAX_KEYS: usize = 100_000;
 /// How long a reply waits for its share of the budget before the page says "try again".
 const BUDGET_WAIT: Duration = Duration::from_secs(60);
+/// Reply bodies read at once. The multipart reader buffers what the socket has ready faster than
+/// it is written to disk; bodies waiting their turn stay in the kernel's socket buffers instead.
+const RECEIVING: usize = 4;
 
 /// The reply form's rate limits and the memory budget of replies being turned into mail.
 pub struct UploadLimits {
@@ -36,6 +40,7 @@ pub struct UploadLimits {
     /// other requests need).
     budget: Arc<Semaphore>,
     budget_kib: u32,
+    receiving: Arc<Semaphore>,
 }
 
 impl UploadLimits {
@@ -51,6 +56,7 @@ impl UploadLimits {
             clients: DefaultKeyedRateLimiter::keyed(quota(PER_CLIENT)),
             budget: Arc::new(Semaphore::new(budget_kib as usize)),
             budget_kib,
+            receiving: Arc::new(Semaphore::new(RECEIVING)),
         }
     }
 
@@ -63,6 +69,11 @@ impl UploadLimits {
         let link_ok = self.links.check_key(&link.to_string()).is_ok();
         let client_ok = self.clients.check_key(&client).is_ok();
         link_ok && client_ok
+    }
+
+    /// A turn to read a reply's body; `None` after waiting [`BUDGET_WAIT`] without one.
+    pub async fn receive_turn(&self) -> Option<OwnedSemaphorePermit> {
+        tokio::time::timeout(BUDGET_WAIT, self.receiving.clone().acquire_owned()).await.ok()?.ok()
     }
 
     /// A share of the budget for a reply of `mail_bytes` (its size as mail); `None` after waiting
