@@ -226,8 +226,11 @@ impl Ingestor {
             authenticated: signed_in.then_some("written on the portal by a signed-in user"),
             ..Delivery::new(Source::Web)
         };
-        self.ingest_composed(move || compose_raw(&from, &to, &subject, &text, Vec::new(), Source::Web), delivery)
-            .await
+        self.ingest_composed(
+            move || compose_raw(&from, &to, &subject, &text, Vec::new(), Source::Web),
+            delivery,
+        )
+        .await
     }
 
     fn signed_address(
