@@ -49,7 +49,7 @@ fn refused(error: ConsoleError) -> anyhow::Result<u8> {
     eprintln!("mailgate: {error}");
     Ok(match error {
         ConsoleError::NoTicket(_) => exit::NOINPUT,
-        ConsoleError::NoAgent(_) | ConsoleError::Refused(_) => exit::DATAERR,
+        ConsoleError::NoAgent(_) | ConsoleError::Refused(_) | ConsoleError::TooLarge { .. } => exit::DATAERR,
         ConsoleError::Ingest(error) => return Err(error.into()),
     })
 }

@@ -50,6 +50,20 @@ pub struct Mailbox {
     pub name: Option<String>,
 }
 
+/// The longest display name kept, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// A display name as we keep it, from a header or a form: control characters (CR, LF, tab, NUL...)
+/// become spaces, runs of white space one space, at most [`MAX_NAME_CHARS`]; `None` when nothing is
+/// left. Every name we store passes here once, so no header we write from one can break.
+pub fn clean_display_name(raw: &str) -> Option<String> {
+    let spaced: String = raw.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let name: String =
+        spaced.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(MAX_NAME_CHARS).collect();
+    let name = name.trim_end().to_string();
+    (!name.is_empty()).then_some(name)
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawHeader {
     pub name: String,
@@ -95,5 +109,18 @@ impl InboundEmail {
         all.sort();
         all.dedup();
         all
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::clean_display_name;
+
+    #[test]
+    fn names_lose_control_characters_and_length() {
+        assert_eq!(clean_display_name("Eve\r\nBcc: all@x.com").as_deref(), Some("Eve Bcc: all@x.com"));
+        assert_eq!(clean_display_name(" Ann \t Smith\u{0}").as_deref(), Some("Ann Smith"));
+        assert_eq!(clean_display_name("\r\n\t "), None);
+        assert_eq!(clean_display_name(&"x".repeat(500)).map(|n| n.chars().count()), Some(100));
     }
 }

@@ -11,7 +11,7 @@ use super::persist::{As, Author, EntryText, stripped_text};
 use super::reply_token::{TokenMatch, TokenScan};
 use super::{Incoming, Outcome, Pipeline};
 use crate::auth::token::{Participant, Purpose};
-use crate::core::address::EmailAddress;
+use crate::core::address::{EmailAddress, MessageId};
 use crate::core::authres;
 use crate::core::command::{self, Command};
 use crate::core::email::InboundEmail;
@@ -88,12 +88,17 @@ impl Pipeline {
     pub(super) fn sender_verified(
         &self,
         email: &InboundEmail,
+        delivery: &super::Delivery,
         from: &EmailAddress,
         concerns_agent: bool,
         trace: &mut Trace,
     ) -> Result<(), String> {
         let Some(authserv_id) = self.settings.trusted_authserv_id.as_deref() else { return Ok(()) };
         if !concerns_agent {
+            return Ok(());
+        }
+        if let Some(how) = delivery.authenticated {
+            trace.record("auth", "pass", how);
             return Ok(());
         }
         match authres::verify(&email.headers, authserv_id, from.domain()) {
@@ -209,7 +214,7 @@ impl Pipeline {
             ticket_store::update_ticket_activity(tx, state.id, state.status, now)?;
             trace.record("agent", kind.as_str(), format!("by {} on #{}", actor.name(), state.number));
             let in_reply_to = match event {
-                Event::AgentResponse => ticket_store::last_customer_message_id(tx, state.id)?,
+                Event::AgentResponse => answered_message_id(tx, state)?,
                 _ => None,
             };
             let notice =
@@ -260,4 +265,16 @@ impl Pipeline {
         self.notify(tx, msg, notice, trace)?;
         Ok(Outcome::Added { ticket: state.id, number: state.number.clone(), entry })
     }
+}
+
+/// What a relayed response answers in the customers' mail clients: the newest Message-ID they have
+/// seen, theirs or ours, that is real (not the `.invalid` id we give mail written on a web page or in
+/// the console, which no client has) and plain enough to be written into In-Reply-To.
+fn answered_message_id(tx: &mut Tx<'_>, state: &TicketState) -> store::Result<Option<MessageId>> {
+    let seen = crate::store::web::customer_side_message_ids(tx, state.id, 20)?;
+    Ok(seen
+        .iter()
+        .filter(|id| crate::outbox::compose::is_plain_message_id(id))
+        .filter(|id| !id.to_ascii_lowercase().ends_with(".invalid"))
+        .find_map(|id| MessageId::parse(id)))
 }

@@ -8,7 +8,7 @@ use super::lifecycle::{Actor, Change};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart};
 
-use super::{Delivery, IngestError, Ingestor, Report};
+use super::{Delivery, IngestError, Ingestor, Job, Report};
 use crate::auth::token::{Claims, Participant, Purpose};
 use crate::core::command::{Command, CommandError, Priority};
 use crate::core::identify::tagged_address;
@@ -22,15 +22,15 @@ use crate::store::tickets as ticket_store;
 
 /// A message written for a participant (on the command line or the web page), to be ingested as
 /// their mail.
-pub struct Written<'a> {
+pub struct Written {
     pub ticket: TicketId,
     pub participant: Participant,
     /// Their current link epoch (the address is signed for it).
     pub epoch: u64,
-    pub from: &'a str,
-    pub subject: &'a str,
-    pub text: &'a str,
-    pub files: &'a [crate::outbox::compose::File],
+    pub from: String,
+    pub subject: String,
+    pub text: String,
+    pub files: Vec<crate::outbox::compose::File>,
 }
 
 /// What the command line or the agent console asks for.
@@ -50,6 +50,9 @@ pub enum ConsoleError {
     NoAgent(String),
     #[error("{0}")]
     Refused(String),
+    /// The message as mail (files in base64) would be larger than `limits.max_message_bytes`.
+    #[error("the message would be {size} bytes as mail; the limit is {limit}")]
+    TooLarge { size: usize, limit: usize },
     #[error(transparent)]
     Ingest(#[from] IngestError),
 }
@@ -150,31 +153,67 @@ impl Ingestor {
             ticket,
             participant,
             epoch,
-            from: &from,
-            subject: &format!("Re: [#{number}] {subject}"),
-            text,
-            files: &[],
+            from,
+            subject: format!("Re: [#{number}] {subject}"),
+            text: text.to_string(),
+            files: Vec::new(),
         };
-        self.write_as(&message, purpose, Source::Console).await
+        self.write_as(message, purpose, Source::Console).await
     }
 
     /// Ingests `message` as the mail its participant would send to their own signed `purpose`
-    /// address: the email path, with its commands, relays and trace.
+    /// address: the email path, with its commands, relays and trace. A message larger as mail than
+    /// `limits.max_message_bytes` is refused before anything is stored.
     pub async fn write_as(
         &self,
-        message: &Written<'_>,
+        message: Written,
         purpose: Purpose,
         source: Source,
     ) -> Result<Report, ConsoleError> {
         let to = self.signed_address(message.ticket, message.participant, message.epoch, purpose)?;
-        let raw = compose_raw(message.from, &to, message.subject, message.text, message.files, source)?;
-        Ok(self.ingest(&raw, &Delivery::new(source)).await?)
+        let Written { from, subject, text, files, .. } = message;
+        // Only our own callers write as a participant, after authenticating them.
+        let authenticated = match source {
+            Source::Web => "written on the ticket page through the participant's link",
+            _ => "written by an agent signed in to the console, or an admin on the command line",
+        };
+        let delivery = Delivery { authenticated: Some(authenticated), ..Delivery::new(source) };
+        self.ingest_composed(move || compose_raw(&from, &to, &subject, &text, files, source), delivery).await
+    }
+
+    /// Composes (with `compose`) and parses a message on the blocking pool, where CPU-heavy work
+    /// belongs (a large reply would stall every request on an async worker), refuses it over the
+    /// size limit, then ingests it.
+    async fn ingest_composed(
+        &self,
+        compose: impl FnOnce() -> Result<Vec<u8>, ConsoleError> + Send + 'static,
+        delivery: Delivery,
+    ) -> Result<Report, ConsoleError> {
+        let limits = self.pipeline.settings.limits.clone();
+        let job = tokio::task::spawn_blocking(move || {
+            let raw = compose()?;
+            if raw.len() > limits.max_message_bytes {
+                return Err(ConsoleError::TooLarge { size: raw.len(), limit: limits.max_message_bytes });
+            }
+            Ok(Job::new(raw, delivery, &limits))
+        })
+        .await
+        .map_err(|e| ConsoleError::Refused(format!("cannot write the message: {e}")))??;
+        Ok(self.commit(std::sync::Arc::new(job)).await?)
     }
 
     /// A ticket opened on the web portal by `from` (`Name <address>` or an address): written as
     /// their mail to our first support address and ingested like one (source `web`), so threading,
     /// organizations, collaborators and the auto-response are those of email.
-    pub async fn open_from_web(&self, from: &str, subject: &str, text: &str) -> Result<Report, ConsoleError> {
+    /// `signed_in`: the writer is a registered user signed in to the portal (their address is
+    /// proven), not a guest who typed an address.
+    pub async fn open_from_web(
+        &self,
+        from: &str,
+        subject: &str,
+        text: &str,
+        signed_in: bool,
+    ) -> Result<Report, ConsoleError> {
         let to = self
             .pipeline
             .settings
@@ -182,8 +221,16 @@ impl Ingestor {
             .first()
             .ok_or_else(|| ConsoleError::Refused("no support address is configured".to_string()))?
             .to_string();
-        let raw = compose_raw(from, &to, subject, text, &[], Source::Web)?;
-        Ok(self.ingest(&raw, &Delivery::new(Source::Web)).await?)
+        let (from, subject, text) = (from.to_string(), subject.to_string(), text.to_string());
+        let delivery = Delivery {
+            authenticated: signed_in.then_some("written on the portal by a signed-in user"),
+            ..Delivery::new(Source::Web)
+        };
+        self.ingest_composed(
+            move || compose_raw(&from, &to, &subject, &text, Vec::new(), Source::Web),
+            delivery,
+        )
+        .await
     }
 
     fn signed_address(
@@ -214,7 +261,7 @@ fn compose_raw(
     to: &str,
     subject: &str,
     text: &str,
-    files: &[crate::outbox::compose::File],
+    files: Vec<crate::outbox::compose::File>,
     source: Source,
 ) -> Result<Vec<u8>, ConsoleError> {
     let refuse = |what: &str| ConsoleError::Refused(format!("cannot write the message: {what}"));
@@ -227,10 +274,11 @@ fn compose_raw(
     let built = if files.is_empty() {
         builder.singlepart(text)
     } else {
-        let parts = files.iter().fold(MultiPart::mixed().singlepart(text), |mixed, file| {
+        // Each file's bytes move into the message: a large reply is not copied once more.
+        let parts = files.into_iter().fold(MultiPart::mixed().singlepart(text), |mixed, file| {
             let content_type = ContentType::parse(&file.content_type)
                 .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("a valid type"));
-            mixed.singlepart(Attachment::new(file.name.clone()).body(file.content.clone(), content_type))
+            mixed.singlepart(Attachment::new(file.name).body(file.content, content_type))
         });
         builder.multipart(parts)
     };

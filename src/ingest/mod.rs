@@ -62,11 +62,15 @@ pub struct Delivery {
     pub recipients: Vec<EmailAddress>,
     /// `(UIDVALIDITY, UID)` for IMAP.
     pub imap_uid: Option<(u32, u32)>,
+    /// How we know who wrote it, when we wrote the mail ourselves for someone we authenticated (an
+    /// agent signed in to the console, a participant on their link's page): it then needs no
+    /// `[auth]` verdict. `None` for mail that came from outside.
+    pub authenticated: Option<&'static str>,
 }
 
 impl Delivery {
     pub fn new(source: Source) -> Delivery {
-        Delivery { source, mailbox: None, recipients: Vec::new(), imap_uid: None }
+        Delivery { source, mailbox: None, recipients: Vec::new(), imap_uid: None, authenticated: None }
     }
 }
 
@@ -413,18 +417,23 @@ impl Pipeline {
         let scan = self.find_reply_token(tx, email, delivery, &sender.email, trace)?;
         let from_agent = self.directory.agents_by_email.get(&sender.email).copied();
         let automatic = classification.class != Class::Normal;
-        let verified =
-            self.sender_verified(email, &sender.email, from_agent.is_some() || scan.names_agent(), trace);
+        let verified = self.sender_verified(
+            email,
+            delivery,
+            &sender.email,
+            from_agent.is_some() || scan.names_agent(),
+            trace,
+        );
         if let Some(mail) = agent::classify_agent_mail(&scan, from_agent, automatic, verified) {
             let headers_only = |tx: &mut Tx<'_>| -> store::Result<Decision> {
-                let candidates = self.find_candidates(tx, email, &sender.email, None)?;
+                let candidates = self.find_candidates(tx, email, &sender.email, None, delivery.source)?;
                 Ok(thread::decide(&candidates, self.clock.now_ms(), self.settings.reopen_days).0)
             };
             if let Some(outcome) = self.route_agent_mail(tx, &msg, mail, headers_only, trace)? {
                 return Ok(outcome);
             }
         }
-        let candidates = self.find_candidates(tx, email, &sender.email, scan.ticket())?;
+        let candidates = self.find_candidates(tx, email, &sender.email, scan.ticket(), delivery.source)?;
         let (decision, why) = thread::decide(&candidates, self.clock.now_ms(), self.settings.reopen_days);
         trace.record("thread", decision_name(&decision), why);
 
@@ -516,9 +525,12 @@ impl Pipeline {
         email: &InboundEmail,
         sender: &EmailAddress,
         reply_token: Option<thread::TicketState>,
+        source: Source,
     ) -> store::Result<Candidates> {
         let mut candidates = Candidates { reply_token, ..Candidates::default() };
-        if candidates.reply_token.is_some() {
+        // The portal's new-ticket form opens a ticket: its subject (anyone may type `[#NUMBER]`)
+        // threads nothing. Replies on a ticket page carry a reply address (rule a).
+        if candidates.reply_token.is_some() || source == Source::Web {
             return Ok(candidates);
         }
         for id in &email.in_reply_to {
@@ -559,6 +571,7 @@ impl Pipeline {
 }
 
 /// The message being ingested, as the routing and writing steps see it.
+#[derive(Clone, Copy)]
 struct Incoming<'a> {
     inbound: InboundId,
     email: &'a InboundEmail,

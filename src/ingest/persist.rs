@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 use super::notify::Notice;
 use super::{Incoming, Outcome, Pipeline};
 use crate::core::address::EmailAddress;
+use crate::core::authres;
 use crate::core::email::{InboundEmail, Mailbox};
 use crate::core::identify::{self, ManagerTarget};
 use crate::core::ids::{AgentId, EntryId, OrgId, TeamId, TicketId, UserId};
@@ -28,6 +29,10 @@ pub(super) enum Author {
     Unknown,
 }
 
+/// The class of a message from someone who does not take part in its ticket: agents see it,
+/// customers do not, nothing answers it, and it changes neither the people nor the status.
+pub(crate) const NON_PARTICIPANT: &str = "non-participant";
+
 /// Attempts at minting an unused ticket number before giving up (a nearly full number space).
 const MINT_ATTEMPTS: usize = 50;
 
@@ -45,7 +50,7 @@ impl Pipeline {
         if let Some(outcome) = self.require_registration(tx, msg, trace)? {
             return Ok(outcome);
         }
-        let (owner, org) = self.identify(tx, msg.sender, trace)?;
+        let (owner, org) = self.identify_sender(tx, msg, trace)?;
         let Some(number) = self.mint_number(tx)? else {
             return Ok(super::quarantined(trace, "no free ticket number: widen tickets.number_format"));
         };
@@ -136,15 +141,37 @@ impl Pipeline {
         let (email, sender) = (msg.email, msg.sender);
         let now = self.clock.now_ms();
         let state = ticket_store::find_ticket_state(tx, ticket)?.ok_or(StoreError::NotFound)?;
-        let (user, _) = self.identify(tx, msg.sender, trace)?;
-        if msg.class == "normal" && !self.directory.agents_by_email.contains_key(&sender.email) {
-            if ticket_store::add_participant(tx, ticket, user, Role::Cc, now)? {
-                trace.record("collaborators", "sender-added", format!("{} joined the thread", sender.email));
-            }
+        let (user, _) = self.identify_sender(tx, msg, trace)?;
+        // Whoever threads into a ticket (someone's reply address, a known Message-ID) without
+        // taking part is not made a collaborator: their mail is kept for agents, who add them.
+        let outsider = !ticket_store::is_customer_participant(tx, ticket, &sender.email)?;
+        let marked;
+        let msg = if outsider {
+            trace.record(
+                "collaborators",
+                NON_PARTICIPANT,
+                format!(
+                    "{} does not take part in this ticket: kept for agents, not made a collaborator \
+                     (an agent adds them with #cc)",
+                    sender.email
+                ),
+            );
+            marked = Incoming { class: NON_PARTICIPANT, ..*msg };
+            &marked
+        } else {
+            msg
+        };
+        if msg.class == "normal" {
             self.add_collaborators(tx, ticket, email, sender, trace)?;
         }
         let entry = self.store_entry(tx, msg, user, ticket, now)?;
-        let status = if reopen { Status::Open } else { state.status.after_customer_reply() };
+        let status = if outsider {
+            state.status
+        } else if reopen {
+            Status::Open
+        } else {
+            state.status.after_customer_reply()
+        };
         ticket_store::update_ticket_activity(tx, ticket, status, now)?;
         if status != state.status {
             let text = format!("Status {} -> {} by customer reply", state.status, status);
@@ -173,7 +200,7 @@ impl Pipeline {
     ) -> store::Result<Outcome> {
         let now = self.clock.now_ms();
         let state = ticket_store::find_ticket_state(tx, ticket)?.ok_or(StoreError::NotFound)?;
-        let (user, _) = self.identify(tx, msg.sender, trace)?;
+        let (user, _) = self.identify_sender(tx, msg, trace)?;
         let entry = self.store_entry(tx, msg, user, ticket, now)?;
         trace.record("status", "unchanged", format!("{} mail never changes a ticket", msg.class));
         Ok(Outcome::Added { ticket, number: state.number, entry })
@@ -206,7 +233,6 @@ impl Pipeline {
         Ok(outcome)
     }
 
-    /// Finds or creates the sender; a new user gets the organization of its domain.
     /// `registration.reject_unregistered_email`: a new ticket mailed by someone without an account
     /// is quarantined and its sender told how to get one. Web and console tickets are the portal's
     /// and the agents' business.
@@ -231,14 +257,58 @@ impl Pipeline {
         Ok(Some(super::quarantined(trace, "registration required: the sender has no account")))
     }
 
+    /// Finds or creates `sender` (an address an agent named); a new user gets the organization of
+    /// its domain.
     pub(super) fn identify(
         &self,
         tx: &mut Tx<'_>,
         sender: &Mailbox,
         trace: &mut Trace,
     ) -> store::Result<(UserId, Option<OrgId>)> {
-        let now = self.clock.now_ms();
         let org_match = identify::match_org(&sender.email, &self.directory.org_by_domain);
+        self.identify_with_org(tx, sender, org_match, None, trace)
+    }
+
+    /// Finds or creates the sender of `msg`. With `[auth]`, a sender whose domain an organization
+    /// claims joins it (and brings its primary contacts and manager) only when the trusted MTA
+    /// authenticated the mail, or we wrote it for someone we authenticated: anyone can put an
+    /// organization's domain in a From.
+    fn identify_sender(
+        &self,
+        tx: &mut Tx<'_>,
+        msg: &Incoming<'_>,
+        trace: &mut Trace,
+    ) -> store::Result<(UserId, Option<OrgId>)> {
+        let found = identify::match_org(&msg.sender.email, &self.directory.org_by_domain);
+        let (org_match, refused) = match (found, self.settings.trusted_authserv_id.as_deref()) {
+            (Some(found), Some(authserv_id)) if msg.delivery.authenticated.is_none() => {
+                match authres::verify(&msg.email.headers, authserv_id, msg.sender.email.domain()) {
+                    Ok(_) => (Some(found), None),
+                    Err(why) => {
+                        let key = self.directory.orgs.get(&found.org).map_or("?", |p| p.key.as_str());
+                        let reason = format!(
+                            "none: {} claims {key} by domain {}, but the sender is not authenticated ({why}); \
+                             not joined, no primary contacts, no account manager",
+                            msg.sender.email, found.domain
+                        );
+                        (None, Some(reason))
+                    }
+                }
+            }
+            (found, _) => (found, None),
+        };
+        self.identify_with_org(tx, msg.sender, org_match, refused, trace)
+    }
+
+    fn identify_with_org(
+        &self,
+        tx: &mut Tx<'_>,
+        sender: &Mailbox,
+        org_match: Option<identify::OrgMatch>,
+        refused: Option<String>,
+        trace: &mut Trace,
+    ) -> store::Result<(UserId, Option<OrgId>)> {
+        let now = self.clock.now_ms();
         let org = org_match.as_ref().map(|m| m.org);
         let (user, created) = user_store::ensure_user(tx, &sender.email, sender.name.as_deref(), org, now)?;
         if !created && let Some(name) = &sender.name {
@@ -246,6 +316,7 @@ impl Pipeline {
         }
         trace.record("identify", if created { "new-user" } else { "known-user" }, sender.email.to_string());
         let org_reason = match &org_match {
+            None if refused.is_some() => refused.unwrap_or_default(),
             Some(m) => format!(
                 "{} by domain {}",
                 self.directory.orgs.get(&m.org).map_or("?", |p| p.key.as_str()),

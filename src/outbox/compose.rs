@@ -78,11 +78,13 @@ pub fn compose(
         .reply_to(mailbox(Some(a.from_name), a.reply_to)?)
         .subject(subject)
         .message_id(Some(format!("<{}>", a.message_id)));
-    if let Some(parent) = a.in_reply_to {
+    // An id that is not plain ASCII would be written as an encoded word, which no client matches.
+    let in_reply_to = a.in_reply_to.filter(|id| is_plain_message_id(id));
+    if let Some(parent) = in_reply_to {
         builder = builder.in_reply_to(format!("<{parent}>"));
     }
     let mut references: Vec<&str> = Vec::new();
-    for id in a.references.iter().copied().chain(a.in_reply_to) {
+    for id in a.references.iter().copied().filter(|id| is_plain_message_id(id)).chain(in_reply_to) {
         if !references.contains(&id) {
             references.push(id);
         }
@@ -104,7 +106,7 @@ pub fn compose(
         // Out-of-office replies to our mail would only come back to the ticket.
         ("X-Auto-Response-Suppress", "All".to_string()),
         (LOOP_HEADER, a.loop_domain.to_string()),
-        ("Thread-Topic", a.thread_topic.replace(['\r', '\n'], " ")),
+        ("Thread-Topic", a.thread_topic.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()),
         ("Thread-Index", thread_index(a.thread_key)),
     ] {
         let name = HeaderName::new_from_ascii(name.to_string()).map_err(|e| ComposeError(e.to_string()))?;
@@ -121,6 +123,12 @@ pub fn compose(
         },
     );
     builder.multipart(body).map_err(|e| ComposeError(e.to_string()))
+}
+
+/// Whether a Message-ID (without brackets) can be written into In-Reply-To or References as it
+/// is: printable ASCII, no brackets, no white space.
+pub fn is_plain_message_id(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
 }
 
 /// Outlook's Thread-Index root: 22 bytes (a reserved byte, 5 time bytes, a 16-byte GUID), here all
@@ -182,6 +190,22 @@ mod tests {
         assert_eq!(thread_index("ticket-7"), thread_index("ticket-7"));
         assert_ne!(thread_index("ticket-7"), thread_index("ticket-8"));
         assert_eq!(base64::engine::general_purpose::STANDARD.decode(thread_index("x")).unwrap().len(), 22);
+    }
+
+    #[test]
+    fn ids_that_need_encoded_words_and_control_characters_stay_out() {
+        let (from, to) = (addr("support@example.com"), addr("jane@example.org"));
+        let a = Addressing {
+            in_reply_to: Some("ünï@client.test"),
+            references: vec!["q0@client.test", "ünï@client.test"],
+            thread_topic: "Printer\u{7}\ton fire",
+            ..sample(&from, &to)
+        };
+        let text = String::from_utf8(compose(&a, "s", "t", "h", &[]).unwrap().formatted()).unwrap();
+        assert!(!text.contains("In-Reply-To"), "{text}");
+        assert!(text.contains("References: <q0@client.test>\r\n"), "{text}");
+        assert!(text.contains("Thread-Topic: Printer  on fire\r\n"), "{text}");
+        assert!(!is_plain_message_id("a b@x") && !is_plain_message_id("") && is_plain_message_id("a.b@x"));
     }
 
     #[test]

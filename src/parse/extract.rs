@@ -163,7 +163,7 @@ fn mailboxes(root: &MessagePart<'_>, name: &HeaderName<'_>) -> Vec<Mailbox> {
     addrs
         .filter_map(|addr| {
             let email = EmailAddress::parse(addr.address()?)?;
-            let name = addr.name().map(str::trim).filter(|n| !n.is_empty()).map(str::to_string);
+            let name = addr.name().and_then(crate::core::email::clean_display_name);
             Some(Mailbox { email, name })
         })
         .collect()

@@ -26,6 +26,8 @@ pub struct PageEntry {
     /// The message has an HTML part (shown sanitized on its own page).
     pub has_html: bool,
     pub kind: String,
+    /// The sender does not take part in the ticket (shown to agents only, marked).
+    pub from_outsider: bool,
     /// Display name: the user's name or address, the agent's name; empty for system entries.
     pub author: String,
     pub text: String,
@@ -88,9 +90,10 @@ pub fn thread(tx: &mut Tx<'_>, ticket: TicketId, internal: bool) -> Result<Vec<P
     let kinds = visible_kinds(internal);
     let sql = format!(
         "SELECT e.id, e.kind, COALESCE(NULLIF(u.name, ''), u.email, a.name, ''), COALESCE(e.stripped_text, e.body_text), e.created_at,
-                CASE WHEN e.body_html IS NULL THEN 0 ELSE 1 END
+                CASE WHEN e.body_html IS NULL THEN 0 ELSE 1 END, CASE WHEN e.class = 'non-participant' THEN 1 ELSE 0 END
            FROM entries e LEFT JOIN users u ON u.id = e.author_user_id LEFT JOIN agents a ON a.id = e.author_agent_id
-          WHERE e.ticket_id = $1 AND e.kind IN ({kinds}) ORDER BY e.id"
+          WHERE e.ticket_id = $1 AND e.kind IN ({kinds}) {outsiders} ORDER BY e.id",
+        outsiders = hidden_outsiders(internal)
     );
     let rows = tx.query_all(&sql, params![ticket.0], |r| {
         Ok((
@@ -98,6 +101,7 @@ pub fn thread(tx: &mut Tx<'_>, ticket: TicketId, internal: bool) -> Result<Vec<P
             PageEntry {
                 id: r.i64(0)?,
                 has_html: r.i64(5)? != 0,
+                from_outsider: r.i64(6)? != 0,
                 kind: r.string(1)?,
                 author: r.string(2)?,
                 text: r.string(3)?,
@@ -132,13 +136,19 @@ fn visible_kinds(internal: bool) -> &'static str {
     }
 }
 
+/// Customers do not see mail from people who do not take part in the ticket (agents add them).
+fn hidden_outsiders(internal: bool) -> &'static str {
+    if internal { "" } else { "AND e.class <> 'non-participant'" }
+}
+
 /// Attachment `id` when it belongs to an entry of `ticket` the reader may see.
 pub fn download(tx: &mut Tx<'_>, ticket: TicketId, id: i64, internal: bool) -> Result<Option<Download>> {
     let sql = format!(
         "SELECT COALESCE(NULLIF(a.filename, ''), 'attachment'), a.content_type, b.content
            FROM attachments a JOIN entries e ON e.id = a.entry_id JOIN blobs b ON b.id = a.blob_id
-          WHERE a.id = $1 AND e.ticket_id = $2 AND e.kind IN ({})",
-        visible_kinds(internal)
+          WHERE a.id = $1 AND e.ticket_id = $2 AND e.kind IN ({}) {}",
+        visible_kinds(internal),
+        hidden_outsiders(internal)
     );
     tx.query_opt(&sql, params![id, ticket.0], |r| {
         Ok(Download { name: r.string(0)?, content_type: r.string(1)?, content: r.bytes(2)? })
@@ -157,8 +167,9 @@ pub fn entry_html(
     internal: bool,
 ) -> Result<Option<(String, Vec<ContentId>)>> {
     let sql = format!(
-        "SELECT body_html FROM entries WHERE id = $1 AND ticket_id = $2 AND body_html IS NOT NULL AND kind IN ({})",
-        visible_kinds(internal)
+        "SELECT e.body_html FROM entries e WHERE e.id = $1 AND e.ticket_id = $2 AND e.body_html IS NOT NULL AND e.kind IN ({}) {}",
+        visible_kinds(internal),
+        hidden_outsiders(internal)
     );
     let Some(html) = tx.query_opt(&sql, params![entry, ticket.0], |r| r.string(0))? else { return Ok(None) };
     let cids = tx.query_all(
@@ -201,4 +212,25 @@ pub fn my_tickets(tx: &mut Tx<'_>, user: crate::core::ids::UserId, limit: i64) -
             })
         },
     )
+}
+
+/// Message-IDs the ticket's customers have seen, newest first, at most `limit` of each kind: their
+/// own messages (participants', not outsiders'), then the mail we sent to the customer side. What a
+/// relayed response answers is chosen among these.
+pub fn customer_side_message_ids(tx: &mut Tx<'_>, ticket: TicketId, limit: i64) -> Result<Vec<String>> {
+    let mut ids = tx.query_all(
+        "SELECT m.message_id FROM message_ids m JOIN entries e ON e.id = m.entry_id
+          WHERE m.ticket_id = $1 AND m.direction = 'in' AND e.kind = 'message' AND e.class <> 'non-participant'
+          ORDER BY e.id DESC LIMIT $2",
+        params![ticket.0, limit],
+        |r| r.string(0),
+    )?;
+    ids.extend(tx.query_all(
+        "SELECT message_id FROM outbox WHERE ticket_id = $1
+            AND template IN ('new_ticket_auto_response', 'new_message_confirmation', 'response_relay', 'closed_notice')
+          ORDER BY id DESC LIMIT $2",
+        params![ticket.0, limit],
+        |r| r.string(0),
+    )?);
+    Ok(ids)
 }

@@ -12,6 +12,7 @@ mod pages;
 mod portal;
 pub mod session;
 mod ticket;
+mod upload;
 
 use std::sync::Arc;
 
@@ -36,16 +37,20 @@ pub struct WebState {
     pub accounts: Arc<Accounts>,
     /// Sign-up, reset requests and portal tickets: per client address and per email address.
     pub account_limits: Arc<access::Limits>,
+    /// The ticket page's replies: rate limits and the memory budget of large ones.
+    pub uploads: Arc<upload::UploadLimits>,
 }
 
 impl WebState {
     pub fn new(accounts: Arc<Accounts>, pages: Pages) -> WebState {
+        let max_message_bytes = accounts.ingestor().settings().limits.max_message_bytes;
         WebState {
             ingestor: accounts.ingestor().clone(),
             pages: Arc::new(pages),
             limits: Arc::new(access::Limits::default()),
             accounts,
             account_limits: Arc::new(access::Limits::default()),
+            uploads: Arc::new(upload::UploadLimits::new(max_message_bytes)),
         }
     }
 }

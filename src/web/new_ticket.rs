@@ -15,6 +15,7 @@ use super::agent_auth::with_cookie;
 use super::session::{self, USER_COOKIE, anon_csrf, anon_csrf_ok, forbidden, session_csrf_ok};
 use crate::accounts::Session;
 use crate::core::address::EmailAddress;
+use crate::core::email::clean_display_name;
 use crate::ingest::Outcome;
 use crate::store::accounts as account_store;
 use crate::store::sessions::{Holder, Stage};
@@ -122,9 +123,10 @@ pub async fn submit(
     if let Some(response) = refusal(&state, &writer) {
         return response;
     }
+    // A name typed here, or stored before names were cleaned, never reaches a header raw.
     let (email, name) = match &writer {
-        Some((email, name, _)) => (email.clone(), name.clone()),
-        None => (form.email.trim().to_string(), form.name.trim().to_string()),
+        Some((email, name, _)) => (email.clone(), clean_display_name(name)),
+        None => (form.email.trim().to_string(), clean_display_name(&form.name)),
     };
     let invalid = |error: &str| form_page(&state, &headers, &writer, StatusCode::BAD_REQUEST, &form, error);
     let Some(address) = EmailAddress::parse(&email) else {
@@ -141,8 +143,8 @@ pub async fn submit(
     let Ok(lettre_address) = address.as_str().parse::<lettre::Address>() else {
         return invalid("That email address cannot be used; please check it.");
     };
-    let from = lettre::message::Mailbox::new((!name.is_empty()).then_some(name), lettre_address).to_string();
-    match state.ingestor.open_from_web(&from, &subject, &form.message).await {
+    let from = lettre::message::Mailbox::new(name, lettre_address).to_string();
+    match state.ingestor.open_from_web(&from, &subject, &form.message, writer.is_some()).await {
         Ok(report) => match report.outcome {
             Outcome::Created { number, .. } | Outcome::Added { number, .. } if writer.is_some() => {
                 Redirect::to(&format!("/tickets?opened={number}")).into_response()
@@ -161,6 +163,27 @@ pub async fn submit(
         Err(error) => {
             tracing::error!(%error, "web: a ticket from the portal could not be stored");
             state.pages.unavailable()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::core::email::clean_display_name;
+
+    #[test]
+    fn a_cleaned_name_always_displays_as_a_mailbox() {
+        let address: lettre::Address = "eve@example.org".parse().unwrap();
+        for typed in
+            ["Eve\r\nBcc: all@x", "\"Eve\" \\ <x>", "Ève, Ünïcode; (x)", "\u{0}\u{7f}\t", "a\u{2028}b"]
+        {
+            let name = clean_display_name(typed);
+            let shown = std::panic::catch_unwind(|| {
+                lettre::message::Mailbox::new(name.clone(), address.clone()).to_string()
+            });
+            let shown = shown.unwrap_or_else(|_| panic!("{typed:?} did not display"));
+            let parsed: lettre::message::Mailbox = shown.parse().unwrap_or_else(|e| panic!("{shown:?}: {e}"));
+            assert_eq!(parsed.email, address, "{typed:?}");
         }
     }
 }

@@ -13,11 +13,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::WebState;
+use super::upload::{self, FormError};
 use crate::auth::token::{Claims, Participant, Purpose, TokenError};
 use crate::core::ticket::Status;
-use crate::ingest::Written;
 use crate::ingest::lifecycle::{Actor, Change};
-use crate::outbox::compose::File;
+use crate::ingest::{ConsoleError, Written};
 use crate::store::inbound::Source;
 use crate::store::{links as link_store, web as web_store};
 
@@ -110,7 +110,7 @@ pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> R
         Err(error) => return unavailable(&state, &error),
     };
     let owner = customer.as_ref().is_some_and(|(_, owner)| *owner);
-    let can_resolve = owner && (page.status == "open" || page.status == "pending");
+    let can_resolve = owner && can_be_resolved(&page.status);
     state.pages.render(
         StatusCode::OK,
         "ticket.html",
@@ -236,17 +236,45 @@ fn percent_encode(name: &str) -> String {
         .collect()
 }
 
-/// `POST /t/<token>`: the reader's reply (text and files), ingested as their mail.
+/// `POST /t/<token>`: the reader's reply (text and files), ingested as their mail. The link is
+/// checked and the reply counted against its rate limits before the body is read; files are
+/// spooled to disk as they arrive; a reply too large as mail is refused with a page saying so.
 pub async fn reply(
     State(state): State<WebState>,
     Path(token): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     multipart: Multipart,
 ) -> Response {
-    let (reader, form) = match posted(&state, &token, multipart).await {
-        Ok(posted) => posted,
+    let limit = state.ingestor.settings().limits.max_message_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let reader = match reader(&state, &token).await {
+        Ok(reader) => reader,
         Err(page) => return page,
     };
     let Some((email, _)) = reader.customer.clone() else { return state.pages.not_found() };
+    // Files in the form are raw bytes; as mail they grow by a third: a body whose raw size already
+    // passes the limit cannot fit.
+    if declared.is_some_and(|length| length > limit) {
+        return too_large(&state, limit);
+    }
+    let link = format!("{} {}", reader.claims.ticket, reader.claims.participant);
+    if !state.uploads.admit(&link, peer.ip()) {
+        return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
+    }
+    let Some(receiving) = state.uploads.receive_turn().await else { return busy(&state) };
+    let form = match upload::read_spooled(multipart, limit).await {
+        Ok(form) => form,
+        Err(FormError::TooLarge { limit }) => return too_large(&state, limit),
+        Err(FormError::Broken(why)) => return bad_request(&state, &why),
+    };
+    drop(receiving);
+    if !state.ingestor.settings().keyring.check_form_tag(&token, &form.tag) {
+        return bad_request(&state, "the form is out of date; reload the page and try again");
+    }
     if form.text.trim().is_empty() && form.files.is_empty() {
         return back_to(&token);
     }
@@ -256,19 +284,55 @@ pub async fn reply(
         Ok(None) => return state.pages.not_found(),
         Err(error) => return unavailable(&state, &error),
     };
+    // Large replies take turns: the budget bounds the memory of replies being turned into mail.
+    let Some(_permit) = state.uploads.reserve(form.mail_bytes).await else {
+        return busy(&state);
+    };
+    let spooled = form.files;
+    let files = tokio::task::spawn_blocking(move || {
+        spooled.into_iter().map(upload::SpooledFile::load).collect::<std::io::Result<Vec<_>>>()
+    })
+    .await;
+    let files = match files {
+        Ok(Ok(files)) => files,
+        Ok(Err(error)) => return failed(&state, &error, "an uploaded file could not be read back"),
+        Err(error) => return failed(&state, &error, "an uploaded file could not be read back"),
+    };
     let written = Written {
         ticket,
         participant: reader.claims.participant,
         epoch: reader.epoch,
-        from: &email,
-        subject: &subject,
-        text: &form.text,
-        files: &form.files,
+        from: email,
+        subject,
+        text: form.text,
+        files,
     };
-    match state.ingestor.write_as(&written, Purpose::Reply, Source::Web).await {
+    match state.ingestor.write_as(written, Purpose::Reply, Source::Web).await {
         Ok(_) => back_to(&token),
+        Err(ConsoleError::TooLarge { limit, .. }) => too_large(&state, limit),
         Err(error) => failed(&state, &error, "a reply could not be stored"),
     }
+}
+
+/// 413: the reply was not sent, and why.
+fn too_large(state: &WebState, limit: usize) -> Response {
+    let why = format!(
+        "your reply was not sent: with its files it is too large. A reply may be at most {} MB as mail, \
+         and files count a third more than their size on disk. Send fewer or smaller files",
+        limit / 1_000_000
+    );
+    state.pages.render(StatusCode::PAYLOAD_TOO_LARGE, "bad_request.html", json!({ "why": why }))
+}
+
+/// 503 with Retry-After: too many large replies are being processed right now.
+fn busy(state: &WebState) -> Response {
+    let mut page = state.pages.render(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "bad_request.html",
+        json!({ "why": "your reply was not sent: the server is busy with other large replies. Please try again in a minute" }),
+    );
+    page.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+    page
 }
 
 /// `POST /t/<token>/resolve`: the owner marks the ticket resolved.
@@ -282,11 +346,26 @@ pub async fn resolve(
         Err(page) => return page,
     };
     let Some((email, true)) = reader.customer else { return state.pages.not_found() };
+    // The rule the page shows the button by: only an open or pending ticket can be resolved.
+    let ticket = reader.claims.ticket;
+    match state.ingestor.store().read(move |tx| web_store::ticket(tx, ticket)).await {
+        Ok(Some(page)) if can_be_resolved(&page.status) => {}
+        Ok(Some(_)) => {
+            return bad_request(&state, "this ticket is not open, so it cannot be marked resolved");
+        }
+        Ok(None) => return state.pages.not_found(),
+        Err(error) => return unavailable(&state, &error),
+    }
     let change = Change::Status(Status::Resolved);
     match state.ingestor.change_as(reader.claims.ticket, Actor::Customer(email), change).await {
         Ok(()) => back_to(&token),
         Err(error) => failed(&state, &error, "a ticket could not be resolved"),
     }
+}
+
+/// Whether the owner may mark a ticket in `status` resolved (the page's button and the handler).
+fn can_be_resolved(status: &str) -> bool {
+    status == "open" || status == "pending"
 }
 
 /// The customer-side reader of a page's form and what it posted, once its tag proves it came from
@@ -295,12 +374,16 @@ async fn posted(
     state: &WebState,
     token: &str,
     multipart: Multipart,
-) -> Result<(Reader, PostedForm), Response> {
+) -> Result<(Reader, upload::SpooledForm), Response> {
     let reader = reader(state, token).await?;
     if reader.customer.is_none() {
         return Err(state.pages.not_found());
     }
-    let form = read_form(multipart).await.map_err(|why| bad_request(state, &why))?;
+    // The resolve form carries only its tag.
+    let form = upload::read_spooled(multipart, 64 * 1024).await.map_err(|error| match error {
+        FormError::TooLarge { .. } => bad_request(state, "the form was not what this page sends"),
+        FormError::Broken(why) => bad_request(state, &why),
+    })?;
     if !state.ingestor.settings().keyring.check_form_tag(token, &form.tag) {
         return Err(bad_request(state, "the form is out of date; reload the page and try again"));
     }
@@ -346,37 +429,6 @@ pub async fn renew(
         }
     });
     state.pages.render(StatusCode::OK, "access.html", json!({ "sent": true }))
-}
-
-/// What a page form posts.
-#[derive(Default)]
-struct PostedForm {
-    tag: String,
-    text: String,
-    files: Vec<File>,
-}
-
-async fn read_form(mut multipart: Multipart) -> Result<PostedForm, String> {
-    let mut form = PostedForm::default();
-    let broken =
-        |e: axum::extract::multipart::MultipartError| format!("the upload did not arrive whole ({e})");
-    while let Some(field) = multipart.next_field().await.map_err(broken)? {
-        match field.name().unwrap_or_default() {
-            "form_tag" => form.tag = field.text().await.map_err(broken)?,
-            "text" => form.text = field.text().await.map_err(broken)?,
-            "files" => {
-                let name = field.file_name().unwrap_or_default().to_string();
-                let content_type = field.content_type().unwrap_or("application/octet-stream").to_string();
-                let content = field.bytes().await.map_err(broken)?;
-                // A file input with nothing chosen still sends an empty, nameless part.
-                if !name.is_empty() && !content.is_empty() {
-                    form.files.push(File { name, content_type, content: content.to_vec() });
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(form)
 }
 
 /// Post/redirect/get: back to the page, which now shows the change.

@@ -134,6 +134,7 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
     Some(match done? {
         "reply" => "Your reply was added and is on its way to the customer.",
         "note" => "Your internal note was added.",
+        "held" => "Your message was held, not sent: see the held entry below and your mail for why.",
         "assign" => "The ticket was assigned.",
         "status" => "The status was changed.",
         "priority" => "The priority was changed.",

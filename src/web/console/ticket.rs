@@ -155,12 +155,18 @@ async fn write(
     if form.text.trim().is_empty() {
         return Err(Failure::BadRequest("there was nothing to send: the text was empty".to_string()));
     }
-    state
+    let report = state
         .ingestor
         .console_write(number, &viewer.key, purpose, &form.text)
         .await
         .map_err(|error| refused(error, "cannot write on a ticket"))?;
-    let done = if purpose == Purpose::Note { "note" } else { "reply" };
+    // The page says what happened: a reply that was held (an invalid command) is not on its way.
+    let held = report.trace.steps.iter().any(|step| step.stage == "agent" && step.decision == "held");
+    let done = match purpose {
+        _ if held => "held",
+        Purpose::Note => "note",
+        _ => "reply",
+    };
     Ok(see_other(format!("/agent/t/{number}?done={done}")))
 }
 
@@ -203,6 +209,7 @@ fn refused(error: ConsoleError, what: &str) -> Failure {
             Failure::BadRequest("your agent account is inactive or has no address to write from".to_string())
         }
         ConsoleError::Refused(why) => Failure::BadRequest(why),
+        error @ ConsoleError::TooLarge { .. } => Failure::BadRequest(error.to_string()),
         ConsoleError::Ingest(error) => unavailable(&error, what),
     }
 }

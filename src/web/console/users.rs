@@ -134,9 +134,21 @@ pub async fn show(
             "custom": custom,
             "tickets": with_times(&tickets),
             "notice": notice(query.done.as_deref()),
-            "error": query.error.filter(|e| !e.trim().is_empty()),
+            "error": problem(query.error.as_deref()),
         }),
     )
+}
+
+/// The fixed text of a `?error=` code (the action that was refused); anything else shows nothing,
+/// so a link cannot put words of its own on the page.
+fn problem(code: Option<&str>) -> Option<&'static str> {
+    Some(match code? {
+        "reset" => {
+            "No reset link was sent: the account is not registered (only a registered account has a password to reset)."
+        }
+        "invite" => "No invitation was sent: invitations are off here, or the account is not a guest.",
+        _ => return None,
+    })
 }
 
 /// `application/x-www-form-urlencoded` for a query value (the search text in page links).
@@ -152,6 +164,12 @@ fn form_encode(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_fixed_problems_are_shown() {
+        assert!(super::problem(Some("reset")).is_some());
+        assert_eq!(super::problem(Some("Your account was locked, call +1 555")), None);
+    }
+
     #[test]
     fn search_text_is_encoded_for_links() {
         assert_eq!(super::form_encode("ann & co@x.com"), "ann+%26+co%40x.com");
