@@ -435,3 +435,97 @@ async fn two_auto_responders_stop_within_the_governor_bound(backend: Backend) {
     assert_eq!(to_responder, 10, "max_automatic_per_address_per_hour stops the exchange");
     assert_eq!(answered, 10);
 }
+
+/// Files in a Maildir (`new/` and `cur/`), without reading them.
+fn maildir_count(maildir: &Path) -> usize {
+    ["new", "cur"].iter().filter_map(|sub| std::fs::read_dir(maildir.join(sub)).ok()).map(Iterator::count).sum()
+}
+
+const CRASH_MESSAGES: usize = 300;
+const CRASH_KILLS: usize = 3;
+const CRASH_POOL_SIZE: usize = 4;
+
+/// A real `mailgate serve` SIGKILLed three times while draining ~900 mails into aiosmtpd, then
+/// started again: every mail arrives, and each kill duplicates at most the mails in flight
+/// (`smtp.pool_size`), because each is marked sent right after the server's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_while_sending_duplicates_at_most_the_mails_in_flight() {
+    let Some(h) = Harness::new(Backend::Sqlite).await else { return };
+    if !available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("Maildir");
+    let sink = SmtpSink::start(free_port(), maildir.clone());
+    for n in 0..CRASH_MESSAGES {
+        created(&h.pipe(&Mail::new(&format!("c{n}@example.org"), &format!("Crash {n}"), "body").build()).await);
+    }
+    let queued = h.scalar_i64("SELECT COUNT(*) FROM outbox").await as usize;
+    let config = dir.path().join("mailgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[instance]\nsupport_addresses = [\"support@example.com\"]\nmessage_id_domain = \"mg.mailgate.test\"\n\n\
+             [database]\nurl = \"{}\"\n\n[web]\nbind = \"\"\n\n\
+             [smtp]\nhost = \"127.0.0.1\"\nport = {}\npool_size = {CRASH_POOL_SIZE}\ntimeout_ms = 1000\n",
+            h.db.url, sink.port
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("serve.log");
+    let serve = || {
+        Command::new(env!("CARGO_BIN_EXE_mailgate"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("MAILGATE_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap())
+            .spawn()
+            .expect("start mailgate serve")
+    };
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    let started = std::time::Instant::now();
+    for kill in 0..CRASH_KILLS {
+        let before = maildir_count(&maildir);
+        let mut daemon = serve();
+        // Kill mid-drain, at a different point each time.
+        let progress = 40 + 70 * kill;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while maildir_count(&maildir) < before + progress {
+            assert!(std::time::Instant::now() < deadline, "no progress:\n{}", read_log());
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        daemon.kill().unwrap(); // SIGKILL
+        daemon.wait().unwrap();
+        eprintln!("kill {}: {} of {queued} delivered", kill + 1, maildir_count(&maildir));
+    }
+    let mut daemon = serve();
+    // The rows in flight at each kill are sent again after their lease (2 × 1 s + 30 s).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while h.scalar_i64("SELECT COUNT(*) FROM outbox WHERE status <> 'sent'").await > 0 {
+        assert!(std::time::Instant::now() < deadline, "not drained:\n{}", read_log());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().unwrap();
+    assert!(daemon.wait().unwrap().success(), "clean shutdown on SIGTERM\n{}", read_log());
+
+    let delivered = sink.messages();
+    let mut ids: Vec<String> = delivered.iter().filter_map(|m| header(m, "Message-ID")).collect();
+    assert_eq!(ids.len(), delivered.len(), "every delivered mail has a Message-ID");
+    ids.sort();
+    ids.dedup();
+    let duplicates = delivered.len() - ids.len();
+    eprintln!(
+        "{queued} mails through {CRASH_KILLS} SIGKILLs in {:?}: {} delivered, {duplicates} duplicates",
+        started.elapsed(),
+        delivered.len()
+    );
+    assert_eq!(ids.len(), queued, "every mail delivered");
+    assert!(
+        duplicates <= CRASH_POOL_SIZE * CRASH_KILLS,
+        "{duplicates} duplicates over {CRASH_KILLS} kills: more than the {CRASH_POOL_SIZE} in flight per kill"
+    );
+    assert!(!read_log().contains("panicked"), "{}", read_log());
+}
