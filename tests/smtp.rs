@@ -331,8 +331,25 @@ async fn outbox_retry_sends_a_queued_mail_now(backend: Backend) {
     let status = h.strings("SELECT status FROM outbox WHERE recipient = $1", "jane@example.org").await;
     assert_eq!(status, ["sent"]);
 
-    let again = mailgate(&config, &["outbox", "retry", &id, "999999"]);
-    assert_eq!(stdout(&again), format!("#{id}: already sent; left as it is\n#999999: no such mail\n"));
+    // Another mail under a live lease: a running daemon is sending it.
+    h.write(|tx| {
+        tx.execute(
+            "UPDATE outbox SET status = 'sending', next_attempt_at = 4102444800000 WHERE recipient = 'alice@example.com'",
+            &[],
+        )
+    })
+    .await;
+    let leased =
+        h.strings("SELECT CAST(id AS TEXT) FROM outbox WHERE recipient = 'alice@example.com'", "").await;
+    let again = mailgate(&config, &["outbox", "retry", &id, &leased[0], "999999", &id]);
+    assert_eq!(
+        stdout(&again),
+        format!(
+            "#{id}: already sent; left as it is\n#{}: being sent by a running daemon; left as it is\n\
+             #999999: no such mail\n",
+            leased[0]
+        )
+    );
     assert_eq!(again.status.code(), Some(66));
     assert_eq!(sink.messages().len(), 1, "never twice");
 }
@@ -365,7 +382,12 @@ async fn outbox_retry_says_when_the_server_refuses_us(backend: Backend) {
         assert!(!log.contains(debug) && !said.contains(debug), "a Debug struct ({debug}) in: {said}{log}");
     }
     assert!(!log.contains("wrong"), "the password is never logged: {log}");
-    let row = h.strings("SELECT status || ' ' || CAST(attempts AS TEXT) FROM outbox WHERE recipient = $1", "jane@example.org").await;
+    let row = h
+        .strings(
+            "SELECT status || ' ' || CAST(attempts AS TEXT) FROM outbox WHERE recipient = $1",
+            "jane@example.org",
+        )
+        .await;
     assert_eq!(row, ["queued 2"], "still queued, its attempts untouched");
 
     let right = cli_config(&h, dir.path(), sink.port, Some("right"));
@@ -393,9 +415,9 @@ async fn primary_contact_and_collaborator_notices_read_right(backend: Backend) {
     };
     let (text, html) = shown("boss@acme.com");
     assert!(
-        text.contains(
-            "Ann <ann@acme.com> wrote to us, and we opened ticket #",
-        ) && text.contains("You were added to it as the contact of ACME Corp: you will receive our answers"),
+        text.contains("Ann <ann@acme.com> wrote to us, and we opened ticket #",)
+            && text
+                .contains("You were added to it as the contact of ACME Corp: you will receive our answers"),
         "{text}"
     );
     assert!(html.contains("as the contact of ACME Corp"), "{html}");
@@ -438,7 +460,11 @@ async fn two_auto_responders_stop_within_the_governor_bound(backend: Backend) {
 
 /// Files in a Maildir (`new/` and `cur/`), without reading them.
 fn maildir_count(maildir: &Path) -> usize {
-    ["new", "cur"].iter().filter_map(|sub| std::fs::read_dir(maildir.join(sub)).ok()).map(Iterator::count).sum()
+    ["new", "cur"]
+        .iter()
+        .filter_map(|sub| std::fs::read_dir(maildir.join(sub)).ok())
+        .map(Iterator::count)
+        .sum()
 }
 
 const CRASH_MESSAGES: usize = 300;
@@ -458,7 +484,9 @@ async fn sigkill_while_sending_duplicates_at_most_the_mails_in_flight() {
     let maildir = dir.path().join("Maildir");
     let sink = SmtpSink::start(free_port(), maildir.clone());
     for n in 0..CRASH_MESSAGES {
-        created(&h.pipe(&Mail::new(&format!("c{n}@example.org"), &format!("Crash {n}"), "body").build()).await);
+        created(
+            &h.pipe(&Mail::new(&format!("c{n}@example.org"), &format!("Crash {n}"), "body").build()).await,
+        );
     }
     let queued = h.scalar_i64("SELECT COUNT(*) FROM outbox").await as usize;
     let config = dir.path().join("mailgate.toml");

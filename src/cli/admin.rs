@@ -15,8 +15,8 @@ use crate::core::ids::InboundId;
 use crate::core::trace::Trace;
 use crate::ingest::{ConsoleAction, Delivery, Ingestor};
 use crate::outbox::render::Templates;
-use crate::store::inbound::{self as inbound_store, Source};
 use crate::outbox::worker::{Attempt, SendNow};
+use crate::store::inbound::{self as inbound_store, Source};
 use crate::store::outbox::{self as outbox_store, GivenUp, OutboxId};
 use crate::store::{tickets as ticket_store, users as user_store};
 
@@ -312,7 +312,10 @@ async fn retry_outbox(config: &Config, ingestor: &Ingestor, ids: Vec<OutboxId>) 
         let (line, outcome) = match done {
             SendNow::Attempted(Attempt::Sent) => ("sent".to_string(), exit::OK),
             SendNow::Attempted(Attempt::Postponed { at_ms, error }) => (
-                format!("not sent, the server refused us ({error}); still queued, next try {}", format_utc(at_ms)),
+                format!(
+                    "not sent, the server refused us ({error}); still queued, next try {}",
+                    format_utc(at_ms)
+                ),
                 exit::TEMPFAIL,
             ),
             SendNow::Attempted(Attempt::Retry { at_ms, error }) => {

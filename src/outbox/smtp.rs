@@ -102,24 +102,25 @@ impl SmtpSender {
         format!("{}:{}", self.host, self.port)
     }
 
-    /// Sends one mail on an idle connection or a new one. Opening a connection and sending the
-    /// mail are each bounded by the configured timeout (lettre's own timeout covers only parts of
-    /// it, lettre#1027). On a reused connection that turns out dead (the server closed it while
-    /// idle), one retry on a fresh connection; answers from the server are final.
+    /// Sends one mail on an idle connection or a new one; the whole delivery (connect and send) is
+    /// bounded by the configured timeout (lettre's own timeout covers only parts of it,
+    /// lettre#1027). On a reused connection that turns out dead (the server closed it while idle),
+    /// one retry on a fresh connection; answers from the server are final.
     pub async fn send(&self, message: &lettre::Message) -> Result<(), SendError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
         let envelope = message.envelope();
         let bytes = message.formatted();
         let reused = self.idle.lock().await.pop();
         let was_reused = reused.is_some();
         let mut connection = match reused {
             Some(connection) => connection,
-            None => self.connect().await?,
+            None => self.connect(deadline).await?,
         };
-        let mut result = self.exchange(&mut connection, envelope, &bytes).await;
+        let mut result = self.exchange(&mut connection, envelope, &bytes, deadline).await;
         if was_reused && matches!(&result, Err(Exchange::Broken(_))) {
             connection.abort().await;
-            connection = self.connect().await?;
-            result = self.exchange(&mut connection, envelope, &bytes).await;
+            connection = self.connect(deadline).await?;
+            result = self.exchange(&mut connection, envelope, &bytes, deadline).await;
         }
         match &result {
             Ok(()) if !connection.has_broken() => self.keep(connection).await,
@@ -128,14 +129,15 @@ impl SmtpSender {
         result.map_err(Exchange::into_send_error)
     }
 
-    /// One mail on an open connection: MAIL, RCPT, DATA, under the timeout.
+    /// One mail on an open connection: MAIL, RCPT, DATA, before `deadline`.
     async fn exchange(
         &self,
         connection: &mut AsyncSmtpConnection,
         envelope: &lettre::address::Envelope,
         bytes: &[u8],
+        deadline: tokio::time::Instant,
     ) -> Result<(), Exchange> {
-        match tokio::time::timeout(self.timeout, connection.send(envelope, bytes)).await {
+        match tokio::time::timeout_at(deadline, connection.send(envelope, bytes)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(error)) if error.status().is_none() => Err(Exchange::Broken(reply("send", &error))),
             Ok(Err(error)) => Err(Exchange::Answered(reply("send", &error))),
@@ -159,8 +161,8 @@ impl SmtpSender {
 
     /// A new session, ready for mail: connected, greeted, encrypted and authenticated as configured.
     /// Every failure here is the server's (or its configuration's), never a mail's.
-    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
-        match tokio::time::timeout(self.timeout, self.open_session()).await {
+    async fn connect(&self, deadline: tokio::time::Instant) -> Result<AsyncSmtpConnection, SendError> {
+        match tokio::time::timeout_at(deadline, self.open_session()).await {
             Ok(session) => session,
             Err(_) => Err(SendError::Connection(Reply {
                 step: "connect",
@@ -171,7 +173,8 @@ impl SmtpSender {
     }
 
     async fn open_session(&self) -> Result<AsyncSmtpConnection, SendError> {
-        let refused = |step, error: lettre::transport::smtp::Error| SendError::Connection(reply(step, &error));
+        let refused =
+            |step, error: lettre::transport::smtp::Error| SendError::Connection(reply(step, &error));
         let hello = ClientId::default();
         let mut connection = match self.tls {
             SmtpTls::None | SmtpTls::Starttls => {
@@ -228,8 +231,12 @@ impl Exchange {
         match self {
             Exchange::Broken(reply) => SendError::Transient(reply),
             // 421: the server is closing the session; 530: it wants authentication we lack.
-            Exchange::Answered(reply) if matches!(reply.code, Some(421 | 530)) => SendError::Connection(reply),
-            Exchange::Answered(reply) if reply.code.is_some_and(|code| code >= 500) => SendError::Permanent(reply),
+            Exchange::Answered(reply) if matches!(reply.code, Some(421 | 530)) => {
+                SendError::Connection(reply)
+            }
+            Exchange::Answered(reply) if reply.code.is_some_and(|code| code >= 500) => {
+                SendError::Permanent(reply)
+            }
             Exchange::Answered(reply) => SendError::Transient(reply),
         }
     }
@@ -273,7 +280,8 @@ mod tests {
 
     #[test]
     fn replies_read_as_the_server_said_them() {
-        let reply = Reply { step: "AUTH", code: Some(535), text: "5.7.8 Authentication credentials invalid".into() };
+        let reply =
+            Reply { step: "AUTH", code: Some(535), text: "5.7.8 Authentication credentials invalid".into() };
         assert_eq!(reply.to_string(), "AUTH: 535 5.7.8 Authentication credentials invalid");
         let reply = Reply { step: "connect", code: None, text: "cannot connect".into() };
         assert_eq!(reply.to_string(), "connect: cannot connect");

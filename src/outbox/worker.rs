@@ -70,11 +70,20 @@ pub struct Worker {
 pub enum Attempt {
     Sent,
     /// This mail failed transiently: queued again for `at_ms`.
-    Retry { at_ms: i64, error: String },
+    Retry {
+        at_ms: i64,
+        error: String,
+    },
     /// Refused for good (`failed`), or out of attempts (`dead`).
-    GaveUp { status: GivenUp, error: String },
+    GaveUp {
+        status: GivenUp,
+        error: String,
+    },
     /// The server refused us, not this mail: queued again for `at_ms`, the attempt not counted.
-    Postponed { at_ms: i64, error: String },
+    Postponed {
+        at_ms: i64,
+        error: String,
+    },
 }
 
 /// What `send_now` did with one named mail.
@@ -196,7 +205,9 @@ impl Worker {
     /// `mailgate outbox retry`: sends the named mails now, whatever their state (queued, failed or
     /// dead; failed and dead ones get a fresh attempt budget), except mails already sent and mails a
     /// running daemon is sending. Each outcome is recorded as in a round.
-    pub async fn send_now(&self, ids: Vec<OutboxId>) -> store::Result<Vec<(OutboxId, SendNow)>> {
+    pub async fn send_now(&self, mut ids: Vec<OutboxId>) -> store::Result<Vec<(OutboxId, SendNow)>> {
+        let mut seen = std::collections::HashSet::new();
+        ids.retain(|id| seen.insert(*id));
         let (now, lease_ms) = (self.clock.now_ms(), self.settings.lease.as_millis() as i64);
         let (claimed, states) = self
             .store
@@ -209,7 +220,6 @@ impl Worker {
                 Ok((prepare(tx, rows)?, states))
             })
             .await?;
-        let attempted: Vec<OutboxId> = claimed.iter().map(|sending| sending.row.id).collect();
         let mut results: std::collections::HashMap<OutboxId, Attempt> = Default::default();
         let outcomes = self.send_all(claimed).await;
         for outcome in outcomes {
@@ -223,7 +233,7 @@ impl Worker {
                     (Some(attempt), _) => SendNow::Attempted(attempt),
                     (None, None) => SendNow::Unknown,
                     (None, Some("sent")) => SendNow::AlreadySent,
-                    (None, Some(_)) if attempted.contains(&id) => SendNow::AlreadySent,
+                    // Not claimed and not sent: a live lease of another worker holds it.
                     (None, Some(_)) => SendNow::InFlight,
                 };
                 (id, done)
@@ -298,7 +308,11 @@ impl Worker {
 
     /// The server refused us: pause (30 s, doubling per round in a row, at most 10 min) and say so
     /// once per round, with the server's reply. Returns when the mails of this round are due again.
-    fn server_refused(&self, reply: &Reply, refused: &std::sync::Mutex<Option<(i64, String)>>) -> (i64, String) {
+    fn server_refused(
+        &self,
+        reply: &Reply,
+        refused: &std::sync::Mutex<Option<(i64, String)>>,
+    ) -> (i64, String) {
         let mut refused = refused.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(first) = refused.as_ref() {
             return first.clone();
@@ -474,15 +488,17 @@ fn prepare(tx: &mut store::Tx<'_>, rows: Vec<Claimed>) -> store::Result<Vec<Send
             None => None,
         };
         let files = match entry {
-            Some(entry) if row.template == Mail::ResponseRelay.template() => ticket_store::entry_files(tx, entry)?
-                .into_iter()
-                .enumerate()
-                .map(|(n, (name, content_type, content))| File {
-                    name: if name.is_empty() { format!("attachment-{}", n + 1) } else { name },
-                    content_type,
-                    content,
-                })
-                .collect(),
+            Some(entry) if row.template == Mail::ResponseRelay.template() => {
+                ticket_store::entry_files(tx, entry)?
+                    .into_iter()
+                    .enumerate()
+                    .map(|(n, (name, content_type, content))| File {
+                        name: if name.is_empty() { format!("attachment-{}", n + 1) } else { name },
+                        content_type,
+                        content,
+                    })
+                    .collect()
+            }
             _ => Vec::new(),
         };
         claimed.push(Sending { row, root, text, files, holder, organization, role });

@@ -191,7 +191,12 @@ fn claimed_row(r: &Row<'_>) -> Result<Claimed> {
 /// Claims the named rows for `mailgate outbox retry`: queued, failed or dead rows, and sending rows
 /// whose lease ran out, become `sending` until `now + lease_ms`. A failed or dead row starts a fresh
 /// attempt budget. Rows already sent, or being sent under a live lease, are left alone.
-pub fn claim_for_retry(tx: &mut Tx<'_>, ids: &[OutboxId], now_ms: i64, lease_ms: i64) -> Result<Vec<Claimed>> {
+pub fn claim_for_retry(
+    tx: &mut Tx<'_>,
+    ids: &[OutboxId],
+    now_ms: i64,
+    lease_ms: i64,
+) -> Result<Vec<Claimed>> {
     let mut claimed = Vec::with_capacity(ids.len());
     for id in ids {
         let row = tx.query_opt(
