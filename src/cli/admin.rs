@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context as _;
+
 use super::{
     Command, LinkCommand, OutboxCommand, QuarantineCommand, TicketCommand, UserCommand, exit, output,
     pipe::{describe, read_limited},
@@ -14,8 +16,9 @@ use crate::core::ids::InboundId;
 use crate::core::trace::Trace;
 use crate::ingest::{ConsoleAction, Delivery, Ingestor};
 use crate::outbox::render::Templates;
+use crate::outbox::worker::{Attempt, SendNow};
 use crate::store::inbound::{self as inbound_store, Source};
-use crate::store::outbox::{self as outbox_store, OutboxId};
+use crate::store::outbox::{self as outbox_store, GivenUp, OutboxId};
 use crate::store::{tickets as ticket_store, users as user_store};
 
 /// Every problem at once: the file's (syntax, unknown keys, types, rules), then what its sound
@@ -79,7 +82,7 @@ pub async fn run(config: &Config, command: Command) -> u8 {
         Command::Ticket(cmd) => ticket(&ingestor, cmd).await,
         Command::User(cmd) => user(&ingestor, cmd).await,
         Command::Quarantine(cmd) => quarantine(&ingestor, cmd).await,
-        Command::Outbox(cmd) => outbox(&ingestor, cmd).await,
+        Command::Outbox(cmd) => outbox(config, &ingestor, cmd).await,
         Command::Link(LinkCommand::Mint { number, email }) => {
             super::link::mint(config, &ingestor, &number, &email).await
         }
@@ -316,7 +319,51 @@ async fn quarantine(ingestor: &Ingestor, cmd: QuarantineCommand) -> anyhow::Resu
     Ok(exit::OK)
 }
 
-async fn outbox(ingestor: &Ingestor, cmd: OutboxCommand) -> anyhow::Result<u8> {
+/// `outbox retry`: sends the mails now, from this process, and says what became of each. Exit 0
+/// when every mail went out (or had already); else the highest of 66 (no such mail), 69 (refused
+/// or dead) and 75 (still queued).
+async fn retry_outbox(config: &Config, ingestor: &Ingestor, ids: Vec<OutboxId>) -> anyhow::Result<u8> {
+    let templates = Templates::load(config.templates.dir.as_deref())
+        .map_err(|errors| anyhow::anyhow!("templates.dir: {} problem(s); run check-config", errors.len()))?;
+    let smtp = crate::outbox::smtp::SmtpSender::new(&config.smtp).context("smtp")?;
+    let worker = crate::outbox::worker::Worker::new(
+        ingestor.store().clone(),
+        std::sync::Arc::new(templates),
+        smtp,
+        app::worker_settings(config, ingestor.settings().keyring.clone()),
+        std::sync::Arc::new(crate::clock::SystemClock),
+    );
+    let mut code = exit::OK;
+    for (id, done) in worker.send_now(ids).await? {
+        let (line, outcome) = match done {
+            SendNow::Attempted(Attempt::Sent) => ("sent".to_string(), exit::OK),
+            SendNow::Attempted(Attempt::Postponed { at_ms, error }) => (
+                format!(
+                    "not sent, the server refused us ({error}); still queued, next try {}",
+                    format_utc(at_ms)
+                ),
+                exit::TEMPFAIL,
+            ),
+            SendNow::Attempted(Attempt::Retry { at_ms, error }) => {
+                (format!("not sent ({error}); queued again, next try {}", format_utc(at_ms)), exit::TEMPFAIL)
+            }
+            SendNow::Attempted(Attempt::GaveUp { status: GivenUp::Failed, error }) => {
+                (format!("refused ({error}); failed"), exit::UNAVAILABLE)
+            }
+            SendNow::Attempted(Attempt::GaveUp { status: GivenUp::Dead, error }) => {
+                (format!("not sent ({error}); out of attempts: dead"), exit::UNAVAILABLE)
+            }
+            SendNow::AlreadySent => ("already sent; left as it is".to_string(), exit::OK),
+            SendNow::InFlight => ("being sent by a running daemon; left as it is".to_string(), exit::OK),
+            SendNow::Unknown => ("no such mail".to_string(), exit::NOINPUT),
+        };
+        println!("#{id}: {line}");
+        code = code.max(outcome);
+    }
+    Ok(code)
+}
+
+async fn outbox(config: &Config, ingestor: &Ingestor, cmd: OutboxCommand) -> anyhow::Result<u8> {
     let store = ingestor.store();
     match cmd {
         OutboxCommand::List { status, limit } => {
@@ -362,7 +409,6 @@ async fn outbox(ingestor: &Ingestor, cmd: OutboxCommand) -> anyhow::Result<u8> {
             println!("Context:\n{}", serde_json::to_string_pretty(&context).unwrap_or(o.context_json));
         }
         OutboxCommand::Retry { ids } => {
-            let now = ingestor.now_ms();
             let ids: Vec<OutboxId> = if ids.is_empty() {
                 let mut all =
                     store.read(|tx| outbox_store::list_outbox(tx, Some("failed"), i64::MAX)).await?;
@@ -371,13 +417,7 @@ async fn outbox(ingestor: &Ingestor, cmd: OutboxCommand) -> anyhow::Result<u8> {
             } else {
                 ids.into_iter().map(OutboxId).collect()
             };
-            for id in ids {
-                let requeued = store.write(move |tx| outbox_store::retry_outbox(tx, id, now)).await?;
-                println!(
-                    "#{id}: {}",
-                    if requeued { "queued again" } else { "not failed or dead: left as it is" }
-                );
-            }
+            return retry_outbox(config, ingestor, ids).await;
         }
     }
     Ok(exit::OK)

@@ -1,49 +1,77 @@
-//! The SMTP client: a small set of reusable connections per daemon, every send bounded by a timeout,
-//! and failures sorted into "try again" and "never".
+//! The SMTP client: a small set of reusable connections per daemon, every step bounded by a timeout,
+//! and failures sorted by whose problem they are: the server's (we could not connect, STARTTLS or
+//! AUTH was refused: the mail waits, unharmed), or this mail's (4xx: try again; 5xx: never).
 //!
-//! Plain and STARTTLS connections are opened here with `TCP_NODELAY`: lettre writes the end-of-data
-//! marker as its own small segment, and with Nagle's algorithm on, each message then waits out the
-//! server's delayed ACK (~40 ms; measured 22 mails/s per connection). Implicit TLS uses lettre's
-//! pooled transport.
+//! Connections are opened here, not by lettre's pooled transport, so that every step is known:
+//! plain and STARTTLS connections with `TCP_NODELAY` (lettre writes the end-of-data marker as its
+//! own small segment, and with Nagle's algorithm on, each message then waits out the server's
+//! delayed ACK: ~40 ms, measured 22 mails/s per connection), implicit TLS through lettre's connect.
 
+use std::fmt;
 use std::time::Duration;
 
-use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::Mutex;
 
 use crate::config::{Smtp, SmtpTls};
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// Why a mail was not sent.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SendError {
-    /// Connection trouble, a timeout or a 4xx answer: retry later.
+    /// The server's problem, not the mail's: no connection, STARTTLS or AUTH refused, or the
+    /// server closing the session (421) or wanting authentication we do not have (530). The mail
+    /// waits for the server; it is never failed for this.
     #[error("{0}")]
-    Transient(String),
-    /// A 5xx answer: the server will not take this mail.
+    Connection(Reply),
+    /// This mail got a 4xx answer, or the exchange broke off or timed out while it was sent: retry later.
     #[error("{0}")]
-    Permanent(String),
+    Transient(Reply),
+    /// This mail got a 5xx answer: the server will not take it.
+    #[error("{0}")]
+    Permanent(Reply),
+}
+
+impl SendError {
+    pub fn reply(&self) -> &Reply {
+        match self {
+            SendError::Connection(reply) | SendError::Transient(reply) | SendError::Permanent(reply) => reply,
+        }
+    }
+
+    /// The server's reply code, when it answered (e.g. 535, 451, 554).
+    pub fn code(&self) -> Option<u16> {
+        self.reply().code
+    }
+}
+
+/// What the server said (its code and text), or what went wrong when it said nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The step that failed: "connect", "STARTTLS", "AUTH", "send", ...
+    pub step: &'static str,
+    /// The SMTP reply code, when the server answered.
+    pub code: Option<u16>,
+    /// The server's reply text (every line, joined), or the network or TLS error.
+    pub text: String,
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.code {
+            Some(code) => write!(f, "{}: {code} {}", self.step, self.text),
+            None => write!(f, "{}: {}", self.step, self.text),
+        }
+    }
 }
 
 pub struct SmtpSender {
-    route: Route,
-    timeout: Duration,
-}
-
-enum Route {
-    /// Our own connections (plain or STARTTLS), with `TCP_NODELAY`.
-    Direct(Direct),
-    /// lettre's pooled transport (implicit TLS).
-    Pooled(AsyncSmtpTransport<Tokio1Executor>),
-}
-
-struct Direct {
     host: String,
     port: u16,
-    starttls: bool,
+    tls: SmtpTls,
     credentials: Option<Credentials>,
+    timeout: Duration,
     /// Connections that delivered their last mail fine, ready for the next.
     idle: Mutex<Vec<AsyncSmtpConnection>>,
     max_idle: usize,
@@ -51,7 +79,6 @@ struct Direct {
 
 impl SmtpSender {
     pub fn new(config: &Smtp) -> anyhow::Result<SmtpSender> {
-        let timeout = Duration::from_millis(config.timeout_ms);
         let credentials = match (&config.username, &config.password_file) {
             (Some(user), Some(file)) => {
                 let password = std::fs::read_to_string(file)?;
@@ -59,110 +86,205 @@ impl SmtpSender {
             }
             _ => None,
         };
-        let route = match config.tls {
-            SmtpTls::None | SmtpTls::Starttls => Route::Direct(Direct {
-                host: config.host.clone(),
-                port: config.port,
-                starttls: config.tls == SmtpTls::Starttls,
-                credentials,
-                idle: Mutex::new(Vec::new()),
-                max_idle: config.pool_size as usize,
-            }),
-            SmtpTls::Tls => {
-                // A short idle timeout: a pooled connection the server closed must not be reused (lettre#743).
-                let pool = PoolConfig::new().max_size(config.pool_size).idle_timeout(Duration::from_secs(20));
-                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host)?
-                    .port(config.port)
-                    .timeout(Some(timeout))
-                    .pool_config(pool);
-                if let Some(credentials) = credentials {
-                    builder = builder.credentials(credentials);
-                }
-                Route::Pooled(builder.build())
-            }
-        };
-        Ok(SmtpSender { route, timeout })
-    }
-
-    /// Sends one mail; the whole exchange is bounded by the configured timeout (lettre's own timeout
-    /// covers only parts of it, lettre#1027).
-    pub async fn send(&self, message: lettre::Message) -> Result<(), SendError> {
-        let limit = self.timeout + Duration::from_secs(1);
-        let sent = match &self.route {
-            Route::Pooled(transport) => {
-                tokio::time::timeout(limit, async {
-                    transport.send(message).await.map(drop).map_err(classify)
-                })
-                .await
-            }
-            Route::Direct(direct) => tokio::time::timeout(limit, direct.send(&message, self.timeout)).await,
-        };
-        sent.unwrap_or_else(|_| {
-            Err(SendError::Transient(format!("no answer within {} ms", self.timeout.as_millis())))
+        Ok(SmtpSender {
+            host: config.host.clone(),
+            port: config.port,
+            tls: config.tls,
+            credentials,
+            timeout: Duration::from_millis(config.timeout_ms),
+            idle: Mutex::new(Vec::new()),
+            max_idle: config.pool_size as usize,
         })
     }
-}
 
-/// 5xx answers are final; everything else (4xx, network, TLS, timeouts) is worth another try.
-fn classify(error: lettre::transport::smtp::Error) -> SendError {
-    if error.is_permanent() {
-        SendError::Permanent(error.to_string())
-    } else {
-        SendError::Transient(error.to_string())
+    /// `host:port`, for logs.
+    pub fn server(&self) -> String {
+        format!("{}:{}", self.host, self.port)
     }
-}
 
-impl Direct {
-    /// On a reused connection that turns out dead (the server closed it while idle), one retry on
-    /// a fresh connection; answers from the server are final.
-    async fn send(&self, message: &lettre::Message, timeout: Duration) -> Result<(), SendError> {
+    /// Sends one mail on an idle connection or a new one; the whole delivery (connect and send) is
+    /// bounded by the configured timeout (lettre's own timeout covers only parts of it,
+    /// lettre#1027). On a reused connection that turns out dead (the server closed it while idle),
+    /// one retry on a fresh connection; answers from the server are final.
+    pub async fn send(&self, message: &lettre::Message) -> Result<(), SendError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
         let envelope = message.envelope();
         let bytes = message.formatted();
         let reused = self.idle.lock().await.pop();
         let was_reused = reused.is_some();
         let mut connection = match reused {
             Some(connection) => connection,
-            None => self.connect(timeout).await?,
+            None => self.connect(deadline).await?,
         };
-        let mut result = connection.send(envelope, &bytes).await;
-        if was_reused && matches!(&result, Err(error) if error.status().is_none()) {
+        let mut result = self.exchange(&mut connection, envelope, &bytes, deadline).await;
+        if was_reused && matches!(&result, Err(Exchange::Broken(_))) {
             connection.abort().await;
-            connection = self.connect(timeout).await?;
-            result = connection.send(envelope, &bytes).await;
+            connection = self.connect(deadline).await?;
+            result = self.exchange(&mut connection, envelope, &bytes, deadline).await;
         }
         match &result {
-            Ok(_) if !connection.has_broken() => {
-                let mut idle = self.idle.lock().await;
-                if idle.len() < self.max_idle {
-                    idle.push(connection);
-                } else {
-                    drop(idle);
-                    let _ = connection.quit().await;
-                }
-            }
+            Ok(()) if !connection.has_broken() => self.keep(connection).await,
             _ => connection.abort().await,
         }
-        result.map(drop).map_err(classify)
+        result.map_err(Exchange::into_send_error)
     }
 
-    async fn connect(&self, timeout: Duration) -> Result<AsyncSmtpConnection, SendError> {
-        let address = format!("{}:{}", self.host, self.port);
-        let stream =
-            tokio::time::timeout(timeout, tokio::net::TcpStream::connect((self.host.as_str(), self.port)))
-                .await
-                .map_err(|_| SendError::Transient(format!("connecting to {address} timed out")))?
-                .map_err(|e| SendError::Transient(format!("cannot connect to {address}: {e}")))?;
-        stream.set_nodelay(true).map_err(|e| SendError::Transient(format!("{address}: {e}")))?;
-        let hello = ClientId::default();
-        let mut connection =
-            AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello).await.map_err(classify)?;
-        if self.starttls {
-            let tls = TlsParameters::new(self.host.clone()).map_err(classify)?;
-            connection.starttls(tls, &hello).await.map_err(classify)?;
+    /// One mail on an open connection: MAIL, RCPT, DATA, before `deadline`.
+    async fn exchange(
+        &self,
+        connection: &mut AsyncSmtpConnection,
+        envelope: &lettre::address::Envelope,
+        bytes: &[u8],
+        deadline: tokio::time::Instant,
+    ) -> Result<(), Exchange> {
+        match tokio::time::timeout_at(deadline, connection.send(envelope, bytes)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) if error.status().is_none() => Err(Exchange::Broken(reply("send", &error))),
+            Ok(Err(error)) => Err(Exchange::Answered(reply("send", &error))),
+            Err(_) => Err(Exchange::Broken(Reply {
+                step: "send",
+                code: None,
+                text: format!("no answer within {} ms", self.timeout.as_millis()),
+            })),
         }
-        if let Some(credentials) = &self.credentials {
-            connection.auth(&[Mechanism::Plain, Mechanism::Login], credentials).await.map_err(classify)?;
+    }
+
+    async fn keep(&self, mut connection: AsyncSmtpConnection) {
+        let mut idle = self.idle.lock().await;
+        if idle.len() < self.max_idle {
+            idle.push(connection);
+        } else {
+            drop(idle);
+            let _ = connection.quit().await;
+        }
+    }
+
+    /// A new session, ready for mail: connected, greeted, encrypted and authenticated as configured.
+    /// Every failure here is the server's (or its configuration's), never a mail's.
+    async fn connect(&self, deadline: tokio::time::Instant) -> Result<AsyncSmtpConnection, SendError> {
+        match tokio::time::timeout_at(deadline, self.open_session()).await {
+            Ok(session) => session,
+            Err(_) => Err(SendError::Connection(Reply {
+                step: "connect",
+                code: None,
+                text: format!("{} did not answer within {} ms", self.server(), self.timeout.as_millis()),
+            })),
+        }
+    }
+
+    async fn open_session(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let refused =
+            |step, error: lettre::transport::smtp::Error| SendError::Connection(reply(step, &error));
+        let hello = ClientId::default();
+        let mut connection = match self.tls {
+            SmtpTls::None | SmtpTls::Starttls => {
+                let cannot = |e: std::io::Error| {
+                    SendError::Connection(Reply {
+                        step: "connect",
+                        code: None,
+                        text: format!("cannot connect to {}: {e}", self.server()),
+                    })
+                };
+                let stream =
+                    tokio::net::TcpStream::connect((self.host.as_str(), self.port)).await.map_err(cannot)?;
+                // Without it each mail waits out the server's delayed ACK (see the module comment).
+                stream.set_nodelay(true).map_err(cannot)?;
+                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello)
+                    .await
+                    .map_err(|e| refused("connect", e))?
+            }
+            SmtpTls::Tls => {
+                let tls = TlsParameters::new(self.host.clone()).map_err(|e| refused("TLS", e))?;
+                let server = (self.host.as_str(), self.port);
+                AsyncSmtpConnection::connect_tokio1(server, Some(self.timeout), &hello, Some(tls), None)
+                    .await
+                    .map_err(|e| refused("connect", e))?
+            }
+        };
+        if self.tls == SmtpTls::Starttls {
+            let tls = TlsParameters::new(self.host.clone()).map_err(|e| refused("STARTTLS", e))?;
+            if let Err(error) = connection.starttls(tls, &hello).await {
+                connection.abort().await;
+                return Err(refused("STARTTLS", error));
+            }
+        }
+        if let Some(credentials) = &self.credentials
+            && let Err(error) = connection.auth(&[Mechanism::Plain, Mechanism::Login], credentials).await
+        {
+            connection.abort().await;
+            return Err(refused("AUTH", error));
         }
         Ok(connection)
+    }
+}
+
+/// How one mail's exchange on an open connection ended, when it did not succeed.
+enum Exchange {
+    /// The connection broke or went silent: nothing was answered about this mail.
+    Broken(Reply),
+    /// The server answered with a reply code.
+    Answered(Reply),
+}
+
+impl Exchange {
+    fn into_send_error(self) -> SendError {
+        match self {
+            Exchange::Broken(reply) => SendError::Transient(reply),
+            // 421: the server is closing the session; 530: it wants authentication we lack.
+            Exchange::Answered(reply) if matches!(reply.code, Some(421 | 530)) => {
+                SendError::Connection(reply)
+            }
+            Exchange::Answered(reply) if reply.code.is_some_and(|code| code >= 500) => {
+                SendError::Permanent(reply)
+            }
+            Exchange::Answered(reply) => SendError::Transient(reply),
+        }
+    }
+}
+
+/// The reply code and text of a lettre error: for an answer, the server's own words (lettre keeps
+/// them as the error's source); otherwise lettre's description of the network or TLS failure.
+fn reply(step: &'static str, error: &lettre::transport::smtp::Error) -> Reply {
+    let code = error.status().map(u16::from);
+    let text = match (code, std::error::Error::source(error)) {
+        (Some(_), Some(source)) => source.to_string(),
+        _ => error.to_string(),
+    };
+    Reply { step, code, text: one_line(&text) }
+}
+
+/// Server replies may span lines; logs and `last_error` keep them on one.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(code: u16) -> SendError {
+        Exchange::Answered(Reply { step: "send", code: Some(code), text: "x".into() }).into_send_error()
+    }
+
+    #[test]
+    fn answers_are_sorted_by_whose_problem_they_are() {
+        assert!(matches!(answered(451), SendError::Transient(_)));
+        assert!(matches!(answered(554), SendError::Permanent(_)));
+        assert!(matches!(answered(550), SendError::Permanent(_)));
+        assert!(matches!(answered(421), SendError::Connection(_)));
+        assert!(matches!(answered(530), SendError::Connection(_)));
+        assert_eq!(answered(554).code(), Some(554));
+        let broken = Exchange::Broken(Reply { step: "send", code: None, text: "reset".into() });
+        assert!(matches!(broken.into_send_error(), SendError::Transient(_)));
+    }
+
+    #[test]
+    fn replies_read_as_the_server_said_them() {
+        let reply =
+            Reply { step: "AUTH", code: Some(535), text: "5.7.8 Authentication credentials invalid".into() };
+        assert_eq!(reply.to_string(), "AUTH: 535 5.7.8 Authentication credentials invalid");
+        let reply = Reply { step: "connect", code: None, text: "cannot connect".into() };
+        assert_eq!(reply.to_string(), "connect: cannot connect");
+        assert_eq!(one_line("550-first\n  550 second "), "550-first 550 second");
     }
 }

@@ -1,8 +1,12 @@
 //! The outbox worker: claims due rows, renders and sends them concurrently over the pooled SMTP
-//! connection, and records each outcome. At-least-once: a row is marked sent only after the
-//! server accepted it, so a crash in between sends it again after its lease (same Message-ID).
+//! connections, and records each outcome as soon as it is known. At-least-once: a row is marked
+//! sent right after the server accepted it, so a crash in between sends at most the mails then in
+//! flight again after their lease (same Message-ID). When the server refuses us (no connection,
+//! STARTTLS or AUTH refused) the mails wait, their attempts uncounted, and the worker pauses.
+//! `send_now` is `mailgate outbox retry`: named mails, at once.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -10,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::compose::{self, Addressing, Automatic, File};
 use super::render::Templates;
-use super::smtp::{SendError, SmtpSender};
+use super::smtp::{Reply, SendError, SmtpSender};
 use crate::auth::token::{Claims, Keyring, Participant, Purpose};
 use crate::clock::Clock;
 use crate::core::address::EmailAddress;
@@ -18,6 +22,7 @@ use crate::core::identify::tagged_address;
 use crate::core::ids::{EntryId, TicketId};
 use crate::core::notify::Mail;
 use crate::core::quote::REPLY_MARKER;
+use crate::core::ticket::Role;
 use crate::store::outbox::{self as outbox_store, Claimed, GivenUp, OutboxId};
 use crate::store::{self, Store};
 use crate::store::{links as link_store, tickets as ticket_store};
@@ -54,14 +59,43 @@ pub struct Worker {
     smtp: SmtpSender,
     settings: WorkerSettings,
     clock: Arc<dyn Clock>,
+    /// Until when (clock ms) the SMTP server is left alone after it refused us; 0: not paused.
+    server_paused_until: AtomicI64,
+    /// Rounds in a row in which the server refused us: the pause grows with them.
+    server_refusals: AtomicU32,
 }
 
 /// What became of one attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Attempt {
+pub enum Attempt {
     Sent,
-    Retry { at_ms: i64, error: String },
-    GaveUp { status: GivenUp, error: String },
+    /// This mail failed transiently: queued again for `at_ms`.
+    Retry {
+        at_ms: i64,
+        error: String,
+    },
+    /// Refused for good (`failed`), or out of attempts (`dead`).
+    GaveUp {
+        status: GivenUp,
+        error: String,
+    },
+    /// The server refused us, not this mail: queued again for `at_ms`, the attempt not counted.
+    Postponed {
+        at_ms: i64,
+        error: String,
+    },
+}
+
+/// What `send_now` did with one named mail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendNow {
+    Attempted(Attempt),
+    /// There is no such mail.
+    Unknown,
+    /// It was sent already.
+    AlreadySent,
+    /// A running daemon is sending it right now (its lease is live).
+    InFlight,
 }
 
 /// A claimed row with what the claim transaction looked up for it.
@@ -76,6 +110,11 @@ struct Sending {
     /// Who the recipient is on the ticket, with their link epoch: they get a signed reply
     /// address and link. `None` for anyone else (our plain address, no link).
     holder: Option<(Participant, u64)>,
+    /// The name of the ticket's organization, if it has one.
+    organization: Option<String>,
+    /// The recipient's role on the ticket (`owner`, `cc`, `primary_contact`), for the
+    /// collaborator notice.
+    role: Option<String>,
 }
 
 /// What is minted for one recipient at send time.
@@ -97,6 +136,8 @@ const QUOTED_TEXT_CHARS: usize = 2000;
 
 const BACKOFF_BASE_MS: i64 = 30_000;
 const BACKOFF_CAP_MS: i64 = 6 * 60 * 60 * 1000;
+/// The longest pause after the server refused us: once it works again, mail goes out soon.
+const SERVER_PAUSE_CAP_MS: i64 = 10 * 60 * 1000;
 
 impl Worker {
     pub fn new(
@@ -106,24 +147,36 @@ impl Worker {
         settings: WorkerSettings,
         clock: Arc<dyn Clock>,
     ) -> Worker {
-        Worker { store, templates, smtp, settings, clock }
+        Worker {
+            store,
+            templates,
+            smtp,
+            settings,
+            clock,
+            server_paused_until: AtomicI64::new(0),
+            server_refusals: AtomicU32::new(0),
+        }
     }
 
     /// Sends until `shutdown` turns true; sleeps `idle` when nothing is due.
     pub async fn run(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let mut failures = 0u32;
         while !*shutdown.borrow() {
-            let pause = match self.drain_once().await {
-                Ok(0) => self.settings.idle,
-                Ok(_) => {
-                    failures = 0;
-                    continue;
-                }
-                Err(error) => {
-                    failures += 1;
-                    tracing::warn!(%error, "outbox: cannot reach the database; backing off");
-                    self.settings.idle * failures.min(30)
-                }
+            let paused_ms = self.server_paused_until.load(Ordering::Relaxed) - self.clock.now_ms();
+            let pause = match paused_ms > 0 {
+                true => Duration::from_millis(paused_ms.unsigned_abs()),
+                false => match self.drain_once().await {
+                    Ok(0) => self.settings.idle,
+                    Ok(_) => {
+                        failures = 0;
+                        continue;
+                    }
+                    Err(error) => {
+                        failures += 1;
+                        tracing::warn!(%error, "outbox: cannot reach the database; backing off");
+                        self.settings.idle * failures.min(30)
+                    }
+                },
             };
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
@@ -132,7 +185,8 @@ impl Worker {
         }
     }
 
-    /// One round: claim due rows, send them, record the outcomes. Returns how many were claimed.
+    /// One round: claim due rows, send them, record each outcome as soon as it is known. Returns
+    /// how many were claimed.
     pub async fn drain_once(&self) -> store::Result<usize> {
         let (now, lease_ms, batch) =
             (self.clock.now_ms(), self.settings.lease.as_millis() as i64, self.settings.batch);
@@ -140,71 +194,78 @@ impl Worker {
             .store
             .write(move |tx| {
                 let rows = outbox_store::claim_due(tx, now, lease_ms, batch)?;
-                let mut claimed = Vec::with_capacity(rows.len());
-                for row in rows {
-                    let (root, holder) = match (row.ticket, EmailAddress::parse(&row.recipient)) {
-                        (Some(ticket), Some(to)) => {
-                            (outbox_store::thread_root(tx, ticket)?, link_store::recipient(tx, ticket, &to)?)
-                        }
-                        (Some(ticket), None) => (outbox_store::thread_root(tx, ticket)?, None),
-                        (None, _) => (None, None),
-                    };
-                    let entry = quoted_entry(&row.context_json);
-                    let text = match entry {
-                        Some(entry) => ticket_store::entry_reply_text(tx, entry)?,
-                        None => None,
-                    };
-                    let files = match entry {
-                        Some(entry) if row.template == Mail::ResponseRelay.template() => {
-                            ticket_store::entry_files(tx, entry)?
-                                .into_iter()
-                                .enumerate()
-                                .map(|(n, (name, content_type, content))| File {
-                                    name: if name.is_empty() {
-                                        format!("attachment-{}", n + 1)
-                                    } else {
-                                        name
-                                    },
-                                    content_type,
-                                    content,
-                                })
-                                .collect()
-                        }
-                        _ => Vec::new(),
-                    };
-                    claimed.push(Sending { row, root, text, files, holder });
-                }
-                Ok(claimed)
+                prepare(tx, rows)
             })
             .await?;
         let count = claimed.len();
-        if count == 0 {
-            return Ok(0);
-        }
-        let outcomes: Vec<(OutboxId, Attempt)> = futures::stream::iter(claimed)
-            .map(|sending| async move { (sending.row.id, self.attempt(&sending).await) })
-            .buffer_unordered(self.settings.concurrency.max(1))
-            .collect()
-            .await;
-        let now = self.clock.now_ms();
-        self.store
-            .write(move |tx| {
-                for (id, attempt) in &outcomes {
-                    match attempt {
-                        Attempt::Sent => outbox_store::mark_sent(tx, *id, now)?,
-                        Attempt::Retry { at_ms, error } => outbox_store::mark_retry(tx, *id, *at_ms, error)?,
-                        Attempt::GaveUp { status, error } => {
-                            outbox_store::mark_given_up(tx, *id, *status, error)?
-                        }
-                    }
-                }
-                Ok(())
-            })
-            .await?;
-        Ok(count)
+        let outcomes = self.send_all(claimed).await;
+        outcomes.into_iter().find_map(Result::err).map_or(Ok(count), Err)
     }
 
-    async fn attempt(&self, sending: &Sending) -> Attempt {
+    /// `mailgate outbox retry`: sends the named mails now, whatever their state (queued, failed or
+    /// dead; failed and dead ones get a fresh attempt budget), except mails already sent and mails a
+    /// running daemon is sending. Each outcome is recorded as in a round.
+    pub async fn send_now(&self, mut ids: Vec<OutboxId>) -> store::Result<Vec<(OutboxId, SendNow)>> {
+        let mut seen = std::collections::HashSet::new();
+        ids.retain(|id| seen.insert(*id));
+        let (now, lease_ms) = (self.clock.now_ms(), self.settings.lease.as_millis() as i64);
+        let (claimed, states) = self
+            .store
+            .write(move |tx| {
+                let states: Vec<(OutboxId, Option<String>)> = ids
+                    .iter()
+                    .map(|id| Ok((*id, outbox_store::find_outbox(tx, *id)?.map(|o| o.status))))
+                    .collect::<store::Result<_>>()?;
+                let rows = outbox_store::claim_for_retry(tx, &ids, now, lease_ms)?;
+                Ok((prepare(tx, rows)?, states))
+            })
+            .await?;
+        let mut results: std::collections::HashMap<OutboxId, Attempt> = Default::default();
+        let outcomes = self.send_all(claimed).await;
+        for outcome in outcomes {
+            let (id, attempt) = outcome?;
+            results.insert(id, attempt);
+        }
+        Ok(states
+            .into_iter()
+            .map(|(id, status)| {
+                let done = match (results.remove(&id), status.as_deref()) {
+                    (Some(attempt), _) => SendNow::Attempted(attempt),
+                    (None, None) => SendNow::Unknown,
+                    (None, Some("sent")) => SendNow::AlreadySent,
+                    // Not claimed and not sent: a live lease of another worker holds it.
+                    (None, Some(_)) => SendNow::InFlight,
+                };
+                (id, done)
+            })
+            .collect())
+    }
+
+    /// Sends claimed rows, `concurrency` at a time, recording each outcome in its own transaction
+    /// right after the server's answer: a crash can then send again only the mails in flight.
+    /// Once the server refuses us, the rows not yet tried are postponed with the same error.
+    async fn send_all(&self, claimed: Vec<Sending>) -> Vec<store::Result<(OutboxId, Attempt)>> {
+        let refused: std::sync::Mutex<Option<(i64, String)>> = std::sync::Mutex::new(None);
+        let refused = &refused;
+        futures::stream::iter(claimed)
+            .map(|sending| async move {
+                let id = sending.row.id;
+                let earlier = refused.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+                let attempt = match earlier {
+                    Some((at_ms, error)) => Attempt::Postponed { at_ms, error },
+                    None => self.attempt(&sending, refused).await,
+                };
+                let recorded = attempt.clone();
+                let now = self.clock.now_ms();
+                self.store.write(move |tx| record(tx, id, &recorded, now)).await?;
+                Ok((id, attempt))
+            })
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    async fn attempt(&self, sending: &Sending, refused: &std::sync::Mutex<Option<(i64, String)>>) -> Attempt {
         let row = &sending.row;
         let message = match self.build(sending) {
             Ok(message) => message,
@@ -213,25 +274,62 @@ impl Worker {
                 return Attempt::GaveUp { status: GivenUp::Failed, error };
             }
         };
-        match self.smtp.send(message).await {
+        let sent = self.smtp.send(&message).await;
+        if !matches!(sent, Err(SendError::Connection(_))) {
+            self.server_refusals.store(0, Ordering::Relaxed);
+        }
+        match sent {
             Ok(()) => {
                 tracing::debug!(outbox = %row.id, to = %row.recipient, "outbox: sent");
                 Attempt::Sent
             }
-            Err(SendError::Permanent(error)) => {
-                tracing::warn!(outbox = %row.id, to = %row.recipient, %error, "outbox: refused by the server");
+            Err(SendError::Connection(reply)) => {
+                let (at_ms, error) = self.server_refused(&reply, refused);
+                Attempt::Postponed { at_ms, error }
+            }
+            Err(SendError::Permanent(reply)) => {
+                let error = reply.to_string();
+                tracing::warn!(outbox = %row.id, to = %row.recipient, %error, "outbox: refused by the server; failed");
                 Attempt::GaveUp { status: GivenUp::Failed, error }
             }
-            Err(SendError::Transient(error)) if row.attempts >= i64::from(self.settings.max_attempts) => {
-                tracing::warn!(outbox = %row.id, attempts = row.attempts, %error, "outbox: out of attempts");
+            Err(SendError::Transient(reply)) if row.attempts >= i64::from(self.settings.max_attempts) => {
+                let error = reply.to_string();
+                tracing::warn!(outbox = %row.id, to = %row.recipient, attempts = row.attempts, %error, "outbox: out of attempts; dead");
                 Attempt::GaveUp { status: GivenUp::Dead, error }
             }
-            Err(SendError::Transient(error)) => {
+            Err(SendError::Transient(reply)) => {
+                let error = reply.to_string();
                 let at_ms = self.clock.now_ms() + backoff_ms(row.attempts, rand::random::<f64>());
-                tracing::info!(outbox = %row.id, attempts = row.attempts, %error, "outbox: will retry");
+                tracing::warn!(outbox = %row.id, to = %row.recipient, attempts = row.attempts, %error, "outbox: not sent; will retry");
                 Attempt::Retry { at_ms, error }
             }
         }
+    }
+
+    /// The server refused us: pause (30 s, doubling per round in a row, at most 10 min) and say so
+    /// once per round, with the server's reply. Returns when the mails of this round are due again.
+    fn server_refused(
+        &self,
+        reply: &Reply,
+        refused: &std::sync::Mutex<Option<(i64, String)>>,
+    ) -> (i64, String) {
+        let mut refused = refused.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(first) = refused.as_ref() {
+            return first.clone();
+        }
+        let rounds = self.server_refusals.fetch_add(1, Ordering::Relaxed) + 1;
+        let pause_ms = backoff_ms(i64::from(rounds), rand::random::<f64>()).min(SERVER_PAUSE_CAP_MS);
+        let at_ms = self.clock.now_ms() + pause_ms;
+        self.server_paused_until.store(at_ms, Ordering::Relaxed);
+        let error = reply.to_string();
+        tracing::warn!(
+            server = %self.smtp.server(),
+            %error,
+            pause_seconds = pause_ms / 1000,
+            "outbox: the SMTP server refused us; mail stays queued"
+        );
+        *refused = Some((at_ms, error.clone()));
+        (at_ms, error)
     }
 
     /// Renders the row's template and composes the mail.
@@ -249,6 +347,16 @@ impl Worker {
                 _ => text.chars().take(QUOTED_TEXT_CHARS).collect(),
             };
             stored["message"]["text"] = Value::String(text);
+        }
+        if let Some(organization) = &sending.organization
+            && stored.get("organization").is_none_or(Value::is_null)
+        {
+            stored["organization"] = Value::String(organization.clone());
+        }
+        if mail == Some(Mail::CollaboratorNotice) {
+            let primary = sending.role.as_deref() == Some(Role::PrimaryContact.as_str());
+            let role = if primary { "primary_contact" } else { "collaborator" };
+            stored["recipient"]["role"] = Value::String(role.to_string());
         }
         let tokens = self.tokens(&stored, sending.holder, mail == Some(Mail::AccessLink));
         if let Some(tokens) = &tokens {
@@ -341,6 +449,61 @@ impl Worker {
         merge_missing(&mut stored, &defaults);
         stored
     }
+}
+
+/// Writes one attempt's outcome.
+fn record(tx: &mut store::Tx<'_>, id: OutboxId, attempt: &Attempt, now_ms: i64) -> store::Result<()> {
+    match attempt {
+        Attempt::Sent => outbox_store::mark_sent(tx, id, now_ms),
+        Attempt::Retry { at_ms, error } => outbox_store::mark_retry(tx, id, *at_ms, error),
+        Attempt::GaveUp { status, error } => outbox_store::mark_given_up(tx, id, *status, error),
+        Attempt::Postponed { at_ms, error } => outbox_store::mark_postponed(tx, id, *at_ms, error),
+    }
+}
+
+/// Looks up, in the claim transaction, what sending each claimed row needs.
+fn prepare(tx: &mut store::Tx<'_>, rows: Vec<Claimed>) -> store::Result<Vec<Sending>> {
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (root, holder, organization) = match (row.ticket, EmailAddress::parse(&row.recipient)) {
+            (Some(ticket), to) => (
+                outbox_store::thread_root(tx, ticket)?,
+                match &to {
+                    Some(to) => link_store::recipient(tx, ticket, to)?,
+                    None => None,
+                },
+                outbox_store::ticket_organization(tx, ticket)?,
+            ),
+            (None, _) => (None, None, None),
+        };
+        let role = match (row.ticket, EmailAddress::parse(&row.recipient)) {
+            (Some(ticket), Some(to)) if row.template == Mail::CollaboratorNotice.template() => {
+                outbox_store::participant_role(tx, ticket, &to)?
+            }
+            _ => None,
+        };
+        let entry = quoted_entry(&row.context_json);
+        let text = match entry {
+            Some(entry) => ticket_store::entry_reply_text(tx, entry)?,
+            None => None,
+        };
+        let files = match entry {
+            Some(entry) if row.template == Mail::ResponseRelay.template() => {
+                ticket_store::entry_files(tx, entry)?
+                    .into_iter()
+                    .enumerate()
+                    .map(|(n, (name, content_type, content))| File {
+                        name: if name.is_empty() { format!("attachment-{}", n + 1) } else { name },
+                        content_type,
+                        content,
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        claimed.push(Sending { row, root, text, files, holder, organization, role });
+    }
+    Ok(claimed)
 }
 
 /// Copies every key of `defaults` that `target` lacks (or has as null), recursively.

@@ -146,17 +146,6 @@ pub fn find_outbox(tx: &mut Tx<'_>, id: OutboxId) -> Result<Option<OutboxRecord>
     tx.query_opt(&format!("SELECT {RECORD_COLUMNS} WHERE o.id = $1"), params![id.0], record)
 }
 
-/// Puts a `failed` or `dead` row back in the queue, due now, with a fresh attempt budget.
-/// `false` when there is no such row in those states.
-pub fn retry_outbox(tx: &mut Tx<'_>, id: OutboxId, now_ms: i64) -> Result<bool> {
-    let changed = tx.execute(
-        "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = $1, last_error = NULL
-         WHERE id = $2 AND status IN ('failed', 'dead')",
-        params![now_ms, id.0],
-    )?;
-    Ok(changed > 0)
-}
-
 /// A row claimed for sending.
 #[derive(Clone, Debug)]
 pub struct Claimed {
@@ -184,17 +173,44 @@ pub fn claim_due(tx: &mut Tx<'_>, now_ms: i64, lease_ms: i64, limit: i64) -> Res
                       ORDER BY next_attempt_at, id LIMIT $3 {lock})
          RETURNING id, message_id, ticket_id, recipient, template, context, attempts"
     );
-    tx.query_all(&sql, params![now_ms + lease_ms, now_ms, limit], |r| {
-        Ok(Claimed {
-            id: OutboxId(r.i64(0)?),
-            message_id: r.string(1)?,
-            ticket: r.opt_i64(2)?.map(TicketId),
-            recipient: r.string(3)?,
-            template: r.string(4)?,
-            context_json: r.string(5)?,
-            attempts: r.i64(6)?,
-        })
+    tx.query_all(&sql, params![now_ms + lease_ms, now_ms, limit], claimed_row)
+}
+
+fn claimed_row(r: &Row<'_>) -> Result<Claimed> {
+    Ok(Claimed {
+        id: OutboxId(r.i64(0)?),
+        message_id: r.string(1)?,
+        ticket: r.opt_i64(2)?.map(TicketId),
+        recipient: r.string(3)?,
+        template: r.string(4)?,
+        context_json: r.string(5)?,
+        attempts: r.i64(6)?,
     })
+}
+
+/// Claims the named rows for `mailgate outbox retry`: queued, failed or dead rows, and sending rows
+/// whose lease ran out, become `sending` until `now + lease_ms`. A failed or dead row starts a fresh
+/// attempt budget. Rows already sent, or being sent under a live lease, are left alone.
+pub fn claim_for_retry(
+    tx: &mut Tx<'_>,
+    ids: &[OutboxId],
+    now_ms: i64,
+    lease_ms: i64,
+) -> Result<Vec<Claimed>> {
+    let mut claimed = Vec::with_capacity(ids.len());
+    for id in ids {
+        let row = tx.query_opt(
+            "UPDATE outbox SET status = 'sending', next_attempt_at = $1,
+                    attempts = CASE WHEN status IN ('failed', 'dead') THEN 1 ELSE attempts + 1 END
+              WHERE id = $2
+                AND (status IN ('queued', 'failed', 'dead') OR (status = 'sending' AND next_attempt_at <= $3))
+             RETURNING id, message_id, ticket_id, recipient, template, context, attempts",
+            params![now_ms + lease_ms, id.0, now_ms],
+            claimed_row,
+        )?;
+        claimed.extend(row);
+    }
+    Ok(claimed)
 }
 
 pub fn mark_sent(tx: &mut Tx<'_>, id: OutboxId, now_ms: i64) -> Result<()> {
@@ -213,6 +229,17 @@ pub fn mark_sent(tx: &mut Tx<'_>, id: OutboxId, now_ms: i64) -> Result<()> {
 pub fn mark_retry(tx: &mut Tx<'_>, id: OutboxId, next_attempt_ms: i64, error: &str) -> Result<()> {
     tx.execute(
         "UPDATE outbox SET status = 'queued', next_attempt_at = $1, last_error = $2 WHERE id = $3",
+        params![next_attempt_ms, error, id.0],
+    )?;
+    Ok(())
+}
+
+/// The server refused us (connection, STARTTLS, AUTH), not this mail: queued again for
+/// `next_attempt_ms` with the claim's attempt taken back, so it never runs out of attempts for it.
+pub fn mark_postponed(tx: &mut Tx<'_>, id: OutboxId, next_attempt_ms: i64, error: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE outbox SET status = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, next_attempt_at = $1, last_error = $2
+          WHERE id = $3",
         params![next_attempt_ms, error, id.0],
     )?;
     Ok(())
@@ -240,6 +267,24 @@ pub fn thread_root(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Option<String>> 
         "SELECT m.message_id FROM message_ids m JOIN entries e ON e.id = m.entry_id
          WHERE m.ticket_id = $1 AND m.direction = 'in' ORDER BY e.id LIMIT 1",
         params![ticket.0],
+        |r| r.string(0),
+    )
+}
+
+/// The name of `ticket`'s organization, if it has one.
+pub fn ticket_organization(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Option<String>> {
+    tx.query_opt(
+        "SELECT o.name FROM tickets t JOIN orgs o ON o.id = t.org_id WHERE t.id = $1",
+        params![ticket.0],
+        |r| r.string(0),
+    )
+}
+
+/// The role (`owner`, `collaborator`, `primary_contact`) of the user with `email` on `ticket`.
+pub fn participant_role(tx: &mut Tx<'_>, ticket: TicketId, email: &EmailAddress) -> Result<Option<String>> {
+    tx.query_opt(
+        "SELECT p.role FROM participants p JOIN users u ON u.id = p.user_id WHERE p.ticket_id = $1 AND u.email = $2",
+        params![ticket.0, email.as_str()],
         |r| r.string(0),
     )
 }

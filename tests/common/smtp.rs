@@ -43,21 +43,23 @@ pub fn free_port() -> u16 {
 
 impl SmtpSink {
     pub fn start(port: u16, maildir: PathBuf) -> SmtpSink {
-        Self::spawn(port, maildir, false)
+        Self::spawn(port, maildir, &[])
     }
 
     /// A server that answers every message with `554 5.7.1`.
     pub fn start_rejecting(port: u16, maildir: PathBuf) -> SmtpSink {
-        Self::spawn(port, maildir, true)
+        Self::spawn(port, maildir, &["--reject"])
     }
 
-    fn spawn(port: u16, maildir: PathBuf, reject: bool) -> SmtpSink {
+    /// A server that takes mail only after AUTH as `user` with `password` (else `535 5.7.8`).
+    pub fn start_requiring_auth(port: u16, maildir: PathBuf, user: &str, password: &str) -> SmtpSink {
+        Self::spawn(port, maildir, &["--auth-user", user, "--auth-password", password])
+    }
+
+    fn spawn(port: u16, maildir: PathBuf, options: &[&str]) -> SmtpSink {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
         let mut command = Command::new("/usr/bin/python3");
-        command.arg(script).args(["--port", &port.to_string(), "--maildir"]).arg(&maildir);
-        if reject {
-            command.arg("--reject");
-        }
+        command.arg(script).args(["--port", &port.to_string(), "--maildir"]).arg(&maildir).args(options);
         let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start aiosmtpd");
         let deadline = Instant::now() + Duration::from_secs(15);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -107,9 +109,9 @@ pub fn header(raw: &str, name: &str) -> Option<String> {
         .map(|l| l[prefix.len()..].trim().to_string())
 }
 
-/// An outbox worker on `h`'s database sending to the SMTP server on `port` (loopback, no TLS).
-pub fn worker(h: &Harness, port: u16) -> Worker {
-    let smtp = Smtp {
+/// The SMTP settings the test workers use: the server on `port` (loopback, no TLS, no AUTH).
+pub fn smtp_settings(port: u16) -> Smtp {
+    Smtp {
         host: "127.0.0.1".into(),
         port,
         tls: mailgate::config::SmtpTls::None,
@@ -118,7 +120,16 @@ pub fn worker(h: &Harness, port: u16) -> Worker {
         timeout_ms: 5_000,
         max_attempts: 3,
         pool_size: 4,
-    };
+    }
+}
+
+/// An outbox worker on `h`'s database sending to the SMTP server on `port` (loopback, no TLS).
+pub fn worker(h: &Harness, port: u16) -> Worker {
+    worker_with(h, &smtp_settings(port))
+}
+
+/// An outbox worker on `h`'s database with these SMTP settings.
+pub fn worker_with(h: &Harness, smtp: &Smtp) -> Worker {
     let mut settings = mailgate::app::worker_settings(&h.config, h.ingestor.settings().keyring.clone());
     settings.instance_name = "ACME Support".into();
     settings.max_attempts = 3;
@@ -129,7 +140,7 @@ pub fn worker(h: &Harness, port: u16) -> Worker {
     Worker::new(
         h.ingestor.store().clone(),
         Arc::new(Templates::load(None).expect("default templates")),
-        SmtpSender::new(&smtp).unwrap(),
+        SmtpSender::new(smtp).unwrap(),
         settings,
         Arc::new(h.clock.clone()),
     )

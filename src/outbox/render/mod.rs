@@ -152,8 +152,9 @@ impl Templates {
                 "note_address": "support+note-abc@help.example.com",
             }),
             Mail::CollaboratorNotice => json!({
-                "recipient": { "name": "Sam Roe", "email": "sam@example.org" },
+                "recipient": { "name": "Sam Roe", "email": "sam@example.org", "role": "primary_contact" },
                 "owner": { "name": "Jane Doe", "email": "jane@example.org" },
+                "organization": "ACME",
             }),
             Mail::RejectionNotice => {
                 json!({ "reason": "Messages larger than 25 MB are not accepted; please send a link instead." })
@@ -290,10 +291,20 @@ fn sparse_context(name: Mail) -> Value {
             *slot = json!("");
         }
     }
+    // The other branch of the collaborator notice: someone in copy.
+    if let Some(role) = context.pointer_mut("/recipient/role") {
+        *role = json!("collaborator");
+    }
     if !name.about_ticket() {
         merge(&mut context, json!({ "ticket": { "number": "", "subject": "", "status": "", "url": "" } }));
     }
     context
+}
+
+/// Whether a reply to this mail is expected (and so the mail carries the reply marker): every mail
+/// but account mail, whose reply would only start a new ticket with a quoted single-use link.
+pub fn takes_replies(name: Mail) -> bool {
+    !matches!(name, Mail::AccountConfirm | Mail::AccountExists | Mail::AccountInvite | Mail::PasswordReset)
 }
 
 /// The promises every override must keep: the quote stripper cuts inbound replies at the marker.
@@ -309,6 +320,9 @@ fn check_rules(
     };
     if rendered.subject.is_empty() {
         found.push(TemplateError::Rule { file: shown(PARTS[0]), rule: "the subject must not be empty" });
+    }
+    if !takes_replies(name) {
+        return;
     }
     if rendered.text.lines().next().map(str::trim_end) != Some(REPLY_MARKER) {
         let rule = "the first line of the text must be the reply marker ({{ reply_marker }})";

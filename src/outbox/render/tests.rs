@@ -22,16 +22,63 @@ fn every_default_renders_with_its_sample_and_sparse_context() {
     for name in Mail::ALL {
         for context in [Templates::sample_context(name), sparse_context(name)] {
             let r = templates.render(name, &context).unwrap();
-            assert_eq!(r.text.lines().next(), Some(REPLY_MARKER), "{name:?}");
+            let marker = takes_replies(name);
+            assert_eq!(r.text.lines().next() == Some(REPLY_MARKER), marker, "{name:?}");
+            assert_eq!(r.text.contains(REPLY_MARKER), marker, "{name:?}");
             assert!(r.text.trim_end().ends_with("Example Support"), "{name:?}:\n{}", r.text);
             assert!(!r.text.contains("\n\n\n"), "{name:?} has a gap:\n{}", r.text);
-            assert!(r.html.contains(&format!(">{REPLY_MARKER}</p>")), "{name:?}");
+            assert_eq!(r.html.contains(&format!(">{REPLY_MARKER}</p>")), marker, "{name:?}");
+            assert_eq!(r.html.contains(REPLY_MARKER), marker, "{name:?}");
             assert!(r.html.contains("Example Support"), "{name:?}");
             assert!(!r.html.contains("<script") && !r.html.contains("src="), "{name:?}");
             assert!(!r.html.contains("\n\n"), "{name:?}:\n{}", r.html);
             let tagged = r.subject.starts_with("[#123456] ");
             assert_eq!(tagged, context["ticket"]["number"] == "123456", "{name:?}: {}", r.subject);
         }
+    }
+}
+
+#[test]
+fn account_mail_carries_no_reply_marker_and_ticket_mail_does() {
+    for name in [Mail::AccountConfirm, Mail::AccountExists, Mail::AccountInvite, Mail::PasswordReset] {
+        let r = defaults().render(name, &Templates::sample_context(name)).unwrap();
+        assert!(!r.text.contains("reply above this line"), "{name:?}:\n{}", r.text);
+        assert!(!r.html.contains("reply above this line"), "{name:?}:\n{}", r.html);
+        assert!(r.text.starts_with("Hello Jane Doe,\n"), "{name:?}:\n{}", r.text);
+    }
+    for name in [Mail::NewTicketAutoResponse, Mail::RejectionNotice, Mail::AccessLink] {
+        let r = defaults().render(name, &Templates::sample_context(name)).unwrap();
+        assert!(r.text.starts_with(REPLY_MARKER), "{name:?}");
+    }
+}
+
+#[test]
+fn an_account_mail_override_may_leave_the_marker_out() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("password_reset.txt.tera"), "Reset: {{ link }}\n").unwrap();
+    let templates = Templates::load(Some(dir.path())).unwrap_or_else(|e| panic!("{e:#?}"));
+    let r = templates.render(Mail::PasswordReset, &Templates::sample_context(Mail::PasswordReset)).unwrap();
+    assert_eq!(r.text, "Reset: https://help.example.com/account/abc\n");
+}
+
+#[test]
+fn a_primary_contact_is_told_they_were_added_as_the_organizations_contact() {
+    let templates = defaults();
+    let primary = Templates::sample_context(Mail::CollaboratorNotice);
+    let r = templates.render(Mail::CollaboratorNotice, &primary).unwrap();
+    for part in [&r.text, &r.html] {
+        assert!(part.contains("as the contact of ACME"), "{part}");
+        assert!(!part.contains("in copy"), "{part}");
+    }
+    let mut no_org = primary.clone();
+    no_org["organization"] = json!("");
+    let r = templates.render(Mail::CollaboratorNotice, &no_org).unwrap();
+    assert!(r.text.contains("as the contact of their organization"), "{}", r.text);
+    let copied = sparse_context(Mail::CollaboratorNotice);
+    let r = templates.render(Mail::CollaboratorNotice, &copied).unwrap();
+    for part in [&r.text, &r.html] {
+        assert!(part.contains("with you in copy"), "{part}");
+        assert!(!part.contains("contact of"), "{part}");
     }
 }
 
