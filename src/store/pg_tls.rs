@@ -139,24 +139,31 @@ fn client_config(mode: SslMode, ca_roots: &[CertificateDer<'static>]) -> ClientC
         SslMode::Require => !ca_roots.is_empty(),
         SslMode::VerifyCa | SslMode::VerifyFull => true,
     };
-    let verifier: Arc<dyn ServerCertVerifier> = if checked {
+    let chain = checked.then(|| {
         let roots = Arc::new(crate::tls::root_store(ca_roots, ca_roots.is_empty()));
-        let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
+        WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
             .build()
-            .expect("the root store holds at least the built-in roots or the CA file's");
-        if mode == SslMode::VerifyFull { webpki } else { Arc::new(ChainOnly(webpki)) }
-    } else {
-        Arc::new(Unchecked(provider.signature_verification_algorithms))
+            .expect("the root store holds at least the built-in roots or the CA file's")
+    });
+    let verifier: Arc<dyn ServerCertVerifier> = match chain {
+        Some(webpki) if mode == SslMode::VerifyFull => webpki,
+        chain => Arc::new(Lenient { chain, algorithms: provider.signature_verification_algorithms }),
     };
     builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth()
 }
 
-/// `verify-ca`: the chain must lead to a trusted CA; the name in the certificate is not compared
-/// (webpki checks the chain first, so a name error means the chain was good).
+/// The modes short of `verify-full`: with `chain` (verify-ca, or require with a CA file) the
+/// chain must lead to a trusted CA but the name is not compared (webpki checks the chain first,
+/// so a name error means the chain was good); without it (prefer, require) nothing is checked,
+/// as in libpq: encryption against a passive listener only. The handshake's signatures are
+/// verified either way (they prove the server holds the certificate's key).
 #[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
+struct Lenient {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -165,7 +172,8 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+        let Some(chain) = &self.chain else { return Ok(ServerCertVerified::assertion()) };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -179,7 +187,7 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -188,51 +196,11 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `prefer` and `require` without a CA: encryption against a passive listener only, as in libpq.
-/// The handshake's signatures are still verified (they prove the key matches the certificate).
-#[derive(Debug)]
-struct Unchecked(WebPkiSupportedAlgorithms);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_schemes()
+        self.algorithms.supported_schemes()
     }
 }
 
