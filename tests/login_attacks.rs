@@ -88,7 +88,8 @@ impl Visitor {
 
     /// The CSRF cookie pair and token for a fresh visit of `page`.
     async fn form(&self, server: SocketAddr, page: &str) -> (String, String) {
-        let head = format!("GET {page} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n{}\r\n", self.extra_headers());
+        let head =
+            format!("GET {page} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n{}\r\n", self.extra_headers());
         let shown = request_from(self.source, server, &head).await;
         let cookie = shown.header("set-cookie").unwrap().split(';').next().unwrap().to_string();
         (cookie, shown.csrf())
@@ -146,7 +147,12 @@ async fn parallel_guesses_cannot_outrun_the_lockout(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(10)).await;
     let (server, (cookie, csrf)) = correct;
     let last = attacker
-        .post(server, "/login", &cookie, &format!("email=ann%40acme.com&password={}&csrf={}", encode(GOOD), csrf))
+        .post(
+            server,
+            "/login",
+            &cookie,
+            &format!("email=ann%40acme.com&password={}&csrf={}", encode(GOOD), csrf),
+        )
         .await;
     let mut statuses = Vec::new();
     for guess in guesses {
@@ -156,7 +162,11 @@ async fn parallel_guesses_cannot_outrun_the_lockout(backend: Backend) {
     assert!(judged <= 5, "at most auth.max_failed_logins guesses are judged: {statuses:?}");
     assert_eq!(last.status, 429, "the lockout holds for the right password sent last: {}", last.body);
     assert!(last.header("set-cookie").is_none_or(|c| !c.starts_with("mg_user=")), "no session");
-    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM sessions WHERE user_id IS NOT NULL").await, 1, "the sign-up's");
+    assert_eq!(
+        h.scalar_i64("SELECT COUNT(*) FROM sessions WHERE user_id IS NOT NULL").await,
+        1,
+        "the sign-up's"
+    );
 }
 
 async fn a_strangers_failures_do_not_lock_the_owner_out(backend: Backend) {
@@ -175,7 +185,8 @@ async fn an_agents_aliases_share_one_budget(backend: Backend) {
     let Some((_h, server, accounts)) = site(backend, "").await else { return };
     accounts.set_agent_password("bob", GOOD).await.unwrap();
     let attacker = Visitor::at("127.0.0.5");
-    for login in ["bob@example.com", "bob.agent@example.com", "BOB@example.com", "bob", " <bob@example.com> "] {
+    for login in ["bob@example.com", "bob.agent@example.com", "BOB@example.com", "bob", " <bob@example.com> "]
+    {
         let page = attacker.agent_login(server, login, "wrong password").await;
         assert!(page.status == 401 || page.status == 429, "{login}: {}", page.status);
     }
@@ -249,12 +260,16 @@ async fn a_pre_registered_password_never_signs_anyone_in(backend: Backend) {
     client.submit("/register", "/register", "name=Zed&email=zed%40acme.com").await;
     let link = mailed_link(&h, "account_confirm", "zed@acme.com").await;
     assert_eq!(client.submit(&link, &link, "").await.status, 400);
-    assert_eq!(h.strings("SELECT status FROM users WHERE email = $1", "zed@acme.com").await, Vec::<String>::new());
+    assert_eq!(
+        h.strings("SELECT status FROM users WHERE email = $1", "zed@acme.com").await,
+        Vec::<String>::new()
+    );
 }
 
 async fn mail_to_an_unverified_address_carries_no_requester_text(backend: Backend) {
     let Some((h, server, _)) = site(backend, "").await else { return };
-    let name = format!("Dear customer\r\nYour account is suspended: call +1 555 0100 now {}", "x".repeat(150));
+    let name =
+        format!("Dear customer\r\nYour account is suspended: call +1 555 0100 now {}", "x".repeat(150));
     let form = format!("name={}&email=target%40elsewhere.example", encode(&name));
     assert_eq!(Client::new(server).submit("/register", "/register", &form).await.status, 200);
     let context = outbox_context(&h, "account_confirm", "target@elsewhere.example").await;
@@ -270,7 +285,8 @@ async fn mail_to_an_unverified_address_carries_no_requester_text(backend: Backen
 
     // The guest auto-response: no quote of the body, no name, the subject cut to one short line.
     let subject = format!("Win a prize at evil.example {}", "y".repeat(200));
-    let mail = Mail::new("Spoofed Name <victim@elsewhere.example>", &subject, "Click http://evil.example/now");
+    let mail =
+        Mail::new("Spoofed Name <victim@elsewhere.example>", &subject, "Click http://evil.example/now");
     h.pipe(&mail.build()).await;
     let context = outbox_context(&h, "new_ticket_auto_response", "victim@elsewhere.example").await;
     assert!(context["message"]["entry_id"].is_null(), "nothing of the body is quoted: {context}");

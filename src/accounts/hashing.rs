@@ -1,15 +1,16 @@
 //! Password hashing under a bound: argon2id takes its whole memory cost (19 MiB by default) for
 //! every run, so unbounded parallel sign-ins are a memory-exhaustion lever that needs no account.
 //! At most [`capacity`] hashes run at once; a request waits up to [`WAIT`] for a turn and is then
-//! refused as busy (the web answers 503 with `Retry-After`).
+//! refused as busy (the web answers 503 with `Retry-After`). The runs reuse one argon2 workspace
+//! per turn, so the memory stays at turns x cost after a storm instead of one copy per thread.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
 use super::AccountError;
-use crate::auth::password::{PasswordPolicy, Verdict};
+use crate::auth::password::{PasswordPolicy, Verdict, Workspace};
 use crate::store::StoreError;
 
 /// How long a sign-in waits for a turn before it is told to come back.
@@ -23,6 +24,8 @@ const MEMORY_BUDGET_KIB: u64 = 256 * 1024;
 pub(super) struct Hashing {
     policy: Arc<PasswordPolicy>,
     turns: Arc<Semaphore>,
+    /// argon2 memory, one per turn at most, reused (see [`Workspace`]).
+    workspaces: Arc<Mutex<Vec<Workspace>>>,
 }
 
 /// Concurrent hashes allowed: one per core (argon2 is CPU-bound: more only queue inside the
@@ -36,7 +39,11 @@ impl Hashing {
     pub(super) fn new(policy: PasswordPolicy) -> Hashing {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let turns = capacity(cores, policy.params.memory_kib);
-        Hashing { policy: Arc::new(policy), turns: Arc::new(Semaphore::new(turns)) }
+        Hashing {
+            policy: Arc::new(policy),
+            turns: Arc::new(Semaphore::new(turns)),
+            workspaces: Arc::new(Mutex::new(Vec::with_capacity(turns))),
+        }
     }
 
     pub(super) fn policy(&self) -> &PasswordPolicy {
@@ -44,19 +51,23 @@ impl Hashing {
     }
 
     /// Checks `password` against `stored` (`None` still costs one run), when a turn is free.
-    pub(super) async fn verify(&self, password: &str, stored: Option<String>) -> Result<Verdict, AccountError> {
+    pub(super) async fn verify(
+        &self,
+        password: &str,
+        stored: Option<String>,
+    ) -> Result<Verdict, AccountError> {
         let policy = self.policy.clone();
         let password = password.to_string();
-        self.run(move || Ok(policy.verify(&password, stored.as_deref()))).await
+        self.run(move |workspace| Ok(policy.verify_in(&password, stored.as_deref(), workspace))).await
     }
 
     /// Hashes a new password, when a turn is free.
     pub(super) async fn hash(&self, password: &str) -> Result<String, AccountError> {
         let policy = self.policy.clone();
         let password = password.to_string();
-        self.run(move || {
+        self.run(move |workspace| {
             policy
-                .hash(&password)
+                .hash_in(&password, workspace)
                 .map_err(|e| AccountError::Refused(format!("the password could not be hashed: {e}")))
         })
         .await
@@ -64,15 +75,21 @@ impl Hashing {
 
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> Result<T, AccountError> + Send + 'static,
+        work: impl FnOnce(&mut Workspace) -> Result<T, AccountError> + Send + 'static,
     ) -> Result<T, AccountError> {
         let turn = match tokio::time::timeout(WAIT, self.turns.clone().acquire_owned()).await {
             Ok(Ok(turn)) => turn,
             Ok(Err(_)) | Err(_) => return Err(AccountError::Busy),
         };
+        let workspaces = self.workspaces.clone();
         tokio::task::spawn_blocking(move || {
             let _turn = turn;
-            work()
+            // Holding a turn, a workspace is free (or none was made yet): never more than turns.
+            let mut workspace =
+                workspaces.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
+            let result = work(&mut workspace);
+            workspaces.lock().unwrap_or_else(|e| e.into_inner()).push(workspace);
+            result
         })
         .await
         .map_err(|e| AccountError::Store(StoreError::Task(e.to_string())))?

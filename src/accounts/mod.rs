@@ -21,8 +21,8 @@ pub use login::{Realm, SignIn};
 pub use sessions::Session;
 pub use two_factor::TwoFactorState;
 
-use crate::auth::password::{Argon2Params, PasswordPolicy, Weak};
 use crate::auth::client::ClientResolver;
+use crate::auth::password::{Argon2Params, PasswordPolicy, Weak};
 use crate::auth::provider::Provider;
 use crate::auth::secret::SecretBox;
 use crate::config::{Config, Registration};
@@ -131,7 +131,11 @@ impl Accounts {
 
     /// The client of a request from `peer`: the forwarded address when `peer` is one of
     /// `web.trusted_proxies`, `peer` otherwise. Throttling and rate limits count this.
-    pub fn client_address(&self, peer: std::net::IpAddr, headers: &axum::http::HeaderMap) -> std::net::IpAddr {
+    pub fn client_address(
+        &self,
+        peer: std::net::IpAddr,
+        headers: &axum::http::HeaderMap,
+    ) -> std::net::IpAddr {
         self.clients.client(peer, headers)
     }
 

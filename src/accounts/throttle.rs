@@ -74,7 +74,11 @@ pub(super) fn charge_password(
     let known = account_store::is_known_client(tx, account, client, now_ms - KNOWN_CLIENT_MS)?;
     let pair = format!("login:{account}@{client}");
     let mut limits = vec![
-        Limit { key: format!("client:{client}"), window_ms: rules.lockout_ms, max: rules.max_failed_per_client },
+        Limit {
+            key: format!("client:{client}"),
+            window_ms: rules.lockout_ms,
+            max: rules.max_failed_per_client,
+        },
         Limit { key: pair.clone(), window_ms: rules.lockout_ms, max: rules.max_failed },
     ];
     if !known {
@@ -99,7 +103,11 @@ pub(super) fn charge_second_factor(
     now_ms: i64,
 ) -> crate::store::Result<Charged> {
     let limits = [
-        Limit { key: format!("client:{client}"), window_ms: rules.lockout_ms, max: rules.max_failed_per_client },
+        Limit {
+            key: format!("client:{client}"),
+            window_ms: rules.lockout_ms,
+            max: rules.max_failed_per_client,
+        },
         Limit { key: agent_key.to_string(), window_ms: rules.lockout_ms, max: rules.max_failed },
     ];
     charge(tx, &limits, now_ms)

@@ -48,8 +48,11 @@ impl Accounts {
         let sealer = self.sealer.clone().ok_or_else(|| {
             AccountError::Refused("Two-factor sign-in needs auth.totp_key_file in the configuration.".into())
         })?;
-        let enabled =
-            self.ingestor.store().read(move |tx| Ok(factor_store::totp(tx, agent)?.is_some_and(|t| t.enabled))).await?;
+        let enabled = self
+            .ingestor
+            .store()
+            .read(move |tx| Ok(factor_store::totp(tx, agent)?.is_some_and(|t| t.enabled)))
+            .await?;
         if enabled {
             return Err(AccountError::Refused("Two-factor sign-in is already on.".into()));
         }

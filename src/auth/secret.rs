@@ -88,8 +88,8 @@ impl SecretBox {
     /// show a pending secret without storing it (a GET must not write).
     pub fn derive(&self, context: &[u8]) -> [u8; 32] {
         use hmac::{KeyInit as _, Mac};
-        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&self.derive_key)
-            .expect("HMAC takes a key of any length");
+        let mut mac =
+            hmac::Hmac::<Sha256>::new_from_slice(&self.derive_key).expect("HMAC takes a key of any length");
         mac.update(context);
         mac.finalize().into_bytes().into()
     }

@@ -315,7 +315,8 @@ const AUTO_RESPONSE_SUBJECT_CHARS: usize = 80;
 
 /// `subject` on one line, at most [`AUTO_RESPONSE_SUBJECT_CHARS`] characters (an ellipsis marks a cut).
 fn short_subject(subject: &str) -> String {
-    let line = subject.split(char::is_control).filter(|part| !part.trim().is_empty()).collect::<Vec<_>>().join(" ");
+    let line =
+        subject.split(char::is_control).filter(|part| !part.trim().is_empty()).collect::<Vec<_>>().join(" ");
     let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
     if line.chars().count() <= AUTO_RESPONSE_SUBJECT_CHARS {
         return line;

@@ -265,7 +265,10 @@ pub fn count_attempt(tx: &mut Tx<'_>, key: &str, now_ms: i64, window_ms: i64, ma
 
 /// Takes back one counted attempt (it succeeded, or was never judged).
 pub fn refund_attempt(tx: &mut Tx<'_>, key: &str) -> Result<()> {
-    tx.execute("UPDATE rate_limits SET failures = failures - 1 WHERE key = $1 AND failures > 0", params![key])?;
+    tx.execute(
+        "UPDATE rate_limits SET failures = failures - 1 WHERE key = $1 AND failures > 0",
+        params![key],
+    )?;
     Ok(())
 }
 

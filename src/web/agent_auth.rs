@@ -352,7 +352,9 @@ pub(super) fn failure(state: &WebState, error: &AccountError) -> Response {
         AccountError::Busy => {
             tracing::warn!("web: too many password checks at once; answered 503");
             let mut response = state.pages.unavailable();
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(crate::accounts::RETRY_AFTER_SECS));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(crate::accounts::RETRY_AFTER_SECS));
             response
         }
     }
