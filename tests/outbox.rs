@@ -54,7 +54,11 @@ async fn new_ticket_answers_owner_notifies_contacts_and_alerts_manager(backend: 
         h.strings("SELECT context FROM outbox WHERE template = 'new_ticket_auto_response'", "").await;
     let context: serde_json::Value = serde_json::from_str(&context[0]).unwrap();
     assert_eq!(context["ticket"]["subject"], "Broken");
-    assert!(context["message"]["entry_id"].is_i64(), "the text is quoted from its entry at send time");
+    // The auto-response goes to an unverified From: none of the requester's text (issue 13).
+    assert!(context["message"]["entry_id"].is_null(), "the auto-response quotes nothing");
+    let alert = h.strings("SELECT context FROM outbox WHERE template = 'new_ticket_alert'", "").await;
+    let alert: serde_json::Value = serde_json::from_str(&alert[0]).unwrap();
+    assert!(alert["message"]["entry_id"].is_i64(), "the text is quoted from its entry at send time");
     assert!(report.trace.to_string().contains("queued"), "{}", report.trace);
 }
 

@@ -1,18 +1,19 @@
-//! Signing in: throttling first (per account and per client address, counted in the database so
-//! every daemon sees the same numbers), then the providers in order. The local provider verifies
-//! argon2id on a blocking thread, with a dummy hash for unknown accounts so the answer takes as
-//! long either way, and rehashes a password whose parameters are out of date.
+//! Signing in: the attempt is counted first (per resolved account and client, in the database so
+//! every daemon sees the same numbers; `throttle`), then the providers in order. The local
+//! provider verifies argon2id on a blocking thread within the bound on concurrent hashes, with a
+//! dummy hash for unknown accounts so the answer takes as long either way, and rehashes a password
+//! whose parameters are out of date.
 
 use std::net::IpAddr;
 
-use super::{AccountError, Accounts};
+use super::{AccountError, Accounts, throttle};
 use crate::auth::password::Verdict;
 use crate::auth::provider::RequestInfo;
 use crate::core::ids::AgentId;
+use crate::store::Tx;
 use crate::store::accounts::{self as account_store};
 use crate::store::second_factor as factor_store;
 use crate::store::sessions::{Holder, Stage};
-use crate::store::{StoreError, Tx};
 
 /// Which door: the agent console or the end-user portal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +49,9 @@ struct Stored {
 }
 
 impl Accounts {
-    /// Checks `login` + `password` (an email address, or an agent's key) from `client`.
+    /// Checks `login` + `password` (an email address, or an agent's key) from `client`. The
+    /// attempt is counted before the password is checked (see [`super::throttle`]); a locked
+    /// counter answers `Throttled` without running argon2.
     pub async fn sign_in(
         &self,
         realm: Realm,
@@ -56,30 +59,38 @@ impl Accounts {
         password: &str,
         client: IpAddr,
     ) -> Result<SignIn, AccountError> {
-        let login = login.trim().to_lowercase();
-        let keys = throttle_keys(realm, &login, client);
+        let login = normalize_login(login);
+        let client = throttle::client_name(client);
         let now = self.now_ms();
-        let blocked_keys = keys.clone();
-        let lookup = login.clone();
-        let (blocked, stored) = self
+        let rules = self.rules.clone();
+        let (stored, account, charged) = self
             .ingestor
             .store()
-            .read(move |tx| {
-                let blocked = account_store::is_blocked(tx, &blocked_keys[0], now)?
-                    || account_store::is_blocked(tx, &blocked_keys[1], now)?;
-                Ok((blocked, stored(tx, realm, &lookup)?))
+            .write(move |tx| {
+                let stored = stored(tx, realm, &login)?;
+                let account = throttle::account_name(stored.holder, realm.as_str(), &login);
+                let charged = throttle::charge_password(tx, &rules, &account, &client, now)?;
+                Ok((stored, (account, client), charged))
             })
             .await?;
-        if blocked {
+        if charged.blocked {
             return Ok(SignIn::Throttled);
         }
-        let verdict = self.verify(password, stored.hash).await?;
-        match (verdict, stored.holder) {
-            (Verdict::Match, Some(holder)) => self.granted(holder, None, keys).await,
-            (Verdict::MatchNeedsRehash, Some(holder)) => {
-                self.granted(holder, Some(password.to_string()), keys).await
+        let verdict = match self.hashing.verify(password, stored.hash).await {
+            Ok(verdict) => verdict,
+            Err(error) => {
+                // Never judged (busy, or the task failed): the attempt does not count.
+                self.ingestor.store().write(move |tx| throttle::refund(tx, &charged, false)).await?;
+                return Err(error);
             }
-            _ => self.failed(keys).await,
+        };
+        match (verdict, stored.holder) {
+            (Verdict::Match, Some(holder)) => self.granted(holder, None, charged, account).await,
+            (Verdict::MatchNeedsRehash, Some(holder)) => {
+                self.granted(holder, Some(password.to_string()), charged, account).await
+            }
+            _ if charged.exhausted => Ok(SignIn::Throttled),
+            _ => Ok(SignIn::Denied),
         }
     }
 
@@ -93,7 +104,7 @@ impl Accounts {
         let Some(login) = self.providers.iter().find_map(|provider| provider.prove(request)) else {
             return Ok(None);
         };
-        let login = login.trim().to_lowercase();
+        let login = normalize_login(&login);
         let stored = self.ingestor.store().read(move |tx| stored(tx, realm, &login)).await?;
         let Some(holder) = stored.holder else {
             tracing::warn!(realm = realm.as_str(), "pass-through sign-in names no account");
@@ -105,36 +116,13 @@ impl Accounts {
         Ok(Some(SignIn::Granted { holder, stage: Stage::Full }))
     }
 
-    /// The local password check, on a blocking thread; `stored` `None` still costs one argon2 run.
-    async fn verify(&self, password: &str, stored: Option<String>) -> Result<Verdict, AccountError> {
-        let policy = self.policy.clone();
-        let password = password.to_string();
-        Ok(tokio::task::spawn_blocking(move || policy.verify(&password, stored.as_deref()))
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))?)
-    }
-
-    async fn failed(&self, keys: [String; 2]) -> Result<SignIn, AccountError> {
-        let now = self.now_ms();
-        let (window, max, max_client) =
-            (self.rules.lockout_ms, self.rules.max_failed, self.rules.max_failed_per_client);
-        let blocked = self
-            .ingestor
-            .store()
-            .write(move |tx| {
-                let account = account_store::record_failure(tx, &keys[0], now, window, max)?;
-                let client = account_store::record_failure(tx, &keys[1], now, window, max_client)?;
-                Ok(account || client)
-            })
-            .await?;
-        Ok(if blocked { SignIn::Throttled } else { SignIn::Denied })
-    }
-
+    /// `account` is `(counter name of the account, counter name of the client)`.
     async fn granted(
         &self,
         holder: Holder,
         rehash: Option<String>,
-        keys: [String; 2],
+        charged: throttle::Charged,
+        account: (String, String),
     ) -> Result<SignIn, AccountError> {
         let new_hash = match rehash {
             Some(password) => Some(self.hash_password(&password).await?),
@@ -146,7 +134,8 @@ impl Accounts {
             .ingestor
             .store()
             .write(move |tx| {
-                account_store::clear_failures(tx, &keys[0])?;
+                throttle::refund(tx, &charged, true)?;
+                account_store::remember_client(tx, &account.0, &account.1, now)?;
                 if let Some(hash) = &new_hash {
                     match holder {
                         Holder::Agent(agent) => {
@@ -168,27 +157,17 @@ impl Accounts {
             .await?;
         Ok(SignIn::Granted { holder, stage })
     }
-
-    /// Counts a failed second factor against the account (a 6-digit code is guessable).
-    pub(super) async fn second_factor_failed(
-        &self,
-        agent: AgentId,
-        client: IpAddr,
-    ) -> Result<bool, AccountError> {
-        let keys = [format!("agent-2fa:{}", agent.0), format!("client:{client}")];
-        Ok(self.failed(keys).await? == SignIn::Throttled)
-    }
-
-    pub(super) async fn second_factor_blocked(&self, agent: AgentId) -> Result<bool, AccountError> {
-        let key = format!("agent-2fa:{}", agent.0);
-        let now = self.now_ms();
-        Ok(self.ingestor.store().read(move |tx| account_store::is_blocked(tx, &key, now)).await?)
-    }
 }
 
-/// `[account key, client key]`.
-fn throttle_keys(realm: Realm, login: &str, client: IpAddr) -> [String; 2] {
-    [format!("{}:{login}", realm.as_str()), format!("client:{client}")]
+/// The counter of agent `agent`'s second-factor codes (an admin's 2FA reset clears it).
+pub(super) fn second_factor_key(agent: AgentId) -> String {
+    format!("agent-2fa:{}", agent.0)
+}
+
+/// A login as typed, as looked up: trimmed, lower-case, without the angle brackets of
+/// `<name@example.com>`.
+fn normalize_login(login: &str) -> String {
+    login.trim().trim_start_matches('<').trim_end_matches('>').trim().to_lowercase()
 }
 
 fn stored(tx: &mut Tx<'_>, realm: Realm, login: &str) -> crate::store::Result<Stored> {

@@ -13,6 +13,9 @@ use crate::ingest::Ingestor;
 use crate::store::outbox::{self as outbox_store, NewOutbound};
 use crate::store::{Result, Tx};
 
+/// The longest name a greeting shows.
+const GREETING_NAME_CHARS: usize = 40;
+
 /// Queues account mail inside a store transaction (a `'static` handle for `Store::write`).
 #[derive(Clone)]
 pub(super) struct Mailer {
@@ -29,6 +32,9 @@ impl Mailer {
         link: &str,
         valid_ms: i64,
     ) -> Result<()> {
+        // Account mail may go to an address nobody has verified yet: the greeting is at most a
+        // short single-line name, whatever was typed.
+        let name = super::signup::single_line(name, GREETING_NAME_CHARS);
         let context = json!({
             "recipient": { "name": name, "email": to.as_str() },
             "link": link,

@@ -6,18 +6,22 @@
 //! Every mail this module sends goes through the outbox like any other mail; a link in it is a
 //! random token stored only as its SHA-256, single-use, with its expiry checked in the query.
 
+mod hashing;
 mod login;
 mod mail;
 mod sessions;
 mod signup;
+mod throttle;
 mod two_factor;
 
 use std::sync::Arc;
 
+pub use hashing::{RETRY_AFTER_SECS, capacity as hashing_capacity};
 pub use login::{Realm, SignIn};
 pub use sessions::Session;
 pub use two_factor::TwoFactorState;
 
+use crate::auth::client::ClientResolver;
 use crate::auth::password::{Argon2Params, PasswordPolicy, Weak};
 use crate::auth::provider::Provider;
 use crate::auth::secret::SecretBox;
@@ -34,6 +38,7 @@ pub struct Rules {
     pub session_max_ms: i64,
     pub max_failed: u32,
     pub max_failed_per_client: u32,
+    pub max_failed_per_account: u32,
     pub lockout_ms: i64,
     pub reset_ms: i64,
     pub confirm_ms: i64,
@@ -50,6 +55,7 @@ impl Rules {
             session_max_ms: i64::from(auth.session_max_hours) * 60 * MINUTE_MS,
             max_failed: auth.max_failed_logins,
             max_failed_per_client: auth.max_failed_logins_per_client,
+            max_failed_per_account: auth.max_failed_logins_per_account,
             lockout_ms: i64::from(auth.lockout_minutes) * MINUTE_MS,
             reset_ms: i64::from(auth.reset_minutes) * MINUTE_MS,
             confirm_ms: i64::from(registration.confirm_hours) * 60 * MINUTE_MS,
@@ -70,16 +76,20 @@ pub enum AccountError {
     /// Not allowed here (the registration mode, the account's state); the message says why.
     #[error("{0}")]
     Refused(String),
+    /// Too many passwords are being checked at once: come back in a few seconds.
+    #[error("too many sign-ins at once; try again in a few seconds")]
+    Busy,
 }
 
 /// The account workflows over one store, one configuration.
 pub struct Accounts {
     ingestor: Arc<Ingestor>,
-    policy: Arc<PasswordPolicy>,
+    hashing: hashing::Hashing,
     registration: Registration,
     rules: Rules,
     sealer: Option<Arc<SecretBox>>,
     providers: Vec<Box<dyn Provider>>,
+    clients: ClientResolver,
     base_url: String,
     instance_name: String,
 }
@@ -96,11 +106,12 @@ impl Accounts {
             auth.totp_key.as_deref().and_then(|key| SecretBox::from_key_material(key).ok()).map(Arc::new);
         Accounts {
             ingestor,
-            policy: Arc::new(PasswordPolicy { params, min_length: auth.min_password_length }),
+            hashing: hashing::Hashing::new(PasswordPolicy { params, min_length: auth.min_password_length }),
             registration: config.registration.clone(),
             rules: Rules::from_config(config),
             sealer,
             providers: crate::auth::provider::configured(auth),
+            clients: ClientResolver::new(&config.web.trusted_proxies),
             base_url: config.web.base_url.clone(),
             instance_name: config.instance.name.clone(),
         }
@@ -118,6 +129,16 @@ impl Accounts {
         &self.ingestor
     }
 
+    /// The client of a request from `peer`: the forwarded address when `peer` is one of
+    /// `web.trusted_proxies`, `peer` otherwise. Throttling and rate limits count this.
+    pub fn client_address(
+        &self,
+        peer: std::net::IpAddr,
+        headers: &axum::http::HeaderMap,
+    ) -> std::net::IpAddr {
+        self.clients.client(peer, headers)
+    }
+
     /// Whether cookies must carry `Secure` (the site is reached over https).
     pub fn secure_cookies(&self) -> bool {
         self.base_url.starts_with("https://")
@@ -127,13 +148,13 @@ impl Accounts {
         self.ingestor.now_ms()
     }
 
-    /// Hashes a new password on a blocking thread (argon2 takes tens of milliseconds).
+    /// The rules new passwords must meet.
+    fn policy(&self) -> &PasswordPolicy {
+        self.hashing.policy()
+    }
+
+    /// Hashes a new password on a blocking thread, within the bound on concurrent argon2 runs.
     async fn hash_password(&self, password: &str) -> Result<String, AccountError> {
-        let policy = self.policy.clone();
-        let password = password.to_string();
-        tokio::task::spawn_blocking(move || policy.hash(&password))
-            .await
-            .map_err(|e| AccountError::Store(StoreError::Task(e.to_string())))?
-            .map_err(|e| AccountError::Refused(format!("the password could not be hashed: {e}")))
+        self.hashing.hash(password).await
     }
 }

@@ -121,18 +121,24 @@ impl Accounts {
         Ok(())
     }
 
-    /// Drops expired sessions, tokens and throttling rows (the janitor, hourly).
+    /// Drops expired sessions, tokens, throttling rows and forgotten sign-in clients (the janitor,
+    /// hourly).
     pub async fn purge(&self) -> Result<u64, AccountError> {
         let now = self.now_ms();
-        let (idle, max, window) =
-            (self.rules.session_idle_ms, self.rules.session_max_ms, self.rules.lockout_ms);
+        // The per-account counter's window is an hour, longer than the lockout's.
+        let window = self.rules.lockout_ms.max(super::throttle::ACCOUNT_WINDOW_MS);
+        let (idle, max) = (self.rules.session_idle_ms, self.rules.session_max_ms);
         Ok(self
             .ingestor
             .store()
             .write(move |tx| {
                 Ok(session_store::purge_sessions(tx, now - idle, now - max)?
                     + crate::store::accounts::purge_tokens(tx, now)?
-                    + crate::store::accounts::purge_rate_limits(tx, now - window)?)
+                    + crate::store::accounts::purge_rate_limits(tx, now - window)?
+                    + crate::store::accounts::purge_login_clients(
+                        tx,
+                        now - super::throttle::KNOWN_CLIENT_MS,
+                    )?)
             })
             .await?)
     }

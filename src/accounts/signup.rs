@@ -1,5 +1,6 @@
 //! Getting an account and getting back into one: sign-up (`/register`, confirmed by a mailed
-//! link), invitations from agents, and password resets. Each answer to the visitor is the same
+//! link, where the mailbox's holder chooses the password), invitations from agents, and password
+//! resets. Each answer to the visitor is the same
 //! whether or not the address has an account; the mail says the rest, to the address's owner only.
 
 use super::{AccountError, Accounts};
@@ -11,6 +12,23 @@ use crate::store::accounts::{self as account_store, NewToken, TokenPurpose};
 use crate::store::sessions::{self as session_store, Holder};
 use crate::store::users as user_store;
 
+/// A sign-up name is kept to one line of this many characters.
+const MAX_NAME_CHARS: usize = 100;
+
+/// `text` on one line: control characters and runs of whitespace become one space, trimmed, at
+/// most `max` characters.
+pub(super) fn single_line(text: &str, max: usize) -> String {
+    text.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(max)
+        .collect::<String>()
+        .trim_end()
+        .to_string()
+}
+
 /// What a mailed link stands for, as its page shows it before anything is spent.
 #[derive(Clone, Debug)]
 pub struct Pending {
@@ -19,22 +37,22 @@ pub struct Pending {
 }
 
 impl Accounts {
-    /// `/register`: checks the password, then mails a confirmation link (or, when the address
-    /// already has an account or cannot have one, a mail saying so). `Err` only for what the
-    /// visitor must fix (a weak password, a malformed address) or when sign-up is closed.
-    pub async fn register(&self, email: &str, name: &str, password: &str) -> Result<(), AccountError> {
+    /// `/register`: mails a confirmation link (or, when the address already has an account or
+    /// cannot have one, a mail saying so). No password is taken here: whoever holds the mailbox
+    /// chooses it when confirming, so nobody can pre-register someone else's address with a
+    /// password they know. `Err` only for what the visitor must fix (a malformed address) or when
+    /// sign-up is closed; the answer is otherwise the same whether or not the address has an account.
+    pub async fn register(&self, email: &str, name: &str) -> Result<(), AccountError> {
         if !self.registration.self_service() {
             return Err(AccountError::Refused("Accounts are not open for sign-up here.".into()));
         }
         let Some(email) = EmailAddress::parse(email.trim()) else {
             return Err(AccountError::Refused("That is not an email address.".into()));
         };
-        let name = name.trim().chars().take(200).collect::<String>();
-        self.policy.check(password, &[email.as_str(), &name])?;
+        let name = single_line(name, MAX_NAME_CHARS);
         if self.ingestor.settings().own_addresses.contains(&email) {
             return Ok(());
         }
-        let hash = self.hash_password(password).await?;
         let token = random_token();
         let confirm = self.link(&format!("/register/{token}"));
         let exists = self.link("/reset");
@@ -43,10 +61,16 @@ impl Accounts {
         self.ingestor
             .store()
             .write(move |tx| {
-                let agent = account_store::agent_login(tx, email.as_str())?.is_some();
+                let agent = account_store::agent_login(tx, email.as_str())?;
                 let user = account_store::user_login(tx, email.as_str())?;
-                if agent || user.as_ref().is_some_and(|u| u.status != "guest") {
-                    return this.queue_mail(tx, Mail::AccountExists, &email, &name, &exists, 0);
+                // The greeting names the account as stored, never what the sign-up form said.
+                let existing = match (agent, user) {
+                    (Some(agent), _) => Some(agent.name),
+                    (None, Some(user)) if user.status != "guest" => Some(user.name),
+                    _ => None,
+                };
+                if let Some(known_name) = existing {
+                    return this.queue_mail(tx, Mail::AccountExists, &email, &known_name, &exists, 0);
                 }
                 account_store::insert_token(
                     tx,
@@ -55,11 +79,13 @@ impl Accounts {
                         purpose: TokenPurpose::Register,
                         email: email.as_str(),
                         name: &name,
-                        password_hash: Some(&hash),
+                        password_hash: None,
                         now_ms: now,
                         expires_at: now + valid,
                     },
                 )?;
+                // The address is not verified yet: the mail carries no free text from the form
+                // beyond a short single-line name.
                 this.queue_mail(tx, Mail::AccountConfirm, &email, &name, &confirm, valid)
             })
             .await?;
@@ -75,9 +101,13 @@ impl Accounts {
         Ok(found.map(|t| Pending { email: t.email, name: t.name }))
     }
 
-    /// The confirmation link was followed (and its button pressed): the account exists from now
-    /// on, with the password chosen at sign-up. `None` when the link is spent, expired or unknown.
-    pub async fn confirm(&self, token: &str) -> Result<Option<UserId>, AccountError> {
+    /// The confirmation link was followed and the mailbox's holder chose `password`: the account
+    /// exists from now on, with that password (never one stored at sign-up). `None` when the link
+    /// is spent, expired or unknown.
+    pub async fn confirm(&self, token: &str, password: &str) -> Result<Option<UserId>, AccountError> {
+        let Some(pending) = self.pending(token, TokenPurpose::Register).await? else { return Ok(None) };
+        self.policy().check(password, &[&pending.email, &pending.name])?;
+        let password_hash = self.hash_password(password).await?;
         let (hash, now) = (token_hash(token), self.now_ms());
         let ingestor = self.ingestor.clone();
         Ok(self
@@ -87,19 +117,16 @@ impl Accounts {
                 let Some(taken) = account_store::take_token(tx, &hash, TokenPurpose::Register, now)? else {
                     return Ok(None);
                 };
-                let (Some(email), Some(password_hash)) =
-                    (EmailAddress::parse(&taken.email), taken.password_hash)
-                else {
-                    return Ok(None);
-                };
+                let Some(email) = EmailAddress::parse(&taken.email) else { return Ok(None) };
                 let org = ingestor.org_of(&email);
-                let (user, _) = user_store::ensure_user(tx, &email, Some(&taken.name), org, now)?;
+                let name = single_line(&taken.name, MAX_NAME_CHARS);
+                let (user, _) = user_store::ensure_user(tx, &email, Some(&name), org, now)?;
                 match account_store::user_login_by_id(tx, user)? {
                     // Confirmed twice through two sign-ups, or disabled meanwhile: the first stands.
                     Some(existing) if existing.status != "guest" => return Ok(None),
                     _ => {}
                 }
-                account_store::complete_profile(tx, user, &taken.name, org, now)?;
+                account_store::complete_profile(tx, user, &name, org, now)?;
                 account_store::set_user_password(tx, user, &password_hash, now)?;
                 account_store::void_tokens(tx, email.as_str(), TokenPurpose::Register, now)?;
                 Ok(Some(user))
@@ -193,7 +220,7 @@ impl Accounts {
         password: &str,
     ) -> Result<Option<UserId>, AccountError> {
         let Some(pending) = self.pending(token, purpose).await? else { return Ok(None) };
-        self.policy.check(password, &[&pending.email, &pending.name])?;
+        self.policy().check(password, &[&pending.email, &pending.name])?;
         let hash = self.hash_password(password).await?;
         let (token_hash, now) = (token_hash(token), self.now_ms());
         Ok(self
@@ -213,5 +240,18 @@ impl Accounts {
                 Ok(Some(user.id))
             })
             .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::single_line;
+
+    #[test]
+    fn names_become_one_short_line() {
+        assert_eq!(single_line("  Ann\r\nBcc: x@y \t Lee ", 100), "Ann Bcc: x@y Lee");
+        assert_eq!(single_line("a\u{0}b", 100), "a b");
+        assert_eq!(single_line(&"é".repeat(300), 40).chars().count(), 40);
+        assert_eq!(single_line("Ann Lee", 4), "Ann");
     }
 }

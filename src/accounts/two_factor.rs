@@ -1,10 +1,12 @@
-//! Agents' second factor: TOTP enrollment (a QR code drawn here, never by a web service; switched
-//! on only after one valid code), the code at sign-in (within one step either way, never the same
+//! Agents' second factor: TOTP enrollment (a QR code drawn here, never by a web service; the
+//! offered secret is derived per session and stored only when one valid code switches it on), the code at sign-in (within one step either way, never the same
 //! step twice), and ten single-use recovery codes shown once and stored hashed.
 
 use std::net::IpAddr;
 
-use super::{AccountError, Accounts};
+use super::login::second_factor_key;
+use super::{AccountError, Accounts, throttle};
+use crate::auth::secret::SecretBox;
 use crate::auth::totp::{self, Enrollment};
 use crate::core::ids::AgentId;
 use crate::store::accounts as account_store;
@@ -33,45 +35,47 @@ impl Accounts {
         Ok(TwoFactorState { available: self.sealer.is_some(), enabled, recovery_left })
     }
 
-    /// The enrollment in progress for `agent` (a new secret when none is pending); refused when
-    /// 2FA is already on (reset it first) or no sealing key is configured.
-    pub async fn enrollment(&self, agent: AgentId, account: &str) -> Result<Enrollment, AccountError> {
+    /// The enrollment `agent` is offered in the session whose CSRF token is `session_csrf`: a
+    /// secret derived from the sealing key and that session, so showing it writes nothing (a GET
+    /// must not write) and reloading the page shows the same one. Refused when 2FA is already on
+    /// (reset it first) or no sealing key is configured.
+    pub async fn enrollment(
+        &self,
+        agent: AgentId,
+        session_csrf: &str,
+        account: &str,
+    ) -> Result<Enrollment, AccountError> {
         let sealer = self.sealer.clone().ok_or_else(|| {
             AccountError::Refused("Two-factor sign-in needs auth.totp_key_file in the configuration.".into())
         })?;
-        let context = seal_context(agent);
-        let now = self.now_ms();
-        let secret = self
+        let enabled = self
             .ingestor
             .store()
-            .write(move |tx| match factor_store::totp(tx, agent)? {
-                Some(row) if row.enabled => Ok(Err("Two-factor sign-in is already on.")),
-                Some(row) => Ok(sealer
-                    .open(&row.sealed_secret, &context)
-                    .map_err(|_| "The pending secret cannot be read; start again.")),
-                None => {
-                    let secret = totp::new_secret();
-                    factor_store::begin_enrollment(tx, agent, &sealer.seal(&secret, &context), now)?;
-                    Ok(Ok(secret))
-                }
-            })
-            .await?
-            .map_err(|why| AccountError::Refused(why.into()))?;
+            .read(move |tx| Ok(factor_store::totp(tx, agent)?.is_some_and(|t| t.enabled)))
+            .await?;
+        if enabled {
+            return Err(AccountError::Refused("Two-factor sign-in is already on.".into()));
+        }
+        let secret = pending_secret(&sealer, agent, session_csrf);
         // otpauth labels are `issuer:account`; totp-rs refuses a colon inside either.
         let issuer = self.instance_name.replace(':', " ");
         totp::enrollment(&secret, issuer.trim(), &account.replace(':', " "))
             .map_err(|e| AccountError::Refused(e.to_string()))
     }
 
-    /// Switches 2FA on when `code` is valid for the pending secret; returns the recovery codes
-    /// (shown once). `Ok(None)`: the code is wrong.
+    /// Switches 2FA on when `code` is valid for the secret offered in this session (see
+    /// [`Accounts::enrollment`]); stores it sealed and returns the recovery codes (shown once).
+    /// `Ok(None)`: the code is wrong.
     pub async fn finish_enrollment(
         &self,
         agent: AgentId,
+        session_csrf: &str,
         code: &str,
     ) -> Result<Option<Vec<String>>, AccountError> {
         let Some(sealer) = self.sealer.clone() else { return Ok(None) };
-        let (context, now) = (seal_context(agent), self.now_ms());
+        let now = self.now_ms();
+        let secret = pending_secret(&sealer, agent, session_csrf);
+        let sealed = sealer.seal(&secret, &seal_context(agent));
         let code = code.to_string();
         let codes = totp::recovery_codes();
         let hashes: Vec<String> = codes.iter().map(|c| totp::hash_recovery(c)).collect();
@@ -79,12 +83,11 @@ impl Accounts {
             .ingestor
             .store()
             .write(move |tx| {
-                let Some(row) = factor_store::totp(tx, agent)? else { return Ok(false) };
-                if row.enabled {
+                if factor_store::totp(tx, agent)?.is_some_and(|row| row.enabled) {
                     return Ok(false);
                 }
-                let Ok(secret) = sealer.open(&row.sealed_secret, &context) else { return Ok(false) };
-                let Some(step) = totp::check(&secret, &code, now, row.last_step) else { return Ok(false) };
+                let Some(step) = totp::check(&secret, &code, now, -1) else { return Ok(false) };
+                factor_store::begin_enrollment(tx, agent, &sealed, now)?;
                 if !factor_store::advance_step(tx, agent, step)? {
                     return Ok(false);
                 }
@@ -96,48 +99,54 @@ impl Accounts {
     }
 
     /// The second step of an agent's sign-in: a TOTP code (never one already used) or an unused
-    /// recovery code. Failures count toward the lockout.
+    /// recovery code. The attempt is counted before the code is checked, in the same transaction
+    /// (concurrent guesses for one agent queue on its counter's row); a success takes it back.
     pub async fn second_factor(
         &self,
         agent: AgentId,
         code: &str,
         client: IpAddr,
     ) -> Result<bool, AccountError> {
-        if self.second_factor_blocked(agent).await? {
-            return Ok(false);
-        }
         let Some(sealer) = self.sealer.clone() else { return Ok(false) };
         let (context, now) = (seal_context(agent), self.now_ms());
         let code = code.to_string();
-        let accepted = self
+        let rules = self.rules.clone();
+        let client = throttle::client_name(client);
+        Ok(self
             .ingestor
             .store()
             .write(move |tx| {
+                let charged =
+                    throttle::charge_second_factor(tx, &rules, &second_factor_key(agent), &client, now)?;
+                if charged.blocked {
+                    return Ok(false);
+                }
                 let Some(row) = factor_store::totp(tx, agent)? else { return Ok(false) };
                 let Ok(secret) = sealer.open(&row.sealed_secret, &context) else { return Ok(false) };
-                if let Some(step) = totp::check(&secret, &code, now, row.last_step) {
-                    return factor_store::advance_step(tx, agent, step);
+                let accepted = match totp::check(&secret, &code, now, row.last_step) {
+                    Some(step) => factor_store::advance_step(tx, agent, step)?,
+                    None => {
+                        let digits_only = code.trim().chars().all(|c| c.is_ascii_digit() || c == ' ');
+                        let used = !digits_only
+                            && factor_store::use_recovery_code(tx, agent, &totp::hash_recovery(&code), now)?;
+                        if used {
+                            tracing::warn!(agent = agent.0, "agent signed in with a recovery code");
+                        }
+                        used
+                    }
+                };
+                if accepted {
+                    throttle::refund(tx, &charged, true)?;
                 }
-                let digits_only = code.trim().chars().all(|c| c.is_ascii_digit() || c == ' ');
-                if !digits_only
-                    && factor_store::use_recovery_code(tx, agent, &totp::hash_recovery(&code), now)?
-                {
-                    tracing::warn!(agent = agent.0, "agent signed in with a recovery code");
-                    return Ok(true);
-                }
-                Ok(false)
+                Ok(accepted)
             })
-            .await?;
-        if !accepted {
-            self.second_factor_failed(agent, client).await?;
-        }
-        Ok(accepted)
+            .await?)
     }
 
     /// `mailgate agent set-password`: checks the rules, stores the hash, ends the agent's sessions.
     pub async fn set_agent_password(&self, key: &str, password: &str) -> Result<(), AccountError> {
         let agent = self.agent_by_key(key).await?;
-        self.policy.check(password, &[&agent.email, &agent.key, &agent.name])?;
+        self.policy().check(password, &[&agent.email, &agent.key, &agent.name])?;
         let hash = self.hash_password(password).await?;
         self.ingestor
             .store()
@@ -160,7 +169,7 @@ impl Accounts {
             .write(move |tx| {
                 let had = factor_store::reset(tx, agent.id)?;
                 session_store::delete_sessions_of(tx, Holder::Agent(agent.id))?;
-                account_store::clear_failures(tx, &format!("agent-2fa:{}", agent.id.0))?;
+                account_store::clear_failures(tx, &second_factor_key(agent.id))?;
                 Ok(had)
             })
             .await?)
@@ -173,6 +182,12 @@ impl Accounts {
             .filter(|a| a.key == key)
             .ok_or_else(|| AccountError::Refused(format!("no active agent has the key {key:?}")))
     }
+}
+
+/// The secret offered to `agent` in the session with CSRF token `session_csrf`.
+fn pending_secret(sealer: &SecretBox, agent: AgentId, session_csrf: &str) -> Vec<u8> {
+    let derived = sealer.derive(format!("totp-enroll:agent:{}:{session_csrf}", agent.0).as_bytes());
+    derived[..totp::SECRET_BYTES].to_vec()
 }
 
 /// Binds a sealed secret to its agent: moved to another agent's row, it does not open.

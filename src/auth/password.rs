@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use argon2::password_hash::phc::{Output, ParamsString, Salt};
-use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, PasswordHash, Version};
 
 /// Shorter passwords are refused. NIST SP 800-63B-4 requires 8 characters for a password used with
 /// a second factor and 15 for one used alone; agents have TOTP, customers have the password only
@@ -140,12 +140,33 @@ impl PasswordPolicy {
     /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`) with a fresh 128-bit salt.
     /// Does not apply [`PasswordPolicy::check`]: callers check new passwords first.
     pub fn hash(&self, password: &str) -> Result<String, PasswordError> {
+        self.hash_in(password, &mut Workspace::default())
+    }
+
+    /// [`PasswordPolicy::hash`] in `workspace`'s memory (reused: see [`Workspace`]).
+    pub fn hash_in(&self, password: &str, workspace: &mut Workspace) -> Result<String, PasswordError> {
         if password.len() > MAX_BYTES {
             return Err(PasswordError::TooLong);
         }
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.to_argon2()?);
+        let params = self.params.to_argon2()?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
         let salt = rand::random::<[u8; SALT_BYTES]>();
-        let phc = argon2.hash_password_with_salt(password.as_bytes(), &salt).map_err(PasswordError::Hash)?;
+        let mut out = [0u8; OUTPUT_BYTES];
+        argon2
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                &salt,
+                &mut out,
+                workspace.blocks(params.block_count()),
+            )
+            .map_err(PasswordError::Params)?;
+        let phc = PasswordHash {
+            algorithm: ARGON2ID_IDENT,
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(params).map_err(PasswordError::Hash)?,
+            salt: Some(Salt::new(&salt).map_err(|e| PasswordError::Hash(e.into()))?),
+            hash: Some(Output::new(&out).map_err(|e| PasswordError::Hash(e.into()))?),
+        };
         Ok(phc.to_string())
     }
 
@@ -155,14 +176,19 @@ impl PasswordPolicy {
     /// account that exists. A password over [`MAX_BYTES`] is refused without hashing: its length
     /// is the caller's own input and tells them nothing.
     pub fn verify(&self, password: &str, stored: Option<&str>) -> Verdict {
+        self.verify_in(password, stored, &mut Workspace::default())
+    }
+
+    /// [`PasswordPolicy::verify`] in `workspace`'s memory (reused: see [`Workspace`]).
+    pub fn verify_in(&self, password: &str, stored: Option<&str>, workspace: &mut Workspace) -> Verdict {
         if password.len() > MAX_BYTES {
             return Verdict::Mismatch;
         }
         let Some(stored) = stored.and_then(parse_argon2) else {
-            self.verify_dummy(password);
+            self.verify_dummy(password, workspace);
             return Verdict::Mismatch;
         };
-        if !run_argon2(password, &stored) {
+        if !run_argon2(password, &stored, workspace) {
             Verdict::Mismatch
         } else if self.is_current(&stored) {
             Verdict::Match
@@ -197,10 +223,10 @@ impl PasswordPolicy {
     }
 
     /// Same work as verifying a real hash made with the policy: parse nothing, run argon2 once.
-    fn verify_dummy(&self, password: &str) {
+    fn verify_dummy(&self, password: &str, workspace: &mut Workspace) {
         match dummy_hash(self.params) {
             Ok(dummy) => {
-                run_argon2(password, &dummy);
+                run_argon2(password, &dummy, workspace);
             }
             Err(error) => tracing::error!(%error, "cannot build the dummy password hash"),
         }
@@ -236,16 +262,58 @@ fn parse_argon2(stored: &str) -> Option<PasswordHash> {
 }
 
 /// Runs argon2 with the hash's own algorithm and parameters; the output comparison is constant-time.
-fn run_argon2(password: &str, hash: &PasswordHash) -> bool {
+fn run_argon2(password: &str, hash: &PasswordHash, workspace: &mut Workspace) -> bool {
     #[cfg(test)]
     tests::record_argon2_run(hash);
-    match Argon2::default().verify_password(password.as_bytes(), hash) {
-        Ok(()) => true,
-        Err(argon2::password_hash::Error::PasswordInvalid) => false,
+    match argon2_output(password, hash, workspace) {
+        Ok(Some((computed, expected))) => {
+            crate::auth::secret::constant_time_eq(&computed, expected.as_bytes())
+        }
+        Ok(None) => false,
         Err(error) => {
             tracing::warn!(%error, "stored password hash cannot be verified");
             false
         }
+    }
+}
+
+/// The output argon2 computes for `password` with `hash`'s salt and parameters, and the stored one.
+fn argon2_output(
+    password: &str,
+    hash: &PasswordHash,
+    workspace: &mut Workspace,
+) -> Result<Option<(Vec<u8>, Output)>, argon2::password_hash::Error> {
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else { return Ok(None) };
+    let algorithm = Algorithm::try_from(hash.algorithm.as_str())?;
+    let version = hash.version.map(Version::try_from).transpose()?.unwrap_or_default();
+    let params = argon2::Params::try_from(hash)?;
+    let blocks = params.block_count();
+    let mut computed = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        password.as_bytes(),
+        salt.as_ref(),
+        &mut computed,
+        workspace.blocks(blocks),
+    )?;
+    Ok(Some((computed, *expected)))
+}
+
+/// argon2's working memory (`m` KiB per run), kept between runs. A fresh 19 MiB allocation per
+/// run lands in whichever allocator arena the blocking thread uses and stays there after the run:
+/// under a sign-in storm that is one copy per thread that ever hashed. A few workspaces reused by
+/// the hashing bound (`accounts::hashing`) keep the memory at their number times `m`.
+#[derive(Default)]
+pub struct Workspace {
+    blocks: Vec<argon2::Block>,
+}
+
+impl Workspace {
+    /// `count` blocks, growing the buffer when a hash needs more than any before.
+    fn blocks(&mut self, count: usize) -> &mut [argon2::Block] {
+        if self.blocks.len() < count {
+            self.blocks = vec![argon2::Block::new(); count];
+        }
+        &mut self.blocks[..count]
     }
 }
 

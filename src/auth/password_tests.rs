@@ -1,6 +1,7 @@
 use std::cell::RefCell;
 
 use super::*;
+use argon2::PasswordHasher;
 
 thread_local! {
     /// Every argon2 run on this test's thread: (algorithm, parameters).

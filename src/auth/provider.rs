@@ -11,6 +11,7 @@ use std::net::IpAddr;
 
 use axum::http::{HeaderMap, HeaderName};
 
+use super::client::canonical;
 use crate::config::Auth;
 
 /// What a provider may look at.
@@ -44,14 +45,6 @@ impl Provider for PassThrough {
         }
         let value = request.headers.get(&self.header)?.to_str().ok()?.trim();
         (!value.is_empty()).then(|| value.to_string())
-    }
-}
-
-/// An IPv4 peer seen through an IPv6 socket (`::ffff:a.b.c.d`) compares as IPv4.
-fn canonical(address: IpAddr) -> IpAddr {
-    match address {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
-        v4 => v4,
     }
 }
 

@@ -22,6 +22,8 @@ const TAG_LEN: usize = 16;
 /// Domain separation for the key: the same file could also serve as a links key (HMAC), and the
 /// sealing key must not equal it.
 const KEY_CONTEXT: &[u8] = b"mailgate-secretbox-v1\0";
+/// Domain separation for the derivation key (never the sealing key).
+const DERIVE_CONTEXT: &[u8] = b"mailgate-derive-v1\0";
 
 /// A fresh bearer token (session id, sign-up, invitation or reset link): 32 random bytes as 52
 /// lower-case base32 characters. Base32 because it survives case-folding and has no `-`, `_` or
@@ -50,6 +52,8 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: XChaCha20Poly1305,
+    /// A second key from the same material, for [`SecretBox::derive`].
+    derive_key: [u8; 32],
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -75,7 +79,19 @@ impl SecretBox {
             return Err(SealError::ShortKey { len: material.len() });
         }
         let key = Sha256::new().chain_update(KEY_CONTEXT).chain_update(material).finalize();
-        Ok(SecretBox { cipher: XChaCha20Poly1305::new(&key) })
+        let derive_key = Sha256::new().chain_update(DERIVE_CONTEXT).chain_update(material).finalize();
+        Ok(SecretBox { cipher: XChaCha20Poly1305::new(&key), derive_key: derive_key.into() })
+    }
+
+    /// A secret that only this key can compute from `context` (HMAC-SHA256 under a key derived
+    /// apart from the sealing key): the same context always gives the same secret, so a page can
+    /// show a pending secret without storing it (a GET must not write).
+    pub fn derive(&self, context: &[u8]) -> [u8; 32] {
+        use hmac::{KeyInit as _, Mac};
+        let mut mac =
+            hmac::Hmac::<Sha256>::new_from_slice(&self.derive_key).expect("HMAC takes a key of any length");
+        mac.update(context);
+        mac.finalize().into_bytes().into()
     }
 
     /// Seals `plaintext` bound to `context`; two seals of the same input differ (random nonce).
@@ -214,6 +230,15 @@ mod tests {
         let b = secret_box().seal(b"secret", b"ctx");
         assert_ne!(a, b);
         assert_ne!(a[1..1 + NONCE_LEN], b[1..1 + NONCE_LEN]);
+    }
+
+    #[test]
+    fn derived_secrets_depend_on_key_and_context_only() {
+        let a = secret_box().derive(b"totp-enroll:1:abc");
+        assert_eq!(a, secret_box().derive(b"totp-enroll:1:abc"), "stable");
+        assert_ne!(a, secret_box().derive(b"totp-enroll:1:abd"), "another context");
+        let other = SecretBox::from_key_material(&[7u8; 40]).unwrap();
+        assert_ne!(a, other.derive(b"totp-enroll:1:abc"), "another key");
     }
 
     #[test]

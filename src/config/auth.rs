@@ -27,6 +27,7 @@ pub struct Auth {
     pub session_max_hours: u32,
     pub max_failed_logins: u32,
     pub max_failed_logins_per_client: u32,
+    pub max_failed_logins_per_account: u32,
     pub lockout_minutes: u32,
     pub reset_minutes: u32,
     pub passthrough_header: Option<String>,
@@ -47,6 +48,9 @@ pub(super) struct RawAuth {
     pub session_max_hours: u32,
     pub max_failed_logins: u32,
     pub max_failed_logins_per_client: u32,
+    /// Failed sign-ins per account per hour from clients that have not signed in to it before
+    /// (OWASP ASVS 2.2.1: at most 100). Default: `100`.
+    pub max_failed_logins_per_account: u32,
     pub lockout_minutes: u32,
     pub reset_minutes: u32,
     pub passthrough_header: Option<String>,
@@ -68,6 +72,7 @@ impl Default for RawAuth {
             session_max_hours: 12,
             max_failed_logins: 5,
             max_failed_logins_per_client: 50,
+            max_failed_logins_per_account: 100,
             lockout_minutes: 15,
             reset_minutes: 60,
             passthrough_header: None,
@@ -137,6 +142,7 @@ pub(super) fn validate_auth(raw: &RawAuth, problems: &mut Problems<'_, '_>) -> A
         ("session_max_hours", raw.session_max_hours),
         ("max_failed_logins", raw.max_failed_logins),
         ("max_failed_logins_per_client", raw.max_failed_logins_per_client),
+        ("max_failed_logins_per_account", raw.max_failed_logins_per_account),
         ("lockout_minutes", raw.lockout_minutes),
         ("reset_minutes", raw.reset_minutes),
     ] {
@@ -175,6 +181,7 @@ pub(super) fn validate_auth(raw: &RawAuth, problems: &mut Problems<'_, '_>) -> A
         session_max_hours: raw.session_max_hours,
         max_failed_logins: raw.max_failed_logins,
         max_failed_logins_per_client: raw.max_failed_logins_per_client,
+        max_failed_logins_per_account: raw.max_failed_logins_per_account,
         lockout_minutes: raw.lockout_minutes,
         reset_minutes: raw.reset_minutes,
         passthrough_header: header.map(str::to_ascii_lowercase),

@@ -27,6 +27,9 @@ pub struct Web {
     pub base_url: String,
     /// Where `serve` listens for HTTP; `None` (`bind = ""`) runs no web server.
     pub bind: Option<std::net::SocketAddr>,
+    /// Peers whose `X-Forwarded-For`/`Forwarded` header names the client (the TLS proxy); from
+    /// anyone else those headers are ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,11 +70,19 @@ pub(super) struct RawWeb {
     /// Address and port `serve` listens on (behind your TLS proxy); `""` runs no web server.
     /// Default: `"127.0.0.1:8080"`.
     pub bind: String,
+    /// Addresses of the reverse proxies in front of `serve`: only a request from one of them may
+    /// name the client in `X-Forwarded-For` or `Forwarded` (login throttling and rate limits count
+    /// that client). Default: `[]` (the TCP peer is the client).
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for RawWeb {
     fn default() -> Self {
-        Self { base_url: "http://localhost:8080".to_string(), bind: "127.0.0.1:8080".to_string() }
+        Self {
+            base_url: "http://localhost:8080".to_string(),
+            bind: "127.0.0.1:8080".to_string(),
+            trusted_proxies: Vec::new(),
+        }
     }
 }
 
@@ -135,7 +146,17 @@ pub(super) fn validate_web(raw: &RawWeb, problems: &mut Problems<'_, '_>) -> Web
             }
         },
     };
-    Web { base_url, bind }
+    let mut trusted_proxies = Vec::new();
+    for (index, text) in raw.trusted_proxies.iter().enumerate() {
+        match text.trim().parse::<std::net::IpAddr>() {
+            Ok(address) => trusted_proxies.push(address),
+            Err(_) => problems.report(
+                &KeyPath::top("web").key("trusted_proxies").at(index),
+                format!("{text:?} is not an IP address"),
+            ),
+        }
+    }
+    Web { base_url, bind, trusted_proxies }
 }
 
 fn key_ids<S: serde::Serializer>(keys: &[Key], serializer: S) -> Result<S::Ok, S::Error> {

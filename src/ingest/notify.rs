@@ -261,6 +261,9 @@ impl Pipeline {
 /// adds what is minted at send time: links and reply addresses.
 fn context(msg: &Incoming<'_>, notice: &Notice<'_>, mail: &Planned) -> serde_json::Value {
     let author_name = msg.sender.name.clone().unwrap_or_default();
+    if mail.mail == Mail::NewTicketAutoResponse {
+        return auto_response_context(msg, notice, mail);
+    }
     json!({
         "mail": mail.mail.template(),
         "recipient": { "email": mail.to.as_str() },
@@ -284,6 +287,38 @@ fn context(msg: &Incoming<'_>, notice: &Notice<'_>, mail: &Planned) -> serde_jso
             "diagnostic": diagnostic,
         })),
     })
+}
+
+/// The auto-response goes to a From nobody has verified (anyone can write any address there, or
+/// type it into the web form): it carries no free text of the requester's beyond the subject,
+/// truncated to one short line; no quote of the message, no name.
+fn auto_response_context(msg: &Incoming<'_>, notice: &Notice<'_>, mail: &Planned) -> serde_json::Value {
+    let mut ticket = ticket_context(notice.ticket);
+    ticket["subject"] = json!(short_subject(&notice.ticket.subject));
+    json!({
+        "mail": mail.mail.template(),
+        "recipient": { "email": mail.to.as_str() },
+        "ticket": ticket,
+        "message": { "entry_id": null, "kind": "message", "author_name": "", "author_email": msg.sender.email.as_str() },
+        "owner": { "name": "", "email": msg.sender.email.as_str() },
+        "in_reply_to": notice.in_reply_to.as_ref().or(msg.email.message_id.as_ref()).map(MessageId::as_str),
+    })
+}
+
+/// The longest subject an auto-response repeats.
+const AUTO_RESPONSE_SUBJECT_CHARS: usize = 80;
+
+/// `subject` on one line, at most [`AUTO_RESPONSE_SUBJECT_CHARS`] characters (an ellipsis marks a cut).
+fn short_subject(subject: &str) -> String {
+    let line =
+        subject.split(char::is_control).filter(|part| !part.trim().is_empty()).collect::<Vec<_>>().join(" ");
+    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= AUTO_RESPONSE_SUBJECT_CHARS {
+        return line;
+    }
+    let mut cut: String = line.chars().take(AUTO_RESPONSE_SUBJECT_CHARS - 1).collect();
+    cut.push('…');
+    cut
 }
 
 /// What the sender of a refused message is told, or `None` when the refusal concerns a header block

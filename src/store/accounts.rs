@@ -1,5 +1,6 @@
 //! Accounts: sign-in records of users and agents, the single-use tokens mailed for sign-up,
-//! invitation and reset (stored as SHA-256 only), and failed-login counters.
+//! invitation and reset (stored as SHA-256 only), sign-in attempt counters (counted before the
+//! attempt is judged) and the client addresses each account signed in from.
 
 use super::{Result, Row, Tx};
 use crate::core::ids::{AgentId, OrgId, UserId};
@@ -224,33 +225,77 @@ pub fn purge_tokens(tx: &mut Tx<'_>, now_ms: i64) -> Result<u64> {
     )
 }
 
-/// Whether `key` is locked out now.
-pub fn is_blocked(tx: &mut Tx<'_>, key: &str, now_ms: i64) -> Result<bool> {
-    Ok(tx
-        .query_opt("SELECT blocked_until FROM rate_limits WHERE key = $1", params![key], |r| r.i64(0))?
-        .is_some_and(|until| until > now_ms))
+/// What counting one attempt against a throttle key found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counted {
+    /// Attempts within the key's window, this one included (successes are refunded).
+    pub attempts: i64,
+    /// The key is locked now: the attempt must not be judged.
+    pub blocked: bool,
 }
 
-/// Counts a failure for `key` within `window_ms`; at `max` failures the key is blocked for the
-/// window. Returns whether it is now blocked.
-pub fn record_failure(tx: &mut Tx<'_>, key: &str, now_ms: i64, window_ms: i64, max: u32) -> Result<bool> {
-    let failures = tx.query_one(
+/// Counts one attempt against `key` *before* it is judged, in one atomic upsert (the row lock
+/// serialises concurrent attempts, also across daemons on PostgreSQL): parallel attempts each see
+/// their own count, so no more than `max` are ever judged per window. The attempt after the
+/// `max`th blocks the key for `window_ms`.
+pub fn count_attempt(tx: &mut Tx<'_>, key: &str, now_ms: i64, window_ms: i64, max: u32) -> Result<Counted> {
+    let (attempts, blocked_until) = tx.query_one(
         "INSERT INTO rate_limits (key, failures, window_start, blocked_until) VALUES ($1, 1, $2, 0)
          ON CONFLICT (key) DO UPDATE SET
-           failures = CASE WHEN rate_limits.window_start <= $3 THEN 1 ELSE rate_limits.failures + 1 END,
-           window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 ELSE rate_limits.window_start END
-         RETURNING failures",
+           failures = CASE WHEN rate_limits.window_start <= $3 AND rate_limits.blocked_until <= $2
+                           THEN 1 ELSE rate_limits.failures + 1 END,
+           window_start = CASE WHEN rate_limits.window_start <= $3 AND rate_limits.blocked_until <= $2
+                               THEN $2 ELSE rate_limits.window_start END
+         RETURNING failures, blocked_until",
         params![key, now_ms, now_ms - window_ms],
-        |r| r.i64(0),
+        |r| Ok((r.i64(0)?, r.i64(1)?)),
     )?;
-    if failures >= i64::from(max) {
-        tx.execute(
-            "UPDATE rate_limits SET blocked_until = $2, failures = 0, window_start = $1 WHERE key = $3",
-            params![now_ms, now_ms + window_ms, key],
-        )?;
-        return Ok(true);
+    if blocked_until > now_ms {
+        return Ok(Counted { attempts, blocked: true });
     }
-    Ok(false)
+    if attempts > i64::from(max) {
+        tx.execute(
+            "UPDATE rate_limits SET blocked_until = $2 WHERE key = $1",
+            params![key, now_ms + window_ms],
+        )?;
+        return Ok(Counted { attempts, blocked: true });
+    }
+    Ok(Counted { attempts, blocked: false })
+}
+
+/// Takes back one counted attempt (it succeeded, or was never judged).
+pub fn refund_attempt(tx: &mut Tx<'_>, key: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE rate_limits SET failures = failures - 1 WHERE key = $1 AND failures > 0",
+        params![key],
+    )?;
+    Ok(())
+}
+
+/// Whether `client` signed `account` in since `since_ms`.
+pub fn is_known_client(tx: &mut Tx<'_>, account: &str, client: &str, since_ms: i64) -> Result<bool> {
+    Ok(tx
+        .query_opt(
+            "SELECT 1 FROM login_clients WHERE account = $1 AND client = $2 AND last_success >= $3",
+            params![account, client, since_ms],
+            |r| r.i64(0),
+        )?
+        .is_some())
+}
+
+/// Remembers that `client` signed `account` in now.
+pub fn remember_client(tx: &mut Tx<'_>, account: &str, client: &str, now_ms: i64) -> Result<()> {
+    tx.execute(
+        "INSERT INTO login_clients (account, client, last_success) VALUES ($1, $2, $3)
+         ON CONFLICT (account, client) DO UPDATE SET last_success = $3",
+        params![account, client, now_ms],
+    )?;
+    Ok(())
+}
+
+/// Forgets clients that have not signed their account in since `older_than_ms` (janitor).
+pub fn purge_login_clients(tx: &mut Tx<'_>, older_than_ms: i64) -> Result<u64> {
+    tx.execute("DELETE FROM login_clients WHERE last_success < $1", params![older_than_ms])
 }
 
 pub fn clear_failures(tx: &mut Tx<'_>, key: &str) -> Result<()> {

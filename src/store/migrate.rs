@@ -36,6 +36,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0005_console.sql"),
         postgres: include_str!("../../migrations/postgres/0005_console.sql"),
     },
+    Migration {
+        version: "0006_login_clients",
+        sqlite: include_str!("../../migrations/sqlite/0006_login_clients.sql"),
+        postgres: include_str!("../../migrations/postgres/0006_login_clients.sql"),
+    },
 ];
 
 /// An arbitrary constant: the advisory lock id migrations hold on PostgreSQL.

@@ -1,7 +1,8 @@
 //! `/access`: a ticket number and an email address. When they match a participant, a short-lived
 //! link is mailed to that address; the page answers the same, at once, whatever the input (the
 //! lookup runs after the answer), so it tells nobody whether a ticket or an address exists.
-//! Rate-limited per client address and per email address; never grants access by itself.
+//! Rate-limited per client address (behind `web.trusted_proxies`, the forwarded one) and per
+//! normalized email address, counted before anything is looked up; never grants access by itself.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -50,9 +51,21 @@ impl Limits {
             self.clients.retain_recent();
             self.addresses.retain_recent();
         }
-        let client_ok = self.clients.check_key(&client).is_ok();
-        let address_ok = self.addresses.check_key(&email.trim().to_ascii_lowercase()).is_ok();
-        client_ok && address_ok
+        // Counted before anything is looked up, the client first: a client over its limit does
+        // not spend the address's budget.
+        if self.clients.check_key(&crate::auth::client::canonical(client)).is_err() {
+            return false;
+        }
+        self.addresses.check_key(&address_key(email)).is_ok()
+    }
+}
+
+/// The key an email address is limited under: the address as mail would go to it
+/// (`<EVE@x>`, ` Eve@X ` and `eve@x` are one), or the text as typed when it is no address.
+fn address_key(email: &str) -> String {
+    match crate::core::address::EmailAddress::parse(email) {
+        Some(address) => address.as_str().to_string(),
+        None => email.trim().to_lowercase(),
     }
 }
 
@@ -85,7 +98,7 @@ pub async fn request(
     if !super::session::anon_csrf_ok(&state, &headers, &form.csrf) {
         return super::session::forbidden(&state);
     }
-    if !state.limits.admit(peer.ip(), &form.email) {
+    if !state.limits.admit(state.accounts.client_address(peer.ip(), &headers), &form.email) {
         return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
     }
     let ingestor = state.ingestor.clone();

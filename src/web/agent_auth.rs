@@ -94,7 +94,8 @@ pub async fn login(
     if !anon_csrf_ok(&state, &headers, &form.csrf) {
         return forbidden(&state);
     }
-    match state.accounts.sign_in(Realm::Agent, &form.login, &form.password, peer.ip()).await {
+    let client = state.accounts.client_address(peer.ip(), &headers);
+    match state.accounts.sign_in(Realm::Agent, &form.login, &form.password, client).await {
         Ok(SignIn::Granted { holder, stage }) => start(&state, holder, stage).await,
         Ok(SignIn::Denied) => {
             login_page(&state, &headers, StatusCode::UNAUTHORIZED, "Wrong login or password.")
@@ -160,7 +161,8 @@ pub async fn code(
     if !session_csrf_ok(&session, &form.csrf) {
         return forbidden(&state);
     }
-    match state.accounts.second_factor(agent, &form.code, peer.ip()).await {
+    let client = state.accounts.client_address(peer.ip(), &headers);
+    match state.accounts.second_factor(agent, &form.code, client).await {
         Ok(true) => rotate(&state, &session, Stage::Full).await,
         Ok(false) => code_page(
             &state,
@@ -181,7 +183,8 @@ async fn rotate(state: &WebState, session: &Session, stage: Stage) -> Response {
     }
 }
 
-/// `/agent/2fa`: the agent's 2FA state, or the enrollment (QR code, secret, code field).
+/// `/agent/2fa`: the agent's 2FA state, or the enrollment (QR code, secret, code field). Writes
+/// nothing: the offered secret is derived from the session and stored only by the POST.
 pub async fn two_factor(State(state): State<WebState>, headers: HeaderMap) -> Response {
     let (agent, session) = match at_stage(&state, &headers, &[Stage::Full, Stage::Enroll]).await {
         Ok(found) => found,
@@ -208,7 +211,7 @@ async fn two_factor_page(
     if current.available && !current.enabled {
         let email = state.ingestor.store().read(move |tx| account_store::agent_login_by_id(tx, agent)).await;
         let label = email.ok().flatten().map(|a| a.email).unwrap_or_default();
-        match state.accounts.enrollment(agent, &label).await {
+        match state.accounts.enrollment(agent, &session.csrf, &label).await {
             Ok(enrollment) => {
                 context["enrollment"] = json!({
                     "secret": enrollment.secret_base32,
@@ -245,7 +248,7 @@ pub async fn enroll(
     if !session_csrf_ok(&session, &form.csrf) {
         return forbidden(&state);
     }
-    let codes = match state.accounts.finish_enrollment(agent, &form.code).await {
+    let codes = match state.accounts.finish_enrollment(agent, &session.csrf, &form.code).await {
         Ok(Some(codes)) => codes,
         Ok(None) => {
             return two_factor_page(
@@ -337,6 +340,14 @@ pub(super) fn failure(state: &WebState, error: &AccountError) -> Response {
         AccountError::Store(error) => {
             tracing::error!(%error, "web: account storage failed");
             state.pages.unavailable()
+        }
+        AccountError::Busy => {
+            tracing::warn!("web: too many password checks at once; answered 503");
+            let mut response = state.pages.unavailable();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(crate::accounts::RETRY_AFTER_SECS));
+            response
         }
     }
 }

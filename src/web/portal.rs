@@ -116,7 +116,8 @@ pub async fn login(
     let refused = |status, error: &str| {
         anon_page(&state, &headers, status, "login.html", json!({ "realm": "user", "error": error }))
     };
-    match state.accounts.sign_in(Realm::User, &form.email, &form.password, peer.ip()).await {
+    let client = state.accounts.client_address(peer.ip(), &headers);
+    match state.accounts.sign_in(Realm::User, &form.email, &form.password, client).await {
         Ok(SignIn::Granted { holder, .. }) => start(&state, holder).await,
         Ok(SignIn::Denied) => refused(StatusCode::UNAUTHORIZED, "Wrong email address or password."),
         Ok(SignIn::Throttled) => refused(
@@ -190,10 +191,11 @@ pub async fn register(
     if !state.accounts.registration().self_service() {
         return closed(&state);
     }
-    if !state.account_limits.admit(peer.ip(), &form.email) {
+    if !state.account_limits.admit(state.accounts.client_address(peer.ip(), &headers), &form.email) {
         return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
     }
-    match state.accounts.register(&form.email, &form.name, &form.password).await {
+    // A password field sent by an old form is ignored: the mailbox's holder chooses it on the link.
+    match state.accounts.register(&form.email, &form.name).await {
         Ok(()) => message(
             &state,
             StatusCode::OK,
@@ -211,23 +213,35 @@ pub async fn register(
     }
 }
 
-/// `GET /register/<token>`: a button, not the confirmation itself (mail scanners open links).
+/// `GET /register/<token>`: the form to choose a password, not the confirmation itself (mail
+/// scanners open links).
 pub async fn confirm_form(
     State(state): State<WebState>,
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Response {
     match state.accounts.pending(&token, TokenPurpose::Register).await {
-        Ok(Some(pending)) => anon_page(
-            &state,
-            &headers,
-            StatusCode::OK,
-            "confirm.html",
-            json!({ "email": pending.email, "action": format!("/register/{token}") }),
-        ),
+        Ok(Some(pending)) => confirm_page(&state, &headers, StatusCode::OK, &token, &pending.email, ""),
         Ok(None) => spent(&state),
         Err(error) => failure(&state, &error),
     }
+}
+
+fn confirm_page(
+    state: &WebState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    token: &str,
+    email: &str,
+    error: &str,
+) -> Response {
+    anon_page(
+        state,
+        headers,
+        status,
+        "confirm.html",
+        json!({ "email": email, "error": error, "action": format!("/register/{token}") }),
+    )
 }
 
 fn spent(state: &WebState) -> Response {
@@ -243,14 +257,19 @@ pub async fn confirm(
     State(state): State<WebState>,
     headers: HeaderMap,
     Path(token): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<AccountForm>,
 ) -> Response {
     if !anon_csrf_ok(&state, &headers, &form.csrf) {
         return forbidden(&state);
     }
-    match state.accounts.confirm(&token).await {
+    match state.accounts.confirm(&token, &form.password).await {
         Ok(Some(user)) => start(&state, Holder::User(user)).await,
         Ok(None) => spent(&state),
+        Err(AccountError::Weak(weak)) => {
+            let pending = state.accounts.pending(&token, TokenPurpose::Register).await.ok().flatten();
+            let email = pending.map(|p| p.email).unwrap_or_default();
+            confirm_page(&state, &headers, StatusCode::BAD_REQUEST, &token, &email, &weak.to_string())
+        }
         Err(error) => failure(&state, &error),
     }
 }
@@ -268,7 +287,7 @@ pub async fn reset(
     if !anon_csrf_ok(&state, &headers, &form.csrf) {
         return forbidden(&state);
     }
-    if !state.account_limits.admit(peer.ip(), &form.email) {
+    if !state.account_limits.admit(state.accounts.client_address(peer.ip(), &headers), &form.email) {
         return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
     }
     if let Err(error) = state.accounts.request_reset(&form.email).await {
