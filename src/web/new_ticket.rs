@@ -137,7 +137,7 @@ pub async fn submit(
     if subject.is_empty() || form.message.trim().is_empty() {
         return invalid("Please give a subject and describe your request.");
     }
-    if !state.account_limits.admit(peer.ip(), address.as_str()) {
+    if !state.account_limits.admit(state.accounts.client_address(peer.ip(), &headers), address.as_str()) {
         return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
     }
     let Ok(lettre_address) = address.as_str().parse::<lettre::Address>() else {

@@ -262,7 +262,7 @@ pub async fn reply(
         return too_large(&state, limit);
     }
     let link = format!("{} {}", reader.claims.ticket, reader.claims.participant);
-    if !state.uploads.admit(&link, peer.ip()) {
+    if !state.uploads.admit(&link, state.accounts.client_address(peer.ip(), &headers)) {
         return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
     }
     let Some(receiving) = state.uploads.receive_turn().await else { return busy(&state) };
@@ -408,6 +408,7 @@ pub async fn renew(
     State(state): State<WebState>,
     Path(token): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     Form(form): Form<RenewForm>,
 ) -> Response {
     let keyring = &state.ingestor.settings().keyring;
@@ -419,7 +420,7 @@ pub async fn renew(
         return bad_request(&state, "the form is out of date; reload the page and try again");
     }
     let key = format!("link {} {}", claims.ticket, claims.participant);
-    if !state.limits.admit(peer.ip(), &key) {
+    if !state.limits.admit(state.accounts.client_address(peer.ip(), &headers), &key) {
         return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
     }
     let ingestor = state.ingestor.clone();
