@@ -3,6 +3,8 @@
 //! doc's marked `main.cf` and `master.cf` blocks into the instance. Mail sent over SMTP becomes a
 //! ticket, a reply to a signed `support+TOKEN@` envelope address threads, and while the SQLite
 //! database is locked Postfix defers the message on exit 75 and delivers it, once, afterwards.
+//! Both documented variants run: the pipe transport for a relayed domain, and the virtual alias
+//! for a domain this Postfix already delivers locally.
 //!
 //! Postfix's master runs as root; the pipe runs as `nobody`, which owns the database directory.
 
@@ -65,7 +67,9 @@ impl Instance {
         self.dir.path().join("mailgate/mailgate.db")
     }
 
-    fn start() -> Instance {
+    /// An instance whose main.cf ends with docs/mta.md's block `main_block`; `mydestination` as
+    /// given (the domains this Postfix delivers locally besides mailgate's).
+    fn start(main_block: &str, mydestination: &str) -> Instance {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         // nobody must reach the database; Postfix wants its data directory.
@@ -104,14 +108,14 @@ impl Instance {
              inet_interfaces = loopback-only\n\
              inet_protocols = ipv4\n\
              myhostname = postfix-test.localhost\n\
-             mydestination =\n\
+             mydestination = {mydestination}\n\
              alias_maps =\n\
              alias_database =\n\
              maillog_file_prefixes = {root}\n\
              maillog_file = {root}/maillog\n\
              # From docs/mta.md:\n{doc}",
             root = root.display(),
-            doc = doc_block("main.cf"),
+            doc = doc_block(main_block),
         );
         std::fs::write(root.join("etc/main.cf"), main_cf).unwrap();
 
@@ -146,7 +150,7 @@ impl Instance {
     }
 
     /// Sends `raw` over SMTP from jane@example.org to `to` (the envelope recipient).
-    fn send(&self, to: &str, raw: &str) {
+    fn try_send(&self, to: &str, raw: &str) -> Result<(), lettre::transport::smtp::Error> {
         let envelope = Envelope::new(
             Some("jane@example.org".parse::<Address>().unwrap()),
             vec![to.parse::<Address>().unwrap()],
@@ -155,7 +159,12 @@ impl Instance {
         SmtpTransport::builder_dangerous("127.0.0.1")
             .port(self.port)
             .build()
-            .send_raw(&envelope, raw.as_bytes())
+            .send_raw(&envelope, raw.as_bytes())?;
+        Ok(())
+    }
+
+    fn send(&self, to: &str, raw: &str) {
+        self.try_send(to, raw)
             .unwrap_or_else(|e| panic!("Postfix refused the message for {to}: {e}\n{}", self.log()));
     }
 
@@ -244,29 +253,27 @@ fn reply_address(instance: &Instance, ticket: i64, jane: i64) -> String {
     format!("support+{}@example.com", ingestor.settings().keyring.address_token(&claims))
 }
 
-#[test]
-fn postfix_delivers_through_the_documented_pipe_transport() {
-    let available = Path::new(POSTFIX).exists() && is_root();
-    if !common::require(
-        available,
+/// Whether this machine can run the tests (a failure under scripts/test.sh when not).
+fn postfix_available() -> bool {
+    common::require(
+        Path::new(POSTFIX).exists() && is_root(),
         "Postfix: /usr/sbin/postfix, run as root (its master process needs root)",
         "scripts/test-services.sh install (Debian's postfix), run the tests as root",
-    ) {
-        return;
-    }
-    let postfix = Instance::start();
+    )
+}
 
-    // 1. A new mail becomes a ticket.
+/// A new mail over SMTP becomes a ticket; a reply whose only link to it is the signed address in
+/// the envelope (no threading header, `To:` the plain support address) threads into it:
+/// `recipient_delimiter` routes `support+TOKEN@` and `${original_recipient}` hands mailgate the
+/// token. Returns the ticket's id.
+fn new_ticket_then_reply_by_address(postfix: &Instance) -> i64 {
     postfix
         .send("support@example.com", &mail("support@example.com", "Printer on fire", "pf-new@client.test"));
     postfix.wait_for("SELECT COUNT(*) FROM tickets", 1);
     let ticket = postfix.scalar("SELECT id FROM tickets");
     let jane = postfix.scalar("SELECT id FROM users WHERE email = 'jane@example.org'");
 
-    // 2. A reply whose only link to the ticket is the signed address in the envelope: no
-    //    threading header, To: is the plain support address. recipient_delimiter routes it and
-    //    ${original_recipient} hands mailgate the token.
-    let address = reply_address(&postfix, ticket, jane);
+    let address = reply_address(postfix, ticket, jane);
     postfix.send(&address, &mail("support@example.com", "Something else", "pf-reply@client.test"));
     postfix.wait_for("SELECT COUNT(*) FROM inbound", 2);
     assert_eq!(postfix.scalar("SELECT COUNT(*) FROM tickets"), 1, "the reply opened a new ticket");
@@ -274,9 +281,24 @@ fn postfix_delivers_through_the_documented_pipe_transport() {
         postfix.scalar("SELECT ticket_id FROM message_ids WHERE message_id = 'pf-reply@client.test'"),
         ticket
     );
+    ticket
+}
 
-    // 3. The database is locked: mailgate exits 75, Postfix defers; after the lock is gone a
-    //    flush delivers it, stored once.
+#[test]
+fn postfix_pipe_transport_as_documented_threads_and_defers_while_locked() {
+    if !postfix_available() {
+        return;
+    }
+    let postfix = Instance::start("main.cf", "");
+    new_ticket_then_reply_by_address(&postfix);
+
+    // Any other address at the domain is refused at RCPT time.
+    let refused = postfix.try_send("sales@example.com", &mail("sales@example.com", "Hi", "pf-sales@x.test"));
+    let error = refused.expect_err("sales@example.com was accepted");
+    assert!(error.is_permanent(), "{error}");
+
+    // The database is locked: mailgate exits 75, Postfix defers; after the lock is gone a flush
+    // delivers it, stored once.
     let holder = rusqlite::Connection::open(postfix.database()).unwrap();
     holder
         .execute_batch("BEGIN IMMEDIATE; INSERT INTO meta (key, value) VALUES ('held', 'by test');")
@@ -302,4 +324,15 @@ fn postfix_delivers_through_the_documented_pipe_transport() {
     assert_eq!(postfix.scalar("SELECT COUNT(*) FROM inbound"), 3, "stored exactly once");
     assert_eq!(postfix.scalar("SELECT COUNT(*) FROM tickets"), 2);
     assert_eq!(postfix.log().matches("status=sent").count(), 3, "{}", postfix.log());
+}
+
+#[test]
+fn postfix_virtual_alias_as_documented_threads_on_a_local_domain() {
+    if !postfix_available() {
+        return;
+    }
+    // example.com is delivered locally by this Postfix (its users have mailboxes here).
+    let postfix = Instance::start("main.cf, virtual alias", "example.com");
+    new_ticket_then_reply_by_address(&postfix);
+    assert_eq!(postfix.log().matches("relay=mailgate").count(), 2, "{}", postfix.log());
 }
