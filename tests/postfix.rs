@@ -2,7 +2,8 @@
 //! port) delivers to `mailgate pipe` exactly as docs/mta.md tells admins: the test writes the
 //! doc's marked `main.cf` and `master.cf` blocks into the instance. Mail sent over SMTP becomes a
 //! ticket, a reply to a signed `support+TOKEN@` envelope address threads, and while the SQLite
-//! database is locked Postfix defers the message on exit 75 and delivers it, once, afterwards.
+//! database is locked (or PostgreSQL is down) Postfix defers the message on exit 75 and delivers it,
+//! once, afterwards.
 //! Both documented variants run: the pipe transport for a relayed domain, and the virtual alias
 //! for a domain this Postfix already delivers locally.
 //!
@@ -19,6 +20,7 @@ use lettre::address::Envelope;
 use lettre::{Address, SmtpTransport, Transport};
 use mailgate::auth::token::{Claims, Participant, Purpose};
 use mailgate::core::ids::{TicketId, UserId};
+use mailgate::store::{Store, StoreOptions};
 
 const DOC: &str = include_str!("../docs/mta.md");
 const POSTFIX: &str = "/usr/sbin/postfix";
@@ -54,6 +56,7 @@ fn free_port() -> u16 {
 struct Instance {
     dir: tempfile::TempDir,
     port: u16,
+    database_url: String,
 }
 
 impl Instance {
@@ -68,8 +71,9 @@ impl Instance {
     }
 
     /// An instance whose main.cf ends with docs/mta.md's block `main_block`; `mydestination` as
-    /// given (the domains this Postfix delivers locally besides mailgate's).
-    fn start(main_block: &str, mydestination: &str) -> Instance {
+    /// given (the domains this Postfix delivers locally besides mailgate's); mailgate's database
+    /// at `database_url`, else a SQLite file owned by the pipe's user.
+    fn start(main_block: &str, mydestination: &str, database_url: Option<String>) -> Instance {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         // nobody must reach the database; Postfix wants its data directory.
@@ -78,13 +82,15 @@ impl Instance {
             std::fs::create_dir(root.join(sub)).unwrap();
         }
         chown(root.join("data"), Some(id_of("-u", "postfix")), Some(id_of("-g", "postfix"))).unwrap();
-        let instance = Instance { port: free_port(), dir };
+        let sqlite = root.join("mailgate/mailgate.db");
+        let database_url = database_url.unwrap_or_else(|| format!("sqlite://{}", sqlite.display()));
+        let instance = Instance { port: free_port(), dir, database_url };
 
         std::fs::write(
             instance.mailgate_config(),
             format!(
-                "[instance]\nsupport_addresses = [\"support@example.com\"]\n\n[database]\nurl = \"sqlite://{}\"\nbusy_timeout_ms = 300\n",
-                instance.database().display()
+                "[instance]\nsupport_addresses = [\"support@example.com\"]\n\n[database]\nurl = \"{}\"\nbusy_timeout_ms = 300\n",
+                instance.database_url
             ),
         )
         .unwrap();
@@ -96,7 +102,7 @@ impl Instance {
             .unwrap();
         assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
         let (nobody, nogroup) = (id_of("-u", "nobody"), id_of("-g", "nobody"));
-        for path in [root.join("mailgate"), instance.database()] {
+        for path in [root.join("mailgate"), sqlite].iter().filter(|p| p.exists()) {
             chown(path, Some(nobody), Some(nogroup)).unwrap();
         }
 
@@ -168,15 +174,14 @@ impl Instance {
             .unwrap_or_else(|e| panic!("Postfix refused the message for {to}: {e}\n{}", self.log()));
     }
 
-    fn scalar(&self, sql: &str) -> i64 {
-        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
-        let conn = rusqlite::Connection::open_with_flags(self.database(), flags).unwrap();
-        conn.busy_timeout(Duration::from_secs(5)).unwrap();
-        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    fn scalar(&self, sql: &'static str) -> i64 {
+        let store = Store::connect(&self.database_url, &StoreOptions::default()).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(store.read(move |tx| tx.query_one(sql, &[], |r| r.i64(0)))).unwrap()
     }
 
     /// Waits (up to 30 s) until `sql` returns `want`.
-    fn wait_for(&self, sql: &str, want: i64) {
+    fn wait_for(&self, sql: &'static str, want: i64) {
         let start = Instant::now();
         while self.scalar(sql) != want {
             assert!(
@@ -186,6 +191,14 @@ impl Instance {
                 self.postqueue("-p"),
                 self.log()
             );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn wait_for_empty_queue(&self) {
+        let start = Instant::now();
+        while !self.postqueue("-p").contains("Mail queue is empty") {
+            assert!(start.elapsed() < Duration::from_secs(30), "still queued: {}", self.postqueue("-p"));
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -289,7 +302,7 @@ fn postfix_pipe_transport_as_documented_threads_and_defers_while_locked() {
     if !postfix_available() {
         return;
     }
-    let postfix = Instance::start("main.cf", "");
+    let postfix = Instance::start("main.cf", "", None);
     new_ticket_then_reply_by_address(&postfix);
 
     // Any other address at the domain is refused at RCPT time.
@@ -316,11 +329,7 @@ fn postfix_pipe_transport_as_documented_threads_and_defers_while_locked() {
 
     postfix.postqueue("-f");
     postfix.wait_for("SELECT COUNT(*) FROM message_ids WHERE message_id = 'pf-locked@client.test'", 1);
-    let start = Instant::now();
-    while !postfix.postqueue("-p").contains("Mail queue is empty") {
-        assert!(start.elapsed() < Duration::from_secs(30), "still queued: {}", postfix.postqueue("-p"));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    postfix.wait_for_empty_queue();
     assert_eq!(postfix.scalar("SELECT COUNT(*) FROM inbound"), 3, "stored exactly once");
     assert_eq!(postfix.scalar("SELECT COUNT(*) FROM tickets"), 2);
     assert_eq!(postfix.log().matches("status=sent").count(), 3, "{}", postfix.log());
@@ -332,7 +341,32 @@ fn postfix_virtual_alias_as_documented_threads_on_a_local_domain() {
         return;
     }
     // example.com is delivered locally by this Postfix (its users have mailboxes here).
-    let postfix = Instance::start("main.cf, virtual alias", "example.com");
+    let postfix = Instance::start("main.cf, virtual alias", "example.com", None);
     new_ticket_then_reply_by_address(&postfix);
     assert_eq!(postfix.log().matches("relay=mailgate").count(), 2, "{}", postfix.log());
+}
+
+#[test]
+fn postfix_defers_while_postgresql_is_down_and_delivers_once_it_is_back() {
+    if !postfix_available() {
+        return;
+    }
+    let Some(server) = common::pg_server::PgServer::start(false) else { return };
+    let postfix = Instance::start("main.cf", "", Some(server.url("127.0.0.1", "sslmode=disable")));
+    postfix.send("support@example.com", &mail("support@example.com", "Before", "pf-before@client.test"));
+    postfix.wait_for("SELECT COUNT(*) FROM inbound", 1);
+
+    server.stop();
+    postfix.send("support@example.com", &mail("support@example.com", "While down", "pf-down@client.test"));
+    postfix.wait_for_log("status=deferred");
+    let log = postfix.log();
+    let deferred = log.lines().find(|l| l.contains("status=deferred")).unwrap();
+    assert!(deferred.contains("dsn=4.3.0") && deferred.contains("try again later"), "{deferred}");
+
+    server.start_again();
+    postfix.postqueue("-f");
+    postfix.wait_for("SELECT COUNT(*) FROM message_ids WHERE message_id = 'pf-down@client.test'", 1);
+    postfix.wait_for_empty_queue();
+    assert_eq!(postfix.scalar("SELECT COUNT(*) FROM inbound"), 2, "stored exactly once");
+    assert_eq!(postfix.log().matches("status=sent").count(), 2, "{}", postfix.log());
 }
