@@ -44,9 +44,11 @@ cmd_install() {
     # /etc/postfix/main.cf and start a system Postfix on port 25 (postfix.service and the init
     # script run only when that file exists), and it replaces any other MTA (exim4, ...): refuse that.
     echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
-    if apt-get install -s --no-install-recommends "${missing[@]}" | grep -q '^Remv '; then
+    local removals
+    removals=$(apt-get install -s --no-install-recommends "${missing[@]}" | sed -n 's/^Remv //p')
+    if [ -n "$removals" ]; then
       log "installing postfix would remove packages (another MTA?); install it by hand or run elsewhere:"
-      apt-get install -s --no-install-recommends "${missing[@]}" | grep '^Remv ' >&2; exit 1
+      printf '%s\n' "$removals" >&2; exit 1
     fi
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
