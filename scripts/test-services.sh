@@ -7,8 +7,8 @@
 #               TLS; leaf certificate for localhost/127.0.0.1 from a throwaway CA, $MG_IMAP_CA); *any*
 #               user name logs in with the password `secret` and gets its own empty Maildir
 #   (SMTP tests start their own aiosmtpd from Debian's python3-aiosmtpd, browser tests their own
-#   chromedriver and headless Chromium from Debian's chromium and chromium-driver; `install`
-#   provides them.)
+#   chromedriver and headless Chromium from Debian's chromium and chromium-driver, tests/postfix.rs
+#   its own private Postfix instance from Debian's postfix; `install` provides them.)
 #
 #   test-services.sh install          # apt-get what is missing (root; a no-op when present)
 #   eval "$(test-services.sh start)"  # prints `export MG_...` lines
@@ -32,12 +32,25 @@ cmd_install() {
   command -v openssl >/dev/null || missing+=(openssl)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+  [ -x /usr/sbin/postfix ] || missing+=(postfix)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then
     log "missing Debian packages: ${missing[*]} (run this as root once to install them)"; exit 1
   fi
   log "installing ${missing[*]}"
   apt-get update -qq
+  if [[ " ${missing[*]} " == *" postfix "* ]]; then
+    # Tests run private Postfix instances only. Debian's package would otherwise write
+    # /etc/postfix/main.cf and start a system Postfix on port 25 (postfix.service and the init
+    # script run only when that file exists), and it replaces any other MTA (exim4, ...): refuse that.
+    echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
+    local removals
+    removals=$(apt-get install -s --no-install-recommends "${missing[@]}" | sed -n 's/^Remv //p')
+    if [ -n "$removals" ]; then
+      log "installing postfix would remove packages (another MTA?); install it by hand or run elsewhere:"
+      printf '%s\n' "$removals" >&2; exit 1
+    fi
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
