@@ -1,0 +1,55 @@
+//! The service manager's notification protocol for `serve` (systemd `Type=notify`): READY=1 once
+//! the daemon listens and takes mail, WATCHDOG=1 at half of `$WATCHDOG_USEC` while the database
+//! answers, STOPPING=1 on shutdown. Without `$NOTIFY_SOCKET` every call here does nothing.
+
+use std::time::Duration;
+
+use sd_notify::NotifyState;
+
+use crate::store::Store;
+
+/// Tells the service manager that start-up is over (a no-op without `$NOTIFY_SOCKET`).
+pub fn ready() {
+    send(&[NotifyState::Ready, NotifyState::Status("serving")]);
+}
+
+/// Tells the service manager that the daemon is shutting down.
+pub fn stopping() {
+    send(&[NotifyState::Stopping, NotifyState::Status("shutting down")]);
+}
+
+/// Pings the watchdog at half of `$WATCHDOG_USEC` until `stop`, each time only after the database
+/// answered within that half: a daemon whose runtime or database hangs misses its pings and the
+/// service manager restarts it. Returns at once when no watchdog is asked for.
+pub async fn watchdog(store: Store, mut stop: tokio::sync::watch::Receiver<bool>) {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    let Some(timeout) = sd_notify::watchdog_enabled() else { return };
+    let every = (timeout / 2).max(Duration::from_millis(1));
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match tokio::time::timeout(every, store.read(|_| Ok(()))).await {
+            Ok(Ok(())) => send(&[NotifyState::Watchdog]),
+            Ok(Err(error)) => tracing::warn!(
+                %error,
+                "watchdog: the database does not answer; ping withheld (the service manager \
+                 restarts mailgate when this lasts WatchdogSec)"
+            ),
+            Err(_) => tracing::warn!(
+                waited_ms = every.as_millis() as u64,
+                "watchdog: the database did not answer in time; ping withheld"
+            ),
+        }
+    }
+}
+
+fn send(states: &[NotifyState<'_>]) {
+    if let Err(error) = sd_notify::notify(states) {
+        tracing::warn!(%error, "cannot notify the service manager ($NOTIFY_SOCKET)");
+    }
+}
