@@ -58,13 +58,16 @@ fn the_service_unit_passes_systemd_analyze_verify() {
 /// A config for `serve` on a fresh SQLite file: the web endpoint on a free port, SMTP nowhere
 /// (nothing is sent), no mailboxes.
 fn serve_site(dir: &Path, web_port: u16) -> PathBuf {
+    serve_site_on(dir, &format!("sqlite://{}", dir.join("mailgate.db").display()), web_port)
+}
+
+fn serve_site_on(dir: &Path, url: &str, web_port: u16) -> PathBuf {
     let config = dir.join("mailgate.toml");
     std::fs::write(
         &config,
         format!(
-            "[instance]\nsupport_addresses = [\"support@example.com\"]\n\n[database]\nurl = \"sqlite://{}\"\n\n\
+            "[instance]\nsupport_addresses = [\"support@example.com\"]\n\n[database]\nurl = \"{url}\"\n\n\
              [smtp]\nhost = \"127.0.0.1\"\nport = {}\n\n[web]\nbind = \"127.0.0.1:{web_port}\"\n",
-            dir.join("mailgate.db").display(),
             common::smtp::free_port()
         ),
     )
@@ -75,8 +78,10 @@ fn serve_site(dir: &Path, web_port: u16) -> PathBuf {
 fn serve(config: &Path, env: &[(&str, String)]) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mailgate"));
     command
-        .args(["serve", "--config"])
+        // The unit's order: the global --config before the subcommand.
+        .arg("--config")
         .arg(config)
+        .arg("serve")
         .env_remove("NOTIFY_SOCKET")
         .env_remove("WATCHDOG_USEC")
         .env_remove("WATCHDOG_PID")
@@ -111,6 +116,14 @@ fn messages_until(socket: &UnixDatagram, until: Instant) -> Vec<String> {
     messages
 }
 
+/// The first datagram on `socket`, waiting at most `within`.
+fn first_message(socket: &UnixDatagram, within: Duration) -> String {
+    let mut buffer = [0u8; 4096];
+    socket.set_read_timeout(Some(within)).unwrap();
+    let n = socket.recv(&mut buffer).expect("a notification from serve");
+    String::from_utf8_lossy(&buffer[..n]).into_owned()
+}
+
 fn healthz(port: u16) -> String {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("the web endpoint listens");
     stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
@@ -132,15 +145,14 @@ fn serve_tells_the_service_manager_ready_then_pings_the_watchdog() {
         ("WATCHDOG_USEC", "400000".to_string()),
     ];
     let daemon = serve(&config, &env);
-    let first = messages_until(&socket, Instant::now() + Duration::from_secs(30));
-    let ready = first.first().cloned().unwrap_or_default();
-    assert!(ready.lines().any(|line| line == "READY=1"), "READY=1 comes first: {first:?}");
+    let ready = first_message(&socket, Duration::from_secs(30));
+    assert!(ready.lines().any(|line| line == "READY=1"), "READY=1 comes first: {ready:?}");
     // READY means the web endpoint already listens.
     assert!(healthz(web_port).starts_with("HTTP/1.1 200") || healthz(web_port).starts_with("HTTP/1.0 200"));
 
     let window = Duration::from_millis(2000);
     let pings = messages_until(&socket, Instant::now() + window);
-    let watchdog = pings.iter().filter(|m| m.lines().any(|line| line == "WATCHDOG=1")).count();
+    let watchdog = watchdog_pings(&pings);
     // 2 s at one ping per 200 ms is ~10; a loaded machine may delay some, never double them.
     assert!((4..=12).contains(&watchdog), "{watchdog} WATCHDOG=1 pings in {window:?}: {pings:?}");
 
@@ -156,11 +168,52 @@ fn serve_without_a_watchdog_only_says_ready() {
     let socket_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
     let daemon = serve(&config, &[("NOTIFY_SOCKET", socket_path.display().to_string())]);
-    let mut messages = messages_until(&socket, Instant::now() + Duration::from_secs(30));
-    assert!(messages.first().is_some_and(|m| m.contains("READY=1")), "{messages:?}");
-    messages.extend(messages_until(&socket, Instant::now() + Duration::from_secs(1)));
+    let ready = first_message(&socket, Duration::from_secs(30));
+    assert!(ready.contains("READY=1"), "{ready:?}");
+    let messages = messages_until(&socket, Instant::now() + Duration::from_secs(1));
     assert!(!messages.iter().any(|m| m.contains("WATCHDOG=1")), "no WATCHDOG_USEC, no pings: {messages:?}");
     terminate(daemon);
+}
+
+fn watchdog_pings(messages: &[String]) -> usize {
+    messages.iter().filter(|m| m.lines().any(|line| line == "WATCHDOG=1")).count()
+}
+
+#[test]
+fn the_watchdog_is_fed_only_while_the_database_answers() {
+    let Some(db) = common::TestDb::new_blocking(Backend::Postgres) else { return };
+    let name = db.url.rsplit('/').next().unwrap().to_string();
+    let admin_url = common::test_pg_url().unwrap();
+    let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = serve_site_on(dir.path(), &db.url, common::smtp::free_port());
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    let env = [("NOTIFY_SOCKET", socket_path.display().to_string()), ("WATCHDOG_USEC", "400000".to_string())];
+    let daemon = serve(&config, &env);
+    let ready = first_message(&socket, Duration::from_secs(30));
+    assert!(ready.contains("READY=1"), "{ready:?}");
+    let healthy = messages_until(&socket, Instant::now() + Duration::from_secs(1));
+    assert!(watchdog_pings(&healthy) >= 2, "pings while the database answers: {healthy:?}");
+
+    // The database goes away: no new connections, the daemon's own ones ended.
+    admin.batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).unwrap();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&name],
+        )
+        .unwrap();
+    // A ping already on its way may still land.
+    messages_until(&socket, Instant::now() + Duration::from_millis(300));
+    let down = messages_until(&socket, Instant::now() + Duration::from_millis(1500));
+    assert_eq!(watchdog_pings(&down), 0, "no pings while the database is away: {down:?}");
+
+    admin.batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).unwrap();
+    let back = messages_until(&socket, Instant::now() + Duration::from_secs(5));
+    assert!(watchdog_pings(&back) >= 1, "pings resume when the database is back: {back:?}");
+    let log = terminate(daemon);
+    assert!(log.contains("watchdog"), "a withheld ping is logged: {log}");
 }
 
 /// The binary's config for the harness's database.
