@@ -312,6 +312,11 @@ fn a_backup_refuses_to_overwrite_a_file_unless_forced() {
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 inbound messages, 1 tickets"), "{}", text(&out));
     assert_eq!(message_ids(&target).len(), 1);
+
+    let nowhere = site.dir.path().join("no/such/dir/copy.db");
+    let out = site.run(&["backup", nowhere.to_str().unwrap()], b"");
+    assert_eq!(code(&out), 73, "a missing directory is not a busy database: {}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such directory"), "{}", text(&out));
 }
 
 #[test]

@@ -51,6 +51,15 @@ impl Store {
         if !overwrite && target.exists() {
             return Err(BackupError::Exists(target.to_path_buf()));
         }
+        // SQLite says only "unable to open", which reads as a busy database: name the real problem.
+        let directory = match target.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        if !directory.is_dir() {
+            let error = std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory");
+            return Err(BackupError::Io { path: directory.to_path_buf(), error });
+        }
         let pool = pool.clone();
         let target = target.to_path_buf();
         tokio::task::spawn_blocking(move || {
