@@ -167,7 +167,9 @@ fn serve_without_a_watchdog_only_says_ready() {
     let config = serve_site(dir.path(), common::smtp::free_port());
     let socket_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
-    let daemon = serve(&config, &[("NOTIFY_SOCKET", socket_path.display().to_string())]);
+    // WATCHDOG_USEC=0 is no watchdog either.
+    let env = [("NOTIFY_SOCKET", socket_path.display().to_string()), ("WATCHDOG_USEC", "0".to_string())];
+    let daemon = serve(&config, &env);
     let ready = first_message(&socket, Duration::from_secs(30));
     assert!(ready.contains("READY=1"), "{ready:?}");
     let messages = messages_until(&socket, Instant::now() + Duration::from_secs(1));
@@ -272,7 +274,9 @@ async fn a_backup_taken_while_pipes_write_holds_every_message_stored_before_it()
     let before = message_ids(&db);
     let written_before = written.load(Ordering::SeqCst);
     let target = dir.path().join("backup.db");
+    let started = Instant::now();
     let out = run_with(&config, &["backup", target.to_str().unwrap()], b"");
+    let took = started.elapsed();
     let written_during = written.load(Ordering::SeqCst) - written_before;
     writing.store(false, Ordering::SeqCst);
     for writer in writers {
@@ -280,7 +284,11 @@ async fn a_backup_taken_while_pipes_write_holds_every_message_stored_before_it()
     }
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("integrity ok"), "{}", text(&out));
-    eprintln!("{} messages before the backup, {written_during} piped while it ran", before.len());
+    let bytes = std::fs::metadata(&target).unwrap().len();
+    eprintln!(
+        "backup of {bytes} bytes in {took:?} ({} messages before it, {written_during} piped meanwhile)",
+        before.len()
+    );
 
     let copy = rusqlite::Connection::open(&target).unwrap();
     let check: String = copy.query_row("PRAGMA integrity_check", [], |row| row.get(0)).unwrap();

@@ -25,9 +25,12 @@ pub async fn watchdog(store: Store, mut stop: tokio::sync::watch::Receiver<bool>
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
         return;
     }
-    let Some(timeout) = sd_notify::watchdog_enabled() else { return };
+    // WATCHDOG_USEC=0 means none (sd_watchdog_enabled(3)).
+    let Some(timeout) = sd_notify::watchdog_enabled().filter(|timeout| !timeout.is_zero()) else { return };
     let every = (timeout / 2).max(Duration::from_millis(1));
     let mut ticks = tokio::time::interval(every);
+    // After a stall, one ping, not a burst of the missed ones.
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
