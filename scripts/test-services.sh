@@ -33,6 +33,7 @@ cmd_install() {
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
   [ -x /usr/sbin/postfix ] || missing+=(postfix)
+  command -v systemd-analyze >/dev/null || missing+=(systemd)  # tests/operations.rs: verify the unit
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then
     log "missing Debian packages: ${missing[*]} (run this as root once to install them)"; exit 1

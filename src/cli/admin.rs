@@ -90,7 +90,11 @@ pub async fn run(config: &Config, command: Command) -> u8 {
             super::link::revoke(&ingestor, &number, &email).await
         }
         Command::Agent(cmd) => super::agent::run(config, std::sync::Arc::new(ingestor), cmd).await,
-        Command::Pipe { .. } | Command::CheckConfig | Command::Serve | Command::Mailbox(_) => {
+        Command::Pipe { .. }
+        | Command::CheckConfig
+        | Command::Serve
+        | Command::Mailbox(_)
+        | Command::Backup { .. } => {
             unreachable!("dispatched in cli::run")
         }
     };

@@ -22,11 +22,13 @@ macro_rules! print {
 
 mod admin;
 mod agent;
+mod backup;
 mod link;
 mod mailbox;
 mod output;
 mod pipe;
 mod serve;
+mod systemd;
 mod ticket;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +43,8 @@ use crate::store::users::UserSort;
 /// sysexits(3) codes.
 pub mod exit {
     pub const OK: u8 = 0;
+    /// The command does not apply here (`backup` on PostgreSQL).
+    pub const USAGE: u8 = 64;
     /// Input refused by policy (over size).
     pub const DATAERR: u8 = 65;
     pub const NOINPUT: u8 = 66;
@@ -48,6 +52,8 @@ pub mod exit {
     pub const UNAVAILABLE: u8 = 69;
     pub const SOFTWARE: u8 = 70;
     /// Standard output could not be written (other than a closed pipe, which is no error).
+    /// An output file cannot be created (`backup` onto an existing file without --force).
+    pub const CANTCREAT: u8 = 73;
     pub const IOERR: u8 = 74;
     /// Could not be stored now; the MTA should retry.
     pub const TEMPFAIL: u8 = 75;
@@ -105,6 +111,14 @@ pub enum Command {
     /// Agents' sign-in to the web console.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Copy the SQLite database to FILE, consistently while `serve` runs, and check the copy.
+    /// PostgreSQL: use pg_dump.
+    Backup {
+        file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -278,6 +292,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Pipe { mailbox, recipient } => pipe::run(&config, mailbox, &recipient).await,
         Command::Serve => serve::run(&config).await,
         Command::Mailbox(MailboxCommand::Test { name }) => mailbox::test(&config, &name).await,
+        Command::Backup { file, force } => backup::run(&config, &file, force).await,
         Command::CheckConfig => unreachable!("handled above"),
         other => admin::run(&config, other).await,
     };

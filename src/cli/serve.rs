@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::exit;
+use super::{exit, systemd};
 use crate::app;
 use crate::clock::SystemClock;
 use crate::config::Config;
@@ -51,6 +51,7 @@ pub async fn run(config: &Config) -> u8 {
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutting down");
+        systemd::stopping();
         let _ = stop.send(true);
     });
     let ingestor = Arc::new(ingestor);
@@ -91,6 +92,8 @@ pub async fn run(config: &Config) -> u8 {
             }
         });
     }
+    intake.spawn(systemd::watchdog(ingestor.store().clone(), stopped.clone()));
+    systemd::ready();
     worker.run(stopped).await;
     while intake.join_next().await.is_some() {}
     exit::OK
