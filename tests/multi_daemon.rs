@@ -140,7 +140,13 @@ async fn sighup_on_one_daemon_does_not_disturb_the_others() {
         assert_eq!(cluster.daemons[*holder].fetched(mailbox), PER_ROUND as u64);
     }
     let daemon = &mut cluster.daemons[hup];
-    assert!(daemon.running(), "daemon {} is still running after SIGHUP\n{}", daemon.name, daemon.log_text());
+    let ended = daemon.child.try_wait().unwrap();
+    assert!(
+        ended.is_none(),
+        "daemon {} ended on SIGHUP ({ended:?}); it must reload\n{}",
+        daemon.name,
+        daemon.log_text()
+    );
     let address = daemon.web;
     wait_healthy(address).await;
     cluster.assert_no_panic();
