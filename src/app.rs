@@ -132,6 +132,7 @@ pub async fn sync_directory(store: &Store, config: &Config, now_ms: i64) -> Resu
     let synced = store
         .write(move |tx| {
             // Another process may have synced while we waited for the lock.
+            directory_store::lock_directory(tx)?;
             if directory_store::get_meta(tx, FINGERPRINT_KEY)?.as_deref() == Some(fingerprint.as_str()) {
                 return Ok(false);
             }

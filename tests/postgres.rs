@@ -201,3 +201,45 @@ fn commands_reach_postgres_over_verified_tls_and_refuse_a_wrong_ca() {
     assert_eq!(code(&out), 78, "{}", text(&out));
     assert!(text(&out).contains("sslmode=verify is not one of"), "{}", text(&out));
 }
+
+/// Several processes starting at once after the directory changed (daemons restarted together,
+/// pipes arriving meanwhile) each sync it or find it synced: none fails on a unique index.
+#[test]
+fn concurrent_starts_after_a_directory_change_all_succeed() {
+    let Some(site) = common::site::Site::new(common::Backend::Postgres, "") else { return };
+    let base = std::fs::read_to_string(site.config()).unwrap();
+    for round in 0..8 {
+        // A new agent each round changes the fingerprint, so every round syncs again.
+        let agents: String = (0..6 + round)
+            .map(|n| format!("\n[[agents]]\nkey = \"agent{n}\"\nemails = [\"agent{n}@example.com\"]\n"))
+            .collect();
+        std::fs::write(site.config(), format!("{base}{agents}")).unwrap();
+        let config = site.config();
+        let outs: Vec<_> = std::thread::scope(|scope| {
+            let starts: Vec<_> =
+                (0..3).map(|_| scope.spawn(|| run_with(&config, &["migrate"], b""))).collect();
+            starts.into_iter().map(|start| start.join().unwrap()).collect()
+        });
+        for out in outs {
+            assert_eq!(code(&out), 0, "round {round}: {}", text(&out));
+        }
+        let active = site.scalar("SELECT COUNT(*) FROM agents WHERE active = 1");
+        assert_eq!(active, 6 + round as i64, "round {round}");
+    }
+}
+
+/// An error the server sends is shown with its message, not as "db error".
+#[test]
+fn a_postgres_error_names_what_the_server_said() {
+    let Some(url) = common::test_pg_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let missing = match url.split_once('?') {
+        Some((base, query)) => format!("{}/no_such_database?{query}", base.rsplit_once('/').unwrap().0),
+        None => format!("{}/no_such_database", url.rsplit_once('/').unwrap().0),
+    };
+    let config = write_config(dir.path(), &missing, "");
+    let out = run_with(&config, &["migrate"], b"");
+    assert_ne!(code(&out), 0);
+    assert!(text(&out).contains("\"no_such_database\" does not exist"), "{}", text(&out));
+    assert!(!text(&out).contains("db error\n"), "{}", text(&out));
+}

@@ -3,11 +3,24 @@
 
 use std::collections::HashMap;
 
-use super::{Result, Tx};
+use super::{Backend, Result, Tx};
 use crate::core::address::EmailAddress;
 use crate::core::identify::{Directory, Manager, ManagerTarget, OrgPolicy};
 use crate::core::ids::{AgentId, OrgId, TeamId, UserId};
 use crate::params;
+
+/// An arbitrary constant: the advisory lock id a directory sync holds on PostgreSQL.
+const DIRECTORY_LOCK: i64 = 0x6d67_6469_7265_6374;
+
+/// Serialises directory syncs of concurrent processes until the transaction ends. SQLite's
+/// `BEGIN IMMEDIATE` already does; on PostgreSQL two syncs would otherwise insert the same rows
+/// at once and one would fail on a unique index.
+pub fn lock_directory(tx: &mut Tx<'_>) -> Result<()> {
+    if tx.backend() == Backend::Postgres {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", params![DIRECTORY_LOCK])?;
+    }
+    Ok(())
+}
 
 pub fn get_meta(tx: &mut Tx<'_>, key: &str) -> Result<Option<String>> {
     tx.query_opt("SELECT value FROM meta WHERE key = $1", params![key], |r| r.string(0))

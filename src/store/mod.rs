@@ -50,7 +50,7 @@ impl Backend {
 pub enum StoreError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", describe_postgres(.0))]
     Postgres(#[from] postgres::Error),
     #[error("no database connection available: {0}")]
     Pool(#[from] r2d2::Error),
@@ -62,6 +62,30 @@ pub enum StoreError {
     Setup(String),
     #[error("database task failed: {0}")]
     Task(String),
+}
+
+/// `postgres::Error` displays only "db error" for an error the server sent: the server's message,
+/// SQLSTATE and detail are what an admin needs; other errors show their source chain.
+fn describe_postgres(error: &postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        let mut text = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+        if let Some(detail) = db.detail() {
+            text.push_str(": ");
+            text.push_str(detail);
+        }
+        return text;
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl StoreError {

@@ -80,6 +80,16 @@ impl TestImap {
         )
     }
 
+    /// A `[[mailbox]]` named `name` for support address `address`, reading `user`'s INBOX over
+    /// plain loopback IMAP with the password; for configs with several mailboxes.
+    pub fn named_mailbox_toml(&self, name: &str, address: &str, user: &str) -> String {
+        format!(
+            "[[mailbox]]\nname = \"{name}\"\naddresses = [\"{address}\"]\nhost = \"{}\"\nport = {}\n\
+             tls = \"none\"\nusername = \"{user}\"\npassword = \"{}\"\n",
+            self.host, self.port, self.password
+        )
+    }
+
     /// A new user name, `t<16 hex>@example.test`: its own, empty mailbox.
     pub fn fresh_user(&self) -> String {
         format!("t{:016x}@example.test", rand::random::<u64>())
