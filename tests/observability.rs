@@ -152,7 +152,7 @@ fn serve_reports_health_metrics_and_json_logs(backend: Backend) {
     let scratch = tempfile::tempdir().unwrap();
     let sink = SmtpSink::start(smtp_port, scratch.path().join("maildir"));
     let user = imap.fresh_user();
-    let mailbox = imap.mailbox_toml(&user, true);
+    let mailbox = format!("[auth]\nmax_failed_logins = 2\n\n{}", imap.mailbox_toml(&user, true));
     let Some(site) = Site::new(backend, &serve_config(smtp_port, web, metrics, &mailbox)) else { return };
 
     let by_imap =
@@ -188,11 +188,16 @@ fn serve_reports_health_metrics_and_json_logs(backend: Backend) {
     assert_eq!(get(web, &path).status, 200);
     assert_eq!(get(web, "/nowhere").status, 404);
     let address = std::net::SocketAddr::from(([127, 0, 0, 1], web));
-    let refused = runtime.block_on(async {
+    let refused: Vec<u16> = runtime.block_on(async {
         let mut client = common::http::Client::new(address);
-        client.submit("/login", "/login", "email=nobody%40example.org&password=not+it").await
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            let form = "email=nobody%40example.org&password=not+it";
+            statuses.push(client.submit("/login", "/login", form).await.status);
+        }
+        statuses
     });
-    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert_eq!(refused[0], 401, "a wrong password, then the throttle (max_failed_logins = 2): {refused:?}");
 
     // /healthz: the database answered; the outbox and the mailbox are reported.
     let health = get(web, "/healthz");
@@ -226,7 +231,8 @@ fn serve_reports_health_metrics_and_json_logs(backend: Backend) {
     assert!(count(r#"mailgate_http_requests_total{route="/t/{token}",status="200"}"#) >= 1.0);
     assert!(count(r#"mailgate_http_requests_total{route="unmatched",status="404"}"#) >= 2.0);
     assert!(count(r#"mailgate_http_requests_total{route="/healthz",status="200"}"#) >= 2.0);
-    assert_eq!(count(r#"mailgate_login_failures_total{realm="user",factor="password"}"#), 1.0);
+    assert_eq!(count(r#"mailgate_login_failures_total{realm="user",factor="password"}"#), 2.0);
+    assert!(count(r#"mailgate_login_throttled_total{realm="user",factor="password"}"#) >= 1.0);
     assert_eq!(count("mailgate_database_up"), 1.0);
     assert!(count(r#"mailgate_outbox_mails{state="queued"}"#) >= 0.0);
     assert!(count("mailgate_outbox_oldest_due_age_seconds") >= 0.0);
