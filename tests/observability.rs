@@ -291,6 +291,51 @@ fn the_outbox_backlog_counts_rows_by_state(backend: Backend) {
     assert_eq!((dead.queued, dead.dead, dead.earliest_attempt_at), (0, 1, None));
 }
 
+/// Two daemons on one PostgreSQL: one polls the mailbox, the other stands by, and each says so.
+#[test]
+fn a_standby_daemon_reports_the_mailbox_as_held_elsewhere() {
+    let Some(imap) = TestImap::from_env() else { return };
+    let user = imap.fresh_user();
+    let mailbox = format!("[imap]\ntakeover_seconds = 6\n\n{}", imap.mailbox_toml(&user, true));
+    let Some(site) = Site::new(Backend::Postgres, "") else { return };
+    let scratch = tempfile::tempdir().unwrap();
+    let mut daemons = Vec::new();
+    for n in 0..2 {
+        let (web, metrics) = (free_port(), free_port());
+        let config = scratch.path().join(format!("daemon{n}.toml"));
+        let own = std::fs::read_to_string(site.config()).unwrap();
+        std::fs::write(&config, format!("{own}{}", serve_config(free_port(), web, metrics, &mailbox)))
+            .unwrap();
+        daemons.push(Daemon::start(&config, &scratch.path().join(format!("daemon{n}.log")), web, metrics));
+    }
+    let mailbox_of = |daemon: &Daemon| -> Value {
+        let health: Value = serde_json::from_str(&get(daemon.web, "/healthz").body).unwrap();
+        health["mailboxes"]["support"].clone()
+    };
+    let settled = wait_until(Duration::from_secs(20), || {
+        let states: Vec<Value> = daemons.iter().map(mailbox_of).collect();
+        let polling =
+            states.iter().filter(|s| s["standby"] == false && s["last_poll_age_seconds"].is_u64()).count();
+        let standing_by = states.iter().filter(|s| s["standby"] == true).count();
+        (polling, standing_by) == (1, 1)
+    });
+    let logs: Vec<String> = daemons.iter().map(Daemon::log).collect();
+    assert!(
+        settled,
+        "one polls, one stands by: {:?}\n{logs:?}",
+        daemons.iter().map(mailbox_of).collect::<Vec<_>>()
+    );
+    for daemon in &daemons {
+        let standby = mailbox_of(daemon)["standby"] == true;
+        let exposition = get(daemon.metrics, "/metrics").body;
+        let lag = sample(&exposition, r#"mailgate_imap_poll_lag_seconds{mailbox="support"}"#);
+        assert_eq!(lag.is_none(), standby, "no lag from the daemon that stands by:\n{exposition}");
+    }
+    for daemon in daemons {
+        daemon.stop();
+    }
+}
+
 /// Waits until `/healthz` answers `status`; the last body.
 fn health_turns(web: u16, status: u16) -> Option<Value> {
     let mut last = None;
