@@ -10,6 +10,7 @@ pub mod config;
 pub mod core;
 pub mod imap;
 pub mod ingest;
+pub mod observe;
 pub mod outbox;
 pub mod parse;
 pub mod store;

@@ -184,7 +184,7 @@ fn watchdog_pings(messages: &[String]) -> usize {
 #[test]
 fn the_watchdog_is_fed_only_while_the_database_answers() {
     let Some(db) = common::TestDb::new_blocking(Backend::Postgres) else { return };
-    let name = db.url.rsplit('/').next().unwrap().to_string();
+    let name = db.url.split('?').next().unwrap().rsplit('/').next().unwrap().to_string();
     let admin_url = common::test_pg_url().unwrap();
     let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls).unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -74,6 +74,7 @@ impl Accounts {
             })
             .await?;
         if charged.blocked {
+            crate::observe::metrics::login_throttled(realm.as_str(), "password");
             return Ok(SignIn::Throttled);
         }
         let verdict = match self.hashing.verify(password, stored.hash).await {
@@ -89,8 +90,15 @@ impl Accounts {
             (Verdict::MatchNeedsRehash, Some(holder)) => {
                 self.granted(holder, Some(password.to_string()), charged, account).await
             }
-            _ if charged.exhausted => Ok(SignIn::Throttled),
-            _ => Ok(SignIn::Denied),
+            _ if charged.exhausted => {
+                crate::observe::metrics::login_failed(realm.as_str(), "password");
+                crate::observe::metrics::login_throttled(realm.as_str(), "password");
+                Ok(SignIn::Throttled)
+            }
+            _ => {
+                crate::observe::metrics::login_failed(realm.as_str(), "password");
+                Ok(SignIn::Denied)
+            }
         }
     }
 

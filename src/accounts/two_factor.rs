@@ -119,6 +119,7 @@ impl Accounts {
                 let charged =
                     throttle::charge_second_factor(tx, &rules, &second_factor_key(agent), &client, now)?;
                 if charged.blocked {
+                    crate::observe::metrics::login_throttled("agent", "second_factor");
                     return Ok(false);
                 }
                 let Some(row) = factor_store::totp(tx, agent)? else { return Ok(false) };
@@ -137,6 +138,8 @@ impl Accounts {
                 };
                 if accepted {
                     throttle::refund(tx, &charged, true)?;
+                } else {
+                    crate::observe::metrics::login_failed("agent", "second_factor");
                 }
                 Ok(accepted)
             })

@@ -92,6 +92,17 @@ pub async fn run(config: &Config) -> u8 {
             }
         });
     }
+    if let Some(bind) = config.metrics.bind {
+        let listener = match tokio::net::TcpListener::bind(bind).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("mailgate: metrics.bind {bind}: {error}");
+                return exit::UNAVAILABLE;
+            }
+        };
+        tracing::info!(%bind, "metrics endpoint listening");
+        intake.spawn(crate::observe::endpoint::serve(listener, ingestor.clone(), stopped.clone()));
+    }
     intake.spawn(systemd::watchdog(ingestor.store().clone(), stopped.clone()));
     systemd::ready();
     worker.run(stopped).await;

@@ -15,6 +15,7 @@ mod links;
 mod locate;
 mod log;
 mod mailbox;
+mod metrics;
 mod notifications;
 mod orgs;
 mod read;
@@ -44,6 +45,7 @@ pub use limits::Limits;
 pub use links::{Links, Web};
 pub use log::{Log, LogFormat};
 pub use mailbox::{AfterIngest, Imap, ImapTls, Mailbox, Secret};
+pub use metrics::Metrics;
 pub use notifications::Notifications;
 pub use orgs::{Manager, ManagerMode, Org};
 pub use registration::{Method as RegistrationMethod, Registration};
@@ -76,6 +78,7 @@ pub struct Config {
     pub auth: Auth,
     pub registration: Registration,
     pub log: Log,
+    pub metrics: Metrics,
     pub agents: Vec<Agent>,
     pub teams: Vec<Team>,
     pub orgs: Vec<Org>,
@@ -165,6 +168,7 @@ fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
     let auth = auth::validate_auth(&raw.auth, problems);
     let registration = registration::validate_registration(&raw.registration, problems);
     let log = log::validate_log(&raw.log, problems);
+    let metrics = metrics::validate_metrics(&raw.metrics, web.bind, problems);
     let agents = staff::validate_agents(&raw.agents, &own_addresses(&instance, &mailboxes), problems);
     let teams = staff::validate_teams(&raw.teams, &agents, problems);
     let orgs = orgs::validate_orgs(&raw.orgs, &agents, &teams, problems);
@@ -183,6 +187,7 @@ fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
         auth,
         registration,
         log,
+        metrics,
         agents,
         teams,
         orgs,

@@ -13,6 +13,7 @@ use super::links::{RawLinks, RawWeb};
 use super::locate::{KeyPath, Source, Step, remove_value_at};
 use super::log::RawLog;
 use super::mailbox::{RawImap, RawMailbox};
+use super::metrics::RawMetrics;
 use super::orgs::RawOrg;
 use super::registration::RawRegistration;
 use super::staff::{RawAgent, RawTeam};
@@ -53,6 +54,8 @@ pub(super) struct RawConfig {
     pub registration: RawRegistration,
     /// `[log]`: log level and format.
     pub log: RawLog,
+    /// `[metrics]`: the Prometheus endpoint.
+    pub metrics: RawMetrics,
     /// `[[agents]]`. Default: none.
     pub agents: Vec<RawAgent>,
     /// `[[teams]]`. Default: none.

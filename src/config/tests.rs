@@ -477,6 +477,23 @@ fn web_bind_is_an_address_or_empty() {
     assert_error("[web]\nbind = \"localhost\"\n", "web.bind", Some(2), "not an address and port");
 }
 
+#[test]
+fn metrics_are_off_by_default_and_never_on_the_web_port() {
+    assert_eq!(load(None).unwrap().metrics.bind, None);
+    assert_eq!(
+        valid("[metrics]\nbind = \"127.0.0.1:9464\"\n").metrics.bind,
+        Some("127.0.0.1:9464".parse().unwrap())
+    );
+    assert_error("[metrics]\nbind = \"9464\"\n", "metrics.bind", Some(2), "not an address and port");
+    assert_error("[metrics]\nbind = \"127.0.0.1:8080\"\n", "metrics.bind", Some(2), "web.bind");
+    assert_error(
+        "[web]\nbind = \"0.0.0.0:8080\"\n[metrics]\nbind = \"127.0.0.1:8080\"\n",
+        "metrics.bind",
+        Some(4),
+        "a port of their own",
+    );
+}
+
 /// The example with every commented-out table example switched on: each `# [header]` or
 /// `# [[header]]` line that is TOML, with the commented TOML lines after it, up to the first line
 /// that is prose or live. Also how many table headers were switched on.

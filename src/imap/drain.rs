@@ -193,7 +193,14 @@ impl Intake<'_> {
             Ok(report) => report,
             Err(IngestError::Database(error)) => {
                 let reason = format!("ingest failed: {error}");
-                tracing::error!(mailbox = %self.mailbox.name, uid = ?delivery.imap_uid, %reason, "quarantining");
+                let uid = delivery.imap_uid.map_or(0, |(_, uid)| uid);
+                tracing::error!(
+                    mailbox = %self.mailbox.name,
+                    uid,
+                    %reason,
+                    "IMAP message could not be ingested; its raw bytes are kept in quarantine \
+                     (`mailgate quarantine list`, then `quarantine replay` after a fix)"
+                );
                 self.ingestor.quarantine_raw(raw, delivery, &reason).await?;
                 return Ok(Destination::Error);
             }

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::clock::{Clock, SystemClock};
 use crate::store::pg_tls::PgTarget;
 
 pub struct Lease {
@@ -33,14 +34,20 @@ impl Lease {
             match Lease::try_acquire(target, mailbox, takeover).await {
                 Ok(Some(lease)) => {
                     tracing::info!(mailbox, "holding the mailbox lease");
+                    crate::observe::polls::standby(mailbox, false, SystemClock.now_ms());
                     return Some(lease);
                 }
                 Ok(None) if !waiting_logged => {
                     tracing::info!(mailbox, "another instance polls this mailbox; standing by");
+                    crate::observe::polls::standby(mailbox, true, SystemClock.now_ms());
                     waiting_logged = true;
                 }
                 Ok(None) => {}
-                Err(error) => tracing::warn!(mailbox, %error, "cannot take the mailbox lease"),
+                Err(error) => tracing::warn!(
+                    mailbox,
+                    %error,
+                    "cannot take the mailbox lease (is PostgreSQL reachable?); trying again"
+                ),
             }
             tokio::select! {
                 _ = tokio::time::sleep(retry) => {}

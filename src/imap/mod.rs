@@ -91,6 +91,7 @@ impl Poller {
     /// Runs until `stop` turns true.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let name = self.mailbox.name.as_str();
+        crate::observe::polls::started(name, self.ingestor.now_ms());
         let mut retry: Option<Duration> = None;
         while !*stop.borrow() {
             let lease = match self.ingestor.store().postgres_target() {
@@ -115,7 +116,8 @@ impl Poller {
                 mailbox = name,
                 %error,
                 retry_in_s = wait.as_secs(),
-                "IMAP intake failed; reconnecting after a pause"
+                "IMAP intake failed; reconnecting after a pause (if it persists, check this [[mailbox]] \
+                 with `mailgate mailbox test NAME`)"
             );
             self.update(|s| {
                 s.failures += 1;
@@ -129,6 +131,7 @@ impl Poller {
                 _ = stop.changed() => {}
             }
         }
+        crate::observe::polls::stopped(name);
         tracing::info!(mailbox = name, "IMAP intake stopped");
     }
 
@@ -159,6 +162,7 @@ impl Poller {
             let began = std::time::Instant::now();
             let report = pass.run().await?;
             let took = began.elapsed();
+            crate::observe::polls::polled(&self.mailbox.name, self.ingestor.now_ms());
             if !healthy {
                 // A whole pass worked: the next failure starts the backoff from the beginning.
                 healthy = true;
@@ -168,7 +172,13 @@ impl Poller {
                 });
             }
             if report.fetched > 0 {
-                tracing::info!(mailbox = %self.mailbox.name, ?report, "IMAP pass");
+                tracing::info!(
+                    mailbox = %self.mailbox.name,
+                    fetched = report.fetched,
+                    processed = report.processed,
+                    quarantined = report.quarantined,
+                    "IMAP pass"
+                );
             }
             self.update(|s| {
                 s.passes += 1;

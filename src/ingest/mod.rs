@@ -10,6 +10,7 @@ pub mod lifecycle;
 mod notify;
 mod persist;
 mod reply_token;
+mod telemetry;
 
 use std::sync::Arc;
 
@@ -170,8 +171,15 @@ impl Ingestor {
         self.commit(Arc::new(Job::new(raw.to_vec(), delivery.clone(), &self.pipeline.settings.limits))).await
     }
 
-    /// Runs `job` and commits; a unique-key race is retried.
+    /// Runs `job` and commits (a unique-key race is retried), then logs and counts the outcome.
     async fn commit(&self, job: Arc<Job>) -> Result<Report, IngestError> {
+        let started = std::time::Instant::now();
+        let result = self.commit_retrying(job.clone()).await;
+        telemetry::record(&job.delivery, &result, started.elapsed());
+        result
+    }
+
+    async fn commit_retrying(&self, job: Arc<Job>) -> Result<Report, IngestError> {
         let mut attempt = 0;
         loop {
             attempt += 1;

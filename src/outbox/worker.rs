@@ -86,6 +86,19 @@ pub enum Attempt {
     },
 }
 
+impl Attempt {
+    /// The `result` label of `mailgate_sends_total`.
+    pub fn result(&self) -> &'static str {
+        match self {
+            Attempt::Sent => "sent",
+            Attempt::Retry { .. } => "retry",
+            Attempt::GaveUp { status: GivenUp::Failed, .. } => "failed",
+            Attempt::GaveUp { status: GivenUp::Dead, .. } => "dead",
+            Attempt::Postponed { .. } => "postponed",
+        }
+    }
+}
+
 /// What `send_now` did with one named mail.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SendNow {
@@ -123,6 +136,12 @@ struct Tokens {
     url: String,
     /// An agent's internal-note address on the ticket.
     note_address: Option<EmailAddress>,
+}
+
+/// The ticket number in a row's context, for the log (empty for mail about no ticket).
+fn ticket_number(context_json: &str) -> String {
+    let context: Value = serde_json::from_str(context_json).unwrap_or_default();
+    context["ticket"]["number"].as_str().unwrap_or_default().to_string()
 }
 
 /// The entry a row's context quotes (`message.entry_id`), if any.
@@ -173,7 +192,7 @@ impl Worker {
                     }
                     Err(error) => {
                         failures += 1;
-                        tracing::warn!(%error, "outbox: cannot reach the database; backing off");
+                        tracing::warn!(%error, "outbox: cannot reach the database; mail stays queued, backing off");
                         self.settings.idle * failures.min(30)
                     }
                 },
@@ -255,6 +274,7 @@ impl Worker {
                     Some((at_ms, error)) => Attempt::Postponed { at_ms, error },
                     None => self.attempt(&sending, refused).await,
                 };
+                crate::observe::metrics::send_attempted(attempt.result());
                 let recorded = attempt.clone();
                 let now = self.clock.now_ms();
                 self.store.write(move |tx| record(tx, id, &recorded, now)).await?;
@@ -267,10 +287,17 @@ impl Worker {
 
     async fn attempt(&self, sending: &Sending, refused: &std::sync::Mutex<Option<(i64, String)>>) -> Attempt {
         let row = &sending.row;
+        let (outbox_id, ticket) = (row.id.0, ticket_number(&row.context_json));
         let message = match self.build(sending) {
             Ok(message) => message,
             Err(error) => {
-                tracing::error!(outbox = %row.id, %error, "outbox: mail cannot be built; giving up");
+                tracing::error!(
+                    outbox_id,
+                    %ticket,
+                    %error,
+                    "outbox: mail cannot be built; failed (fix the template or its override, then \
+                     `mailgate outbox retry {outbox_id}`)"
+                );
                 return Attempt::GaveUp { status: GivenUp::Failed, error };
             }
         };
@@ -280,7 +307,7 @@ impl Worker {
         }
         match sent {
             Ok(()) => {
-                tracing::debug!(outbox = %row.id, to = %row.recipient, "outbox: sent");
+                tracing::info!(outbox_id, %ticket, to = %row.recipient, template = %row.template, "outbox: sent");
                 Attempt::Sent
             }
             Err(SendError::Connection(reply)) => {
@@ -289,18 +316,38 @@ impl Worker {
             }
             Err(SendError::Permanent(reply)) => {
                 let error = reply.to_string();
-                tracing::warn!(outbox = %row.id, to = %row.recipient, %error, "outbox: refused by the server; failed");
+                tracing::warn!(
+                    outbox_id,
+                    %ticket,
+                    to = %row.recipient,
+                    %error,
+                    "outbox: refused by the server; failed (`mailgate outbox retry {outbox_id}` after a fix)"
+                );
                 Attempt::GaveUp { status: GivenUp::Failed, error }
             }
             Err(SendError::Transient(reply)) if row.attempts >= i64::from(self.settings.max_attempts) => {
                 let error = reply.to_string();
-                tracing::warn!(outbox = %row.id, to = %row.recipient, attempts = row.attempts, %error, "outbox: out of attempts; dead");
+                tracing::warn!(
+                    outbox_id,
+                    %ticket,
+                    to = %row.recipient,
+                    attempts = row.attempts,
+                    %error,
+                    "outbox: out of attempts; dead (`mailgate outbox retry {outbox_id}` once the recipient's server takes mail)"
+                );
                 Attempt::GaveUp { status: GivenUp::Dead, error }
             }
             Err(SendError::Transient(reply)) => {
                 let error = reply.to_string();
                 let at_ms = self.clock.now_ms() + backoff_ms(row.attempts, rand::random::<f64>());
-                tracing::warn!(outbox = %row.id, to = %row.recipient, attempts = row.attempts, %error, "outbox: not sent; will retry");
+                tracing::warn!(
+                    outbox_id,
+                    %ticket,
+                    to = %row.recipient,
+                    attempts = row.attempts,
+                    %error,
+                    "outbox: not sent; will retry"
+                );
                 Attempt::Retry { at_ms, error }
             }
         }
@@ -326,7 +373,8 @@ impl Worker {
             server = %self.smtp.server(),
             %error,
             pause_seconds = pause_ms / 1000,
-            "outbox: the SMTP server refused us; mail stays queued"
+            "outbox: the SMTP server refused us; mail stays queued (check [smtp] host, port, tls and \
+             credentials, or the server's own log)"
         );
         *refused = Some((at_ms, error.clone()));
         (at_ms, error)

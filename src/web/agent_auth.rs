@@ -338,7 +338,7 @@ pub(super) fn failure(state: &WebState, error: &AccountError) -> Response {
             json!({ "why": error.to_string() }),
         ),
         AccountError::Store(error) => {
-            tracing::error!(%error, "web: account storage failed");
+            tracing::error!(%error, "web: account storage failed; answered 503 (check the database: /healthz)");
             state.pages.unavailable()
         }
         AccountError::Busy => {

@@ -1,11 +1,12 @@
 //! The web endpoint inside `mailgate serve` (axum): one-click ticket pages behind signed `view`
-//! links, `/healthz`, and strict headers on every response. Pages are server-rendered from
+//! links, `/healthz` and `/livez`, and strict headers on every response. Pages are server-rendered from
 //! `templates/web/` (embedded); no JavaScript. A GET never changes anything: mail scanners prefetch
 //! links. Tokens live in URLs, so nothing here logs a path.
 
 mod access;
 mod agent_auth;
 pub mod console;
+mod health;
 mod html;
 mod new_ticket;
 mod pages;
@@ -39,11 +40,14 @@ pub struct WebState {
     pub account_limits: Arc<access::Limits>,
     /// The ticket page's replies: rate limits and the memory budget of large ones.
     pub uploads: Arc<upload::UploadLimits>,
+    /// The cached database probe behind `/healthz`.
+    pub probe: Arc<crate::observe::probe::Probe>,
 }
 
 impl WebState {
     pub fn new(accounts: Arc<Accounts>, pages: Pages) -> WebState {
         let max_message_bytes = accounts.ingestor().settings().limits.max_message_bytes;
+        let probe = Arc::new(crate::observe::probe::Probe::new(accounts.ingestor().clone()));
         WebState {
             ingestor: accounts.ingestor().clone(),
             pages: Arc::new(pages),
@@ -51,6 +55,7 @@ impl WebState {
             accounts,
             account_limits: Arc::new(access::Limits::default()),
             uploads: Arc::new(upload::UploadLimits::new(max_message_bytes)),
+            probe,
         }
     }
 }
@@ -103,12 +108,14 @@ pub fn router(state: WebState) -> Router {
                 .route("/agent/users/{id}/{action}", post(agent_auth::user_action))
                 .route_layer(axum::middleware::from_fn_with_state(state.clone(), session::require_agent)),
         )
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(health::healthz))
+        .route("/livez", get(health::livez))
         .route(
             "/static/site.css",
             get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], SITE_CSS) }),
         )
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(count_request))
         .layer(axum::middleware::map_response(secure))
         .with_state(state)
 }
@@ -136,6 +143,18 @@ async fn secure(mut response: Response) -> Response {
         // A handler may have set a narrower variant (a page that shows remote images on request).
         headers.entry(name).or_insert(HeaderValue::from_static(value));
     }
+    response
+}
+
+/// Counts the request by its route's pattern (`/t/{token}`), never its path: tokens are in paths.
+async fn count_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let route =
+        request.extensions().get::<axum::extract::MatchedPath>().map(|path| path.as_str().to_string());
+    let response = next.run(request).await;
+    crate::observe::metrics::http_request(
+        route.as_deref().unwrap_or("unmatched"),
+        response.status().as_u16(),
+    );
     response
 }
 

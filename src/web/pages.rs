@@ -255,7 +255,10 @@ fn merge(target: &mut Value, extra: Value) {
 }
 
 fn internal(error: &tera::Error) -> Response {
-    tracing::error!(%error, "web: a page failed to render");
+    tracing::error!(
+        %error,
+        "web: a page failed to render (an override in templates.web_dir? `mailgate check-config` checks them)"
+    );
     (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.\n").into_response()
 }
 

@@ -111,7 +111,7 @@ impl Failure {
 
 /// Logs what failed (never the path or a query) and answers 503.
 fn unavailable(error: &dyn std::fmt::Display, what: &str) -> Failure {
-    tracing::error!(%error, "console: {what}");
+    tracing::error!(%error, "console: {what}; answered 503 (if it repeats, check the database: /healthz)");
     Failure::Unavailable
 }
 

@@ -1,0 +1,63 @@
+//! What an ingest leaves outside the database: one INFO line per stored message carrying
+//! `inbound_id` and `ticket` (the number), so that with `log.format = "json"` the message can be
+//! followed to the outbox's send lines, which carry the same `ticket`; and the Prometheus counters.
+//! Failures are logged by the callers, who know what happens to the message next.
+
+use std::time::Duration;
+
+use super::{Delivery, IngestError, Outcome, Report, class_name};
+use crate::core::classify::Class;
+use crate::observe::metrics;
+
+/// Logs and counts one ingest that took `took`.
+pub(super) fn record(delivery: &Delivery, result: &Result<Report, IngestError>, took: Duration) {
+    let source = delivery.source.as_str();
+    let Ok(report) = result else {
+        metrics::message_ingested(source, "failed", "none", took);
+        return;
+    };
+    let class = class_of(report);
+    let mailbox = delivery.mailbox.as_deref().unwrap_or_default();
+    let inbound_id = report.inbound.0;
+    match &report.outcome {
+        Outcome::Created { number, .. } | Outcome::Added { number, .. } => {
+            let outcome = outcome_name(&report.outcome);
+            tracing::info!(inbound_id, ticket = %number, outcome, class, source, mailbox, "message ingested");
+        }
+        Outcome::Quarantined { reason } => tracing::info!(
+            inbound_id,
+            class,
+            source,
+            mailbox,
+            %reason,
+            "message quarantined (see `mailgate quarantine show {inbound_id}`)"
+        ),
+        Outcome::Duplicate | Outcome::Loop => {
+            let outcome = outcome_name(&report.outcome);
+            tracing::info!(inbound_id, outcome, class, source, mailbox, "message not acted on");
+        }
+    }
+    metrics::message_ingested(source, outcome_name(&report.outcome), class, took);
+}
+
+fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Created { .. } => "created",
+        Outcome::Added { .. } => "added",
+        Outcome::Duplicate => "duplicate",
+        Outcome::Loop => "loop",
+        Outcome::Quarantined { .. } => "quarantined",
+    }
+}
+
+/// The classifier's verdict as recorded in the trace; `none` when it did not run (a duplicate, a
+/// malformed message).
+fn class_of(report: &Report) -> &'static str {
+    const CLASSES: [Class; 5] =
+        [Class::Normal, Class::AutoReply, Class::AbuseReport, Class::List, Class::Loop];
+    let Some(step) = report.trace.steps.iter().find(|step| step.stage == "classify") else { return "none" };
+    if step.decision == "bounce" {
+        return "bounce";
+    }
+    CLASSES.iter().map(class_name).find(|name| *name == step.decision).unwrap_or("other")
+}
