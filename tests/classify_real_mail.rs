@@ -7,8 +7,9 @@
 
 use mailgate::core::address::EmailAddress;
 use mailgate::core::classify::{ClassifyContext, classify};
-use mailgate::ingest::{LOOP_HEADER, class_name};
+use mailgate::ingest::LOOP_HEADER;
 use mailgate::parse::{Limits, parse_email};
+use mailgate::store::tickets::EntryClass;
 
 /// One message: header lines, then the body (LF line ends, turned into CRLF).
 fn mail(headers: &[&str], body: &str) -> Vec<u8> {
@@ -428,7 +429,7 @@ fn real_mail_is_classified_as_its_kind() {
     for (name, raw, expected) in &cases {
         let email = parse_email(raw, &Limits::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
         let decided = classify(&email, &context);
-        let got = class_name(&decided.class);
+        let got = EntryClass::of(&decided.class).as_str();
         if got != *expected {
             wrong.push(format!("{name}: expected {expected}, got {got} ({})", decided.reason));
         }

@@ -9,9 +9,10 @@ use std::path::PathBuf;
 
 use common::{Backend, Harness};
 use mailgate::core::classify::{ClassifyContext, classify};
-use mailgate::ingest::{Delivery, LOOP_HEADER, Outcome, class_name};
+use mailgate::ingest::{Delivery, LOOP_HEADER, Outcome};
 use mailgate::parse::{Limits, parse_email};
 use mailgate::store::inbound::Source;
+use mailgate::store::tickets::EntryClass;
 
 fn corpus_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("MAILGATE_CORPUS")
@@ -63,7 +64,7 @@ async fn every_corpus_message_is_stored_or_quarantined() {
         let (class, reason) = match parse_email(&raw, &Limits::default()) {
             Ok(email) => {
                 let decided = classify(&email, &context);
-                (class_name(&decided.class), decided.reason)
+                (EntryClass::of(&decided.class).as_str(), decided.reason)
             }
             Err(err) => ("malformed", err.to_string()),
         };

@@ -17,7 +17,39 @@ on_both_backends!(
     rehearsal_rolls_back,
     concurrent_duplicates_are_stored_once,
     concurrent_first_contacts_create_one_user,
+    an_unknown_word_in_a_column_is_an_error_naming_it,
 );
+
+/// A status this version does not know (written by a newer version, or by hand) is an error that
+/// names the column, never read as some default: the ticket would otherwise be shown and treated
+/// as open.
+async fn an_unknown_word_in_a_column_is_an_error_naming_it(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let report = h.pipe(&Mail::new("ann@customer.test", "Printer", "It is on fire.").build()).await;
+    let (ticket, number) = common::created(&report);
+    h.write(move |tx| {
+        tx.execute("UPDATE tickets SET status = 'escalated' WHERE id = $1", mailgate::params![ticket])
+    })
+    .await;
+    let err = h
+        .ingestor
+        .store()
+        .read(move |tx| mailgate::store::tickets::find_ticket_state_by_number(tx, &number))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "column tickets.status: unknown value \"escalated\"");
+    h.write(move |tx| {
+        tx.execute("UPDATE participants SET role = 'boss' WHERE ticket_id = $1", mailgate::params![ticket])
+    })
+    .await;
+    let err = h
+        .ingestor
+        .store()
+        .read(move |tx| mailgate::store::tickets::list_participants(tx, ticket))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "column participants.role: unknown value \"boss\"");
+}
 
 async fn migrations_are_idempotent(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };

@@ -130,7 +130,7 @@ impl Now for Harness {
 }
 
 async fn status_of(h: &Harness, number: &str) -> String {
-    summary(h, number).await.status
+    summary(h, number).await.status.to_string()
 }
 
 async fn closed_ticket_reopens_within_window(backend: Backend) {
@@ -213,7 +213,7 @@ async fn participants(h: &Harness, number: &str) -> Vec<(String, String)> {
         .read(move |tx| ticket_store::list_participants(tx, t.id))
         .await
         .into_iter()
-        .map(|p| (p.email, p.role))
+        .map(|p| (p.email, p.role.to_string()))
         .collect();
     all.sort();
     all
@@ -230,7 +230,11 @@ async fn primary_contacts_and_manager_assign(backend: Backend) {
     let t = summary(&h, &number).await;
     assert_eq!(t.assignee.as_deref(), Some("alice"));
     let entries = h.read(move |tx| ticket_store::list_entries(tx, t.id)).await;
-    assert!(entries.iter().any(|e| e.kind == "system" && e.body_text.contains("Assigned to agent alice")));
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.kind.as_str() == "system" && e.body_text.contains("Assigned to agent alice"))
+    );
     // The primary contact writing about the ticket is recognised as a participant.
     let boss = h.pipe(&Mail::new("boss@acme.com", &format!("[#{number}] status?"), "x").build()).await;
     assert_eq!(added(&boss).1, number);

@@ -14,6 +14,7 @@ use crate::store::Tx;
 use crate::store::accounts::{self as account_store};
 use crate::store::second_factor as factor_store;
 use crate::store::sessions::{Holder, Stage};
+use crate::store::users::UserStatus;
 
 /// Which door: the agent console or the end-user portal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,7 +187,7 @@ fn stored(tx: &mut Tx<'_>, realm: Realm, login: &str) -> crate::store::Result<St
         },
         Realm::User => match account_store::user_login(tx, login)? {
             // Only a registered account signs in; a guest has no password, a disabled one is off.
-            Some(user) if user.status == "registered" => {
+            Some(user) if user.status == UserStatus::Registered => {
                 Stored { holder: Some(Holder::User(user.id)), hash: user.password_hash }
             }
             _ => Stored { holder: None, hash: None },

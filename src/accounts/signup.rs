@@ -10,7 +10,7 @@ use crate::core::ids::{AgentId, UserId};
 use crate::core::notify::Mail;
 use crate::store::accounts::{self as account_store, NewToken, TokenPurpose};
 use crate::store::sessions::{self as session_store, Holder};
-use crate::store::users as user_store;
+use crate::store::users::{self as user_store, UserStatus};
 
 /// A sign-up name is kept to one line of this many characters.
 const MAX_NAME_CHARS: usize = 100;
@@ -66,7 +66,7 @@ impl Accounts {
                 // The greeting names the account as stored, never what the sign-up form said.
                 let existing = match (agent, user) {
                     (Some(agent), _) => Some(agent.name),
-                    (None, Some(user)) if user.status != "guest" => Some(user.name),
+                    (None, Some(user)) if user.status != UserStatus::Guest => Some(user.name),
                     _ => None,
                 };
                 if let Some(known_name) = existing {
@@ -123,7 +123,7 @@ impl Accounts {
                 let (user, _) = user_store::ensure_user(tx, &email, Some(&name), org, now)?;
                 match account_store::user_login_by_id(tx, user)? {
                     // Confirmed twice through two sign-ups, or disabled meanwhile: the first stands.
-                    Some(existing) if existing.status != "guest" => return Ok(None),
+                    Some(existing) if existing.status != UserStatus::Guest => return Ok(None),
                     _ => {}
                 }
                 account_store::complete_profile(tx, user, &name, org, now)?;
@@ -143,7 +143,7 @@ impl Accounts {
             self.ingestor.store().read(move |tx| account_store::user_login(tx, lookup.as_str())).await?
         };
         match user {
-            Some(user) if user.status == "registered" => self.send_reset(user.id).await.map(|_| ()),
+            Some(user) if user.status == UserStatus::Registered => self.send_reset(user.id).await.map(|_| ()),
             _ => Ok(()),
         }
     }
@@ -165,8 +165,10 @@ impl Accounts {
     async fn send_link(&self, user: UserId, purpose: TokenPurpose) -> Result<bool, AccountError> {
         let token = random_token();
         let (mail, path, valid, wanted) = match purpose {
-            TokenPurpose::Reset => (Mail::PasswordReset, "/reset", self.rules.reset_ms, "registered"),
-            TokenPurpose::Invite => (Mail::AccountInvite, "/invite", self.rules.invite_ms, "guest"),
+            TokenPurpose::Reset => {
+                (Mail::PasswordReset, "/reset", self.rules.reset_ms, UserStatus::Registered)
+            }
+            TokenPurpose::Invite => (Mail::AccountInvite, "/invite", self.rules.invite_ms, UserStatus::Guest),
             TokenPurpose::Register => unreachable!("sign-up links come from register()"),
         };
         let link = self.link(&format!("{path}/{token}"));
@@ -231,7 +233,7 @@ impl Accounts {
                     return Ok(None);
                 };
                 let Some(user) = account_store::user_login(tx, &taken.email)? else { return Ok(None) };
-                if user.status == "disabled" {
+                if user.status == UserStatus::Disabled {
                     return Ok(None);
                 }
                 account_store::set_user_password(tx, user.id, &hash, now)?;

@@ -19,7 +19,8 @@ use crate::outbox::render::Templates;
 use crate::outbox::worker::{Attempt, SendNow};
 use crate::store::inbound::{self as inbound_store, Source};
 use crate::store::outbox::{self as outbox_store, GivenUp, OutboxId};
-use crate::store::{tickets as ticket_store, users as user_store};
+use crate::store::tickets::{self as ticket_store, EntryClass};
+use crate::store::users as user_store;
 
 /// Every problem at once: the file's (syntax, unknown keys, types, rules), then what its sound
 /// parts point at (template overrides, the database file).
@@ -198,7 +199,8 @@ async fn ticket(ingestor: &Ingestor, cmd: TicketCommand) -> anyhow::Result<u8> {
                 println!("  {:<16} {} {}", p.role, p.email, p.name);
             }
             for (e, attachments) in entries {
-                let class = if e.class == "normal" { String::new() } else { format!(" [{}]", e.class) };
+                let class =
+                    if e.class == EntryClass::Normal { String::new() } else { format!(" [{}]", e.class) };
                 println!(
                     "\n--- {} {}{} by {} via {}",
                     format_utc(e.created_at),

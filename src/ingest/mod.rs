@@ -28,7 +28,7 @@ use crate::core::ticket::NumberFormat;
 use crate::core::trace::Trace;
 use crate::parse::{self, Limits, Malformed};
 use crate::store::inbound::{self as inbound_store, NewInbound, Outcome as RowOutcome, Source};
-use crate::store::tickets as ticket_store;
+use crate::store::tickets::{self as ticket_store, EntryClass};
 use crate::store::{self, Store, StoreError, Tx};
 
 /// The header we put on all our mail; its value is our Message-ID domain.
@@ -408,7 +408,8 @@ impl Pipeline {
         trace: &mut Trace,
     ) -> store::Result<Outcome> {
         let classification = self.classify(tx, email)?;
-        trace.record("classify", class_name(&classification.class), classification.reason.clone());
+        let class = EntryClass::of(&classification.class);
+        trace.record("classify", class.as_str(), classification.reason.clone());
         if classification.class == Class::Loop {
             trace.record("outcome", "loop", "recorded, not acted on");
             return Ok(Outcome::Loop);
@@ -417,7 +418,7 @@ impl Pipeline {
             return Ok(quarantined(trace, "no sender address: the message has no valid From or Sender"));
         };
 
-        let msg = Incoming { inbound, email, sender, delivery, class: class_name(&classification.class) };
+        let msg = Incoming { inbound, email, sender, delivery, class };
         if let Class::Bounce(bounce) = &classification.class {
             return self.route_bounce(tx, &msg, bounce, trace);
         }
@@ -585,8 +586,8 @@ struct Incoming<'a> {
     email: &'a InboundEmail,
     sender: &'a Mailbox,
     delivery: &'a Delivery,
-    /// The classifier's verdict as stored on the entry: `normal`, `auto-reply`, `list`, `bounce`.
-    class: &'static str,
+    /// The classifier's verdict as stored on the entry.
+    class: EntryClass,
 }
 
 /// References beyond this many (newest first) are not looked up: long chains cost queries, and the
@@ -596,17 +597,6 @@ const MAX_REFERENCES: usize = 20;
 fn quarantined(trace: &mut Trace, reason: &str) -> Outcome {
     trace.record("outcome", "quarantined", reason);
     Outcome::Quarantined { reason: reason.to_string() }
-}
-
-pub fn class_name(class: &Class) -> &'static str {
-    match class {
-        Class::Normal => "normal",
-        Class::AutoReply => "auto-reply",
-        Class::AbuseReport => "abuse-report",
-        Class::List => "list",
-        Class::Bounce(_) => "bounce",
-        Class::Loop => "loop",
-    }
 }
 
 fn decision_name(decision: &Decision) -> &'static str {

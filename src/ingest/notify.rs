@@ -15,7 +15,7 @@ use crate::core::thread::TicketState;
 use crate::core::trace::Trace;
 use crate::parse::{self, Limits, Malformed};
 use crate::store::outbox::{self as outbox_store, NewOutbound};
-use crate::store::tickets::{self as ticket_store, Direction};
+use crate::store::tickets::{self as ticket_store, Direction, EntryClass};
 use crate::store::{self, Tx, directory as directory_store};
 
 const HOUR_MS: i64 = 60 * 60 * 1000;
@@ -112,7 +112,7 @@ impl Pipeline {
         let new_ticket = notice.event == Event::NewTicket;
         let outgoing = Outgoing {
             event: notice.event,
-            is_normal: msg.class == "normal",
+            is_normal: msg.class == EntryClass::Normal,
             ticket: Some(notice.ticket.id),
         };
         self.enqueue_planned(tx, &outgoing, &audience, new_ticket, trace, |mail| context(msg, &notice, mail))

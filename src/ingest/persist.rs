@@ -17,7 +17,10 @@ use crate::core::thread::TicketState;
 use crate::core::ticket::{Role, Status};
 use crate::core::trace::Trace;
 use crate::store::inbound::Source;
-use crate::store::tickets::{self as ticket_store, Direction, EntryKind, NewAttachment, NewEntry, NewTicket};
+use crate::store::tickets::{
+    self as ticket_store, Direction, EntryClass, EntryKind, NewAttachment, NewEntry, NewTicket,
+};
+use crate::store::users::UserStatus;
 use crate::store::{self, StoreError, Tx, directory as directory_store, users as user_store};
 
 /// Who an entry is by.
@@ -28,10 +31,6 @@ pub(super) enum Author {
     /// Not attributed: held mail, whose sender could not be authenticated.
     Unknown,
 }
-
-/// The class of a message from someone who does not take part in its ticket: agents see it,
-/// customers do not, nothing answers it, and it changes neither the people nor the status.
-pub(crate) const NON_PARTICIPANT: &str = "non-participant";
 
 /// Attempts at minting an unused ticket number before giving up (a nearly full number space).
 const MINT_ATTEMPTS: usize = 50;
@@ -89,7 +88,7 @@ impl Pipeline {
         );
         ticket_store::add_participant(tx, ticket, owner, Role::Owner, now)?;
         let mut new_collaborators = Vec::new();
-        if msg.class == "normal" {
+        if msg.class == EntryClass::Normal {
             new_collaborators = self.add_collaborators(tx, ticket, email, sender, trace)?;
         }
         if let Some(policy) = org.and_then(|org| self.directory.orgs.get(&org)) {
@@ -149,19 +148,19 @@ impl Pipeline {
         let msg = if outsider {
             trace.record(
                 "collaborators",
-                NON_PARTICIPANT,
+                EntryClass::NonParticipant.as_str(),
                 format!(
                     "{} does not take part in this ticket: kept for agents, not made a collaborator \
                      (an agent adds them with #cc)",
                     sender.email
                 ),
             );
-            marked = Incoming { class: NON_PARTICIPANT, ..*msg };
+            marked = Incoming { class: EntryClass::NonParticipant, ..*msg };
             &marked
         } else {
             msg
         };
-        if msg.class == "normal" {
+        if msg.class == EntryClass::Normal {
             self.add_collaborators(tx, ticket, email, sender, trace)?;
         }
         let entry = self.store_entry(tx, msg, user, ticket, now)?;
@@ -248,12 +247,12 @@ impl Pipeline {
         }
         let status =
             crate::store::accounts::user_login(tx, msg.sender.email.as_str())?.map(|user| user.status);
-        if status.as_deref() == Some("registered") {
+        if status == Some(UserStatus::Registered) {
             trace.record("registration", "registered", msg.sender.email.to_string());
             return Ok(None);
         }
         trace.record("registration", "required", format!("{} has no account", msg.sender.email));
-        self.tell_refused(tx, msg.email, msg.class == "normal", hint, trace)?;
+        self.tell_refused(tx, msg.email, msg.class == EntryClass::Normal, hint, trace)?;
         Ok(Some(super::quarantined(trace, "registration required: the sender has no account")))
     }
 
@@ -454,7 +453,7 @@ impl Pipeline {
                 kind: EntryKind::System,
                 author_user: None,
                 author_agent: None,
-                class: "normal",
+                class: EntryClass::Normal,
                 subject: "",
                 body_text: text,
                 body_html: None,

@@ -2,6 +2,7 @@
 //! invitation and reset (stored as SHA-256 only), sign-in attempt counters (counted before the
 //! attempt is judged) and the client addresses each account signed in from.
 
+use super::users::UserStatus;
 use super::{Result, Row, Tx};
 use crate::core::ids::{AgentId, OrgId, UserId};
 use crate::params;
@@ -12,7 +13,7 @@ pub struct UserLogin {
     pub id: UserId,
     pub email: String,
     pub name: String,
-    pub status: String,
+    pub status: UserStatus,
     pub password_hash: Option<String>,
 }
 
@@ -47,7 +48,7 @@ fn user_login_row(r: &Row<'_>) -> Result<UserLogin> {
         id: UserId(r.i64(0)?),
         email: r.string(1)?,
         name: r.string(2)?,
-        status: r.string(3)?,
+        status: r.word(3)?,
         password_hash: r.opt_string(4)?,
     })
 }

@@ -6,8 +6,11 @@
 //! leads every filter, the page's ids are chosen on the index alone and only those 50 rows are
 //! joined, and the priority order is the exact expression `tickets_status_rank` indexes.
 
+use super::users::UserStatus;
 use super::{Result, Row, Tx, Value};
+use crate::core::command::Priority;
 use crate::core::ids::{AgentId, TicketId, UserId};
+use crate::core::ticket::{Role, Status};
 use crate::params;
 
 /// The console's ticket queues.
@@ -134,8 +137,8 @@ pub struct TicketLine {
     pub org_name: Option<String>,
     /// The assigned agent's or team's name.
     pub assignee: Option<String>,
-    pub priority: String,
-    pub status: String,
+    pub priority: Priority,
+    pub status: Status,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -156,8 +159,8 @@ fn ticket_line(r: &Row<'_>) -> Result<TicketLine> {
         org_key: r.opt_string(5)?,
         org_name: r.opt_string(6)?,
         assignee: r.opt_string(7)?,
-        priority: r.string(8)?,
-        status: r.string(9)?,
+        priority: r.word(8)?,
+        status: r.word(9)?,
         created_at: r.i64(10)?,
         updated_at: r.i64(11)?,
     })
@@ -257,9 +260,9 @@ pub fn assignables(tx: &mut Tx<'_>) -> Result<Vec<Assignable>> {
 pub struct UserTicket {
     pub number: String,
     pub subject: String,
-    pub status: String,
-    pub priority: String,
-    pub role: String,
+    pub status: Status,
+    pub priority: Priority,
+    pub role: Role,
     pub updated_at: i64,
 }
 
@@ -274,9 +277,9 @@ pub fn user_tickets(tx: &mut Tx<'_>, user: UserId, limit: i64) -> Result<Vec<Use
             Ok(UserTicket {
                 number: r.string(0)?,
                 subject: r.string(1)?,
-                status: r.string(2)?,
-                priority: r.string(3)?,
-                role: r.string(4)?,
+                status: r.word(2)?,
+                priority: r.word(3)?,
+                role: r.word(4)?,
                 updated_at: r.i64(5)?,
             })
         },
@@ -290,7 +293,7 @@ pub struct UserRecord {
     pub email: String,
     pub name: String,
     /// `guest`, `registered` or `disabled`.
-    pub status: String,
+    pub status: UserStatus,
     /// The `custom` JSON column as stored.
     pub custom_json: String,
     pub created_at: i64,
@@ -312,7 +315,7 @@ pub fn user_record(tx: &mut Tx<'_>, user: UserId) -> Result<Option<UserRecord>> 
                 id: UserId(r.i64(0)?),
                 email: r.string(1)?,
                 name: r.string(2)?,
-                status: r.string(3)?,
+                status: r.word(3)?,
                 custom_json: r.string(4)?,
                 created_at: r.i64(5)?,
                 has_password: r.bool(6)?,
@@ -405,11 +408,11 @@ pub struct OrgPerson {
     pub id: i64,
     pub email: String,
     pub name: String,
-    pub status: String,
+    pub status: UserStatus,
 }
 
 fn org_person(r: &Row<'_>) -> Result<OrgPerson> {
-    Ok(OrgPerson { id: r.i64(0)?, email: r.string(1)?, name: r.string(2)?, status: r.string(3)? })
+    Ok(OrgPerson { id: r.i64(0)?, email: r.string(1)?, name: r.string(2)?, status: r.word(3)? })
 }
 
 /// The organization's primary contacts.

@@ -101,12 +101,38 @@ pub enum Row<'r> {
     Postgres(&'r postgres::Row),
 }
 
+/// A column of a result row: by position (`0`) or, where a row has more than a few columns, by
+/// name (`"status"`).
+pub trait Column: Copy + std::fmt::Display {
+    fn position(self, row: &Row<'_>) -> Result<usize, StoreError>;
+}
+
+impl Column for usize {
+    fn position(self, _row: &Row<'_>) -> Result<usize, StoreError> {
+        Ok(self)
+    }
+}
+
+impl Column for &str {
+    fn position(self, row: &Row<'_>) -> Result<usize, StoreError> {
+        match row {
+            Row::Sqlite(row) => Ok(row.as_ref().column_index(self)?),
+            Row::Postgres(row) => row
+                .columns()
+                .iter()
+                .position(|column| column.name() == self)
+                .ok_or_else(|| StoreError::decode(self, "no such column in the result")),
+        }
+    }
+}
+
 impl Row<'_> {
-    pub fn i64(&self, idx: usize) -> Result<i64, StoreError> {
-        self.opt_i64(idx)?.ok_or(StoreError::Decode(idx, "unexpected NULL".into()))
+    pub fn i64(&self, column: impl Column) -> Result<i64, StoreError> {
+        self.opt_i64(column)?.ok_or_else(|| StoreError::decode(column, "unexpected NULL"))
     }
 
-    pub fn opt_i64(&self, idx: usize) -> Result<Option<i64>, StoreError> {
+    pub fn opt_i64(&self, column: impl Column) -> Result<Option<i64>, StoreError> {
+        let idx = column.position(self)?;
         match self {
             Row::Sqlite(row) => Ok(row.get(idx)?),
             Row::Postgres(row) => {
@@ -120,27 +146,54 @@ impl Row<'_> {
         }
     }
 
-    pub fn string(&self, idx: usize) -> Result<String, StoreError> {
-        self.opt_string(idx)?.ok_or(StoreError::Decode(idx, "unexpected NULL".into()))
+    pub fn string(&self, column: impl Column) -> Result<String, StoreError> {
+        self.opt_string(column)?.ok_or_else(|| StoreError::decode(column, "unexpected NULL"))
     }
 
-    pub fn opt_string(&self, idx: usize) -> Result<Option<String>, StoreError> {
+    pub fn opt_string(&self, column: impl Column) -> Result<Option<String>, StoreError> {
+        let idx = column.position(self)?;
         match self {
             Row::Sqlite(row) => Ok(row.get(idx)?),
             Row::Postgres(row) => Ok(row.try_get(idx)?),
         }
     }
 
-    pub fn bytes(&self, idx: usize) -> Result<Vec<u8>, StoreError> {
+    pub fn bytes(&self, column: impl Column) -> Result<Vec<u8>, StoreError> {
+        let idx = column.position(self)?;
         match self {
             Row::Sqlite(row) => Ok(row.get(idx)?),
             Row::Postgres(row) => Ok(row.try_get(idx)?),
         }
     }
 
-    pub fn bool(&self, idx: usize) -> Result<bool, StoreError> {
-        Ok(self.i64(idx)? != 0)
+    pub fn bool(&self, column: impl Column) -> Result<bool, StoreError> {
+        Ok(self.i64(column)? != 0)
     }
+
+    /// A column holding one of a closed set of words (a status, a role, ...), decoded into its
+    /// type: a word the type does not know is an error naming the table and column, never a
+    /// default.
+    pub fn word<T: Stored>(&self, column: impl Column) -> Result<T, StoreError> {
+        let text = self.string(column)?;
+        T::parse(&text).ok_or_else(|| StoreError::decode(T::COLUMN, format!("unknown value {text:?}")))
+    }
+
+    pub fn opt_word<T: Stored>(&self, column: impl Column) -> Result<Option<T>, StoreError> {
+        match self.opt_string(column)? {
+            None => Ok(None),
+            Some(text) => T::parse(&text)
+                .map(Some)
+                .ok_or_else(|| StoreError::decode(T::COLUMN, format!("unknown value {text:?}"))),
+        }
+    }
+}
+
+/// A closed set of words stored in one column (`tickets.status`, `participants.role`, ...).
+pub trait Stored: Copy + Sized {
+    /// `table.column`, for errors.
+    const COLUMN: &'static str;
+    fn as_str(self) -> &'static str;
+    fn parse(text: &str) -> Option<Self>;
 }
 
 /// An open transaction on either engine. Dropped without `commit`, it rolls back.
@@ -245,19 +298,29 @@ fn pg_params<'a>(params: &'a [Value<'a>]) -> Vec<&'a (dyn PgToSql + Sync)> {
 }
 
 /// `$1` -> `?1`: SQLite reads `$1` as a *named* parameter numbered by first appearance, which
-/// breaks statements that use `$2` before `$1`; `?N` is explicitly numbered.
+/// breaks statements that use `$2` before `$1`; `?N` is explicitly numbered. Text inside quotes
+/// ('string literals', "identifiers") and `--` comments is copied as it is.
 fn sqlite_sql(sql: &str) -> Cow<'_, str> {
     if !sql.contains('$') {
         return Cow::Borrowed(sql);
     }
     let mut out = String::with_capacity(sql.len());
     let mut chars = sql.chars().peekable();
+    // The character that ends what we are inside of: a closing quote, or a comment's line feed.
+    let mut inside: Option<char> = None;
     while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            out.push('?');
-        } else {
-            out.push(c);
+        match inside {
+            Some(end) if c == end => inside = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => inside = Some(c),
+            None if c == '-' && chars.peek() == Some(&'-') => inside = Some('\n'),
+            None if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) => {
+                out.push('?');
+                continue;
+            }
+            None => {}
         }
+        out.push(c);
     }
     Cow::Owned(out)
 }
@@ -273,5 +336,13 @@ mod tests {
             "SELECT a FROM t WHERE b = ?2 AND c = ?1 OR d = ?1"
         );
         assert_eq!(sqlite_sql("SELECT 1"), "SELECT 1");
+    }
+
+    #[test]
+    fn quoted_text_and_comments_keep_their_dollars() {
+        assert_eq!(
+            sqlite_sql("SELECT '$1', \"a$2\" FROM t -- costs $3\nWHERE b = $1 AND c = 'it''s $2'"),
+            "SELECT '$1', \"a$2\" FROM t -- costs $3\nWHERE b = ?1 AND c = 'it''s $2'"
+        );
     }
 }

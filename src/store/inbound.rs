@@ -105,10 +105,10 @@ pub fn update_inbound_outcome(
 #[derive(Clone, Debug)]
 pub struct InboundRecord {
     pub id: InboundId,
-    pub source: String,
+    pub source: Source,
     pub mailbox: Option<String>,
     pub size: i64,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub reason: String,
     pub ticket_id: Option<TicketId>,
     pub trace_json: String,
@@ -123,10 +123,10 @@ pub fn find_inbound(tx: &mut Tx<'_>, id: InboundId) -> Result<Option<InboundReco
         |r: &Row<'_>| {
             Ok(InboundRecord {
                 id: InboundId(r.i64(0)?),
-                source: r.string(1)?,
+                source: r.word(1)?,
                 mailbox: r.opt_string(2)?,
                 size: r.i64(3)?,
-                outcome: r.string(4)?,
+                outcome: r.word(4)?,
                 reason: r.string(5)?,
                 ticket_id: r.opt_i64(6)?.map(TicketId),
                 trace_json: r.string(7)?,

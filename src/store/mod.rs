@@ -21,6 +21,7 @@ pub mod sessions;
 pub mod tickets;
 pub mod users;
 pub mod web;
+mod words;
 
 use std::time::Duration;
 
@@ -56,8 +57,8 @@ pub enum StoreError {
     Pool(#[from] r2d2::Error),
     #[error("expected row not found")]
     NotFound,
-    #[error("column {0}: {1}")]
-    Decode(usize, String),
+    #[error("column {column}: {problem}")]
+    Decode { column: String, problem: String },
     #[error("{0}")]
     Setup(String),
     #[error("database task failed: {0}")]
@@ -89,6 +90,10 @@ fn describe_postgres(error: &postgres::Error) -> String {
 }
 
 impl StoreError {
+    pub(crate) fn decode(column: impl std::fmt::Display, problem: impl Into<String>) -> StoreError {
+        StoreError::Decode { column: column.to_string(), problem: problem.into() }
+    }
+
     /// True when the database cannot take this right now (locked, busy, unreachable, out of
     /// connections): the caller should retry later rather than give up on the message.
     /// A full disk and every I/O error count too: they say nothing about the message, and

@@ -83,7 +83,12 @@ fn session_row(r: &Row<'_>) -> Result<SessionRow> {
     let holder = match (r.opt_i64(0)?, r.opt_i64(1)?) {
         (Some(user), _) => Holder::User(UserId(user)),
         (None, Some(agent)) => Holder::Agent(AgentId(agent)),
-        (None, None) => return Err(super::StoreError::Decode(0, "a session without holder".into())),
+        (None, None) => {
+            return Err(super::StoreError::decode(
+                "sessions.agent_id, sessions.user_id",
+                "a session without holder",
+            ));
+        }
     };
     Ok(SessionRow {
         holder,

@@ -3,6 +3,8 @@
 
 use super::{Result, Row, Tx};
 use crate::core::address::{EmailAddress, MessageId};
+use crate::core::classify::Class;
+use crate::core::command::Priority;
 use crate::core::ids::{AgentId, EntryId, InboundId, OrgId, TeamId, TicketId, UserId};
 use crate::core::thread::TicketState;
 use crate::core::ticket::{Role, Status};
@@ -52,7 +54,7 @@ fn ticket_state(r: &Row<'_>) -> Result<TicketState> {
     Ok(TicketState {
         id: TicketId(r.i64(0)?),
         number: r.string(1)?,
-        status: Status::parse(&r.string(2)?).unwrap_or(Status::Open),
+        status: r.word(2)?,
         closed_at: r.opt_i64(3)?,
         subject: r.string(4)?,
     })
@@ -144,13 +146,51 @@ impl EntryKind {
     }
 }
 
+/// What the classifier said of an entry's message, as stored on the entry (and named in traces).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryClass {
+    Normal,
+    AutoReply,
+    AbuseReport,
+    List,
+    Bounce,
+    Loop,
+    /// From someone who does not take part in the ticket: agents see it, customers do not, nothing
+    /// answers it, and it changes neither the people nor the status.
+    NonParticipant,
+}
+
+impl EntryClass {
+    pub fn of(class: &Class) -> EntryClass {
+        match class {
+            Class::Normal => EntryClass::Normal,
+            Class::AutoReply => EntryClass::AutoReply,
+            Class::AbuseReport => EntryClass::AbuseReport,
+            Class::List => EntryClass::List,
+            Class::Bounce(_) => EntryClass::Bounce,
+            Class::Loop => EntryClass::Loop,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryClass::Normal => "normal",
+            EntryClass::AutoReply => "auto-reply",
+            EntryClass::AbuseReport => "abuse-report",
+            EntryClass::List => "list",
+            EntryClass::Bounce => "bounce",
+            EntryClass::Loop => "loop",
+            EntryClass::NonParticipant => "non-participant",
+        }
+    }
+}
+
 pub struct NewEntry<'a> {
     pub ticket: TicketId,
     pub kind: EntryKind,
     pub author_user: Option<UserId>,
     pub author_agent: Option<AgentId>,
-    /// `normal`, `auto-reply`, `bounce` or `list`: what the classifier said of the message.
-    pub class: &'a str,
+    pub class: EntryClass,
     pub subject: &'a str,
     pub body_text: &'a str,
     pub body_html: Option<&'a str>,
@@ -269,11 +309,11 @@ pub struct TicketSummary {
     pub id: TicketId,
     pub number: String,
     pub subject: String,
-    pub status: String,
+    pub status: Status,
     pub owner_email: String,
     pub org_key: Option<String>,
     pub assignee: Option<String>,
-    pub priority: String,
+    pub priority: Priority,
     pub entries: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -292,11 +332,11 @@ fn ticket_summary(r: &Row<'_>) -> Result<TicketSummary> {
         id: TicketId(r.i64(0)?),
         number: r.string(1)?,
         subject: r.string(2)?,
-        status: r.string(3)?,
+        status: r.word(3)?,
         owner_email: r.string(4)?,
         org_key: r.opt_string(5)?,
         assignee: r.opt_string(6)?,
-        priority: r.string(7)?,
+        priority: r.word(7)?,
         entries: r.i64(8)?,
         created_at: r.i64(9)?,
         updated_at: r.i64(10)?,
@@ -360,7 +400,7 @@ pub fn is_customer_participant(tx: &mut Tx<'_>, ticket: TicketId, email: &EmailA
 pub struct ParticipantRecord {
     pub email: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
 }
 
 pub fn list_participants(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Vec<ParticipantRecord>> {
@@ -368,19 +408,20 @@ pub fn list_participants(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Vec<Partic
         "SELECT u.email, u.name, p.role FROM participants p JOIN users u ON u.id = p.user_id
          WHERE p.ticket_id = $1 ORDER BY p.created_at, u.email",
         params![ticket.0],
-        |r| Ok(ParticipantRecord { email: r.string(0)?, name: r.string(1)?, role: r.string(2)? }),
+        |r| Ok(ParticipantRecord { email: r.string(0)?, name: r.string(1)?, role: r.word(2)? }),
     )
 }
 
 #[derive(Clone, Debug)]
 pub struct EntryRecord {
     pub id: EntryId,
-    pub kind: String,
-    pub class: String,
+    pub kind: EntryKind,
+    pub class: EntryClass,
     pub author: Option<String>,
     pub subject: String,
     pub body_text: String,
     pub stripped_text: String,
+    /// The inbound source (`pipe`, `imap`, ...) or `rule` for system entries.
     pub source: String,
     pub inbound: Option<InboundId>,
     pub attachments: i64,
@@ -397,8 +438,8 @@ pub fn list_entries(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Vec<EntryRecord
         |r| {
             Ok(EntryRecord {
                 id: EntryId(r.i64(0)?),
-                kind: r.string(1)?,
-                class: r.string(2)?,
+                kind: r.word(1)?,
+                class: r.word(2)?,
                 author: r.opt_string(3)?,
                 subject: r.string(4)?,
                 body_text: r.string(5)?,

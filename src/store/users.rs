@@ -42,6 +42,27 @@ pub fn fill_user_name(tx: &mut Tx<'_>, id: UserId, name: &str, now_ms: i64) -> R
     Ok(())
 }
 
+/// Where a user's account stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserStatus {
+    /// Known from mail (or an invitation not yet taken); no password.
+    Guest,
+    /// Has a password and may sign in.
+    Registered,
+    /// May not sign in; mail from them is still stored.
+    Disabled,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Guest => "guest",
+            UserStatus::Registered => "registered",
+            UserStatus::Disabled => "disabled",
+        }
+    }
+}
+
 /// Sort orders of the user directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum UserSort {
@@ -58,7 +79,7 @@ pub struct UserSummary {
     pub email: String,
     pub name: String,
     pub org_key: Option<String>,
-    pub status: String,
+    pub status: UserStatus,
     pub tickets: i64,
     pub created_at: i64,
 }
@@ -73,7 +94,7 @@ fn user_summary(r: &Row<'_>) -> Result<UserSummary> {
         email: r.string(1)?,
         name: r.string(2)?,
         org_key: r.opt_string(3)?,
-        status: r.string(4)?,
+        status: r.word(4)?,
         tickets: r.i64(5)?,
         created_at: r.i64(6)?,
     })

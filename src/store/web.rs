@@ -1,15 +1,17 @@
 //! What the ticket page shows: the ticket, its people, and its thread as the reader may see it.
 
+use super::tickets::EntryKind;
 use super::{Result, Tx};
 use crate::auth::token::Participant;
 use crate::core::ids::TicketId;
+use crate::core::ticket::{Role, Status};
 use crate::params;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct PageTicket {
     pub number: String,
     pub subject: String,
-    pub status: String,
+    pub status: Status,
     pub created_at: i64,
 }
 
@@ -17,7 +19,7 @@ pub struct PageTicket {
 pub struct PagePerson {
     pub name: String,
     pub email: String,
-    pub role: String,
+    pub role: Role,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -25,7 +27,7 @@ pub struct PageEntry {
     pub id: i64,
     /// The message has an HTML part (shown sanitized on its own page).
     pub has_html: bool,
-    pub kind: String,
+    pub kind: EntryKind,
     /// The sender does not take part in the ticket (shown to agents only, marked).
     pub from_outsider: bool,
     /// Display name: the user's name or address, the agent's name; empty for system entries.
@@ -55,7 +57,7 @@ pub fn reader(tx: &mut Tx<'_>, ticket: TicketId, participant: Participant) -> Re
         "SELECT u.email, p.role FROM participants p JOIN users u ON u.id = p.user_id
           WHERE p.ticket_id = $1 AND p.user_id = $2",
         params![ticket.0, user.0],
-        |r| Ok((r.string(0)?, r.string(1)? == "owner")),
+        |r| Ok((r.string(0)?, r.word::<Role>(1)? == Role::Owner)),
     )
 }
 
@@ -67,7 +69,7 @@ pub fn ticket(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Option<PageTicket>> {
             Ok(PageTicket {
                 number: r.string(0)?,
                 subject: r.string(1)?,
-                status: r.string(2)?,
+                status: r.word(2)?,
                 created_at: r.i64(3)?,
             })
         },
@@ -80,7 +82,7 @@ pub fn people(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Vec<PagePerson>> {
         "SELECT u.name, u.email, p.role FROM participants p JOIN users u ON u.id = p.user_id
           WHERE p.ticket_id = $1 ORDER BY CASE p.role WHEN 'owner' THEN 0 ELSE 1 END, p.created_at, u.email",
         params![ticket.0],
-        |r| Ok(PagePerson { name: r.string(0)?, email: r.string(1)?, role: r.string(2)? }),
+        |r| Ok(PagePerson { name: r.string(0)?, email: r.string(1)?, role: r.word(2)? }),
     )
 }
 
@@ -102,7 +104,7 @@ pub fn thread(tx: &mut Tx<'_>, ticket: TicketId, internal: bool) -> Result<Vec<P
                 id: r.i64(0)?,
                 has_html: r.i64(5)? != 0,
                 from_outsider: r.i64(6)? != 0,
-                kind: r.string(1)?,
+                kind: r.word(1)?,
                 author: r.string(2)?,
                 text: r.string(3)?,
                 created_at: r.i64(4)?,
@@ -186,8 +188,8 @@ pub struct MyTicket {
     pub id: i64,
     pub number: String,
     pub subject: String,
-    pub status: String,
-    pub role: String,
+    pub status: Status,
+    pub role: Role,
     pub updated_at: i64,
     #[serde(skip)]
     pub epoch: i64,
@@ -205,8 +207,8 @@ pub fn my_tickets(tx: &mut Tx<'_>, user: crate::core::ids::UserId, limit: i64) -
                 id: r.i64(0)?,
                 number: r.string(1)?,
                 subject: r.string(2)?,
-                status: r.string(3)?,
-                role: r.string(4)?,
+                status: r.word(3)?,
+                role: r.word(4)?,
                 updated_at: r.i64(5)?,
                 epoch: r.i64(6)?,
             })

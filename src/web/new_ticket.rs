@@ -19,6 +19,7 @@ use crate::core::email::clean_display_name;
 use crate::ingest::Outcome;
 use crate::store::accounts as account_store;
 use crate::store::sessions::{Holder, Stage};
+use crate::store::users::UserStatus;
 
 #[derive(Default, serde::Deserialize)]
 pub struct TicketForm {
@@ -44,7 +45,7 @@ async fn writer(state: &WebState, headers: &HeaderMap) -> Result<Writer, Respons
     let Some(session) = session::current(state, headers, USER_COOKIE).await? else { return Ok(None) };
     let Session { holder: Holder::User(user), stage: Stage::Full, .. } = session else { return Ok(None) };
     match state.ingestor.store().read(move |tx| account_store::user_login_by_id(tx, user)).await {
-        Ok(Some(me)) if me.status == "registered" => Ok(Some((me.email, me.name, session))),
+        Ok(Some(me)) if me.status == UserStatus::Registered => Ok(Some((me.email, me.name, session))),
         Ok(_) => Ok(None),
         Err(error) => {
             tracing::error!(%error, "web: user lookup failed");

@@ -110,7 +110,7 @@ pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> R
         Err(error) => return unavailable(&state, &error),
     };
     let owner = customer.as_ref().is_some_and(|(_, owner)| *owner);
-    let can_resolve = owner && can_be_resolved(&page.status);
+    let can_resolve = owner && can_be_resolved(page.status);
     state.pages.render(
         StatusCode::OK,
         "ticket.html",
@@ -349,7 +349,7 @@ pub async fn resolve(
     // The rule the page shows the button by: only an open or pending ticket can be resolved.
     let ticket = reader.claims.ticket;
     match state.ingestor.store().read(move |tx| web_store::ticket(tx, ticket)).await {
-        Ok(Some(page)) if can_be_resolved(&page.status) => {}
+        Ok(Some(page)) if can_be_resolved(page.status) => {}
         Ok(Some(_)) => {
             return bad_request(&state, "this ticket is not open, so it cannot be marked resolved");
         }
@@ -364,8 +364,8 @@ pub async fn resolve(
 }
 
 /// Whether the owner may mark a ticket in `status` resolved (the page's button and the handler).
-fn can_be_resolved(status: &str) -> bool {
-    status == "open" || status == "pending"
+fn can_be_resolved(status: Status) -> bool {
+    matches!(status, Status::Open | Status::Pending)
 }
 
 /// The customer-side reader of a page's form and what it posted, once its tag proves it came from
