@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
-use super::{Delivery, IngestError, Outcome, Report, class_name};
-use crate::core::classify::Class;
+use super::{Delivery, IngestError, Outcome, Report};
 use crate::observe::metrics;
+use crate::store::db::Stored;
+use crate::store::tickets::EntryClass;
 
 /// Logs and counts one ingest that took `took`.
 pub(super) fn record(delivery: &Delivery, result: &Result<Report, IngestError>, took: Duration) {
@@ -53,11 +54,6 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
 /// The classifier's verdict as recorded in the trace; `none` when it did not run (a duplicate, a
 /// malformed message).
 fn class_of(report: &Report) -> &'static str {
-    const CLASSES: [Class; 5] =
-        [Class::Normal, Class::AutoReply, Class::AbuseReport, Class::List, Class::Loop];
     let Some(step) = report.trace.steps.iter().find(|step| step.stage == "classify") else { return "none" };
-    if step.decision == "bounce" {
-        return "bounce";
-    }
-    CLASSES.iter().map(class_name).find(|name| *name == step.decision).unwrap_or("other")
+    EntryClass::parse(&step.decision).map_or("other", EntryClass::as_str)
 }
