@@ -1,5 +1,6 @@
-//! The only door to wall-clock time (clippy's `disallowed-methods` bans `SystemTime::now` elsewhere),
-//! so tests can pin time with `FixedClock`.
+//! The only door to time (clippy's `disallowed-methods` bans `SystemTime::now` elsewhere, and
+//! `tests/architecture.rs` `Instant::now` elsewhere in `src/`): wall time through `Clock`, so tests can pin it with `FixedClock`; monotonic time, for
+//! durations and deadlines that no test needs to pin, through `Stopwatch` and `deadline`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -43,6 +44,26 @@ impl Clock for FixedClock {
     fn now_ms(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
     }
+}
+
+/// Measures how long something took (a pass, an ingest, a backup), on the monotonic clock.
+#[derive(Clone, Copy, Debug)]
+pub struct Stopwatch(std::time::Instant);
+
+impl Stopwatch {
+    pub fn start() -> Stopwatch {
+        Stopwatch(std::time::Instant::now())
+    }
+
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.0.elapsed()
+    }
+}
+
+/// The tokio instant `after` from now, for `tokio::time::timeout_at` and `sleep_until` (which
+/// follow tokio's clock, so `tokio::time::pause` moves them in tests).
+pub fn deadline(after: std::time::Duration) -> tokio::time::Instant {
+    tokio::time::Instant::now() + after
 }
 
 /// A unix-millisecond time as `YYYY-MM-DD HH:MM:SS` UTC, for command-line output.

@@ -571,7 +571,7 @@ async fn wait_healthy(address: SocketAddr) {
     assert_eq!((page.status, page.body.as_str()), (200, "ok\n"), "{address}/healthz");
 }
 
-/// The advisory lock id of `mailbox`, as `src/imap/lease.rs` derives it.
+/// The advisory lock id of `mailbox`, as `src/store/lease.rs` derives it.
 fn lock_key(mailbox: &str) -> i64 {
     let digest = Sha256::digest(format!("mailgate imap mailbox {mailbox}").as_bytes());
     i64::from_be_bytes(digest[..8].try_into().unwrap())

@@ -6,7 +6,6 @@
 
 pub mod connect;
 pub mod drain;
-pub mod lease;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,9 +18,9 @@ use tokio::sync::watch;
 use crate::config::{Imap, Mailbox};
 use crate::ingest::{IngestError, Ingestor};
 use crate::store::StoreError;
+use crate::store::lease::Lease;
 use connect::{ConnectError, Session};
 use drain::{Pass, PassReport, within};
-use lease::Lease;
 
 /// IDLE is re-issued after this long: servers may drop an IDLE older than 30 minutes (RFC 2177).
 const IDLE_REFRESH: Duration = Duration::from_secs(25 * 60);
@@ -159,7 +158,7 @@ impl Poller {
                 can_move,
                 can_uid_expunge,
             };
-            let began = std::time::Instant::now();
+            let began = crate::clock::Stopwatch::start();
             let report = pass.run().await?;
             let took = began.elapsed();
             crate::observe::polls::polled(&self.mailbox.name, self.ingestor.now_ms());

@@ -12,13 +12,12 @@ use super::{Delivery, IngestError, Ingestor, Job, Report};
 use crate::auth::token::{Claims, Participant, Purpose};
 use crate::core::command::{Command, CommandError, Priority};
 use crate::core::identify::tagged_address;
-use crate::core::ids::{AgentId, TicketId};
+use crate::core::ids::TicketId;
 use crate::core::ticket::Status;
 use crate::core::trace::Trace;
-use crate::params;
 use crate::store::inbound::Source;
-use crate::store::links as link_store;
 use crate::store::tickets as ticket_store;
+use crate::store::{directory as directory_store, links as link_store};
 
 /// A message written for a participant (on the command line or the web page), to be ingested as
 /// their mail.
@@ -136,11 +135,7 @@ impl Ingestor {
                 let Some(state) = ticket_store::find_ticket_state_by_number(tx, &number)? else {
                     return Ok(Err(ConsoleError::NoTicket(number)));
                 };
-                let agent = tx.query_opt(
-                    "SELECT id, email FROM agents WHERE key = $1 AND active = 1 AND email <> ''",
-                    params![key.as_str()],
-                    |r| Ok((AgentId(r.i64(0)?), r.string(1)?)),
-                )?;
+                let agent = directory_store::agent_with_alert_address(tx, &key)?;
                 let Some((agent, email)) = agent else { return Ok(Err(ConsoleError::NoAgent(key))) };
                 let participant = Participant::Agent(agent);
                 let epoch = link_store::current_epoch(tx, state.id, participant)?.unwrap_or(0);

@@ -173,7 +173,7 @@ impl Ingestor {
 
     /// Runs `job` and commits (a unique-key race is retried), then logs and counts the outcome.
     async fn commit(&self, job: Arc<Job>) -> Result<Report, IngestError> {
-        let started = std::time::Instant::now();
+        let started = crate::clock::Stopwatch::start();
         let result = self.commit_retrying(job.clone()).await;
         telemetry::record(&job.delivery, &result, started.elapsed());
         result

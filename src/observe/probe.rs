@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Mutex;
-use tokio::time::Instant;
 
+use crate::clock::Stopwatch;
 use crate::ingest::Ingestor;
 use crate::store::outbox::{self as outbox_store, Backlog};
 
@@ -45,7 +45,7 @@ pub struct Snapshot {
     pub backlog: Option<Backlog>,
     /// The database's error, for the log only (never shown on `/healthz`).
     problem: Option<String>,
-    taken: Instant,
+    taken: Stopwatch,
 }
 
 impl Snapshot {
@@ -101,7 +101,7 @@ impl Probe {
             database,
             backlog,
             problem,
-            taken: Instant::now(),
+            taken: Stopwatch::start(),
         };
         if self.in_flight.swap(true, Ordering::AcqRel) {
             return snapshot(Database::Timeout, None, Some("an earlier probe is still waiting".into()));

@@ -107,7 +107,7 @@ impl SmtpSender {
     /// lettre#1027). On a reused connection that turns out dead (the server closed it while idle),
     /// one retry on a fresh connection; answers from the server are final.
     pub async fn send(&self, message: &lettre::Message) -> Result<(), SendError> {
-        let deadline = tokio::time::Instant::now() + self.timeout;
+        let deadline = crate::clock::deadline(self.timeout);
         let envelope = message.envelope();
         let bytes = message.formatted();
         let reused = self.idle.lock().await.pop();

@@ -4,11 +4,12 @@
 //! failed backup never leaves a half-written file under the name asked for.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rusqlite::backup::{Backup, StepResult};
 
 use super::{Pool, Store, StoreError};
+use crate::clock::Stopwatch;
 
 /// What a finished backup holds, read back from the copy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,7 +102,7 @@ fn copy_and_check(
         let backup = Backup::new(source, &mut copy).map_err(StoreError::from)?;
         // All pages in one step: one read snapshot, so the copy is consistent. Copying in slices
         // would restart whenever another connection writes, which a busy daemon always does.
-        let started = Instant::now();
+        let started = Stopwatch::start();
         loop {
             match backup.step(-1).map_err(StoreError::from)? {
                 StepResult::Done => break,

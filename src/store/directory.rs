@@ -22,6 +22,16 @@ pub fn lock_directory(tx: &mut Tx<'_>) -> Result<()> {
     Ok(())
 }
 
+/// An active agent by key, with the address their mail comes from (the first configured one);
+/// `None` for an unknown or inactive key, or an agent without an address.
+pub fn agent_with_alert_address(tx: &mut Tx<'_>, key: &str) -> Result<Option<(AgentId, String)>> {
+    tx.query_opt(
+        "SELECT id, email FROM agents WHERE key = $1 AND active = 1 AND email <> ''",
+        params![key],
+        |r| Ok((AgentId(r.i64(0)?), r.string(1)?)),
+    )
+}
+
 pub fn get_meta(tx: &mut Tx<'_>, key: &str) -> Result<Option<String>> {
     tx.query_opt("SELECT value FROM meta WHERE key = $1", params![key], |r| r.string(0))
 }

@@ -11,6 +11,7 @@ pub mod db;
 pub mod directory;
 pub mod imap;
 pub mod inbound;
+pub mod lease;
 pub mod lifecycle;
 pub mod links;
 mod migrate;

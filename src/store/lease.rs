@@ -1,4 +1,4 @@
-//! Which daemon polls a mailbox when several share one PostgreSQL: the holder of a session-level
+//! Which daemon polls a mailbox (`imap`) when several share one PostgreSQL: the holder of a session-level
 //! advisory lock, on a connection of its own. When the holder dies its connection drops and the
 //! lock with it; a silently vanished holder is dropped by the server's TCP keepalives. Both are
 //! tuned from `imap.takeover_seconds`, so a standby takes over within that bound.
@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::pg_tls::PgTarget;
 use crate::clock::{Clock, SystemClock};
-use crate::store::pg_tls::PgTarget;
 
 pub struct Lease {
     client: tokio_postgres::Client,
