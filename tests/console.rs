@@ -51,16 +51,22 @@ async fn queues_show_the_right_tickets_in_order(backend: Backend) {
     h.clock.advance_ms(60_000);
     let (_, urgent) = created(&h.pipe(&Mail::new("zoe@example.org", "Server down", "x").build()).await);
     h.ingestor
-        .console_change(&urgent, ConsoleAction::Priority(mailgate::core::command::Priority::Urgent))
+        .console_change(
+            &urgent.parse().unwrap(),
+            ConsoleAction::Priority(mailgate::core::command::Priority::Urgent),
+        )
         .await
         .unwrap();
     h.clock.advance_ms(60_000);
     let (_, team) = created(&h.pipe(&Mail::new("tom@example.org", "Invoice", "x").build()).await);
-    h.ingestor.console_change(&team, ConsoleAction::Assign("billing".into())).await.unwrap();
+    h.ingestor.console_change(&team.parse().unwrap(), ConsoleAction::Assign("billing".into())).await.unwrap();
     h.clock.advance_ms(60_000);
     let (_, closed) = created(&h.pipe(&Mail::new("old@example.org", "Old", "x").build()).await);
     h.ingestor
-        .console_change(&closed, ConsoleAction::Status(mailgate::core::ticket::Status::Closed))
+        .console_change(
+            &closed.parse().unwrap(),
+            ConsoleAction::Status(mailgate::core::ticket::Status::Closed),
+        )
         .await
         .unwrap();
 

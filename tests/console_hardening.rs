@@ -171,7 +171,10 @@ async fn a_mailed_response_answers_a_real_message_id(backend: Backend) {
         files: Vec::new(),
     };
     h.ingestor.write_as(written, Purpose::Reply, Source::Web).await.unwrap();
-    h.ingestor.console_write(&number, "alice", Purpose::Reply, "A technician is on his way.").await.unwrap();
+    h.ingestor
+        .console_write(&number.parse().unwrap(), "alice", Purpose::Reply, "A technician is on his way.")
+        .await
+        .unwrap();
     let delivered = deliver(&h).await;
     let relay = delivered
         .iter()

@@ -34,7 +34,7 @@ async fn an_unknown_word_in_a_column_is_an_error_naming_it(backend: Backend) {
     let err = h
         .ingestor
         .store()
-        .read(move |tx| mailgate::store::tickets::find_ticket_state_by_number(tx, &number))
+        .read(move |tx| mailgate::store::tickets::find_ticket_state_by_number(tx, &number.parse().unwrap()))
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "column tickets.status: unknown value \"escalated\"");

@@ -136,7 +136,7 @@ async fn the_anonymous_form_never_threads_into_a_ticket(backend: Backend) {
     let (ticket, number, _) = anns_ticket(&h).await;
     h.ingestor
         .console_change(
-            &number,
+            &number.parse().unwrap(),
             mailgate::ingest::ConsoleAction::Status(mailgate::core::ticket::Status::Resolved),
         )
         .await
@@ -194,7 +194,7 @@ async fn a_closed_ticket_cannot_be_resolved_by_its_owner(backend: Backend) {
     let tag = form_tag(&get(address, &path).await);
     h.ingestor
         .console_change(
-            &number,
+            &number.parse().unwrap(),
             mailgate::ingest::ConsoleAction::Status(mailgate::core::ticket::Status::Closed),
         )
         .await

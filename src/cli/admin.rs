@@ -13,6 +13,7 @@ use crate::auth::token::Purpose;
 use crate::clock::format_utc;
 use crate::config::{self, Config, ConfigErrors};
 use crate::core::ids::InboundId;
+use crate::core::ticket::TicketNumber;
 use crate::core::trace::Trace;
 use crate::ingest::{ConsoleAction, Delivery, Ingestor};
 use crate::outbox::render::Templates;
@@ -167,7 +168,6 @@ async fn ticket(ingestor: &Ingestor, cmd: TicketCommand) -> anyhow::Result<u8> {
             }
         }
         TicketCommand::Show { number, full } => {
-            let number = number.trim_start_matches('#').to_string();
             let shown = number.clone();
             let found = ingestor
                 .store()
@@ -384,7 +384,7 @@ async fn outbox(config: &Config, ingestor: &Ingestor, cmd: OutboxCommand) -> any
                     o.id,
                     o.status,
                     format_utc(o.created_at),
-                    o.ticket_number.unwrap_or_default(),
+                    o.ticket_number.as_ref().map_or("", TicketNumber::as_str),
                     o.template,
                     o.recipient,
                     o.last_error.unwrap_or_default()
@@ -398,10 +398,7 @@ async fn outbox(config: &Config, ingestor: &Ingestor, cmd: OutboxCommand) -> any
             };
             println!("Outbox #{}  {}  to {}", o.id, o.template, o.recipient);
             println!("Message-ID: <{}>", o.message_id);
-            println!(
-                "Ticket:     {}",
-                o.ticket_number.as_deref().map_or("-".to_string(), |n| format!("#{n}"))
-            );
+            println!("Ticket:     {}", o.ticket_number.as_ref().map_or("-".to_string(), |n| format!("#{n}")));
             println!("Status:     {} after {} attempt(s)", o.status, o.attempts);
             println!("Created:    {}", format_utc(o.created_at));
             match o.sent_at {

@@ -5,12 +5,18 @@ use super::exit;
 use crate::auth::token::{Claims, Purpose};
 use crate::config::Config;
 use crate::core::address::EmailAddress;
+use crate::core::ticket::TicketNumber;
 use crate::ingest::Ingestor;
 use crate::store::{links as link_store, tickets as ticket_store};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-pub async fn mint(config: &Config, ingestor: &Ingestor, number: &str, email: &str) -> anyhow::Result<u8> {
+pub async fn mint(
+    config: &Config,
+    ingestor: &Ingestor,
+    number: &TicketNumber,
+    email: &str,
+) -> anyhow::Result<u8> {
     let Some((ticket, participant, epoch)) = find(ingestor, number, email).await? else {
         return Ok(exit::NOINPUT);
     };
@@ -26,27 +32,27 @@ pub async fn mint(config: &Config, ingestor: &Ingestor, number: &str, email: &st
     Ok(exit::OK)
 }
 
-pub async fn revoke(ingestor: &Ingestor, number: &str, email: &str) -> anyhow::Result<u8> {
+pub async fn revoke(ingestor: &Ingestor, number: &TicketNumber, email: &str) -> anyhow::Result<u8> {
     let Some((ticket, participant, _)) = find(ingestor, number, email).await? else {
         return Ok(exit::NOINPUT);
     };
     ingestor.store().write(move |tx| link_store::bump_epoch(tx, ticket, participant)).await?;
-    println!("revoked every link and reply address of {email} on #{}", number.trim_start_matches('#'));
+    println!("revoked every link and reply address of {email} on #{number}");
     Ok(exit::OK)
 }
 
 /// The ticket and the participant `email` is on it, or `None` after saying why.
 async fn find(
     ingestor: &Ingestor,
-    number: &str,
+    number: &TicketNumber,
     email: &str,
 ) -> anyhow::Result<Option<(crate::core::ids::TicketId, crate::auth::token::Participant, u64)>> {
     let Some(address) = EmailAddress::parse(email) else {
         eprintln!("mailgate: {email:?} is not an email address");
         return Ok(None);
     };
-    let number = number.trim_start_matches('#').to_string();
     let shown = number.clone();
+    let number = number.clone();
     let found = ingestor
         .store()
         .read(move |tx| {

@@ -37,7 +37,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, Config};
-use crate::core::ticket::Status;
+use crate::core::ticket::{Status, TicketNumber};
 use crate::store::users::UserSort;
 
 /// sysexits(3) codes.
@@ -134,9 +134,9 @@ pub enum AgentCommand {
 #[derive(Debug, Subcommand)]
 pub enum LinkCommand {
     /// Print a one-click link to ticket NUMBER for participant EMAIL (valid `links.view_days`).
-    Mint { number: String, email: String },
+    Mint { number: TicketNumber, email: String },
     /// End every link and reply address EMAIL was given on ticket NUMBER.
-    Revoke { number: String, email: String },
+    Revoke { number: TicketNumber, email: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,22 +175,22 @@ pub enum TicketCommand {
     },
     /// One ticket with its participants and thread.
     Show {
-        number: String,
+        number: TicketNumber,
         /// Show full message bodies instead of the stripped replies.
         #[arg(long)]
         full: bool,
     },
     /// Assign a ticket to an agent or a team (by key); the assignee is alerted.
-    Assign { number: String, to: String },
+    Assign { number: TicketNumber, to: String },
     /// Set a ticket's status: open, pending, resolved or closed (closing tells the owner).
     Status {
-        number: String,
+        number: TicketNumber,
         #[arg(value_parser = parse_status)]
         status: Status,
     },
     /// Add an internal note as an agent (agents only; the assignee is alerted).
     Note {
-        number: String,
+        number: TicketNumber,
         /// The agent writing it (key).
         #[arg(long = "as")]
         agent: String,
@@ -200,7 +200,7 @@ pub enum TicketCommand {
     },
     /// Answer the customer as an agent: relayed to the owner and collaborators, as by email.
     Reply {
-        number: String,
+        number: TicketNumber,
         /// The agent answering (key).
         #[arg(long = "as")]
         agent: String,

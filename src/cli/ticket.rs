@@ -5,9 +5,10 @@ use std::io::Read;
 
 use super::{exit, pipe::describe};
 use crate::auth::token::Purpose;
+use crate::core::ticket::TicketNumber;
 use crate::ingest::{ConsoleAction, ConsoleError, Ingestor};
 
-pub async fn change(ingestor: &Ingestor, number: &str, action: ConsoleAction) -> anyhow::Result<u8> {
+pub async fn change(ingestor: &Ingestor, number: &TicketNumber, action: ConsoleAction) -> anyhow::Result<u8> {
     match ingestor.console_change(number, action).await {
         Ok(done) if done.is_empty() => println!("nothing to change"),
         Ok(done) => done.iter().for_each(|line| println!("{line}")),
@@ -18,7 +19,7 @@ pub async fn change(ingestor: &Ingestor, number: &str, action: ConsoleAction) ->
 
 pub async fn write(
     ingestor: &Ingestor,
-    number: &str,
+    number: &TicketNumber,
     agent: &str,
     purpose: Purpose,
     text: Option<String>,

@@ -1,5 +1,6 @@
 //! Subject lines: the clean ticket subject (reply/forward prefixes and our tag removed).
 
+use super::ticket::TicketNumber;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -15,7 +16,7 @@ static PREFIXES: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The subject a new ticket is stored under: prefixes and the given ticket tags removed,
 /// whitespace collapsed. Never empty: falls back to "(no subject)".
-pub fn clean_subject(subject: &str, tags: &[&str]) -> String {
+pub fn clean_subject(subject: &str, tags: &[TicketNumber]) -> String {
     let mut s = PREFIXES.replace(subject, "").into_owned();
     for tag in tags {
         s = s.replace(&format!("[#{tag}]"), " ");
@@ -32,7 +33,7 @@ mod tests {
     #[test]
     fn strips_reply_chains_and_tags() {
         assert_eq!(
-            clean_subject("RE: AW: WG: Fwd: [#123456] Printer  on fire", &["123456"]),
+            clean_subject("RE: AW: WG: Fwd: [#123456] Printer  on fire", &["123456".parse().unwrap()]),
             "Printer on fire"
         );
         assert_eq!(clean_subject("Re[2]: hello", &[]), "hello");

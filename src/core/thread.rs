@@ -3,7 +3,7 @@
 
 use super::address::MessageId;
 use super::ids::TicketId;
-use super::ticket::Status;
+use super::ticket::{Status, TicketNumber};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -34,7 +34,7 @@ impl Rule {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TicketState {
     pub id: TicketId,
-    pub number: String,
+    pub number: TicketNumber,
     pub subject: String,
     pub status: Status,
     pub closed_at: Option<i64>,
@@ -124,7 +124,7 @@ mod tests {
     fn ticket(id: i64, status: Status, closed_at: Option<i64>) -> TicketState {
         TicketState {
             id: TicketId(id),
-            number: format!("{id:06}"),
+            number: TicketNumber::from_stored(format!("{id:06}")),
             subject: String::new(),
             status,
             closed_at,

@@ -65,6 +65,66 @@ impl Role {
     }
 }
 
+/// A ticket's number as people see it (`000123`, `HD-4821`), without the `#` written before it.
+/// Parsed once where people type it (command line, forms, URLs); read from the database and
+/// minted as it is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct TicketNumber(String);
+
+impl TicketNumber {
+    /// Longer than any number a format can make that people would use.
+    pub const MAX_LEN: usize = 64;
+
+    /// What a person typed: surrounding space and one leading `#` are dropped, letters are
+    /// upper-cased (formats use `A-Z`); the rest must be letters, digits and `-`. Anything else
+    /// names no ticket, and never reaches a query, a URL or a header.
+    pub fn parse(text: &str) -> Option<TicketNumber> {
+        let text = text.trim();
+        let text = text.strip_prefix('#').unwrap_or(text);
+        let plausible = !text.is_empty()
+            && text.len() <= Self::MAX_LEN
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        plausible.then(|| TicketNumber(text.to_ascii_uppercase()))
+    }
+
+    /// A number from the database (or just minted): trusted as it is.
+    pub fn from_stored(number: String) -> TicketNumber {
+        TicketNumber(number)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TicketNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+impl PartialEq<str> for TicketNumber {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for TicketNumber {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl std::str::FromStr for TicketNumber {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<TicketNumber, String> {
+        TicketNumber::parse(text)
+            .ok_or_else(|| format!("{text:?} is not a ticket number (letters, digits and '-', e.g. 004217)"))
+    }
+}
+
 /// A ticket number format: each `#` is a random digit, every other character is literal
 /// (config validation allows only `[A-Z0-9-]` literals).
 #[derive(Clone, Debug)]
@@ -85,17 +145,22 @@ impl NumberFormat {
     }
 
     /// A fresh number; `digit` yields random digits 0-9.
-    pub fn mint(&self, mut digit: impl FnMut() -> u8) -> String {
-        self.format.chars().map(|c| if c == '#' { char::from(b'0' + digit() % 10) } else { c }).collect()
+    pub fn mint(&self, mut digit: impl FnMut() -> u8) -> TicketNumber {
+        TicketNumber(
+            self.format.chars().map(|c| if c == '#' { char::from(b'0' + digit() % 10) } else { c }).collect(),
+        )
     }
 
     /// Every ticket number tagged `[#NUMBER]` in `subject`, first first.
-    pub fn tags_in<'s>(&self, subject: &'s str) -> Vec<&'s str> {
-        self.tag.captures_iter(subject).filter_map(|c| c.get(1).map(|m| m.as_str())).collect()
+    pub fn tags_in(&self, subject: &str) -> Vec<TicketNumber> {
+        self.tag
+            .captures_iter(subject)
+            .filter_map(|c| c.get(1).map(|m| TicketNumber(m.as_str().to_string())))
+            .collect()
     }
 
     /// The tag as it goes into outgoing subjects.
-    pub fn tag(number: &str) -> String {
+    pub fn tag(number: &TicketNumber) -> String {
         format!("[#{number}]")
     }
 }
@@ -103,6 +168,22 @@ impl NumberFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_parsed_once_as_people_type_them() {
+        for typed in ["004217", "#004217", "  #004217 ", "\t004217\n"] {
+            assert_eq!(
+                TicketNumber::parse(typed).map(|n| n.to_string()),
+                Some("004217".to_string()),
+                "{typed:?}"
+            );
+        }
+        assert_eq!(TicketNumber::parse("#hd-12").unwrap().as_str(), "HD-12");
+        for bad in ["", "#", "##12", "12 34", "12/34", "1\r\n2", "<b>", "١٢٣", &"9".repeat(65)] {
+            assert_eq!(TicketNumber::parse(bad), None, "{bad:?}");
+        }
+        assert!("x y".parse::<TicketNumber>().unwrap_err().contains("not a ticket number"));
+    }
 
     #[test]
     fn status_round_trips() {

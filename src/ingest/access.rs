@@ -10,6 +10,7 @@ use crate::auth::token::Participant;
 use crate::core::address::EmailAddress;
 use crate::core::ids::TicketId;
 use crate::core::notify::{Audience, Event, Planned};
+use crate::core::ticket::TicketNumber;
 use crate::core::trace::Trace;
 use crate::store::{self, Tx, links as link_store, tickets as ticket_store, web as web_store};
 
@@ -18,7 +19,7 @@ impl Ingestor {
     /// Returns whether a mail was queued (for tests and logs; never shown to the asker).
     pub async fn request_access(&self, number: &str, email: &str) -> Result<bool, IngestError> {
         let Some(email) = EmailAddress::parse(email.trim()) else { return Ok(false) };
-        let number = number.trim().trim_start_matches('#').to_string();
+        let Some(number) = TicketNumber::parse(number) else { return Ok(false) };
         let pipeline = self.pipeline.clone();
         Ok(self.store.write(move |tx| pipeline.request_access(tx, &number, &email)).await?)
     }
@@ -42,7 +43,12 @@ impl Ingestor {
 }
 
 impl Pipeline {
-    fn request_access(&self, tx: &mut Tx<'_>, number: &str, email: &EmailAddress) -> store::Result<bool> {
+    fn request_access(
+        &self,
+        tx: &mut Tx<'_>,
+        number: &TicketNumber,
+        email: &EmailAddress,
+    ) -> store::Result<bool> {
         let Some(state) = ticket_store::find_ticket_state_by_number(tx, number)? else { return Ok(false) };
         // Agents reach tickets through their alerts and the console, not through this page.
         let Some((Participant::User(_), _)) = link_store::recipient(tx, state.id, email)? else {

@@ -13,7 +13,7 @@ use crate::auth::token::{Claims, Participant, Purpose};
 use crate::core::command::{Command, CommandError, Priority};
 use crate::core::identify::tagged_address;
 use crate::core::ids::TicketId;
-use crate::core::ticket::Status;
+use crate::core::ticket::{Status, TicketNumber};
 use crate::core::trace::Trace;
 use crate::store::inbound::Source;
 use crate::store::tickets as ticket_store;
@@ -44,7 +44,7 @@ pub enum ConsoleAction {
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
     #[error("no ticket #{0}")]
-    NoTicket(String),
+    NoTicket(TicketNumber),
     #[error("no active agent has the key {0:?}")]
     NoAgent(String),
     #[error("{0}")]
@@ -62,7 +62,7 @@ impl Ingestor {
     /// Assigns or changes the status of ticket `number` as an admin. Returns the changes made.
     pub async fn console_change(
         &self,
-        number: &str,
+        number: &TicketNumber,
         action: ConsoleAction,
     ) -> Result<Vec<String>, ConsoleError> {
         self.console_change_as(number, Actor::Admin, action).await
@@ -72,11 +72,11 @@ impl Ingestor {
     /// the system entry names them. Returns the changes made (none when nothing changed).
     pub async fn console_change_as(
         &self,
-        number: &str,
+        number: &TicketNumber,
         actor: Actor,
         action: ConsoleAction,
     ) -> Result<Vec<String>, ConsoleError> {
-        let (pipeline, number) = (self.pipeline.clone(), number.trim_start_matches('#').to_string());
+        let (pipeline, number) = (self.pipeline.clone(), number.clone());
         let shown = number.clone();
         let result = self
             .store
@@ -122,12 +122,12 @@ impl Ingestor {
     /// side (`purpose` reply) or an internal note (`purpose` note), through the email ingest path.
     pub async fn console_write(
         &self,
-        number: &str,
+        number: &TicketNumber,
         agent_key: &str,
         purpose: Purpose,
         text: &str,
     ) -> Result<Report, ConsoleError> {
-        let number = number.trim_start_matches('#').to_string();
+        let number = number.clone();
         let key = agent_key.to_string();
         let found = self
             .store

@@ -24,7 +24,7 @@ use crate::core::email::{InboundEmail, Mailbox};
 use crate::core::identify::Directory;
 use crate::core::ids::{EntryId, InboundId, TicketId};
 use crate::core::thread::{self, Candidates, Decision};
-use crate::core::ticket::NumberFormat;
+use crate::core::ticket::{NumberFormat, TicketNumber};
 use crate::core::trace::Trace;
 use crate::parse::{self, Limits, Malformed};
 use crate::store::inbound::{self as inbound_store, NewInbound, Outcome as RowOutcome, Source};
@@ -78,9 +78,9 @@ impl Delivery {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// A new ticket was opened.
-    Created { ticket: TicketId, number: String, entry: EntryId },
+    Created { ticket: TicketId, number: TicketNumber, entry: EntryId },
     /// Added to an existing ticket.
-    Added { ticket: TicketId, number: String, entry: EntryId },
+    Added { ticket: TicketId, number: TicketNumber, entry: EntryId },
     /// Seen before (same Message-ID, or same bytes when it has none): acknowledged, not stored again.
     Duplicate,
     /// Our own mail came back: recorded, not acted on.
@@ -557,7 +557,7 @@ impl Pipeline {
         }
         if candidates.in_reply_to.is_none() && candidates.references.is_none() {
             for number in self.settings.number_format.tags_in(&email.subject) {
-                if let Some(state) = ticket_store::find_ticket_state_by_number(tx, number)? {
+                if let Some(state) = ticket_store::find_ticket_state_by_number(tx, &number)? {
                     let takes_part = ticket_store::takes_part(tx, state.id, sender)?;
                     candidates.subject_tag = Some((state, takes_part));
                     break;

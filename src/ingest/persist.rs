@@ -14,7 +14,7 @@ use crate::core::notify::Event;
 use crate::core::quote;
 use crate::core::subject::clean_subject;
 use crate::core::thread::TicketState;
-use crate::core::ticket::{Role, Status};
+use crate::core::ticket::{Role, Status, TicketNumber};
 use crate::core::trace::Trace;
 use crate::store::inbound::Source;
 use crate::store::tickets::{
@@ -466,7 +466,7 @@ impl Pipeline {
     }
 
     /// A ticket number not in use yet, or `None` after `MINT_ATTEMPTS` collisions.
-    fn mint_number(&self, tx: &mut Tx<'_>) -> store::Result<Option<String>> {
+    fn mint_number(&self, tx: &mut Tx<'_>) -> store::Result<Option<TicketNumber>> {
         for _ in 0..MINT_ATTEMPTS {
             let number = self.settings.number_format.mint(|| rand::random_range(0..10u8));
             if !ticket_store::ticket_number_exists(tx, &number)? {

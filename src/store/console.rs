@@ -10,6 +10,7 @@ use super::users::UserStatus;
 use super::{Result, Row, Tx, Value};
 use crate::core::command::Priority;
 use crate::core::ids::{AgentId, TicketId, UserId};
+use crate::core::ticket::TicketNumber;
 use crate::core::ticket::{Role, Status};
 use crate::params;
 
@@ -128,7 +129,7 @@ impl QueueCounts {
 /// One line of a ticket list (queues, a user's or an organization's tickets).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TicketLine {
-    pub number: String,
+    pub number: TicketNumber,
     pub subject: String,
     pub requester_id: i64,
     pub requester_name: String,
@@ -151,7 +152,7 @@ const LINE_JOINS: &str = "JOIN users u ON u.id = t.user_id LEFT JOIN orgs o ON o
 
 fn ticket_line(r: &Row<'_>) -> Result<TicketLine> {
     Ok(TicketLine {
-        number: r.string(0)?,
+        number: r.ticket_number(0)?,
         subject: r.string(1)?,
         requester_id: r.i64(2)?,
         requester_name: r.string(3)?,
@@ -219,7 +220,7 @@ pub struct TicketHeader {
     pub assignee_key: Option<String>,
 }
 
-pub fn ticket_header(tx: &mut Tx<'_>, number: &str) -> Result<Option<TicketHeader>> {
+pub fn ticket_header(tx: &mut Tx<'_>, number: &TicketNumber) -> Result<Option<TicketHeader>> {
     let sql = format!(
         "SELECT {LINE_COLUMNS}, t.id, CASE WHEN a.key IS NOT NULL THEN 'agent' WHEN tm.key IS NOT NULL THEN 'team' END,
                 COALESCE(a.key, tm.key)
@@ -258,7 +259,7 @@ pub fn assignables(tx: &mut Tx<'_>) -> Result<Vec<Assignable>> {
 /// A ticket a user takes part in, with their role on it.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct UserTicket {
-    pub number: String,
+    pub number: TicketNumber,
     pub subject: String,
     pub status: Status,
     pub priority: Priority,
@@ -275,7 +276,7 @@ pub fn user_tickets(tx: &mut Tx<'_>, user: UserId, limit: i64) -> Result<Vec<Use
         params![user.0, limit],
         |r| {
             Ok(UserTicket {
-                number: r.string(0)?,
+                number: r.ticket_number(0)?,
                 subject: r.string(1)?,
                 status: r.word(2)?,
                 priority: r.word(3)?,

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use postgres::types::{IsNull, ToSql as PgToSql, Type, to_sql_checked};
 
 use super::{Backend, StoreError};
+use crate::core::ticket::TicketNumber;
 
 /// A query parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,6 +169,14 @@ impl Row<'_> {
 
     pub fn bool(&self, column: impl Column) -> Result<bool, StoreError> {
         Ok(self.i64(column)? != 0)
+    }
+
+    pub fn ticket_number(&self, column: impl Column) -> Result<TicketNumber, StoreError> {
+        self.string(column).map(TicketNumber::from_stored)
+    }
+
+    pub fn opt_ticket_number(&self, column: impl Column) -> Result<Option<TicketNumber>, StoreError> {
+        Ok(self.opt_string(column)?.map(TicketNumber::from_stored))
     }
 
     /// A column holding one of a closed set of words (a status, a role, ...), decoded into its

@@ -7,6 +7,7 @@ use super::{Result, Row, Tx};
 use crate::core::address::{EmailAddress, MessageId};
 use crate::core::ids::TicketId;
 use crate::core::notify::Mail;
+use crate::core::ticket::TicketNumber;
 use crate::params;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -104,7 +105,7 @@ pub fn alert_recipients(tx: &mut Tx<'_>, ticket: TicketId, all_when_none: bool) 
 pub struct OutboxRecord {
     pub id: OutboxId,
     pub message_id: String,
-    pub ticket_number: Option<String>,
+    pub ticket_number: Option<TicketNumber>,
     pub recipient: String,
     pub template: String,
     pub context_json: String,
@@ -123,7 +124,7 @@ fn record(r: &Row<'_>) -> Result<OutboxRecord> {
     Ok(OutboxRecord {
         id: OutboxId(r.i64(0)?),
         message_id: r.string(1)?,
-        ticket_number: r.opt_string(2)?,
+        ticket_number: r.opt_ticket_number(2)?,
         recipient: r.string(3)?,
         template: r.string(4)?,
         context_json: r.string(5)?,

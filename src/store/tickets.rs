@@ -7,11 +7,12 @@ use crate::core::classify::Class;
 use crate::core::command::Priority;
 use crate::core::ids::{AgentId, EntryId, InboundId, OrgId, TeamId, TicketId, UserId};
 use crate::core::thread::TicketState;
+use crate::core::ticket::TicketNumber;
 use crate::core::ticket::{Role, Status};
 use crate::params;
 
 pub struct NewTicket<'a> {
-    pub number: &'a str,
+    pub number: &'a TicketNumber,
     pub subject: &'a str,
     pub user: UserId,
     pub org: Option<OrgId>,
@@ -24,7 +25,7 @@ pub struct NewTicket<'a> {
     pub now_ms: i64,
 }
 
-pub fn ticket_number_exists(tx: &mut Tx<'_>, number: &str) -> Result<bool> {
+pub fn ticket_number_exists(tx: &mut Tx<'_>, number: &TicketNumber) -> Result<bool> {
     Ok(tx.query_opt("SELECT id FROM tickets WHERE number = $1", params![number], |r| r.i64(0))?.is_some())
 }
 
@@ -53,7 +54,7 @@ pub fn insert_ticket(tx: &mut Tx<'_>, t: &NewTicket<'_>) -> Result<TicketId> {
 fn ticket_state(r: &Row<'_>) -> Result<TicketState> {
     Ok(TicketState {
         id: TicketId(r.i64(0)?),
-        number: r.string(1)?,
+        number: r.ticket_number(1)?,
         status: r.word(2)?,
         closed_at: r.opt_i64(3)?,
         subject: r.string(4)?,
@@ -68,7 +69,7 @@ pub fn find_ticket_state(tx: &mut Tx<'_>, id: TicketId) -> Result<Option<TicketS
     )
 }
 
-pub fn find_ticket_state_by_number(tx: &mut Tx<'_>, number: &str) -> Result<Option<TicketState>> {
+pub fn find_ticket_state_by_number(tx: &mut Tx<'_>, number: &TicketNumber) -> Result<Option<TicketState>> {
     tx.query_opt(
         "SELECT id, number, status, closed_at, subject FROM tickets WHERE number = $1",
         params![number],
@@ -307,7 +308,7 @@ pub fn is_outgoing_message_id(tx: &mut Tx<'_>, id: &MessageId) -> Result<bool> {
 #[derive(Clone, Debug)]
 pub struct TicketSummary {
     pub id: TicketId,
-    pub number: String,
+    pub number: TicketNumber,
     pub subject: String,
     pub status: Status,
     pub owner_email: String,
@@ -317,7 +318,7 @@ pub struct TicketSummary {
     pub entries: i64,
     pub created_at: i64,
     pub updated_at: i64,
-    pub linked_number: Option<String>,
+    pub linked_number: Option<TicketNumber>,
 }
 
 const SUMMARY_COLUMNS: &str = "t.id, t.number, t.subject, t.status, u.email, o.key,
@@ -330,7 +331,7 @@ const SUMMARY_COLUMNS: &str = "t.id, t.number, t.subject, t.status, u.email, o.k
 fn ticket_summary(r: &Row<'_>) -> Result<TicketSummary> {
     Ok(TicketSummary {
         id: TicketId(r.i64(0)?),
-        number: r.string(1)?,
+        number: r.ticket_number(1)?,
         subject: r.string(2)?,
         status: r.word(3)?,
         owner_email: r.string(4)?,
@@ -340,7 +341,7 @@ fn ticket_summary(r: &Row<'_>) -> Result<TicketSummary> {
         entries: r.i64(8)?,
         created_at: r.i64(9)?,
         updated_at: r.i64(10)?,
-        linked_number: r.opt_string(11)?,
+        linked_number: r.opt_ticket_number(11)?,
     })
 }
 
@@ -352,7 +353,7 @@ pub fn list_tickets(tx: &mut Tx<'_>, status: Option<Status>, limit: i64) -> Resu
     tx.query_all(&sql, params![status.map_or("", Status::as_str), limit], ticket_summary)
 }
 
-pub fn find_ticket_summary(tx: &mut Tx<'_>, number: &str) -> Result<Option<TicketSummary>> {
+pub fn find_ticket_summary(tx: &mut Tx<'_>, number: &TicketNumber) -> Result<Option<TicketSummary>> {
     tx.query_opt(&format!("SELECT {SUMMARY_COLUMNS} WHERE t.number = $1"), params![number], ticket_summary)
 }
 

@@ -4,12 +4,13 @@ use super::tickets::EntryKind;
 use super::{Result, Tx};
 use crate::auth::token::Participant;
 use crate::core::ids::TicketId;
+use crate::core::ticket::TicketNumber;
 use crate::core::ticket::{Role, Status};
 use crate::params;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct PageTicket {
-    pub number: String,
+    pub number: TicketNumber,
     pub subject: String,
     pub status: Status,
     pub created_at: i64,
@@ -67,7 +68,7 @@ pub fn ticket(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Option<PageTicket>> {
         params![ticket.0],
         |r| {
             Ok(PageTicket {
-                number: r.string(0)?,
+                number: r.ticket_number(0)?,
                 subject: r.string(1)?,
                 status: r.word(2)?,
                 created_at: r.i64(3)?,
@@ -186,7 +187,7 @@ pub fn entry_html(
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct MyTicket {
     pub id: i64,
-    pub number: String,
+    pub number: TicketNumber,
     pub subject: String,
     pub status: Status,
     pub role: Role,
@@ -205,7 +206,7 @@ pub fn my_tickets(tx: &mut Tx<'_>, user: crate::core::ids::UserId, limit: i64) -
         |r| {
             Ok(MyTicket {
                 id: r.i64(0)?,
-                number: r.string(1)?,
+                number: r.ticket_number(1)?,
                 subject: r.string(2)?,
                 status: r.word(3)?,
                 role: r.word(4)?,

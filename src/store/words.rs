@@ -8,7 +8,7 @@ use super::tickets::{EntryClass, EntryKind};
 use super::users::UserStatus;
 use crate::core::command::Priority;
 use crate::core::ids::{AgentId, EntryId, InboundId, OrgId, TeamId, TicketId, UserId};
-use crate::core::ticket::{Role, Status};
+use crate::core::ticket::{Role, Status, TicketNumber};
 
 macro_rules! stored {
     ($($ty:ident in $column:literal: [$($variant:ident),+ $(,)?];)*) => {$(
@@ -60,6 +60,12 @@ macro_rules! id_values {
 }
 
 id_values!(AgentId, EntryId, InboundId, OrgId, TeamId, TicketId, UserId);
+
+impl<'a> From<&'a TicketNumber> for Value<'a> {
+    fn from(number: &'a TicketNumber) -> Self {
+        Value::Text(number.as_str())
+    }
+}
 
 /// Displayed and serialized (into page and mail contexts) as their stored word. `Status` has its
 /// own, in `core::ticket`.

@@ -329,14 +329,14 @@ impl Mail {
 
 pub fn created(report: &Report) -> (mailgate::core::ids::TicketId, String) {
     match &report.outcome {
-        Outcome::Created { ticket, number, .. } => (*ticket, number.clone()),
+        Outcome::Created { ticket, number, .. } => (*ticket, number.to_string()),
         other => panic!("expected a new ticket, got {other:?}\n{}", report.trace),
     }
 }
 
 pub fn added(report: &Report) -> (mailgate::core::ids::TicketId, String) {
     match &report.outcome {
-        Outcome::Added { ticket, number, .. } => (*ticket, number.clone()),
+        Outcome::Added { ticket, number, .. } => (*ticket, number.to_string()),
         other => panic!("expected an addition to a ticket, got {other:?}\n{}", report.trace),
     }
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{Failure, Viewer, notice, render, see_other, unavailable, with_times};
 use crate::auth::token::Purpose;
 use crate::core::command::Priority;
-use crate::core::ticket::Status;
+use crate::core::ticket::{Status, TicketNumber};
 use crate::ingest::lifecycle::Actor;
 use crate::ingest::{ConsoleAction, ConsoleError};
 use crate::store::{console as console_store, web as web_store};
@@ -28,9 +28,7 @@ pub async fn show(
     Path(number): Path<String>,
     Query(query): Query<DoneQuery>,
 ) -> Response {
-    if !plausible_number(&number) {
-        return state.pages.not_found();
-    }
+    let Some(number) = TicketNumber::parse(&number) else { return state.pages.not_found() };
     let found = state
         .ingestor
         .store()
@@ -151,13 +149,13 @@ async fn write(
     form: &TicketForm,
     purpose: Purpose,
 ) -> Result<Response, Failure> {
-    checked(viewer, number, form)?;
+    let number = checked(viewer, number, form)?;
     if form.text.trim().is_empty() {
         return Err(Failure::BadRequest("there was nothing to send: the text was empty".to_string()));
     }
     let report = state
         .ingestor
-        .console_write(number, &viewer.key, purpose, &form.text)
+        .console_write(&number, &viewer.key, purpose, &form.text)
         .await
         .map_err(|error| refused(error, "cannot write on a ticket"))?;
     // The page says what happened: a reply that was held (an invalid command) is not on its way.
@@ -179,27 +177,25 @@ async fn change(
     action: impl FnOnce() -> Result<ConsoleAction, &'static str>,
     done: &str,
 ) -> Result<Response, Failure> {
-    checked(viewer, number, form)?;
+    let number = checked(viewer, number, form)?;
     let action = action().map_err(|why| Failure::BadRequest(why.to_string()))?;
     let actor = Actor::Agent { id: viewer.agent, key: viewer.key.clone() };
     let changed = state
         .ingestor
-        .console_change_as(number, actor, action)
+        .console_change_as(&number, actor, action)
         .await
         .map_err(|error| refused(error, "cannot change a ticket"))?;
     let done = if changed.is_empty() { "nothing" } else { done };
     Ok(see_other(format!("/agent/t/{number}?done={done}")))
 }
 
-/// Every POST: this session's CSRF token first, then a number that can be a ticket's.
-fn checked(viewer: &Viewer, number: &str, form: &TicketForm) -> Result<(), Failure> {
+/// Every POST: this session's CSRF token first, then a number that can be a ticket's (anything
+/// else names no ticket and never reaches a query or a `Location` header).
+fn checked(viewer: &Viewer, number: &str, form: &TicketForm) -> Result<TicketNumber, Failure> {
     if !viewer.csrf_ok(&form.csrf) {
         return Err(Failure::Forbidden);
     }
-    if !plausible_number(number) {
-        return Err(Failure::NotFound);
-    }
-    Ok(())
+    TicketNumber::parse(number).ok_or(Failure::NotFound)
 }
 
 fn refused(error: ConsoleError, what: &str) -> Failure {
@@ -212,10 +208,4 @@ fn refused(error: ConsoleError, what: &str) -> Failure {
         error @ ConsoleError::TooLarge { .. } => Failure::BadRequest(error.to_string()),
         ConsoleError::Ingest(error) => unavailable(&error, what),
     }
-}
-
-/// Ticket numbers are made of `[A-Z0-9-]` (config validation); anything else names no ticket and
-/// never reaches a query or a `Location` header.
-fn plausible_number(number: &str) -> bool {
-    !number.is_empty() && number.len() <= 64 && number.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
