@@ -5,7 +5,14 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = mailgate::cli::Cli::parse();
+    let cli = match mailgate::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version print and succeed; a misused command is sysexits' 64, not clap's 2.
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { mailgate::cli::exit::USAGE } else { 0 });
+        }
+    };
     // One TLS provider for the whole process (lettre, later IMAP): ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     // One thread is plenty for a one-shot command; the daemon gets a multi-threaded runtime.

@@ -99,6 +99,27 @@ impl Site {
     }
 }
 
+/// A misused command is sysexits' 64 with clap's message, and touches no database; help is 0.
+#[test]
+fn a_misused_command_is_64_and_help_is_0() {
+    let cwd = tempfile::tempdir().unwrap();
+    for args in
+        [&["ticket", "show", "12 34"][..], &["ticket", "show"], &["no-such-command"], &["pipe", "--bogus"]]
+    {
+        let out = run(mailgate(cwd.path(), &[]).args(args), b"");
+        assert_eq!(code(&out), 64, "{args:?}: {}", text(&out));
+        assert!(stderr(&out).starts_with("error:"), "{args:?}: {}", text(&out));
+    }
+    let out = run(mailgate(cwd.path(), &[]).args(["ticket", "show", "#12 34"]), b"");
+    assert!(stderr(&out).contains("is not a ticket number"), "{}", text(&out));
+    for args in [&["--help"][..], &["ticket", "--help"], &["--version"]] {
+        let out = run(mailgate(cwd.path(), &[]).args(args), b"");
+        assert_eq!(code(&out), 0, "{args:?}: {}", text(&out));
+        assert!(!stdout(&out).is_empty(), "{args:?}");
+    }
+    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0, "no database was made");
+}
+
 // §4: where the configuration is found, and what a command on the defaults says.
 
 #[test]
