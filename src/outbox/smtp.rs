@@ -66,6 +66,19 @@ impl fmt::Display for Reply {
     }
 }
 
+/// What a test session learned (`SmtpSender::probe`).
+#[derive(Clone, Debug)]
+pub struct Probe {
+    /// The name the server gave in its EHLO answer and the extensions it offered.
+    pub server: String,
+    /// Whether the session was encrypted (STARTTLS or implicit TLS).
+    pub encrypted: bool,
+    /// Whether we logged in (`smtp.username` with `smtp.password_file`).
+    pub authenticated: bool,
+    /// The server's answer to the mail (250 and its queue id, usually).
+    pub answer: Reply,
+}
+
 pub struct SmtpSender {
     host: String,
     port: u16,
@@ -127,6 +140,39 @@ impl SmtpSender {
             _ => connection.abort().await,
         }
         result.map_err(Exchange::into_send_error)
+    }
+
+    /// A fresh session (never a pooled one) and `message` sent on it, for `mailgate smtp test`: the
+    /// steps the worker takes, with what the server said at each. The session ends with QUIT.
+    pub async fn probe(&self, message: &lettre::Message) -> Result<Probe, SendError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut connection = self.connect(deadline).await?;
+        let server = connection.server_info().to_string();
+        let encrypted = connection.is_encrypted();
+        let bytes = message.formatted();
+        let sent = tokio::time::timeout_at(deadline, connection.send(message.envelope(), &bytes));
+        let answer = match sent.await {
+            Ok(Ok(response)) => Ok(Reply {
+                step: "send",
+                code: Some(u16::from(response.code())),
+                text: one_line(&response.message().collect::<Vec<_>>().join(" ")),
+            }),
+            Ok(Err(error)) if error.status().is_none() => Err(Exchange::Broken(reply("send", &error))),
+            Ok(Err(error)) => Err(Exchange::Answered(reply("send", &error))),
+            Err(_) => Err(Exchange::Broken(Reply {
+                step: "send",
+                code: None,
+                text: format!("no answer within {} ms", self.timeout.as_millis()),
+            })),
+        };
+        match &answer {
+            Ok(_) => {
+                let _ = tokio::time::timeout_at(deadline, connection.quit()).await;
+            }
+            Err(_) => connection.abort().await,
+        }
+        let answer = answer.map_err(Exchange::into_send_error)?;
+        Ok(Probe { server, encrypted, authenticated: self.credentials.is_some(), answer })
     }
 
     /// One mail on an open connection: MAIL, RCPT, DATA, before `deadline`.
