@@ -12,10 +12,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 pub use summary::{Failure, Refused, Summary, reason_group};
 
-use crate::ingest::{Delivery, IngestError, Ingestor};
+use crate::ingest::{Delivery, IngestError, Ingestor, Report};
 use crate::parse::Limits;
 
 /// What PATH turned out to be.
@@ -149,7 +150,7 @@ pub async fn run(
 ) -> Summary {
     let mut walk = Walk::new(plan, ingestor.settings().limits.max_message_bytes, false);
     while let Some(raw) = walk.next_message(stop, progress) {
-        let outcome = match ingestor.ingest(&raw, delivery).await {
+        let outcome = match ingest_patiently(ingestor, &raw, delivery).await {
             Ok(report) => report.outcome,
             Err(IngestError::Unavailable(error)) => {
                 walk.fail(Failure::Unavailable(error.to_string()));
@@ -170,6 +171,32 @@ pub async fn run(
         walk.summary.count(&outcome);
     }
     walk.finish(progress)
+}
+
+/// Pauses before each new attempt when the database is busy (a running `serve` holds SQLite's write
+/// lock longer than `database.busy_timeout_ms`): an import is long, and a moment's contention
+/// should not stop it.
+const BUSY_PAUSES: [Duration; 3] =
+    [Duration::from_millis(500), Duration::from_secs(2), Duration::from_secs(5)];
+
+async fn ingest_patiently(
+    ingestor: &Ingestor,
+    raw: &[u8],
+    delivery: &Delivery,
+) -> Result<Report, IngestError> {
+    let mut pauses = BUSY_PAUSES.iter();
+    loop {
+        match ingestor.ingest(raw, delivery).await {
+            Err(IngestError::Unavailable(error)) => match pauses.next() {
+                Some(pause) => {
+                    tracing::debug!(%error, "database busy during import; trying again");
+                    tokio::time::sleep(*pause).await;
+                }
+                None => return Err(IngestError::Unavailable(error)),
+            },
+            result => return result,
+        }
+    }
 }
 
 /// Runs every message of `plan` through the pipeline in one transaction that is rolled back: the
@@ -284,5 +311,41 @@ impl<'a> Walk<'a> {
     fn finish(self, progress: &mut dyn Progress) -> Summary {
         progress.finish(&self.summary);
         self.summary
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order_of(mbox: &str) -> Vec<String> {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, mbox.as_bytes()).unwrap();
+        let plan = Plan::scan(file.path(), &Limits::default()).unwrap();
+        assert_eq!(plan.format, Format::Mbox);
+        let mut handle = File::open(file.path()).unwrap();
+        plan.entries
+            .iter()
+            .map(|entry| match &entry.place {
+                Place::Mbox(span) => {
+                    let raw = mbox::read(&mut handle, span).unwrap();
+                    String::from_utf8(raw).unwrap().lines().next().unwrap().to_string()
+                }
+                Place::File(_) => unreachable!(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn oldest_first_and_the_undated_stay_with_the_message_before_them() {
+        let mbox = "From a\nSubject: c\nDate: Wed, 3 Jan 2024 00:00:00 +0000\n\nx\n\n\
+                    From b\nSubject: c-undated\n\nx\n\n\
+                    From c\nSubject: a\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n\nx\n\n\
+                    From d\nSubject: b\nDate: Tue, 2 Jan 2024 00:00:00 +0000\n\nx\n\n\
+                    From e\nSubject: b-same-date\nDate: Tue, 2 Jan 2024 00:00:00 +0000\n\nx\n";
+        assert_eq!(
+            order_of(mbox),
+            ["Subject: a", "Subject: b", "Subject: b-same-date", "Subject: c", "Subject: c-undated"]
+        );
     }
 }
