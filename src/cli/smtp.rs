@@ -9,7 +9,7 @@ use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 
 use super::exit;
 use crate::clock::{self, Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, SmtpTls};
 use crate::core::address::EmailAddress;
 use crate::outbox::smtp::{SendError, SmtpSender};
 
@@ -43,7 +43,12 @@ pub async fn test(config: &Config, to: &str, from: Option<&str>) -> u8 {
             return exit::CONFIG;
         }
     };
-    println!("smtp {}:{} ({:?}), timeout {} ms", smtp.host, smtp.port, smtp.tls, smtp.timeout_ms);
+    let tls = match smtp.tls {
+        SmtpTls::None => "none",
+        SmtpTls::Starttls => "starttls",
+        SmtpTls::Tls => "tls",
+    };
+    println!("smtp {}:{}, tls {tls}, timeout {} ms", smtp.host, smtp.port, smtp.timeout_ms);
     let message = match test_message(config, &from, &to) {
         Ok(message) => message,
         Err(error) => {
@@ -53,7 +58,9 @@ pub async fn test(config: &Config, to: &str, from: Option<&str>) -> u8 {
     };
     match sender.probe(&message).await {
         Ok(probe) => {
-            println!("connected: {}", probe.server);
+            let offers =
+                if probe.offers.is_empty() { "nothing we use".to_string() } else { probe.offers.join(" ") };
+            println!("connected: {} (offers {offers})", probe.server);
             println!("encrypted: {}", if probe.encrypted { "yes" } else { "no" });
             match (&smtp.username, probe.authenticated) {
                 (Some(user), true) => println!("authenticated as {user}"),

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::extension::{ClientId, Extension};
 use tokio::sync::Mutex;
 
 use crate::config::{Smtp, SmtpTls};
@@ -69,8 +69,10 @@ impl fmt::Display for Reply {
 /// What a test session learned (`SmtpSender::probe`).
 #[derive(Clone, Debug)]
 pub struct Probe {
-    /// The name the server gave in its EHLO answer and the extensions it offered.
+    /// The name the server gave in its EHLO answer.
     pub server: String,
+    /// The extensions it offered that we use: `8BITMIME`, `SMTPUTF8`, `STARTTLS`, `AUTH=...`.
+    pub offers: Vec<String>,
     /// Whether the session was encrypted (STARTTLS or implicit TLS).
     pub encrypted: bool,
     /// Whether we logged in (`smtp.username` with `smtp.password_file`).
@@ -147,7 +149,24 @@ impl SmtpSender {
     pub async fn probe(&self, message: &lettre::Message) -> Result<Probe, SendError> {
         let deadline = tokio::time::Instant::now() + self.timeout;
         let mut connection = self.connect(deadline).await?;
-        let server = connection.server_info().to_string();
+        let info = connection.server_info();
+        let server = info.name().to_string();
+        let mut offers: Vec<String> = [
+            (Extension::EightBitMime, "8BITMIME"),
+            (Extension::SmtpUtfEight, "SMTPUTF8"),
+            (Extension::StartTls, "STARTTLS"),
+        ]
+        .into_iter()
+        .filter(|(extension, _)| info.supports_feature(*extension))
+        .map(|(_, name)| name.to_string())
+        .collect();
+        for (mechanism, name) in
+            [(Mechanism::Plain, "PLAIN"), (Mechanism::Login, "LOGIN"), (Mechanism::Xoauth2, "XOAUTH2")]
+        {
+            if info.supports_auth_mechanism(mechanism) {
+                offers.push(format!("AUTH={name}"));
+            }
+        }
         let encrypted = connection.is_encrypted();
         let bytes = message.formatted();
         let sent = tokio::time::timeout_at(deadline, connection.send(message.envelope(), &bytes));
@@ -172,7 +191,7 @@ impl SmtpSender {
             Err(_) => connection.abort().await,
         }
         let answer = answer.map_err(Exchange::into_send_error)?;
-        Ok(Probe { server, encrypted, authenticated: self.credentials.is_some(), answer })
+        Ok(Probe { server, offers, encrypted, authenticated: self.credentials.is_some(), answer })
     }
 
     /// One mail on an open connection: MAIL, RCPT, DATA, before `deadline`.
