@@ -213,7 +213,11 @@ fn unreadable_paths_are_errors(backend: Backend) {
     std::fs::create_dir(&empty).unwrap();
     let out = site.run(&["import", empty.to_str().unwrap()], b"");
     assert_eq!(code(&out), 66, "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no messages here"), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no messages found"), "{}", text(&out));
+    let empty_file = site.dir.path().join("empty.mbox");
+    std::fs::write(&empty_file, "").unwrap();
+    let out = site.run(&["import", empty_file.to_str().unwrap()], b"");
+    assert_eq!(code(&out), 66, "{}", text(&out));
 }
 
 fn ctrl_c_stops_after_a_message_and_a_rerun_goes_on(backend: Backend) {

@@ -49,7 +49,10 @@ pub enum ImportError {
     /// PATH is missing or cannot be listed or read.
     #[error("cannot read {path}: {source}")]
     Unreadable { path: PathBuf, source: io::Error },
-    #[error("{0}: no messages here (not a Maildir: no cur/ or new/; and no .eml files at any depth)")]
+    #[error(
+        "{0}: no messages found (an empty file, or a directory with neither cur/ and new/ (a Maildir) \
+         nor .eml files at any depth)"
+    )]
     NoMessages(PathBuf),
     /// The dry run's transaction could not be opened.
     #[error("{0}")]
@@ -87,6 +90,9 @@ impl Plan {
     pub fn scan(path: &Path, limits: &Limits) -> Result<Plan, ImportError> {
         let unreadable = |source| ImportError::Unreadable { path: path.to_path_buf(), source };
         let meta = std::fs::metadata(path).map_err(unreadable)?;
+        if meta.is_file() && meta.len() == 0 {
+            return Err(ImportError::NoMessages(path.to_path_buf()));
+        }
         let (format, mut dated) = if meta.is_dir() {
             let maildir = files::is_maildir(path);
             let found = if maildir { files::maildir(path, limits) } else { files::eml_tree(path, limits) };
