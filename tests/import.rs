@@ -109,6 +109,12 @@ fn import_mbox_threads_oldest_first_and_reruns_as_duplicates(backend: Backend) {
     assert!(bodies[0].contains("\nFrom the start it did.\n>From a quoted line."), "{:?}", bodies[0]);
     assert!(bodies[1].contains("Still."), "the reply came second: {bodies:?}");
     assert_eq!(site.scalar("SELECT COUNT(DISTINCT ticket_id) FROM entries WHERE kind = 'message'"), 2);
+    // Dated by the messages: the Date header, else the From line (dave's).
+    let created = site.strings("SELECT CAST(created_at AS TEXT) FROM tickets ORDER BY id");
+    assert_eq!(created, ["1704103200000", "1704283200000"], "2024-01-01 10:00 and 2024-01-03 12:00 UTC");
+    let entries =
+        site.strings("SELECT CAST(created_at AS TEXT) FROM entries WHERE kind = 'message' ORDER BY id");
+    assert_eq!(entries[1], "1704189600000", "the reply: 2024-01-02 10:00 UTC");
     assert_eq!(site.strings("SELECT DISTINCT source FROM inbound"), ["import"]);
     assert_eq!(site.strings("SELECT DISTINCT mailbox FROM inbound"), ["old-support"]);
     assert_eq!(site.scalar("SELECT COUNT(*) FROM outbox"), 0, "no automatic mail without --notify");

@@ -11,11 +11,12 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 pub use summary::{Failure, Refused, Summary, reason_group};
 
+use crate::clock::Clock;
 use crate::ingest::{Delivery, IngestError, Ingestor, Report};
 use crate::parse::Limits;
 
@@ -76,6 +77,8 @@ pub struct Plan {
 struct Entry {
     place: Place,
     size: u64,
+    /// When the message was written, as ordered (see [`Plan::scan`]); `None` when nothing tells.
+    date: Option<i64>,
 }
 
 enum Place {
@@ -105,14 +108,17 @@ impl Plan {
                 format,
                 found
                     .into_iter()
-                    .map(|f| (f.date, Entry { size: f.size, place: Place::File(f.path) }))
+                    .map(|f| (f.date, Entry { size: f.size, place: Place::File(f.path), date: None }))
                     .collect(),
             )
         } else if mbox::looks_like_mbox(path).map_err(unreadable)? {
             let spans = mbox::scan(path, limits).map_err(unreadable)?;
             (
                 Format::Mbox,
-                spans.into_iter().map(|s| (s.date, Entry { size: s.size, place: Place::Mbox(s) })).collect(),
+                spans
+                    .into_iter()
+                    .map(|s| (s.date, Entry { size: s.size, place: Place::Mbox(s), date: None }))
+                    .collect(),
             )
         } else {
             let found = files::single(path, limits).map_err(unreadable)?;
@@ -120,7 +126,7 @@ impl Plan {
                 Format::Message,
                 found
                     .into_iter()
-                    .map(|f| (f.date, Entry { size: f.size, place: Place::File(f.path) }))
+                    .map(|f| (f.date, Entry { size: f.size, place: Place::File(f.path), date: None }))
                     .collect::<Vec<_>>(),
             )
         };
@@ -133,7 +139,11 @@ impl Plan {
             })
             .collect();
         keyed.sort_by_key(|(key, _)| *key);
-        Ok(Plan { path: path.to_path_buf(), format, entries: keyed.into_iter().map(|(_, e)| e).collect() })
+        let entries = keyed
+            .into_iter()
+            .map(|(key, entry)| Entry { date: (key != i64::MIN).then_some(key), ..entry })
+            .collect();
+        Ok(Plan { path: path.to_path_buf(), format, entries })
     }
 
     pub fn len(&self) -> usize {
@@ -154,8 +164,11 @@ pub async fn run(
     progress: &mut dyn Progress,
     stop: &AtomicBool,
 ) -> Summary {
+    let clock = MessageClock::new(ingestor.now_ms());
+    let ingestor = &ingestor.with_clock(clock.clone());
     let mut walk = Walk::new(plan, ingestor.settings().limits.max_message_bytes, false);
-    while let Some(raw) = walk.next_message(stop, progress) {
+    while let Some((raw, date)) = walk.next_message(stop, progress) {
+        clock.set(date);
         let outcome = match ingest_patiently(ingestor, &raw, delivery).await {
             Ok(report) => report.outcome,
             Err(IngestError::Unavailable(error)) => {
@@ -215,10 +228,13 @@ pub async fn rehearse(
     stop: Arc<AtomicBool>,
 ) -> Result<Summary, ImportError> {
     let limit = ingestor.settings().limits.max_message_bytes;
+    let clock = MessageClock::new(ingestor.now_ms());
     let summary = ingestor
+        .with_clock(clock.clone())
         .rehearse_batch(move |ingest_one| {
             let mut walk = Walk::new(&plan, limit, true);
-            while let Some(raw) = walk.next_message(&stop, progress.as_mut()) {
+            while let Some((raw, date)) = walk.next_message(&stop, progress.as_mut()) {
+                clock.set(date);
                 match ingest_one(&raw, &delivery) {
                     Ok(report) => walk.summary.count(&report.outcome),
                     Err(IngestError::Unavailable(error)) => {
@@ -237,6 +253,31 @@ pub async fn rehearse(
     Ok(summary)
 }
 
+/// The pipeline's clock during an import: the date of the message being ingested, so its ticket,
+/// entry and inbound row are dated by the message, not by the import. A date after the start of
+/// the import (a sender's wrong clock), before 1970 or unknown reads as the start of the import.
+struct MessageClock {
+    started: i64,
+    current: AtomicI64,
+}
+
+impl MessageClock {
+    fn new(started: i64) -> Arc<MessageClock> {
+        Arc::new(MessageClock { started, current: AtomicI64::new(started) })
+    }
+
+    fn set(&self, date: Option<i64>) {
+        let date = date.filter(|date| (0..=self.started).contains(date)).unwrap_or(self.started);
+        self.current.store(date, Ordering::Relaxed);
+    }
+}
+
+impl Clock for MessageClock {
+    fn now_ms(&self) -> i64 {
+        self.current.load(Ordering::Relaxed)
+    }
+}
+
 /// Going through a plan: reads each message in turn, refuses the oversized, counts, reports progress.
 struct Walk<'a> {
     plan: &'a Plan,
@@ -251,8 +292,13 @@ impl<'a> Walk<'a> {
         Walk { plan, next: 0, limit, mbox: None, summary: Summary::new(plan.len(), dry_run) }
     }
 
-    /// The next message to ingest, or `None` at the end, on `stop`, or when one cannot be read.
-    fn next_message(&mut self, stop: &AtomicBool, progress: &mut dyn Progress) -> Option<Vec<u8>> {
+    /// The next message to ingest with its date, or `None` at the end, on `stop`, or when one
+    /// cannot be read.
+    fn next_message(
+        &mut self,
+        stop: &AtomicBool,
+        progress: &mut dyn Progress,
+    ) -> Option<(Vec<u8>, Option<i64>)> {
         if self.summary.read > 0 {
             progress.advance(&self.summary);
         }
@@ -270,7 +316,7 @@ impl<'a> Walk<'a> {
                 continue;
             }
             match self.read(entry) {
-                Ok(Some(raw)) => return Some(raw),
+                Ok(Some(raw)) => return Some((raw, entry.date)),
                 Ok(None) => {
                     self.refuse(entry, self.limit as u64 + 1);
                     progress.advance(&self.summary);

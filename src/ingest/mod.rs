@@ -148,14 +148,24 @@ impl Ingestor {
     /// whose messages were answered long ago; a switch on the whole run, not on a `Delivery`,
     /// because mails caused further down (an agent's `#close`) never see the delivery.
     pub fn without_mail(&self) -> Ingestor {
+        self.remade(self.pipeline.clock.clone(), false)
+    }
+
+    /// The same pipeline reading time from `clock`: `mailgate import` dates each message's rows by
+    /// the message.
+    pub fn with_clock(&self, clock: Arc<dyn Clock>) -> Ingestor {
+        self.remade(clock, self.pipeline.sends_mail)
+    }
+
+    fn remade(&self, clock: Arc<dyn Clock>, sends_mail: bool) -> Ingestor {
         let pipeline = &self.pipeline;
-        let muted = Pipeline {
+        let remade = Pipeline {
             settings: pipeline.settings.clone(),
             directory: pipeline.directory.clone(),
-            clock: pipeline.clock.clone(),
-            sends_mail: false,
+            clock,
+            sends_mail,
         };
-        Ingestor { store: self.store.clone(), pipeline: Arc::new(muted) }
+        Ingestor { store: self.store.clone(), pipeline: Arc::new(remade) }
     }
 
     pub fn store(&self) -> &Store {
