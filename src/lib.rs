@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod core;
 pub mod imap;
+pub mod import;
 pub mod ingest;
 pub mod observe;
 pub mod outbox;

@@ -96,7 +96,9 @@ pub async fn run(config: &Config, command: Command) -> u8 {
         | Command::CheckConfig
         | Command::Serve
         | Command::Mailbox(_)
-        | Command::Backup { .. } => {
+        | Command::Backup { .. }
+        | Command::Import { .. }
+        | Command::Smtp(_) => {
             unreachable!("dispatched in cli::run")
         }
     };

@@ -23,11 +23,13 @@ macro_rules! print {
 mod admin;
 mod agent;
 mod backup;
+mod import;
 mod link;
 mod mailbox;
 mod output;
 mod pipe;
 mod serve;
+mod smtp;
 mod systemd;
 mod ticket;
 
@@ -111,6 +113,24 @@ pub enum Command {
     /// Agents' sign-in to the web console.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Bring in an existing mailbox: an mbox file, a Maildir or a directory of .eml files (any depth),
+    /// oldest first, through the same pipeline as new mail. No automatic mail unless --notify;
+    /// running it again stores nothing twice.
+    Import {
+        path: PathBuf,
+        /// Show what would happen (the decisions, counted), writing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Send the automatic mails (auto-responses, alerts) the imported messages cause.
+        #[arg(long)]
+        notify: bool,
+        /// The mailbox name recorded with each message.
+        #[arg(long)]
+        mailbox: Option<String>,
+    },
+    /// The outgoing mail server ([smtp]).
+    #[command(subcommand)]
+    Smtp(SmtpCommand),
     /// Copy the SQLite database to FILE, consistently while `serve` runs, and check the copy.
     /// PostgreSQL: use pg_dump.
     Backup {
@@ -143,6 +163,17 @@ pub enum LinkCommand {
 pub enum MailboxCommand {
     /// Connect, log in and select the folder of mailbox NAME; print what the server offers and holds.
     Test { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SmtpCommand {
+    /// Send a short test mail to ADDRESS through [smtp]; print each step and the server's answers.
+    Test {
+        address: String,
+        /// The sender. Default: the first of instance.support_addresses.
+        #[arg(long)]
+        from: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -281,7 +312,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         eprintln!("mailgate: {}", defaults_notice(&config, &search));
     }
     // A database that can never be opened is a configuration error (78), not "try again" (75).
-    if !matches!(cli.command, Command::Mailbox(_))
+    if !matches!(cli.command, Command::Mailbox(_) | Command::Smtp(_))
         && let Some(problem) = config.database.unusable_reason()
     {
         eprintln!("mailgate: database.url: {problem}");
@@ -293,6 +324,12 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve => serve::run(&config).await,
         Command::Mailbox(MailboxCommand::Test { name }) => mailbox::test(&config, &name).await,
         Command::Backup { file, force } => backup::run(&config, &file, force).await,
+        Command::Import { path, dry_run, notify, mailbox } => {
+            import::run(&config, import::Request { path: &path, dry_run, notify, mailbox }).await
+        }
+        Command::Smtp(SmtpCommand::Test { address, from }) => {
+            smtp::test(&config, &address, from.as_deref()).await
+        }
         Command::CheckConfig => unreachable!("handled above"),
         other => admin::run(&config, other).await,
     };

@@ -125,6 +125,8 @@ struct Pipeline {
     settings: Settings,
     directory: Directory,
     clock: Arc<dyn Clock>,
+    /// False for `mailgate import` without `--notify`: planned mails are recorded as suppressed.
+    sends_mail: bool,
 }
 
 /// One message and what was worked out before the transaction: limits, parse, dedupe key.
@@ -139,7 +141,32 @@ const MAX_ATTEMPTS: usize = 3;
 
 impl Ingestor {
     pub fn new(store: Store, settings: Settings, directory: Directory, clock: Arc<dyn Clock>) -> Ingestor {
-        Ingestor { store, pipeline: Arc::new(Pipeline { settings, directory, clock }) }
+        Ingestor { store, pipeline: Arc::new(Pipeline { settings, directory, clock, sends_mail: true }) }
+    }
+
+    /// The same pipeline with no automatic mail at all (auto-responses, alerts, notices, relays):
+    /// each planned mail is recorded in the trace as suppressed instead. For `mailgate import`,
+    /// whose messages were answered long ago; a switch on the whole run, not on a `Delivery`,
+    /// because mails caused further down (an agent's `#close`) never see the delivery.
+    pub fn without_mail(&self) -> Ingestor {
+        self.remade(self.pipeline.clock.clone(), false)
+    }
+
+    /// The same pipeline reading time from `clock`: `mailgate import` dates each message's rows by
+    /// the message.
+    pub fn with_clock(&self, clock: Arc<dyn Clock>) -> Ingestor {
+        self.remade(clock, self.pipeline.sends_mail)
+    }
+
+    fn remade(&self, clock: Arc<dyn Clock>, sends_mail: bool) -> Ingestor {
+        let pipeline = &self.pipeline;
+        let remade = Pipeline {
+            settings: pipeline.settings.clone(),
+            directory: pipeline.directory.clone(),
+            clock,
+            sends_mail,
+        };
+        Ingestor { store: self.store.clone(), pipeline: Arc::new(remade) }
     }
 
     pub fn store(&self) -> &Store {
@@ -233,6 +260,28 @@ impl Ingestor {
         let job = Job::new(raw.to_vec(), delivery.clone(), &self.pipeline.settings.limits);
         let pipeline = self.pipeline.clone();
         Ok(self.store.rehearse(move |tx| pipeline.run(tx, &job, None)).await?)
+    }
+
+    /// Runs many messages through the pipeline in ONE transaction and rolls it back: each message
+    /// sees what the ones before it would have written (a reply threads to the ticket an earlier
+    /// message opened), and nothing is kept. `work` is handed the function that ingests one message;
+    /// it runs on the store's thread (SQLite: holding the write lock until it returns).
+    pub async fn rehearse_batch<T, W>(&self, work: W) -> Result<T, IngestError>
+    where
+        T: Send + 'static,
+        W: FnOnce(&mut dyn FnMut(&[u8], &Delivery) -> Result<Report, IngestError>) -> T + Send + 'static,
+    {
+        let pipeline = self.pipeline.clone();
+        Ok(self
+            .store
+            .rehearse(move |tx| {
+                let mut ingest_one = |raw: &[u8], delivery: &Delivery| {
+                    let job = Job::new(raw.to_vec(), delivery.clone(), &pipeline.settings.limits);
+                    pipeline.run(tx, &job, None).map_err(IngestError::from)
+                };
+                Ok(work(&mut ingest_one))
+            })
+            .await?)
     }
 
     /// Runs a stored (typically quarantined) inbound message through the pipeline again, updating

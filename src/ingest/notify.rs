@@ -190,6 +190,15 @@ impl Pipeline {
         }
         let now = self.clock.now_ms();
         for mail in planned {
+            if !self.sends_mail {
+                let why = "imported without --notify";
+                trace.record(
+                    "notify",
+                    "suppressed",
+                    format!("{} to {}: {why}", mail.mail.template(), mail.to),
+                );
+                continue;
+            }
             let history = self.history(tx, &mail, outgoing.ticket, new_ticket, now)?;
             if let Err(reason) = notify::govern(&mail, history, policy) {
                 trace.record(

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::extension::{ClientId, Extension};
 use tokio::sync::Mutex;
 
 use crate::config::{Smtp, SmtpTls};
@@ -64,6 +64,21 @@ impl fmt::Display for Reply {
             None => write!(f, "{}: {}", self.step, self.text),
         }
     }
+}
+
+/// What a test session learned (`SmtpSender::probe`).
+#[derive(Clone, Debug)]
+pub struct Probe {
+    /// The name the server gave in its EHLO answer.
+    pub server: String,
+    /// The extensions it offered that we use: `8BITMIME`, `SMTPUTF8`, `STARTTLS`, `AUTH=...`.
+    pub offers: Vec<String>,
+    /// Whether the session was encrypted (STARTTLS or implicit TLS).
+    pub encrypted: bool,
+    /// Whether we logged in (`smtp.username` with `smtp.password_file`).
+    pub authenticated: bool,
+    /// The server's answer to the mail (250 and its queue id, usually).
+    pub answer: Reply,
 }
 
 pub struct SmtpSender {
@@ -127,6 +142,56 @@ impl SmtpSender {
             _ => connection.abort().await,
         }
         result.map_err(Exchange::into_send_error)
+    }
+
+    /// A fresh session (never a pooled one) and `message` sent on it, for `mailgate smtp test`: the
+    /// steps the worker takes, with what the server said at each. The session ends with QUIT.
+    pub async fn probe(&self, message: &lettre::Message) -> Result<Probe, SendError> {
+        let deadline = crate::clock::deadline(self.timeout);
+        let mut connection = self.connect(deadline).await?;
+        let info = connection.server_info();
+        let server = info.name().to_string();
+        let mut offers: Vec<String> = [
+            (Extension::EightBitMime, "8BITMIME"),
+            (Extension::SmtpUtfEight, "SMTPUTF8"),
+            (Extension::StartTls, "STARTTLS"),
+        ]
+        .into_iter()
+        .filter(|(extension, _)| info.supports_feature(*extension))
+        .map(|(_, name)| name.to_string())
+        .collect();
+        for (mechanism, name) in
+            [(Mechanism::Plain, "PLAIN"), (Mechanism::Login, "LOGIN"), (Mechanism::Xoauth2, "XOAUTH2")]
+        {
+            if info.supports_auth_mechanism(mechanism) {
+                offers.push(format!("AUTH={name}"));
+            }
+        }
+        let encrypted = connection.is_encrypted();
+        let bytes = message.formatted();
+        let sent = tokio::time::timeout_at(deadline, connection.send(message.envelope(), &bytes));
+        let answer = match sent.await {
+            Ok(Ok(response)) => Ok(Reply {
+                step: "send",
+                code: Some(u16::from(response.code())),
+                text: one_line(&response.message().collect::<Vec<_>>().join(" ")),
+            }),
+            Ok(Err(error)) if error.status().is_none() => Err(Exchange::Broken(reply("send", &error))),
+            Ok(Err(error)) => Err(Exchange::Answered(reply("send", &error))),
+            Err(_) => Err(Exchange::Broken(Reply {
+                step: "send",
+                code: None,
+                text: format!("no answer within {} ms", self.timeout.as_millis()),
+            })),
+        };
+        match &answer {
+            Ok(_) => {
+                let _ = tokio::time::timeout_at(deadline, connection.quit()).await;
+            }
+            Err(_) => connection.abort().await,
+        }
+        let answer = answer.map_err(Exchange::into_send_error)?;
+        Ok(Probe { server, offers, encrypted, authenticated: self.credentials.is_some(), answer })
     }
 
     /// One mail on an open connection: MAIL, RCPT, DATA, before `deadline`.
