@@ -27,6 +27,7 @@ mod link;
 mod mailbox;
 mod output;
 mod pipe;
+mod reload;
 mod serve;
 mod systemd;
 mod ticket;
@@ -290,7 +291,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     init_logging(&config);
     let code = match cli.command {
         Command::Pipe { mailbox, recipient } => pipe::run(&config, mailbox, &recipient).await,
-        Command::Serve => serve::run(&config).await,
+        Command::Serve => serve::run(&config, cli.config.clone(), search.clone()).await,
         Command::Mailbox(MailboxCommand::Test { name }) => mailbox::test(&config, &name).await,
         Command::Backup { file, force } => backup::run(&config, &file, force).await,
         Command::CheckConfig => unreachable!("handled above"),
