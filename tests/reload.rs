@@ -507,3 +507,11 @@ on_both_backends!(
     a_broken_configuration_changes_nothing,
     reloads_during_a_burst_store_and_answer_every_message_once,
 );
+
+/// `systemctl reload` sends SIGHUP (tests/operations.rs runs systemd-analyze verify on the unit).
+#[test]
+fn the_service_unit_reloads_with_sighup() {
+    let unit = include_str!("../contrib/mailgate.service");
+    assert!(unit.lines().any(|line| line == "ExecReload=/bin/kill -HUP $MAINPID"), "{unit}");
+    assert!(unit.lines().any(|line| line == "Type=notify"), "{unit}");
+}
