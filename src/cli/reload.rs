@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::app;
-use crate::config::{self, Config, ConfigErrors, Smtp};
+use crate::config::{self, Config, ConfigError, Smtp};
 use crate::ingest::Ingestor;
 use crate::outbox::render::Templates;
 use crate::outbox::worker::Worker;
@@ -42,7 +42,7 @@ pub enum Reloaded {
 struct Candidate {
     config: Config,
     templates: Templates,
-    pages: Option<Pages>,
+    pages: Pages,
 }
 
 impl Reloader {
@@ -80,8 +80,8 @@ impl Reloader {
         self.ingestor.reconfigure(configured.settings, configured.directory);
         self.worker
             .reconfigure(Arc::new(candidate.templates), app::worker_settings(&config, configured.keyring));
-        if let (Some(pages), Some(fresh)) = (&self.pages, candidate.pages) {
-            pages.replace(fresh);
+        if let Some(pages) = &self.pages {
+            pages.replace(candidate.pages);
         }
         tracing::info!(
             changed = %if changed.is_empty() { "nothing".to_string() } else { changed.join(", ") },
@@ -97,23 +97,28 @@ impl Reloader {
 
     /// The new configuration with its templates and pages, or `None` after logging every problem.
     fn check(&self, path: Option<&std::path::Path>, origin: &str) -> Option<Candidate> {
-        let config = match config::load(path) {
-            Ok(config) => config,
-            Err(errors) => {
-                log_config_errors(&errors);
-                refused(errors.errors.len());
-                return None;
-            }
+        // As check-config: the rules' problems, and those of what the sound parts point at.
+        let (config, errors) = config::load_checked(path);
+        let errors = errors.map(|errors| errors.errors).unwrap_or_default();
+        log_config_errors(origin, &errors);
+        let Some(config) = config else {
+            refused(errors.len());
+            return None;
         };
+        let faulty = |key: &str| errors.iter().any(|error| error.key == key);
         let mut problems = Vec::new();
-        let templates = Templates::load(config.templates.dir.as_deref())
-            .map_err(|errors| problems.extend(errors.iter().map(|e| format!("templates.dir: {e}"))))
-            .ok();
-        let pages = match self.pages {
-            Some(_) => app::web_pages(&config)
+        let templates = match faulty("templates.dir") {
+            true => None,
+            false => Templates::load(config.templates.dir.as_deref())
+                .map_err(|errors| problems.extend(errors.iter().map(|e| format!("templates.dir: {e}"))))
+                .ok(),
+        };
+        // Checked even without a web endpoint, as check-config does.
+        let pages = match faulty("templates.web_dir") {
+            true => None,
+            false => app::web_pages(&config)
                 .map_err(|errors| problems.extend(errors.iter().map(|e| format!("templates.web_dir: {e}"))))
                 .ok(),
-            None => None,
         };
         // Not `database.unusable_reason()`, as check-config does: it opens the SQLite file, and
         // closing that handle would drop every POSIX lock SQLite holds on it in this process
@@ -122,23 +127,22 @@ impl Reloader {
         for problem in &problems {
             tracing::error!(config = %origin, "{origin}: {problem}");
         }
-        match (templates, problems.is_empty()) {
-            (Some(templates), true) => Some(Candidate { config, templates, pages }),
+        match (templates, pages, errors.is_empty() && problems.is_empty()) {
+            (Some(templates), Some(pages), true) => Some(Candidate { config, templates, pages }),
             _ => {
-                refused(problems.len());
+                refused(errors.len() + problems.len());
                 None
             }
         }
     }
 }
 
-fn log_config_errors(errors: &ConfigErrors) {
-    let origin = &errors.origin;
-    for error in &errors.errors {
+fn log_config_errors(origin: &str, errors: &[ConfigError]) {
+    for error in errors {
         let key = error.key.as_str();
         let place = match error.line {
             Some(line) => format!("{origin}:{line}"),
-            None => origin.clone(),
+            None => origin.to_string(),
         };
         match key.is_empty() {
             true => tracing::error!(config = %origin, line = error.line, "{place}: {}", error.message),
