@@ -56,14 +56,14 @@ pub struct WorkerSettings {
 
 /// What a send is made with: the templates and the settings. Swapped whole on reload
 /// ([`Worker::reconfigure`]); each round and each send keeps the one it started with.
-pub struct Outfit {
+pub struct WorkerConfig {
     pub templates: Arc<Templates>,
     pub settings: WorkerSettings,
 }
 
 pub struct Worker {
     store: Store,
-    outfit: ArcSwap<Outfit>,
+    config: ArcSwap<WorkerConfig>,
     smtp: SmtpSender,
     clock: Arc<dyn Clock>,
     /// Until when (clock ms) the SMTP server is left alone after it refused us; 0: not paused.
@@ -156,7 +156,7 @@ impl Worker {
     ) -> Worker {
         Worker {
             store,
-            outfit: ArcSwap::from_pointee(Outfit { templates, settings }),
+            config: ArcSwap::from_pointee(WorkerConfig { templates, settings }),
             smtp,
             clock,
             server_paused_until: AtomicI64::new(0),
@@ -166,14 +166,14 @@ impl Worker {
 
     /// Swaps in new templates and settings (a reload): sends in flight finish on the old ones.
     pub fn reconfigure(&self, templates: Arc<Templates>, settings: WorkerSettings) {
-        self.outfit.store(Arc::new(Outfit { templates, settings }));
+        self.config.store(Arc::new(WorkerConfig { templates, settings }));
     }
 
     /// Sends until `shutdown` turns true; sleeps `idle` when nothing is due.
     pub async fn run(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let mut failures = 0u32;
         while !*shutdown.borrow() {
-            let idle = self.outfit.load().settings.idle;
+            let idle = self.config.load().settings.idle;
             let paused_ms = self.server_paused_until.load(Ordering::Relaxed) - self.clock.now_ms();
             let pause = match paused_ms > 0 {
                 true => Duration::from_millis(paused_ms.unsigned_abs()),
@@ -200,9 +200,9 @@ impl Worker {
     /// One round: claim due rows, send them, record each outcome as soon as it is known. Returns
     /// how many were claimed.
     pub async fn drain_once(&self) -> store::Result<usize> {
-        let outfit = self.outfit.load_full();
+        let config = self.config.load_full();
         let (now, lease_ms, batch) =
-            (self.clock.now_ms(), outfit.settings.lease.as_millis() as i64, outfit.settings.batch);
+            (self.clock.now_ms(), config.settings.lease.as_millis() as i64, config.settings.batch);
         let claimed = self
             .store
             .write(move |tx| {
@@ -211,7 +211,7 @@ impl Worker {
             })
             .await?;
         let count = claimed.len();
-        let outcomes = self.send_all(&outfit, claimed).await;
+        let outcomes = self.send_all(&config, claimed).await;
         outcomes.into_iter().find_map(Result::err).map_or(Ok(count), Err)
     }
 
@@ -221,8 +221,8 @@ impl Worker {
     pub async fn send_now(&self, mut ids: Vec<OutboxId>) -> store::Result<Vec<(OutboxId, SendNow)>> {
         let mut seen = std::collections::HashSet::new();
         ids.retain(|id| seen.insert(*id));
-        let outfit = self.outfit.load_full();
-        let (now, lease_ms) = (self.clock.now_ms(), outfit.settings.lease.as_millis() as i64);
+        let config = self.config.load_full();
+        let (now, lease_ms) = (self.clock.now_ms(), config.settings.lease.as_millis() as i64);
         let (claimed, states) = self
             .store
             .write(move |tx| {
@@ -235,7 +235,7 @@ impl Worker {
             })
             .await?;
         let mut results: std::collections::HashMap<OutboxId, Attempt> = Default::default();
-        let outcomes = self.send_all(&outfit, claimed).await;
+        let outcomes = self.send_all(&config, claimed).await;
         for outcome in outcomes {
             let (id, attempt) = outcome?;
             results.insert(id, attempt);
@@ -260,7 +260,7 @@ impl Worker {
     /// Once the server refuses us, the rows not yet tried are postponed with the same error.
     async fn send_all(
         &self,
-        outfit: &Outfit,
+        config: &WorkerConfig,
         claimed: Vec<Sending>,
     ) -> Vec<store::Result<(OutboxId, Attempt)>> {
         let refused: std::sync::Mutex<Option<(i64, String)>> = std::sync::Mutex::new(None);
@@ -271,26 +271,26 @@ impl Worker {
                 let earlier = refused.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
                 let attempt = match earlier {
                     Some((at_ms, error)) => Attempt::Postponed { at_ms, error },
-                    None => self.attempt(outfit, &sending, refused).await,
+                    None => self.attempt(config, &sending, refused).await,
                 };
                 let recorded = attempt.clone();
                 let now = self.clock.now_ms();
                 self.store.write(move |tx| record(tx, id, &recorded, now)).await?;
                 Ok((id, attempt))
             })
-            .buffer_unordered(outfit.settings.concurrency.max(1))
+            .buffer_unordered(config.settings.concurrency.max(1))
             .collect()
             .await
     }
 
     async fn attempt(
         &self,
-        outfit: &Outfit,
+        config: &WorkerConfig,
         sending: &Sending,
         refused: &std::sync::Mutex<Option<(i64, String)>>,
     ) -> Attempt {
         let row = &sending.row;
-        let message = match self.build(outfit, sending) {
+        let message = match self.build(config, sending) {
             Ok(message) => message,
             Err(error) => {
                 tracing::error!(outbox = %row.id, %error, "outbox: mail cannot be built; giving up");
@@ -315,7 +315,7 @@ impl Worker {
                 tracing::warn!(outbox = %row.id, to = %row.recipient, %error, "outbox: refused by the server; failed");
                 Attempt::GaveUp { status: GivenUp::Failed, error }
             }
-            Err(SendError::Transient(reply)) if row.attempts >= i64::from(outfit.settings.max_attempts) => {
+            Err(SendError::Transient(reply)) if row.attempts >= i64::from(config.settings.max_attempts) => {
                 let error = reply.to_string();
                 tracing::warn!(outbox = %row.id, to = %row.recipient, attempts = row.attempts, %error, "outbox: out of attempts; dead");
                 Attempt::GaveUp { status: GivenUp::Dead, error }
@@ -356,8 +356,8 @@ impl Worker {
     }
 
     /// Renders the row's template and composes the mail.
-    fn build(&self, outfit: &Outfit, sending: &Sending) -> Result<lettre::Message, String> {
-        let settings = &outfit.settings;
+    fn build(&self, config: &WorkerConfig, sending: &Sending) -> Result<lettre::Message, String> {
+        let settings = &config.settings;
         let (row, root) = (&sending.row, sending.root.as_deref());
         let name = Mail::from_template(&row.template)
             .ok_or_else(|| format!("unknown template {:?}", row.template))?;
@@ -390,7 +390,7 @@ impl Worker {
             }
         }
         let context = full_context(settings, stored);
-        let rendered = outfit.templates.render(name, &context).map_err(|e| e.to_string())?;
+        let rendered = config.templates.render(name, &context).map_err(|e| e.to_string())?;
         let to = EmailAddress::parse(&row.recipient)
             .ok_or_else(|| format!("bad recipient {:?}", row.recipient))?;
         let in_reply_to = context["in_reply_to"].as_str();
