@@ -75,6 +75,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon: IMAP intake of every [[mailbox]] and the outbox worker, until SIGINT/SIGTERM.
+    /// SIGHUP reloads the configuration, the directory and the templates.
     Serve,
     /// Read one message from standard input and ingest it (for an MTA's pipe transport).
     Pipe {
