@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::token::{Key, Keyring};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Manager, ManagerMode};
+use crate::core::identify::Directory;
 use crate::core::ticket::NumberFormat;
 use crate::ingest::{Ingestor, Settings};
 use crate::outbox::worker::WorkerSettings;
@@ -45,10 +46,24 @@ pub async fn open(config: &Config) -> Result<Ingestor, StartError> {
 pub async fn open_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<Ingestor, StartError> {
     let store = connect(config)?;
     store.migrate().await?;
-    sync_directory(&store, config, clock.now_ms()).await?;
-    let keyring = Arc::new(keyring(&store, config).await?);
+    let configured = configure(&store, config, clock.now_ms()).await?;
+    Ok(Ingestor::new(store, configured.settings, configured.directory, clock))
+}
+
+/// What a configuration makes of an open, migrated store: the ingest settings, the directory
+/// (synced from the configuration, then read back) and the link keys. At start and on reload.
+pub struct Configured {
+    pub settings: Settings,
+    pub directory: Directory,
+    pub keyring: Arc<Keyring>,
+}
+
+/// Syncs `config`'s directory into `store` and reads what the pipeline and outbox need.
+pub async fn configure(store: &Store, config: &Config, now_ms: i64) -> Result<Configured, StartError> {
+    sync_directory(store, config, now_ms).await?;
+    let keyring = Arc::new(keyring(store, config).await?);
     let directory = store.read(directory_store::load_directory).await?;
-    Ok(Ingestor::new(store, settings(config, keyring), directory, clock))
+    Ok(Configured { settings: settings(config, keyring.clone()), directory, keyring })
 }
 
 /// The configured link keys (the first signs) followed by the key generated in the database,
@@ -235,7 +250,20 @@ pub fn web_router(
     config: &Config,
     ingestor: Arc<Ingestor>,
 ) -> Result<axum::Router, Vec<crate::web::PageError>> {
-    let pages = crate::web::Pages::new(&config.instance.name, config.templates.web_dir.as_deref())?;
+    Ok(web_router_with_pages(config, ingestor, Arc::new(web_pages(config)?)))
+}
+
+/// The web pages of `config`: the embedded ones with `templates.web_dir`'s overrides.
+pub fn web_pages(config: &Config) -> Result<crate::web::Pages, Vec<crate::web::PageError>> {
+    crate::web::Pages::new(&config.instance.name, config.templates.web_dir.as_deref())
+}
+
+/// The web endpoint's routes over `ingestor` with `pages`, which `serve` keeps to swap on reload.
+pub fn web_router_with_pages(
+    config: &Config,
+    ingestor: Arc<Ingestor>,
+    pages: Arc<crate::web::Pages>,
+) -> axum::Router {
     let accounts = Arc::new(crate::accounts::Accounts::new(config, ingestor));
-    Ok(crate::web::router(crate::web::WebState::new(accounts, pages)))
+    crate::web::router(crate::web::WebState::with_pages(accounts, pages))
 }

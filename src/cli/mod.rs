@@ -28,6 +28,7 @@ mod link;
 mod mailbox;
 mod output;
 mod pipe;
+mod reload;
 mod serve;
 mod smtp;
 mod systemd;
@@ -76,6 +77,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon: IMAP intake of every [[mailbox]] and the outbox worker, until SIGINT/SIGTERM.
+    /// SIGHUP reloads the configuration, the directory and the templates.
     Serve,
     /// Read one message from standard input and ingest it (for an MTA's pipe transport).
     Pipe {
@@ -321,7 +323,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     init_logging(&config);
     let code = match cli.command {
         Command::Pipe { mailbox, recipient } => pipe::run(&config, mailbox, &recipient).await,
-        Command::Serve => serve::run(&config).await,
+        Command::Serve => serve::run(&config, cli.config.clone(), search.clone()).await,
         Command::Mailbox(MailboxCommand::Test { name }) => mailbox::test(&config, &name).await,
         Command::Backup { file, force } => backup::run(&config, &file, force).await,
         Command::Import { path, dry_run, notify, mailbox } => {

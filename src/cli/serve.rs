@@ -1,9 +1,11 @@
 //! `mailgate serve`: the daemon. Until SIGINT or SIGTERM it runs one IMAP intake task per
 //! `[[mailbox]]`, the outbox worker, and the janitor that closes quiet resolved tickets (the web
-//! endpoint joins them when built).
+//! endpoint joins them when built). SIGHUP reloads the configuration (`reload.rs`).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::reload::Reloader;
 use super::{exit, systemd};
 use crate::app;
 use crate::clock::SystemClock;
@@ -16,7 +18,16 @@ use crate::outbox::render::Templates;
 use crate::outbox::smtp::SmtpSender;
 use crate::outbox::worker::Worker;
 
-pub async fn run(config: &Config) -> u8 {
+/// Runs the daemon on `config`; `given` and `search` find the file again on SIGHUP.
+pub async fn run(config: &Config, given: Option<PathBuf>, search: Vec<PathBuf>) -> u8 {
+    // First of all: SIGHUP's default action ends the process.
+    let hangups = match hangup_signals() {
+        Ok(hangups) => hangups,
+        Err(error) => {
+            eprintln!("mailgate: cannot handle SIGHUP (reload): {error}");
+            return exit::SOFTWARE;
+        }
+    };
     let ingestor = match app::open(config).await {
         Ok(ingestor) => ingestor,
         Err(error) => {
@@ -40,13 +51,13 @@ pub async fn run(config: &Config) -> u8 {
             return exit::CONFIG;
         }
     };
-    let worker = Worker::new(
+    let worker = Arc::new(Worker::new(
         ingestor.store().clone(),
         templates,
         smtp,
         app::worker_settings(config, ingestor.settings().keyring.clone()),
         Arc::new(SystemClock),
-    );
+    ));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -67,6 +78,7 @@ pub async fn run(config: &Config) -> u8 {
     );
     let accounts = Arc::new(crate::accounts::Accounts::new(config, ingestor.clone()));
     intake.spawn(janitor(ingestor.clone(), accounts, stopped.clone()));
+    let mut pages = None;
     if let Some(bind) = config.web.bind {
         let listener = match tokio::net::TcpListener::bind(bind).await {
             Ok(listener) => listener,
@@ -75,8 +87,8 @@ pub async fn run(config: &Config) -> u8 {
                 return exit::UNAVAILABLE;
             }
         };
-        let router = match app::web_router(config, ingestor.clone()) {
-            Ok(router) => router,
+        let web_pages = match app::web_pages(config) {
+            Ok(web_pages) => Arc::new(web_pages),
             Err(errors) => {
                 for error in errors {
                     eprintln!("mailgate: templates.web_dir: {error}");
@@ -84,6 +96,8 @@ pub async fn run(config: &Config) -> u8 {
                 return exit::CONFIG;
             }
         };
+        let router = app::web_router_with_pages(config, ingestor.clone(), web_pages.clone());
+        pages = Some(web_pages);
         tracing::info!(%bind, "web endpoint listening");
         let stop = stopped.clone();
         intake.spawn(async move {
@@ -104,10 +118,54 @@ pub async fn run(config: &Config) -> u8 {
         intake.spawn(crate::observe::endpoint::serve(listener, ingestor.clone(), stopped.clone()));
     }
     intake.spawn(systemd::watchdog(ingestor.store().clone(), stopped.clone()));
+    let reloader = Reloader::new(given, search, config.clone(), ingestor.clone(), worker.clone(), pages);
+    intake.spawn(reload_on_hangup(reloader, hangups, stopped.clone()));
     systemd::ready();
     worker.run(stopped).await;
     while intake.join_next().await.is_some() {}
     exit::OK
+}
+
+/// Reloads on each SIGHUP until `stop`, one reload at a time (signals that arrive meanwhile make
+/// one more). The service manager hears RELOADING=1 before and READY=1 after, applied or not.
+async fn reload_on_hangup(
+    mut reloader: Reloader,
+    mut hangups: HangupSignals,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            received = hangups.recv() => if received.is_none() { return },
+            _ = stop.changed() => return,
+        }
+        systemd::reloading();
+        reloader.reload().await;
+        systemd::ready();
+    }
+}
+
+#[cfg(unix)]
+type HangupSignals = tokio::signal::unix::Signal;
+
+#[cfg(unix)]
+fn hangup_signals() -> std::io::Result<HangupSignals> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+}
+
+/// No SIGHUP off Unix: a stream that never yields.
+#[cfg(not(unix))]
+struct HangupSignals;
+
+#[cfg(not(unix))]
+impl HangupSignals {
+    async fn recv(&mut self) -> Option<()> {
+        std::future::pending().await
+    }
+}
+
+#[cfg(not(unix))]
+fn hangup_signals() -> std::io::Result<HangupSignals> {
+    Ok(HangupSignals)
 }
 
 /// Closes resolved tickets that stayed quiet for `tickets.autoclose_days` and drops expired

@@ -1,6 +1,7 @@
 //! The service manager's notification protocol for `serve` (systemd `Type=notify`): READY=1 once
-//! the daemon listens and takes mail, WATCHDOG=1 at half of `$WATCHDOG_USEC` while the database
-//! answers, STOPPING=1 on shutdown. Without `$NOTIFY_SOCKET` every call here does nothing.
+//! the daemon listens and takes mail, RELOADING=1 (with MONOTONIC_USEC) and READY=1 again around
+//! a reload on SIGHUP, WATCHDOG=1 at half of `$WATCHDOG_USEC` while the database answers,
+//! STOPPING=1 on shutdown. Without `$NOTIFY_SOCKET` every call here does nothing.
 
 use std::time::Duration;
 
@@ -11,6 +12,17 @@ use crate::store::{Store, Tx, directory as directory_store};
 /// Tells the service manager that start-up is over (a no-op without `$NOTIFY_SOCKET`).
 pub fn ready() {
     send(&[NotifyState::Ready, NotifyState::Status("serving")]);
+}
+
+/// Tells the service manager that a reload began; [`ready`] says it ended (applied or not).
+/// `MONOTONIC_USEC` lets `Type=notify-reload` match the answer to its signal.
+pub fn reloading() {
+    let mut states = vec![NotifyState::Reloading, NotifyState::Status("reloading the configuration")];
+    match NotifyState::monotonic_usec_now() {
+        Ok(now) => states.push(now),
+        Err(error) => tracing::warn!(%error, "cannot read the monotonic clock for MONOTONIC_USEC"),
+    }
+    send(&states);
 }
 
 /// Tells the service manager that the daemon is shutting down.

@@ -20,7 +20,7 @@ impl Ingestor {
     pub async fn request_access(&self, number: &str, email: &str) -> Result<bool, IngestError> {
         let Some(email) = EmailAddress::parse(email.trim()) else { return Ok(false) };
         let Some(number) = TicketNumber::parse(number) else { return Ok(false) };
-        let pipeline = self.pipeline.clone();
+        let pipeline = self.pipeline();
         Ok(self.store.write(move |tx| pipeline.request_access(tx, &number, &email)).await?)
     }
 }
@@ -29,7 +29,7 @@ impl Ingestor {
     /// Mails a fresh link to the customer-side `participant` of `ticket` (their expired or revoked
     /// link was opened). Returns whether a mail was queued.
     pub async fn renew_link(&self, ticket: TicketId, participant: Participant) -> Result<bool, IngestError> {
-        let pipeline = self.pipeline.clone();
+        let pipeline = self.pipeline();
         Ok(self
             .store
             .write(move |tx| {

@@ -76,7 +76,7 @@ impl Ingestor {
         actor: Actor,
         action: ConsoleAction,
     ) -> Result<Vec<String>, ConsoleError> {
-        let (pipeline, number) = (self.pipeline.clone(), number.clone());
+        let (pipeline, number) = (self.pipeline(), number.clone());
         let shown = number.clone();
         let result = self
             .store
@@ -107,7 +107,7 @@ impl Ingestor {
 
     /// Applies `change` to `ticket` as `actor` (a customer resolving their ticket on the web page).
     pub async fn change_as(&self, ticket: TicketId, actor: Actor, change: Change) -> Result<(), IngestError> {
-        let pipeline = self.pipeline.clone();
+        let pipeline = self.pipeline();
         self.store
             .write(move |tx| {
                 let Some(state) = ticket_store::find_ticket_state(tx, ticket)? else { return Ok(()) };
@@ -184,7 +184,8 @@ impl Ingestor {
         compose: impl FnOnce() -> Result<Vec<u8>, ConsoleError> + Send + 'static,
         delivery: Delivery,
     ) -> Result<Report, ConsoleError> {
-        let limits = self.pipeline.settings.limits.clone();
+        let pipeline = self.pipeline();
+        let limits = pipeline.settings.limits.clone();
         let job = tokio::task::spawn_blocking(move || {
             let raw = compose()?;
             if raw.len() > limits.max_message_bytes {
@@ -194,7 +195,7 @@ impl Ingestor {
         })
         .await
         .map_err(|e| ConsoleError::Refused(format!("cannot write the message: {e}")))??;
-        Ok(self.commit(std::sync::Arc::new(job)).await?)
+        Ok(self.commit(pipeline, std::sync::Arc::new(job)).await?)
     }
 
     /// A ticket opened on the web portal by `from` (`Name <address>` or an address): written as
@@ -210,8 +211,7 @@ impl Ingestor {
         signed_in: bool,
     ) -> Result<Report, ConsoleError> {
         let to = self
-            .pipeline
-            .settings
+            .settings()
             .own_addresses
             .first()
             .ok_or_else(|| ConsoleError::Refused("no support address is configured".to_string()))?
@@ -235,7 +235,7 @@ impl Ingestor {
         epoch: u64,
         purpose: Purpose,
     ) -> Result<String, ConsoleError> {
-        let settings = &self.pipeline.settings;
+        let settings = self.settings();
         let claims =
             Claims { purpose, ticket, participant, expires_at_ms: self.now_ms() + LOOK_AHEAD_MS, epoch };
         let own = settings

@@ -14,6 +14,7 @@ mod telemetry;
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
 use crate::auth::token::Keyring;
@@ -114,15 +115,16 @@ impl From<StoreError> for IngestError {
 }
 
 /// Runs the pipeline against one store with one configuration. Each message is one write
-/// transaction, run by `Store::write` on a blocking thread.
+/// transaction, run by `Store::write` on a blocking thread. The configuration is swappable
+/// (`reconfigure`, on SIGHUP): each message takes a snapshot at its start and finishes on it.
 pub struct Ingestor {
     store: Store,
-    pipeline: Arc<Pipeline>,
+    pipeline: ArcSwap<Pipeline>,
 }
 
 /// The synchronous pipeline that runs inside the transaction.
 struct Pipeline {
-    settings: Settings,
+    settings: Arc<Settings>,
     directory: Directory,
     clock: Arc<dyn Clock>,
     /// False for `mailgate import` without `--notify`: planned mails are recorded as suppressed.
@@ -141,7 +143,26 @@ const MAX_ATTEMPTS: usize = 3;
 
 impl Ingestor {
     pub fn new(store: Store, settings: Settings, directory: Directory, clock: Arc<dyn Clock>) -> Ingestor {
-        Ingestor { store, pipeline: Arc::new(Pipeline { settings, directory, clock, sends_mail: true }) }
+        let pipeline = Pipeline { settings: Arc::new(settings), directory, clock, sends_mail: true };
+        Ingestor { store, pipeline: ArcSwap::from_pointee(pipeline) }
+    }
+
+    /// Swaps in new settings and directory (a reload): messages already running finish on the
+    /// old ones, the next message uses these. The clock stays.
+    pub fn reconfigure(&self, settings: Settings, directory: Directory) {
+        let current = self.pipeline.load();
+        let (clock, sends_mail) = (current.clock.clone(), current.sends_mail);
+        self.pipeline.store(Arc::new(Pipeline {
+            settings: Arc::new(settings),
+            directory,
+            clock,
+            sends_mail,
+        }));
+    }
+
+    /// The configuration now in force, for one piece of work.
+    fn pipeline(&self) -> Arc<Pipeline> {
+        self.pipeline.load_full()
     }
 
     /// The same pipeline with no automatic mail at all (auto-responses, alerts, notices, relays):
@@ -149,68 +170,72 @@ impl Ingestor {
     /// whose messages were answered long ago; a switch on the whole run, not on a `Delivery`,
     /// because mails caused further down (an agent's `#close`) never see the delivery.
     pub fn without_mail(&self) -> Ingestor {
-        self.remade(self.pipeline.clock.clone(), false)
+        self.remade(self.pipeline().clock.clone(), false)
     }
 
     /// The same pipeline reading time from `clock`: `mailgate import` dates each message's rows by
     /// the message.
     pub fn with_clock(&self, clock: Arc<dyn Clock>) -> Ingestor {
-        self.remade(clock, self.pipeline.sends_mail)
+        self.remade(clock, self.pipeline().sends_mail)
     }
 
     fn remade(&self, clock: Arc<dyn Clock>, sends_mail: bool) -> Ingestor {
-        let pipeline = &self.pipeline;
+        let pipeline = self.pipeline();
         let remade = Pipeline {
             settings: pipeline.settings.clone(),
             directory: pipeline.directory.clone(),
             clock,
             sends_mail,
         };
-        Ingestor { store: self.store.clone(), pipeline: Arc::new(remade) }
+        Ingestor { store: self.store.clone(), pipeline: ArcSwap::from_pointee(remade) }
     }
 
     pub fn store(&self) -> &Store {
         &self.store
     }
 
-    pub fn settings(&self) -> &Settings {
-        &self.pipeline.settings
+    /// The settings now in force (a snapshot: a reload does not change what this returned).
+    pub fn settings(&self) -> Arc<Settings> {
+        self.pipeline.load().settings.clone()
     }
 
     /// The pipeline's clock, for callers that stamp rows alongside it (admin commands).
     pub fn now_ms(&self) -> i64 {
-        self.pipeline.clock.now_ms()
+        self.pipeline.load().clock.now_ms()
     }
 
     /// A fresh Message-ID in our domain, for mail queued outside the pipeline (account mail).
     pub fn mint_message_id(&self) -> MessageId {
-        self.pipeline.mint_message_id()
+        self.pipeline.load().mint_message_id()
     }
 
     /// The organization that claims `email`'s domain (free-mail domains never match).
     pub fn org_of(&self, email: &EmailAddress) -> Option<crate::core::ids::OrgId> {
-        crate::core::identify::match_org(email, &self.pipeline.directory.org_by_domain).map(|m| m.org)
+        crate::core::identify::match_org(email, &self.pipeline.load().directory.org_by_domain).map(|m| m.org)
     }
 
     /// Ingests one raw message and commits. A unique-key race with a concurrent writer (another
     /// daemon on the same PostgreSQL) is retried, and then sees the winner's rows.
     pub async fn ingest(&self, raw: &[u8], delivery: &Delivery) -> Result<Report, IngestError> {
-        self.commit(Arc::new(Job::new(raw.to_vec(), delivery.clone(), &self.pipeline.settings.limits))).await
+        let pipeline = self.pipeline();
+        let job = Job::new(raw.to_vec(), delivery.clone(), &pipeline.settings.limits);
+        self.commit(pipeline, Arc::new(job)).await
     }
 
-    /// Runs `job` and commits (a unique-key race is retried), then logs and counts the outcome.
-    async fn commit(&self, job: Arc<Job>) -> Result<Report, IngestError> {
+    /// Runs `job` on `pipeline` (every attempt on the same snapshot) and commits (a unique-key
+    /// race is retried), then logs and counts the outcome.
+    async fn commit(&self, pipeline: Arc<Pipeline>, job: Arc<Job>) -> Result<Report, IngestError> {
         let started = crate::clock::Stopwatch::start();
-        let result = self.commit_retrying(job.clone()).await;
+        let result = self.commit_retrying(pipeline, job.clone()).await;
         telemetry::record(&job.delivery, &result, started.elapsed());
         result
     }
 
-    async fn commit_retrying(&self, job: Arc<Job>) -> Result<Report, IngestError> {
+    async fn commit_retrying(&self, pipeline: Arc<Pipeline>, job: Arc<Job>) -> Result<Report, IngestError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (pipeline, job) = (self.pipeline.clone(), job.clone());
+            let (pipeline, job) = (pipeline.clone(), job.clone());
             match self.store.write(move |tx| pipeline.run(tx, &job, None)).await {
                 Err(err) if err.is_unique_violation() && attempt < MAX_ATTEMPTS => {
                     tracing::debug!(attempt, "unique-key race while ingesting; retrying");
@@ -229,36 +254,40 @@ impl Ingestor {
         size: u64,
         delivery: &Delivery,
     ) -> Result<Report, IngestError> {
-        let limits = &self.pipeline.settings.limits;
+        let pipeline = self.pipeline();
+        let limits = &pipeline.settings.limits;
         let refused = Malformed::TooLarge {
             size: usize::try_from(size).unwrap_or(usize::MAX),
             limit: limits.max_message_bytes,
         };
         let message_id = parse::parse_header_block(header, limits).ok().and_then(|e| e.message_id);
-        self.commit(Arc::new(Job {
-            raw: header.to_vec(),
-            dedupe_key: dedupe_key(message_id.as_ref(), header),
-            parsed: Err(refused),
-            delivery: delivery.clone(),
-        }))
+        self.commit(
+            pipeline.clone(),
+            Arc::new(Job {
+                raw: header.to_vec(),
+                dedupe_key: dedupe_key(message_id.as_ref(), header),
+                parsed: Err(refused),
+                delivery: delivery.clone(),
+            }),
+        )
         .await
     }
 
     /// Closes resolved tickets without activity for `tickets.autoclose_days` (the janitor), with a
     /// system entry and the closed notice each, in one transaction. Returns how many it closed.
     pub async fn autoclose(&self) -> Result<usize, IngestError> {
-        if self.pipeline.settings.autoclose_days == 0 {
+        let pipeline = self.pipeline();
+        if pipeline.settings.autoclose_days == 0 {
             return Ok(0);
         }
-        let pipeline = self.pipeline.clone();
         Ok(self.store.write(move |tx| pipeline.autoclose(tx)).await?)
     }
 
     /// Runs the whole pipeline and rolls it back: the decision trace of `raw` against the current
     /// database, with nothing written.
     pub async fn explain(&self, raw: &[u8], delivery: &Delivery) -> Result<Report, IngestError> {
-        let job = Job::new(raw.to_vec(), delivery.clone(), &self.pipeline.settings.limits);
-        let pipeline = self.pipeline.clone();
+        let pipeline = self.pipeline();
+        let job = Job::new(raw.to_vec(), delivery.clone(), &pipeline.settings.limits);
         Ok(self.store.rehearse(move |tx| pipeline.run(tx, &job, None)).await?)
     }
 
@@ -271,7 +300,7 @@ impl Ingestor {
         T: Send + 'static,
         W: FnOnce(&mut dyn FnMut(&[u8], &Delivery) -> Result<Report, IngestError>) -> T + Send + 'static,
     {
-        let pipeline = self.pipeline.clone();
+        let pipeline = self.pipeline();
         Ok(self
             .store
             .rehearse(move |tx| {
@@ -287,7 +316,7 @@ impl Ingestor {
     /// Runs a stored (typically quarantined) inbound message through the pipeline again, updating
     /// its row in place.
     pub async fn replay(&self, id: InboundId) -> Result<Report, IngestError> {
-        let pipeline = self.pipeline.clone();
+        let pipeline = self.pipeline();
         let report = self
             .store
             .write(move |tx| {
@@ -310,9 +339,10 @@ impl Ingestor {
     ) -> Result<InboundId, IngestError> {
         // The pipeline's own key (the Message-ID when there is one), so a redelivery of the
         // same message finds this row instead of opening a ticket beside it.
-        let key = Job::new(raw.to_vec(), delivery.clone(), &self.pipeline.settings.limits).dedupe_key;
+        let pipeline = self.pipeline();
+        let key = Job::new(raw.to_vec(), delivery.clone(), &pipeline.settings.limits).dedupe_key;
         let (raw, delivery, reason) = (raw.to_vec(), delivery.clone(), reason.to_string());
-        let now = self.pipeline.clock.now_ms();
+        let now = pipeline.clock.now_ms();
         Ok(self
             .store
             .write(move |tx| {

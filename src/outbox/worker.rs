@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -53,11 +54,17 @@ pub struct WorkerSettings {
     pub idle: Duration,
 }
 
+/// What a send is made with: the templates and the settings. Swapped whole on reload
+/// ([`Worker::reconfigure`]); each round and each send keeps the one it started with.
+pub struct WorkerConfig {
+    pub templates: Arc<Templates>,
+    pub settings: WorkerSettings,
+}
+
 pub struct Worker {
     store: Store,
-    templates: Arc<Templates>,
+    config: ArcSwap<WorkerConfig>,
     smtp: SmtpSender,
-    settings: WorkerSettings,
     clock: Arc<dyn Clock>,
     /// Until when (clock ms) the SMTP server is left alone after it refused us; 0: not paused.
     server_paused_until: AtomicI64,
@@ -168,24 +175,29 @@ impl Worker {
     ) -> Worker {
         Worker {
             store,
-            templates,
+            config: ArcSwap::from_pointee(WorkerConfig { templates, settings }),
             smtp,
-            settings,
             clock,
             server_paused_until: AtomicI64::new(0),
             server_refusals: AtomicU32::new(0),
         }
     }
 
+    /// Swaps in new templates and settings (a reload): sends in flight finish on the old ones.
+    pub fn reconfigure(&self, templates: Arc<Templates>, settings: WorkerSettings) {
+        self.config.store(Arc::new(WorkerConfig { templates, settings }));
+    }
+
     /// Sends until `shutdown` turns true; sleeps `idle` when nothing is due.
     pub async fn run(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let mut failures = 0u32;
         while !*shutdown.borrow() {
+            let idle = self.config.load().settings.idle;
             let paused_ms = self.server_paused_until.load(Ordering::Relaxed) - self.clock.now_ms();
             let pause = match paused_ms > 0 {
                 true => Duration::from_millis(paused_ms.unsigned_abs()),
                 false => match self.drain_once().await {
-                    Ok(0) => self.settings.idle,
+                    Ok(0) => idle,
                     Ok(_) => {
                         failures = 0;
                         continue;
@@ -193,7 +205,7 @@ impl Worker {
                     Err(error) => {
                         failures += 1;
                         tracing::warn!(%error, "outbox: cannot reach the database; mail stays queued, backing off");
-                        self.settings.idle * failures.min(30)
+                        idle * failures.min(30)
                     }
                 },
             };
@@ -207,8 +219,9 @@ impl Worker {
     /// One round: claim due rows, send them, record each outcome as soon as it is known. Returns
     /// how many were claimed.
     pub async fn drain_once(&self) -> store::Result<usize> {
+        let config = self.config.load_full();
         let (now, lease_ms, batch) =
-            (self.clock.now_ms(), self.settings.lease.as_millis() as i64, self.settings.batch);
+            (self.clock.now_ms(), config.settings.lease.as_millis() as i64, config.settings.batch);
         let claimed = self
             .store
             .write(move |tx| {
@@ -217,7 +230,7 @@ impl Worker {
             })
             .await?;
         let count = claimed.len();
-        let outcomes = self.send_all(claimed).await;
+        let outcomes = self.send_all(&config, claimed).await;
         outcomes.into_iter().find_map(Result::err).map_or(Ok(count), Err)
     }
 
@@ -227,7 +240,8 @@ impl Worker {
     pub async fn send_now(&self, mut ids: Vec<OutboxId>) -> store::Result<Vec<(OutboxId, SendNow)>> {
         let mut seen = std::collections::HashSet::new();
         ids.retain(|id| seen.insert(*id));
-        let (now, lease_ms) = (self.clock.now_ms(), self.settings.lease.as_millis() as i64);
+        let config = self.config.load_full();
+        let (now, lease_ms) = (self.clock.now_ms(), config.settings.lease.as_millis() as i64);
         let (claimed, states) = self
             .store
             .write(move |tx| {
@@ -240,7 +254,7 @@ impl Worker {
             })
             .await?;
         let mut results: std::collections::HashMap<OutboxId, Attempt> = Default::default();
-        let outcomes = self.send_all(claimed).await;
+        let outcomes = self.send_all(&config, claimed).await;
         for outcome in outcomes {
             let (id, attempt) = outcome?;
             results.insert(id, attempt);
@@ -263,7 +277,11 @@ impl Worker {
     /// Sends claimed rows, `concurrency` at a time, recording each outcome in its own transaction
     /// right after the server's answer: a crash can then send again only the mails in flight.
     /// Once the server refuses us, the rows not yet tried are postponed with the same error.
-    async fn send_all(&self, claimed: Vec<Sending>) -> Vec<store::Result<(OutboxId, Attempt)>> {
+    async fn send_all(
+        &self,
+        config: &WorkerConfig,
+        claimed: Vec<Sending>,
+    ) -> Vec<store::Result<(OutboxId, Attempt)>> {
         let refused: std::sync::Mutex<Option<(i64, String)>> = std::sync::Mutex::new(None);
         let refused = &refused;
         futures::stream::iter(claimed)
@@ -272,7 +290,7 @@ impl Worker {
                 let earlier = refused.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
                 let attempt = match earlier {
                     Some((at_ms, error)) => Attempt::Postponed { at_ms, error },
-                    None => self.attempt(&sending, refused).await,
+                    None => self.attempt(config, &sending, refused).await,
                 };
                 crate::observe::metrics::send_attempted(attempt.result());
                 let recorded = attempt.clone();
@@ -280,15 +298,20 @@ impl Worker {
                 self.store.write(move |tx| record(tx, id, &recorded, now)).await?;
                 Ok((id, attempt))
             })
-            .buffer_unordered(self.settings.concurrency.max(1))
+            .buffer_unordered(config.settings.concurrency.max(1))
             .collect()
             .await
     }
 
-    async fn attempt(&self, sending: &Sending, refused: &std::sync::Mutex<Option<(i64, String)>>) -> Attempt {
+    async fn attempt(
+        &self,
+        config: &WorkerConfig,
+        sending: &Sending,
+        refused: &std::sync::Mutex<Option<(i64, String)>>,
+    ) -> Attempt {
         let row = &sending.row;
         let (outbox_id, ticket) = (row.id.0, ticket_number(&row.context_json));
-        let message = match self.build(sending) {
+        let message = match self.build(config, sending) {
             Ok(message) => message,
             Err(error) => {
                 tracing::error!(
@@ -325,7 +348,7 @@ impl Worker {
                 );
                 Attempt::GaveUp { status: GivenUp::Failed, error }
             }
-            Err(SendError::Transient(reply)) if row.attempts >= i64::from(self.settings.max_attempts) => {
+            Err(SendError::Transient(reply)) if row.attempts >= i64::from(config.settings.max_attempts) => {
                 let error = reply.to_string();
                 tracing::warn!(
                     outbox_id,
@@ -381,7 +404,8 @@ impl Worker {
     }
 
     /// Renders the row's template and composes the mail.
-    fn build(&self, sending: &Sending) -> Result<lettre::Message, String> {
+    fn build(&self, config: &WorkerConfig, sending: &Sending) -> Result<lettre::Message, String> {
+        let settings = &config.settings;
         let (row, root) = (&sending.row, sending.root.as_deref());
         let name = Mail::from_template(&row.template)
             .ok_or_else(|| format!("unknown template {:?}", row.template))?;
@@ -406,15 +430,15 @@ impl Worker {
             let role = if primary { "primary_contact" } else { "collaborator" };
             stored["recipient"]["role"] = Value::String(role.to_string());
         }
-        let tokens = self.tokens(&stored, sending.holder, mail == Some(Mail::AccessLink));
+        let tokens = self.tokens(settings, &stored, sending.holder, mail == Some(Mail::AccessLink));
         if let Some(tokens) = &tokens {
             stored["ticket"]["url"] = Value::String(tokens.url.clone());
             if let Some(note) = &tokens.note_address {
                 stored["note_address"] = Value::String(note.to_string());
             }
         }
-        let context = self.full_context(stored);
-        let rendered = self.templates.render(name, &context).map_err(|e| e.to_string())?;
+        let context = full_context(settings, stored);
+        let rendered = config.templates.render(name, &context).map_err(|e| e.to_string())?;
         let to = EmailAddress::parse(&row.recipient)
             .ok_or_else(|| format!("bad recipient {:?}", row.recipient))?;
         let in_reply_to = context["in_reply_to"].as_str();
@@ -426,16 +450,16 @@ impl Worker {
             _ => Automatic::Generated,
         };
         let addressing = Addressing {
-            from_name: &self.settings.instance_name,
-            from: &self.settings.from,
+            from_name: &settings.instance_name,
+            from: &settings.from,
             to: &to,
-            reply_to: tokens.as_ref().map_or(&self.settings.from, |t| &t.reply_to),
+            reply_to: tokens.as_ref().map_or(&settings.from, |t| &t.reply_to),
             message_id: &row.message_id,
             in_reply_to,
             references: root.into_iter().collect(),
             thread_topic: topic,
             thread_key: &thread_key,
-            loop_domain: &self.settings.message_id_domain,
+            loop_domain: &settings.message_id_domain,
             automatic,
         };
         compose::compose(&addressing, &rendered.subject, &rendered.text, &rendered.html, &sending.files)
@@ -443,7 +467,13 @@ impl Worker {
     }
 
     /// The recipient's signed reply address and ticket link, minted now.
-    fn tokens(&self, stored: &Value, holder: Option<(Participant, u64)>, access: bool) -> Option<Tokens> {
+    fn tokens(
+        &self,
+        settings: &WorkerSettings,
+        stored: &Value,
+        holder: Option<(Participant, u64)>,
+        access: bool,
+    ) -> Option<Tokens> {
         let (participant, epoch) = holder?;
         let ticket = TicketId(stored["ticket"]["id"].as_i64()?);
         let now = self.clock.now_ms();
@@ -454,49 +484,49 @@ impl Worker {
             expires_at_ms: now.saturating_add(ttl.as_millis() as i64),
             epoch,
         };
-        let keys = &self.settings.keyring;
-        let reply_tag = keys.address_token(&claims(Purpose::Reply, self.settings.reply_ttl));
+        let keys = &settings.keyring;
+        let reply_tag = keys.address_token(&claims(Purpose::Reply, settings.reply_ttl));
         // The access page's mail carries a short-lived link of its own purpose.
         let view = match access {
-            true => keys.link(&claims(Purpose::Access, self.settings.access_ttl)),
-            false => keys.link(&claims(Purpose::View, self.settings.view_ttl)),
+            true => keys.link(&claims(Purpose::Access, settings.access_ttl)),
+            false => keys.link(&claims(Purpose::View, settings.view_ttl)),
         };
         let note_address = match participant {
             Participant::Agent(_) => {
-                let note_tag = keys.address_token(&claims(Purpose::Note, self.settings.reply_ttl));
-                tagged_address(&self.settings.from, &note_tag)
+                let note_tag = keys.address_token(&claims(Purpose::Note, settings.reply_ttl));
+                tagged_address(&settings.from, &note_tag)
             }
             Participant::User(_) => None,
         };
         Some(Tokens {
-            reply_to: tagged_address(&self.settings.from, &reply_tag)?,
-            url: format!("{}/t/{view}", self.settings.base_url),
+            reply_to: tagged_address(&settings.from, &reply_tag)?,
+            url: format!("{}/t/{view}", settings.base_url),
             note_address,
         })
     }
+}
 
-    /// The stored context plus what every template may use and what is decided at send time.
-    fn full_context(&self, mut stored: Value) -> Value {
-        let defaults = json!({
-            "instance_name": self.settings.instance_name,
-            "reply_marker": REPLY_MARKER,
-            "recipient": { "name": "", "email": "" },
-            "ticket": { "number": "", "subject": "", "status": "", "url": "" },
-            "message": { "text": "", "author_name": "", "author_email": "", "kind": "message" },
-            "owner": { "name": "", "email": "" },
-            "organization": "",
-            "note_address": "",
-            "reason": "",
-            "assignee": "",
-            "actor": "",
-            "link_minutes": self.settings.access_ttl.as_secs() / 60,
-            "link": "",
-            "link_valid": "",
-            "bounce": { "recipients": [], "diagnostic": "" },
-        });
-        merge_missing(&mut stored, &defaults);
-        stored
-    }
+/// The stored context plus what every template may use and what is decided at send time.
+fn full_context(settings: &WorkerSettings, mut stored: Value) -> Value {
+    let defaults = json!({
+        "instance_name": settings.instance_name,
+        "reply_marker": REPLY_MARKER,
+        "recipient": { "name": "", "email": "" },
+        "ticket": { "number": "", "subject": "", "status": "", "url": "" },
+        "message": { "text": "", "author_name": "", "author_email": "", "kind": "message" },
+        "owner": { "name": "", "email": "" },
+        "organization": "",
+        "note_address": "",
+        "reason": "",
+        "assignee": "",
+        "actor": "",
+        "link_minutes": settings.access_ttl.as_secs() / 60,
+        "link": "",
+        "link_valid": "",
+        "bounce": { "recipients": [], "diagnostic": "" },
+    });
+    merge_missing(&mut stored, &defaults);
+    stored
 }
 
 /// Writes one attempt's outcome.

@@ -46,11 +46,16 @@ pub struct WebState {
 
 impl WebState {
     pub fn new(accounts: Arc<Accounts>, pages: Pages) -> WebState {
+        Self::with_pages(accounts, Arc::new(pages))
+    }
+
+    /// With `pages` shared: `serve` keeps a handle to swap them on reload.
+    pub fn with_pages(accounts: Arc<Accounts>, pages: Arc<Pages>) -> WebState {
         let max_message_bytes = accounts.ingestor().settings().limits.max_message_bytes;
         let probe = Arc::new(crate::observe::probe::Probe::new(accounts.ingestor().clone()));
         WebState {
             ingestor: accounts.ingestor().clone(),
-            pages: Arc::new(pages),
+            pages,
             limits: Arc::new(access::Limits::default()),
             accounts,
             account_limits: Arc::new(access::Limits::default()),

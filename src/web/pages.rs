@@ -2,11 +2,17 @@
 
 use std::path::Path;
 
+use arc_swap::ArcSwap;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 
+/// The pages now in force; [`Pages::replace`] swaps them on reload (a render keeps its snapshot).
 pub struct Pages {
+    current: ArcSwap<PageSet>,
+}
+
+struct PageSet {
     tera: tera::Tera,
     instance_name: String,
 }
@@ -68,7 +74,7 @@ impl Pages {
                 errors.push(PageError { file: file.clone(), message: format!("syntax error: {error}") });
             }
         }
-        let pages = Pages { tera, instance_name: instance_name.to_string() };
+        let pages = PageSet { tera, instance_name: instance_name.to_string() };
         // Render each once with a full context: a broken override fails at load, not for a visitor.
         if errors.is_empty() {
             for (name, _, file) in sources.iter().filter(|(name, _, _)| !is_layout(name)) {
@@ -77,9 +83,34 @@ impl Pages {
                 }
             }
         }
-        if errors.is_empty() { Ok(pages) } else { Err(errors) }
+        if errors.is_empty() { Ok(Pages { current: ArcSwap::from_pointee(pages) }) } else { Err(errors) }
     }
 
+    /// Takes `fresh`'s pages (a reload); requests already rendering finish on the old ones.
+    pub fn replace(&self, fresh: Pages) {
+        self.current.store(fresh.current.load_full());
+    }
+
+    /// `page` with `context` (plus `instance_name`), or a plain 500 if rendering fails.
+    pub fn render(&self, status: StatusCode, page: &str, context: Value) -> Response {
+        self.current.load().render(status, page, context)
+    }
+
+    pub fn not_found(&self) -> Response {
+        self.render(StatusCode::NOT_FOUND, "not_found.html", json!({}))
+    }
+
+    /// 503: the database cannot answer now.
+    pub fn unavailable(&self) -> Response {
+        self.render(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "message.html",
+            json!({ "title": "Please try again shortly", "text": "We cannot answer this right now. Nothing you sent is lost; try again in a minute." }),
+        )
+    }
+}
+
+impl PageSet {
     fn try_render(&self, page: &str, mut context: Value) -> Result<String, String> {
         context["instance_name"] = json!(self.instance_name);
         let context = tera::Context::from_serialize(&context).map_err(|e| e.to_string())?;
@@ -94,8 +125,7 @@ impl Pages {
         })
     }
 
-    /// `page` with `context` (plus `instance_name`), or a plain 500 if rendering fails.
-    pub fn render(&self, status: StatusCode, page: &str, mut context: Value) -> Response {
+    fn render(&self, status: StatusCode, page: &str, mut context: Value) -> Response {
         context["instance_name"] = json!(self.instance_name);
         let context = match tera::Context::from_serialize(&context) {
             Ok(context) => context,
@@ -105,19 +135,6 @@ impl Pages {
             Ok(html) => (status, Html(html)).into_response(),
             Err(error) => internal(&error),
         }
-    }
-
-    pub fn not_found(&self) -> Response {
-        self.render(StatusCode::NOT_FOUND, "not_found.html", json!({}))
-    }
-
-    /// 503: the database cannot answer now.
-    pub fn unavailable(&self) -> Response {
-        self.render(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "message.html",
-            json!({ "title": "Please try again shortly", "text": "We cannot answer this right now. Nothing you sent is lost; try again in a minute." }),
-        )
     }
 }
 
