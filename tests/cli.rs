@@ -170,6 +170,23 @@ fn the_daemon_configuration_is_found_after_the_working_directory() {
     assert!(local_db.is_file() && !stdout(&out).contains("Printer on fire"), "{}", text(&out));
 }
 
+/// An empty configuration file (half-written, truncated) is refused, found or named: the
+/// defaults would put mail in a database in whatever directory the command runs in.
+#[test]
+fn an_empty_configuration_file_is_refused_not_taken_for_the_defaults() {
+    let root = tempfile::tempdir().unwrap();
+    let empty = root.path().join("mailgate.toml");
+    std::fs::write(&empty, " \n\n").unwrap();
+    let out = run(mailgate(root.path(), &[]).arg("--config").arg(&empty).arg("pipe"), MAIL);
+    assert_eq!(code(&out), 78, "{}", text(&out));
+    assert!(stderr(&out).contains("configuration file is empty"), "{}", text(&out));
+    let out = run(mailgate(root.path(), &[&empty]).arg("pipe"), MAIL);
+    assert_eq!(code(&out), 78, "found by the search: {}", text(&out));
+    let out = run(mailgate(root.path(), &[&empty]).arg("check-config"), b"");
+    assert_eq!(code(&out), 78, "{}", text(&out));
+    assert!(!root.path().join("mailgate.db").exists(), "no database made");
+}
+
 #[test]
 fn pipe_never_creates_a_database_in_the_root_directory() {
     let database = Path::new("/mailgate.db");

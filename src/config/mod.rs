@@ -109,6 +109,14 @@ pub fn load_checked(path: Option<&Path>) -> (Option<Config>, Option<ConfigErrors
     let origin = origin_of(path);
     let text = match path.map(std::fs::read_to_string) {
         None => String::new(),
+        // An empty file is a file being written (or truncated by mistake), not a wish for the
+        // defaults: running on them would put mail in a database nobody looks at.
+        Some(Ok(text)) if text.trim().is_empty() => {
+            let message = "the configuration file is empty; write its settings (see config.toml.example), \
+                           or name no file to run on the built-in defaults"
+                .to_string();
+            return (None, Some(ConfigErrors::whole_file(&origin, message)));
+        }
         Some(Ok(text)) => text,
         Some(Err(error)) => {
             let message = format!("cannot read the configuration file: {error}");
