@@ -138,10 +138,10 @@ impl SmtpSender {
             result = self.exchange(&mut connection, envelope, &bytes, deadline).await;
         }
         match &result {
-            Ok(()) if !connection.has_broken() => self.keep(connection).await,
+            Ok(_) if !connection.has_broken() => self.keep(connection).await,
             _ => connection.abort().await,
         }
-        result.map_err(Exchange::into_send_error)
+        result.map(drop).map_err(Exchange::into_send_error)
     }
 
     /// A fresh session (never a pooled one) and `message` sent on it, for `mailgate smtp test`: the
@@ -169,21 +169,14 @@ impl SmtpSender {
         }
         let encrypted = connection.is_encrypted();
         let bytes = message.formatted();
-        let sent = tokio::time::timeout_at(deadline, connection.send(message.envelope(), &bytes));
-        let answer = match sent.await {
-            Ok(Ok(response)) => Ok(Reply {
-                step: "send",
-                code: Some(u16::from(response.code())),
-                text: one_line(&response.message().collect::<Vec<_>>().join(" ")),
-            }),
-            Ok(Err(error)) if error.status().is_none() => Err(Exchange::Broken(reply("send", &error))),
-            Ok(Err(error)) => Err(Exchange::Answered(reply("send", &error))),
-            Err(_) => Err(Exchange::Broken(Reply {
-                step: "send",
-                code: None,
-                text: format!("no answer within {} ms", self.timeout.as_millis()),
-            })),
-        };
+        let answer =
+            self.exchange(&mut connection, message.envelope(), &bytes, deadline).await.map(|response| {
+                Reply {
+                    step: "send",
+                    code: Some(u16::from(response.code())),
+                    text: one_line(&response.message().collect::<Vec<_>>().join(" ")),
+                }
+            });
         match &answer {
             Ok(_) => {
                 let _ = tokio::time::timeout_at(deadline, connection.quit()).await;
@@ -194,16 +187,17 @@ impl SmtpSender {
         Ok(Probe { server, offers, encrypted, authenticated: self.credentials.is_some(), answer })
     }
 
-    /// One mail on an open connection: MAIL, RCPT, DATA, before `deadline`.
+    /// One mail on an open connection: MAIL, RCPT, DATA, before `deadline`; the server's last
+    /// answer when it took the mail.
     async fn exchange(
         &self,
         connection: &mut AsyncSmtpConnection,
         envelope: &lettre::address::Envelope,
         bytes: &[u8],
         deadline: tokio::time::Instant,
-    ) -> Result<(), Exchange> {
+    ) -> Result<lettre::transport::smtp::response::Response, Exchange> {
         match tokio::time::timeout_at(deadline, connection.send(envelope, bytes)).await {
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) if error.status().is_none() => Err(Exchange::Broken(reply("send", &error))),
             Ok(Err(error)) => Err(Exchange::Answered(reply("send", &error))),
             Err(_) => Err(Exchange::Broken(Reply {
