@@ -7,7 +7,7 @@ mod common;
 use common::{Backend, Harness, Mail, T0, added, created};
 use mailgate::auth::token::{Claims, Participant, Purpose};
 use mailgate::core::ids::{AgentId, TicketId};
-use mailgate::ingest::Report;
+use mailgate::ingest::{Outcome, Report};
 use mailgate::store::links as link_store;
 
 on_both_backends!(
@@ -92,6 +92,7 @@ async fn an_agent_reply_is_a_response_relayed_to_owner_and_collaborators(backend
     let report =
         h.pipe(&reply("Alice Agent <alice@example.com>", &to, "We sent a technician.").build()).await;
     assert_eq!(added(&report).0, ticket);
+    assert!(matches!(report.outcome, Outcome::Added { held: false, .. }), "{:?}", report.outcome);
     assert!(trace(&report).contains("response") && trace(&report).contains("verified"), "{}", trace(&report));
 
     let (kind, author, text) = h
@@ -187,6 +188,7 @@ async fn mail_that_cannot_prove_it_is_the_agents_is_held(backend: Backend) {
     for (case, mail, why) in cases {
         let report = h.pipe(&mail.build()).await;
         assert_eq!(added(&report).0, ticket, "{case}: kept on the ticket");
+        assert!(matches!(report.outcome, Outcome::Added { held: true, .. }), "{case}: {:?}", report.outcome);
         assert!(
             trace(&report).contains("held") && trace(&report).contains(why),
             "{case}: {}",

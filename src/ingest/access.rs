@@ -58,8 +58,7 @@ impl Pipeline {
         let outgoing = Outgoing { event: Event::AccessRequested, is_normal: true, ticket: Some(state.id) };
         let mut trace = Trace::default();
         let context = |mail: &Planned| plain_context(mail, &state, json!({}));
-        self.enqueue_planned(tx, &outgoing, &audience, false, &mut trace, context)?;
-        let queued = trace.steps.iter().any(|step| step.decision == "queued");
+        let queued = self.enqueue_planned(tx, &outgoing, &audience, false, &mut trace, context)? > 0;
         if !queued {
             tracing::info!(trace = %trace, "access link not sent");
         }

@@ -234,7 +234,7 @@ impl Pipeline {
                 "agent mail with neither text nor a command that changes anything",
             ));
         };
-        Ok(Outcome::Added { ticket: after.id, number: after.number, entry })
+        Ok(Outcome::Added { ticket: after.id, number: after.number, entry, held: false })
     }
 
     /// Keeps the mail on the ticket for agents only and tells `notify` why.
@@ -263,7 +263,7 @@ impl Pipeline {
             ..Notice::new(state)
         };
         self.notify(tx, msg, notice, trace)?;
-        Ok(Outcome::Added { ticket: state.id, number: state.number.clone(), entry })
+        Ok(Outcome::Added { ticket: state.id, number: state.number.clone(), entry, held: true })
     }
 }
 

@@ -200,6 +200,7 @@ impl Pipeline {
         let context = |mail: &Planned| {
             plain_context(mail, state, json!({ "assignee": assignee, "actor": actor.name() }))
         };
-        self.enqueue_planned(tx, &outgoing, &audience, false, trace, context)
+        self.enqueue_planned(tx, &outgoing, &audience, false, trace, context)?;
+        Ok(())
     }
 }

@@ -80,8 +80,9 @@ impl Delivery {
 pub enum Outcome {
     /// A new ticket was opened.
     Created { ticket: TicketId, number: TicketNumber, entry: EntryId },
-    /// Added to an existing ticket.
-    Added { ticket: TicketId, number: TicketNumber, entry: EntryId },
+    /// Added to an existing ticket; `held` when it is kept for agents only and not relayed (mail in
+    /// an agent's name that could not prove it, or with an invalid `#command`).
+    Added { ticket: TicketId, number: TicketNumber, entry: EntryId, held: bool },
     /// Seen before (same Message-ID, or same bytes when it has none): acknowledged, not stored again.
     Duplicate,
     /// Our own mail came back: recorded, not acted on.

@@ -115,7 +115,10 @@ impl Pipeline {
             is_normal: msg.class == EntryClass::Normal,
             ticket: Some(notice.ticket.id),
         };
-        self.enqueue_planned(tx, &outgoing, &audience, new_ticket, trace, |mail| context(msg, &notice, mail))
+        self.enqueue_planned(tx, &outgoing, &audience, new_ticket, trace, |mail| {
+            context(msg, &notice, mail)
+        })?;
+        Ok(())
     }
 
     /// Tells the sender of a message refused over a limit, when its headers show a person wrote it.
@@ -166,7 +169,8 @@ impl Pipeline {
                 "reason": reason,
                 "in_reply_to": email.message_id.as_ref().map(MessageId::as_str),
             })
-        })
+        })?;
+        Ok(())
     }
 
     /// Plans, governs and enqueues the mails `outgoing` causes for `audience`.
@@ -178,7 +182,7 @@ impl Pipeline {
         new_ticket: bool,
         trace: &mut Trace,
         context: impl Fn(&Planned) -> serde_json::Value,
-    ) -> store::Result<()> {
+    ) -> store::Result<usize> {
         let policy = &self.settings.notifications;
         let (planned, suppressed) = notify::plan(outgoing.event, outgoing.is_normal, audience, policy);
         for held in suppressed {
@@ -189,6 +193,7 @@ impl Pipeline {
             );
         }
         let now = self.clock.now_ms();
+        let mut queued = 0;
         for mail in planned {
             if !self.sends_mail {
                 let why = "imported without --notify";
@@ -229,8 +234,9 @@ impl Pipeline {
                 "queued",
                 format!("{} to {} as {message_id}", mail.mail.template(), mail.to),
             );
+            queued += 1;
         }
-        Ok(())
+        Ok(queued)
     }
 
     /// The governor's counts; only mail that answers customers is counted.

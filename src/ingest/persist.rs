@@ -186,7 +186,7 @@ impl Pipeline {
             ..Notice::new(&state)
         };
         self.notify(tx, msg, notice, trace)?;
-        Ok(Outcome::Added { ticket, number: state.number, entry })
+        Ok(Outcome::Added { ticket, number: state.number, entry, held: false })
     }
 
     /// Stores an automatic message on a ticket without touching its status or participants.
@@ -202,7 +202,7 @@ impl Pipeline {
         let (user, _) = self.identify_sender(tx, msg, trace)?;
         let entry = self.store_entry(tx, msg, user, ticket, now)?;
         trace.record("status", "unchanged", format!("{} mail never changes a ticket", msg.class));
-        Ok(Outcome::Added { ticket, number: state.number, entry })
+        Ok(Outcome::Added { ticket, number: state.number, entry, held: false })
     }
 
     /// Stores a bounce report on the ticket of the message it returns, with a system note naming

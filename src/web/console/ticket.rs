@@ -13,7 +13,7 @@ use crate::auth::token::Purpose;
 use crate::core::command::Priority;
 use crate::core::ticket::{Status, TicketNumber};
 use crate::ingest::lifecycle::Actor;
-use crate::ingest::{ConsoleAction, ConsoleError};
+use crate::ingest::{ConsoleAction, ConsoleError, Outcome};
 use crate::store::{console as console_store, web as web_store};
 use crate::web::WebState;
 
@@ -159,7 +159,7 @@ async fn write(
         .await
         .map_err(|error| refused(error, "cannot write on a ticket"))?;
     // The page says what happened: a reply that was held (an invalid command) is not on its way.
-    let held = report.trace.steps.iter().any(|step| step.stage == "agent" && step.decision == "held");
+    let held = matches!(report.outcome, Outcome::Added { held: true, .. });
     let done = match purpose {
         _ if held => "held",
         Purpose::Note => "note",
