@@ -589,11 +589,7 @@ impl Pipeline {
                     "bounce",
                     format!("returns {id} of ticket {ticket}; failed: {}", failed.join(", ")),
                 );
-                let note = format!(
-                    "Delivery failed for: {}",
-                    if failed.is_empty() { "(recipient not stated)".to_string() } else { failed.join(", ") }
-                );
-                return self.add_bounce(tx, msg, ticket, &note, trace);
+                return self.add_bounce(tx, msg, ticket, &bounce.failed_recipients, trace);
             }
         }
         let ids: Vec<String> = bounce.original_message_ids.iter().map(MessageId::to_string).collect();

@@ -212,14 +212,17 @@ impl Pipeline {
         tx: &mut Tx<'_>,
         msg: &Incoming<'_>,
         ticket: TicketId,
-        note: &str,
+        failed: &[EmailAddress],
         trace: &mut Trace,
     ) -> store::Result<Outcome> {
         let outcome = self.add_entry_only(tx, msg, ticket, trace)?;
-        self.system_entry(tx, ticket, note, self.clock.now_ms())?;
+        let failed: Vec<String> = match failed {
+            [] => vec!["(recipient not stated)".to_string()],
+            failed => failed.iter().map(EmailAddress::to_string).collect(),
+        };
+        let note = format!("Delivery failed for: {}", failed.join(", "));
+        self.system_entry(tx, ticket, &note, self.clock.now_ms())?;
         let Some(state) = ticket_store::find_ticket_state(tx, ticket)? else { return Ok(outcome) };
-        let failed =
-            note.trim_start_matches("Delivery failed for: ").split(", ").map(str::to_string).collect();
         let notice = Notice {
             event: Event::Bounce,
             ticket: &state,
