@@ -28,7 +28,7 @@ const FINGERPRINT_KEY: &str = "directory_fingerprint";
 const GENERATED_KEY_ID: &str = "db";
 
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
+#[error(transparent)]
 pub struct StartError(#[from] StoreError);
 
 impl StartError {

@@ -173,6 +173,11 @@ async fn a_locked_sqlite_database_is_unavailable() {
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
     let err = store.write(|tx| tx.execute("DELETE FROM meta", &[])).await.unwrap_err();
     assert!(err.is_unavailable(), "{err}");
+    // Said once, however it is printed: as itself, wrapped by the ingest, or as a whole chain.
+    let ingest = mailgate::ingest::IngestError::from(err);
+    let chain = format!("{:#}", anyhow::Error::from(ingest));
+    assert_eq!(chain.matches("database is locked").count(), 1, "{chain}");
+    assert!(chain.starts_with("database unavailable: sqlite: database is locked"), "{chain}");
     holder.execute_batch("ROLLBACK").unwrap();
     store.write(|tx| tx.execute("DELETE FROM meta", &[])).await.unwrap();
 }

@@ -102,9 +102,9 @@ pub struct Report {
 pub enum IngestError {
     /// The database cannot take the message now (locked, busy, unreachable): try again later.
     #[error("database unavailable: {0}")]
-    Unavailable(#[source] StoreError),
+    Unavailable(StoreError),
     #[error("database error: {0}")]
-    Database(#[source] StoreError),
+    Database(StoreError),
     #[error("inbound message {0} not found")]
     NotFound(InboundId),
 }

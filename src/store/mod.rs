@@ -48,14 +48,16 @@ impl Backend {
     }
 }
 
+/// What went wrong in the database. The engine's error is part of the message, not a `source()`:
+/// a chain printer (`{:#}`, anyhow) would otherwise say it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     #[error("postgres: {}", describe_postgres(.0))]
-    Postgres(#[from] postgres::Error),
+    Postgres(postgres::Error),
     #[error("no database connection available: {0}")]
-    Pool(#[from] r2d2::Error),
+    Pool(r2d2::Error),
     #[error("expected row not found")]
     NotFound,
     #[error("column {column}: {problem}")]
@@ -64,6 +66,24 @@ pub enum StoreError {
     Setup(String),
     #[error("database task failed: {0}")]
     Task(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Sqlite(error)
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(error: postgres::Error) -> Self {
+        StoreError::Postgres(error)
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(error: r2d2::Error) -> Self {
+        StoreError::Pool(error)
+    }
 }
 
 /// `postgres::Error` displays only "db error" for an error the server sent: the server's message,
