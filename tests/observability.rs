@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::imap::TestImap;
-use common::site::{Site, code, stdout, text};
+use common::site::{Site, code, run_with, stdout, text};
 use common::smtp::{SmtpSink, free_port};
 use common::{Backend, Mail};
 use serde_json::Value;
@@ -347,8 +347,9 @@ fn health_turns(web: u16, status: u16) -> Option<Value> {
     turned.then_some(last).flatten()
 }
 
-/// What `/healthz`, `/livez` and the metrics say while the database is gone and after it is back.
-fn check_outage(daemon: &Daemon, lose: impl FnOnce(), restore: impl FnOnce()) {
+/// What `/healthz`, `/livez` and the metrics say while the database is gone and after it is back;
+/// `page`, a ticket page, says "try again" (503), never "not found".
+fn check_outage(daemon: &Daemon, page: Option<&str>, lose: impl FnOnce(), restore: impl FnOnce()) {
     let healthy =
         health_turns(daemon.web, 200).unwrap_or_else(|| panic!("healthy at first\n{}", daemon.log()));
     assert_eq!(healthy["database"], "ok");
@@ -359,6 +360,12 @@ fn check_outage(daemon: &Daemon, lose: impl FnOnce(), restore: impl FnOnce()) {
     assert!(down["database"] == "unavailable" || down["database"] == "timeout", "{down}");
     assert!(down["outbox"].is_null(), "{down}");
     assert_eq!(get(daemon.web, "/livez").status, 200, "the process still serves HTTP");
+    if let Some(page) = page {
+        let answer = get(daemon.web, page);
+        assert_eq!(answer.status, 503, "{}", answer.body);
+        assert!(answer.body.contains("try again"), "{}", answer.body);
+        assert!(!answer.body.to_lowercase().contains("not found"), "{}", answer.body);
+    }
     let exposition = get(daemon.metrics, "/metrics").body;
     assert_eq!(sample(&exposition, "mailgate_database_up"), Some(0.0), "{exposition}");
     restore();
@@ -382,7 +389,7 @@ fn healthz_is_503_while_the_sqlite_database_fails() {
         conn.busy_timeout(Duration::from_secs(5)).unwrap();
         conn.execute_batch(&format!("ALTER TABLE {from} RENAME TO {to}")).unwrap();
     };
-    check_outage(&daemon, || rename("outbox", "outbox_away"), || rename("outbox_away", "outbox"));
+    check_outage(&daemon, None, || rename("outbox", "outbox_away"), || rename("outbox_away", "outbox"));
     daemon.stop();
 }
 
@@ -403,7 +410,14 @@ fn healthz_is_503_while_the_postgres_server_is_down() {
     )
     .unwrap();
     let daemon = Daemon::start(&config, &scratch.path().join("serve.log"), web, metrics);
-    check_outage(&daemon, || server.stop(), || server.start_again());
+    let mail = b"From: Ann <ann@customer.test>\r\nTo: support@example.com\r\nSubject: Printer\r\n\
+                 Message-ID: <outage-page@customer.test>\r\n\r\nIt is on fire.\r\n";
+    assert_eq!(code(&run_with(&config, &["pipe"], mail)), 0);
+    let listed = stdout(&run_with(&config, &["ticket", "list"], b""));
+    let number = listed.lines().nth(1).and_then(|line| line.split_whitespace().next()).unwrap().to_string();
+    let link = stdout(&run_with(&config, &["link", "mint", &number, "ann@customer.test"], b""));
+    let page = link.trim().split_once("/t/").map(|(_, token)| format!("/t/{token}")).unwrap();
+    check_outage(&daemon, Some(&page), || server.stop(), || server.start_again());
     daemon.stop();
 }
 

@@ -100,7 +100,8 @@ impl Pages {
         self.render(StatusCode::NOT_FOUND, "not_found.html", json!({}))
     }
 
-    /// 503: the database cannot answer now.
+    /// 503: the database cannot answer now. The one page for it, on the ticket pages, the portal
+    /// and the console: it says "try again", never "not found".
     pub fn unavailable(&self) -> Response {
         self.render(
             StatusCode::SERVICE_UNAVAILABLE,

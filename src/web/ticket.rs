@@ -445,8 +445,8 @@ fn unavailable(state: &WebState, error: &crate::store::StoreError) -> Response {
     failed(state, error, "cannot read a ticket page")
 }
 
-/// 503 after logging `what` went wrong (never the path: it holds the token).
+/// 503 "try again" after logging `what` went wrong (never the path: it holds the token).
 fn failed(state: &WebState, error: &dyn std::fmt::Display, what: &str) -> Response {
     tracing::error!(%error, "web: {what}; answered 503 (if it repeats, check the database: /healthz)");
-    state.pages.render(StatusCode::SERVICE_UNAVAILABLE, "not_found.html", json!({}))
+    state.pages.unavailable()
 }

@@ -101,9 +101,7 @@ impl Failure {
                 StatusCode::FORBIDDEN,
                 "the form is out of date or came from elsewhere; reload the page and try again".to_string(),
             ),
-            Failure::Unavailable => {
-                return state.pages.render(StatusCode::SERVICE_UNAVAILABLE, "not_found.html", json!({}));
-            }
+            Failure::Unavailable => return state.pages.unavailable(),
         };
         state.pages.render(status, "bad_request.html", json!({ "why": why }))
     }
