@@ -119,6 +119,14 @@ async fn the_ticket_page_replies_notes_and_changes(backend: Backend) {
     let status =
         client.post(&format!("/agent/t/{number}/status"), &format!("status=pending&csrf={csrf}")).await;
     assert_eq!(status.status, 303);
+    let priority =
+        client.post(&format!("/agent/t/{number}/priority"), &format!("priority=urgent&csrf={csrf}")).await;
+    assert_eq!(priority.location(), format!("/agent/t/{number}?done=priority"));
+    let unknown = client.post(&format!("/agent/t/{number}/delete"), &format!("csrf={csrf}")).await;
+    assert_eq!(unknown.status, 404, "no such change");
+    let bad =
+        client.post(&format!("/agent/t/{number}/priority"), &format!("priority=asap&csrf={csrf}")).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
 
     let page = client.get(&format!("/agent/t/{number}?done=assign")).await;
     assert!(page.body.contains("Internal only"), "notes show in the console");
@@ -129,6 +137,7 @@ async fn the_ticket_page_replies_notes_and_changes(backend: Backend) {
         "the agent is the actor: {system:?}"
     );
     assert_eq!(h.strings("SELECT status FROM tickets", "").await, ["pending"]);
+    assert_eq!(h.strings("SELECT priority FROM tickets", "").await, ["urgent"]);
     assert_eq!(client.get("/agent/t/999999").await.status, 404);
 }
 

@@ -95,50 +95,35 @@ pub async fn note(
     write(&state, &viewer, &number, &form, Purpose::Note).await.unwrap_or_else(|f| f.page(&state))
 }
 
-/// `POST /agent/t/{number}/assign`.
-pub async fn assign(
+/// `POST /agent/t/{number}/{assign|status|priority}`: one change by the signed-in agent.
+pub async fn change_one(
     State(state): State<WebState>,
     viewer: Viewer,
-    Path(number): Path<String>,
+    Path((number, what)): Path<(String, String)>,
     Form(form): Form<TicketForm>,
 ) -> Response {
-    let action = || {
-        let key = form.to.trim();
-        (!key.is_empty())
-            .then(|| ConsoleAction::Assign(key.to_string()))
-            .ok_or("choose an agent or a team to assign the ticket to")
+    // Judged after the CSRF check in `change`, like every form.
+    let (done, action) = match what.as_str() {
+        "assign" => {
+            let key = form.to.trim();
+            let assign = (!key.is_empty()).then(|| ConsoleAction::Assign(key.to_string()));
+            ("assign", assign.ok_or("choose an agent or a team to assign the ticket to"))
+        }
+        "status" => (
+            "status",
+            Status::parse(&form.status)
+                .map(ConsoleAction::Status)
+                .ok_or("choose open, pending, resolved or closed"),
+        ),
+        "priority" => (
+            "priority",
+            Priority::parse(&form.priority)
+                .map(ConsoleAction::Priority)
+                .ok_or("choose low, normal, high or urgent"),
+        ),
+        _ => return state.pages.not_found(),
     };
-    change(&state, &viewer, &number, &form, action, "assign").await.unwrap_or_else(|f| f.page(&state))
-}
-
-/// `POST /agent/t/{number}/status`.
-pub async fn status(
-    State(state): State<WebState>,
-    viewer: Viewer,
-    Path(number): Path<String>,
-    Form(form): Form<TicketForm>,
-) -> Response {
-    let action = || {
-        Status::parse(&form.status)
-            .map(ConsoleAction::Status)
-            .ok_or("choose open, pending, resolved or closed")
-    };
-    change(&state, &viewer, &number, &form, action, "status").await.unwrap_or_else(|f| f.page(&state))
-}
-
-/// `POST /agent/t/{number}/priority`.
-pub async fn priority(
-    State(state): State<WebState>,
-    viewer: Viewer,
-    Path(number): Path<String>,
-    Form(form): Form<TicketForm>,
-) -> Response {
-    let action = || {
-        Priority::parse(&form.priority)
-            .map(ConsoleAction::Priority)
-            .ok_or("choose low, normal, high or urgent")
-    };
-    change(&state, &viewer, &number, &form, action, "priority").await.unwrap_or_else(|f| f.page(&state))
+    change(&state, &viewer, &number, &form, || action, done).await.unwrap_or_else(|f| f.page(&state))
 }
 
 /// A reply or note: checked, then ingested as the agent's mail to their signed address.
