@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::http::{Page, request_from};
+use common::http::{Page, form_tag, request_from};
 
 /// Parallel uploads (`MAILGATE_STORM_UPLOADS` overrides, at most 200), and the size of each one's
 /// file (its base64 stays under the limit below). Held in memory at once they cost about 50 MiB
@@ -85,12 +85,6 @@ async fn post_bytes(source: IpAddr, address: SocketAddr, path: &str, body: &[u8]
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     Page { status, headers: Vec::new(), body: body.to_string() }
-}
-
-fn form_tag(page: &Page) -> String {
-    let marker = "name=\"form_tag\" value=\"";
-    let at = page.body.find(marker).unwrap_or_else(|| panic!("no form on\n{}", page.body)) + marker.len();
-    page.body[at..].split('"').next().unwrap().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -24,7 +24,7 @@ on_both_backends!(
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-use common::http::{Client, Page, request_raw as request, serve};
+use common::http::{Client, Page, form_tag, post_multipart, request_raw as request, serve};
 
 /// A plain HTTP/1.1 GET over a fresh connection.
 async fn get(address: SocketAddr, path: &str) -> Page {
@@ -274,42 +274,6 @@ async fn the_access_page_is_rate_limited(backend: Backend) {
     assert!(
         limited.body.contains("Too many requests") && limited.header("content-security-policy").is_some()
     );
-}
-
-/// A multipart/form-data POST of text fields and one file `(name, content)`.
-async fn post_multipart(
-    address: SocketAddr,
-    path: &str,
-    fields: &[(&str, &str)],
-    file: Option<(&str, &str)>,
-) -> Page {
-    let mut body = String::new();
-    for (name, value) in fields {
-        body += &format!("--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n");
-    }
-    if let Some((name, content)) = file {
-        body += &format!(
-            "--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n\
-             Content-Type: text/plain\r\n\r\n{content}\r\n"
-        );
-    }
-    body += "--XyZ--\r\n";
-    request(
-        address,
-        &format!(
-            "POST {path} HTTP/1.1\r\nHost: help.example.com\r\nConnection: close\r\n\
-             Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ),
-    )
-    .await
-}
-
-/// The hidden form tag on a ticket page.
-fn form_tag(page: &Page) -> String {
-    let at = page.body.find("name=\"form_tag\" value=\"").expect("a form on the page")
-        + "name=\"form_tag\" value=\"".len();
-    page.body[at..].split('"').next().unwrap().to_string()
 }
 
 async fn a_reply_on_the_page_is_stored_as_the_readers_mail(backend: Backend) {

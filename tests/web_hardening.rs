@@ -6,7 +6,7 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::http::{Client, Page, encode, request_raw as request, serve};
+use common::http::{Client, Page, encode, form_tag, post_multipart, request_raw as request, serve};
 use common::{Backend, Harness, Mail, created};
 use mailgate::auth::token::{Claims, Participant, Purpose};
 use mailgate::core::ids::{TicketId, UserId};
@@ -22,41 +22,6 @@ on_both_backends!(
 async fn get(address: SocketAddr, path: &str) -> Page {
     request(address, &format!("GET {path} HTTP/1.1\r\nHost: help.example.com\r\nConnection: close\r\n\r\n"))
         .await
-}
-
-/// A multipart POST of text fields and at most one file `(name, content)`.
-async fn post_multipart(
-    address: SocketAddr,
-    path: &str,
-    fields: &[(&str, &str)],
-    file: Option<(&str, &str)>,
-) -> Page {
-    let mut body = String::new();
-    for (name, value) in fields {
-        body += &format!("--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n");
-    }
-    if let Some((name, content)) = file {
-        body += &format!(
-            "--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n\
-             Content-Type: text/plain\r\n\r\n{content}\r\n"
-        );
-    }
-    body += "--XyZ--\r\n";
-    request(
-        address,
-        &format!(
-            "POST {path} HTTP/1.1\r\nHost: help.example.com\r\nConnection: close\r\n\
-             Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ),
-    )
-    .await
-}
-
-fn form_tag(page: &Page) -> String {
-    let marker = "name=\"form_tag\" value=\"";
-    let at = page.body.find(marker).unwrap_or_else(|| panic!("no form in\n{}", page.body)) + marker.len();
-    page.body[at..].split('"').next().unwrap().to_string()
 }
 
 /// Ann's ticket and the path of her view link.

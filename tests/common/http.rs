@@ -144,3 +144,39 @@ pub async fn request_from(source: std::net::IpAddr, address: SocketAddr, request
         .collect();
     Page { status, headers, body: body.to_string() }
 }
+
+/// A multipart/form-data POST of text fields and at most one file `(name, content)`.
+pub async fn post_multipart(
+    address: SocketAddr,
+    path: &str,
+    fields: &[(&str, &str)],
+    file: Option<(&str, &str)>,
+) -> Page {
+    let mut body = String::new();
+    for (name, value) in fields {
+        body += &format!("--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n");
+    }
+    if let Some((name, content)) = file {
+        body += &format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n\
+             Content-Type: text/plain\r\n\r\n{content}\r\n"
+        );
+    }
+    body += "--XyZ--\r\n";
+    request_raw(
+        address,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: help.example.com\r\nConnection: close\r\n\
+             Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await
+}
+
+/// The hidden form tag on a ticket page.
+pub fn form_tag(page: &Page) -> String {
+    let marker = "name=\"form_tag\" value=\"";
+    let at = page.body.find(marker).unwrap_or_else(|| panic!("no form on\n{}", page.body)) + marker.len();
+    page.body[at..].split('"').next().unwrap().to_string()
+}
