@@ -170,16 +170,30 @@ fn the_daemon_configuration_is_found_after_the_working_directory() {
     assert!(local_db.is_file() && !stdout(&out).contains("Printer on fire"), "{}", text(&out));
 }
 
-/// An empty configuration file (half-written, truncated) is refused, found or named: the
-/// defaults would put mail in a database in whatever directory the command runs in.
+/// An empty configuration file (half-written, truncated), or one of comments only, is refused,
+/// found or named: the defaults would put mail in a database in whatever directory the command
+/// runs in. So is anything that is not a regular file, or a huge one.
 #[test]
 fn an_empty_configuration_file_is_refused_not_taken_for_the_defaults() {
     let root = tempfile::tempdir().unwrap();
     let empty = root.path().join("mailgate.toml");
-    std::fs::write(&empty, " \n\n").unwrap();
+    std::fs::write(&empty, "# mailgate configuration\n\n  # [database]\n").unwrap();
     let out = run(mailgate(root.path(), &[]).arg("--config").arg(&empty).arg("pipe"), MAIL);
     assert_eq!(code(&out), 78, "{}", text(&out));
-    assert!(stderr(&out).contains("configuration file is empty"), "{}", text(&out));
+    assert!(stderr(&out).contains("has no settings"), "{}", text(&out));
+    for strange in ["/dev/zero", "/dev/null"] {
+        let out = run(mailgate(root.path(), &[]).args(["--config", strange, "check-config"]), b"");
+        assert_eq!(code(&out), 78, "{strange}: {}", text(&out));
+    }
+    let fifo = root.path().join("fifo.toml");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let out = run(mailgate(root.path(), &[]).arg("--config").arg(&fifo).arg("check-config"), b"");
+    assert_eq!(code(&out), 78, "a FIFO is refused, not waited on: {}", text(&out));
+    let big = root.path().join("big.toml");
+    std::fs::write(&big, format!("# {}\n", "x".repeat(5 << 20))).unwrap();
+    let out = run(mailgate(root.path(), &[]).arg("--config").arg(&big).arg("check-config"), b"");
+    assert_eq!(code(&out), 78, "{}", text(&out));
+    assert!(stderr(&out).contains("larger than"), "{}", text(&out));
     let out = run(mailgate(root.path(), &[&empty]).arg("pipe"), MAIL);
     assert_eq!(code(&out), 78, "found by the search: {}", text(&out));
     let out = run(mailgate(root.path(), &[&empty]).arg("check-config"), b"");

@@ -107,21 +107,19 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigErrors> {
 /// configuration only to check what its sound parts point at; never to run on.
 pub fn load_checked(path: Option<&Path>) -> (Option<Config>, Option<ConfigErrors>) {
     let origin = origin_of(path);
-    let text = match path.map(std::fs::read_to_string) {
+    let text = match path.map(read_file) {
         None => String::new(),
-        // An empty file is a file being written (or truncated by mistake), not a wish for the
-        // defaults: running on them would put mail in a database nobody looks at.
-        Some(Ok(text)) if text.trim().is_empty() => {
-            let message = "the configuration file is empty; write its settings (see config.toml.example), \
-                           or name no file to run on the built-in defaults"
+        // An empty file, or one of comments only, is a file being written (or truncated by
+        // mistake), not a wish for the defaults: running on them would put mail in a database
+        // nobody looks at, or wipe the directory on a reload.
+        Some(Ok(text)) if !has_settings(&text) => {
+            let message = "the configuration file has no settings (it is empty or only comments); write \
+                           them (see config.toml.example), or name no file to run on the built-in defaults"
                 .to_string();
             return (None, Some(ConfigErrors::whole_file(&origin, message)));
         }
         Some(Ok(text)) => text,
-        Some(Err(error)) => {
-            let message = format!("cannot read the configuration file: {error}");
-            return (None, Some(ConfigErrors::whole_file(&origin, message)));
-        }
+        Some(Err(message)) => return (None, Some(ConfigErrors::whole_file(&origin, message))),
     };
     let (config, errors) = check_toml(&text);
     match (config, errors.is_empty()) {
@@ -138,6 +136,36 @@ pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
         (None, errors) if errors.is_empty() => Err(unreadable(origin)),
         (_, errors) => Err(ConfigErrors { origin: origin.to_string(), errors }),
     }
+}
+
+/// Larger than any configuration; a bound so that `--config /dev/zero` is an error, not the
+/// machine's memory.
+const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The file's text: a regular file (not a directory, FIFO or device) of at most
+/// [`MAX_CONFIG_BYTES`], in UTF-8.
+fn read_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let cannot = |error: std::io::Error| format!("cannot read the configuration file: {error}");
+    // Looked at before opening: opening a FIFO would wait for a writer.
+    let metadata = std::fs::metadata(path).map_err(cannot)?;
+    if !metadata.is_file() {
+        return Err(
+            "the configuration must be a regular file (this is a directory, pipe or device)".to_string()
+        );
+    }
+    if metadata.len() > MAX_CONFIG_BYTES {
+        return Err(format!("the configuration file is larger than {} MiB", MAX_CONFIG_BYTES >> 20));
+    }
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES).read_to_string(&mut text).map_err(cannot)?;
+    Ok(text)
+}
+
+/// Whether `text` holds anything but blank lines and `#` comments.
+fn has_settings(text: &str) -> bool {
+    text.lines().map(str::trim).any(|line| !line.is_empty() && !line.starts_with('#'))
 }
 
 fn origin_of(path: Option<&Path>) -> String {

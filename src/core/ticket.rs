@@ -41,7 +41,8 @@ impl Status {
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        // `pad`, so width and alignment apply (`{:<9}` in listings).
+        f.pad(self.as_str())
     }
 }
 
@@ -183,6 +184,12 @@ mod tests {
             assert_eq!(TicketNumber::parse(bad), None, "{bad:?}");
         }
         assert!("x y".parse::<TicketNumber>().unwrap_err().contains("not a ticket number"));
+    }
+
+    #[test]
+    fn words_fill_listing_columns() {
+        assert_eq!(format!("[{:<9}]", Status::Open), "[open     ]");
+        assert_eq!(format!("[{:<8}]", TicketNumber::from_stored("000123".into())), "[000123  ]");
     }
 
     #[test]
