@@ -325,6 +325,22 @@ fn a_backup_refuses_to_overwrite_a_file_unless_forced() {
     let out = site.run(&["backup", nowhere.to_str().unwrap()], b"");
     assert_eq!(code(&out), 73, "a missing directory is not a busy database: {}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such directory"), "{}", text(&out));
+
+    // The live database, however named, is never a target: daemons would go on writing to the
+    // replaced (deleted) file.
+    let database = PathBuf::from(site.db.url.strip_prefix("sqlite://").unwrap());
+    let relative = format!("./{}", database.file_name().unwrap().to_str().unwrap());
+    let wal = format!("{}-wal", database.display());
+    for target in [database.to_str().unwrap(), relative.as_str(), wal.as_str()] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mailgate"));
+        command.current_dir(database.parent().unwrap());
+        let out =
+            command.arg("--config").arg(site.config()).args(["backup", "--force", target]).output().unwrap();
+        assert_eq!(code(&out), 64, "{target}: {}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("the database itself"), "{}", text(&out));
+    }
+    assert_eq!(code(&site.run(&["ticket", "list"], b"")), 0, "the database is intact");
+    assert_eq!(site.scalar("SELECT COUNT(*) FROM tickets"), 1);
 }
 
 #[test]

@@ -48,6 +48,7 @@ pub async fn run(config: &Config, target: &Path, force: bool) -> u8 {
             eprintln!("mailgate: backup: {error}");
             match error {
                 BackupError::Exists(_) => exit::CANTCREAT,
+                BackupError::IsSource(_) => exit::USAGE,
                 BackupError::NotSqlite => exit::USAGE,
                 BackupError::Io { .. } => exit::CANTCREAT,
                 BackupError::Verify { .. } => exit::IOERR,

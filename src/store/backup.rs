@@ -25,6 +25,8 @@ pub struct BackupReport {
 pub enum BackupError {
     #[error("{0} exists; give --force to replace it")]
     Exists(PathBuf),
+    #[error("{0} is the database itself (or one of its journal files); back up to another file")]
+    IsSource(PathBuf),
     #[error("the backup command copies SQLite databases; for PostgreSQL use pg_dump (docs/operations.md)")]
     NotSqlite,
     #[error("{0}")]
@@ -42,6 +44,22 @@ impl BackupError {
     }
 }
 
+/// Whether `target` names `database` or one of its `-wal`, `-shm` and `-journal` files, however
+/// spelled (relative, through symbolic links).
+fn is_database_file(database: &Path, target: &Path) -> bool {
+    let Ok(database) = database.canonicalize() else { return false };
+    let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else { return false };
+    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    let Ok(parent) = parent.canonicalize() else { return false };
+    let target = parent.join(name);
+    let target = target.canonicalize().unwrap_or(target);
+    ["", "-wal", "-shm", "-journal"].iter().any(|suffix| {
+        let mut name = database.clone().into_os_string();
+        name.push(suffix);
+        PathBuf::from(name) == target
+    })
+}
+
 impl Store {
     /// Copies the SQLite database to `target` in one read snapshot (writers go on meanwhile:
     /// WAL mode), switches the copy to a self-contained rollback journal, checks it
@@ -49,9 +67,6 @@ impl Store {
     /// is an error unless `overwrite`.
     pub async fn backup_sqlite(&self, target: &Path, overwrite: bool) -> Result<BackupReport, BackupError> {
         let Pool::Sqlite(pool) = &self.pool else { return Err(BackupError::NotSqlite) };
-        if !overwrite && target.exists() {
-            return Err(BackupError::Exists(target.to_path_buf()));
-        }
         // SQLite says only "unable to open", which reads as a busy database: name the real problem.
         let directory = match target.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -65,6 +80,15 @@ impl Store {
         let target = target.to_path_buf();
         tokio::task::spawn_blocking(move || {
             let source = pool.get().map_err(StoreError::from)?;
+            // Replacing the live file would leave the daemons writing to a deleted one.
+            if let Some(database) = source.path().filter(|path| !path.is_empty()) {
+                if is_database_file(Path::new(database), &target) {
+                    return Err(BackupError::IsSource(target.clone()));
+                }
+            }
+            if !overwrite && target.exists() {
+                return Err(BackupError::Exists(target.clone()));
+            }
             let busy_ms: i64 =
                 source.query_row("PRAGMA busy_timeout", [], |row| row.get(0)).map_err(StoreError::from)?;
             let busy_for = Duration::from_millis(busy_ms.max(0) as u64);
