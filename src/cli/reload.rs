@@ -76,7 +76,11 @@ impl Reloader {
         for key in &not_applied {
             tracing::warn!(key = %key, "configuration: {key} changed: restart to apply");
         }
-        let changed = changed_sections(&self.running, &config);
+        let mut changed = changed_sections(&self.running, &config);
+        // Template files can change while the configuration does not: say what was read.
+        if config.templates.dir.is_some() && !changed.iter().any(|section| section == "templates") {
+            changed.push("templates (re-read)".to_string());
+        }
         self.ingestor.reconfigure(configured.settings, configured.directory);
         self.worker
             .reconfigure(Arc::new(candidate.templates), app::worker_settings(&config, configured.keyring));
@@ -164,11 +168,13 @@ fn refused(problems: usize) {
 /// keys of those that differed. Restart-only: the database, the web endpoint (its listener, base
 /// URL and proxies are built into it and the accounts), IMAP and the mailbox list (the pollers),
 /// the SMTP connection (all of `[smtp]` but `max_attempts`), logging, `[auth]` and
-/// `[registration]` (the accounts), and `limits.max_message_bytes` (the web's upload budget).
+/// `[registration]` (the accounts), `limits.max_message_bytes` (the web's upload budget) and
+/// `[metrics]` (its listener).
 fn keep_restart_only(running: &Config, fresh: Config) -> (Config, Vec<String>) {
     let mut kept = fresh.clone();
     kept.database = running.database.clone();
     kept.web = running.web.clone();
+    kept.metrics = running.metrics.clone();
     kept.imap = running.imap.clone();
     kept.mailboxes = running.mailboxes.clone();
     kept.smtp = Smtp { max_attempts: fresh.smtp.max_attempts, ..running.smtp.clone() };
@@ -250,6 +256,10 @@ mod tests {
         );
         let (kept, keys) = keep_restart_only(&running, fresh);
         assert_eq!(keys, vec!["smtp.port".to_string(), "web.bind".to_string()]);
+        let moved = config("[metrics]\nbind = \"127.0.0.1:19465\"\n");
+        let (stays, named) = keep_restart_only(&config("[metrics]\nbind = \"127.0.0.1:19464\"\n"), moved);
+        assert_eq!(named, vec!["metrics.bind".to_string()]);
+        assert_eq!(stays.metrics.bind, Some("127.0.0.1:19464".parse().unwrap()));
         assert_eq!(kept.smtp.port, 25);
         assert_eq!(kept.smtp.max_attempts, 9, "max_attempts applies on reload");
         assert_eq!(kept.web.bind, running.web.bind);
