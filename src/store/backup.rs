@@ -56,7 +56,7 @@ fn is_database_file(database: &Path, target: &Path) -> bool {
     ["", "-wal", "-shm", "-journal"].iter().any(|suffix| {
         let mut name = database.clone().into_os_string();
         name.push(suffix);
-        PathBuf::from(name) == target
+        name == target.as_os_str()
     })
 }
 
