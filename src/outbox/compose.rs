@@ -76,7 +76,7 @@ pub fn compose(
         .from(mailbox(Some(a.from_name), a.from)?)
         .to(mailbox(None, a.to)?)
         .reply_to(mailbox(Some(a.from_name), a.reply_to)?)
-        .subject(subject)
+        .subject(header_text(subject))
         .message_id(Some(format!("<{}>", a.message_id)));
     // An id that is not plain ASCII would be written as an encoded word, which no client matches.
     let in_reply_to = a.in_reply_to.filter(|id| is_plain_message_id(id));
@@ -106,7 +106,7 @@ pub fn compose(
         // Out-of-office replies to our mail would only come back to the ticket.
         ("X-Auto-Response-Suppress", "All".to_string()),
         (LOOP_HEADER, a.loop_domain.to_string()),
-        ("Thread-Topic", a.thread_topic.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()),
+        ("Thread-Topic", header_text(a.thread_topic)),
         ("Thread-Index", thread_index(a.thread_key)),
     ] {
         let name = HeaderName::new_from_ascii(name.to_string()).map_err(|e| ComposeError(e.to_string()))?;
@@ -123,6 +123,23 @@ pub fn compose(
         },
     );
     builder.multipart(body).map_err(|e| ComposeError(e.to_string()))
+}
+
+/// Longest subject and topic we write, in characters. A header line may not pass 998 octets
+/// (RFC 5322 2.1.1) and a word cannot be folded: a customer's 1,200-letter subject word made the
+/// SMTP server refuse every alert about the ticket ("500 Line too long").
+const MAX_HEADER_CHARS: usize = 200;
+
+/// `text` fit for a header: control characters as spaces, at most [`MAX_HEADER_CHARS`] (cut
+/// with "...", ASCII, so a plain subject stays unencoded; the ticket tag leads our subjects, so
+/// it stays).
+fn header_text(text: &str) -> String {
+    let mut clean: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if let Some((cut, _)) = clean.char_indices().nth(MAX_HEADER_CHARS) {
+        clean.truncate(cut);
+        clean.push_str("...");
+    }
+    clean
 }
 
 /// Whether a Message-ID (without brackets) can be written into In-Reply-To or References as it
@@ -206,6 +223,20 @@ mod tests {
         assert!(text.contains("References: <q0@client.test>\r\n"), "{text}");
         assert!(text.contains("Thread-Topic: Printer  on fire\r\n"), "{text}");
         assert!(!is_plain_message_id("a b@x") && !is_plain_message_id("") && is_plain_message_id("a.b@x"));
+    }
+
+    #[test]
+    fn a_subject_of_one_endless_word_keeps_every_line_within_998_octets() {
+        let (from, to) = (addr("support@example.com"), addr("jane@example.org"));
+        let word = "B".repeat(200_000);
+        let a = Addressing { thread_topic: &word, ..sample(&from, &to) };
+        let subject = format!("[#123456] {word}");
+        let text = String::from_utf8(compose(&a, &subject, "t", "h", &[]).unwrap().formatted()).unwrap();
+        let longest = text.split("\r\n").map(str::len).max().unwrap();
+        assert!(longest <= 998, "a line of {longest} octets");
+        assert!(text.contains("Subject: [#123456]"), "the tag stays: {}", &text[..600.min(text.len())]);
+        assert_eq!(header_text(&"é".repeat(300)).chars().count(), MAX_HEADER_CHARS + 3);
+        assert_eq!(header_text("short\r\nline"), "short  line");
     }
 
     #[test]

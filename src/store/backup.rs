@@ -81,10 +81,9 @@ impl Store {
         tokio::task::spawn_blocking(move || {
             let source = pool.get().map_err(StoreError::from)?;
             // Replacing the live file would leave the daemons writing to a deleted one.
-            if let Some(database) = source.path().filter(|path| !path.is_empty()) {
-                if is_database_file(Path::new(database), &target) {
-                    return Err(BackupError::IsSource(target.clone()));
-                }
+            let database = source.path().filter(|path| !path.is_empty()).map(Path::new);
+            if database.is_some_and(|database| is_database_file(database, &target)) {
+                return Err(BackupError::IsSource(target.clone()));
             }
             if !overwrite && target.exists() {
                 return Err(BackupError::Exists(target.clone()));
