@@ -216,7 +216,15 @@ fn agent_commands_set_a_password_from_stdin_and_reset_2fa(backend: Backend) {
 /// The listings and records an admin reads, and the commands that act on quarantine and outbox.
 fn every_listing_and_record_command_answers(backend: Backend) {
     let site = site(backend, "[[agents]]\nkey = \"alice\"\nemails = [\"alice@example.com\"]\n");
-    assert_eq!(code(&site.run(&["migrate"], b"")), 0);
+    let migrated = site.run(&["migrate"], b"");
+    assert_eq!(code(&migrated), 0);
+    let shipped =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).unwrap().count();
+    assert!(
+        stdout(&migrated).contains(&format!("{shipped} migrations, the newest 00")),
+        "{}",
+        text(&migrated)
+    );
     assert_eq!(code(&site.run(&["check-config"], b"")), 0);
     let out = site.run(&["pipe"], MAIL);
     assert_eq!(code(&out), 0, "{}", text(&out));

@@ -77,7 +77,9 @@ pub async fn run(config: &Config, command: Command) -> u8 {
     };
     let result = match command {
         Command::Migrate => {
-            println!("database schema is up to date");
+            // Applied ones (if any) were logged as they ran, when the store was opened.
+            let (latest, count) = crate::store::migrate::shipped();
+            println!("database schema is up to date: {count} migrations, the newest {latest}");
             Ok(exit::OK)
         }
         Command::Explain { file } => explain(config, &ingestor, &file).await,

@@ -43,6 +43,11 @@ const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// The newest migration this version ships, and how many there are.
+pub fn shipped() -> (&'static str, usize) {
+    (MIGRATIONS.last().map_or("none", |m| m.version), MIGRATIONS.len())
+}
+
 /// An arbitrary constant: the advisory lock id migrations hold on PostgreSQL.
 const MIGRATION_LOCK: i64 = 0x6d61_696c_6761_7465;
 

@@ -14,7 +14,7 @@ pub mod inbound;
 pub mod lease;
 pub mod lifecycle;
 pub mod links;
-mod migrate;
+pub mod migrate;
 pub mod outbox;
 pub mod pg_tls;
 pub mod second_factor;
