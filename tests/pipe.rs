@@ -255,4 +255,12 @@ fn every_listing_and_record_command_answers(backend: Backend) {
     let out = site.run(&["outbox", "retry"], b"");
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert_eq!(site.scalar("SELECT COUNT(*) FROM tickets"), 1, "replaying garbage opened no ticket");
+
+    // Failed mail waits for `outbox retry`, not for a time.
+    let id: i64 = outbox.parse().unwrap();
+    site.write(move |tx| {
+        tx.execute("UPDATE outbox SET status = 'failed' WHERE id = $1", mailgate::params![id])
+    });
+    let out = site.run(&["outbox", "show", &outbox], b"");
+    assert!(stdout(&out).contains("Next try:   none (`mailgate outbox retry"), "{}", text(&out));
 }

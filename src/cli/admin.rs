@@ -407,6 +407,10 @@ async fn outbox(config: &Config, ingestor: &Ingestor, cmd: OutboxCommand) -> any
             println!("Created:    {}", format_utc(o.created_at));
             match o.sent_at {
                 Some(at) => println!("Sent:       {}", format_utc(at)),
+                // Failed and dead mail waits for `outbox retry`, not for a time.
+                None if matches!(o.status.as_str(), "failed" | "dead") => {
+                    println!("Next try:   none (`mailgate outbox retry {}` queues it again)", o.id)
+                }
                 None => println!("Next try:   {}", format_utc(o.next_attempt_at)),
             }
             if let Some(error) = &o.last_error {

@@ -47,6 +47,16 @@ impl Site {
         runtime.block_on(store.read(work)).unwrap()
     }
 
+    /// Runs `work` in a write transaction on the site's database and commits it.
+    pub fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Tx<'_>) -> mailgate::store::Result<T> + Send + 'static,
+    ) -> T {
+        let store = Store::connect(&self.db.url, &StoreOptions::default()).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(store.write(work)).unwrap()
+    }
+
     /// The first column of every row of `sql`, as text.
     pub fn strings(&self, sql: &'static str) -> Vec<String> {
         self.read(move |tx| tx.query_all(sql, &[], |r| r.string(0)))
