@@ -11,6 +11,7 @@ use mailgate::auth::token::{Claims, Participant, Purpose};
 use mailgate::clock::FixedClock;
 use mailgate::core::ids::{AgentId, TicketId};
 use mailgate::ingest::Outcome;
+use mailgate::store::tickets::EntryClass;
 
 on_both_backends!(
     an_agent_replying_from_thunderbird_at_the_support_domain_is_not_a_loop,
@@ -135,6 +136,13 @@ async fn our_auto_response_piped_back_is_still_a_loop(backend: Backend) {
         let id = format!("<{}>", ours[0]);
         let report = h.pipe(&mail(&id).build()).await;
         assert_eq!(report.outcome, Outcome::Loop, "{variant}: {}", report.trace);
+        assert_eq!(report.class, Some(EntryClass::Loop), "the report carries the verdict");
+        let again = h.pipe(&mail(&id).build()).await;
+        assert_eq!(
+            (again.outcome, again.class),
+            (Outcome::Duplicate, None),
+            "{variant}: not classified twice"
+        );
         if variant == "rewritten" {
             let trace = report.trace.to_string();
             assert!(trace.contains(&format!("Message-ID {id} is one we sent")), "{trace}");

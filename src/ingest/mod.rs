@@ -95,6 +95,8 @@ pub enum Outcome {
 pub struct Report {
     pub inbound: InboundId,
     pub outcome: Outcome,
+    /// What the classifier said; `None` when it did not run (a duplicate, a malformed message).
+    pub class: Option<EntryClass>,
     pub trace: Trace,
 }
 
@@ -406,7 +408,7 @@ impl Pipeline {
                 if let Some(other) = stored.filter(|other| *other != id) {
                     let reason = format!("{} already stored as inbound #{other}", job.dedupe_key);
                     trace.record("dedupe", "duplicate", reason);
-                    return Ok(Report { inbound: other, outcome: Outcome::Duplicate, trace });
+                    return Ok(Report { inbound: other, outcome: Outcome::Duplicate, class: None, trace });
                 }
                 trace.record("dedupe", "replay", format!("inbound #{id} run again"));
                 id
@@ -418,7 +420,7 @@ impl Pipeline {
                         "duplicate",
                         format!("{} already stored as inbound #{id}", job.dedupe_key),
                     );
-                    return Ok(Report { inbound: id, outcome: Outcome::Duplicate, trace });
+                    return Ok(Report { inbound: id, outcome: Outcome::Duplicate, class: None, trace });
                 }
                 trace.record("dedupe", "new", job.dedupe_key.clone());
                 inbound_store::insert_inbound(
@@ -446,7 +448,9 @@ impl Pipeline {
                 email.attachments.len()
             ),
         );
-        let outcome = self.route(tx, inbound, email, delivery, &mut trace)?;
+        let classification = self.classify(tx, email)?;
+        let class = EntryClass::of(&classification.class);
+        let outcome = self.route(tx, inbound, email, delivery, classification, &mut trace)?;
         let (row_outcome, reason, ticket) = match &outcome {
             Outcome::Created { ticket, .. } | Outcome::Added { ticket, .. } => {
                 (RowOutcome::Ticket, String::new(), Some(*ticket))
@@ -456,7 +460,7 @@ impl Pipeline {
             Outcome::Duplicate => unreachable!("duplicates return before the inbound row exists"),
         };
         inbound_store::update_inbound_outcome(tx, inbound, row_outcome, &reason, ticket, &trace.to_json())?;
-        Ok(Report { inbound, outcome, trace })
+        Ok(Report { inbound, outcome, class: Some(class), trace })
     }
 
     fn quarantine(
@@ -475,7 +479,7 @@ impl Pipeline {
             None,
             &trace.to_json(),
         )?;
-        Ok(Report { inbound, outcome: Outcome::Quarantined { reason }, trace })
+        Ok(Report { inbound, outcome: Outcome::Quarantined { reason }, class: None, trace })
     }
 
     /// Classify, thread, and act on the decision.
@@ -485,9 +489,9 @@ impl Pipeline {
         inbound: InboundId,
         email: &InboundEmail,
         delivery: &Delivery,
+        classification: classify::Classification,
         trace: &mut Trace,
     ) -> store::Result<Outcome> {
-        let classification = self.classify(tx, email)?;
         let class = EntryClass::of(&classification.class);
         trace.record("classify", class.as_str(), classification.reason.clone());
         if classification.class == Class::Loop {

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use super::{Delivery, IngestError, Outcome, Report};
 use crate::observe::metrics;
-use crate::store::db::Stored;
 use crate::store::tickets::EntryClass;
 
 /// Logs and counts one ingest that took `took`.
@@ -51,9 +50,8 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
     }
 }
 
-/// The classifier's verdict as recorded in the trace; `none` when it did not run (a duplicate, a
+/// The classifier's verdict; `none` when it did not run (a duplicate, a
 /// malformed message).
 fn class_of(report: &Report) -> &'static str {
-    let Some(step) = report.trace.steps.iter().find(|step| step.stage == "classify") else { return "none" };
-    EntryClass::parse(&step.decision).map_or("other", EntryClass::as_str)
+    report.class.map_or("none", EntryClass::as_str)
 }
