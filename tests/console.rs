@@ -5,11 +5,8 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::http::{Client, encode, serve};
-use common::{Backend, Harness, Mail, created};
-use mailgate::accounts::Accounts;
+use common::http::{Client, agent_console, encode};
+use common::{Backend, Mail, created};
 use mailgate::ingest::ConsoleAction;
 
 on_both_backends!(
@@ -17,22 +14,6 @@ on_both_backends!(
     the_ticket_page_replies_notes_and_changes,
     the_directory_and_organization_pages,
 );
-
-/// A console signed in as alice.
-async fn console(backend: Backend) -> Option<(Harness, Client)> {
-    let h = Harness::new(backend).await?;
-    let address = serve(&h).await;
-    let ingestor = mailgate::app::open_with_clock(&h.config, Arc::new(h.clock.clone())).await.unwrap();
-    Accounts::new(&h.config, Arc::new(ingestor))
-        .set_agent_password("alice", "blue velvet staircase")
-        .await
-        .unwrap();
-    let mut client = Client::new(address);
-    let signed =
-        client.submit("/agent/login", "/agent/login", "login=alice&password=blue+velvet+staircase").await;
-    assert_eq!(signed.location(), "/agent");
-    Some((h, client))
-}
 
 /// The ticket numbers in a queue page, in order.
 fn numbers(body: &str) -> Vec<String> {
@@ -43,7 +24,7 @@ fn numbers(body: &str) -> Vec<String> {
 }
 
 async fn queues_show_the_right_tickets_in_order(backend: Backend) {
-    let Some((h, mut client)) = console(backend).await else { return };
+    let Some((h, mut client)) = agent_console(backend, "").await else { return };
     // acme.com is managed by alice (assigned), globex.com alerts team billing (unassigned).
     let (_, mine) = created(&h.pipe(&Mail::new("ann@acme.com", "Acme printer", "x").build()).await);
     h.clock.advance_ms(60_000);
@@ -88,7 +69,7 @@ async fn queues_show_the_right_tickets_in_order(backend: Backend) {
 }
 
 async fn the_ticket_page_replies_notes_and_changes(backend: Backend) {
-    let Some((h, mut client)) = console(backend).await else { return };
+    let Some((h, mut client)) = agent_console(backend, "").await else { return };
     let (_, number) = created(
         &h.pipe(&Mail::new("Ann <ann@acme.com>", "<script>alert(1)</script>", "<b>hi</b>").build()).await,
     );
@@ -142,7 +123,7 @@ async fn the_ticket_page_replies_notes_and_changes(backend: Backend) {
 }
 
 async fn the_directory_and_organization_pages(backend: Backend) {
-    let Some((h, mut client)) = console(backend).await else { return };
+    let Some((h, mut client)) = agent_console(backend, "").await else { return };
     h.pipe(&Mail::new("Ann Acme <ann@acme.com>", "Printer", "x").build()).await;
     h.pipe(&Mail::new("Zed <zed@example.org>", "Other", "x").build()).await;
     let found = client.get("/agent/users?q=acme").await;

@@ -7,12 +7,9 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::http::{Client, encode, serve};
+use common::http::{agent_console, encode};
 use common::smtp::{SmtpSink, free_port, header, worker};
 use common::{Backend, Harness, Mail, created};
-use mailgate::accounts::Accounts;
 use mailgate::auth::token::{Participant, Purpose};
 use mailgate::core::ids::UserId;
 use mailgate::ingest::Written;
@@ -27,22 +24,6 @@ on_both_backends!(
 
 const AUTH: &str = "[auth]\ntrusted_authserv_id = \"mx.example.com\"\n";
 
-/// A console signed in as alice on a harness with `extra` config.
-async fn console(backend: Backend, extra: &str) -> Option<(Harness, Client)> {
-    let h = Harness::with_config(backend, extra).await?;
-    let address = serve(&h).await;
-    let ingestor = mailgate::app::open_with_clock(&h.config, Arc::new(h.clock.clone())).await.unwrap();
-    Accounts::new(&h.config, Arc::new(ingestor))
-        .set_agent_password("alice", "blue velvet staircase")
-        .await
-        .unwrap();
-    let mut client = Client::new(address);
-    let signed =
-        client.submit("/agent/login", "/agent/login", "login=alice&password=blue+velvet+staircase").await;
-    assert_eq!(signed.location(), "/agent");
-    Some((h, client))
-}
-
 async fn ann(h: &Harness) -> UserId {
     UserId(
         h.read(|tx| tx.query_one("SELECT id FROM users WHERE email = 'ann@acme.com'", &[], |r| r.i64(0)))
@@ -54,7 +35,7 @@ async fn a_console_reply_is_relayed_answering_a_real_message_id(backend: Backend
     if !common::smtp::available() {
         return;
     }
-    let Some((h, mut client)) = console(backend, AUTH).await else { return };
+    let Some((h, mut client)) = agent_console(backend, AUTH).await else { return };
     // Ann's first mail has a Message-ID that is not ASCII and a subject with a control character.
     let first = Mail::new("Ann <ann@acme.com>", "=?utf-8?q?Printer=07_on_fire?=", "It burns.")
         .id("<ünï-1@acme.com>")
@@ -84,13 +65,7 @@ async fn a_console_reply_is_relayed_answering_a_real_message_id(backend: Backend
     let sink = SmtpSink::start(free_port(), dir.path().join("Maildir"));
     worker(&h, sink.port).drain_once().await.unwrap();
     let delivered = sink.messages();
-    let relay = delivered
-        .iter()
-        .find(|m| {
-            m.contains("A technician is on his way.")
-                && header(m, "To").is_some_and(|t| t.contains("ann@acme.com"))
-        })
-        .unwrap_or_else(|| panic!("no relay to Ann among {} mails", delivered.len()));
+    let relay = relay_to_ann(&delivered);
     let parent = header(relay, "In-Reply-To").expect("the relay answers a message");
     assert!(parent.ends_with("@mg.mailgate.test>"), "a Message-ID Ann's client has seen (ours): {parent}");
     let references = header(relay, "References").expect("References");
@@ -103,7 +78,7 @@ async fn a_console_reply_is_relayed_answering_a_real_message_id(backend: Backend
 }
 
 async fn console_notices_come_from_fixed_codes(backend: Backend) {
-    let Some((h, mut client)) = console(backend, "").await else { return };
+    let Some((h, mut client)) = agent_console(backend, "").await else { return };
     created(&h.pipe(&Mail::new("Ann <ann@acme.com>", "Printer", "It burns.").build()).await);
     let id = ann(&h).await.0;
     let forged = client
@@ -176,14 +151,19 @@ async fn a_mailed_response_answers_a_real_message_id(backend: Backend) {
         .await
         .unwrap();
     let delivered = deliver(&h).await;
-    let relay = delivered
+    let relay = relay_to_ann(&delivered);
+    let parent = header(relay, "In-Reply-To").expect("In-Reply-To");
+    assert!(!parent.contains(".invalid"), "a Message-ID Ann's client has seen: {parent}");
+    assert!(header(relay, "References").is_some_and(|r| r.contains(&parent)));
+}
+
+/// The console reply relayed to Ann, among `delivered` mails.
+fn relay_to_ann(delivered: &[String]) -> &str {
+    delivered
         .iter()
         .find(|m| {
             m.contains("A technician is on his way.")
                 && header(m, "To").is_some_and(|t| t.contains("ann@acme.com"))
         })
-        .unwrap_or_else(|| panic!("no relay to Ann among {} mails", delivered.len()));
-    let parent = header(relay, "In-Reply-To").expect("In-Reply-To");
-    assert!(!parent.contains(".invalid"), "a Message-ID Ann's client has seen: {parent}");
-    assert!(header(relay, "References").is_some_and(|r| r.contains(&parent)));
+        .unwrap_or_else(|| panic!("no relay to Ann among {} mails", delivered.len()))
 }

@@ -8,6 +8,24 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::Harness;
 
+/// The agent console signed in as alice (password set through `Accounts`), served for a harness
+/// with `extra` config; `None` when the backend is not available here.
+pub async fn agent_console(backend: super::Backend, extra: &str) -> Option<(Harness, Client)> {
+    let h = Harness::with_config(backend, extra).await?;
+    let address = serve(&h).await;
+    let clock = std::sync::Arc::new(h.clock.clone());
+    let ingestor = mailgate::app::open_with_clock(&h.config, clock).await.unwrap();
+    mailgate::accounts::Accounts::new(&h.config, std::sync::Arc::new(ingestor))
+        .set_agent_password("alice", "blue velvet staircase")
+        .await
+        .unwrap();
+    let mut client = Client::new(address);
+    let signed =
+        client.submit("/agent/login", "/agent/login", "login=alice&password=blue+velvet+staircase").await;
+    assert_eq!(signed.location(), "/agent");
+    Some((h, client))
+}
+
 /// Serves the web endpoint of `h` on a free loopback port (the harness's fixed clock).
 pub async fn serve(h: &Harness) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -42,9 +42,7 @@ impl Site {
         &self,
         work: impl FnOnce(&mut Tx<'_>) -> mailgate::store::Result<T> + Send + 'static,
     ) -> T {
-        let store = Store::connect(&self.db.url, &StoreOptions::default()).unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(store.read(work)).unwrap()
+        self.on_store(|store| async move { store.read(work).await })
     }
 
     /// Runs `work` in a write transaction on the site's database and commits it.
@@ -52,9 +50,17 @@ impl Site {
         &self,
         work: impl FnOnce(&mut Tx<'_>) -> mailgate::store::Result<T> + Send + 'static,
     ) -> T {
+        self.on_store(|store| async move { store.write(work).await })
+    }
+
+    /// Runs what `run` starts on a fresh store of the site's database, outside any async runtime.
+    fn on_store<T, F: std::future::Future<Output = mailgate::store::Result<T>>>(
+        &self,
+        run: impl FnOnce(Store) -> F,
+    ) -> T {
         let store = Store::connect(&self.db.url, &StoreOptions::default()).unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(store.write(work)).unwrap()
+        runtime.block_on(run(store)).unwrap()
     }
 
     /// The first column of every row of `sql`, as text.
