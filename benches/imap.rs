@@ -73,12 +73,17 @@ fn bench_config(
     mailgate::config::from_toml(&toml, "<bench>").unwrap()
 }
 
-async fn open(config: &mailgate::config::Config) -> Arc<Ingestor> {
-    Arc::new(mailgate::app::open_with_clock(config, Arc::new(SystemClock)).await.unwrap())
+async fn open(config: &mailgate::config::Config) -> Ingestor {
+    Ingestor::new(mailgate::app::open_with_clock(config, Arc::new(SystemClock)).await.unwrap())
 }
 
 async fn inbound(ingestor: &Ingestor) -> i64 {
-    ingestor.store().read(|tx| tx.query_one("SELECT COUNT(*) FROM inbound", &[], |r| r.i64(0))).await.unwrap()
+    ingestor
+        .app()
+        .store()
+        .read(|tx| tx.query_one("SELECT COUNT(*) FROM inbound", &[], |r| r.i64(0)))
+        .await
+        .unwrap()
 }
 
 /// Messages per second: a poller draining a full INBOX, and plain ingest of the same bytes.

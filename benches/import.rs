@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use mailgate::clock::SystemClock;
-use mailgate::ingest::{Delivery, Outcome};
+use mailgate::ingest::{Delivery, Ingestor, Outcome};
 use mailgate::store::inbound::Source;
 
 fn main() {
@@ -95,7 +95,8 @@ async fn ingest_rate(messages: &[String]) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let config = mailgate::config::from_toml(&config_text(dir.path()), "<bench>").unwrap();
     let ingestor =
-        mailgate::app::open_with_clock(&config, Arc::new(SystemClock)).await.unwrap().without_mail();
+        Ingestor::new(mailgate::app::open_with_clock(&config, Arc::new(SystemClock)).await.unwrap())
+            .without_mail();
     let delivery = Delivery::new(Source::Import);
     let t = Instant::now();
     for raw in messages {

@@ -71,7 +71,7 @@ async fn open(url: &str) -> Ingestor {
 [[orgs]]\nkey = \"acme\"\nname = \"ACME\"\ndomains = [\"acme.test\"]\nprimary_contacts = [\"boss@acme.test\"]\naccount_manager = \"agent:alice\"\n"
     );
     let config = mailgate::config::from_toml(&toml, "<bench>").unwrap();
-    mailgate::app::open_with_clock(&config, Arc::new(SystemClock)).await.unwrap()
+    Ingestor::new(mailgate::app::open_with_clock(&config, Arc::new(SystemClock)).await.unwrap())
 }
 
 /// Messages per second over `ROUNDS` batches of `batch` messages, on a database holding `preload` tickets.

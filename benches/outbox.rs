@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mailgate::clock::SystemClock;
-use mailgate::ingest::Delivery;
+use mailgate::ingest::{Delivery, Ingestor};
 use mailgate::outbox::render::Templates;
 use mailgate::outbox::smtp::SmtpSender;
 use mailgate::outbox::worker::Worker;
@@ -56,15 +56,16 @@ async fn drain_rate(dir: &tempfile::TempDir, port: u16, mails: usize, connection
         dir.path().join("bench.db").display()
     );
     let config = mailgate::config::from_toml(&toml, "<bench>").unwrap();
-    let ingestor = mailgate::app::open_with_clock(&config, Arc::new(SystemClock)).await.unwrap();
+    let ingestor =
+        Ingestor::new(mailgate::app::open_with_clock(&config, Arc::new(SystemClock)).await.unwrap());
     // Each new ticket queues an auto-response and an agent alert.
     for i in 0..mails / 2 {
         ingestor.ingest(support::message(i, None).as_bytes(), &Delivery::new(Source::Pipe)).await.unwrap();
     }
-    let store = ingestor.store().clone();
+    let store = ingestor.app().store().clone();
     let queued =
         store.read(|tx| tx.query_one("SELECT COUNT(*) FROM outbox", &[], |r| r.i64(0))).await.unwrap();
-    let mut settings = mailgate::app::worker_settings(&config, ingestor.settings().keyring.clone());
+    let mut settings = mailgate::app::worker_settings(&config, ingestor.app().settings().keyring.clone());
     settings.instance_name = "Bench Support".into();
     settings.max_attempts = 3;
     settings.lease = Duration::from_secs(120);

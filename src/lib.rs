@@ -17,3 +17,4 @@ pub mod parse;
 pub mod store;
 pub mod tls;
 pub mod web;
+pub mod workflow;

@@ -34,8 +34,8 @@ const GOOD: &str = "correct horse battery";
 async fn site(backend: Backend, extra: &str) -> Option<(Harness, std::net::SocketAddr, Accounts)> {
     let h = Harness::with_config(backend, extra).await?;
     let address = serve(&h).await;
-    let ingestor = mailgate::app::open_with_clock(&h.config, Arc::new(h.clock.clone())).await.unwrap();
-    let accounts = Accounts::new(&h.config, Arc::new(ingestor));
+    let app = mailgate::app::open_with_clock(&h.config, Arc::new(h.clock.clone())).await.unwrap();
+    let accounts = Accounts::new(&h.config, app);
     Some((h, address, accounts))
 }
 
@@ -256,7 +256,7 @@ async fn sign_in_is_throttled_and_answers_alike_for_unknown_accounts(backend: Ba
     // The lock is in the database: a second daemon sees it.
     let other = Accounts::new(
         &h.config,
-        Arc::new(mailgate::app::open_with_clock(&h.config, Arc::new(h.clock.clone())).await.unwrap()),
+        mailgate::app::open_with_clock(&h.config, Arc::new(h.clock.clone())).await.unwrap(),
     );
     assert_eq!(other.sign_in(Realm::User, "ann@acme.com", GOOD, client_ip).await.unwrap(), SignIn::Throttled);
     h.clock.advance_ms(16 * 60 * 1000);

@@ -74,9 +74,8 @@ async fn an_agent_signs_in_with_totp_and_answers_from_the_console() {
     let sink = SmtpSink::start(free_port(), dir.path().join("Maildir"));
     let (_, number) =
         created(&h.pipe(&Mail::new("Ann <ann@acme.com>", "VPN down", "No VPN since Monday.").build()).await);
-    let ingestor =
-        mailgate::app::open_with_clock(&h.config, std::sync::Arc::new(h.clock.clone())).await.unwrap();
-    let accounts = mailgate::accounts::Accounts::new(&h.config, std::sync::Arc::new(ingestor));
+    let app = mailgate::app::open_with_clock(&h.config, std::sync::Arc::new(h.clock.clone())).await.unwrap();
+    let accounts = mailgate::accounts::Accounts::new(&h.config, app);
     accounts.set_agent_password("alice", "blue velvet staircase").await.unwrap();
 
     let browser = Browser::start().await;

@@ -43,7 +43,7 @@ fn address(h: &Harness, purpose: Purpose, ticket: TicketId, agent: AgentId, epoc
         expires_at_ms: T0 + 365 * DAY,
         epoch,
     };
-    format!("support+{}@example.com", h.ingestor.settings().keyring.address_token(&claims))
+    format!("support+{}@example.com", h.app.settings().keyring.address_token(&claims))
 }
 
 /// A reply the way a mail client writes it: `Re:`, new text above the quoted alert.

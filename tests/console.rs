@@ -7,7 +7,7 @@ mod common;
 
 use common::http::{Client, agent_console, encode};
 use common::{Backend, Mail, created};
-use mailgate::ingest::ConsoleAction;
+use mailgate::workflow::ConsoleAction;
 
 on_both_backends!(
     queues_show_the_right_tickets_in_order,
@@ -31,7 +31,7 @@ async fn queues_show_the_right_tickets_in_order(backend: Backend) {
     let (_, loose) = created(&h.pipe(&Mail::new("gus@globex.com", "Globex VPN", "x").build()).await);
     h.clock.advance_ms(60_000);
     let (_, urgent) = created(&h.pipe(&Mail::new("zoe@example.org", "Server down", "x").build()).await);
-    h.ingestor
+    h.workflows
         .console_change(
             &urgent.parse().unwrap(),
             ConsoleAction::Priority(mailgate::core::command::Priority::Urgent),
@@ -40,10 +40,13 @@ async fn queues_show_the_right_tickets_in_order(backend: Backend) {
         .unwrap();
     h.clock.advance_ms(60_000);
     let (_, team) = created(&h.pipe(&Mail::new("tom@example.org", "Invoice", "x").build()).await);
-    h.ingestor.console_change(&team.parse().unwrap(), ConsoleAction::Assign("billing".into())).await.unwrap();
+    h.workflows
+        .console_change(&team.parse().unwrap(), ConsoleAction::Assign("billing".into()))
+        .await
+        .unwrap();
     h.clock.advance_ms(60_000);
     let (_, closed) = created(&h.pipe(&Mail::new("old@example.org", "Old", "x").build()).await);
-    h.ingestor
+    h.workflows
         .console_change(
             &closed.parse().unwrap(),
             ConsoleAction::Status(mailgate::core::ticket::Status::Closed),

@@ -12,8 +12,8 @@ use common::smtp::{SmtpSink, free_port, header, worker};
 use common::{Backend, Harness, Mail, created};
 use mailgate::auth::token::{Participant, Purpose};
 use mailgate::core::ids::UserId;
-use mailgate::ingest::Written;
 use mailgate::store::inbound::Source;
+use mailgate::workflow::Written;
 
 on_both_backends!(
     a_console_reply_is_relayed_answering_a_real_message_id,
@@ -51,7 +51,7 @@ async fn a_console_reply_is_relayed_answering_a_real_message_id(backend: Backend
         text: "Still burning.".into(),
         files: Vec::new(),
     };
-    h.ingestor.write_as(written, Purpose::Reply, Source::Web).await.unwrap();
+    h.workflows.write_as(written, Purpose::Reply, Source::Web).await.unwrap();
 
     let page = format!("/agent/t/{number}");
     let sent = client.submit(&page, &format!("{page}/reply"), "text=A+technician+is+on+his+way.").await;
@@ -145,8 +145,8 @@ async fn a_mailed_response_answers_a_real_message_id(backend: Backend) {
         text: "Still burning.".into(),
         files: Vec::new(),
     };
-    h.ingestor.write_as(written, Purpose::Reply, Source::Web).await.unwrap();
-    h.ingestor
+    h.workflows.write_as(written, Purpose::Reply, Source::Web).await.unwrap();
+    h.workflows
         .console_write(&number.parse().unwrap(), "alice", Purpose::Reply, "A technician is on his way.")
         .await
         .unwrap();

@@ -48,11 +48,11 @@ async fn every_corpus_message_is_stored_or_quarantined() {
     let labels = index(&dir);
     assert!(labels.len() > 100, "the corpus index lists {} files; expected the whole corpus", labels.len());
     let h = Harness::new(Backend::Sqlite).await.unwrap();
-    let own = h.ingestor.settings().own_addresses.clone();
+    let own = h.app.settings().own_addresses.clone();
     let context = ClassifyContext {
         own_addresses: &own,
         loop_header: LOOP_HEADER,
-        loop_header_value: &h.ingestor.settings().message_id_domain,
+        loop_header_value: &h.app.settings().message_id_domain,
         // A fresh database: none of the corpus ids can be one we sent.
         message_id_is_ours: false,
     };

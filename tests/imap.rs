@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use common::imap::TestImap;
 use common::{Backend, Harness, Mail};
 use mailgate::imap::{Poller, Status};
+use mailgate::ingest::Ingestor;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -32,11 +33,11 @@ impl Setup {
         Some(Setup { imap, user, h })
     }
 
-    /// Starts a poller with its own ingestor (as another daemon would have).
+    /// Starts a poller with its own app context (as another daemon would have).
     async fn start(&self) -> Running {
-        let ingestor = mailgate::app::open(&self.h.config).await.expect("open store");
+        let app = mailgate::app::open(&self.h.config).await.expect("open store");
         let poller =
-            Poller::new(self.h.config.mailboxes[0].clone(), self.h.config.imap.clone(), Arc::new(ingestor));
+            Poller::new(self.h.config.mailboxes[0].clone(), self.h.config.imap.clone(), Ingestor::new(app));
         let status = poller.status();
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(poller.run(stopped));

@@ -31,7 +31,7 @@ async fn acme_ticket(h: &Harness) -> (TicketId, String) {
         expires_at_ms: T0 + 365 * DAY_MS,
         epoch: 0,
     };
-    (ticket, format!("support+{}@example.com", h.ingestor.settings().keyring.address_token(&claims)))
+    (ticket, format!("support+{}@example.com", h.app.settings().keyring.address_token(&claims)))
 }
 
 async fn alice_writes(h: &Harness, to: &str, text: &str) -> Report {
@@ -174,11 +174,11 @@ async fn resolved_tickets_close_after_autoclose_days(backend: Backend) {
     let (_, to) = acme_ticket(&h).await;
     added(&alice_writes(&h, &to, "#resolve\nShould be fine now.").await);
     h.clock.advance_ms(3 * DAY_MS - 1000);
-    assert_eq!(h.ingestor.autoclose().await.unwrap(), 0, "not yet");
+    assert_eq!(h.workflows.autoclose().await.unwrap(), 0, "not yet");
     h.clock.advance_ms(2000);
-    assert_eq!(h.ingestor.autoclose().await.unwrap(), 1);
+    assert_eq!(h.workflows.autoclose().await.unwrap(), 1);
     assert_eq!(ticket_row(&h).await.0, "closed");
     assert_eq!(system_entries(&h).await.last().unwrap(), "Status resolved -> closed by the janitor");
     assert_eq!(templates_to(&h, "closed_notice").await, ["ann@acme.com"]);
-    assert_eq!(h.ingestor.autoclose().await.unwrap(), 0, "closed once");
+    assert_eq!(h.workflows.autoclose().await.unwrap(), 0, "closed once");
 }

@@ -31,8 +31,8 @@ const GOOD: &str = "correct horse battery";
 async fn site(backend: Backend, extra: &str) -> Option<(Harness, SocketAddr, Accounts)> {
     let h = Harness::with_config(backend, extra).await?;
     let address = serve(&h).await;
-    let ingestor = mailgate::app::open_with_clock(&h.config, Arc::new(h.clock.clone())).await.unwrap();
-    let accounts = Accounts::new(&h.config, Arc::new(ingestor));
+    let app = mailgate::app::open_with_clock(&h.config, Arc::new(h.clock.clone())).await.unwrap();
+    let accounts = Accounts::new(&h.config, app);
     Some((h, address, accounts))
 }
 

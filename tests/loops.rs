@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::{Backend, Harness, Mail, T0, TestDb, added, created};
 use mailgate::auth::token::{Claims, Participant, Purpose};
 use mailgate::clock::FixedClock;
@@ -42,9 +40,7 @@ emails = ["alice@example.com"]
     );
     let config = mailgate::config::from_toml(&text, "<test>").unwrap_or_else(|e| panic!("config:\n{e}"));
     assert_eq!(config.instance.message_id_domain, "example.com", "the default is the support domain");
-    let clock = FixedClock::at(T0);
-    let ingestor = mailgate::app::open_with_clock(&config, Arc::new(clock.clone())).await.expect("open");
-    Some(Harness { db, config, clock, ingestor })
+    Some(Harness::open(db, config, FixedClock::at(T0)).await)
 }
 
 async fn customer_ticket(h: &Harness) -> TicketId {
@@ -70,8 +66,7 @@ async fn an_agent_replying_from_thunderbird_at_the_support_domain_is_not_a_loop(
         expires_at_ms: T0 + 365 * DAY,
         epoch: 0,
     };
-    let reply_address =
-        format!("support+{}@example.com", h.ingestor.settings().keyring.address_token(&claims));
+    let reply_address = format!("support+{}@example.com", h.app.settings().keyring.address_token(&claims));
     let alert = h.strings("SELECT message_id FROM outbox WHERE template = $1", "new_ticket_alert").await;
     // Thunderbird: a UUID Message-ID in the sender's domain, which is the support domain here.
     let mut reply = Mail::new(

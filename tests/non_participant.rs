@@ -18,7 +18,7 @@ const DAY: i64 = 24 * 60 * 60 * 1000;
 
 fn address(h: &Harness, ticket: TicketId, participant: Participant) -> String {
     let claims = Claims { purpose: Purpose::Reply, ticket, participant, expires_at_ms: T0 + DAY, epoch: 0 };
-    format!("support+{}@example.com", h.ingestor.settings().keyring.address_token(&claims))
+    format!("support+{}@example.com", h.app.settings().keyring.address_token(&claims))
 }
 
 /// Ann's ticket (acme: assigned to alice, boss@acme.com a primary contact) and Ann's user id.

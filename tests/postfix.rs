@@ -255,7 +255,7 @@ fn mail(to: &str, subject: &str, id: &str) -> String {
 fn reply_address(instance: &Instance, ticket: i64, jane: i64) -> String {
     let config = mailgate::config::load(Some(&instance.mailgate_config())).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let ingestor = runtime.block_on(mailgate::app::open(&config)).unwrap();
+    let app = runtime.block_on(mailgate::app::open(&config)).unwrap();
     let claims = Claims {
         purpose: Purpose::Reply,
         ticket: TicketId(ticket),
@@ -263,7 +263,7 @@ fn reply_address(instance: &Instance, ticket: i64, jane: i64) -> String {
         expires_at_ms: mailgate::clock::Clock::now_ms(&mailgate::clock::SystemClock) + 86_400_000,
         epoch: 0,
     };
-    format!("support+{}@example.com", ingestor.settings().keyring.address_token(&claims))
+    format!("support+{}@example.com", app.keyring().address_token(&claims))
 }
 
 /// Whether this machine can run the tests (a failure under scripts/test.sh when not).

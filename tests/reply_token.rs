@@ -40,7 +40,7 @@ async fn ticket_of_jane(h: &Harness) -> (TicketId, Participant) {
 fn reply_address(h: &Harness, ticket: TicketId, participant: Participant, epoch: u64) -> String {
     let claims =
         Claims { purpose: Purpose::Reply, ticket, participant, expires_at_ms: T0 + 365 * DAY, epoch };
-    format!("support+{}@example.com", h.ingestor.settings().keyring.address_token(&claims))
+    format!("support+{}@example.com", h.app.settings().keyring.address_token(&claims))
 }
 
 /// A reply with no threading header and no tag: only the address can thread it.

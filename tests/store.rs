@@ -32,7 +32,7 @@ async fn an_unknown_word_in_a_column_is_an_error_naming_it(backend: Backend) {
     })
     .await;
     let err = h
-        .ingestor
+        .app
         .store()
         .read(move |tx| mailgate::store::tickets::find_ticket_state_by_number(tx, &number.parse().unwrap()))
         .await
@@ -43,7 +43,7 @@ async fn an_unknown_word_in_a_column_is_an_error_naming_it(backend: Backend) {
     })
     .await;
     let err = h
-        .ingestor
+        .app
         .store()
         .read(move |tx| mailgate::store::tickets::list_participants(tx, ticket))
         .await
@@ -53,8 +53,8 @@ async fn an_unknown_word_in_a_column_is_an_error_naming_it(backend: Backend) {
 
 async fn migrations_are_idempotent(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };
-    h.ingestor.store().migrate().await.unwrap();
-    h.ingestor.store().migrate().await.unwrap();
+    h.app.store().migrate().await.unwrap();
+    h.app.store().migrate().await.unwrap();
     let shipped =
         std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).unwrap().count();
     assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM schema_migrations").await, shipped as i64);
@@ -76,7 +76,7 @@ async fn unique_violations_are_classified(backend: Backend) {
         )
     };
     h.write(insert).await;
-    let err = h.ingestor.store().write(insert).await.unwrap_err();
+    let err = h.app.store().write(insert).await.unwrap_err();
     assert!(err.is_unique_violation(), "{err}");
     assert!(!err.is_unavailable(), "{err}");
 }
@@ -84,12 +84,8 @@ async fn unique_violations_are_classified(backend: Backend) {
 async fn rehearsal_rolls_back(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };
     let email = EmailAddress::parse("ghost@example.org").unwrap();
-    let created = h
-        .ingestor
-        .store()
-        .rehearse(move |tx| user_store::ensure_user(tx, &email, None, None, 0))
-        .await
-        .unwrap();
+    let created =
+        h.app.store().rehearse(move |tx| user_store::ensure_user(tx, &email, None, None, 0)).await.unwrap();
     assert!(created.1);
     assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM users WHERE email = 'ghost@example.org'").await, 0);
 }
@@ -119,7 +115,7 @@ async fn concurrent_duplicates_are_stored_once(backend: Backend) {
     let created = outcomes.iter().filter(|o| matches!(o, Outcome::Created { .. })).count();
     let duplicates = outcomes.iter().filter(|o| **o == Outcome::Duplicate).count();
     assert_eq!((created, duplicates), (10, 30), "{outcomes:?}");
-    let store = ingestor.store().clone();
+    let store = ingestor.app().store().clone();
     let inbound =
         store.read(|tx| tx.query_one("SELECT COUNT(*) FROM inbound", &[], |r| r.i64(0))).await.unwrap();
     assert_eq!(inbound, 10);
@@ -141,7 +137,7 @@ async fn concurrent_first_contacts_create_one_user(backend: Backend) {
     for task in tasks {
         assert!(matches!(task.await.unwrap().outcome, Outcome::Created { .. }));
     }
-    let store = ingestor.store().clone();
+    let store = ingestor.app().store().clone();
     let users = store
         .read(|tx| {
             tx.query_one("SELECT COUNT(*) FROM users WHERE email = 'new@example.org'", &[], |r| r.i64(0))

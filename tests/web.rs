@@ -59,7 +59,7 @@ fn link(
     epoch: u64,
 ) -> String {
     let claims = Claims { purpose, ticket, participant, expires_at_ms, epoch };
-    format!("/t/{}", h.ingestor.settings().keyring.link(&claims))
+    format!("/t/{}", h.app.settings().keyring.link(&claims))
 }
 
 async fn user(h: &Harness, email: &'static str) -> Participant {
@@ -94,7 +94,7 @@ async fn ticket_with_thread(h: &Harness) -> (TicketId, String) {
             epoch: 0,
         };
         let mut mail = Mail::new("alice@example.com", "Re: Printer", text);
-        mail.to = format!("support+{}@example.com", h.ingestor.settings().keyring.address_token(&claims));
+        mail.to = format!("support+{}@example.com", h.app.settings().keyring.address_token(&claims));
         added(&h.pipe(&mail.build()).await);
     }
     (ticket, number)

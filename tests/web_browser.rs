@@ -113,7 +113,7 @@ async fn html_mail_with_xss_payloads_runs_nothing_and_fetches_nothing() {
         expires_at_ms: common::T0 + 3_600_000,
         epoch: 0,
     };
-    let link = format!("{base}/t/{}", h.ingestor.settings().keyring.link(&claims));
+    let link = format!("{base}/t/{}", h.app.settings().keyring.link(&claims));
 
     let browser = Browser::start().await;
     browser.goto(&link).await;

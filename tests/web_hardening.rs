@@ -38,7 +38,7 @@ async fn anns_ticket(h: &Harness) -> (TicketId, String, String) {
         expires_at_ms: common::T0 + common::DAY_MS,
         epoch: 0,
     };
-    (ticket, number, format!("/t/{}", h.ingestor.settings().keyring.link(&claims)))
+    (ticket, number, format!("/t/{}", h.app.settings().keyring.link(&claims)))
 }
 
 async fn a_reply_too_large_as_mail_is_refused_with_a_page(backend: Backend) {
@@ -99,10 +99,10 @@ async fn replies_on_one_link_are_rate_limited(backend: Backend) {
 async fn the_anonymous_form_never_threads_into_a_ticket(backend: Backend) {
     let Some(h) = Harness::new(backend).await else { return };
     let (ticket, number, _) = anns_ticket(&h).await;
-    h.ingestor
+    h.workflows
         .console_change(
             &number.parse().unwrap(),
-            mailgate::ingest::ConsoleAction::Status(mailgate::core::ticket::Status::Resolved),
+            mailgate::workflow::ConsoleAction::Status(mailgate::core::ticket::Status::Resolved),
         )
         .await
         .unwrap();
@@ -157,10 +157,10 @@ async fn a_closed_ticket_cannot_be_resolved_by_its_owner(backend: Backend) {
     let (_, number, path) = anns_ticket(&h).await;
     let address = serve(&h).await;
     let tag = form_tag(&get(address, &path).await);
-    h.ingestor
+    h.workflows
         .console_change(
             &number.parse().unwrap(),
-            mailgate::ingest::ConsoleAction::Status(mailgate::core::ticket::Status::Closed),
+            mailgate::workflow::ConsoleAction::Status(mailgate::core::ticket::Status::Closed),
         )
         .await
         .unwrap();

@@ -65,7 +65,7 @@ impl Accounts {
         let now = self.now_ms();
         let rules = self.rules.clone();
         let (stored, account, charged) = self
-            .ingestor
+            .app
             .store()
             .write(move |tx| {
                 let stored = stored(tx, realm, &login)?;
@@ -82,7 +82,7 @@ impl Accounts {
             Ok(verdict) => verdict,
             Err(error) => {
                 // Never judged (busy, or the task failed): the attempt does not count.
-                self.ingestor.store().write(move |tx| throttle::refund(tx, &charged, false)).await?;
+                self.app.store().write(move |tx| throttle::refund(tx, &charged, false)).await?;
                 return Err(error);
             }
         };
@@ -114,14 +114,14 @@ impl Accounts {
             return Ok(None);
         };
         let login = normalize_login(&login);
-        let stored = self.ingestor.store().read(move |tx| stored(tx, realm, &login)).await?;
+        let stored = self.app.store().read(move |tx| stored(tx, realm, &login)).await?;
         let Some(holder) = stored.holder else {
             tracing::warn!(realm = realm.as_str(), "pass-through sign-in names no account");
             return Ok(Some(SignIn::Denied));
         };
         // The proxy authenticated the person, second factor included: the session is complete.
         let now = self.now_ms();
-        self.ingestor.store().write(move |tx| touch(tx, holder, now)).await?;
+        self.app.store().write(move |tx| touch(tx, holder, now)).await?;
         Ok(Some(SignIn::Granted { holder, stage: Stage::Full }))
     }
 
@@ -140,7 +140,7 @@ impl Accounts {
         let now = self.now_ms();
         let require_2fa = self.rules.require_agent_2fa;
         let stage = self
-            .ingestor
+            .app
             .store()
             .write(move |tx| {
                 throttle::refund(tx, &charged, true)?;

@@ -4,12 +4,10 @@
 
 use serde_json::json;
 
-use std::sync::Arc;
-
 use super::Accounts;
+use crate::app::App;
 use crate::core::address::EmailAddress;
 use crate::core::notify::Mail;
-use crate::ingest::Ingestor;
 use crate::store::outbox::{self as outbox_store, NewOutbound};
 use crate::store::{Result, Tx};
 
@@ -19,7 +17,7 @@ const GREETING_NAME_CHARS: usize = 40;
 /// Queues account mail inside a store transaction (a `'static` handle for `Store::write`).
 #[derive(Clone)]
 pub(super) struct Mailer {
-    ingestor: Arc<Ingestor>,
+    app: App,
 }
 
 impl Mailer {
@@ -43,12 +41,12 @@ impl Mailer {
         outbox_store::enqueue(
             tx,
             &NewOutbound {
-                message_id: &self.ingestor.mint_message_id(),
+                message_id: &self.app.mint_message_id(),
                 ticket: None,
                 recipient: to,
                 template: mail.template(),
                 context_json: &context.to_string(),
-                now_ms: self.ingestor.now_ms(),
+                now_ms: self.app.now_ms(),
             },
         )?;
         Ok(())
@@ -57,7 +55,7 @@ impl Mailer {
 
 impl Accounts {
     pub(super) fn mailer(&self) -> Mailer {
-        Mailer { ingestor: self.ingestor.clone() }
+        Mailer { app: self.app.clone() }
     }
 
     pub(super) fn link(&self, path: &str) -> String {

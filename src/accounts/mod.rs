@@ -21,12 +21,12 @@ pub use login::{Realm, SignIn};
 pub use sessions::Session;
 pub use two_factor::TwoFactorState;
 
+use crate::app::App;
 use crate::auth::client::ClientResolver;
 use crate::auth::password::{Argon2Params, PasswordPolicy, Weak};
 use crate::auth::provider::Provider;
 use crate::auth::secret::SecretBox;
 use crate::config::{Config, Registration};
-use crate::ingest::Ingestor;
 use crate::store::StoreError;
 
 const MINUTE_MS: i64 = 60 * 1000;
@@ -83,7 +83,7 @@ pub enum AccountError {
 
 /// The account workflows over one store, one configuration.
 pub struct Accounts {
-    ingestor: Arc<Ingestor>,
+    app: App,
     hashing: hashing::Hashing,
     registration: Registration,
     rules: Rules,
@@ -95,7 +95,7 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    pub fn new(config: &Config, ingestor: Arc<Ingestor>) -> Accounts {
+    pub fn new(config: &Config, app: App) -> Accounts {
         let auth = &config.auth;
         let params = Argon2Params {
             memory_kib: auth.argon2_memory_kib,
@@ -105,7 +105,7 @@ impl Accounts {
         let sealer =
             auth.totp_key.as_deref().and_then(|key| SecretBox::from_key_material(key).ok()).map(Arc::new);
         Accounts {
-            ingestor,
+            app,
             hashing: hashing::Hashing::new(PasswordPolicy { params, min_length: auth.min_password_length }),
             registration: config.registration.clone(),
             rules: Rules::from_config(config),
@@ -125,8 +125,8 @@ impl Accounts {
         &self.rules
     }
 
-    pub fn ingestor(&self) -> &Arc<Ingestor> {
-        &self.ingestor
+    pub fn app(&self) -> &App {
+        &self.app
     }
 
     /// The client of a request from `peer`: the forwarded address when `peer` is one of
@@ -145,7 +145,7 @@ impl Accounts {
     }
 
     fn now_ms(&self) -> i64 {
-        self.ingestor.now_ms()
+        self.app.now_ms()
     }
 
     /// The rules new passwords must meet.

@@ -31,7 +31,7 @@ impl Accounts {
         let id = random_token();
         let session = Session { id_hash: token_hash(&id), holder, stage, csrf: random_token() };
         let (row, now) = (session.clone(), self.now_ms());
-        self.ingestor
+        self.app
             .store()
             .write(move |tx| {
                 session_store::insert_session(tx, &row.id_hash, row.holder, row.stage, &row.csrf, now)
@@ -69,7 +69,7 @@ impl Accounts {
         let (idle, max) = (self.rules.session_idle_ms, self.rules.session_max_ms);
         let lookup = id_hash.clone();
         let found = self
-            .ingestor
+            .app
             .store()
             .read(move |tx| match session_store::find_session(tx, &lookup)? {
                 Some(row) => {
@@ -83,7 +83,7 @@ impl Accounts {
         let expired = now - row.seen_at > idle || now - row.created_at > max;
         if expired || now - row.seen_at > TOUCH_EVERY_MS {
             let hash = id_hash.clone();
-            self.ingestor
+            self.app
                 .store()
                 .write(move |tx| {
                     if expired {
@@ -105,7 +105,7 @@ impl Accounts {
         let id = random_token();
         let session = Session { id_hash: token_hash(&id), holder: old.holder, stage, csrf: random_token() };
         let (row, old_hash, now) = (session.clone(), old.id_hash.clone(), self.now_ms());
-        self.ingestor
+        self.app
             .store()
             .write(move |tx| {
                 session_store::delete_session(tx, &old_hash)?;
@@ -117,7 +117,7 @@ impl Accounts {
 
     pub async fn close_session(&self, session: &Session) -> Result<(), AccountError> {
         let id_hash = session.id_hash.clone();
-        self.ingestor.store().write(move |tx| session_store::delete_session(tx, &id_hash)).await?;
+        self.app.store().write(move |tx| session_store::delete_session(tx, &id_hash)).await?;
         Ok(())
     }
 
@@ -129,7 +129,7 @@ impl Accounts {
         let window = self.rules.lockout_ms.max(super::throttle::ACCOUNT_WINDOW_MS);
         let (idle, max) = (self.rules.session_idle_ms, self.rules.session_max_ms);
         Ok(self
-            .ingestor
+            .app
             .store()
             .write(move |tx| {
                 Ok(session_store::purge_sessions(tx, now - idle, now - max)?

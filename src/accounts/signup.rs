@@ -50,7 +50,7 @@ impl Accounts {
             return Err(AccountError::Refused("That is not an email address.".into()));
         };
         let name = single_line(name, MAX_NAME_CHARS);
-        if self.ingestor.settings().own_addresses.contains(&email) {
+        if self.app.settings().own_addresses.contains(&email) {
             return Ok(());
         }
         let token = random_token();
@@ -58,7 +58,7 @@ impl Accounts {
         let exists = self.link("/reset");
         let (now, valid) = (self.now_ms(), self.rules.confirm_ms);
         let this = self.mailer();
-        self.ingestor
+        self.app
             .store()
             .write(move |tx| {
                 let agent = account_store::agent_login(tx, email.as_str())?;
@@ -97,7 +97,7 @@ impl Accounts {
     pub async fn pending(&self, token: &str, purpose: TokenPurpose) -> Result<Option<Pending>, AccountError> {
         let (hash, now) = (token_hash(token), self.now_ms());
         let found =
-            self.ingestor.store().read(move |tx| account_store::peek_token(tx, &hash, purpose, now)).await?;
+            self.app.store().read(move |tx| account_store::peek_token(tx, &hash, purpose, now)).await?;
         Ok(found.map(|t| Pending { email: t.email, name: t.name }))
     }
 
@@ -109,16 +109,16 @@ impl Accounts {
         self.policy().check(password, &[&pending.email, &pending.name])?;
         let password_hash = self.hash_password(password).await?;
         let (hash, now) = (token_hash(token), self.now_ms());
-        let ingestor = self.ingestor.clone();
+        let app = self.app.clone();
         Ok(self
-            .ingestor
+            .app
             .store()
             .write(move |tx| {
                 let Some(taken) = account_store::take_token(tx, &hash, TokenPurpose::Register, now)? else {
                     return Ok(None);
                 };
                 let Some(email) = EmailAddress::parse(&taken.email) else { return Ok(None) };
-                let org = ingestor.org_of(&email);
+                let org = app.org_of(&email);
                 let name = single_line(&taken.name, MAX_NAME_CHARS);
                 let (user, _) = user_store::ensure_user(tx, &email, Some(&name), org, now)?;
                 match account_store::user_login_by_id(tx, user)? {
@@ -140,7 +140,7 @@ impl Accounts {
         let Some(email) = EmailAddress::parse(email.trim()) else { return Ok(()) };
         let user = {
             let lookup = email.clone();
-            self.ingestor.store().read(move |tx| account_store::user_login(tx, lookup.as_str())).await?
+            self.app.store().read(move |tx| account_store::user_login(tx, lookup.as_str())).await?
         };
         match user {
             Some(user) if user.status == UserStatus::Registered => self.send_reset(user.id).await.map(|_| ()),
@@ -175,7 +175,7 @@ impl Accounts {
         let now = self.now_ms();
         let this = self.mailer();
         let sent = self
-            .ingestor
+            .app
             .store()
             .write(move |tx| {
                 let Some(found) = account_store::user_login_by_id(tx, user)? else { return Ok(Err(None)) };
@@ -226,7 +226,7 @@ impl Accounts {
         let hash = self.hash_password(password).await?;
         let (token_hash, now) = (token_hash(token), self.now_ms());
         Ok(self
-            .ingestor
+            .app
             .store()
             .write(move |tx| {
                 let Some(taken) = account_store::take_token(tx, &token_hash, purpose, now)? else {

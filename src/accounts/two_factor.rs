@@ -25,7 +25,7 @@ pub struct TwoFactorState {
 impl Accounts {
     pub async fn two_factor(&self, agent: AgentId) -> Result<TwoFactorState, AccountError> {
         let (enabled, recovery_left) = self
-            .ingestor
+            .app
             .store()
             .read(move |tx| {
                 let enabled = factor_store::totp(tx, agent)?.is_some_and(|t| t.enabled);
@@ -49,7 +49,7 @@ impl Accounts {
             AccountError::Refused("Two-factor sign-in needs auth.totp_key_file in the configuration.".into())
         })?;
         let enabled = self
-            .ingestor
+            .app
             .store()
             .read(move |tx| Ok(factor_store::totp(tx, agent)?.is_some_and(|t| t.enabled)))
             .await?;
@@ -80,7 +80,7 @@ impl Accounts {
         let codes = totp::recovery_codes();
         let hashes: Vec<String> = codes.iter().map(|c| totp::hash_recovery(c)).collect();
         let enabled = self
-            .ingestor
+            .app
             .store()
             .write(move |tx| {
                 if factor_store::totp(tx, agent)?.is_some_and(|row| row.enabled) {
@@ -113,7 +113,7 @@ impl Accounts {
         let rules = self.rules.clone();
         let client = throttle::client_name(client);
         Ok(self
-            .ingestor
+            .app
             .store()
             .write(move |tx| {
                 let charged =
@@ -151,7 +151,7 @@ impl Accounts {
         let agent = self.agent_by_key(key).await?;
         self.policy().check(password, &[&agent.email, &agent.key, &agent.name])?;
         let hash = self.hash_password(password).await?;
-        self.ingestor
+        self.app
             .store()
             .write(move |tx| {
                 account_store::set_agent_password(tx, agent.id, &hash)?;
@@ -167,7 +167,7 @@ impl Accounts {
     pub async fn reset_agent_2fa(&self, key: &str) -> Result<bool, AccountError> {
         let agent = self.agent_by_key(key).await?;
         Ok(self
-            .ingestor
+            .app
             .store()
             .write(move |tx| {
                 let had = factor_store::reset(tx, agent.id)?;
@@ -180,7 +180,7 @@ impl Accounts {
 
     async fn agent_by_key(&self, key: &str) -> Result<account_store::AgentLogin, AccountError> {
         let lookup = key.to_string();
-        let found = self.ingestor.store().read(move |tx| account_store::agent_login(tx, &lookup)).await?;
+        let found = self.app.store().read(move |tx| account_store::agent_login(tx, &lookup)).await?;
         found
             .filter(|a| a.key == key)
             .ok_or_else(|| AccountError::Refused(format!("no active agent has the key {key:?}")))

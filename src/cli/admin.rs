@@ -9,19 +9,21 @@ use super::{
     pipe::{describe, read_limited},
 };
 use crate::app;
+use crate::app::App;
 use crate::auth::token::Purpose;
 use crate::clock::format_utc;
 use crate::config::{self, Config, ConfigErrors};
 use crate::core::ids::InboundId;
 use crate::core::ticket::TicketNumber;
 use crate::core::trace::Trace;
-use crate::ingest::{ConsoleAction, Delivery, Ingestor};
+use crate::ingest::{Delivery, Ingestor};
 use crate::outbox::render::Templates;
 use crate::outbox::worker::{Attempt, SendNow};
 use crate::store::inbound::{self as inbound_store, Source};
 use crate::store::outbox::{self as outbox_store, GivenUp, OutboxId};
 use crate::store::tickets::{self as ticket_store, EntryClass};
 use crate::store::users as user_store;
+use crate::workflow::{ConsoleAction, Workflows};
 
 /// Every problem at once: the file's (syntax, unknown keys, types, rules), then what its sound
 /// parts point at (template overrides, the database file).
@@ -68,8 +70,8 @@ pub async fn check_config(path: Option<&Path>, search: &[PathBuf]) -> u8 {
 }
 
 pub async fn run(config: &Config, command: Command) -> u8 {
-    let ingestor = match app::open(config).await {
-        Ok(ingestor) => ingestor,
+    let app = match app::open(config).await {
+        Ok(app) => app,
         Err(err) => {
             eprintln!("mailgate: {err}");
             return if err.is_unavailable() { exit::TEMPFAIL } else { exit::SOFTWARE };
@@ -82,18 +84,18 @@ pub async fn run(config: &Config, command: Command) -> u8 {
             println!("database schema is up to date: {count} migrations, the newest {latest}");
             Ok(exit::OK)
         }
-        Command::Explain { file } => explain(config, &ingestor, &file).await,
-        Command::Ticket(cmd) => ticket(&ingestor, cmd).await,
-        Command::User(cmd) => user(&ingestor, cmd).await,
-        Command::Quarantine(cmd) => quarantine(&ingestor, cmd).await,
-        Command::Outbox(cmd) => outbox(config, &ingestor, cmd).await,
+        Command::Explain { file } => explain(config, &app, &file).await,
+        Command::Ticket(cmd) => ticket(&app, cmd).await,
+        Command::User(cmd) => user(&app, cmd).await,
+        Command::Quarantine(cmd) => quarantine(&app, cmd).await,
+        Command::Outbox(cmd) => outbox(config, &app, cmd).await,
         Command::Link(LinkCommand::Mint { number, email }) => {
-            super::link::mint(config, &ingestor, &number, &email).await
+            super::link::mint(config, &app, &number, &email).await
         }
         Command::Link(LinkCommand::Revoke { number, email }) => {
-            super::link::revoke(&ingestor, &number, &email).await
+            super::link::revoke(&app, &number, &email).await
         }
-        Command::Agent(cmd) => super::agent::run(config, std::sync::Arc::new(ingestor), cmd).await,
+        Command::Agent(cmd) => super::agent::run(config, app, cmd).await,
         Command::Pipe { .. }
         | Command::CheckConfig
         | Command::Serve
@@ -116,7 +118,7 @@ pub async fn run(config: &Config, command: Command) -> u8 {
 
 /// The trace of a dry run. The file is read under the same size limit as `pipe`'s standard input,
 /// so a huge file costs at most the limit in memory, and is refused the same way (65).
-async fn explain(config: &Config, ingestor: &Ingestor, file: &Path) -> anyhow::Result<u8> {
+async fn explain(config: &Config, app: &App, file: &Path) -> anyhow::Result<u8> {
     let limit = config.limits.max_message_bytes;
     let raw = match std::fs::File::open(file).and_then(|opened| read_limited(opened, limit)) {
         Ok(Some(raw)) => raw,
@@ -132,29 +134,29 @@ async fn explain(config: &Config, ingestor: &Ingestor, file: &Path) -> anyhow::R
             return Ok(exit::NOINPUT);
         }
     };
-    let report = ingestor.explain(&raw, &Delivery::new(Source::Console)).await?;
+    let report = Ingestor::new(app.clone()).explain(&raw, &Delivery::new(Source::Console)).await?;
     print!("{}", report.trace);
     println!("=> {} (dry run: nothing was written)", describe(&report.outcome, report.inbound.0));
     Ok(exit::OK)
 }
 
-async fn ticket(ingestor: &Ingestor, cmd: TicketCommand) -> anyhow::Result<u8> {
+async fn ticket(app: &App, cmd: TicketCommand) -> anyhow::Result<u8> {
+    let workflows = &Workflows::new(app.clone());
     match cmd {
         TicketCommand::Assign { number, to } => {
-            return super::ticket::change(ingestor, &number, ConsoleAction::Assign(to)).await;
+            return super::ticket::change(workflows, &number, ConsoleAction::Assign(to)).await;
         }
         TicketCommand::Status { number, status } => {
-            return super::ticket::change(ingestor, &number, ConsoleAction::Status(status)).await;
+            return super::ticket::change(workflows, &number, ConsoleAction::Status(status)).await;
         }
         TicketCommand::Note { number, agent, text } => {
-            return super::ticket::write(ingestor, &number, &agent, Purpose::Note, text).await;
+            return super::ticket::write(workflows, &number, &agent, Purpose::Note, text).await;
         }
         TicketCommand::Reply { number, agent, text } => {
-            return super::ticket::write(ingestor, &number, &agent, Purpose::Reply, text).await;
+            return super::ticket::write(workflows, &number, &agent, Purpose::Reply, text).await;
         }
         TicketCommand::List { status, limit } => {
-            let tickets =
-                ingestor.store().read(move |tx| ticket_store::list_tickets(tx, status, limit)).await?;
+            let tickets = app.store().read(move |tx| ticket_store::list_tickets(tx, status, limit)).await?;
             println!(
                 "{:<10} {:<9} {:<19} {:<30} {:<12} SUBJECT",
                 "NUMBER", "STATUS", "UPDATED", "OWNER", "ORG"
@@ -173,7 +175,7 @@ async fn ticket(ingestor: &Ingestor, cmd: TicketCommand) -> anyhow::Result<u8> {
         }
         TicketCommand::Show { number, full } => {
             let shown = number.clone();
-            let found = ingestor
+            let found = app
                 .store()
                 .read(move |tx| {
                     let Some(t) = ticket_store::find_ticket_summary(tx, &number)? else { return Ok(None) };
@@ -229,13 +231,13 @@ async fn ticket(ingestor: &Ingestor, cmd: TicketCommand) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-async fn user(ingestor: &Ingestor, cmd: UserCommand) -> anyhow::Result<u8> {
+async fn user(app: &App, cmd: UserCommand) -> anyhow::Result<u8> {
     let (query, sort, limit) = match cmd {
         UserCommand::List { sort, limit } => (String::new(), sort, limit),
         UserCommand::Search { query, sort, limit } => (query, sort, limit),
-        UserCommand::Show { user } => return show_user(ingestor, user).await,
+        UserCommand::Show { user } => return show_user(app, user).await,
     };
-    let users = ingestor.store().read(move |tx| user_store::search_users(tx, &query, sort, limit)).await?;
+    let users = app.store().read(move |tx| user_store::search_users(tx, &query, sort, limit)).await?;
     println!("{:<6} {:<34} {:<24} {:<12} {:<8} CREATED", "ID", "EMAIL", "NAME", "ORG", "TICKETS");
     for u in users {
         println!(
@@ -251,9 +253,9 @@ async fn user(ingestor: &Ingestor, cmd: UserCommand) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-async fn show_user(ingestor: &Ingestor, user: String) -> anyhow::Result<u8> {
+async fn show_user(app: &App, user: String) -> anyhow::Result<u8> {
     let key = user.clone();
-    let found = ingestor
+    let found = app
         .store()
         .read(move |tx| {
             let Some(u) = user_store::find_user(tx, &key)? else { return Ok(None) };
@@ -276,10 +278,10 @@ async fn show_user(ingestor: &Ingestor, user: String) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-async fn quarantine(ingestor: &Ingestor, cmd: QuarantineCommand) -> anyhow::Result<u8> {
+async fn quarantine(app: &App, cmd: QuarantineCommand) -> anyhow::Result<u8> {
     match cmd {
         QuarantineCommand::List { limit } => {
-            let items = ingestor.store().read(move |tx| inbound_store::list_quarantined(tx, limit)).await?;
+            let items = app.store().read(move |tx| inbound_store::list_quarantined(tx, limit)).await?;
             println!("{:<6} {:<19} {:<7} {:>9}  REASON", "ID", "RECEIVED", "SOURCE", "BYTES");
             for q in items {
                 println!(
@@ -294,7 +296,7 @@ async fn quarantine(ingestor: &Ingestor, cmd: QuarantineCommand) -> anyhow::Resu
         }
         QuarantineCommand::Show { id, raw } => {
             let Some(record) =
-                ingestor.store().read(move |tx| inbound_store::find_inbound(tx, InboundId(id))).await?
+                app.store().read(move |tx| inbound_store::find_inbound(tx, InboundId(id))).await?
             else {
                 eprintln!("no inbound message #{id}");
                 return Ok(exit::NOINPUT);
@@ -315,13 +317,13 @@ async fn quarantine(ingestor: &Ingestor, cmd: QuarantineCommand) -> anyhow::Resu
         }
         QuarantineCommand::Replay { ids } => {
             let ids: Vec<InboundId> = if ids.is_empty() {
-                let all = ingestor.store().read(|tx| inbound_store::list_quarantined(tx, i64::MAX)).await?;
+                let all = app.store().read(|tx| inbound_store::list_quarantined(tx, i64::MAX)).await?;
                 all.into_iter().map(|q| q.id).collect()
             } else {
                 ids.into_iter().map(InboundId).collect()
             };
             for id in ids {
-                let report = ingestor.replay(id).await?;
+                let report = Ingestor::new(app.clone()).replay(id).await?;
                 println!("#{id}: {}", describe(&report.outcome, id.0));
             }
         }
@@ -332,15 +334,15 @@ async fn quarantine(ingestor: &Ingestor, cmd: QuarantineCommand) -> anyhow::Resu
 /// `outbox retry`: sends the mails now, from this process, and says what became of each. Exit 0
 /// when every mail went out (or had already); else the highest of 66 (no such mail), 69 (refused
 /// or dead) and 75 (still queued).
-async fn retry_outbox(config: &Config, ingestor: &Ingestor, ids: Vec<OutboxId>) -> anyhow::Result<u8> {
+async fn retry_outbox(config: &Config, app: &App, ids: Vec<OutboxId>) -> anyhow::Result<u8> {
     let templates = Templates::load(config.templates.dir.as_deref())
         .map_err(|errors| anyhow::anyhow!("templates.dir: {} problem(s); run check-config", errors.len()))?;
     let smtp = crate::outbox::smtp::SmtpSender::new(&config.smtp).context("smtp")?;
     let worker = crate::outbox::worker::Worker::new(
-        ingestor.store().clone(),
+        app.store().clone(),
         std::sync::Arc::new(templates),
         smtp,
-        app::worker_settings(config, ingestor.settings().keyring.clone()),
+        app::worker_settings(config, app.settings().keyring.clone()),
         std::sync::Arc::new(crate::clock::SystemClock),
     );
     let mut code = exit::OK;
@@ -373,8 +375,8 @@ async fn retry_outbox(config: &Config, ingestor: &Ingestor, ids: Vec<OutboxId>) 
     Ok(code)
 }
 
-async fn outbox(config: &Config, ingestor: &Ingestor, cmd: OutboxCommand) -> anyhow::Result<u8> {
-    let store = ingestor.store();
+async fn outbox(config: &Config, app: &App, cmd: OutboxCommand) -> anyhow::Result<u8> {
+    let store = app.store();
     match cmd {
         OutboxCommand::List { status, limit } => {
             let rows = store.read(move |tx| outbox_store::list_outbox(tx, status.as_deref(), limit)).await?;
@@ -428,7 +430,7 @@ async fn outbox(config: &Config, ingestor: &Ingestor, cmd: OutboxCommand) -> any
             } else {
                 ids.into_iter().map(OutboxId).collect()
             };
-            return retry_outbox(config, ingestor, ids).await;
+            return retry_outbox(config, app, ids).await;
         }
     }
     Ok(exit::OK)

@@ -3,15 +3,14 @@
 //! where `ps` shows it) or removes their 2FA.
 
 use std::io::{BufRead, IsTerminal};
-use std::sync::Arc;
 
 use super::{AgentCommand, exit};
 use crate::accounts::{AccountError, Accounts};
+use crate::app::App;
 use crate::config::Config;
-use crate::ingest::Ingestor;
 
-pub async fn run(config: &Config, ingestor: Arc<Ingestor>, command: AgentCommand) -> anyhow::Result<u8> {
-    let accounts = Accounts::new(config, ingestor);
+pub async fn run(config: &Config, app: App, command: AgentCommand) -> anyhow::Result<u8> {
+    let accounts = Accounts::new(config, app);
     let outcome = match &command {
         AgentCommand::SetPassword { key } => {
             let Some(password) = read_new_password(key)? else {

@@ -17,7 +17,7 @@ use crate::app;
 use crate::clock::Stopwatch;
 use crate::config::Config;
 use crate::import::{self, Failure, ImportError, Plan, Progress, Summary};
-use crate::ingest::Delivery;
+use crate::ingest::{Delivery, Ingestor};
 use crate::store::inbound::Source;
 
 /// What `mailgate import` was asked to do.
@@ -30,14 +30,14 @@ pub struct Request<'a> {
 
 pub async fn run(config: &Config, request: Request<'_>) -> u8 {
     let ingestor = match app::open(config).await {
-        Ok(ingestor) if request.notify => ingestor,
-        Ok(ingestor) => ingestor.without_mail(),
+        Ok(app) if request.notify => Ingestor::new(app),
+        Ok(app) => Ingestor::new(app).without_mail(),
         Err(error) => {
             eprintln!("mailgate: cannot open the database, try again later: {error}");
             return exit::TEMPFAIL;
         }
     };
-    let plan = match Plan::scan(request.path, &ingestor.settings().limits) {
+    let plan = match Plan::scan(request.path, &ingestor.app().settings().limits) {
         Ok(plan) => plan,
         Err(error) => {
             eprintln!("mailgate: {error}");

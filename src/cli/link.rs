@@ -2,48 +2,43 @@
 //! every link and reply address they were given on that ticket.
 
 use super::exit;
+use crate::app::App;
 use crate::auth::token::{Claims, Purpose};
 use crate::config::Config;
 use crate::core::address::EmailAddress;
 use crate::core::ticket::TicketNumber;
-use crate::ingest::Ingestor;
 use crate::store::{links as link_store, tickets as ticket_store};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-pub async fn mint(
-    config: &Config,
-    ingestor: &Ingestor,
-    number: &TicketNumber,
-    email: &str,
-) -> anyhow::Result<u8> {
-    let Some((ticket, participant, epoch)) = find(ingestor, number, email).await? else {
+pub async fn mint(config: &Config, app: &App, number: &TicketNumber, email: &str) -> anyhow::Result<u8> {
+    let Some((ticket, participant, epoch)) = find(app, number, email).await? else {
         return Ok(exit::NOINPUT);
     };
     let claims = Claims {
         purpose: Purpose::View,
         ticket,
         participant,
-        expires_at_ms: ingestor.now_ms() + i64::from(config.links.view_days) * DAY_MS,
+        expires_at_ms: app.now_ms() + i64::from(config.links.view_days) * DAY_MS,
         epoch,
     };
-    let token = ingestor.settings().keyring.link(&claims);
+    let token = app.settings().keyring.link(&claims);
     println!("{}/t/{token}", config.web.base_url);
     Ok(exit::OK)
 }
 
-pub async fn revoke(ingestor: &Ingestor, number: &TicketNumber, email: &str) -> anyhow::Result<u8> {
-    let Some((ticket, participant, _)) = find(ingestor, number, email).await? else {
+pub async fn revoke(app: &App, number: &TicketNumber, email: &str) -> anyhow::Result<u8> {
+    let Some((ticket, participant, _)) = find(app, number, email).await? else {
         return Ok(exit::NOINPUT);
     };
-    ingestor.store().write(move |tx| link_store::bump_epoch(tx, ticket, participant)).await?;
+    app.store().write(move |tx| link_store::bump_epoch(tx, ticket, participant)).await?;
     println!("revoked every link and reply address of {email} on #{number}");
     Ok(exit::OK)
 }
 
 /// The ticket and the participant `email` is on it, or `None` after saying why.
 async fn find(
-    ingestor: &Ingestor,
+    app: &App,
     number: &TicketNumber,
     email: &str,
 ) -> anyhow::Result<Option<(crate::core::ids::TicketId, crate::auth::token::Participant, u64)>> {
@@ -53,7 +48,7 @@ async fn find(
     };
     let shown = number.clone();
     let number = number.clone();
-    let found = ingestor
+    let found = app
         .store()
         .read(move |tx| {
             let Some(state) = ticket_store::find_ticket_state_by_number(tx, &number)? else {

@@ -7,7 +7,7 @@ use super::exit;
 use crate::app;
 use crate::config::Config;
 use crate::core::address::EmailAddress;
-use crate::ingest::{Delivery, IngestError, Outcome};
+use crate::ingest::{Delivery, IngestError, Ingestor, Outcome};
 use crate::store::inbound::Source;
 
 pub async fn run(config: &Config, mailbox: Option<String>, recipients: &[String]) -> u8 {
@@ -28,7 +28,7 @@ pub async fn run(config: &Config, mailbox: Option<String>, recipients: &[String]
     delivery.recipients = recipients.iter().filter_map(|r| EmailAddress::parse(r)).collect();
 
     let ingestor = match app::open(config).await {
-        Ok(ingestor) => ingestor,
+        Ok(app) => Ingestor::new(app),
         Err(err) => {
             eprintln!("mailgate: cannot open the database, try again later: {err}");
             return exit::TEMPFAIL;

@@ -1,6 +1,6 @@
 //! `serve`'s reload on SIGHUP: re-reads the configuration file found as at start, checks it as
 //! `check-config` does (rules, email and web template overrides), and only when all of it is sound
-//! syncs the directory and swaps the new settings into the ingestor, the outbox worker and the web
+//! syncs the directory and swaps the new settings into the app, the outbox worker and the web
 //! pages. Work already running keeps the snapshot it started with. Settings that only a restart can
 //! apply (connections, listeners, the mailbox list) keep their running values and are named in a
 //! WARN. A broken configuration changes nothing: every problem is logged at ERROR.
@@ -11,8 +11,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::app;
+use crate::app::App;
 use crate::config::{self, Config, ConfigError, Smtp};
-use crate::ingest::Ingestor;
 use crate::outbox::render::Templates;
 use crate::outbox::worker::Worker;
 use crate::web::Pages;
@@ -24,7 +24,7 @@ pub struct Reloader {
     given: Option<PathBuf>,
     search: Vec<PathBuf>,
     running: Config,
-    ingestor: Arc<Ingestor>,
+    app: App,
     worker: Arc<Worker>,
     /// The web endpoint's pages, when it runs.
     pages: Option<Arc<Pages>>,
@@ -50,11 +50,11 @@ impl Reloader {
         given: Option<PathBuf>,
         search: Vec<PathBuf>,
         running: Config,
-        ingestor: Arc<Ingestor>,
+        app: App,
         worker: Arc<Worker>,
         pages: Option<Arc<Pages>>,
     ) -> Reloader {
-        Reloader { given, search, running, ingestor, worker, pages }
+        Reloader { given, search, running, app, worker, pages }
     }
 
     /// One reload: check, then apply everything or nothing.
@@ -66,7 +66,7 @@ impl Reloader {
             return Reloaded::Refused;
         };
         let (config, not_applied) = keep_restart_only(&self.running, candidate.config);
-        let configured = match app::configure(self.ingestor.store(), &config, self.ingestor.now_ms()).await {
+        let configured = match app::configure(self.app.store(), &config, self.app.now_ms()).await {
             Ok(configured) => configured,
             Err(error) => {
                 tracing::error!(%error, "configuration not reloaded: the database; still running on the previous configuration");
@@ -81,7 +81,7 @@ impl Reloader {
         if config.templates.dir.is_some() && !changed.iter().any(|section| section == "templates") {
             changed.push("templates (re-read)".to_string());
         }
-        self.ingestor.reconfigure(configured.settings, configured.directory);
+        self.app.reconfigure(configured.settings, configured.directory);
         self.worker
             .reconfigure(Arc::new(candidate.templates), app::worker_settings(&config, configured.keyring));
         if let Some(pages) = &self.pages {

@@ -12,6 +12,7 @@ use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::imap::Poller;
 use crate::ingest::Ingestor;
+use crate::workflow::Workflows;
 
 const JANITOR_EVERY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 use crate::outbox::render::Templates;
@@ -28,8 +29,8 @@ pub async fn run(config: &Config, given: Option<PathBuf>, search: Vec<PathBuf>) 
             return exit::SOFTWARE;
         }
     };
-    let ingestor = match app::open(config).await {
-        Ok(ingestor) => ingestor,
+    let app = match app::open(config).await {
+        Ok(app) => app,
         Err(error) => {
             eprintln!("mailgate: {error}");
             return if error.is_unavailable() { exit::TEMPFAIL } else { exit::SOFTWARE };
@@ -52,10 +53,10 @@ pub async fn run(config: &Config, given: Option<PathBuf>, search: Vec<PathBuf>) 
         }
     };
     let worker = Arc::new(Worker::new(
-        ingestor.store().clone(),
+        app.store().clone(),
         templates,
         smtp,
-        app::worker_settings(config, ingestor.settings().keyring.clone()),
+        app::worker_settings(config, app.settings().keyring.clone()),
         Arc::new(SystemClock),
     ));
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -65,10 +66,9 @@ pub async fn run(config: &Config, given: Option<PathBuf>, search: Vec<PathBuf>) 
         systemd::stopping();
         let _ = stop.send(true);
     });
-    let ingestor = Arc::new(ingestor);
     let mut intake = tokio::task::JoinSet::new();
     for mailbox in &config.mailboxes {
-        let poller = Poller::new(mailbox.clone(), config.imap.clone(), ingestor.clone());
+        let poller = Poller::new(mailbox.clone(), config.imap.clone(), Ingestor::new(app.clone()));
         intake.spawn(poller.run(stopped.clone()));
     }
     tracing::info!(
@@ -76,8 +76,8 @@ pub async fn run(config: &Config, given: Option<PathBuf>, search: Vec<PathBuf>) 
         mailboxes = config.mailboxes.len(),
         "mailgate serving"
     );
-    let accounts = Arc::new(crate::accounts::Accounts::new(config, ingestor.clone()));
-    intake.spawn(janitor(ingestor.clone(), accounts, stopped.clone()));
+    let accounts = Arc::new(crate::accounts::Accounts::new(config, app.clone()));
+    intake.spawn(janitor(Workflows::new(app.clone()), accounts, stopped.clone()));
     let mut pages = None;
     if let Some(bind) = config.web.bind {
         let listener = match tokio::net::TcpListener::bind(bind).await {
@@ -96,7 +96,7 @@ pub async fn run(config: &Config, given: Option<PathBuf>, search: Vec<PathBuf>) 
                 return exit::CONFIG;
             }
         };
-        let router = app::web_router_with_pages(config, ingestor.clone(), web_pages.clone());
+        let router = app::web_router_with_pages(config, app.clone(), web_pages.clone());
         pages = Some(web_pages);
         tracing::info!(%bind, "web endpoint listening");
         let stop = stopped.clone();
@@ -115,10 +115,10 @@ pub async fn run(config: &Config, given: Option<PathBuf>, search: Vec<PathBuf>) 
             }
         };
         tracing::info!(%bind, "metrics endpoint listening");
-        intake.spawn(crate::observe::endpoint::serve(listener, ingestor.clone(), stopped.clone()));
+        intake.spawn(crate::observe::endpoint::serve(listener, app.clone(), stopped.clone()));
     }
-    intake.spawn(systemd::watchdog(ingestor.store().clone(), stopped.clone()));
-    let reloader = Reloader::new(given, search, config.clone(), ingestor.clone(), worker.clone(), pages);
+    intake.spawn(systemd::watchdog(app.store().clone(), stopped.clone()));
+    let reloader = Reloader::new(given, search, config.clone(), app.clone(), worker.clone(), pages);
     intake.spawn(reload_on_hangup(reloader, hangups, stopped.clone()));
     systemd::ready();
     worker.run(stopped).await;
@@ -171,7 +171,7 @@ fn hangup_signals() -> std::io::Result<HangupSignals> {
 /// Closes resolved tickets that stayed quiet for `tickets.autoclose_days` and drops expired
 /// sessions, account links and login counters: at start, then hourly.
 async fn janitor(
-    ingestor: Arc<Ingestor>,
+    workflows: Workflows,
     accounts: Arc<crate::accounts::Accounts>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -181,7 +181,7 @@ async fn janitor(
             _ = every.tick() => {}
             _ = stop.changed() => return,
         }
-        match ingestor.autoclose().await {
+        match workflows.autoclose().await {
             Ok(0) => {}
             Ok(closed) => tracing::info!(closed, "janitor: closed resolved tickets"),
             Err(error) => tracing::warn!(%error, "janitor: autoclose failed; trying again later"),

@@ -6,10 +6,14 @@ use std::io::Read;
 use super::{exit, pipe::describe};
 use crate::auth::token::Purpose;
 use crate::core::ticket::TicketNumber;
-use crate::ingest::{ConsoleAction, ConsoleError, Ingestor};
+use crate::workflow::{ConsoleAction, ConsoleError, Workflows};
 
-pub async fn change(ingestor: &Ingestor, number: &TicketNumber, action: ConsoleAction) -> anyhow::Result<u8> {
-    match ingestor.console_change(number, action).await {
+pub async fn change(
+    workflows: &Workflows,
+    number: &TicketNumber,
+    action: ConsoleAction,
+) -> anyhow::Result<u8> {
+    match workflows.console_change(number, action).await {
         Ok(done) if done.is_empty() => println!("nothing to change"),
         Ok(done) => done.iter().for_each(|line| println!("{line}")),
         Err(error) => return refused(error),
@@ -18,7 +22,7 @@ pub async fn change(ingestor: &Ingestor, number: &TicketNumber, action: ConsoleA
 }
 
 pub async fn write(
-    ingestor: &Ingestor,
+    workflows: &Workflows,
     number: &TicketNumber,
     agent: &str,
     purpose: Purpose,
@@ -36,7 +40,7 @@ pub async fn write(
         eprintln!("mailgate: nothing to write (empty text)");
         return Ok(exit::DATAERR);
     }
-    match ingestor.console_write(number, agent, purpose, &text).await {
+    match workflows.console_write(number, agent, purpose, &text).await {
         Ok(report) => {
             print!("{}", report.trace);
             println!("=> {}", describe(&report.outcome, report.inbound.0));

@@ -93,7 +93,7 @@ impl Pass<'_> {
         // `n:*` always matches the highest UID, even when it is below n.
         let mut uids: Vec<u32> = found.into_iter().filter(|&uid| uid > last).collect();
         uids.sort_unstable();
-        let limit = ingestor.settings().limits.max_message_bytes as u64;
+        let limit = ingestor.app().settings().limits.max_message_bytes as u64;
         let batches: Vec<&[u32]> = uids.chunks(batch_size as usize).collect();
         let Some(first) = batches.first() else { return Ok(report) };
         let mut fetched = server.fetch(first, limit).await;
@@ -128,7 +128,7 @@ impl Intake<'_> {
     /// The last UID handled under `validity`; 0 when none, or when the folder's UIDVALIDITY changed.
     async fn checkpoint(&self, validity: u32) -> Result<u32, PassError> {
         let name = self.mailbox.name.clone();
-        let saved = self.ingestor.store().read(move |tx| imap_store::checkpoint(tx, &name)).await?;
+        let saved = self.ingestor.app().store().read(move |tx| imap_store::checkpoint(tx, &name)).await?;
         Ok(match saved {
             Some(saved) if saved.uid_validity == validity => saved.last_uid,
             Some(saved) => {
@@ -145,8 +145,13 @@ impl Intake<'_> {
     }
 
     async fn save_checkpoint(&self, at: Checkpoint) -> Result<(), PassError> {
-        let (name, now) = (self.mailbox.name.clone(), self.ingestor.now_ms());
-        Ok(self.ingestor.store().write(move |tx| imap_store::save_checkpoint(tx, &name, at, now)).await?)
+        let (name, now) = (self.mailbox.name.clone(), self.ingestor.app().now_ms());
+        Ok(self
+            .ingestor
+            .app()
+            .store()
+            .write(move |tx| imap_store::save_checkpoint(tx, &name, at, now))
+            .await?)
     }
 
     /// Ingests `batch` in UID order: what was committed, and the error that stopped it early.
@@ -210,8 +215,12 @@ impl Intake<'_> {
             Outcome::Quarantined { .. } => Destination::Error,
             Outcome::Duplicate => {
                 let inbound = report.inbound;
-                let quarantined =
-                    self.ingestor.store().read(move |tx| imap_store::was_quarantined(tx, inbound)).await?;
+                let quarantined = self
+                    .ingestor
+                    .app()
+                    .store()
+                    .read(move |tx| imap_store::was_quarantined(tx, inbound))
+                    .await?;
                 if quarantined { Destination::Error } else { Destination::Done }
             }
             Outcome::Created { .. } | Outcome::Added { .. } | Outcome::Loop => Destination::Done,

@@ -71,13 +71,13 @@ pub struct Status {
 pub struct Poller {
     mailbox: Mailbox,
     imap: Imap,
-    ingestor: Arc<Ingestor>,
+    ingestor: Ingestor,
     tls: Arc<ClientConfig>,
     status: Arc<Mutex<Status>>,
 }
 
 impl Poller {
-    pub fn new(mailbox: Mailbox, imap: Imap, ingestor: Arc<Ingestor>) -> Poller {
+    pub fn new(mailbox: Mailbox, imap: Imap, ingestor: Ingestor) -> Poller {
         let tls = connect::tls_config(&mailbox);
         Poller { mailbox, imap, ingestor, tls, status: Arc::default() }
     }
@@ -90,10 +90,10 @@ impl Poller {
     /// Runs until `stop` turns true.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let name = self.mailbox.name.as_str();
-        crate::observe::polls::started(name, self.ingestor.now_ms());
+        crate::observe::polls::started(name, self.ingestor.app().now_ms());
         let mut retry: Option<Duration> = None;
         while !*stop.borrow() {
-            let lease = match self.ingestor.store().postgres_target() {
+            let lease = match self.ingestor.app().store().postgres_target() {
                 Some(target) => match Lease::acquire(target, name, self.imap.takeover, &mut stop).await {
                     Some(lease) => Some(lease),
                     None => break,
@@ -161,7 +161,7 @@ impl Poller {
             let began = crate::clock::Stopwatch::start();
             let report = pass.run().await?;
             let took = began.elapsed();
-            crate::observe::polls::polled(&self.mailbox.name, self.ingestor.now_ms());
+            crate::observe::polls::polled(&self.mailbox.name, self.ingestor.app().now_ms());
             if !healthy {
                 // A whole pass worked: the next failure starts the backoff from the beginning.
                 healthy = true;

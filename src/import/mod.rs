@@ -164,9 +164,9 @@ pub async fn run(
     progress: &mut dyn Progress,
     stop: &AtomicBool,
 ) -> Summary {
-    let clock = MessageClock::new(ingestor.now_ms());
+    let clock = MessageClock::new(ingestor.app().now_ms());
     let ingestor = &ingestor.with_clock(clock.clone());
-    let mut walk = Walk::new(plan, ingestor.settings().limits.max_message_bytes, false);
+    let mut walk = Walk::new(plan, ingestor.app().settings().limits.max_message_bytes, false);
     while let Some((raw, date)) = walk.next_message(stop, progress) {
         clock.set(date);
         let outcome = match ingest_patiently(ingestor, &raw, delivery).await {
@@ -227,8 +227,8 @@ pub async fn rehearse(
     mut progress: Box<dyn Progress>,
     stop: Arc<AtomicBool>,
 ) -> Result<Summary, ImportError> {
-    let limit = ingestor.settings().limits.max_message_bytes;
-    let clock = MessageClock::new(ingestor.now_ms());
+    let limit = ingestor.app().settings().limits.max_message_bytes;
+    let clock = MessageClock::new(ingestor.app().now_ms());
     let summary = ingestor
         .with_clock(clock.clone())
         .rehearse_batch(move |ingest_one| {

@@ -66,7 +66,7 @@ pub enum Change {
 impl Pipeline {
     /// Resolves command lines (keys, addresses) for `ticket`: all of them, or the first that fails.
     /// `#note` is not a change; the caller reads it.
-    pub(super) fn resolve_commands(
+    pub(crate) fn resolve_commands(
         &self,
         tx: &mut Tx<'_>,
         ticket: TicketId,
@@ -96,7 +96,7 @@ impl Pipeline {
     }
 
     /// Applies `changes` in order: the ticket's state after them, and the last system entry written.
-    pub(super) fn apply_changes(
+    pub(crate) fn apply_changes(
         &self,
         tx: &mut Tx<'_>,
         state: &TicketState,
@@ -157,8 +157,8 @@ impl Pipeline {
         Ok((state, last))
     }
 
-    /// The janitor's round: see [`super::Ingestor::autoclose`].
-    pub(super) fn autoclose(&self, tx: &mut Tx<'_>) -> store::Result<usize> {
+    /// The janitor's round: see [`crate::workflow::Workflows::autoclose`].
+    pub(crate) fn autoclose(&self, tx: &mut Tx<'_>) -> store::Result<usize> {
         const DAY_MS: i64 = 24 * 60 * 60 * 1000;
         const PER_ROUND: i64 = 500;
         let before = self.clock.now_ms() - i64::from(self.settings.autoclose_days) * DAY_MS;

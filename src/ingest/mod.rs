@@ -2,21 +2,18 @@
 //! message, with a decision trace on the inbound row. Every message that enters a ticket comes through
 //! here; nothing accepted is only in memory (unprocessable input is quarantined with its reason).
 
-mod access;
 mod agent;
-mod console;
-pub use console::{ConsoleAction, ConsoleError, Written};
 pub mod lifecycle;
-mod notify;
+pub(crate) mod notify;
 mod persist;
 mod reply_token;
 mod telemetry;
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
+use crate::app::App;
 use crate::auth::token::Keyring;
 use crate::clock::Clock;
 use crate::core::address::{EmailAddress, MessageId};
@@ -117,25 +114,26 @@ impl From<StoreError> for IngestError {
     }
 }
 
-/// Runs the pipeline against one store with one configuration. Each message is one write
-/// transaction, run by `Store::write` on a blocking thread. The configuration is swappable
-/// (`reconfigure`, on SIGHUP): each message takes a snapshot at its start and finishes on it.
+/// The mail pipeline: runs messages against the app's store and the configuration in force when
+/// each message starts (a reload mid-message does not change what it runs on). Each message is one
+/// write transaction, run by `Store::write` on a blocking thread. Cheap to clone.
+#[derive(Clone)]
 pub struct Ingestor {
-    store: Store,
-    pipeline: ArcSwap<Pipeline>,
-}
-
-/// The synchronous pipeline that runs inside the transaction.
-struct Pipeline {
-    settings: Arc<Settings>,
-    directory: Directory,
-    clock: Arc<dyn Clock>,
+    app: App,
     /// False for `mailgate import` without `--notify`: planned mails are recorded as suppressed.
     sends_mail: bool,
 }
 
+/// The synchronous pipeline that runs inside the transaction.
+pub(crate) struct Pipeline {
+    settings: Arc<Settings>,
+    directory: Arc<Directory>,
+    clock: Arc<dyn Clock>,
+    sends_mail: bool,
+}
+
 /// One message and what was worked out before the transaction: limits, parse, dedupe key.
-struct Job {
+pub(crate) struct Job {
     raw: Vec<u8>,
     parsed: Result<InboundEmail, Malformed>,
     dedupe_key: String,
@@ -145,27 +143,12 @@ struct Job {
 const MAX_ATTEMPTS: usize = 3;
 
 impl Ingestor {
-    pub fn new(store: Store, settings: Settings, directory: Directory, clock: Arc<dyn Clock>) -> Ingestor {
-        let pipeline = Pipeline { settings: Arc::new(settings), directory, clock, sends_mail: true };
-        Ingestor { store, pipeline: ArcSwap::from_pointee(pipeline) }
+    pub fn new(app: App) -> Ingestor {
+        Ingestor { app, sends_mail: true }
     }
 
-    /// Swaps in new settings and directory (a reload): messages already running finish on the
-    /// old ones, the next message uses these. The clock stays.
-    pub fn reconfigure(&self, settings: Settings, directory: Directory) {
-        let current = self.pipeline.load();
-        let (clock, sends_mail) = (current.clock.clone(), current.sends_mail);
-        self.pipeline.store(Arc::new(Pipeline {
-            settings: Arc::new(settings),
-            directory,
-            clock,
-            sends_mail,
-        }));
-    }
-
-    /// The configuration now in force, for one piece of work.
-    fn pipeline(&self) -> Arc<Pipeline> {
-        self.pipeline.load_full()
+    pub fn app(&self) -> &App {
+        &self.app
     }
 
     /// The same pipeline with no automatic mail at all (auto-responses, alerts, notices, relays):
@@ -173,48 +156,28 @@ impl Ingestor {
     /// whose messages were answered long ago; a switch on the whole run, not on a `Delivery`,
     /// because mails caused further down (an agent's `#close`) never see the delivery.
     pub fn without_mail(&self) -> Ingestor {
-        self.remade(self.pipeline().clock.clone(), false)
+        Ingestor { app: self.app.clone(), sends_mail: false }
     }
 
     /// The same pipeline reading time from `clock`: `mailgate import` dates each message's rows by
     /// the message.
     pub fn with_clock(&self, clock: Arc<dyn Clock>) -> Ingestor {
-        self.remade(clock, self.pipeline().sends_mail)
+        Ingestor { app: self.app.with_clock(clock), sends_mail: self.sends_mail }
     }
 
-    fn remade(&self, clock: Arc<dyn Clock>, sends_mail: bool) -> Ingestor {
-        let pipeline = self.pipeline();
-        let remade = Pipeline {
-            settings: pipeline.settings.clone(),
-            directory: pipeline.directory.clone(),
-            clock,
-            sends_mail,
-        };
-        Ingestor { store: self.store.clone(), pipeline: ArcSwap::from_pointee(remade) }
+    /// The pipeline on the configuration now in force, for one piece of work.
+    pub(crate) fn pipeline(&self) -> Arc<Pipeline> {
+        let snapshot = self.app.snapshot();
+        Arc::new(Pipeline {
+            settings: snapshot.settings.clone(),
+            directory: snapshot.directory.clone(),
+            clock: self.app.clock().clone(),
+            sends_mail: self.sends_mail,
+        })
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// The settings now in force (a snapshot: a reload does not change what this returned).
-    pub fn settings(&self) -> Arc<Settings> {
-        self.pipeline.load().settings.clone()
-    }
-
-    /// The pipeline's clock, for callers that stamp rows alongside it (admin commands).
-    pub fn now_ms(&self) -> i64 {
-        self.pipeline.load().clock.now_ms()
-    }
-
-    /// A fresh Message-ID in our domain, for mail queued outside the pipeline (account mail).
-    pub fn mint_message_id(&self) -> MessageId {
-        self.pipeline.load().mint_message_id()
-    }
-
-    /// The organization that claims `email`'s domain (free-mail domains never match).
-    pub fn org_of(&self, email: &EmailAddress) -> Option<crate::core::ids::OrgId> {
-        crate::core::identify::match_org(email, &self.pipeline.load().directory.org_by_domain).map(|m| m.org)
+    fn store(&self) -> &Store {
+        self.app.store()
     }
 
     /// Ingests one raw message and commits. A unique-key race with a concurrent writer (another
@@ -227,7 +190,7 @@ impl Ingestor {
 
     /// Runs `job` on `pipeline` (every attempt on the same snapshot) and commits (a unique-key
     /// race is retried), then logs and counts the outcome.
-    async fn commit(&self, pipeline: Arc<Pipeline>, job: Arc<Job>) -> Result<Report, IngestError> {
+    pub(crate) async fn commit(&self, pipeline: Arc<Pipeline>, job: Arc<Job>) -> Result<Report, IngestError> {
         let started = crate::clock::Stopwatch::start();
         let result = self.commit_retrying(pipeline, job.clone()).await;
         telemetry::record(&job.delivery, &result, started.elapsed());
@@ -239,7 +202,7 @@ impl Ingestor {
         loop {
             attempt += 1;
             let (pipeline, job) = (pipeline.clone(), job.clone());
-            match self.store.write(move |tx| pipeline.run(tx, &job, None)).await {
+            match self.store().write(move |tx| pipeline.run(tx, &job, None)).await {
                 Err(err) if err.is_unique_violation() && attempt < MAX_ATTEMPTS => {
                     tracing::debug!(attempt, "unique-key race while ingesting; retrying");
                 }
@@ -276,22 +239,12 @@ impl Ingestor {
         .await
     }
 
-    /// Closes resolved tickets without activity for `tickets.autoclose_days` (the janitor), with a
-    /// system entry and the closed notice each, in one transaction. Returns how many it closed.
-    pub async fn autoclose(&self) -> Result<usize, IngestError> {
-        let pipeline = self.pipeline();
-        if pipeline.settings.autoclose_days == 0 {
-            return Ok(0);
-        }
-        Ok(self.store.write(move |tx| pipeline.autoclose(tx)).await?)
-    }
-
     /// Runs the whole pipeline and rolls it back: the decision trace of `raw` against the current
     /// database, with nothing written.
     pub async fn explain(&self, raw: &[u8], delivery: &Delivery) -> Result<Report, IngestError> {
         let pipeline = self.pipeline();
         let job = Job::new(raw.to_vec(), delivery.clone(), &pipeline.settings.limits);
-        Ok(self.store.rehearse(move |tx| pipeline.run(tx, &job, None)).await?)
+        Ok(self.store().rehearse(move |tx| pipeline.run(tx, &job, None)).await?)
     }
 
     /// Runs many messages through the pipeline in ONE transaction and rolls it back: each message
@@ -305,7 +258,7 @@ impl Ingestor {
     {
         let pipeline = self.pipeline();
         Ok(self
-            .store
+            .store()
             .rehearse(move |tx| {
                 let mut ingest_one = |raw: &[u8], delivery: &Delivery| {
                     let job = Job::new(raw.to_vec(), delivery.clone(), &pipeline.settings.limits);
@@ -321,7 +274,7 @@ impl Ingestor {
     pub async fn replay(&self, id: InboundId) -> Result<Report, IngestError> {
         let pipeline = self.pipeline();
         let report = self
-            .store
+            .store()
             .write(move |tx| {
                 let Some(record) = inbound_store::find_inbound(tx, id)? else { return Ok(None) };
                 let delivery = Delivery { mailbox: record.mailbox.clone(), ..Delivery::new(Source::Console) };
@@ -347,7 +300,7 @@ impl Ingestor {
         let (raw, delivery, reason) = (raw.to_vec(), delivery.clone(), reason.to_string());
         let now = pipeline.clock.now_ms();
         Ok(self
-            .store
+            .store()
             .write(move |tx| {
                 if let Some(existing) = inbound_store::find_inbound_by_dedupe_key(tx, &key)? {
                     return Ok(existing);
@@ -370,7 +323,7 @@ impl Ingestor {
 }
 
 impl Job {
-    fn new(raw: Vec<u8>, delivery: Delivery, limits: &Limits) -> Job {
+    pub(crate) fn new(raw: Vec<u8>, delivery: Delivery, limits: &Limits) -> Job {
         let parsed = parse::parse_email(&raw, limits);
         let dedupe_key = dedupe_key(parsed.as_ref().ok().and_then(|e| e.message_id.as_ref()), &raw);
         Job { raw, parsed, dedupe_key, delivery }
@@ -397,6 +350,11 @@ fn new_inbound<'a>(key: &'a str, raw: &'a [u8], delivery: &'a Delivery, now: i64
 }
 
 impl Pipeline {
+    /// The settings this piece of work runs on.
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     fn run(&self, tx: &mut Tx<'_>, job: &Job, replay_of: Option<InboundId>) -> store::Result<Report> {
         let delivery = &job.delivery;
         let mut trace = Trace::default();

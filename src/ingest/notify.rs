@@ -21,7 +21,7 @@ use crate::store::{self, Tx, directory as directory_store};
 const HOUR_MS: i64 = 60 * 60 * 1000;
 
 /// The event behind a batch of automatic mails and what the governor and outbox need about it.
-pub(super) struct Outgoing {
+pub(crate) struct Outgoing {
     pub event: Event,
     pub is_normal: bool,
     pub ticket: Option<TicketId>,
@@ -174,7 +174,7 @@ impl Pipeline {
     }
 
     /// Plans, governs and enqueues the mails `outgoing` causes for `audience`.
-    pub(super) fn enqueue_planned(
+    pub(crate) fn enqueue_planned(
         &self,
         tx: &mut Tx<'_>,
         outgoing: &Outgoing,
@@ -267,8 +267,7 @@ impl Pipeline {
 
     /// `<32 random hex digits@our Message-ID domain>`: unguessable, and recognisably ours.
     pub(super) fn mint_message_id(&self) -> MessageId {
-        let id = format!("{:032x}@{}", rand::random::<u128>(), self.settings.message_id_domain);
-        MessageId::parse(&id).expect("a hex local part and a configured domain form a valid Message-ID")
+        crate::app::mint_message_id(&self.settings.message_id_domain)
     }
 }
 
@@ -381,7 +380,7 @@ pub(super) fn ticket_context(state: &TicketState) -> serde_json::Value {
 }
 
 /// The context of a mail that concerns only the ticket and its recipient, plus `extra` keys.
-pub(super) fn plain_context(
+pub(crate) fn plain_context(
     mail: &Planned,
     state: &TicketState,
     extra: serde_json::Value,

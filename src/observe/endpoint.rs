@@ -14,18 +14,18 @@ use tokio::sync::watch;
 
 use super::probe::Probe;
 use super::{metrics, polls};
-use crate::ingest::Ingestor;
+use crate::app::App;
 
 /// What Prometheus asks for; the registry writes OpenMetrics text (it ends with `# EOF`).
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-pub fn router(ingestor: Arc<Ingestor>) -> Router {
-    Router::new().route("/metrics", get(scrape)).with_state(Arc::new(Probe::new(ingestor)))
+pub fn router(app: App) -> Router {
+    Router::new().route("/metrics", get(scrape)).with_state(Arc::new(Probe::new(app)))
 }
 
 /// Serves [`router`] on `listener` until `stop`; a failure is logged (the rest of `serve` goes on).
-pub async fn serve(listener: TcpListener, ingestor: Arc<Ingestor>, stop: watch::Receiver<bool>) {
-    if let Err(error) = crate::web::serve(listener, router(ingestor), stop).await {
+pub async fn serve(listener: TcpListener, app: App, stop: watch::Receiver<bool>) {
+    if let Err(error) = crate::web::serve(listener, router(app), stop).await {
         tracing::error!(%error, "metrics endpoint failed; metrics are not served until a restart");
     }
 }

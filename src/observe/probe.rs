@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use tokio::sync::Mutex;
 
+use crate::app::App;
 use crate::clock::Stopwatch;
-use crate::ingest::Ingestor;
 use crate::store::outbox::{self as outbox_store, Backlog};
 
 /// How long one answer is reused.
@@ -57,20 +57,20 @@ impl Snapshot {
 }
 
 pub struct Probe {
-    ingestor: Arc<Ingestor>,
+    app: App,
     last: Mutex<Option<Snapshot>>,
     /// A probe's query is running (possibly past its deadline).
     in_flight: Arc<AtomicBool>,
 }
 
 impl Probe {
-    pub fn new(ingestor: Arc<Ingestor>) -> Probe {
-        Probe { ingestor, last: Mutex::new(None), in_flight: Arc::new(AtomicBool::new(false)) }
+    pub fn new(app: App) -> Probe {
+        Probe { app, last: Mutex::new(None), in_flight: Arc::new(AtomicBool::new(false)) }
     }
 
     /// The clock the probe's ages are measured with.
     pub fn now_ms(&self) -> i64 {
-        self.ingestor.now_ms()
+        self.app.now_ms()
     }
 
     /// The database's state and the outbox backlog, at most [`FRESH_FOR`] old.
@@ -106,7 +106,7 @@ impl Probe {
         if self.in_flight.swap(true, Ordering::AcqRel) {
             return snapshot(Database::Timeout, None, Some("an earlier probe is still waiting".into()));
         }
-        let store = self.ingestor.store().clone();
+        let store = self.app.store().clone();
         let in_flight = Done(self.in_flight.clone());
         let query = tokio::spawn(async move {
             let _done = in_flight;

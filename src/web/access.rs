@@ -101,9 +101,9 @@ pub async fn request(
     if !state.limits.admit(state.accounts.client_address(peer.ip(), &headers), &form.email) {
         return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
     }
-    let ingestor = state.ingestor.clone();
+    let workflows = state.workflows.clone();
     tokio::spawn(async move {
-        if let Err(error) = ingestor.request_access(&form.number, &form.email).await {
+        if let Err(error) = workflows.request_access(&form.number, &form.email).await {
             tracing::warn!(%error, "access page: could not queue a link");
         }
     });

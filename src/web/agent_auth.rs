@@ -209,7 +209,7 @@ async fn two_factor_page(
         "enrollment": null, "recovery_codes": [],
     });
     if current.available && !current.enabled {
-        let email = state.ingestor.store().read(move |tx| account_store::agent_login_by_id(tx, agent)).await;
+        let email = state.app.store().read(move |tx| account_store::agent_login_by_id(tx, agent)).await;
         let label = email.ok().flatten().map(|a| a.email).unwrap_or_default();
         match state.accounts.enrollment(agent, &session.csrf, &label).await {
             Ok(enrollment) => {

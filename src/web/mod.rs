@@ -25,14 +25,18 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::accounts::Accounts;
-use crate::ingest::Ingestor;
+use crate::app::App;
+use crate::workflow::Workflows;
 pub use pages::{PageError, Pages};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct WebState {
-    /// Also the clock pages read (links expire by the same time that minted them).
-    pub ingestor: Arc<Ingestor>,
+    /// The store, the configuration in force, and the clock pages read (links expire by the
+    /// same time that minted them).
+    pub app: App,
+    /// What handlers do to tickets: writes, lifecycle changes, access links, web tickets.
+    pub workflows: Workflows,
     pub pages: Arc<Pages>,
     pub limits: Arc<access::Limits>,
     pub accounts: Arc<Accounts>,
@@ -51,10 +55,12 @@ impl WebState {
 
     /// With `pages` shared: `serve` keeps a handle to swap them on reload.
     pub fn with_pages(accounts: Arc<Accounts>, pages: Arc<Pages>) -> WebState {
-        let max_message_bytes = accounts.ingestor().settings().limits.max_message_bytes;
-        let probe = Arc::new(crate::observe::probe::Probe::new(accounts.ingestor().clone()));
+        let app = accounts.app().clone();
+        let max_message_bytes = app.settings().limits.max_message_bytes;
+        let probe = Arc::new(crate::observe::probe::Probe::new(app.clone()));
         WebState {
-            ingestor: accounts.ingestor().clone(),
+            workflows: Workflows::new(app.clone()),
+            app,
             pages,
             limits: Arc::new(access::Limits::default()),
             accounts,
@@ -83,7 +89,7 @@ const SECURITY_HEADERS: [(header::HeaderName, &str); 5] = [
 
 pub fn router(state: WebState) -> Router {
     // A reply with its files may be as large as a mail we accept, plus the form's overhead.
-    let upload_limit = state.ingestor.settings().limits.max_message_bytes + 64 * 1024;
+    let upload_limit = state.app.settings().limits.max_message_bytes + 64 * 1024;
     Router::new()
         .route(
             "/t/{token}",

@@ -44,7 +44,7 @@ type Writer = Option<(String, String, Session)>;
 async fn writer(state: &WebState, headers: &HeaderMap) -> Result<Writer, Response> {
     let Some(session) = session::current(state, headers, USER_COOKIE).await? else { return Ok(None) };
     let Session { holder: Holder::User(user), stage: Stage::Full, .. } = session else { return Ok(None) };
-    match state.ingestor.store().read(move |tx| account_store::user_login_by_id(tx, user)).await {
+    match state.app.store().read(move |tx| account_store::user_login_by_id(tx, user)).await {
         Ok(Some(me)) if me.status == UserStatus::Registered => Ok(Some((me.email, me.name, session))),
         Ok(_) => Ok(None),
         Err(error) => {
@@ -58,8 +58,7 @@ async fn writer(state: &WebState, headers: &HeaderMap) -> Result<Writer, Respons
 fn refusal(state: &WebState, writer: &Writer) -> Option<Response> {
     let registration = state.accounts.registration();
     if !registration.web_tickets() {
-        let support =
-            state.ingestor.settings().own_addresses.first().map(|a| a.to_string()).unwrap_or_default();
+        let support = state.app.settings().own_addresses.first().map(|a| a.to_string()).unwrap_or_default();
         return Some(state.pages.render(
             StatusCode::FORBIDDEN,
             "message.html",
@@ -145,7 +144,7 @@ pub async fn submit(
         return invalid("That email address cannot be used; please check it.");
     };
     let from = lettre::message::Mailbox::new(name, lettre_address).to_string();
-    match state.ingestor.open_from_web(&from, &subject, &form.message, writer.is_some()).await {
+    match state.workflows.open_from_web(&from, &subject, &form.message, writer.is_some()).await {
         Ok(report) => match report.outcome {
             Outcome::Created { number, .. } | Outcome::Added { number, .. } if writer.is_some() => {
                 Redirect::to(&format!("/tickets?opened={number}")).into_response()

@@ -412,7 +412,7 @@ pub async fn my_tickets(State(state): State<WebState>, headers: HeaderMap) -> Re
         Err(response) => return response,
     };
     let found = state
-        .ingestor
+        .app
         .store()
         .read(move |tx| {
             Ok((account_store::user_login_by_id(tx, user)?, web_store::my_tickets(tx, user, 200)?))
@@ -424,8 +424,8 @@ pub async fn my_tickets(State(state): State<WebState>, headers: HeaderMap) -> Re
     }) else {
         return Redirect::to("/login").into_response();
     };
-    let keyring = &state.ingestor.settings().keyring;
-    let expires_at_ms = state.ingestor.now_ms() + PAGE_LINK_TTL.as_millis() as i64;
+    let keyring = &state.app.settings().keyring;
+    let expires_at_ms = state.app.now_ms() + PAGE_LINK_TTL.as_millis() as i64;
     let rows: Vec<Value> = tickets
         .iter()
         .map(|ticket| {

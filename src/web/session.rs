@@ -64,7 +64,7 @@ pub fn anon_csrf(
     state: &WebState,
     headers: &HeaderMap,
 ) -> (String, Option<(header::HeaderName, HeaderValue)>) {
-    let keyring = &state.ingestor.settings().keyring;
+    let keyring = &state.app.settings().keyring;
     match cookie(headers, ANON_COOKIE) {
         Some(value) => (keyring.form_tag(&format!("anon:{value}")), None),
         None => {
@@ -77,7 +77,7 @@ pub fn anon_csrf(
 /// Whether a pre-sign-in form came back with the tag of this visitor's `mg_csrf` cookie.
 pub fn anon_csrf_ok(state: &WebState, headers: &HeaderMap, submitted: &str) -> bool {
     let Some(value) = cookie(headers, ANON_COOKIE) else { return false };
-    state.ingestor.settings().keyring.check_form_tag(&format!("anon:{value}"), submitted)
+    state.app.settings().keyring.check_form_tag(&format!("anon:{value}"), submitted)
 }
 
 /// Whether a signed-in form came back with its session's token (constant time).

@@ -17,9 +17,9 @@ use super::upload::{self, FormError};
 use crate::auth::token::{Claims, Participant, Purpose, TokenError};
 use crate::core::ticket::Status;
 use crate::ingest::lifecycle::{Actor, Change};
-use crate::ingest::{ConsoleError, Written};
 use crate::store::inbound::Source;
 use crate::store::{links as link_store, web as web_store};
+use crate::workflow::{ConsoleError, Written};
 
 /// Whom a valid link names, as of now.
 struct Reader {
@@ -48,8 +48,8 @@ impl Refusal {
 
 /// The claims of a valid, unexpired link.
 fn verify(state: &WebState, token: &str) -> Result<Claims, Refusal> {
-    let now = state.ingestor.now_ms();
-    let keyring = &state.ingestor.settings().keyring;
+    let now = state.app.now_ms();
+    let keyring = &state.app.settings().keyring;
     // A one-click link from mail, or the short-lived one the access page mails.
     let verified = match keyring.verify_link(token, Purpose::View, now) {
         Err(TokenError::WrongPurpose(_)) => keyring.verify_link(token, Purpose::Access, now),
@@ -67,7 +67,7 @@ async fn reader(state: &WebState, token: &str) -> Result<Reader, Response> {
     let claims = verify(state, token).map_err(|refusal| refusal.page(state, token))?;
     let (ticket, participant) = (claims.ticket, claims.participant);
     let found = state
-        .ingestor
+        .app
         .store()
         .read(move |tx| {
             let epoch = link_store::current_epoch(tx, ticket, participant)?;
@@ -91,7 +91,7 @@ pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> R
     let internal = matches!(participant, Participant::Agent(_));
     // One read for the whole page: the reader's standing and everything shown.
     let found = state
-        .ingestor
+        .app
         .store()
         .read(move |tx| {
             let Some(epoch) = link_store::current_epoch(tx, ticket, participant)? else { return Ok(None) };
@@ -119,7 +119,7 @@ pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> R
             "people": people,
             "thread": thread,
             "token": token,
-            "form_tag": state.ingestor.settings().keyring.form_tag(&token),
+            "form_tag": state.app.settings().keyring.form_tag(&token),
             "can_reply": customer.is_some(),
             "can_resolve": can_resolve,
         }),
@@ -146,7 +146,7 @@ pub async fn formatted(
     let (ticket, internal) =
         (reader.claims.ticket, matches!(reader.claims.participant, Participant::Agent(_)));
     let found = state
-        .ingestor
+        .app
         .store()
         .read(move |tx| {
             Ok((web_store::entry_html(tx, ticket, entry, internal)?, web_store::ticket(tx, ticket)?))
@@ -185,7 +185,7 @@ pub async fn file(State(state): State<WebState>, Path((token, id)): Path<(String
     };
     let (ticket, internal) =
         (reader.claims.ticket, matches!(reader.claims.participant, Participant::Agent(_)));
-    let found = state.ingestor.store().read(move |tx| web_store::download(tx, ticket, id, internal)).await;
+    let found = state.app.store().read(move |tx| web_store::download(tx, ticket, id, internal)).await;
     let download = match found {
         Ok(Some(download)) => download,
         Ok(None) => return state.pages.not_found(),
@@ -246,7 +246,7 @@ pub async fn reply(
     headers: axum::http::HeaderMap,
     multipart: Multipart,
 ) -> Response {
-    let limit = state.ingestor.settings().limits.max_message_bytes;
+    let limit = state.app.settings().limits.max_message_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -272,14 +272,14 @@ pub async fn reply(
         Err(FormError::Broken(why)) => return bad_request(&state, &why),
     };
     drop(receiving);
-    if !state.ingestor.settings().keyring.check_form_tag(&token, &form.tag) {
+    if !state.app.settings().keyring.check_form_tag(&token, &form.tag) {
         return bad_request(&state, "the form is out of date; reload the page and try again");
     }
     if form.text.trim().is_empty() && form.files.is_empty() {
         return back_to(&token);
     }
     let ticket = reader.claims.ticket;
-    let subject = match state.ingestor.store().read(move |tx| web_store::ticket(tx, ticket)).await {
+    let subject = match state.app.store().read(move |tx| web_store::ticket(tx, ticket)).await {
         Ok(Some(page)) => format!("Re: [#{}] {}", page.number, page.subject),
         Ok(None) => return state.pages.not_found(),
         Err(error) => return unavailable(&state, &error),
@@ -307,7 +307,7 @@ pub async fn reply(
         text: form.text,
         files,
     };
-    match state.ingestor.write_as(written, Purpose::Reply, Source::Web).await {
+    match state.workflows.write_as(written, Purpose::Reply, Source::Web).await {
         Ok(_) => back_to(&token),
         Err(ConsoleError::TooLarge { limit, .. }) => too_large(&state, limit),
         Err(error) => failed(&state, &error, "a reply could not be stored"),
@@ -348,7 +348,7 @@ pub async fn resolve(
     let Some((email, true)) = reader.customer else { return state.pages.not_found() };
     // The rule the page shows the button by: only an open or pending ticket can be resolved.
     let ticket = reader.claims.ticket;
-    match state.ingestor.store().read(move |tx| web_store::ticket(tx, ticket)).await {
+    match state.app.store().read(move |tx| web_store::ticket(tx, ticket)).await {
         Ok(Some(page)) if can_be_resolved(page.status) => {}
         Ok(Some(_)) => {
             return bad_request(&state, "this ticket is not open, so it cannot be marked resolved");
@@ -357,7 +357,7 @@ pub async fn resolve(
         Err(error) => return unavailable(&state, &error),
     }
     let change = Change::Status(Status::Resolved);
-    match state.ingestor.change_as(reader.claims.ticket, Actor::Customer(email), change).await {
+    match state.workflows.change_as(reader.claims.ticket, Actor::Customer(email), change).await {
         Ok(()) => back_to(&token),
         Err(error) => failed(&state, &error, "a ticket could not be resolved"),
     }
@@ -384,7 +384,7 @@ async fn posted(
         FormError::TooLarge { .. } => bad_request(state, "the form was not what this page sends"),
         FormError::Broken(why) => bad_request(state, &why),
     })?;
-    if !state.ingestor.settings().keyring.check_form_tag(token, &form.tag) {
+    if !state.app.settings().keyring.check_form_tag(token, &form.tag) {
         return Err(bad_request(state, "the form is out of date; reload the page and try again"));
     }
     Ok((reader, form))
@@ -392,7 +392,7 @@ async fn posted(
 
 /// The 410 page, offering to mail a fresh link (to the link's participant, never to the reader).
 fn gone(state: &WebState, token: &str) -> Response {
-    let tag = state.ingestor.settings().keyring.form_tag(token);
+    let tag = state.app.settings().keyring.form_tag(token);
     state.pages.render(StatusCode::GONE, "link_gone.html", json!({ "token": token, "form_tag": tag }))
 }
 
@@ -411,7 +411,7 @@ pub async fn renew(
     headers: axum::http::HeaderMap,
     Form(form): Form<RenewForm>,
 ) -> Response {
-    let keyring = &state.ingestor.settings().keyring;
+    let keyring = &state.app.settings().keyring;
     let signed = keyring
         .verify_link_signature(&token, Purpose::View)
         .or_else(|_| keyring.verify_link_signature(&token, Purpose::Access));
@@ -423,9 +423,9 @@ pub async fn renew(
     if !state.limits.admit(state.accounts.client_address(peer.ip(), &headers), &key) {
         return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
     }
-    let ingestor = state.ingestor.clone();
+    let workflows = state.workflows.clone();
     tokio::spawn(async move {
-        if let Err(error) = ingestor.renew_link(claims.ticket, claims.participant).await {
+        if let Err(error) = workflows.renew_link(claims.ticket, claims.participant).await {
             tracing::warn!(%error, "link renewal: could not queue a link");
         }
     });

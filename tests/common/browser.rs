@@ -400,8 +400,8 @@ pub async fn site_with(extra: &str) -> Option<(Harness, String)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let h = Harness::with_config(Backend::Sqlite, &format!("[web]\nbase_url = \"{base}\"\n{extra}")).await?;
-    let ingestor = mailgate::app::open_with_clock(&h.config, Arc::new(h.clock.clone())).await.unwrap();
-    let router = mailgate::app::web_router(&h.config, Arc::new(ingestor)).unwrap();
+    let app = mailgate::app::open_with_clock(&h.config, Arc::new(h.clock.clone())).await.unwrap();
+    let router = mailgate::app::web_router(&h.config, app).unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let _keep = stop;

@@ -14,8 +14,8 @@ pub async fn agent_console(backend: super::Backend, extra: &str) -> Option<(Harn
     let h = Harness::with_config(backend, extra).await?;
     let address = serve(&h).await;
     let clock = std::sync::Arc::new(h.clock.clone());
-    let ingestor = mailgate::app::open_with_clock(&h.config, clock).await.unwrap();
-    mailgate::accounts::Accounts::new(&h.config, std::sync::Arc::new(ingestor))
+    let app = mailgate::app::open_with_clock(&h.config, clock).await.unwrap();
+    mailgate::accounts::Accounts::new(&h.config, app)
         .set_agent_password("alice", "blue velvet staircase")
         .await
         .unwrap();
@@ -30,9 +30,8 @@ pub async fn agent_console(backend: super::Backend, extra: &str) -> Option<(Harn
 pub async fn serve(h: &Harness) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let ingestor =
-        mailgate::app::open_with_clock(&h.config, std::sync::Arc::new(h.clock.clone())).await.unwrap();
-    let router = mailgate::app::web_router(&h.config, std::sync::Arc::new(ingestor)).unwrap();
+    let app = mailgate::app::open_with_clock(&h.config, std::sync::Arc::new(h.clock.clone())).await.unwrap();
+    let router = mailgate::app::web_router(&h.config, app).unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let _keep = stop;

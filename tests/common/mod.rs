@@ -11,10 +11,12 @@ pub mod smtp;
 
 use std::sync::Arc;
 
+use mailgate::app::App;
 use mailgate::clock::FixedClock;
 use mailgate::config::{self, Config};
 use mailgate::ingest::{Delivery, Ingestor, Outcome, Report};
 use mailgate::store::inbound::Source;
+use mailgate::workflow::Workflows;
 
 /// Whether a missing test resource must fail the test: under `scripts/test.sh` (which sets
 /// `MAILGATE_REQUIRE_ALL`) and whenever `CI=true`. A plain `cargo test` on a laptop may skip.
@@ -151,12 +153,15 @@ manager_mode = "alert"
     config::from_toml(&text, "<test>").unwrap_or_else(|e| panic!("test config invalid:\n{e}"))
 }
 
-/// A database, a clock pinned at `T0`, and an ingestor on them.
+/// A database, a clock pinned at `T0`, and the app context, the mail pipeline and the ticket
+/// workflows on them.
 pub struct Harness {
     pub db: TestDb,
     pub config: Config,
     pub clock: FixedClock,
+    pub app: App,
     pub ingestor: Ingestor,
+    pub workflows: Workflows,
 }
 
 impl Harness {
@@ -167,10 +172,14 @@ impl Harness {
     pub async fn with_config(backend: Backend, extra: &str) -> Option<Harness> {
         let db = TestDb::new(backend).await?;
         let config = test_config(&db, extra);
-        let clock = FixedClock::at(T0);
-        let ingestor =
-            mailgate::app::open_with_clock(&config, Arc::new(clock.clone())).await.expect("open store");
-        Some(Harness { db, config, clock, ingestor })
+        Some(Harness::open(db, config, FixedClock::at(T0)).await)
+    }
+
+    /// Opens `config` (on `db`) with `clock`.
+    pub async fn open(db: TestDb, config: Config, clock: FixedClock) -> Harness {
+        let app = mailgate::app::open_with_clock(&config, Arc::new(clock.clone())).await.expect("open store");
+        let (ingestor, workflows) = (Ingestor::new(app.clone()), Workflows::new(app.clone()));
+        Harness { db, config, clock, app, ingestor, workflows }
     }
 
     pub async fn pipe(&self, raw: &str) -> Report {
@@ -196,14 +205,14 @@ impl Harness {
         &self,
         work: impl FnOnce(&mut mailgate::store::Tx<'_>) -> mailgate::store::Result<T> + Send + 'static,
     ) -> T {
-        self.ingestor.store().write(work).await.unwrap()
+        self.app.store().write(work).await.unwrap()
     }
 
     pub async fn read<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut mailgate::store::Tx<'_>) -> mailgate::store::Result<T> + Send + 'static,
     ) -> T {
-        self.ingestor.store().read(work).await.unwrap()
+        self.app.store().read(work).await.unwrap()
     }
 }
 

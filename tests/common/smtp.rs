@@ -130,7 +130,7 @@ pub fn worker(h: &Harness, port: u16) -> Worker {
 
 /// An outbox worker on `h`'s database with these SMTP settings.
 pub fn worker_with(h: &Harness, smtp: &Smtp) -> Worker {
-    let mut settings = mailgate::app::worker_settings(&h.config, h.ingestor.settings().keyring.clone());
+    let mut settings = mailgate::app::worker_settings(&h.config, h.app.settings().keyring.clone());
     settings.instance_name = "ACME Support".into();
     settings.max_attempts = 3;
     settings.lease = Duration::from_secs(60);
@@ -138,7 +138,7 @@ pub fn worker_with(h: &Harness, smtp: &Smtp) -> Worker {
     settings.concurrency = 4;
     settings.idle = Duration::from_millis(50);
     Worker::new(
-        h.ingestor.store().clone(),
+        h.app.store().clone(),
         Arc::new(Templates::load(None).expect("default templates")),
         SmtpSender::new(smtp).unwrap(),
         settings,

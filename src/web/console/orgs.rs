@@ -16,7 +16,7 @@ const MEMBERS_SHOWN: i64 = 200;
 const RECENT_TICKETS: i64 = 50;
 
 pub async fn list(State(state): State<WebState>, viewer: Viewer) -> Response {
-    match state.ingestor.store().read(console_store::org_lines).await {
+    match state.app.store().read(console_store::org_lines).await {
         Ok(orgs) => render(&state, &viewer, "console/orgs.html", "orgs", json!({ "orgs": orgs })),
         Err(error) => unavailable(&error, "cannot list organizations").page(&state),
     }
@@ -24,7 +24,7 @@ pub async fn list(State(state): State<WebState>, viewer: Viewer) -> Response {
 
 pub async fn show(State(state): State<WebState>, viewer: Viewer, Path(key): Path<String>) -> Response {
     let found = state
-        .ingestor
+        .app
         .store()
         .read(move |tx| {
             let Some(org) = console_store::org_record(tx, &key)? else { return Ok(None) };

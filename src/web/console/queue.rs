@@ -26,7 +26,7 @@ pub async fn show(
     let page = page_number(query.page.as_deref());
     let agent = viewer.agent;
     let found = state
-        .ingestor
+        .app
         .store()
         .read(move |tx| {
             let counts = console_store::queue_counts(tx, agent)?;

@@ -12,10 +12,11 @@ use super::{Failure, Viewer, notice, render, see_other, unavailable, with_times}
 use crate::auth::token::Purpose;
 use crate::core::command::Priority;
 use crate::core::ticket::{Status, TicketNumber};
+use crate::ingest::Outcome;
 use crate::ingest::lifecycle::Actor;
-use crate::ingest::{ConsoleAction, ConsoleError, Outcome};
 use crate::store::{console as console_store, web as web_store};
 use crate::web::WebState;
+use crate::workflow::{ConsoleAction, ConsoleError};
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct DoneQuery {
@@ -30,7 +31,7 @@ pub async fn show(
 ) -> Response {
     let Some(number) = TicketNumber::parse(&number) else { return state.pages.not_found() };
     let found = state
-        .ingestor
+        .app
         .store()
         .read(move |tx| {
             let Some(ticket) = console_store::ticket_header(tx, &number)? else { return Ok(None) };
@@ -139,7 +140,7 @@ async fn write(
         return Err(Failure::BadRequest("there was nothing to send: the text was empty".to_string()));
     }
     let report = state
-        .ingestor
+        .workflows
         .console_write(&number, &viewer.key, purpose, &form.text)
         .await
         .map_err(|error| refused(error, "cannot write on a ticket"))?;
@@ -166,7 +167,7 @@ async fn change(
     let action = action().map_err(|why| Failure::BadRequest(why.to_string()))?;
     let actor = Actor::Agent { id: viewer.agent, key: viewer.key.clone() };
     let changed = state
-        .ingestor
+        .workflows
         .console_change_as(&number, actor, action)
         .await
         .map_err(|error| refused(error, "cannot change a ticket"))?;

@@ -43,7 +43,7 @@ pub async fn list(
     let text = search.clone();
     // One more than a page: whether there is a next one.
     let found = state
-        .ingestor
+        .app
         .store()
         .read(move |tx| user_store::search_users_page(tx, &text, sort, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE))
         .await;
@@ -97,7 +97,7 @@ pub async fn show(
 ) -> Response {
     let Ok(id) = id.parse::<i64>().map(UserId) else { return state.pages.not_found() };
     let found = state
-        .ingestor
+        .app
         .store()
         .read(move |tx| {
             let Some(user) = console_store::user_record(tx, id)? else { return Ok(None) };

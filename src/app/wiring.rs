@@ -1,5 +1,5 @@
 //! Wiring: a validated `Config` becomes a migrated `Store` with the declared directory synced into it,
-//! and an `Ingestor` ready to take mail. Cheap enough to run once per piped message.
+//! and the `App` context on it. Cheap enough to run once per piped message.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use super::App;
 use crate::auth::token::{Key, Keyring};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Manager, ManagerMode};
 use crate::core::identify::Directory;
 use crate::core::ticket::NumberFormat;
-use crate::ingest::{Ingestor, Settings};
+use crate::ingest::Settings;
 use crate::outbox::worker::WorkerSettings;
 use crate::parse::Limits;
 use crate::store::{
@@ -38,16 +39,16 @@ impl StartError {
     }
 }
 
-/// Connects, migrates, syncs the directory and returns the ingestor (which owns the store).
-pub async fn open(config: &Config) -> Result<Ingestor, StartError> {
+/// Connects, migrates, syncs the directory and returns the context on the store.
+pub async fn open(config: &Config) -> Result<App, StartError> {
     open_with_clock(config, Arc::new(SystemClock)).await
 }
 
-pub async fn open_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<Ingestor, StartError> {
+pub async fn open_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<App, StartError> {
     let store = connect(config)?;
     store.migrate().await?;
     let configured = configure(&store, config, clock.now_ms()).await?;
-    Ok(Ingestor::new(store, configured.settings, configured.directory, clock))
+    Ok(App::new(store, configured.settings, configured.directory, clock))
 }
 
 /// What a configuration makes of an open, migrated store: the ingest settings, the directory
@@ -245,12 +246,9 @@ pub fn worker_settings(config: &Config, keyring: Arc<Keyring>) -> WorkerSettings
     }
 }
 
-/// The web endpoint's routes over `ingestor`; the pages' problems when overrides are broken.
-pub fn web_router(
-    config: &Config,
-    ingestor: Arc<Ingestor>,
-) -> Result<axum::Router, Vec<crate::web::PageError>> {
-    Ok(web_router_with_pages(config, ingestor, Arc::new(web_pages(config)?)))
+/// The web endpoint's routes over `app`; the pages' problems when overrides are broken.
+pub fn web_router(config: &Config, app: App) -> Result<axum::Router, Vec<crate::web::PageError>> {
+    Ok(web_router_with_pages(config, app, Arc::new(web_pages(config)?)))
 }
 
 /// The web pages of `config`: the embedded ones with `templates.web_dir`'s overrides.
@@ -258,12 +256,8 @@ pub fn web_pages(config: &Config) -> Result<crate::web::Pages, Vec<crate::web::P
     crate::web::Pages::new(&config.instance.name, config.templates.web_dir.as_deref())
 }
 
-/// The web endpoint's routes over `ingestor` with `pages`, which `serve` keeps to swap on reload.
-pub fn web_router_with_pages(
-    config: &Config,
-    ingestor: Arc<Ingestor>,
-    pages: Arc<crate::web::Pages>,
-) -> axum::Router {
-    let accounts = Arc::new(crate::accounts::Accounts::new(config, ingestor));
+/// The web endpoint's routes over `app` with `pages`, which `serve` keeps to swap on reload.
+pub fn web_router_with_pages(config: &Config, app: App, pages: Arc<crate::web::Pages>) -> axum::Router {
+    let accounts = Arc::new(crate::accounts::Accounts::new(config, app));
     crate::web::router(crate::web::WebState::with_pages(accounts, pages))
 }

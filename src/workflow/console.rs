@@ -4,17 +4,18 @@
 //! those of email; assignment, status and priority go through the same lifecycle code, with `an
 //! admin` as actor on the command line and the signed-in agent in the web console.
 
-use super::lifecycle::{Actor, Change};
+use crate::ingest::lifecycle::{Actor, Change};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart};
 
-use super::{Delivery, IngestError, Ingestor, Job, Report};
+use super::Workflows;
 use crate::auth::token::{Claims, Participant, Purpose};
 use crate::core::command::{Command, CommandError, Priority};
 use crate::core::identify::tagged_address;
 use crate::core::ids::TicketId;
 use crate::core::ticket::{Status, TicketNumber};
 use crate::core::trace::Trace;
+use crate::ingest::{Delivery, IngestError, Job, Report};
 use crate::store::inbound::Source;
 use crate::store::tickets as ticket_store;
 use crate::store::{directory as directory_store, links as link_store};
@@ -58,7 +59,7 @@ pub enum ConsoleError {
 
 const LOOK_AHEAD_MS: i64 = 60 * 60 * 1000;
 
-impl Ingestor {
+impl Workflows {
     /// Assigns or changes the status of ticket `number` as an admin. Returns the changes made.
     pub async fn console_change(
         &self,
@@ -76,10 +77,11 @@ impl Ingestor {
         actor: Actor,
         action: ConsoleAction,
     ) -> Result<Vec<String>, ConsoleError> {
-        let (pipeline, number) = (self.pipeline(), number.clone());
+        let (pipeline, number) = (self.ingestor.pipeline(), number.clone());
         let shown = number.clone();
         let result = self
-            .store
+            .app()
+            .store()
             .write(move |tx| {
                 let Some(state) = ticket_store::find_ticket_state_by_number(tx, &number)? else {
                     return Ok(None);
@@ -107,8 +109,9 @@ impl Ingestor {
 
     /// Applies `change` to `ticket` as `actor` (a customer resolving their ticket on the web page).
     pub async fn change_as(&self, ticket: TicketId, actor: Actor, change: Change) -> Result<(), IngestError> {
-        let pipeline = self.pipeline();
-        self.store
+        let pipeline = self.ingestor.pipeline();
+        self.app()
+            .store()
             .write(move |tx| {
                 let Some(state) = ticket_store::find_ticket_state(tx, ticket)? else { return Ok(()) };
                 let mut trace = Trace::default();
@@ -130,7 +133,8 @@ impl Ingestor {
         let number = number.clone();
         let key = agent_key.to_string();
         let found = self
-            .store
+            .app()
+            .store()
             .read(move |tx| {
                 let Some(state) = ticket_store::find_ticket_state_by_number(tx, &number)? else {
                     return Ok(Err(ConsoleError::NoTicket(number)));
@@ -184,8 +188,8 @@ impl Ingestor {
         compose: impl FnOnce() -> Result<Vec<u8>, ConsoleError> + Send + 'static,
         delivery: Delivery,
     ) -> Result<Report, ConsoleError> {
-        let pipeline = self.pipeline();
-        let limits = pipeline.settings.limits.clone();
+        let pipeline = self.ingestor.pipeline();
+        let limits = pipeline.settings().limits.clone();
         let job = tokio::task::spawn_blocking(move || {
             let raw = compose()?;
             if raw.len() > limits.max_message_bytes {
@@ -195,7 +199,7 @@ impl Ingestor {
         })
         .await
         .map_err(|e| ConsoleError::Refused(format!("cannot write the message: {e}")))??;
-        Ok(self.commit(pipeline, std::sync::Arc::new(job)).await?)
+        Ok(self.ingestor.commit(pipeline, std::sync::Arc::new(job)).await?)
     }
 
     /// A ticket opened on the web portal by `from` (`Name <address>` or an address): written as
@@ -211,6 +215,7 @@ impl Ingestor {
         signed_in: bool,
     ) -> Result<Report, ConsoleError> {
         let to = self
+            .app()
             .settings()
             .own_addresses
             .first()
@@ -235,9 +240,14 @@ impl Ingestor {
         epoch: u64,
         purpose: Purpose,
     ) -> Result<String, ConsoleError> {
-        let settings = self.settings();
-        let claims =
-            Claims { purpose, ticket, participant, expires_at_ms: self.now_ms() + LOOK_AHEAD_MS, epoch };
+        let settings = self.app().settings();
+        let claims = Claims {
+            purpose,
+            ticket,
+            participant,
+            expires_at_ms: self.app().now_ms() + LOOK_AHEAD_MS,
+            epoch,
+        };
         let own = settings
             .own_addresses
             .first()

@@ -4,34 +4,36 @@
 
 use serde_json::json;
 
-use super::notify::{Outgoing, plain_context};
-use super::{IngestError, Ingestor, Pipeline};
+use super::Workflows;
 use crate::auth::token::Participant;
 use crate::core::address::EmailAddress;
 use crate::core::ids::TicketId;
 use crate::core::notify::{Audience, Event, Planned};
 use crate::core::ticket::TicketNumber;
 use crate::core::trace::Trace;
+use crate::ingest::notify::{Outgoing, plain_context};
+use crate::ingest::{IngestError, Pipeline};
 use crate::store::{self, Tx, links as link_store, tickets as ticket_store, web as web_store};
 
-impl Ingestor {
+impl Workflows {
     /// Queues the access link when `email` is a customer-side participant of ticket `number`.
     /// Returns whether a mail was queued (for tests and logs; never shown to the asker).
     pub async fn request_access(&self, number: &str, email: &str) -> Result<bool, IngestError> {
         let Some(email) = EmailAddress::parse(email.trim()) else { return Ok(false) };
         let Some(number) = TicketNumber::parse(number) else { return Ok(false) };
-        let pipeline = self.pipeline();
-        Ok(self.store.write(move |tx| pipeline.request_access(tx, &number, &email)).await?)
+        let pipeline = self.ingestor.pipeline();
+        Ok(self.app().store().write(move |tx| pipeline.request_access(tx, &number, &email)).await?)
     }
 }
 
-impl Ingestor {
+impl Workflows {
     /// Mails a fresh link to the customer-side `participant` of `ticket` (their expired or revoked
     /// link was opened). Returns whether a mail was queued.
     pub async fn renew_link(&self, ticket: TicketId, participant: Participant) -> Result<bool, IngestError> {
-        let pipeline = self.pipeline();
+        let pipeline = self.ingestor.pipeline();
         Ok(self
-            .store
+            .app()
+            .store()
             .write(move |tx| {
                 let Some(state) = ticket_store::find_ticket_state(tx, ticket)? else { return Ok(false) };
                 let Some((email, _)) = web_store::reader(tx, ticket, participant)? else { return Ok(false) };
