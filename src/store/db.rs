@@ -221,6 +221,10 @@ impl Tx<'_> {
 
     /// Runs a statement; returns the number of rows it changed.
     pub fn execute(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError> {
+        self.execute_bare(sql, params).map_err(|e| e.during(sql))
+    }
+
+    fn execute_bare(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError> {
         match self {
             Tx::Sqlite(tx) => {
                 let mut stmt = tx.prepare_cached(&sqlite_sql(sql))?;
@@ -232,6 +236,15 @@ impl Tx<'_> {
 
     /// The first row mapped by `map`, or `None`.
     pub fn query_opt<T>(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+        map: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.query_opt_bare(sql, params, map).map_err(|e| e.during(sql))
+    }
+
+    fn query_opt_bare<T>(
         &mut self,
         sql: &str,
         params: &[Value<'_>],
@@ -260,11 +273,20 @@ impl Tx<'_> {
         params: &[Value<'_>],
         map: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.query_opt(sql, params, map)?.ok_or(StoreError::NotFound)
+        self.query_opt(sql, params, map)?.ok_or_else(|| StoreError::NotFound.during(sql))
     }
 
     /// Every row, mapped.
     pub fn query_all<T>(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+        map: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.query_all_bare(sql, params, map).map_err(|e| e.during(sql))
+    }
+
+    fn query_all_bare<T>(
         &mut self,
         sql: &str,
         params: &[Value<'_>],
@@ -299,6 +321,38 @@ impl Tx<'_> {
             Tx::Sqlite(tx) => Ok(tx.commit()?),
             Tx::Postgres(tx) => Ok(tx.commit()?),
         }
+    }
+}
+
+/// What `sql` does, for error messages: "reading tickets", "inserting into inbound", "updating
+/// outbox", "deleting from sessions"; the first word of anything else ("running PRAGMA").
+pub(crate) fn operation(sql: &str) -> String {
+    let words: Vec<&str> = sql.split_whitespace().collect();
+    let upper = |w: &&str| w.to_ascii_uppercase();
+    let after = |keyword: &str| {
+        words.iter().position(|w| upper(w) == keyword).and_then(|i| words.get(i + 1)).map(|table| {
+            table.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).to_ascii_lowercase()
+        })
+    };
+    let first = words.first().map(upper);
+    let verb = if first.as_deref() == Some("WITH") {
+        // A common table expression: the statement is what follows it (a write if there is one).
+        let verbs = ["INSERT", "UPDATE", "DELETE"];
+        Some(words.iter().map(upper).find(|w| verbs.contains(&w.as_str())).unwrap_or_else(|| "SELECT".into()))
+    } else {
+        first
+    };
+    let named = |what: &str, keyword: &str| match after(keyword) {
+        Some(table) if !table.is_empty() => format!("{what} {table}"),
+        _ => what.trim_end_matches(" from").trim_end_matches(" into").to_string(),
+    };
+    match verb.as_deref() {
+        Some("SELECT") => named("reading", "FROM"),
+        Some("INSERT") => named("inserting into", "INTO"),
+        Some("UPDATE") => named("updating", "UPDATE"),
+        Some("DELETE") => named("deleting from", "FROM"),
+        Some(other) => format!("running {other}"),
+        None => "running an empty statement".to_string(),
     }
 }
 
@@ -337,6 +391,35 @@ fn sqlite_sql(sql: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statements_are_named_by_verb_and_table() {
+        assert_eq!(operation("SELECT id FROM tickets WHERE number = $1"), "reading tickets");
+        assert_eq!(operation("  insert into inbound (raw) VALUES ($1)"), "inserting into inbound");
+        assert_eq!(operation("UPDATE outbox SET state = 'sent'"), "updating outbox");
+        assert_eq!(operation("DELETE FROM sessions WHERE id = $1"), "deleting from sessions");
+        assert_eq!(operation("SELECT 1"), "reading");
+        assert_eq!(operation("PRAGMA user_version"), "running PRAGMA");
+        assert_eq!(operation("WITH due AS (SELECT id FROM t) UPDATE outbox SET x = 1"), "updating outbox");
+    }
+
+    #[test]
+    fn a_failed_statement_says_what_it_was_doing_once() {
+        let error =
+            StoreError::decode("status", "unknown value \"frozen\"").during("SELECT status FROM tickets");
+        assert_eq!(error.to_string(), "reading tickets: column status: unknown value \"frozen\"");
+        let twice = error.during("SELECT x FROM other");
+        assert_eq!(twice.to_string(), "reading tickets: column status: unknown value \"frozen\"");
+        assert!(StoreError::Pool(r2d2_unavailable()).during("SELECT 1").is_unavailable());
+    }
+
+    fn r2d2_unavailable() -> r2d2::Error {
+        let manager = r2d2_sqlite::SqliteConnectionManager::file("/nonexistent/dir/x.db");
+        r2d2::Pool::builder()
+            .connection_timeout(std::time::Duration::from_millis(10))
+            .build(manager)
+            .expect_err("no pool on a missing directory")
+    }
 
     #[test]
     fn placeholders_become_numbered_for_sqlite() {

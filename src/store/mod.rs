@@ -66,6 +66,9 @@ pub enum StoreError {
     Setup(String),
     #[error("database task failed: {0}")]
     Task(String),
+    /// What the statement that failed was doing ("inserting into inbound"), around the error.
+    #[error("{operation}: {error}")]
+    During { operation: String, error: Box<StoreError> },
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -115,13 +118,29 @@ impl StoreError {
         StoreError::Decode { column: column.to_string(), problem: problem.into() }
     }
 
+    /// This error, said to have happened while running `sql` (named by its verb and table).
+    pub(crate) fn during(self, sql: &str) -> StoreError {
+        match self {
+            already @ StoreError::During { .. } => already,
+            error => StoreError::During { operation: db::operation(sql), error: Box::new(error) },
+        }
+    }
+
+    /// The error under the operation it happened in.
+    pub fn cause(&self) -> &StoreError {
+        match self {
+            StoreError::During { error, .. } => error.cause(),
+            error => error,
+        }
+    }
+
     /// True when the database cannot take this right now (locked, busy, unreachable, out of
     /// connections): the caller should retry later rather than give up on the message.
     /// A full disk and every I/O error count too: they say nothing about the message, and
     /// space freed or a disk replaced lets the same message through.
     pub fn is_unavailable(&self) -> bool {
         use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked, DiskFull, SystemIoFailure};
-        match self {
+        match self.cause() {
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
                 matches!(e.code, DatabaseBusy | DatabaseLocked | CannotOpen | DiskFull | SystemIoFailure)
             }
@@ -147,7 +166,7 @@ impl StoreError {
 
     /// True when a unique constraint was violated (a concurrent writer got there first).
     pub fn is_unique_violation(&self) -> bool {
-        match self {
+        match self.cause() {
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
                 e.code == rusqlite::ErrorCode::ConstraintViolation
                     && matches!(
