@@ -197,6 +197,66 @@ impl Browser {
         found.unwrap_or_else(|e| panic!("browser: no element matches `{css}` after {TIMEOUT:?}: {e}"))
     }
 
+    /// Makes the page's viewport `width` x `height` CSS pixels: sets the window size, then corrects
+    /// it by what the page reports (the window may be larger than its viewport).
+    pub async fn set_viewport(&self, width: u32, height: u32) {
+        let mut window = (width, height);
+        for _ in 0..3 {
+            let resized = within(CALL_TIMEOUT, self.client.set_window_size(window.0, window.1)).await;
+            resized.unwrap_or_else(|e| panic!("browser: window size {window:?}: {e}"));
+            let inner = self.execute("return [window.innerWidth, window.innerHeight]").await;
+            let inner = (inner[0].as_i64().unwrap_or(0), inner[1].as_i64().unwrap_or(0));
+            if inner == (i64::from(width), i64::from(height)) {
+                return;
+            }
+            let fix = |window: u32, want: u32, got: i64| {
+                u32::try_from(i64::from(window) + i64::from(want) - got).unwrap_or(window)
+            };
+            window = (fix(window.0, width, inner.0), fix(window.1, height, inner.1));
+        }
+        let inner = self.execute("return [window.innerWidth, window.innerHeight]").await;
+        panic!("browser: cannot make the viewport {width}x{height}; it is {inner}");
+    }
+
+    /// The height of the whole page at the current width, in CSS pixels.
+    pub async fn page_height(&self) -> u32 {
+        let height = self.execute("return document.scrollingElement.scrollHeight").await;
+        height.as_u64().and_then(|h| u32::try_from(h).ok()).unwrap_or(0)
+    }
+
+    /// A PNG of the viewport, written to `path`.
+    pub async fn screenshot(&self, path: &Path) {
+        let png = within(CALL_TIMEOUT, self.client.screenshot()).await;
+        let png = png.unwrap_or_else(|e| panic!("browser: screenshot: {e}"));
+        std::fs::write(path, png).unwrap_or_else(|e| panic!("browser: write {}: {e}", path.display()));
+    }
+
+    /// What is wrong with the current page's layout at the current width, in words (empty when
+    /// nothing): the page scrolls sideways (with the elements that stick out), a class in the DOM
+    /// has no rule in the page's stylesheets, or no stylesheet loaded at all.
+    pub async fn layout_problems(&self) -> Vec<String> {
+        let found = self.execute(LAYOUT_CHECK).await;
+        let list = |key: &str| -> Vec<String> {
+            found[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
+        };
+        let mut problems = Vec::new();
+        if found["rules"].as_u64().unwrap_or(0) == 0 {
+            problems.push("no stylesheet rule loaded".to_string());
+        }
+        let overflow = found["overflow"].as_i64().unwrap_or(0);
+        if overflow > 0 {
+            problems.push(format!(
+                "the page is {overflow}px wider than the viewport; sticking out: {}",
+                list("wide").join(", ")
+            ));
+        }
+        let unstyled = list("unstyled");
+        if !unstyled.is_empty() {
+            problems.push(format!("classes without a rule in the stylesheets: {}", unstyled.join(", ")));
+        }
+        problems
+    }
+
     /// chromedriver's log so far (for a failing test's message).
     pub fn driver_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("chromedriver.log")).unwrap_or_default()
@@ -216,6 +276,51 @@ impl Drop for Browser {
         kill_group(&mut self.driver);
     }
 }
+
+/// Run in the page by [`Browser::layout_problems`]: the number of style rules, how far the page
+/// scrolls sideways and which elements reach past the viewport (outside boxes that clip or scroll
+/// them), and the classes used in the DOM that no selector of the stylesheets names.
+const LAYOUT_CHECK: &str = r#"
+const named = new Set();
+let rules = 0;
+const walk = (list) => {
+  for (const rule of list) {
+    rules += 1;
+    if (rule.selectorText) {
+      for (const m of rule.selectorText.matchAll(/\.(-?[_a-zA-Z][_a-zA-Z0-9-]*)/g)) named.add(m[1]);
+    }
+    if (rule.cssRules) walk(rule.cssRules);
+  }
+};
+for (const sheet of document.styleSheets) walk(sheet.cssRules);
+const used = new Set();
+for (const element of document.querySelectorAll('[class]')) {
+  for (const name of element.classList) used.add(name);
+}
+const clipped = (element) => {
+  for (let e = element.parentElement; e && e !== document.body; e = e.parentElement) {
+    const style = getComputedStyle(e);
+    if (style.overflowX !== 'visible') return true;
+  }
+  return false;
+};
+const width = window.innerWidth;
+const wide = [];
+for (const element of document.body.querySelectorAll('*')) {
+  const box = element.getBoundingClientRect();
+  if (box.width > 0 && box.right > width + 0.5 && !clipped(element)) {
+    const name = element.tagName.toLowerCase() + (element.className ? '.' + String(element.className).trim().split(/\s+/).join('.') : '');
+    wide.push(name + ' (' + Math.round(box.left) + '..' + Math.round(box.right) + ')');
+    if (wide.length >= 8) break;
+  }
+}
+return {
+  rules,
+  overflow: document.scrollingElement.scrollWidth - width,
+  wide,
+  unstyled: [...used].filter((name) => !named.has(name)).sort(),
+};
+"#;
 
 fn spawn_driver(port: u16, home: &Path, log: &Path) -> Child {
     std::fs::create_dir_all(home.join("tmp")).expect("browser temp dir");
