@@ -368,7 +368,10 @@ async fn every_page_at_desktop_and_phone_width() {
     browser.click(".original a").await;
     assert!(shows(&browser, "Invoice 2026-114").await);
     shots.take(&browser, "ticket-formatted").await;
-    shots.visit(&browser, "link-gone", &view_link(&h, &base, busy.0, "ann@acme.com", now - 1).await).await;
+    // Links expire on the hour (token.rs): one that ended two hours ago is gone.
+    browser.goto(&view_link(&h, &base, busy.0, "ann@acme.com", now - 2 * 3_600_000).await).await;
+    assert!(shows(&browser, "This link has expired").await, "{}", browser.page_source().await);
+    shots.take(&browser, "link-gone").await;
     browser.goto(&ann_link).await;
     browser
         .execute(
@@ -415,7 +418,10 @@ async fn every_page_at_desktop_and_phone_width() {
     browser.click("form.access button[type=submit]").await;
     assert!(shows(&browser, "class=\"tabs\"").await, "{}", browser.page_source().await);
     shots.take(&browser, "console-queue").await;
-    shots.visit(&browser, "console-queue-pending", &url("/agent?queue=pending")).await;
+    // An empty queue: "My teams" (alice is in no team).
+    browser.click(".tabs li:nth-child(3) a").await;
+    assert!(shows(&browser, "class=\"empty\"").await, "{}", browser.page_source().await);
+    shots.take(&browser, "console-queue-empty").await;
     shots.visit(&browser, "console-ticket", &url(&format!("/agent/t/{}?done=reply", busy.1))).await;
     shots.visit(&browser, "console-users", &url("/agent/users")).await;
     let carol = id_of(&h, "SELECT CAST(id AS TEXT) FROM users WHERE email = $1", "carol@globex.com").await;
