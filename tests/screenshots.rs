@@ -418,6 +418,12 @@ async fn every_page_at_desktop_and_phone_width() {
     browser.click("form.access button[type=submit]").await;
     assert!(shows(&browser, "class=\"tabs\"").await, "{}", browser.page_source().await);
     shots.take(&browser, "console-queue").await;
+    // A keyboard user: the first Tab shows the skip link, the next ones walk the bar to the tabs.
+    browser.goto(&url("/agent")).await;
+    assert_eq!(browser.press_tab(1).await, "Skip to content");
+    shots.take(&browser, "keyboard-skip-link").await;
+    assert!(browser.press_tab(7).await.starts_with("Open"), "the queue tabs follow the bar");
+    shots.take(&browser, "keyboard-queue-tab").await;
     // An empty queue: "My teams" (alice is in no team).
     browser.click(".tabs li:nth-child(3) a").await;
     assert!(shows(&browser, "class=\"empty\"").await, "{}", browser.page_source().await);

@@ -218,6 +218,24 @@ impl Browser {
         panic!("browser: cannot make the viewport {width}x{height}; it is {inner}");
     }
 
+    /// Presses Tab `times` times, as a keyboard user moving through the page; returns the text of
+    /// the element that has focus then.
+    pub async fn press_tab(&self, times: usize) -> String {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        use fantoccini::key::Key;
+        let mut keys = KeyActions::new("keyboard".to_string());
+        for _ in 0..times {
+            keys = keys
+                .then(KeyAction::Down { value: Key::Tab.into() })
+                .then(KeyAction::Up { value: Key::Tab.into() });
+        }
+        let pressed = within(CALL_TIMEOUT, self.client.perform_actions(keys)).await;
+        pressed.unwrap_or_else(|e| panic!("browser: press Tab: {e}"));
+        let focused =
+            self.execute("return document.activeElement ? document.activeElement.textContent : ''").await;
+        focused.as_str().unwrap_or_default().trim().to_string()
+    }
+
     /// The height of the whole page at the current width, in CSS pixels.
     pub async fn page_height(&self) -> u32 {
         let height = self.execute("return document.scrollingElement.scrollHeight").await;
