@@ -250,8 +250,9 @@ impl Browser {
     }
 
     /// What is wrong with the current page's layout at the current width, in words (empty when
-    /// nothing): the page scrolls sideways (with the elements that stick out), a class in the DOM
-    /// has no rule in the page's stylesheets, or no stylesheet loaded at all.
+    /// nothing): the page scrolls sideways (with the elements that stick out), text is fainter
+    /// against its background than WCAG AA allows, a class in the DOM has no rule in the page's
+    /// stylesheets, or no stylesheet loaded at all.
     pub async fn layout_problems(&self) -> Vec<String> {
         let found = self.execute(LAYOUT_CHECK).await;
         let list = |key: &str| -> Vec<String> {
@@ -267,6 +268,10 @@ impl Browser {
                 "the page is {overflow}px wider than the viewport; sticking out: {}",
                 list("wide").join(", ")
             ));
+        }
+        let faint = list("faint");
+        if !faint.is_empty() {
+            problems.push(format!("text below WCAG AA contrast (4.5:1, large 3:1): {}", faint.join("; ")));
         }
         let unstyled = list("unstyled");
         if !unstyled.is_empty() {
@@ -297,7 +302,8 @@ impl Drop for Browser {
 
 /// Run in the page by [`Browser::layout_problems`]: the number of style rules, how far the page
 /// scrolls sideways and which elements reach past the viewport (outside boxes that clip or scroll
-/// them), and the classes used in the DOM that no selector of the stylesheets names.
+/// them), the classes used in the DOM that no selector of the stylesheets names, and text whose
+/// contrast with the background behind it (background colours composed up the tree) is below AA.
 const LAYOUT_CHECK: &str = r#"
 const named = new Set();
 let rules = 0;
@@ -332,11 +338,58 @@ for (const element of document.body.querySelectorAll('*')) {
     if (wide.length >= 8) break;
   }
 }
+const rgba = (color) => {
+  const m = color.match(/rgba?\(([^)]+)\)/);
+  if (!m) return [0, 0, 0, 0];
+  const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+  return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+};
+const over = (top, below) => {
+  const a = top[3];
+  return [0, 1, 2].map((i) => top[i] * a + below[i] * (1 - a)).concat([1]);
+};
+const background = (element) => {
+  const layers = [];
+  for (let e = element; e; e = e.parentElement) {
+    const layer = rgba(getComputedStyle(e).backgroundColor);
+    if (layer[3] > 0) layers.push(layer);
+    if (layer[3] >= 1) break;
+  }
+  return layers.reverse().reduce((below, top) => over(top, below), [255, 255, 255, 1]);
+};
+const luminance = (c) => {
+  const [r, g, b] = c.slice(0, 3).map((v) => {
+    v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+};
+const faint = [];
+for (const element of document.body.querySelectorAll('*')) {
+  if (element.closest('.visually-hidden, option, select')) continue;
+  const text = [...element.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join('').trim();
+  if (!text) continue;
+  const style = getComputedStyle(element);
+  const box = element.getBoundingClientRect();
+  if (style.visibility !== 'visible' || box.width === 0 || box.height === 0) continue;
+  const back = background(element);
+  const fore = over(rgba(style.color), back);
+  const [light, dark] = [luminance(fore), luminance(back)].sort((a, b) => b - a);
+  const ratio = (light + 0.05) / (dark + 0.05);
+  const size = parseFloat(style.fontSize);
+  const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+  if (ratio < (large ? 3 : 4.5)) {
+    const name = element.tagName.toLowerCase() + (element.className ? '.' + String(element.className).trim().split(/\s+/).join('.') : '');
+    faint.push(name + ' "' + text.slice(0, 30) + '" ' + ratio.toFixed(2) + ':1');
+    if (faint.length >= 8) break;
+  }
+}
 return {
   rules,
   overflow: document.scrollingElement.scrollWidth - width,
   wide,
   unstyled: [...used].filter((name) => !named.has(name)).sort(),
+  faint,
 };
 "#;
 
