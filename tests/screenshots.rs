@@ -1,7 +1,8 @@
 //! Every page the web endpoint serves, in a real browser (headless Chromium) at 1280 and 390 px
-//! wide: each is saved as a PNG under `target/screenshots/` (full page; open them and judge them as
-//! a customer or an agent would), and checked in the browser: the page never scrolls sideways, and
-//! every class in its DOM has a rule in the stylesheet. Without a browser, every class a template
+//! wide, in the light and the dark palette: each is saved as a PNG under `target/screenshots/`
+//! (full page; open them and judge them as a customer or an agent would), and checked in the
+//! browser: the page never scrolls sideways, every text meets WCAG AA contrast, and every class in
+//! its DOM has a rule in the stylesheet. Without a browser, every class a template
 //! writes must be named in `site.css`. One site, one browser session, pages in the order a
 //! customer and then an agent meet them.
 
@@ -129,18 +130,24 @@ impl Shots {
         Shots { dir, taken: 0, problems: Vec::new() }
     }
 
-    /// The page the browser shows now, as `NAME-1280.png` and `NAME-390.png`.
+    /// The page the browser shows now, as `NAME-1280.png`, `NAME-390.png` and, in the dark
+    /// palette, `NAME-1280-dark.png` and `NAME-390-dark.png`.
     async fn take(&mut self, browser: &Browser, name: &str) {
-        for width in WIDTHS {
-            browser.set_viewport(width, HEIGHT).await;
-            for problem in browser.layout_problems().await {
-                self.problems.push(format!("{name} at {width}px: {problem}"));
+        for dark in [false, true] {
+            browser.prefer_dark(dark).await;
+            let scheme = if dark { "-dark" } else { "" };
+            for width in WIDTHS {
+                browser.set_viewport(width, HEIGHT).await;
+                for problem in browser.layout_problems().await {
+                    self.problems.push(format!("{name} at {width}px{scheme}: {problem}"));
+                }
+                let height = browser.page_height().await.clamp(HEIGHT / 2, MAX_HEIGHT);
+                browser.set_viewport(width, height).await;
+                browser.screenshot(&self.dir.join(format!("{name}-{width}{scheme}.png"))).await;
+                self.taken += 1;
             }
-            let height = browser.page_height().await.clamp(HEIGHT / 2, MAX_HEIGHT);
-            browser.set_viewport(width, height).await;
-            browser.screenshot(&self.dir.join(format!("{name}-{width}.png"))).await;
-            self.taken += 1;
         }
+        browser.prefer_dark(false).await;
         browser.set_viewport(WIDTHS[0], HEIGHT).await;
     }
 
@@ -460,6 +467,6 @@ async fn every_page_at_desktop_and_phone_width() {
     // Carol's invitation from the console, opened by Carol.
     shots.visit(&browser, "password-invite", &mailed_link(&h, "account_invite").await).await;
 
-    assert!(shots.taken >= 60, "only {} screenshots", shots.taken);
+    assert!(shots.taken >= 120, "only {} screenshots", shots.taken);
     assert!(shots.problems.is_empty(), "layout problems:\n{}", shots.problems.join("\n"));
 }

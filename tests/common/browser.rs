@@ -236,6 +236,25 @@ impl Browser {
         focused.as_str().unwrap_or_default().trim().to_string()
     }
 
+    /// Makes the page match `prefers-color-scheme: dark` (or light), as a system set to dark mode
+    /// would: Chrome DevTools' `Emulation.setEmulatedMedia`, sent through chromedriver.
+    pub async fn prefer_dark(&self, dark: bool) {
+        let session = self.session.clone().expect("browser: no session id");
+        let body = json!({
+            "cmd": "Emulation.setEmulatedMedia",
+            "params": { "features": [{ "name": "prefers-color-scheme", "value": if dark { "dark" } else { "light" } }] },
+        });
+        let (port, path) = (self.port, format!("/session/{session}/goog/cdp/execute"));
+        let answer =
+            tokio::task::spawn_blocking(move || driver_request(port, "POST", &path, &body.to_string()))
+                .await
+                .expect("browser: CDP request task");
+        let answer = answer.unwrap_or_else(|e| panic!("browser: CDP Emulation.setEmulatedMedia: {e}"));
+        assert!(answer.starts_with("HTTP/1.1 200"), "browser: CDP Emulation.setEmulatedMedia: {answer}");
+        let matches = self.execute("return matchMedia('(prefers-color-scheme: dark)').matches").await;
+        assert_eq!(matches, json!(dark), "browser: the page does not see the emulated colour scheme");
+    }
+
     /// The height of the whole page at the current width, in CSS pixels.
     pub async fn page_height(&self) -> u32 {
         let height = self.execute("return document.scrollingElement.scrollHeight").await;
@@ -442,16 +461,23 @@ fn kill_group(child: &mut Child) {
 }
 
 /// `DELETE /session/{id}` to chromedriver with plain blocking I/O; returns once chromedriver has
-/// answered (it answers when Chromium has quit). chromedriver keeps the connection open despite
-/// `Connection: close`, so this reads the response up to its Content-Length, not to EOF.
+/// answered (it answers when Chromium has quit).
 fn delete_session(port: u16, session: &str) -> std::io::Result<()> {
+    driver_request(port, "DELETE", &format!("/session/{session}"), "").map(drop)
+}
+
+/// One request to chromedriver with plain blocking I/O; returns the whole response (head and
+/// body). chromedriver keeps the connection open despite `Connection: close`, so this reads the
+/// response up to its Content-Length, not to EOF.
+fn driver_request(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<String> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.set_write_timeout(Some(Duration::from_secs(2)))?;
     let request = format!(
-        "DELETE /session/{session} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\
-         Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     );
     stream.write_all(request.as_bytes())?;
     let mut response = Vec::new();
@@ -465,11 +491,11 @@ fn delete_session(port: u16, session: &str) -> std::io::Result<()> {
                 .and_then(|v| v.trim().parse::<usize>().ok())
                 .unwrap_or(0);
             if response.len() >= end + 4 + length {
-                return Ok(());
+                return Ok(String::from_utf8_lossy(&response).into_owned());
             }
         }
         match stream.read(&mut buf)? {
-            0 => return Ok(()),
+            0 => return Ok(String::from_utf8_lossy(&response).into_owned()),
             n => response.extend_from_slice(&buf[..n]),
         }
     }
