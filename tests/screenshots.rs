@@ -131,7 +131,8 @@ impl Shots {
     }
 
     /// The page the browser shows now, as `NAME-1280.png`, `NAME-390.png` and, in the dark
-    /// palette, `NAME-1280-dark.png` and `NAME-390-dark.png`.
+    /// palette, `NAME-1280-dark.png` and `NAME-390-dark.png`. Leaves the browser dark, at the
+    /// phone's width (the next page is taken from the start again).
     async fn take(&mut self, browser: &Browser, name: &str) {
         for dark in [false, true] {
             browser.prefer_dark(dark).await;
@@ -147,8 +148,6 @@ impl Shots {
                 self.taken += 1;
             }
         }
-        browser.prefer_dark(false).await;
-        browser.set_viewport(WIDTHS[0], HEIGHT).await;
     }
 
     /// Opens `url`, then takes it.

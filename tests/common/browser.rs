@@ -201,11 +201,10 @@ impl Browser {
     /// it by what the page reports (the window may be larger than its viewport).
     pub async fn set_viewport(&self, width: u32, height: u32) {
         let mut window = (width, height);
-        for _ in 0..3 {
+        for _ in 0..5 {
             let resized = within(CALL_TIMEOUT, self.client.set_window_size(window.0, window.1)).await;
             resized.unwrap_or_else(|e| panic!("browser: window size {window:?}: {e}"));
-            let inner = self.execute("return [window.innerWidth, window.innerHeight]").await;
-            let inner = (inner[0].as_i64().unwrap_or(0), inner[1].as_i64().unwrap_or(0));
+            let inner = self.settled_viewport((i64::from(width), i64::from(height))).await;
             if inner == (i64::from(width), i64::from(height)) {
                 return;
             }
@@ -253,6 +252,23 @@ impl Browser {
         assert!(answer.starts_with("HTTP/1.1 200"), "browser: CDP Emulation.setEmulatedMedia: {answer}");
         let matches = self.execute("return matchMedia('(prefers-color-scheme: dark)').matches").await;
         assert_eq!(matches, json!(dark), "browser: the page does not see the emulated colour scheme");
+    }
+
+    /// The viewport's size once the page has taken a resize in (the renderer learns it a moment
+    /// after the window changed): `want` as soon as it shows, else the same answer twice in a
+    /// row, 20 ms apart, or the last one after a second.
+    async fn settled_viewport(&self, want: (i64, i64)) -> (i64, i64) {
+        let mut last = (-1, -1);
+        for _ in 0..50 {
+            let inner = self.execute("return [window.innerWidth, window.innerHeight]").await;
+            let inner = (inner[0].as_i64().unwrap_or(0), inner[1].as_i64().unwrap_or(0));
+            if inner == want || inner == last {
+                return inner;
+            }
+            last = inner;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        last
     }
 
     /// The height of the whole page at the current width, in CSS pixels.
