@@ -343,6 +343,8 @@ async fn every_page_at_desktop_and_phone_width() {
 
     // A visitor: the portal, its forms and what they answer.
     shots.visit(&browser, "portal-home", &url("/")).await;
+    let home = "return document.querySelector('.brand').getAttribute('href')";
+    assert_eq!(browser.execute(home).await, "/", "customer pages lead home to the portal");
     shots.visit(&browser, "login", &url("/login")).await;
     browser.fill("input[name=email]", "ann@acme.com").await;
     browser.fill("input[name=password]", "not her password").await;
@@ -420,6 +422,7 @@ async fn every_page_at_desktop_and_phone_width() {
 
     // An agent: sign-in, the console, two-factor sign-in.
     shots.visit(&browser, "agent-login", &url("/agent/login")).await;
+    assert_eq!(browser.execute(home).await, "/agent", "staff pages lead home to the console");
     browser.fill("input[name=login]", "alice@example.com").await;
     browser.fill("input[name=password]", "blue velvet staircase").await;
     browser.click("form.access button[type=submit]").await;
