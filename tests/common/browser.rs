@@ -197,6 +197,124 @@ impl Browser {
         found.unwrap_or_else(|e| panic!("browser: no element matches `{css}` after {TIMEOUT:?}: {e}"))
     }
 
+    /// Makes the page's viewport `width` x `height` CSS pixels: sets the window size, then corrects
+    /// it by what the page reports (the window may be larger than its viewport).
+    pub async fn set_viewport(&self, width: u32, height: u32) {
+        let mut window = (width, height);
+        for _ in 0..5 {
+            let resized = within(CALL_TIMEOUT, self.client.set_window_size(window.0, window.1)).await;
+            resized.unwrap_or_else(|e| panic!("browser: window size {window:?}: {e}"));
+            let inner = self.settled_viewport((i64::from(width), i64::from(height))).await;
+            if inner == (i64::from(width), i64::from(height)) {
+                return;
+            }
+            let fix = |window: u32, want: u32, got: i64| {
+                u32::try_from(i64::from(window) + i64::from(want) - got).unwrap_or(window)
+            };
+            window = (fix(window.0, width, inner.0), fix(window.1, height, inner.1));
+        }
+        let inner = self.execute("return [window.innerWidth, window.innerHeight]").await;
+        panic!("browser: cannot make the viewport {width}x{height}; it is {inner}");
+    }
+
+    /// Presses Tab `times` times, as a keyboard user moving through the page; returns the text of
+    /// the element that has focus then.
+    pub async fn press_tab(&self, times: usize) -> String {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        use fantoccini::key::Key;
+        let mut keys = KeyActions::new("keyboard".to_string());
+        for _ in 0..times {
+            keys = keys
+                .then(KeyAction::Down { value: Key::Tab.into() })
+                .then(KeyAction::Up { value: Key::Tab.into() });
+        }
+        let pressed = within(CALL_TIMEOUT, self.client.perform_actions(keys)).await;
+        pressed.unwrap_or_else(|e| panic!("browser: press Tab: {e}"));
+        let focused =
+            self.execute("return document.activeElement ? document.activeElement.textContent : ''").await;
+        focused.as_str().unwrap_or_default().trim().to_string()
+    }
+
+    /// Makes the page match `prefers-color-scheme: dark` (or light), as a system set to dark mode
+    /// would: Chrome DevTools' `Emulation.setEmulatedMedia`, sent through chromedriver.
+    pub async fn prefer_dark(&self, dark: bool) {
+        let session = self.session.clone().expect("browser: no session id");
+        let body = json!({
+            "cmd": "Emulation.setEmulatedMedia",
+            "params": { "features": [{ "name": "prefers-color-scheme", "value": if dark { "dark" } else { "light" } }] },
+        });
+        let (port, path) = (self.port, format!("/session/{session}/goog/cdp/execute"));
+        let answer =
+            tokio::task::spawn_blocking(move || driver_request(port, "POST", &path, &body.to_string()))
+                .await
+                .expect("browser: CDP request task");
+        let answer = answer.unwrap_or_else(|e| panic!("browser: CDP Emulation.setEmulatedMedia: {e}"));
+        assert!(answer.starts_with("HTTP/1.1 200"), "browser: CDP Emulation.setEmulatedMedia: {answer}");
+        let matches = self.execute("return matchMedia('(prefers-color-scheme: dark)').matches").await;
+        assert_eq!(matches, json!(dark), "browser: the page does not see the emulated colour scheme");
+    }
+
+    /// The viewport's size once the page has taken a resize in (the renderer learns it a moment
+    /// after the window changed): `want` as soon as it shows, else the same answer twice in a
+    /// row, 20 ms apart, or the last one after a second.
+    async fn settled_viewport(&self, want: (i64, i64)) -> (i64, i64) {
+        let mut last = (-1, -1);
+        for _ in 0..50 {
+            let inner = self.execute("return [window.innerWidth, window.innerHeight]").await;
+            let inner = (inner[0].as_i64().unwrap_or(0), inner[1].as_i64().unwrap_or(0));
+            if inner == want || inner == last {
+                return inner;
+            }
+            last = inner;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        last
+    }
+
+    /// The height of the whole page at the current width, in CSS pixels.
+    pub async fn page_height(&self) -> u32 {
+        let height = self.execute("return document.scrollingElement.scrollHeight").await;
+        height.as_u64().and_then(|h| u32::try_from(h).ok()).unwrap_or(0)
+    }
+
+    /// A PNG of the viewport, written to `path`.
+    pub async fn screenshot(&self, path: &Path) {
+        let png = within(CALL_TIMEOUT, self.client.screenshot()).await;
+        let png = png.unwrap_or_else(|e| panic!("browser: screenshot: {e}"));
+        std::fs::write(path, png).unwrap_or_else(|e| panic!("browser: write {}: {e}", path.display()));
+    }
+
+    /// What is wrong with the current page's layout at the current width, in words (empty when
+    /// nothing): the page scrolls sideways (with the elements that stick out), text is fainter
+    /// against its background than WCAG AA allows, a class in the DOM has no rule in the page's
+    /// stylesheets, or no stylesheet loaded at all.
+    pub async fn layout_problems(&self) -> Vec<String> {
+        let found = self.execute(LAYOUT_CHECK).await;
+        let list = |key: &str| -> Vec<String> {
+            found[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
+        };
+        let mut problems = Vec::new();
+        if found["rules"].as_u64().unwrap_or(0) == 0 {
+            problems.push("no stylesheet rule loaded".to_string());
+        }
+        let overflow = found["overflow"].as_i64().unwrap_or(0);
+        if overflow > 0 {
+            problems.push(format!(
+                "the page is {overflow}px wider than the viewport; sticking out: {}",
+                list("wide").join(", ")
+            ));
+        }
+        let faint = list("faint");
+        if !faint.is_empty() {
+            problems.push(format!("text below WCAG AA contrast (4.5:1, large 3:1): {}", faint.join("; ")));
+        }
+        let unstyled = list("unstyled");
+        if !unstyled.is_empty() {
+            problems.push(format!("classes without a rule in the stylesheets: {}", unstyled.join(", ")));
+        }
+        problems
+    }
+
     /// chromedriver's log so far (for a failing test's message).
     pub fn driver_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("chromedriver.log")).unwrap_or_default()
@@ -216,6 +334,12 @@ impl Drop for Browser {
         kill_group(&mut self.driver);
     }
 }
+
+/// Run in the page by [`Browser::layout_problems`]: the number of style rules, how far the page
+/// scrolls sideways and which elements reach past the viewport (outside boxes that clip or scroll
+/// them), the classes used in the DOM that no selector of the stylesheets names, and text whose
+/// contrast with the background behind it (background colours composed up the tree) is below AA.
+const LAYOUT_CHECK: &str = include_str!("layout_check.js");
 
 fn spawn_driver(port: u16, home: &Path, log: &Path) -> Child {
     std::fs::create_dir_all(home.join("tmp")).expect("browser temp dir");
@@ -266,16 +390,23 @@ fn kill_group(child: &mut Child) {
 }
 
 /// `DELETE /session/{id}` to chromedriver with plain blocking I/O; returns once chromedriver has
-/// answered (it answers when Chromium has quit). chromedriver keeps the connection open despite
-/// `Connection: close`, so this reads the response up to its Content-Length, not to EOF.
+/// answered (it answers when Chromium has quit).
 fn delete_session(port: u16, session: &str) -> std::io::Result<()> {
+    driver_request(port, "DELETE", &format!("/session/{session}"), "").map(drop)
+}
+
+/// One request to chromedriver with plain blocking I/O; returns the whole response (head and
+/// body). chromedriver keeps the connection open despite `Connection: close`, so this reads the
+/// response up to its Content-Length, not to EOF.
+fn driver_request(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<String> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.set_write_timeout(Some(Duration::from_secs(2)))?;
     let request = format!(
-        "DELETE /session/{session} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\
-         Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     );
     stream.write_all(request.as_bytes())?;
     let mut response = Vec::new();
@@ -289,11 +420,11 @@ fn delete_session(port: u16, session: &str) -> std::io::Result<()> {
                 .and_then(|v| v.trim().parse::<usize>().ok())
                 .unwrap_or(0);
             if response.len() >= end + 4 + length {
-                return Ok(());
+                return Ok(String::from_utf8_lossy(&response).into_owned());
             }
         }
         match stream.read(&mut buf)? {
-            0 => return Ok(()),
+            0 => return Ok(String::from_utf8_lossy(&response).into_owned()),
             n => response.extend_from_slice(&buf[..n]),
         }
     }
