@@ -15,7 +15,7 @@ use common::browser::{Browser, shows, site_with};
 use common::{Harness, Mail, created};
 use mailgate::auth::token::{Claims, Participant, Purpose};
 use mailgate::clock::Clock;
-use mailgate::ingest::ConsoleAction;
+use mailgate::workflow::ConsoleAction;
 
 /// The widths every page is judged at: a desktop screen and a phone.
 const WIDTHS: [u32; 2] = [1280, 390];
@@ -208,7 +208,7 @@ async fn view_link(
         expires_at_ms,
         epoch: 0,
     };
-    format!("{base}/t/{}", h.ingestor.settings().keyring.link(&claims))
+    format!("{base}/t/{}", h.app.settings().keyring.link(&claims))
 }
 
 /// The id the query finds for `bind`.
@@ -238,7 +238,7 @@ async fn a_working_day(h: &Harness) -> (Ticket, Ticket) {
     );
     let number = busy.1.parse().unwrap();
     h.clock.advance_ms(7 * 60_000);
-    h.ingestor
+    h.workflows
         .console_write(
             &number,
             "alice",
@@ -248,7 +248,7 @@ async fn a_working_day(h: &Harness) -> (Ticket, Ticket) {
         .await
         .unwrap();
     h.clock.advance_ms(3 * 60_000);
-    h.ingestor
+    h.workflows
         .console_write(
             &number,
             "alice",
@@ -258,8 +258,8 @@ async fn a_working_day(h: &Harness) -> (Ticket, Ticket) {
         )
         .await
         .unwrap();
-    h.ingestor.console_change(&number, ConsoleAction::Priority(Priority::High)).await.unwrap();
-    h.ingestor.console_change(&number, ConsoleAction::Status(Status::Pending)).await.unwrap();
+    h.workflows.console_change(&number, ConsoleAction::Priority(Priority::High)).await.unwrap();
+    h.workflows.console_change(&number, ConsoleAction::Status(Status::Pending)).await.unwrap();
     h.clock.advance_ms(25 * 60_000);
     let answer = Mail::new(
         "Ann Example <ann@acme.com>",
@@ -315,10 +315,10 @@ async fn a_working_day(h: &Harness) -> (Ticket, Ticket) {
         let (_, number) = created(&h.pipe(&Mail::new(from, subject, "Details in the mail.").build()).await);
         let number = number.parse().unwrap();
         if let Some(priority) = priority {
-            h.ingestor.console_change(&number, ConsoleAction::Priority(priority)).await.unwrap();
+            h.workflows.console_change(&number, ConsoleAction::Priority(priority)).await.unwrap();
         }
         if let Some(status) = status {
-            h.ingestor.console_change(&number, ConsoleAction::Status(status)).await.unwrap();
+            h.workflows.console_change(&number, ConsoleAction::Status(status)).await.unwrap();
         }
     }
     (busy, html)
@@ -332,9 +332,7 @@ async fn every_page_at_desktop_and_phone_width() {
     let extra = format!("[auth]\ntotp_key_file = \"{}\"\n", key.display());
     let Some((h, base)) = site_with(&extra).await else { return };
     let (busy, html) = a_working_day(&h).await;
-    let ingestor =
-        mailgate::app::open_with_clock(&h.config, std::sync::Arc::new(h.clock.clone())).await.unwrap();
-    let accounts = mailgate::accounts::Accounts::new(&h.config, std::sync::Arc::new(ingestor));
+    let accounts = mailgate::accounts::Accounts::new(&h.config, h.app.clone());
     accounts.set_agent_password("alice", "blue velvet staircase").await.unwrap();
     let url = |path: &str| format!("{base}{path}");
 
