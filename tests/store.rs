@@ -37,7 +37,7 @@ async fn an_unknown_word_in_a_column_is_an_error_naming_it(backend: Backend) {
         .read(move |tx| mailgate::store::tickets::find_ticket_state_by_number(tx, &number.parse().unwrap()))
         .await
         .unwrap_err();
-    assert_eq!(err.to_string(), "column tickets.status: unknown value \"escalated\"");
+    assert_eq!(err.to_string(), "reading tickets: column tickets.status: unknown value \"escalated\"");
     h.write(move |tx| {
         tx.execute("UPDATE participants SET role = 'boss' WHERE ticket_id = $1", mailgate::params![ticket])
     })
@@ -48,7 +48,7 @@ async fn an_unknown_word_in_a_column_is_an_error_naming_it(backend: Backend) {
         .read(move |tx| mailgate::store::tickets::list_participants(tx, ticket))
         .await
         .unwrap_err();
-    assert_eq!(err.to_string(), "column participants.role: unknown value \"boss\"");
+    assert_eq!(err.to_string(), "reading participants: column participants.role: unknown value \"boss\"");
 }
 
 async fn migrations_are_idempotent(backend: Backend) {

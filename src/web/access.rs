@@ -11,11 +11,11 @@ use std::time::Duration;
 use axum::Form;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use serde_json::json;
 
-use super::WebState;
+use super::{WebError, WebState};
 
 /// Requests from one client address: a burst of 5, then one a minute.
 const PER_CLIENT: (u32, Duration) = (5, Duration::from_secs(60));
@@ -96,10 +96,10 @@ pub async fn request(
     Form(form): Form<AccessForm>,
 ) -> Response {
     if !super::session::anon_csrf_ok(&state, &headers, &form.csrf) {
-        return super::session::forbidden(&state);
+        return super::session::forbidden();
     }
     if !state.limits.admit(state.accounts.client_address(peer.ip(), &headers), &form.email) {
-        return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
+        return WebError::TooMany.into_response();
     }
     let workflows = state.workflows.clone();
     tokio::spawn(async move {

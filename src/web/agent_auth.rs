@@ -20,6 +20,7 @@ use crate::auth::provider::RequestInfo;
 use crate::core::ids::{AgentId, UserId};
 use crate::store::accounts as account_store;
 use crate::store::sessions::{Holder, Stage};
+use crate::web::WebError;
 
 #[derive(serde::Deserialize)]
 pub struct LoginForm {
@@ -80,7 +81,7 @@ pub async fn login_form(
     match state.accounts.sign_in_from_request(Realm::Agent, &request).await {
         Ok(Some(SignIn::Granted { holder, stage })) => return start(&state, holder, stage).await,
         Ok(_) => {}
-        Err(error) => return failure(&state, &error),
+        Err(error) => return failure(&error),
     }
     login_page(&state, &headers, StatusCode::OK, "")
 }
@@ -92,7 +93,7 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     if !anon_csrf_ok(&state, &headers, &form.csrf) {
-        return forbidden(&state);
+        return forbidden();
     }
     let client = state.accounts.client_address(peer.ip(), &headers);
     match state.accounts.sign_in(Realm::Agent, &form.login, &form.password, client).await {
@@ -106,7 +107,7 @@ pub async fn login(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many failed attempts. Wait a few minutes and try again.",
         ),
-        Err(error) => failure(&state, &error),
+        Err(error) => failure(&error),
     }
 }
 
@@ -116,7 +117,7 @@ async fn start(state: &WebState, holder: Holder, stage: Stage) -> Response {
         Ok((id, _)) => {
             ([set_cookie(state, AGENT_COOKIE, &id)], Redirect::to(next_step(stage))).into_response()
         }
-        Err(error) => failure(state, &error),
+        Err(error) => failure(&error),
     }
 }
 
@@ -159,7 +160,7 @@ pub async fn code(
         Err(response) => return response,
     };
     if !session_csrf_ok(&session, &form.csrf) {
-        return forbidden(&state);
+        return forbidden();
     }
     let client = state.accounts.client_address(peer.ip(), &headers);
     match state.accounts.second_factor(agent, &form.code, client).await {
@@ -170,7 +171,7 @@ pub async fn code(
             StatusCode::UNAUTHORIZED,
             "That code is not valid. Codes change every 30 seconds and work once.",
         ),
-        Err(error) => failure(&state, &error),
+        Err(error) => failure(&error),
     }
 }
 
@@ -179,7 +180,7 @@ async fn rotate(state: &WebState, session: &Session, stage: Stage) -> Response {
         Ok((id, _)) => {
             ([set_cookie(state, AGENT_COOKIE, &id)], Redirect::to(next_step(stage))).into_response()
         }
-        Err(error) => failure(state, &error),
+        Err(error) => failure(&error),
     }
 }
 
@@ -202,7 +203,7 @@ async fn two_factor_page(
 ) -> Response {
     let current = match state.accounts.two_factor(agent).await {
         Ok(current) => current,
-        Err(error) => return failure(state, &error),
+        Err(error) => return failure(&error),
     };
     let mut context = json!({
         "csrf": session.csrf, "error": error, "state": current, "forced": session.stage == Stage::Enroll,
@@ -219,7 +220,7 @@ async fn two_factor_page(
                     "url": enrollment.otpauth_url,
                 });
             }
-            Err(error) => return failure(state, &error),
+            Err(error) => return failure(&error),
         }
     }
     with_qr_policy(state.pages.render(status, "agent_2fa.html", context))
@@ -246,7 +247,7 @@ pub async fn enroll(
         Err(response) => return response,
     };
     if !session_csrf_ok(&session, &form.csrf) {
-        return forbidden(&state);
+        return forbidden();
     }
     let codes = match state.accounts.finish_enrollment(agent, &session.csrf, &form.code).await {
         Ok(Some(codes)) => codes,
@@ -260,12 +261,12 @@ pub async fn enroll(
             )
             .await;
         }
-        Err(error) => return failure(&state, &error),
+        Err(error) => return failure(&error),
     };
     // The step up to a complete session gets a new id.
     let (id, fresh) = match state.accounts.rotate(&session, Stage::Full).await {
         Ok(rotated) => rotated,
-        Err(error) => return failure(&state, &error),
+        Err(error) => return failure(&error),
     };
     let current = state.accounts.two_factor(agent).await.ok();
     let page = state.pages.render(
@@ -283,10 +284,10 @@ pub async fn logout(
 ) -> Response {
     if let Ok(Some(session)) = session::current(&state, &headers, AGENT_COOKIE).await {
         if !session_csrf_ok(&session, &form.csrf) {
-            return forbidden(&state);
+            return forbidden();
         }
         if let Err(error) = state.accounts.close_session(&session).await {
-            return failure(&state, &error);
+            return failure(&error);
         }
     }
     ([clear_cookie(AGENT_COOKIE)], Redirect::to("/agent/login")).into_response()
@@ -300,13 +301,13 @@ pub async fn user_action(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     if !viewer.csrf_ok(&form.csrf) {
-        return forbidden(&state);
+        return forbidden();
     }
     let user = UserId(id);
     let done = match action.as_str() {
         "reset" => state.accounts.send_reset(user).await,
         "invite" => state.accounts.invite(user, viewer.agent).await,
-        _ => return state.pages.not_found(),
+        _ => return WebError::NotFound.into_response(),
     };
     match done {
         Ok(_) => Redirect::to(&format!("/agent/users/{id}?done={action}")).into_response(),
@@ -315,7 +316,7 @@ pub async fn user_action(
             tracing::info!(user = id, %why, "console: {action} refused");
             Redirect::to(&format!("/agent/users/{id}?error={action}")).into_response()
         }
-        Err(error) => failure(&state, &error),
+        Err(error) => failure(&error),
     }
 }
 
@@ -330,20 +331,15 @@ pub(super) fn with_cookie(
     response
 }
 
-pub(super) fn failure(state: &WebState, error: &AccountError) -> Response {
+pub(super) fn failure(error: &AccountError) -> Response {
     match error {
-        AccountError::Refused(_) | AccountError::Weak(_) => state.pages.render(
-            StatusCode::BAD_REQUEST,
-            "bad_request.html",
-            json!({ "why": error.to_string() }),
-        ),
-        AccountError::Store(error) => {
-            tracing::error!(%error, "web: account storage failed; answered 503 (check the database: /healthz)");
-            state.pages.unavailable()
+        AccountError::Refused(_) | AccountError::Weak(_) => {
+            WebError::bad_request(error.to_string()).into_response()
         }
+        AccountError::Store(error) => WebError::unavailable(&error, "account storage failed").into_response(),
         AccountError::Busy => {
             tracing::warn!("web: too many password checks at once; answered 503");
-            let mut response = state.pages.unavailable();
+            let mut response = WebError::Unavailable.into_response();
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(crate::accounts::RETRY_AFTER_SECS));

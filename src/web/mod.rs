@@ -4,6 +4,8 @@
 //! links. Tokens live in URLs, so nothing here logs a path.
 
 mod access;
+mod error;
+pub use error::WebError;
 mod agent_auth;
 pub mod console;
 mod health;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -126,6 +128,7 @@ pub fn router(state: WebState) -> Router {
             get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], SITE_CSS) }),
         )
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), error::render))
         .layer(axum::middleware::from_fn(count_request))
         .layer(axum::middleware::map_response(secure))
         .with_state(state)
@@ -172,6 +175,6 @@ async fn count_request(request: axum::extract::Request, next: axum::middleware::
 /// The policy of a formatted message whose reader asked for remote images.
 pub const CSP_WITH_REMOTE_IMAGES: &str = "default-src 'none'; style-src 'self'; img-src 'self' https: http:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-async fn not_found(axum::extract::State(state): axum::extract::State<WebState>) -> Response {
-    state.pages.not_found().into_response()
+async fn not_found() -> WebError {
+    WebError::NotFound
 }

@@ -20,6 +20,7 @@ use crate::ingest::Outcome;
 use crate::store::accounts as account_store;
 use crate::store::sessions::{Holder, Stage};
 use crate::store::users::UserStatus;
+use crate::web::WebError;
 
 #[derive(Default, serde::Deserialize)]
 pub struct TicketForm {
@@ -49,7 +50,7 @@ async fn writer(state: &WebState, headers: &HeaderMap) -> Result<Writer, Respons
         Ok(_) => Ok(None),
         Err(error) => {
             tracing::error!(%error, "web: user lookup failed");
-            Err(state.pages.unavailable())
+            Err(WebError::Unavailable.into_response())
         }
     }
 }
@@ -118,7 +119,7 @@ pub async fn submit(
         None => anon_csrf_ok(&state, &headers, &form.csrf),
     };
     if !csrf_ok {
-        return forbidden(&state);
+        return forbidden();
     }
     if let Some(response) = refusal(&state, &writer) {
         return response;
@@ -138,7 +139,7 @@ pub async fn submit(
         return invalid("Please give a subject and describe your request.");
     }
     if !state.account_limits.admit(state.accounts.client_address(peer.ip(), &headers), address.as_str()) {
-        return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
+        return WebError::TooMany.into_response();
     }
     let Ok(lettre_address) = address.as_str().parse::<lettre::Address>() else {
         return invalid("That email address cannot be used; please check it.");
@@ -162,7 +163,7 @@ pub async fn submit(
         },
         Err(error) => {
             tracing::error!(%error, "web: a ticket from the portal could not be stored");
-            state.pages.unavailable()
+            WebError::Unavailable.into_response()
         }
     }
 }

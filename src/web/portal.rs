@@ -23,6 +23,7 @@ use crate::core::ids::{TicketId, UserId};
 use crate::store::accounts::{self as account_store, TokenPurpose};
 use crate::store::sessions::{Holder, Stage};
 use crate::store::web as web_store;
+use crate::web::WebError;
 
 /// How long a "my tickets" link lasts: it is minted for the signed-in page, not for mail.
 const PAGE_LINK_TTL: Duration = Duration::from_secs(60 * 60);
@@ -99,7 +100,7 @@ pub async fn login_form(
     match state.accounts.sign_in_from_request(Realm::User, &request).await {
         Ok(Some(SignIn::Granted { holder, .. })) => return start(&state, holder).await,
         Ok(_) => {}
-        Err(error) => return failure(&state, &error),
+        Err(error) => return failure(&error),
     }
     anon_page(&state, &headers, StatusCode::OK, "login.html", json!({ "realm": "user", "error": "" }))
 }
@@ -111,7 +112,7 @@ pub async fn login(
     Form(form): Form<AccountForm>,
 ) -> Response {
     if !anon_csrf_ok(&state, &headers, &form.csrf) {
-        return forbidden(&state);
+        return forbidden();
     }
     let refused = |status, error: &str| {
         anon_page(&state, &headers, status, "login.html", json!({ "realm": "user", "error": error }))
@@ -124,14 +125,14 @@ pub async fn login(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many failed attempts. Wait a few minutes and try again.",
         ),
-        Err(error) => failure(&state, &error),
+        Err(error) => failure(&error),
     }
 }
 
 async fn start(state: &WebState, holder: Holder) -> Response {
     match state.accounts.open_session(holder, Stage::Full).await {
         Ok((id, _)) => ([set_cookie(state, USER_COOKIE, &id)], Redirect::to("/tickets")).into_response(),
-        Err(error) => failure(state, &error),
+        Err(error) => failure(&error),
     }
 }
 
@@ -148,10 +149,10 @@ pub async fn logout(
 ) -> Response {
     if let Ok(Some((_, session))) = user(&state, &headers).await {
         if !session_csrf_ok(&session, &form.csrf) {
-            return forbidden(&state);
+            return forbidden();
         }
         if let Err(error) = state.accounts.close_session(&session).await {
-            return failure(&state, &error);
+            return failure(&error);
         }
     }
     ([clear_cookie(USER_COOKIE)], Redirect::to("/")).into_response()
@@ -186,13 +187,13 @@ pub async fn register(
     Form(form): Form<AccountForm>,
 ) -> Response {
     if !anon_csrf_ok(&state, &headers, &form.csrf) {
-        return forbidden(&state);
+        return forbidden();
     }
     if !state.accounts.registration().self_service() {
         return closed(&state);
     }
     if !state.account_limits.admit(state.accounts.client_address(peer.ip(), &headers), &form.email) {
-        return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
+        return WebError::TooMany.into_response();
     }
     // A password field sent by an old form is ignored: the mailbox's holder chooses it on the link.
     match state.accounts.register(&form.email, &form.name).await {
@@ -209,7 +210,7 @@ pub async fn register(
             "register.html",
             json!({ "error": error.to_string(), "email": form.email, "name": form.name }),
         ),
-        Err(error) => failure(&state, &error),
+        Err(error) => failure(&error),
     }
 }
 
@@ -223,7 +224,7 @@ pub async fn confirm_form(
     match state.accounts.pending(&token, TokenPurpose::Register).await {
         Ok(Some(pending)) => confirm_page(&state, &headers, StatusCode::OK, &token, &pending.email, ""),
         Ok(None) => spent(&state),
-        Err(error) => failure(&state, &error),
+        Err(error) => failure(&error),
     }
 }
 
@@ -260,7 +261,7 @@ pub async fn confirm(
     Form(form): Form<AccountForm>,
 ) -> Response {
     if !anon_csrf_ok(&state, &headers, &form.csrf) {
-        return forbidden(&state);
+        return forbidden();
     }
     match state.accounts.confirm(&token, &form.password).await {
         Ok(Some(user)) => start(&state, Holder::User(user)).await,
@@ -270,7 +271,7 @@ pub async fn confirm(
             let email = pending.map(|p| p.email).unwrap_or_default();
             confirm_page(&state, &headers, StatusCode::BAD_REQUEST, &token, &email, &weak.to_string())
         }
-        Err(error) => failure(&state, &error),
+        Err(error) => failure(&error),
     }
 }
 
@@ -285,13 +286,13 @@ pub async fn reset(
     Form(form): Form<AccountForm>,
 ) -> Response {
     if !anon_csrf_ok(&state, &headers, &form.csrf) {
-        return forbidden(&state);
+        return forbidden();
     }
     if !state.account_limits.admit(state.accounts.client_address(peer.ip(), &headers), &form.email) {
-        return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
+        return WebError::TooMany.into_response();
     }
     if let Err(error) = state.accounts.request_reset(&form.email).await {
-        return failure(&state, &error);
+        return failure(&error);
     }
     anon_page(&state, &headers, StatusCode::OK, "reset.html", json!({ "sent": true }))
 }
@@ -345,13 +346,13 @@ async fn password_form(
     kind: &str,
     token: String,
 ) -> Response {
-    let Some(purpose) = link_purpose(kind) else { return state.pages.not_found() };
+    let Some(purpose) = link_purpose(kind) else { return WebError::NotFound.into_response() };
     match state.accounts.pending(&token, purpose).await {
         Ok(Some(pending)) => {
             password_page(&state, &headers, StatusCode::OK, kind, &token, &pending.email, "")
         }
         Ok(None) => spent(&state),
-        Err(error) => failure(&state, &error),
+        Err(error) => failure(&error),
     }
 }
 
@@ -380,9 +381,9 @@ async fn set_password(
     token: String,
     Form(form): Form<AccountForm>,
 ) -> Response {
-    let Some(purpose) = link_purpose(kind) else { return state.pages.not_found() };
+    let Some(purpose) = link_purpose(kind) else { return WebError::NotFound.into_response() };
     if !anon_csrf_ok(&state, &headers, &form.csrf) {
-        return forbidden(&state);
+        return forbidden();
     }
     match state.accounts.set_password_by_link(&token, purpose, &form.password).await {
         Ok(Some(user)) => start(&state, Holder::User(user)).await,
@@ -399,7 +400,7 @@ async fn set_password(
                 &weak.to_string(),
             )
         }
-        Err(error) => failure(&state, &error),
+        Err(error) => failure(&error),
     }
 }
 
@@ -420,7 +421,7 @@ pub async fn my_tickets(State(state): State<WebState>, headers: HeaderMap) -> Re
         .await;
     let (Some(me), tickets) = (match found {
         Ok(found) => found,
-        Err(error) => return failure(&state, &error.into()),
+        Err(error) => return failure(&error.into()),
     }) else {
         return Redirect::to("/login").into_response();
     };

@@ -4,7 +4,7 @@
 //! random `mg_csrf` cookie (so a login form cannot be submitted from another site either).
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -13,6 +13,7 @@ use super::console::Viewer;
 use crate::accounts::Session;
 use crate::auth::secret::random_token;
 use crate::store::sessions::Stage;
+use crate::web::WebError;
 
 /// The agent console's session cookie (path `/agent`).
 pub const AGENT_COOKIE: &str = "mg_agent";
@@ -55,7 +56,7 @@ pub async fn current(state: &WebState, headers: &HeaderMap, name: &str) -> Resul
     let Some(id) = cookie(headers, name) else { return Ok(None) };
     state.accounts.session(id).await.map_err(|error| {
         tracing::error!(%error, "web: session lookup failed");
-        state.pages.unavailable()
+        WebError::Unavailable.into_response()
     })
 }
 
@@ -86,12 +87,8 @@ pub fn session_csrf_ok(session: &Session, submitted: &str) -> bool {
 }
 
 /// The answer to a form whose CSRF token is missing or wrong.
-pub fn forbidden(state: &WebState) -> Response {
-    state.pages.render(
-        StatusCode::FORBIDDEN,
-        "bad_request.html",
-        serde_json::json!({ "why": "This form has expired or did not come from this site. Go back, reload the page and try again." }),
-    )
+pub fn forbidden() -> Response {
+    WebError::Forbidden.into_response()
 }
 
 /// Guards the console: a complete agent session becomes a [`Viewer`] in the request's
@@ -106,7 +103,7 @@ pub async fn require_agent(State(state): State<WebState>, mut request: Request, 
         Ok(None) => return ([clear_cookie(AGENT_COOKIE)], Redirect::to("/agent/login")).into_response(),
         Err(error) => {
             tracing::error!(%error, "web: session lookup failed");
-            return state.pages.unavailable();
+            return WebError::Unavailable.into_response();
         }
     };
     match session.stage {

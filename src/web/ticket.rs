@@ -19,6 +19,7 @@ use crate::core::ticket::Status;
 use crate::ingest::lifecycle::{Actor, Change};
 use crate::store::inbound::Source;
 use crate::store::{links as link_store, web as web_store};
+use crate::web::WebError;
 use crate::workflow::{ConsoleError, Written};
 
 /// Whom a valid link names, as of now.
@@ -40,7 +41,7 @@ enum Refusal {
 impl Refusal {
     fn page(self, state: &WebState, token: &str) -> Response {
         match self {
-            Refusal::NotOurs => state.pages.not_found(),
+            Refusal::NotOurs => WebError::NotFound.into_response(),
             Refusal::Expired => gone(state, token),
         }
     }
@@ -78,7 +79,7 @@ async fn reader(state: &WebState, token: &str) -> Result<Reader, Response> {
         Ok((Some(epoch), customer)) if claims.is_current(epoch) => Ok(Reader { claims, epoch, customer }),
         // Revoked (the epoch moved on), or the reader no longer takes part.
         Ok(_) => Err(gone(state, token)),
-        Err(error) => Err(unavailable(state, &error)),
+        Err(error) => Err(unavailable(&error)),
     }
 }
 
@@ -107,7 +108,7 @@ pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> R
             (customer, page, people, thread)
         }
         Ok(_) => return gone(&state, &token),
-        Err(error) => return unavailable(&state, &error),
+        Err(error) => return unavailable(&error),
     };
     let owner = customer.as_ref().is_some_and(|(_, owner)| *owner);
     let can_resolve = owner && can_be_resolved(page.status);
@@ -154,8 +155,8 @@ pub async fn formatted(
         .await;
     let (html, cids, page) = match found {
         Ok((Some((html, cids)), Some(page))) => (html, cids, page),
-        Ok(_) => return state.pages.not_found(),
-        Err(error) => return unavailable(&state, &error),
+        Ok(_) => return WebError::NotFound.into_response(),
+        Err(error) => return unavailable(&error),
     };
     let remote_images = query.images.as_deref() == Some("1");
     let clean = super::html::sanitize(&html, &format!("/t/{token}/files/"), &cids, remote_images);
@@ -188,8 +189,8 @@ pub async fn file(State(state): State<WebState>, Path((token, id)): Path<(String
     let found = state.app.store().read(move |tx| web_store::download(tx, ticket, id, internal)).await;
     let download = match found {
         Ok(Some(download)) => download,
-        Ok(None) => return state.pages.not_found(),
-        Err(error) => return unavailable(&state, &error),
+        Ok(None) => return WebError::NotFound.into_response(),
+        Err(error) => return unavailable(&error),
     };
     let content_type = download.content_type.to_ascii_lowercase();
     let inline = INLINE_TYPES.contains(&content_type.as_str());
@@ -255,25 +256,25 @@ pub async fn reply(
         Ok(reader) => reader,
         Err(page) => return page,
     };
-    let Some((email, _)) = reader.customer.clone() else { return state.pages.not_found() };
+    let Some((email, _)) = reader.customer.clone() else { return WebError::NotFound.into_response() };
     // Files in the form are raw bytes; as mail they grow by a third: a body whose raw size already
     // passes the limit cannot fit.
     if declared.is_some_and(|length| length > limit) {
-        return too_large(&state, limit);
+        return too_large(limit);
     }
     let link = format!("{} {}", reader.claims.ticket, reader.claims.participant);
     if !state.uploads.admit(&link, state.accounts.client_address(peer.ip(), &headers)) {
-        return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
+        return WebError::TooMany.into_response();
     }
     let Some(receiving) = state.uploads.receive_turn().await else { return busy(&state) };
     let form = match upload::read_spooled(multipart, limit).await {
         Ok(form) => form,
-        Err(FormError::TooLarge { limit }) => return too_large(&state, limit),
-        Err(FormError::Broken(why)) => return bad_request(&state, &why),
+        Err(FormError::TooLarge { limit }) => return too_large(limit),
+        Err(FormError::Broken(why)) => return bad_request(&why),
     };
     drop(receiving);
     if !state.app.settings().keyring.check_form_tag(&token, &form.tag) {
-        return bad_request(&state, "the form is out of date; reload the page and try again");
+        return bad_request("the form is out of date; reload the page and try again");
     }
     if form.text.trim().is_empty() && form.files.is_empty() {
         return back_to(&token);
@@ -281,8 +282,8 @@ pub async fn reply(
     let ticket = reader.claims.ticket;
     let subject = match state.app.store().read(move |tx| web_store::ticket(tx, ticket)).await {
         Ok(Some(page)) => format!("Re: [#{}] {}", page.number, page.subject),
-        Ok(None) => return state.pages.not_found(),
-        Err(error) => return unavailable(&state, &error),
+        Ok(None) => return WebError::NotFound.into_response(),
+        Err(error) => return unavailable(&error),
     };
     // Large replies take turns: the budget bounds the memory of replies being turned into mail.
     let Some(_permit) = state.uploads.reserve(form.mail_bytes).await else {
@@ -295,8 +296,8 @@ pub async fn reply(
     .await;
     let files = match files {
         Ok(Ok(files)) => files,
-        Ok(Err(error)) => return failed(&state, &error, "an uploaded file could not be read back"),
-        Err(error) => return failed(&state, &error, "an uploaded file could not be read back"),
+        Ok(Err(error)) => return failed(&error, "an uploaded file could not be read back"),
+        Err(error) => return failed(&error, "an uploaded file could not be read back"),
     };
     let written = Written {
         ticket,
@@ -309,19 +310,19 @@ pub async fn reply(
     };
     match state.workflows.write_as(written, Purpose::Reply, Source::Web).await {
         Ok(_) => back_to(&token),
-        Err(ConsoleError::TooLarge { limit, .. }) => too_large(&state, limit),
-        Err(error) => failed(&state, &error, "a reply could not be stored"),
+        Err(ConsoleError::TooLarge { limit, .. }) => too_large(limit),
+        Err(error) => failed(&error, "a reply could not be stored"),
     }
 }
 
 /// 413: the reply was not sent, and why.
-fn too_large(state: &WebState, limit: usize) -> Response {
+fn too_large(limit: usize) -> Response {
     let why = format!(
         "your reply was not sent: with its files it is too large. A reply may be at most {} MB as mail, \
          and files count a third more than their size on disk. Send fewer or smaller files",
         limit / 1_000_000
     );
-    state.pages.render(StatusCode::PAYLOAD_TOO_LARGE, "bad_request.html", json!({ "why": why }))
+    WebError::TooLarge(why).into_response()
 }
 
 /// 503 with Retry-After: too many large replies are being processed right now.
@@ -345,21 +346,21 @@ pub async fn resolve(
         Ok(posted) => posted,
         Err(page) => return page,
     };
-    let Some((email, true)) = reader.customer else { return state.pages.not_found() };
+    let Some((email, true)) = reader.customer else { return WebError::NotFound.into_response() };
     // The rule the page shows the button by: only an open or pending ticket can be resolved.
     let ticket = reader.claims.ticket;
     match state.app.store().read(move |tx| web_store::ticket(tx, ticket)).await {
         Ok(Some(page)) if can_be_resolved(page.status) => {}
         Ok(Some(_)) => {
-            return bad_request(&state, "this ticket is not open, so it cannot be marked resolved");
+            return bad_request("this ticket is not open, so it cannot be marked resolved");
         }
-        Ok(None) => return state.pages.not_found(),
-        Err(error) => return unavailable(&state, &error),
+        Ok(None) => return WebError::NotFound.into_response(),
+        Err(error) => return unavailable(&error),
     }
     let change = Change::Status(Status::Resolved);
     match state.workflows.change_as(reader.claims.ticket, Actor::Customer(email), change).await {
         Ok(()) => back_to(&token),
-        Err(error) => failed(&state, &error, "a ticket could not be resolved"),
+        Err(error) => failed(&error, "a ticket could not be resolved"),
     }
 }
 
@@ -377,15 +378,15 @@ async fn posted(
 ) -> Result<(Reader, upload::SpooledForm), Response> {
     let reader = reader(state, token).await?;
     if reader.customer.is_none() {
-        return Err(state.pages.not_found());
+        return Err(WebError::NotFound.into_response());
     }
     // The resolve form carries only its tag.
     let form = upload::read_spooled(multipart, 64 * 1024).await.map_err(|error| match error {
-        FormError::TooLarge { .. } => bad_request(state, "the form was not what this page sends"),
-        FormError::Broken(why) => bad_request(state, &why),
+        FormError::TooLarge { .. } => bad_request("the form was not what this page sends"),
+        FormError::Broken(why) => bad_request(&why),
     })?;
     if !state.app.settings().keyring.check_form_tag(token, &form.tag) {
-        return Err(bad_request(state, "the form is out of date; reload the page and try again"));
+        return Err(bad_request("the form is out of date; reload the page and try again"));
     }
     Ok((reader, form))
 }
@@ -415,13 +416,13 @@ pub async fn renew(
     let signed = keyring
         .verify_link_signature(&token, Purpose::View)
         .or_else(|_| keyring.verify_link_signature(&token, Purpose::Access));
-    let Ok(claims) = signed else { return state.pages.not_found() };
+    let Ok(claims) = signed else { return WebError::NotFound.into_response() };
     if !keyring.check_form_tag(&token, &form.form_tag) {
-        return bad_request(&state, "the form is out of date; reload the page and try again");
+        return bad_request("the form is out of date; reload the page and try again");
     }
     let key = format!("link {} {}", claims.ticket, claims.participant);
     if !state.limits.admit(state.accounts.client_address(peer.ip(), &headers), &key) {
-        return state.pages.render(StatusCode::TOO_MANY_REQUESTS, "too_many.html", json!({}));
+        return WebError::TooMany.into_response();
     }
     let workflows = state.workflows.clone();
     tokio::spawn(async move {
@@ -437,16 +438,15 @@ fn back_to(token: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/t/{token}"))]).into_response()
 }
 
-fn bad_request(state: &WebState, why: &str) -> Response {
-    state.pages.render(StatusCode::BAD_REQUEST, "bad_request.html", json!({ "why": why }))
+fn bad_request(why: &str) -> Response {
+    WebError::bad_request(why).into_response()
 }
 
-fn unavailable(state: &WebState, error: &crate::store::StoreError) -> Response {
-    failed(state, error, "cannot read a ticket page")
+fn unavailable(error: &crate::store::StoreError) -> Response {
+    failed(error, "cannot read a ticket page")
 }
 
 /// 503 "try again" after logging `what` went wrong (never the path: it holds the token).
-fn failed(state: &WebState, error: &dyn std::fmt::Display, what: &str) -> Response {
-    tracing::error!(%error, "web: {what}; answered 503 (if it repeats, check the database: /healthz)");
-    state.pages.unavailable()
+fn failed(error: &dyn std::fmt::Display, what: &str) -> Response {
+    WebError::unavailable(error, what).into_response()
 }

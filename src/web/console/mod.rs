@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::WebState;
+use super::{WebError, WebState};
 
 /// The signed-in agent, put into request extensions by the session layer.
 #[derive(Clone)]
@@ -79,36 +79,9 @@ pub fn routes() -> Router<WebState> {
 /// Rows per page in queues and the user directory.
 const PAGE_SIZE: i64 = 50;
 
-/// Why a console request gets no page of its own; turned into a response in one place.
-enum Failure {
-    NotFound,
-    /// A form the handler cannot act on (400), with what to tell the agent.
-    BadRequest(String),
-    /// A POST without this session's CSRF token (403).
-    Forbidden,
-    /// The database failed (logged; 503).
-    Unavailable,
-}
-
-impl Failure {
-    fn page(self, state: &WebState) -> Response {
-        let (status, why) = match self {
-            Failure::NotFound => return state.pages.not_found(),
-            Failure::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
-            Failure::Forbidden => (
-                StatusCode::FORBIDDEN,
-                "the form is out of date or came from elsewhere; reload the page and try again".to_string(),
-            ),
-            Failure::Unavailable => return state.pages.unavailable(),
-        };
-        state.pages.render(status, "bad_request.html", json!({ "why": why }))
-    }
-}
-
 /// Logs what failed (never the path or a query) and answers 503.
-fn unavailable(error: &dyn std::fmt::Display, what: &str) -> Failure {
-    tracing::error!(%error, "console: {what}; answered 503 (if it repeats, check the database: /healthz)");
-    Failure::Unavailable
+fn unavailable(error: &dyn std::fmt::Display, what: &str) -> WebError {
+    WebError::unavailable(error, &format!("console: {what}"))
 }
 
 /// A console page: `context` plus the viewer (name and the CSRF token the logout form posts) and

@@ -3,11 +3,13 @@
 //! configuration; these pages only show them.
 
 use axum::extract::{Path, State};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use serde_json::json;
 
 use super::{Viewer, custom_rows, render, unavailable, with_times};
 use crate::store::console as console_store;
+use crate::web::WebError;
 use crate::web::WebState;
 
 /// Members listed on an organization's page (the count says how many there are).
@@ -18,7 +20,7 @@ const RECENT_TICKETS: i64 = 50;
 pub async fn list(State(state): State<WebState>, viewer: Viewer) -> Response {
     match state.app.store().read(console_store::org_lines).await {
         Ok(orgs) => render(&state, &viewer, "console/orgs.html", "orgs", json!({ "orgs": orgs })),
-        Err(error) => unavailable(&error, "cannot list organizations").page(&state),
+        Err(error) => unavailable(&error, "cannot list organizations").into_response(),
     }
 }
 
@@ -37,8 +39,8 @@ pub async fn show(State(state): State<WebState>, viewer: Viewer, Path(key): Path
         .await;
     let (org, domains, contacts, (members, member_count), tickets) = match found {
         Ok(Some(found)) => found,
-        Ok(None) => return state.pages.not_found(),
-        Err(error) => return unavailable(&error, "cannot read an organization").page(&state),
+        Ok(None) => return WebError::NotFound.into_response(),
+        Err(error) => return unavailable(&error, "cannot read an organization").into_response(),
     };
     let manager = org
         .manager

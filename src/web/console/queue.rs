@@ -2,6 +2,7 @@
 //! tab, sorted by activity, priority or age, 50 to a page.
 
 use axum::extract::{Query, State};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use serde_json::json;
 
@@ -36,7 +37,7 @@ pub async fn show(
         .await;
     let (counts, lines) = match found {
         Ok(found) => found,
-        Err(error) => return unavailable(&error, "cannot read a queue").page(&state),
+        Err(error) => return unavailable(&error, "cannot read a queue").into_response(),
     };
     let link = |queue: Queue, sort: QueueSort, page: i64| {
         let mut link = format!("/agent?queue={}&sort={}", queue.as_str(), sort.as_str());

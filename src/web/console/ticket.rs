@@ -5,10 +5,11 @@
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use serde_json::json;
 
-use super::{Failure, Viewer, notice, render, see_other, unavailable, with_times};
+use super::{Viewer, WebError, notice, render, see_other, unavailable, with_times};
 use crate::auth::token::Purpose;
 use crate::core::command::Priority;
 use crate::core::ticket::{Status, TicketNumber};
@@ -29,7 +30,7 @@ pub async fn show(
     Path(number): Path<String>,
     Query(query): Query<DoneQuery>,
 ) -> Response {
-    let Some(number) = TicketNumber::parse(&number) else { return state.pages.not_found() };
+    let Some(number) = TicketNumber::parse(&number) else { return WebError::NotFound.into_response() };
     let found = state
         .app
         .store()
@@ -43,8 +44,8 @@ pub async fn show(
         .await;
     let (ticket, people, thread, assignables) = match found {
         Ok(Some(found)) => found,
-        Ok(None) => return state.pages.not_found(),
-        Err(error) => return unavailable(&error, "cannot read a ticket").page(&state),
+        Ok(None) => return WebError::NotFound.into_response(),
+        Err(error) => return unavailable(&error, "cannot read a ticket").into_response(),
     };
     render(
         &state,
@@ -83,7 +84,7 @@ pub async fn reply(
     Path(number): Path<String>,
     Form(form): Form<TicketForm>,
 ) -> Response {
-    write(&state, &viewer, &number, &form, Purpose::Reply).await.unwrap_or_else(|f| f.page(&state))
+    write(&state, &viewer, &number, &form, Purpose::Reply).await.unwrap_or_else(|f| f.into_response())
 }
 
 /// `POST /agent/t/{number}/note`: an internal note.
@@ -93,7 +94,7 @@ pub async fn note(
     Path(number): Path<String>,
     Form(form): Form<TicketForm>,
 ) -> Response {
-    write(&state, &viewer, &number, &form, Purpose::Note).await.unwrap_or_else(|f| f.page(&state))
+    write(&state, &viewer, &number, &form, Purpose::Note).await.unwrap_or_else(|f| f.into_response())
 }
 
 /// `POST /agent/t/{number}/{assign|status|priority}`: one change by the signed-in agent.
@@ -122,9 +123,9 @@ pub async fn change_one(
                 .map(ConsoleAction::Priority)
                 .ok_or("choose low, normal, high or urgent"),
         ),
-        _ => return state.pages.not_found(),
+        _ => return WebError::NotFound.into_response(),
     };
-    change(&state, &viewer, &number, &form, || action, done).await.unwrap_or_else(|f| f.page(&state))
+    change(&state, &viewer, &number, &form, || action, done).await.unwrap_or_else(|f| f.into_response())
 }
 
 /// A reply or note: checked, then ingested as the agent's mail to their signed address.
@@ -134,10 +135,10 @@ async fn write(
     number: &str,
     form: &TicketForm,
     purpose: Purpose,
-) -> Result<Response, Failure> {
+) -> Result<Response, WebError> {
     let number = checked(viewer, number, form)?;
     if form.text.trim().is_empty() {
-        return Err(Failure::BadRequest("there was nothing to send: the text was empty".to_string()));
+        return Err(WebError::BadRequest("there was nothing to send: the text was empty".to_string()));
     }
     let report = state
         .workflows
@@ -162,9 +163,9 @@ async fn change(
     form: &TicketForm,
     action: impl FnOnce() -> Result<ConsoleAction, &'static str>,
     done: &str,
-) -> Result<Response, Failure> {
+) -> Result<Response, WebError> {
     let number = checked(viewer, number, form)?;
-    let action = action().map_err(|why| Failure::BadRequest(why.to_string()))?;
+    let action = action().map_err(|why| WebError::BadRequest(why.to_string()))?;
     let actor = Actor::Agent { id: viewer.agent, key: viewer.key.clone() };
     let changed = state
         .workflows
@@ -177,21 +178,21 @@ async fn change(
 
 /// Every POST: this session's CSRF token first, then a number that can be a ticket's (anything
 /// else names no ticket and never reaches a query or a `Location` header).
-fn checked(viewer: &Viewer, number: &str, form: &TicketForm) -> Result<TicketNumber, Failure> {
+fn checked(viewer: &Viewer, number: &str, form: &TicketForm) -> Result<TicketNumber, WebError> {
     if !viewer.csrf_ok(&form.csrf) {
-        return Err(Failure::Forbidden);
+        return Err(WebError::Forbidden);
     }
-    TicketNumber::parse(number).ok_or(Failure::NotFound)
+    TicketNumber::parse(number).ok_or(WebError::NotFound)
 }
 
-fn refused(error: ConsoleError, what: &str) -> Failure {
+fn refused(error: ConsoleError, what: &str) -> WebError {
     match error {
-        ConsoleError::NoTicket(_) => Failure::NotFound,
+        ConsoleError::NoTicket(_) => WebError::NotFound,
         ConsoleError::NoAgent(_) => {
-            Failure::BadRequest("your agent account is inactive or has no address to write from".to_string())
+            WebError::BadRequest("your agent account is inactive or has no address to write from".to_string())
         }
-        ConsoleError::Refused(why) => Failure::BadRequest(why),
-        error @ ConsoleError::TooLarge { .. } => Failure::BadRequest(error.to_string()),
+        ConsoleError::Refused(why) => WebError::BadRequest(why),
+        error @ ConsoleError::TooLarge { .. } => WebError::BadRequest(error.to_string()),
         ConsoleError::Ingest(error) => unavailable(&error, what),
     }
 }

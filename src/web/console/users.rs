@@ -3,6 +3,7 @@
 //! carries the password-reset and invitation forms; their handlers belong to the accounts code.
 
 use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use serde_json::json;
 
@@ -10,6 +11,7 @@ use super::{PAGE_SIZE, Viewer, custom_rows, notice, page_number, render, unavail
 use crate::core::ids::UserId;
 use crate::store::console as console_store;
 use crate::store::users::{self as user_store, UserSort};
+use crate::web::WebError;
 use crate::web::WebState;
 
 /// Tickets listed on a user's record.
@@ -49,7 +51,7 @@ pub async fn list(
         .await;
     let mut users = match found {
         Ok(users) => users,
-        Err(error) => return unavailable(&error, "cannot search users").page(&state),
+        Err(error) => return unavailable(&error, "cannot search users").into_response(),
     };
     let more = users.len() as i64 > PAGE_SIZE;
     users.truncate(PAGE_SIZE as usize);
@@ -95,7 +97,7 @@ pub async fn show(
     Path(id): Path<String>,
     Query(query): Query<RecordQuery>,
 ) -> Response {
-    let Ok(id) = id.parse::<i64>().map(UserId) else { return state.pages.not_found() };
+    let Ok(id) = id.parse::<i64>().map(UserId) else { return WebError::NotFound.into_response() };
     let found = state
         .app
         .store()
@@ -106,8 +108,8 @@ pub async fn show(
         .await;
     let (user, tickets) = match found {
         Ok(Some(found)) => found,
-        Ok(None) => return state.pages.not_found(),
-        Err(error) => return unavailable(&error, "cannot read a user").page(&state),
+        Ok(None) => return WebError::NotFound.into_response(),
+        Err(error) => return unavailable(&error, "cannot read a user").into_response(),
     };
     let custom: Vec<_> = custom_rows(&user.custom_json)
         .into_iter()
