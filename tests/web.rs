@@ -20,6 +20,7 @@ on_both_backends!(
     a_reply_on_the_page_is_stored_as_the_readers_mail,
     the_owner_can_resolve_and_nobody_else,
     an_expired_link_offers_a_fresh_one_by_mail,
+    customers_read_changes_in_plain_words_with_times,
 );
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -135,6 +136,47 @@ async fn a_view_link_shows_the_ticket_to_its_participant(backend: Backend) {
     let entries = h.scalar_i64("SELECT COUNT(*) FROM entries").await;
     get(address, &link(&h, Purpose::View, ticket, ann, now_ms() + DAY_MS, 0)).await;
     assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM entries").await, entries);
+}
+
+/// The customer's page says what changed in plain words, with when each line was written; agents
+/// keep their own lines; priorities and internal moves are not the customer's business.
+async fn customers_read_changes_in_plain_words_with_times(backend: Backend) {
+    use mailgate::core::command::Priority;
+    use mailgate::core::ticket::Status;
+    use mailgate::workflow::ConsoleAction;
+    let Some(h) = Harness::new(backend).await else { return };
+    let (ticket, number) = ticket_with_thread(&h).await;
+    let number: mailgate::core::ticket::TicketNumber = number.parse().unwrap();
+    for action in [
+        ConsoleAction::Priority(Priority::High),
+        ConsoleAction::Status(Status::Pending),
+        ConsoleAction::Assign("billing".into()),
+        ConsoleAction::Status(Status::Closed),
+    ] {
+        h.workflows.console_change(&number, action).await.unwrap();
+    }
+    let address = serve(&h).await;
+    let ann = user(&h, "ann@acme.com").await;
+    let page = get(address, &link(&h, Purpose::View, ticket, ann, now_ms() + DAY_MS, 0)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for line in ["Alice Agent is looking into this", "The Billing team is looking into this", "Closed"] {
+        assert!(page.body.contains(line), "{line:?} on the customer's page:\n{}", page.body);
+    }
+    for internal in ["by rule", "account manager", "Priority", "pending", "by an admin"] {
+        assert!(!page.body.contains(internal), "{internal:?} on the customer's page:\n{}", page.body);
+    }
+    assert!(page.body.contains("class=\"time\">2026-"), "each line says when:\n{}", page.body);
+
+    let alice = AgentId(
+        h.read(|tx| tx.query_one("SELECT id FROM agents WHERE key = 'alice'", &[], |r| r.i64(0))).await,
+    );
+    let agents =
+        get(address, &link(&h, Purpose::View, ticket, Participant::Agent(alice), now_ms() + DAY_MS, 0)).await;
+    for line in
+        ["Assigned to agent alice by rule", "Priority set to high by an admin", "Status open -&gt; pending"]
+    {
+        assert!(agents.body.contains(line), "{line:?} on the agents' page:\n{}", agents.body);
+    }
 }
 
 async fn bad_links_say_not_found_and_old_links_say_expired(backend: Backend) {

@@ -5,6 +5,7 @@ pub mod address;
 pub mod authres;
 pub mod classify;
 pub mod command;
+pub mod customer_lines;
 pub mod email;
 pub mod freemail;
 pub mod identify;

@@ -9,6 +9,7 @@ use super::Pipeline;
 use super::notify::{Outgoing, plain_context};
 use crate::core::address::EmailAddress;
 use crate::core::command::{Command, CommandError, Line};
+use crate::core::customer_lines::{self, Handler};
 use crate::core::email::Mailbox;
 use crate::core::ids::{AgentId, EntryId, TicketId};
 use crate::core::notify::{Audience, Event, Planned};
@@ -108,31 +109,40 @@ impl Pipeline {
         let mut state = state.clone();
         let mut last = None;
         for change in changes {
-            let text = match change {
+            let (text, seen) = match change {
                 Change::Status(to) => {
                     if *to == state.status {
                         continue;
                     }
                     let text = format!("Status {} -> {to} by {}", state.status, actor.name());
+                    let seen = customer_lines::status_changed(state.status, *to);
                     ticket_store::update_ticket_activity(tx, state.id, *to, now)?;
                     state.status = *to;
                     if *to == Status::Closed {
                         self.tell(tx, &state, Event::Closed, actor, "", trace)?;
                     }
-                    text
+                    (text, seen)
                 }
                 Change::Assign { to, key } => {
                     lifecycle_store::assign(tx, state.id, *to, now)?;
-                    let assignee = match to {
-                        Assignee::Agent(_) => format!("agent {key}"),
-                        Assignee::Team(_) => format!("team {key}"),
+                    let (assignee, seen) = match to {
+                        Assignee::Agent(agent) => (
+                            format!("agent {key}"),
+                            customer_lines::assigned(Handler::Agent(&directory_store::agent_name(
+                                tx, *agent,
+                            )?)),
+                        ),
+                        Assignee::Team(team) => (
+                            format!("team {key}"),
+                            customer_lines::assigned(Handler::Team(&directory_store::team_name(tx, *team)?)),
+                        ),
                     };
                     self.tell(tx, &state, Event::Assigned, actor, &assignee, trace)?;
-                    format!("Assigned to {assignee} by {}", actor.name())
+                    (format!("Assigned to {assignee} by {}", actor.name()), seen)
                 }
                 Change::Priority(priority) => {
                     lifecycle_store::set_priority(tx, state.id, priority, now)?;
-                    format!("Priority set to {priority} by {}", actor.name())
+                    (format!("Priority set to {priority} by {}", actor.name()), None)
                 }
                 Change::Cc(address) => {
                     let mailbox = Mailbox { name: None, email: address.clone() };
@@ -141,18 +151,20 @@ impl Pipeline {
                     {
                         continue;
                     }
-                    format!("Collaborator {address} added by {}", actor.name())
+                    let seen = customer_lines::copied(address.as_str(), true);
+                    (format!("Collaborator {address} added by {}", actor.name()), Some(seen))
                 }
                 Change::Uncc(address) => {
                     let Some(user) = user_store::find_user_id(tx, address)? else { continue };
                     if !lifecycle_store::remove_collaborator(tx, state.id, user)? {
                         continue;
                     }
-                    format!("Collaborator {address} removed by {}", actor.name())
+                    let seen = customer_lines::copied(address.as_str(), false);
+                    (format!("Collaborator {address} removed by {}", actor.name()), Some(seen))
                 }
             };
             trace.record("command", "applied", text.clone());
-            last = Some(self.system_entry(tx, state.id, &text, now)?);
+            last = Some(self.system_entry(tx, state.id, &text, seen.as_deref(), now)?);
         }
         Ok((state, last))
     }

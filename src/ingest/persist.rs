@@ -7,6 +7,7 @@ use super::notify::Notice;
 use super::{Incoming, Outcome, Pipeline};
 use crate::core::address::EmailAddress;
 use crate::core::authres;
+use crate::core::customer_lines::{self, Handler};
 use crate::core::email::{InboundEmail, Mailbox};
 use crate::core::identify::{self, ManagerTarget};
 use crate::core::ids::{AgentId, EntryId, OrgId, TeamId, TicketId, UserId};
@@ -113,7 +114,8 @@ impl Pipeline {
                 ("alert", format!("Account manager {name} to be alerted"))
             };
             trace.record("org", decision, text.clone());
-            self.system_entry(tx, ticket, &text, now)?;
+            let seen = if manager.assign { self.customer_handler_line(tx, manager.target)? } else { None };
+            self.system_entry(tx, ticket, &text, seen.as_deref(), now)?;
         }
         let state = TicketState { id: ticket, number, subject, status: Status::Open, closed_at: None };
         let notice = Notice {
@@ -175,7 +177,8 @@ impl Pipeline {
         if status != state.status {
             let text = format!("Status {} -> {} by customer reply", state.status, status);
             trace.record("status", status.as_str(), text.clone());
-            self.system_entry(tx, ticket, &text, now)?;
+            let seen = customer_lines::status_changed(state.status, status);
+            self.system_entry(tx, ticket, &text, seen.as_deref(), now)?;
         }
         let notice = Notice {
             event: Event::Reply,
@@ -221,7 +224,7 @@ impl Pipeline {
             failed => failed.iter().map(EmailAddress::to_string).collect(),
         };
         let note = format!("Delivery failed for: {}", failed.join(", "));
-        self.system_entry(tx, ticket, &note, self.clock.now_ms())?;
+        self.system_entry(tx, ticket, &note, None, self.clock.now_ms())?;
         let Some(state) = ticket_store::find_ticket_state(tx, ticket)? else { return Ok(outcome) };
         let notice = Notice {
             event: Event::Bounce,
@@ -417,6 +420,7 @@ impl Pipeline {
                 body_html: email.html.as_deref(),
                 stripped_text: (stripped != body).then_some(stripped.as_str()),
                 source: msg.delivery.source.as_str(),
+                customer_text: None,
                 inbound: Some(msg.inbound),
                 now_ms: now,
             },
@@ -447,6 +451,7 @@ impl Pipeline {
         tx: &mut Tx<'_>,
         ticket: TicketId,
         text: &str,
+        customer_text: Option<&str>,
         now: i64,
     ) -> store::Result<EntryId> {
         ticket_store::insert_entry(
@@ -463,6 +468,7 @@ impl Pipeline {
                 stripped_text: None,
                 source: "rule",
                 inbound: None,
+                customer_text,
                 now_ms: now,
             },
         )
@@ -477,6 +483,18 @@ impl Pipeline {
             }
         }
         Ok(None)
+    }
+
+    /// What the customer reads when the ticket is given to `target`.
+    fn customer_handler_line(&self, tx: &mut Tx<'_>, target: ManagerTarget) -> store::Result<Option<String>> {
+        Ok(match target {
+            ManagerTarget::Agent(agent) => {
+                customer_lines::assigned(Handler::Agent(&directory_store::agent_name(tx, agent)?))
+            }
+            ManagerTarget::Team(team) => {
+                customer_lines::assigned(Handler::Team(&directory_store::team_name(tx, team)?))
+            }
+        })
     }
 
     fn target_name(&self, tx: &mut Tx<'_>, target: ManagerTarget) -> store::Result<String> {

@@ -191,6 +191,20 @@ pub fn agent_key(tx: &mut Tx<'_>, id: AgentId) -> Result<String> {
     tx.query_one("SELECT key FROM agents WHERE id = $1", params![id.0], |r| r.string(0))
 }
 
+/// The display name of an agent (their key when they have none).
+pub fn agent_name(tx: &mut Tx<'_>, id: AgentId) -> Result<String> {
+    tx.query_one("SELECT COALESCE(NULLIF(name, ''), key) FROM agents WHERE id = $1", params![id.0], |r| {
+        r.string(0)
+    })
+}
+
+/// The display name of a team (its key when it has none).
+pub fn team_name(tx: &mut Tx<'_>, id: TeamId) -> Result<String> {
+    tx.query_one("SELECT COALESCE(NULLIF(name, ''), key) FROM teams WHERE id = $1", params![id.0], |r| {
+        r.string(0)
+    })
+}
+
 pub fn team_key(tx: &mut Tx<'_>, id: TeamId) -> Result<String> {
     tx.query_one("SELECT key FROM teams WHERE id = $1", params![id.0], |r| r.string(0))
 }

@@ -199,14 +199,16 @@ pub struct NewEntry<'a> {
     pub stripped_text: Option<&'a str>,
     pub source: &'a str,
     pub inbound: Option<InboundId>,
+    /// A system entry's line for customers; `None`: agents only.
+    pub customer_text: Option<&'a str>,
     pub now_ms: i64,
 }
 
 pub fn insert_entry(tx: &mut Tx<'_>, e: &NewEntry<'_>) -> Result<EntryId> {
     tx.query_one(
         "INSERT INTO entries (ticket_id, kind, author_user_id, author_agent_id, class, subject, body_text, body_html,
-                              stripped_text, source, inbound_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+                              stripped_text, source, inbound_id, created_at, customer_text)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         params![
             e.ticket.0,
             e.kind.as_str(),
@@ -219,7 +221,8 @@ pub fn insert_entry(tx: &mut Tx<'_>, e: &NewEntry<'_>) -> Result<EntryId> {
             e.stripped_text,
             e.source,
             e.inbound.map(|i| i.0),
-            e.now_ms
+            e.now_ms,
+            e.customer_text
         ],
         |r| Ok(EntryId(r.i64(0)?)),
     )

@@ -87,16 +87,24 @@ pub fn people(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Vec<PagePerson>> {
     )
 }
 
-/// The thread in order. Customers see messages, responses and status changes; agents also see
-/// internal notes and held mail.
+/// The thread in order. Customers see messages, responses and the changes that concern them in
+/// plain words (`entries.customer_text`); agents also see internal notes, held mail and every
+/// system line as written for agents.
 pub fn thread(tx: &mut Tx<'_>, ticket: TicketId, internal: bool) -> Result<Vec<PageEntry>> {
     let kinds = visible_kinds(internal);
     let sql = format!(
-        "SELECT e.id, e.kind, COALESCE(NULLIF(u.name, ''), u.email, a.name, ''), COALESCE(e.stripped_text, e.body_text), e.created_at,
+        "SELECT e.id, e.kind, COALESCE(NULLIF(u.name, ''), u.email, a.name, ''), {text}, e.created_at,
                 CASE WHEN e.body_html IS NULL THEN 0 ELSE 1 END, CASE WHEN e.class = 'non-participant' THEN 1 ELSE 0 END
            FROM entries e LEFT JOIN users u ON u.id = e.author_user_id LEFT JOIN agents a ON a.id = e.author_agent_id
-          WHERE e.ticket_id = $1 AND e.kind IN ({kinds}) {outsiders} ORDER BY e.id",
-        outsiders = hidden_outsiders(internal)
+          WHERE e.ticket_id = $1 AND e.kind IN ({kinds}) {outsiders} {system} ORDER BY e.id",
+        outsiders = hidden_outsiders(internal),
+        // Customers read a system entry's plain line, and only the entries that have one.
+        text = if internal {
+            "COALESCE(e.stripped_text, e.body_text)"
+        } else {
+            "CASE WHEN e.kind = 'system' THEN e.customer_text ELSE COALESCE(e.stripped_text, e.body_text) END"
+        },
+        system = if internal { "" } else { "AND (e.kind <> 'system' OR e.customer_text IS NOT NULL)" },
     );
     let rows = tx.query_all(&sql, params![ticket.0], |r| {
         Ok((

@@ -199,7 +199,7 @@ fn sample_context() -> Value {
         "ticket": { "number": "123456", "subject": "Printer on fire", "status": "open", "created_at": 0 },
         "people": [{ "name": "Ann", "email": "ann@acme.com", "role": "owner" }],
         "thread": [{ "id": 1, "has_html": true, "kind": "message", "author": "Ann", "text": "Hi", "created_at": 0,
-                     "files": [{ "id": 1, "name": "a.txt" }] }],
+                     "created": "1970-01-01 00:00:00", "files": [{ "id": 1, "name": "a.txt" }] }],
         "token": "tok", "form_tag": "tag", "can_reply": true, "can_resolve": true,
         "sent": false, "why": "because", "entry": 1, "html": "<p>ok</p>", "remote_images": false,
         "console": console_sample(),
@@ -266,6 +266,36 @@ fn console_sample() -> Value {
     })
 }
 
+/// `value` with a formatted UTC time `x` beside every unix-millisecond field `x_at` (null stays null),
+/// in nested objects and arrays too.
+pub(crate) fn with_times(value: impl serde::Serialize) -> Value {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                let times: Vec<(String, Value)> = map
+                    .iter()
+                    .filter_map(|(key, v)| {
+                        let name = key.strip_suffix("_at")?;
+                        let shown = match v {
+                            Value::Number(n) => json!(n.as_i64().map(crate::clock::format_utc)),
+                            Value::Null => Value::Null,
+                            _ => return None,
+                        };
+                        Some((name.to_string(), shown))
+                    })
+                    .collect();
+                map.values_mut().for_each(walk);
+                map.extend(times);
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(value).unwrap_or(Value::Null);
+    walk(&mut value);
+    value
+}
+
 fn merge(target: &mut Value, extra: Value) {
     if let (Some(target), Value::Object(extra)) = (target.as_object_mut(), extra) {
         target.extend(extra);
@@ -289,7 +319,7 @@ mod tests {
         let mut context = json!({
             "ticket": { "number": "123456", "subject": "<script>x</script>", "status": "open", "created_at": 0 },
             "people": [{ "name": "", "email": "ann@acme.com", "role": "owner" }],
-            "thread": [{ "id": 1, "has_html": true, "kind": "message", "author": "Ann", "text": "<b>hi</b>", "created_at": 0, "files": [{ "id": 1, "name": "a.txt" }] }],
+            "thread": [{ "id": 1, "has_html": true, "kind": "message", "author": "Ann", "text": "<b>hi</b>", "created_at": 0, "created": "1970-01-01 00:00:00", "files": [{ "id": 1, "name": "a.txt" }] }],
             "token": "tok", "form_tag": "tag", "can_reply": true, "can_resolve": true,
             "sent": false, "why": "because", "entry": 1, "html": "<p>ok</p>", "remote_images": false,
             "console": console_context(),

@@ -118,7 +118,7 @@ pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> R
         json!({
             "ticket": page,
             "people": people,
-            "thread": thread,
+            "thread": crate::web::pages::with_times(&thread),
             "token": token,
             "form_tag": state.app.settings().keyring.form_tag(&token),
             "can_reply": customer.is_some(),

@@ -119,35 +119,7 @@ fn page_number(page: Option<&str>) -> i64 {
     page.and_then(|p| p.trim().parse::<i64>().ok()).unwrap_or(1).clamp(1, 100_000)
 }
 
-/// `value` with a formatted UTC time `x` beside every unix-millisecond field `x_at` (null stays null),
-/// in nested objects and arrays too.
-fn with_times(value: impl serde::Serialize) -> Value {
-    fn walk(value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                let times: Vec<(String, Value)> = map
-                    .iter()
-                    .filter_map(|(key, v)| {
-                        let name = key.strip_suffix("_at")?;
-                        let shown = match v {
-                            Value::Number(n) => json!(n.as_i64().map(crate::clock::format_utc)),
-                            Value::Null => Value::Null,
-                            _ => return None,
-                        };
-                        Some((name.to_string(), shown))
-                    })
-                    .collect();
-                map.values_mut().for_each(walk);
-                map.extend(times);
-            }
-            Value::Array(items) => items.iter_mut().for_each(walk),
-            _ => {}
-        }
-    }
-    let mut value = serde_json::to_value(value).unwrap_or(Value::Null);
-    walk(&mut value);
-    value
-}
+pub(super) use crate::web::pages::with_times;
 
 /// The key/value rows of a `custom` JSON column: strings as they are, other values as JSON. A
 /// column that is not a JSON object is shown whole.
