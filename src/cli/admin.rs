@@ -21,6 +21,7 @@ use crate::outbox::render::Templates;
 use crate::outbox::worker::{Attempt, SendNow};
 use crate::store::inbound::{self as inbound_store, Source};
 use crate::store::outbox::{self as outbox_store, GivenUp, OutboxId};
+use crate::store::search as search_store;
 use crate::store::tickets::{self as ticket_store, EntryClass};
 use crate::store::users as user_store;
 use crate::workflow::{ConsoleAction, Workflows};
@@ -140,6 +141,22 @@ async fn explain(config: &Config, app: &App, file: &Path) -> anyhow::Result<u8> 
     Ok(exit::OK)
 }
 
+/// One line per ticket, under a header.
+fn print_tickets(tickets: Vec<ticket_store::TicketSummary>) {
+    println!("{:<10} {:<9} {:<19} {:<30} {:<12} SUBJECT", "NUMBER", "STATUS", "UPDATED", "OWNER", "ORG");
+    for t in tickets {
+        println!(
+            "{:<10} {:<9} {:<19} {:<30} {:<12} {}",
+            t.number,
+            t.status,
+            format_utc(t.updated_at),
+            t.owner_email,
+            t.org_key.unwrap_or_default(),
+            t.subject
+        );
+    }
+}
+
 async fn ticket(app: &App, cmd: TicketCommand) -> anyhow::Result<u8> {
     let workflows = &Workflows::new(app.clone());
     match cmd {
@@ -155,23 +172,20 @@ async fn ticket(app: &App, cmd: TicketCommand) -> anyhow::Result<u8> {
         TicketCommand::Reply { number, agent, text } => {
             return super::ticket::write(workflows, &number, &agent, Purpose::Reply, text).await;
         }
+        TicketCommand::Search { words, status, assignee, org, since, until, limit } => {
+            let filter = search_store::Filter { status, assignee, org, since_ms: since, until_ms: until };
+            let query = words.join(" ");
+            let tickets =
+                app.store().read(move |tx| search_store::search(tx, &query, &filter, limit)).await?;
+            if tickets.is_empty() {
+                eprintln!("no ticket matches");
+                return Ok(exit::OK);
+            }
+            print_tickets(tickets);
+        }
         TicketCommand::List { status, limit } => {
             let tickets = app.store().read(move |tx| ticket_store::list_tickets(tx, status, limit)).await?;
-            println!(
-                "{:<10} {:<9} {:<19} {:<30} {:<12} SUBJECT",
-                "NUMBER", "STATUS", "UPDATED", "OWNER", "ORG"
-            );
-            for t in tickets {
-                println!(
-                    "{:<10} {:<9} {:<19} {:<30} {:<12} {}",
-                    t.number,
-                    t.status,
-                    format_utc(t.updated_at),
-                    t.owner_email,
-                    t.org_key.unwrap_or_default(),
-                    t.subject
-                );
-            }
+            print_tickets(tickets);
         }
         TicketCommand::Show { number, full } => {
             let shown = number.clone();

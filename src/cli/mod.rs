@@ -206,6 +206,28 @@ pub enum TicketCommand {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
+    /// Tickets whose subject, messages, authors, participants' addresses or number match the
+    /// words (all of them; the last may be the start of a word), best match first.
+    Search {
+        #[arg(required = true)]
+        words: Vec<String>,
+        #[arg(long, value_parser = parse_status)]
+        status: Option<Status>,
+        /// An agent's or a team's key.
+        #[arg(long)]
+        assignee: Option<String>,
+        /// An organization's key.
+        #[arg(long)]
+        org: Option<String>,
+        /// Last active on or after this day (YYYY-MM-DD, UTC).
+        #[arg(long, value_parser = parse_day)]
+        since: Option<i64>,
+        /// Last active before this day (YYYY-MM-DD, UTC).
+        #[arg(long, value_parser = parse_day)]
+        until: Option<i64>,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
     /// One ticket with its participants and thread.
     Show {
         number: TicketNumber,
@@ -282,6 +304,13 @@ pub enum QuarantineCommand {
         /// Inbound ids; none means every quarantined message.
         ids: Vec<i64>,
     },
+}
+
+/// `YYYY-MM-DD` as the unix milliseconds of its start (UTC).
+fn parse_day(text: &str) -> Result<i64, String> {
+    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("{text:?} is not a day; write YYYY-MM-DD"))?;
+    Ok(day.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp_millis()))
 }
 
 fn parse_status(s: &str) -> Result<Status, String> {

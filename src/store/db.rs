@@ -329,9 +329,10 @@ impl Tx<'_> {
 pub(crate) fn operation(sql: &str) -> String {
     let words: Vec<&str> = sql.split_whitespace().collect();
     let upper = |w: &&str| w.to_ascii_uppercase();
+    // The first table named after `keyword` (a subquery's parenthesis is not a table).
     let after = |keyword: &str| {
-        words.iter().position(|w| upper(w) == keyword).and_then(|i| words.get(i + 1)).map(|table| {
-            table.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).to_ascii_lowercase()
+        words.windows(2).find(|pair| upper(&pair[0]) == keyword && !pair[1].starts_with('(')).map(|pair| {
+            pair[1].trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).to_ascii_lowercase()
         })
     };
     let first = words.first().map(upper);
@@ -400,6 +401,7 @@ mod tests {
         assert_eq!(operation("DELETE FROM sessions WHERE id = $1"), "deleting from sessions");
         assert_eq!(operation("SELECT 1"), "reading");
         assert_eq!(operation("PRAGMA user_version"), "running PRAGMA");
+        assert_eq!(operation("SELECT x FROM (SELECT 1) s JOIN t ON 1 FROM tickets"), "reading tickets");
         assert_eq!(operation("WITH due AS (SELECT id FROM t) UPDATE outbox SET x = 1"), "updating outbox");
     }
 

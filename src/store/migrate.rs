@@ -46,6 +46,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0007_customer_lines.sql"),
         postgres: include_str!("../../migrations/postgres/0007_customer_lines.sql"),
     },
+    Migration {
+        version: "0008_search",
+        sqlite: include_str!("../../migrations/sqlite/0008_search.sql"),
+        postgres: include_str!("../../migrations/postgres/0008_search.sql"),
+    },
 ];
 
 /// The newest migration this version ships, and how many there are.

@@ -17,6 +17,7 @@ pub mod links;
 pub mod migrate;
 pub mod outbox;
 pub mod pg_tls;
+pub mod search;
 pub mod second_factor;
 pub mod sessions;
 pub mod tickets;

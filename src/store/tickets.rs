@@ -324,14 +324,14 @@ pub struct TicketSummary {
     pub linked_number: Option<TicketNumber>,
 }
 
-const SUMMARY_COLUMNS: &str = "t.id, t.number, t.subject, t.status, u.email, o.key,
+pub(super) const SUMMARY_COLUMNS: &str = "t.id, t.number, t.subject, t.status, u.email, o.key,
     COALESCE(a.key, tm.key), t.priority, (SELECT COUNT(*) FROM entries e WHERE e.ticket_id = t.id),
     t.created_at, t.updated_at, lt.number
     FROM tickets t JOIN users u ON u.id = t.user_id LEFT JOIN orgs o ON o.id = t.org_id
     LEFT JOIN agents a ON a.id = t.assignee_agent_id LEFT JOIN teams tm ON tm.id = t.assignee_team_id
     LEFT JOIN tickets lt ON lt.id = t.linked_ticket_id";
 
-fn ticket_summary(r: &Row<'_>) -> Result<TicketSummary> {
+pub(super) fn ticket_summary(r: &Row<'_>) -> Result<TicketSummary> {
     Ok(TicketSummary {
         id: TicketId(r.i64(0)?),
         number: r.ticket_number(1)?,

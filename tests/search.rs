@@ -1,0 +1,162 @@
+//! Full-text search over tickets on both backends: words in subjects and messages (any language,
+//! the last word as a prefix), authors, participants' addresses and ticket numbers; filters;
+//! replies found as soon as they are stored; hostile queries are words, never syntax. And the
+//! command line (`mailgate ticket search`) against a real binary.
+
+mod common;
+
+use common::site::{Site, code, stdout, text};
+use common::{Backend, Harness, Mail, created};
+use mailgate::core::ticket::{Status, TicketNumber};
+use mailgate::store::search::{self, Filter};
+use mailgate::workflow::ConsoleAction;
+
+on_both_backends!(
+    words_numbers_and_addresses_find_their_tickets,
+    filters_narrow_and_hostile_queries_are_words
+);
+
+/// The real binary, one process per command, outside any async runtime.
+mod command_line {
+    use super::common::{Backend, test_pg_url};
+
+    #[test]
+    fn sqlite() {
+        super::the_command_line_searches(Backend::Sqlite);
+    }
+
+    #[test]
+    fn postgres() {
+        if test_pg_url().is_none() {
+            return;
+        }
+        super::the_command_line_searches(Backend::Postgres);
+    }
+}
+
+async fn find(h: &Harness, query: &str, filter: Filter) -> Vec<String> {
+    let query = query.to_string();
+    h.read(move |tx| search::search(tx, &query, &filter, 20))
+        .await
+        .into_iter()
+        .map(|t| t.number.to_string())
+        .collect()
+}
+
+async fn three_tickets(h: &Harness) -> [TicketNumber; 3] {
+    let printer = created(
+        &h.pipe(
+            &Mail::new("Ann <ann@acme.com>", "Printer on fire", "The fuser smells of burnt toner.").build(),
+        )
+        .await,
+    );
+    let invoice = created(
+        &h.pipe(&Mail::new("Ivy <ivy@globex.com>", "Invoice 2026-114", "We were charged twice.").build())
+            .await,
+    );
+    let german = created(
+        &h.pipe(
+            &Mail::new(
+                "Max <max@example.de>",
+                "Lieferung beschädigt",
+                "Die Größe der Straßenkarte stimmt nicht.",
+            )
+            .build(),
+        )
+        .await,
+    );
+    [printer.1, invoice.1, german.1].map(|n| n.parse().unwrap())
+}
+
+async fn words_numbers_and_addresses_find_their_tickets(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let [printer, invoice, german] = three_tickets(&h).await;
+    assert_eq!(find(&h, "printer", Filter::default()).await, [printer.to_string()]);
+    assert_eq!(find(&h, "burnt toner", Filter::default()).await, [printer.to_string()], "message text");
+    assert_eq!(find(&h, "CHARGED", Filter::default()).await, [invoice.to_string()], "any case");
+    assert_eq!(find(&h, "beschädigt", Filter::default()).await, [german.to_string()], "non-ASCII words");
+    assert_eq!(find(&h, "ivy@globex.com", Filter::default()).await, [invoice.to_string()], "an address");
+    assert_eq!(find(&h, "Ivy", Filter::default()).await, [invoice.to_string()], "an author's name");
+    assert_eq!(find(&h, &printer.to_string(), Filter::default()).await[0], printer.to_string(), "a number");
+    assert!(find(&h, "printer invoice", Filter::default()).await.is_empty(), "every word must occur");
+    if backend == Backend::Sqlite {
+        assert_eq!(
+            find(&h, "print", Filter::default()).await,
+            [printer.to_string()],
+            "the last word as a prefix"
+        );
+    }
+
+    // A reply is searchable as soon as it is stored (the index is written in its transaction).
+    let reply = Mail::new(
+        "Ann <ann@acme.com>",
+        &format!("Re: [#{printer}] Printer on fire"),
+        "Now the scanner jams too.",
+    );
+    common::added(&h.pipe(&reply.build()).await);
+    assert_eq!(find(&h, "scanner", Filter::default()).await, [printer.to_string()]);
+    // A ticket with many matches ranks above one with a passing mention.
+    let passing = created(
+        &h.pipe(&Mail::new("Bob <bob@other.org>", "Question", "Is the scanner under warranty?").build())
+            .await,
+    );
+    let found = find(&h, "scanner", Filter::default()).await;
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.contains(&passing.1));
+}
+
+async fn filters_narrow_and_hostile_queries_are_words(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let [printer, invoice, _] = three_tickets(&h).await;
+    h.workflows.console_change(&invoice, ConsoleAction::Status(Status::Closed)).await.unwrap();
+    let all = |q: &str| q.to_string();
+    let closed = Filter { status: Some(Status::Closed), ..Filter::default() };
+    assert!(find(&h, &all("printer"), closed.clone()).await.is_empty());
+    assert_eq!(find(&h, "charged", closed).await, [invoice.to_string()]);
+    // ACME's account manager (alice) is assigned their tickets; Globex's only alerted.
+    let alice = Filter { assignee: Some("alice".into()), ..Filter::default() };
+    assert_eq!(find(&h, "printer", alice.clone()).await, [printer.to_string()]);
+    assert!(find(&h, "charged", alice).await.is_empty());
+    let globex = Filter { org: Some("globex".into()), ..Filter::default() };
+    assert_eq!(find(&h, "charged", globex).await, [invoice.to_string()]);
+    let later = Filter { since_ms: Some(common::T0 + 1), ..Filter::default() };
+    assert!(find(&h, "printer", later).await.is_empty(), "last active before the day asked");
+    let before = Filter { until_ms: Some(common::T0 + 1), ..Filter::default() };
+    assert_eq!(find(&h, "printer", before).await, [printer.to_string()]);
+
+    for hostile in [
+        "\"",
+        "printer\" OR \"x",
+        "NEAR(printer fire)",
+        "fire*",
+        "-printer",
+        "^printer",
+        "subject:printer",
+        "'; DROP TABLE tickets; --",
+        "( ) * ^ : \" '",
+        "\u{0}\r\nprinter",
+        &"printer ".repeat(500),
+    ] {
+        let found = find(&h, hostile, Filter::default()).await;
+        assert!(found.len() <= 1, "{hostile:?}: {found:?}");
+    }
+    assert!(find(&h, "   ", Filter::default()).await.is_empty());
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM tickets").await, 3, "nothing was dropped");
+}
+
+fn the_command_line_searches(backend: Backend) {
+    let Some(site) = Site::new(backend, "") else { return };
+    let mail = b"From: Ann <ann@acme.com>\r\nTo: support@example.com\r\nSubject: Printer on fire\r\n\
+Message-ID: <search-cli@acme.com>\r\n\r\nThe fuser smells of burnt toner.\r\n";
+    assert_eq!(code(&site.run(&["pipe"], mail)), 0);
+    let number = site.strings("SELECT number FROM tickets").remove(0);
+    let out = site.run(&["ticket", "search", "burnt", "toner"], b"");
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(stdout(&out).contains(&number) && stdout(&out).contains("Printer on fire"), "{}", text(&out));
+    let out = site.run(&["ticket", "search", "nothing-like-this", "--status", "open"], b"");
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(text(&out).contains("no ticket matches"), "{}", text(&out));
+    let out = site.run(&["ticket", "search", "printer", "--since", "yesterday"], b"");
+    assert_eq!(code(&out), 64, "a bad day is a usage error: {}", text(&out));
+    assert!(text(&out).contains("YYYY-MM-DD"), "{}", text(&out));
+}
