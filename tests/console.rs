@@ -13,6 +13,7 @@ on_both_backends!(
     queues_show_the_right_tickets_in_order,
     the_ticket_page_replies_notes_and_changes,
     the_directory_and_organization_pages,
+    search_finds_tickets_best_first,
 );
 
 /// The ticket numbers in a queue page, in order.
@@ -145,4 +146,34 @@ async fn the_directory_and_organization_pages(backend: Backend) {
     }
     assert!(client.get("/agent/orgs").await.body.contains("Globex"));
     assert_eq!(Client::new(client.address).get("/agent/users").await.location(), "/agent/login");
+}
+
+/// The console's search: words in any ticket (closed ones too), a status filter, hostile input
+/// shown escaped, nothing found said plainly.
+async fn search_finds_tickets_best_first(backend: Backend) {
+    let Some((h, mut client)) = agent_console(backend, "").await else { return };
+    let (_, printer) =
+        created(&h.pipe(&Mail::new("ann@acme.com", "Printer on fire", "The fuser smells.").build()).await);
+    let (_, old) = created(&h.pipe(&Mail::new("old@example.org", "Old printer", "Gone.").build()).await);
+    h.workflows
+        .console_change(&old.parse().unwrap(), ConsoleAction::Status(mailgate::core::ticket::Status::Closed))
+        .await
+        .unwrap();
+
+    let found = client.get("/agent/search?q=printer").await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    let mut hits = numbers(&found.body);
+    hits.sort();
+    let mut both = vec![printer.clone(), old.clone()];
+    both.sort();
+    assert_eq!(hits, both, "closed tickets are found too");
+    assert_eq!(numbers(&client.get("/agent/search?q=fuser").await.body), [printer.clone()]);
+    assert_eq!(numbers(&client.get("/agent/search?q=printer&status=closed").await.body), [old]);
+    let none = client.get(&format!("/agent/search?q={}", encode("<b>nothing\" OR x"))).await;
+    assert_eq!(none.status, 200, "{}", none.body);
+    assert!(none.body.contains("No ticket matches"), "{}", none.body);
+    assert!(none.body.contains("&lt;b&gt;nothing") && !none.body.contains("<b>nothing"), "{}", none.body);
+    let empty = client.get("/agent/search").await;
+    assert_eq!(empty.status, 200);
+    assert!(numbers(&empty.body).is_empty() && !empty.body.contains("No ticket matches"));
 }

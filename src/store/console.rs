@@ -208,6 +208,22 @@ pub fn queue_page(
     tx.query_all(&sql, &values, ticket_line)
 }
 
+/// The lines of `ids`, in that order (search results).
+pub fn lines_in_order(tx: &mut Tx<'_>, ids: &[TicketId]) -> Result<Vec<TicketLine>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT {LINE_COLUMNS}, t.id FROM tickets t {LINE_JOINS} WHERE t.id IN ({})",
+        placeholders.join(", ")
+    );
+    let values: Vec<Value<'_>> = ids.iter().map(|id| id.0.into()).collect();
+    let mut found = tx.query_all(&sql, &values, |r| Ok((r.i64("id")?, ticket_line(r)?)))?;
+    found.sort_by_key(|(id, _)| ids.iter().position(|wanted| wanted.0 == *id));
+    Ok(found.into_iter().map(|(_, line)| line).collect())
+}
+
 /// A ticket as the console's ticket page shows it.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TicketHeader {

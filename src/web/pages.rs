@@ -40,7 +40,11 @@ const PAGES: &[(&str, &str)] = &[
     ("agent_2fa.html", include_str!("../../templates/web/agent_2fa.html.tera")),
     // The agent console (web/console): overridden from a `console/` directory inside `web_dir`.
     ("console/layout.html", include_str!("../../templates/web/console/layout.html.tera")),
+    // A partial (the tickets table) before the pages that include it: tera resolves includes as
+    // each page is added.
+    ("console/ticket_table.html", include_str!("../../templates/web/console/ticket_table.html.tera")),
     ("console/queue.html", include_str!("../../templates/web/console/queue.html.tera")),
+    ("console/search.html", include_str!("../../templates/web/console/search.html.tera")),
     ("console/ticket.html", include_str!("../../templates/web/console/ticket.html.tera")),
     ("console/users.html", include_str!("../../templates/web/console/users.html.tera")),
     ("console/user.html", include_str!("../../templates/web/console/user.html.tera")),
@@ -77,7 +81,7 @@ impl Pages {
         let pages = PageSet { tera, instance_name: instance_name.to_string() };
         // Render each once with a full context: a broken override fails at load, not for a visitor.
         if errors.is_empty() {
-            for (name, _, file) in sources.iter().filter(|(name, _, _)| !is_layout(name)) {
+            for (name, _, file) in sources.iter().filter(|(name, _, _)| !is_fragment(name)) {
                 if let Err(error) = pages.try_render(name, sample_context()) {
                     errors.push(PageError { file: file.clone(), message: error });
                 }
@@ -139,9 +143,9 @@ impl PageSet {
     }
 }
 
-/// Layouts are only extended, never rendered on their own.
-fn is_layout(name: &str) -> bool {
-    name == "layout.html" || name.ends_with("/layout.html")
+/// Layouts (extended) and partials (included) are never rendered on their own.
+fn is_fragment(name: &str) -> bool {
+    name == "layout.html" || name.ends_with("/layout.html") || name == "console/ticket_table.html"
 }
 
 /// Replaces embedded pages with `<name>.tera` files of `dir` (and `console/<name>.tera` for the
@@ -249,7 +253,8 @@ fn console_sample() -> Value {
                       "created": "1970-01-01 00:00:00", "files": [{ "id": 1, "name": "a.txt" }] }],
         "assignables": [{ "kind": "agent", "key": "alice", "name": "Alice" }],
         "statuses": ["open"], "priorities": ["high"],
-        "search": "ann", "sort": "name",
+        "search": "ann", "sort": "name", "limit": 50,
+        "status_filter": [{ "name": "open", "current": true }],
         "users": [{ "id": 1, "email": "ann@acme.com", "name": "Ann", "org_key": "acme", "status": "guest",
                     "tickets": 1, "created_at": 0, "created": "1970-01-01 00:00:00" }],
         "user": { "id": 1, "email": "ann@acme.com", "name": "Ann", "status": "registered", "created_at": 0,
@@ -372,7 +377,7 @@ mod tests {
     #[test]
     fn every_page_renders_and_escapes() {
         let pages = Pages::new("<Support & Co>", None).unwrap();
-        for (page, _) in PAGES.iter().filter(|(name, _)| !is_layout(name)) {
+        for (page, _) in PAGES.iter().filter(|(name, _)| !is_fragment(name)) {
             let response = pages.render(StatusCode::OK, page, context());
             assert_eq!(response.status(), StatusCode::OK, "{page}");
             let html = body(response);

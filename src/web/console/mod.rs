@@ -7,6 +7,7 @@
 
 mod orgs;
 mod queue;
+mod search;
 mod ticket;
 mod users;
 
@@ -70,6 +71,7 @@ pub fn routes() -> Router<WebState> {
         .route("/agent/t/{number}/reply", post(ticket::reply))
         .route("/agent/t/{number}/note", post(ticket::note))
         .route("/agent/t/{number}/{change}", post(ticket::change_one))
+        .route("/agent/search", get(search::show))
         .route("/agent/users", get(users::list))
         .route("/agent/users/{id}", get(users::show))
         .route("/agent/orgs", get(orgs::list))
