@@ -167,7 +167,7 @@ async fn search_finds_tickets_best_first(backend: Backend) {
     let mut both = vec![printer.clone(), old.clone()];
     both.sort();
     assert_eq!(hits, both, "closed tickets are found too");
-    assert_eq!(numbers(&client.get("/agent/search?q=fuser").await.body), [printer.clone()]);
+    assert_eq!(numbers(&client.get("/agent/search?q=fuser").await.body), [printer]);
     assert_eq!(numbers(&client.get("/agent/search?q=printer&status=closed").await.body), [old]);
     let none = client.get(&format!("/agent/search?q={}", encode("<b>nothing\" OR x"))).await;
     assert_eq!(none.status, 200, "{}", none.body);
