@@ -50,7 +50,7 @@ pub(super) fn facts(mail: Mail) -> (Queued, SendTime) {
             author_email: author.email.clone(),
         }),
         owner: Some(jane.clone()),
-        in_reply_to: Some("<m1@example.org>".into()),
+        in_reply_to: Some("m1@example.org".into()),
         reason: Some(reason.into()),
         bounce: Some(BounceReport {
             recipients: vec!["jane@example.org".into(), "sam@example.org".into()],

@@ -140,14 +140,14 @@ fn send_time() -> SendTime {
 const OLD_ROWS: [(Mail, &str); 8] = [
     (
         Mail::NewTicketAlert,
-        r#"{"bounce":null,"in_reply_to":"<m1@acme.com>","mail":"new_ticket_alert",
+        r#"{"bounce":null,"in_reply_to":"m1@acme.com","mail":"new_ticket_alert",
             "message":{"author_email":"ann@acme.com","author_name":"Ann","entry_id":3,"kind":"message"},
             "owner":{"email":"ann@acme.com","name":"Ann"},"reason":null,"recipient":{"email":"alice@example.com"},
             "ticket":{"id":7,"number":"123456","status":"open","subject":"Broken"}}"#,
     ),
     (
         Mail::NewTicketAutoResponse,
-        r#"{"in_reply_to":"<m1@acme.com>","mail":"new_ticket_auto_response",
+        r#"{"in_reply_to":"m1@acme.com","mail":"new_ticket_auto_response",
             "message":{"author_email":"ann@acme.com","author_name":"","entry_id":null,"kind":"message"},
             "owner":{"email":"ann@acme.com","name":""},"recipient":{"email":"ann@acme.com"},
             "ticket":{"id":7,"number":"123456","status":"open","subject":"Broken"}}"#,
@@ -161,7 +161,7 @@ const OLD_ROWS: [(Mail, &str); 8] = [
     ),
     (
         Mail::HeldNotice,
-        r#"{"bounce":null,"in_reply_to":"<m2@x.com>","mail":"held_notice","message":{"author_email":"alice@x.com",
+        r#"{"bounce":null,"in_reply_to":"m2@x.com","mail":"held_notice","message":{"author_email":"alice@x.com",
             "author_name":"Alice","entry_id":5,"kind":"held"},"owner":{"email":"alice@x.com","name":"Alice"},
             "reason":"its From is not yours","recipient":{"email":"alice@example.com"},
             "ticket":{"id":7,"number":"123456","status":"open","subject":"Broken"}}"#,
