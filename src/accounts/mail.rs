@@ -6,7 +6,7 @@ use super::Accounts;
 use crate::app::App;
 use crate::core::address::EmailAddress;
 use crate::core::notify::Mail;
-use crate::outbox::context::{Queued, QueuedRecipient};
+use crate::outbox::context::Queued;
 use crate::store::outbox::{self as outbox_store, NewOutbound};
 use crate::store::{Result, Tx};
 
@@ -33,10 +33,9 @@ impl Mailer {
         // short single-line name, whatever was typed.
         let name = super::signup::single_line(name, GREETING_NAME_CHARS);
         let context = Queued {
-            recipient: QueuedRecipient { email: to.as_str().to_string(), name: Some(name) },
             link: Some(link.to_string()),
             link_valid: Some(duration_words(valid_ms)),
-            ..Queued::to(mail, to)
+            ..Queued::to(mail, to).named(name)
         };
         outbox_store::enqueue(
             tx,

@@ -162,12 +162,11 @@ impl Pipeline {
         let audience = Audience { customer, ..Audience::default() };
         let outgoing = Outgoing { event: Event::Rejected, is_normal, ticket: None };
         self.enqueue_planned(tx, &outgoing, &audience, false, trace, |mail| {
-            let mut queued = Queued::to(mail.mail, &mail.to);
-            queued.recipient.name = Some(sender.name.clone().unwrap_or_default());
+            let name = sender.name.clone().unwrap_or_default();
             Queued {
                 reason: Some(reason.to_string()),
                 in_reply_to: email.message_id.as_ref().map(|id| id.as_str().to_string()),
-                ..queued
+                ..Queued::to(mail.mail, &mail.to).named(name)
             }
         })?;
         Ok(())

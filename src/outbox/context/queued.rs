@@ -87,6 +87,12 @@ impl Queued {
         }
     }
 
+    /// With the recipient's name, where it is known when the mail is queued.
+    pub fn named(mut self, name: String) -> Queued {
+        self.recipient.name = Some(name);
+        self
+    }
+
     /// A planned mail about `ticket`, as it is now.
     pub fn on_ticket(planned: &Planned, ticket: &TicketState) -> Queued {
         Queued { ticket: Some(QueuedTicket::of(ticket)), ..Queued::to(planned.mail, &planned.to) }
