@@ -13,6 +13,7 @@ use common::{Backend, Harness, Mail, added, created};
 
 on_both_backends!(
     delivered_mail_carries_threading_and_loop_headers,
+    a_mail_queued_by_an_older_version_is_delivered_whole,
     replies_to_delivered_mail_thread_by_token_references_and_tag,
     server_down_then_up_delivers_everything_once,
     refused_auth_keeps_mail_queued_then_the_right_password_delivers_each_once,
@@ -74,6 +75,45 @@ async fn delivered_mail_carries_threading_and_loop_headers(backend: Backend) {
         "the auto-response quotes nothing: {auto}"
     );
     assert_eq!(header(alert_of(&delivered), "Auto-Submitted").unwrap(), "auto-generated");
+}
+
+/// A row as mailgate wrote it before typed contexts (`json!`: sorted keys, `null`s) must still go
+/// out after an upgrade: quoted text, links, reply address and threading as for a new row.
+async fn a_mail_queued_by_an_older_version_is_delivered_whole(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    if !available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SmtpSink::start(free_port(), dir.path().join("Maildir"));
+    let (ticket, number) = created(
+        &h.pipe(&Mail::new("Ann <ann@acme.com>", "Printer on fire", "Help!").id("<ann-1@acme.com>").build())
+            .await,
+    );
+    let alert = h.strings("SELECT context FROM outbox WHERE template = $1", "new_ticket_alert").await;
+    let entry = serde_json::from_str::<serde_json::Value>(&alert[0]).unwrap()["message"]["entry_id"].clone();
+    let old = format!(
+        r#"{{"bounce":null,"in_reply_to":"ann-1@acme.com","mail":"new_ticket_alert","message":{{"author_email":"ann@acme.com","author_name":"Ann","entry_id":{entry},"kind":"message"}},"owner":{{"email":"ann@acme.com","name":"Ann"}},"reason":null,"recipient":{{"email":"alice@example.com"}},"ticket":{{"id":{},"number":"{number}","status":"open","subject":"Printer on fire"}}}}"#,
+        ticket.0
+    );
+    h.write(move |tx| {
+        tx.execute(
+            "UPDATE outbox SET context = $1 WHERE template = 'new_ticket_alert'",
+            mailgate::params![&old],
+        )
+    })
+    .await;
+    worker(&h, sink.port).drain_once().await.unwrap();
+    assert!(statuses(&h).await.iter().all(|s| s == "sent"), "{:?}", statuses(&h).await);
+    let delivered = sink.messages();
+    let alert = alert_of(&delivered);
+    assert_eq!(header(alert, "Subject").unwrap(), format!("[#{number}] New ticket: Printer on fire"));
+    assert!(alert.contains("from Ann <ann@acme.com>") && alert.contains("> Help!"), "{alert}");
+    assert_eq!(header(alert, "In-Reply-To").unwrap(), "<ann-1@acme.com>");
+    let reply_to = header(alert, "Reply-To").unwrap();
+    assert!(reply_to.contains("support+"), "a signed reply address: {reply_to}");
+    let auto = mail_to(&delivered, "ann@acme.com");
+    assert_eq!(header(alert, "Thread-Index"), header(auto, "Thread-Index"), "the same ticket's thread");
 }
 
 fn alert_of(delivered: &[String]) -> &String {

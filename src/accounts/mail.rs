@@ -2,12 +2,11 @@
 //! same transaction as the token it carries. Not ticket mail: no reply address, no governor (the
 //! pages that cause it are rate-limited).
 
-use serde_json::json;
-
 use super::Accounts;
 use crate::app::App;
 use crate::core::address::EmailAddress;
 use crate::core::notify::Mail;
+use crate::outbox::context::Queued;
 use crate::store::outbox::{self as outbox_store, NewOutbound};
 use crate::store::{Result, Tx};
 
@@ -33,11 +32,11 @@ impl Mailer {
         // Account mail may go to an address nobody has verified yet: the greeting is at most a
         // short single-line name, whatever was typed.
         let name = super::signup::single_line(name, GREETING_NAME_CHARS);
-        let context = json!({
-            "recipient": { "name": name, "email": to.as_str() },
-            "link": link,
-            "link_valid": duration_words(valid_ms),
-        });
+        let context = Queued {
+            link: Some(link.to_string()),
+            link_valid: Some(duration_words(valid_ms)),
+            ..Queued::to(mail, to).named(name)
+        };
         outbox_store::enqueue(
             tx,
             &NewOutbound {
@@ -45,7 +44,7 @@ impl Mailer {
                 ticket: None,
                 recipient: to,
                 template: mail.template(),
-                context_json: &context.to_string(),
+                context_json: &context.to_json(),
                 now_ms: self.app.now_ms(),
             },
         )?;

@@ -3,10 +3,8 @@
 //! naming its actor; closing tells the owner and assigning alerts the new assignee, through the
 //! outbox in the same transaction.
 
-use serde_json::json;
-
 use super::Pipeline;
-use super::notify::{Outgoing, plain_context};
+use super::notify::Outgoing;
 use crate::core::address::EmailAddress;
 use crate::core::command::{Command, CommandError, Line};
 use crate::core::customer_lines::{self, Handler};
@@ -16,6 +14,7 @@ use crate::core::notify::{Audience, Event, Planned};
 use crate::core::thread::TicketState;
 use crate::core::ticket::Status;
 use crate::core::trace::Trace;
+use crate::outbox::context::Queued;
 use crate::store::lifecycle::{self as lifecycle_store, Assignee};
 use crate::store::outbox as outbox_store;
 use crate::store::tickets as ticket_store;
@@ -209,8 +208,10 @@ impl Pipeline {
             }
         };
         let outgoing = Outgoing { event, is_normal: true, ticket: Some(state.id) };
-        let context = |mail: &Planned| {
-            plain_context(mail, state, json!({ "assignee": assignee, "actor": actor.name() }))
+        let context = |mail: &Planned| Queued {
+            assignee: Some(assignee.to_string()),
+            actor: Some(actor.name()),
+            ..Queued::on_ticket(mail, state)
         };
         self.enqueue_planned(tx, &outgoing, &audience, false, trace, context)?;
         Ok(())

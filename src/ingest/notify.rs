@@ -2,8 +2,6 @@
 //! written to the outbox in the same transaction, each with a Message-ID minted now and recorded in
 //! `message_ids` (so replies to it thread, and bounces of it are recognised as ours).
 
-use serde_json::json;
-
 use super::{Incoming, Pipeline};
 use crate::core::address::{EmailAddress, MessageId};
 use crate::core::classify::Class;
@@ -13,6 +11,7 @@ use crate::core::ids::{AgentId, EntryId, TicketId};
 use crate::core::notify::{self, Audience, Event, History, Mail, Planned};
 use crate::core::thread::TicketState;
 use crate::core::trace::Trace;
+use crate::outbox::context::{BounceReport, MessageKind, Person, Queued, QueuedMessage, QueuedTicket};
 use crate::parse::{self, Limits, Malformed};
 use crate::store::outbox::{self as outbox_store, NewOutbound};
 use crate::store::tickets::{self as ticket_store, Direction, EntryClass};
@@ -163,12 +162,12 @@ impl Pipeline {
         let audience = Audience { customer, ..Audience::default() };
         let outgoing = Outgoing { event: Event::Rejected, is_normal, ticket: None };
         self.enqueue_planned(tx, &outgoing, &audience, false, trace, |mail| {
-            json!({
-                "mail": mail.mail.template(),
-                "recipient": { "email": mail.to.as_str(), "name": sender.name.clone().unwrap_or_default() },
-                "reason": reason,
-                "in_reply_to": email.message_id.as_ref().map(MessageId::as_str),
-            })
+            let name = sender.name.clone().unwrap_or_default();
+            Queued {
+                reason: Some(reason.to_string()),
+                in_reply_to: email.message_id.as_ref().map(|id| id.as_str().to_string()),
+                ..Queued::to(mail.mail, &mail.to).named(name)
+            }
         })?;
         Ok(())
     }
@@ -181,7 +180,7 @@ impl Pipeline {
         audience: &Audience,
         new_ticket: bool,
         trace: &mut Trace,
-        context: impl Fn(&Planned) -> serde_json::Value,
+        context: impl Fn(&Planned) -> Queued,
     ) -> store::Result<usize> {
         let policy = &self.settings.notifications;
         let (planned, suppressed) = notify::plan(outgoing.event, outgoing.is_normal, audience, policy);
@@ -214,7 +213,7 @@ impl Pipeline {
                 continue;
             }
             let message_id = self.mint_message_id();
-            let context = context(&mail).to_string();
+            let context = context(&mail).to_json();
             outbox_store::enqueue(
                 tx,
                 &NewOutbound {
@@ -271,52 +270,58 @@ impl Pipeline {
     }
 }
 
-/// The template context, fixed at enqueue time (what was true when the event happened). The worker
+/// The stored context, fixed at enqueue time (what was true when the event happened). The worker
 /// adds what is minted at send time: links and reply addresses.
-fn context(msg: &Incoming<'_>, notice: &Notice<'_>, mail: &Planned) -> serde_json::Value {
-    let author_name = msg.sender.name.clone().unwrap_or_default();
+fn context(msg: &Incoming<'_>, notice: &Notice<'_>, mail: &Planned) -> Queued {
     if mail.mail == Mail::NewTicketAutoResponse {
         return auto_response_context(msg, notice, mail);
     }
-    json!({
-        "mail": mail.mail.template(),
-        "recipient": { "email": mail.to.as_str() },
-        "ticket": ticket_context(notice.ticket),
-        "message": {
-            "entry_id": notice.entry.map(|e| e.0),
-            "kind": match notice.event {
-                Event::AgentNote => "note",
-                Event::AgentResponse => "response",
-                Event::Held => "held",
-                _ => "message",
+    let author = Person {
+        name: msg.sender.name.clone().unwrap_or_default(),
+        email: msg.sender.email.as_str().to_string(),
+    };
+    Queued {
+        message: Some(QueuedMessage {
+            entry_id: notice.entry.map(|e| e.0),
+            kind: match notice.event {
+                Event::AgentNote => MessageKind::Note,
+                Event::AgentResponse => MessageKind::Response,
+                Event::Held => MessageKind::Held,
+                _ => MessageKind::Message,
             },
-            "author_name": author_name,
-            "author_email": msg.sender.email.as_str(),
-        },
-        "owner": { "name": author_name, "email": msg.sender.email.as_str() },
-        "in_reply_to": notice.in_reply_to.as_ref().or(msg.email.message_id.as_ref()).map(MessageId::as_str),
-        "reason": notice.held.as_ref().map(|(_, reason)| reason.as_str()),
-        "bounce": notice.bounce.as_ref().map(|(recipients, diagnostic)| json!({
-            "recipients": recipients,
-            "diagnostic": diagnostic,
-        })),
-    })
+            author_name: author.name.clone(),
+            author_email: author.email.clone(),
+        }),
+        owner: Some(author),
+        in_reply_to: answered(msg, notice),
+        reason: notice.held.as_ref().map(|(_, reason)| reason.clone()),
+        bounce: notice.bounce.as_ref().map(|(recipients, diagnostic)| BounceReport {
+            recipients: recipients.clone(),
+            diagnostic: diagnostic.clone(),
+        }),
+        ..Queued::on_ticket(mail, notice.ticket)
+    }
 }
 
 /// The auto-response goes to a From nobody has verified (anyone can write any address there, or
 /// type it into the web form): it carries no free text of the requester's beyond the subject,
 /// truncated to one short line; no quote of the message, no name.
-fn auto_response_context(msg: &Incoming<'_>, notice: &Notice<'_>, mail: &Planned) -> serde_json::Value {
-    let mut ticket = ticket_context(notice.ticket);
-    ticket["subject"] = json!(short_subject(&notice.ticket.subject));
-    json!({
-        "mail": mail.mail.template(),
-        "recipient": { "email": mail.to.as_str() },
-        "ticket": ticket,
-        "message": { "entry_id": null, "kind": "message", "author_name": "", "author_email": msg.sender.email.as_str() },
-        "owner": { "name": "", "email": msg.sender.email.as_str() },
-        "in_reply_to": notice.in_reply_to.as_ref().or(msg.email.message_id.as_ref()).map(MessageId::as_str),
-    })
+fn auto_response_context(msg: &Incoming<'_>, notice: &Notice<'_>, mail: &Planned) -> Queued {
+    let ticket =
+        QueuedTicket { subject: short_subject(&notice.ticket.subject), ..QueuedTicket::of(notice.ticket) };
+    let email = msg.sender.email.as_str().to_string();
+    Queued {
+        ticket: Some(ticket),
+        message: Some(QueuedMessage { author_email: email.clone(), ..QueuedMessage::default() }),
+        owner: Some(Person { name: String::new(), email }),
+        in_reply_to: answered(msg, notice),
+        ..Queued::to(mail.mail, &mail.to)
+    }
+}
+
+/// The Message-ID a mail about `msg` answers.
+fn answered(msg: &Incoming<'_>, notice: &Notice<'_>) -> Option<String> {
+    notice.in_reply_to.as_ref().or(msg.email.message_id.as_ref()).map(|id| id.as_str().to_string())
 }
 
 /// The longest subject an auto-response repeats.
@@ -367,33 +372,6 @@ fn human_size(bytes: usize) -> String {
         let mb = bytes / (KB * KB);
         if mb >= 10.0 { format!("{mb:.0} MB") } else { format!("{:.1} MB", mb).replace(".0 ", " ") }
     }
-}
-
-/// What every mail about a ticket says of it (the worker adds the reader's link as `url`).
-pub(super) fn ticket_context(state: &TicketState) -> serde_json::Value {
-    json!({
-        "id": state.id.0,
-        "number": state.number,
-        "subject": state.subject,
-        "status": state.status.as_str(),
-    })
-}
-
-/// The context of a mail that concerns only the ticket and its recipient, plus `extra` keys.
-pub(crate) fn plain_context(
-    mail: &Planned,
-    state: &TicketState,
-    extra: serde_json::Value,
-) -> serde_json::Value {
-    let mut context = json!({
-        "mail": mail.mail.template(),
-        "recipient": { "email": mail.to.as_str() },
-        "ticket": ticket_context(state),
-    });
-    if let (Some(context), serde_json::Value::Object(extra)) = (context.as_object_mut(), extra) {
-        context.extend(extra);
-    }
-    context
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! rendered from templates, composed with threading headers and handed to SMTP.
 
 pub mod compose;
+pub mod context;
 pub mod render;
 pub mod smtp;
 pub mod worker;

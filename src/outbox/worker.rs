@@ -11,18 +11,17 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use futures::StreamExt;
-use serde_json::{Value, json};
 
 use super::compose::{self, Addressing, Automatic, File};
+use super::context::{MailContext, Queued, SendTime};
 use super::render::Templates;
 use super::smtp::{Reply, SendError, SmtpSender};
 use crate::auth::token::{Claims, Keyring, Participant, Purpose};
 use crate::clock::Clock;
 use crate::core::address::EmailAddress;
 use crate::core::identify::tagged_address;
-use crate::core::ids::{EntryId, TicketId};
+use crate::core::ids::TicketId;
 use crate::core::notify::Mail;
-use crate::core::quote::REPLY_MARKER;
 use crate::core::ticket::Role;
 use crate::store::outbox::{self as outbox_store, Claimed, GivenUp, OutboxId};
 use crate::store::{self, Store};
@@ -121,6 +120,8 @@ pub enum SendNow {
 /// A claimed row with what the claim transaction looked up for it.
 struct Sending {
     row: Claimed,
+    /// The row's stored context, or why it cannot be read.
+    queued: Result<Queued, String>,
     /// The ticket's first Message-ID, the root of References.
     root: Option<String>,
     /// The text of the entry the mail quotes.
@@ -143,18 +144,6 @@ struct Tokens {
     url: String,
     /// An agent's internal-note address on the ticket.
     note_address: Option<EmailAddress>,
-}
-
-/// The ticket number in a row's context, for the log (empty for mail about no ticket).
-fn ticket_number(context_json: &str) -> String {
-    let context: Value = serde_json::from_str(context_json).unwrap_or_default();
-    context["ticket"]["number"].as_str().unwrap_or_default().to_string()
-}
-
-/// The entry a row's context quotes (`message.entry_id`), if any.
-fn quoted_entry(context_json: &str) -> Option<EntryId> {
-    let context: Value = serde_json::from_str(context_json).ok()?;
-    context["message"]["entry_id"].as_i64().map(EntryId)
 }
 
 /// The customer's text quoted back in automatic mail is cut to this many characters.
@@ -310,7 +299,8 @@ impl Worker {
         refused: &std::sync::Mutex<Option<(i64, String)>>,
     ) -> Attempt {
         let row = &sending.row;
-        let (outbox_id, ticket) = (row.id.0, ticket_number(&row.context_json));
+        let ticket = sending.queued.as_ref().ok().and_then(|q| q.ticket.as_ref()).map(|t| t.number.as_str());
+        let (outbox_id, ticket) = (row.id.0, ticket.unwrap_or_default());
         let message = match self.build(config, sending) {
             Ok(message) => message,
             Err(error) => {
@@ -407,46 +397,34 @@ impl Worker {
     fn build(&self, config: &WorkerConfig, sending: &Sending) -> Result<lettre::Message, String> {
         let settings = &config.settings;
         let (row, root) = (&sending.row, sending.root.as_deref());
-        let name = Mail::from_template(&row.template)
+        let mail = Mail::from_template(&row.template)
             .ok_or_else(|| format!("unknown template {:?}", row.template))?;
-        let mut stored: Value =
-            serde_json::from_str(&row.context_json).map_err(|e| format!("context: {e}"))?;
-        let mail = Mail::from_template(&row.template);
-        if let Some(text) = &sending.text {
-            // A relayed response is the whole answer; elsewhere the text is a quote.
-            let text = match mail {
-                Some(Mail::ResponseRelay) => text.clone(),
-                _ => text.chars().take(QUOTED_TEXT_CHARS).collect(),
-            };
-            stored["message"]["text"] = Value::String(text);
-        }
-        if let Some(organization) = &sending.organization
-            && stored.get("organization").is_none_or(Value::is_null)
-        {
-            stored["organization"] = Value::String(organization.clone());
-        }
-        if mail == Some(Mail::CollaboratorNotice) {
-            let primary = sending.role.as_deref() == Some(Role::PrimaryContact.as_str());
-            let role = if primary { "primary_contact" } else { "collaborator" };
-            stored["recipient"]["role"] = Value::String(role.to_string());
-        }
-        let tokens = self.tokens(settings, &stored, sending.holder, mail == Some(Mail::AccessLink));
-        if let Some(tokens) = &tokens {
-            stored["ticket"]["url"] = Value::String(tokens.url.clone());
-            if let Some(note) = &tokens.note_address {
-                stored["note_address"] = Value::String(note.to_string());
-            }
-        }
-        let context = full_context(settings, stored);
-        let rendered = config.templates.render(name, &context).map_err(|e| e.to_string())?;
+        let queued = sending.queued.clone()?;
+        let tokens = self.tokens(settings, queued.ticket_id(), sending.holder, mail == Mail::AccessLink);
+        // A relayed response is the whole answer; elsewhere the text is a quote.
+        let text = sending.text.as_ref().map(|text| match mail {
+            Mail::ResponseRelay => text.clone(),
+            _ => text.chars().take(QUOTED_TEXT_CHARS).collect(),
+        });
+        let sent = SendTime {
+            instance_name: settings.instance_name.clone(),
+            text,
+            organization: sending.organization.clone(),
+            primary_contact: sending.role.as_deref() == Some(Role::PrimaryContact.as_str()),
+            url: tokens.as_ref().map(|t| t.url.clone()),
+            note_address: tokens.as_ref().and_then(|t| t.note_address.as_ref()).map(ToString::to_string),
+            link_minutes: settings.access_ttl.as_secs() / 60,
+        };
+        let in_reply_to = queued.in_reply_to.clone();
+        // Mail about no ticket has always shared the key `null`.
+        let thread_key = queued.ticket_id().map_or_else(|| "null".to_string(), |id| id.0.to_string());
+        let context = MailContext::build(mail, queued, sent);
+        let rendered = config.templates.render(mail, &context).map_err(|e| e.to_string())?;
         let to = EmailAddress::parse(&row.recipient)
             .ok_or_else(|| format!("bad recipient {:?}", row.recipient))?;
-        let in_reply_to = context["in_reply_to"].as_str();
-        let topic = context["ticket"]["subject"].as_str().unwrap_or_default();
-        let thread_key = format!("{}", context["ticket"]["id"]);
         let automatic = match mail {
-            Some(Mail::ResponseRelay) => Automatic::No,
-            Some(mail) if mail.answers_customer() => Automatic::Replied,
+            Mail::ResponseRelay => Automatic::No,
+            mail if mail.answers_customer() => Automatic::Replied,
             _ => Automatic::Generated,
         };
         let addressing = Addressing {
@@ -455,9 +433,9 @@ impl Worker {
             to: &to,
             reply_to: tokens.as_ref().map_or(&settings.from, |t| &t.reply_to),
             message_id: &row.message_id,
-            in_reply_to,
+            in_reply_to: in_reply_to.as_deref(),
             references: root.into_iter().collect(),
-            thread_topic: topic,
+            thread_topic: &context.ticket.subject,
             thread_key: &thread_key,
             loop_domain: &settings.message_id_domain,
             automatic,
@@ -470,12 +448,12 @@ impl Worker {
     fn tokens(
         &self,
         settings: &WorkerSettings,
-        stored: &Value,
+        ticket: Option<TicketId>,
         holder: Option<(Participant, u64)>,
         access: bool,
     ) -> Option<Tokens> {
         let (participant, epoch) = holder?;
-        let ticket = TicketId(stored["ticket"]["id"].as_i64()?);
+        let ticket = ticket?;
         let now = self.clock.now_ms();
         let claims = |purpose, ttl: Duration| Claims {
             purpose,
@@ -504,29 +482,6 @@ impl Worker {
             note_address,
         })
     }
-}
-
-/// The stored context plus what every template may use and what is decided at send time.
-fn full_context(settings: &WorkerSettings, mut stored: Value) -> Value {
-    let defaults = json!({
-        "instance_name": settings.instance_name,
-        "reply_marker": REPLY_MARKER,
-        "recipient": { "name": "", "email": "" },
-        "ticket": { "number": "", "subject": "", "status": "", "url": "" },
-        "message": { "text": "", "author_name": "", "author_email": "", "kind": "message" },
-        "owner": { "name": "", "email": "" },
-        "organization": "",
-        "note_address": "",
-        "reason": "",
-        "assignee": "",
-        "actor": "",
-        "link_minutes": settings.access_ttl.as_secs() / 60,
-        "link": "",
-        "link_valid": "",
-        "bounce": { "recipients": [], "diagnostic": "" },
-    });
-    merge_missing(&mut stored, &defaults);
-    stored
 }
 
 /// Writes one attempt's outcome.
@@ -560,7 +515,8 @@ fn prepare(tx: &mut store::Tx<'_>, rows: Vec<Claimed>) -> store::Result<Vec<Send
             }
             _ => None,
         };
-        let entry = quoted_entry(&row.context_json);
+        let queued = Queued::from_json(&row.context_json);
+        let entry = queued.as_ref().ok().and_then(Queued::entry_id);
         let text = match entry {
             Some(entry) => ticket_store::entry_reply_text(tx, entry)?,
             None => None,
@@ -579,23 +535,9 @@ fn prepare(tx: &mut store::Tx<'_>, rows: Vec<Claimed>) -> store::Result<Vec<Send
             }
             _ => Vec::new(),
         };
-        claimed.push(Sending { row, root, text, files, holder, organization, role });
+        claimed.push(Sending { row, queued, root, text, files, holder, organization, role });
     }
     Ok(claimed)
-}
-
-/// Copies every key of `defaults` that `target` lacks (or has as null), recursively.
-fn merge_missing(target: &mut Value, defaults: &Value) {
-    let (Some(target), Some(defaults)) = (target.as_object_mut(), defaults.as_object()) else { return };
-    for (key, default) in defaults {
-        match target.get_mut(key) {
-            Some(existing) if existing.is_object() => merge_missing(existing, default),
-            Some(existing) if !existing.is_null() => {}
-            _ => {
-                target.insert(key.clone(), default.clone());
-            }
-        }
-    }
 }
 
 /// Exponential backoff from 30 s, capped at 6 h, with ±20% jitter (`unit` in [0, 1)).
@@ -618,18 +560,5 @@ mod tests {
         assert_eq!(backoff_ms(50, 0.5), BACKOFF_CAP_MS);
         assert_eq!(backoff_ms(1, 0.0), 24_000);
         assert!(backoff_ms(1, 0.999) < 36_000);
-    }
-
-    #[test]
-    fn stored_context_wins_and_gaps_are_filled() {
-        let mut stored = json!({ "ticket": { "number": "123456", "url": null }, "in_reply_to": null });
-        merge_missing(
-            &mut stored,
-            &json!({ "ticket": { "number": "", "subject": "", "url": "" }, "reason": "" }),
-        );
-        assert_eq!(stored["ticket"]["number"], "123456");
-        assert_eq!(stored["ticket"]["subject"], "");
-        assert_eq!(stored["ticket"]["url"], "");
-        assert_eq!(stored["reason"], "");
     }
 }

@@ -2,8 +2,6 @@
 //! short-lived link by mail (`access_link`); anything else gets nothing. The web page answers the
 //! same either way, so it never tells whether a ticket or an address exists.
 
-use serde_json::json;
-
 use super::Workflows;
 use crate::auth::token::Participant;
 use crate::core::address::EmailAddress;
@@ -11,8 +9,9 @@ use crate::core::ids::TicketId;
 use crate::core::notify::{Audience, Event, Planned};
 use crate::core::ticket::TicketNumber;
 use crate::core::trace::Trace;
-use crate::ingest::notify::{Outgoing, plain_context};
+use crate::ingest::notify::Outgoing;
 use crate::ingest::{IngestError, Pipeline};
+use crate::outbox::context::Queued;
 use crate::store::{self, Tx, links as link_store, tickets as ticket_store, web as web_store};
 
 impl Workflows {
@@ -59,7 +58,7 @@ impl Pipeline {
         let audience = Audience { customer: Some(email.clone()), ..Audience::default() };
         let outgoing = Outgoing { event: Event::AccessRequested, is_normal: true, ticket: Some(state.id) };
         let mut trace = Trace::default();
-        let context = |mail: &Planned| plain_context(mail, &state, json!({}));
+        let context = |mail: &Planned| Queued::on_ticket(mail, &state);
         let queued = self.enqueue_planned(tx, &outgoing, &audience, false, &mut trace, context)? > 0;
         if !queued {
             tracing::info!(trace = %trace, "access link not sent");

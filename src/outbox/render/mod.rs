@@ -1,13 +1,16 @@
-//! Mail templates: turns a template name and a JSON context into the subject, text and HTML of one
+//! Mail templates: turns a template name and its context into the subject, text and HTML of one
 //! outgoing mail, using tera 2. Owns the embedded defaults, their file-by-file overrides from
-//! `templates.dir`, and the context contract (`Templates::sample_context`); it decides nothing about
-//! recipients or headers (that is `compose`) and never fills a missing variable with an empty string.
+//! `templates.dir`, and their check against the context contract (`outbox::context`, which says
+//! what each template is given); it decides nothing about recipients or headers (that is
+//! `compose`) and never fills a missing variable with an empty string.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
+use super::context::{self, MailContext};
 use crate::core::notify::Mail;
 use crate::core::quote::REPLY_MARKER;
 
@@ -94,17 +97,22 @@ impl Templates {
         if errors.is_empty() { Ok(templates) } else { Err(errors) }
     }
 
-    /// Renders one triple. A variable missing from `context` is an error naming the template and
-    /// the variable. HTML is auto-escaped; subject and text are not.
-    pub fn render(&self, name: Mail, json_context: &Value) -> Result<Rendered, TemplateError> {
-        let context = tera::Context::from_serialize(json_context)
-            .map_err(|e| TemplateError::Context { template: name.template(), message: e.to_string() })?;
+    /// Renders one triple from `context` (a [`MailContext`], or JSON of the same shape). A variable
+    /// missing from it is an error naming the template and the variable. HTML is auto-escaped;
+    /// subject and text are not.
+    pub fn render<C: Serialize + ?Sized>(&self, name: Mail, context: &C) -> Result<Rendered, TemplateError> {
+        let unusable = |e: &dyn std::fmt::Display| TemplateError::Context {
+            template: name.template(),
+            message: e.to_string(),
+        };
+        let json_context = serde_json::to_value(context).map_err(|e| unusable(&e))?;
+        let context = tera::Context::from_serialize(&json_context).map_err(|e| unusable(&e))?;
         if let Some(need) = self
             .needs
             .get(name as usize)
             .into_iter()
             .flatten()
-            .find(|need| !has_path(json_context, &need.path))
+            .find(|need| !has_path(&json_context, &need.path))
         {
             return Err(TemplateError::MissingVariable {
                 template: name.template(),
@@ -118,87 +126,10 @@ impl Templates {
         Ok(Rendered { subject: one_line(&subject?), text: text?, html: html? })
     }
 
-    /// The context a template is promised, with every field filled (so that previews show
+    /// The context a template is promised, as JSON, with every field filled (so that previews show
     /// everything and validation takes every `{% if %}` branch). See docs/templates.md.
     pub fn sample_context(name: Mail) -> Value {
-        let mut context = json!({
-            "instance_name": "Example Support",
-            "reply_marker": REPLY_MARKER,
-            "recipient": { "name": "Jane Doe", "email": "jane@example.org" },
-            "ticket": {
-                "number": "123456",
-                "subject": "Printer on fire",
-                "status": "open",
-                "url": "https://help.example.com/t/123456?token=abc&lang=en",
-            },
-        });
-        let agent = json!({ "name": "Alex Agent", "email": "alex@help.example.com" });
-        let author = json!({
-            "text": "Hello,\nthe printer in room 4 is on fire.\n\nJane",
-            "author_name": "Jane Doe",
-            "author_email": "jane@example.org",
-        });
-        // Alerts say when the message is an agent's internal note (`kind` "note").
-        let mut alerted = author.clone();
-        alerted["kind"] = json!("message");
-        let extra = match name {
-            Mail::NewTicketAutoResponse | Mail::NewMessageConfirmation => {
-                json!({ "message": { "text": "Hello,\nthe printer in room 4 is on fire.\n\nJane" } })
-            }
-            Mail::NewTicketAlert | Mail::NewMessageAlert => json!({
-                "recipient": agent,
-                "message": alerted,
-                "organization": "ACME",
-                "note_address": "support+note-abc@help.example.com",
-            }),
-            Mail::CollaboratorNotice => json!({
-                "recipient": { "name": "Sam Roe", "email": "sam@example.org", "role": "primary_contact" },
-                "owner": { "name": "Jane Doe", "email": "jane@example.org" },
-                "organization": "ACME",
-            }),
-            Mail::RejectionNotice => {
-                json!({ "reason": "Messages larger than 25 MB are not accepted; please send a link instead." })
-            }
-            Mail::ResponseRelay => json!({
-                "message": {
-                    "text": "Hello Jane,\nwe sent a technician; the printer is safe again.\n\nAlex",
-                    "author_name": "Alex Agent",
-                },
-            }),
-            Mail::HeldNotice => json!({
-                "recipient": agent,
-                "message": author,
-                "reason": "its From is not one of the addresses of the agent the reply address belongs to",
-            }),
-            Mail::AssignmentAlert => json!({
-                "recipient": agent,
-                "note_address": "support+note-abc@help.example.com",
-                "assignee": "team billing",
-                "actor": "agent alice",
-            }),
-            Mail::ClosedNotice => json!({}),
-            Mail::AccessLink => json!({ "link_minutes": 60 }),
-            Mail::AccountConfirm | Mail::AccountInvite | Mail::PasswordReset => json!({
-                "link": "https://help.example.com/account/abc",
-                "link_valid": "24 hours",
-            }),
-            Mail::AccountExists => json!({ "link": "https://help.example.com/reset" }),
-            Mail::BounceAlert => json!({
-                "recipient": agent,
-                "bounce": {
-                    "recipients": ["jane@example.org", "sam@example.org"],
-                    "diagnostic": "550 5.1.1 <jane@example.org>: Recipient address rejected:\nUser unknown",
-                },
-            }),
-        };
-        merge(&mut context, extra);
-        if !name.about_ticket() && name != Mail::RejectionNotice {
-            merge(
-                &mut context,
-                json!({ "ticket": { "number": "", "subject": "", "status": "", "url": "" } }),
-            );
-        }
-        context
+        MailContext::sample(name).to_value()
     }
 }
 
@@ -260,8 +191,10 @@ impl Templates {
                         file: file.shown.clone(),
                         line,
                         variable,
-                        message: "not provided to this template; docs/templates.md lists what each gets"
-                            .into(),
+                        message: format!(
+                            "not provided to this template, which gets {}",
+                            context::variables(name).join(", ")
+                        ),
                     });
                 }
             }
@@ -274,31 +207,9 @@ impl Templates {
     }
 }
 
-/// The sample context with everything optional emptied: agents get no link, names are unknown,
-/// and a rejection may concern no ticket at all.
+/// The sample context with everything optional emptied (`MailContext::sparse`).
 fn sparse_context(name: Mail) -> Value {
-    let mut context = Templates::sample_context(name);
-    let empty_fields: &[&[&str]] = &[
-        &["recipient", "name"],
-        &["ticket", "url"],
-        &["organization"],
-        &["note_address"],
-        &["owner", "name"],
-        &["message", "author_name"],
-    ];
-    for path in empty_fields {
-        if let Some(slot) = path.iter().try_fold(&mut context, |v, k| v.get_mut(*k)) {
-            *slot = json!("");
-        }
-    }
-    // The other branch of the collaborator notice: someone in copy.
-    if let Some(role) = context.pointer_mut("/recipient/role") {
-        *role = json!("collaborator");
-    }
-    if !name.about_ticket() {
-        merge(&mut context, json!({ "ticket": { "number": "", "subject": "", "status": "", "url": "" } }));
-    }
-    context
+    MailContext::sparse(name).to_value()
 }
 
 /// Whether a reply to this mail is expected (and so the mail carries the reply marker): every mail
@@ -568,13 +479,6 @@ fn file_key(name: Mail, part: &str) -> String {
 fn one_line(subject: &str) -> String {
     let spaced: String = subject.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     spaced.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Adds `extra`'s keys to `base`, replacing what is there.
-fn merge(base: &mut Value, extra: Value) {
-    if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {
-        base.extend(extra);
-    }
 }
 
 fn at(file: &str, line: Option<usize>) -> String {

@@ -1,5 +1,7 @@
 //! Template tests.
 
+use serde_json::json;
+
 use super::*;
 
 fn defaults() -> Templates {
