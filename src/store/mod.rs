@@ -514,6 +514,52 @@ fn sqlite_path(url: &str) -> Result<String> {
 mod tests {
     use super::*;
 
+    fn open_as(path: &std::path::Path, role: SqliteRole) -> rusqlite::Connection {
+        let mut conn = rusqlite::Connection::open(path).unwrap();
+        configure_sqlite(&mut conn, Duration::from_secs(5), role).unwrap();
+        conn
+    }
+
+    #[test]
+    fn a_one_shot_process_syncs_its_commit_and_leaves_the_wal_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("one-shot.db");
+        let synchronous = |conn: &rusqlite::Connection| -> i64 {
+            conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap()
+        };
+        let daemon = open_as(&path, SqliteRole::Daemon);
+        assert_eq!(synchronous(&daemon), 1, "NORMAL");
+        daemon.execute_batch("CREATE TABLE t (raw BLOB)").unwrap();
+        drop(daemon);
+        let one_shot = open_as(&path, SqliteRole::OneShot);
+        assert_eq!(synchronous(&one_shot), 2, "FULL: the commit is on disk when it returns");
+        one_shot.execute("INSERT INTO t VALUES (zeroblob(100))", []).unwrap();
+        drop(one_shot);
+        let wal = dir.path().join("one-shot.db-wal");
+        assert!(wal.metadata().unwrap().len() > 0, "closing does not checkpoint the WAL away");
+        let next = open_as(&path, SqliteRole::OneShot);
+        assert_eq!(next.query_row("SELECT COUNT(*) FROM t", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_one_shot_process_truncates_a_long_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("one-shot.db");
+        let wal = dir.path().join("one-shot.db-wal");
+        let conn = open_as(&path, SqliteRole::OneShot);
+        conn.execute_batch("CREATE TABLE t (raw BLOB)").unwrap();
+        let mut longest = 0;
+        for _ in 0..ONE_SHOT_WAL_FRAMES {
+            // Eight pages per commit: the WAL passes the limit within the loop.
+            conn.execute("INSERT INTO t VALUES (zeroblob(30000))", []).unwrap();
+            longest = longest.max(wal.metadata().unwrap().len());
+        }
+        let limit = u64::try_from(ONE_SHOT_WAL_FRAMES).unwrap() * (4096 + 24);
+        assert!(longest < limit + 16 * 4120, "the WAL grew to {longest} bytes");
+        let rows: i64 = conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, i64::from(ONE_SHOT_WAL_FRAMES));
+    }
+
     #[test]
     fn sqlite_urls_name_a_file() {
         assert_eq!(sqlite_path("sqlite://mailgate.db").unwrap(), "mailgate.db");
