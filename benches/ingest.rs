@@ -1,5 +1,8 @@
-//! In-process ingest throughput on SQLite with 1,000 and 100,000 tickets already stored, next to
-//! the parse-only ceiling. Generated 2-4 KB messages, half new tickets and half replies.
+//! In-process ingest throughput on SQLite with 1,000 and 100,000 tickets already stored (each with
+//! the outbox rows its message queued: the auto-response and the agent's alert), next to the
+//! parse-only ceiling and to the floor: one durable transaction per message that only inserts the
+//! raw bytes, on the same database with the store's own settings, measured in the same run.
+//! Generated 2-4 KB messages, half new tickets and half replies.
 //!
 //!   cargo bench --bench ingest              # 1k and 100k
 //!   cargo bench --bench ingest -- --quick   # 1k and 10k, fewer rounds
@@ -24,7 +27,12 @@ fn main() {
         parse_ceiling(batch);
         let mut rates = Vec::new();
         for &preload in sizes {
-            let rate = ingest_rate(preload, batch).await;
+            let (rate, floor) = ingest_rate(preload, batch).await;
+            println!(
+                "  floor (insert the raw bytes, one durable transaction each) on the same database: {floor:.0} msg/s; \
+                 ingest is {:.2}x of it",
+                rate / floor
+            );
             rates.push((preload, rate));
         }
         if let [(small, a), (large, b)] = rates[..] {
@@ -74,8 +82,9 @@ async fn open(url: &str) -> Ingestor {
     Ingestor::new(mailgate::app::open_with_clock(&config, Arc::new(SystemClock)).await.unwrap())
 }
 
-/// Messages per second over `ROUNDS` batches of `batch` messages, on a database holding `preload` tickets.
-async fn ingest_rate(preload: usize, batch: usize) -> f64 {
+/// Messages per second over `ROUNDS` batches of `batch` messages, on a database holding `preload`
+/// tickets; and the floor's rate, rounds interleaved with ingest's.
+async fn ingest_rate(preload: usize, batch: usize) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let ingestor = open(&url).await;
@@ -91,7 +100,18 @@ async fn ingest_rate(preload: usize, batch: usize) -> f64 {
     }
     println!("preloaded {preload} tickets in {:.1} s", t.elapsed().as_secs_f64());
 
+    let path = dir.path().join("bench.db");
+    let mut floor_conn = rusqlite::Connection::open(&path).unwrap();
+    let role = mailgate::store::SqliteRole::Daemon;
+    mailgate::store::configure_sqlite(&mut floor_conn, std::time::Duration::from_secs(5), role).unwrap();
+    floor_conn
+        .execute_batch("CREATE TABLE IF NOT EXISTS bench_floor (id INTEGER PRIMARY KEY, raw BLOB NOT NULL)")
+        .unwrap();
+    let outbox: i64 = floor_conn.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0)).unwrap();
+    println!("  outbox rows stored: {outbox}");
+
     let mut rates = Vec::new();
+    let mut floors = Vec::new();
     let mut next = 0usize;
     for round in 0..ROUNDS {
         let messages: Vec<String> = (0..batch)
@@ -111,8 +131,18 @@ async fn ingest_rate(preload: usize, batch: usize) -> f64 {
             debug_assert!(matches!(report.outcome, Outcome::Created { .. } | Outcome::Added { .. }));
         }
         rates.push(batch as f64 / t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        for raw in &messages {
+            let tx = floor_conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).unwrap();
+            tx.prepare_cached("INSERT INTO bench_floor (raw) VALUES (?1)")
+                .unwrap()
+                .execute([raw.as_bytes()])
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        floors.push(batch as f64 / t.elapsed().as_secs_f64());
     }
     let rate = support::median(rates.clone());
     println!("ingest with {preload} tickets stored: median {rate:.0} msg/s (rounds: {rates:.0?})");
-    rate
+    (rate, support::median(floors))
 }

@@ -6,8 +6,7 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,7 +26,7 @@ fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _server = SmtpServer::start(port, &dir.path().join("Maildir"));
+    let _server = support::SmtpSink::start(port, &dir.path().join("Maildir"));
 
     let ceiling = plain_client_rate(port, mails);
     let drained = runtime.block_on(drain_rate(&dir, port, mails, connections));
@@ -93,34 +92,4 @@ async fn drain_rate(dir: &tempfile::TempDir, port: u16, mails: usize, connection
         .unwrap();
     assert_eq!(delivered, queued, "every queued mail sent");
     rate
-}
-
-struct SmtpServer(Child);
-
-impl SmtpServer {
-    fn start(port: u16, maildir: &std::path::Path) -> SmtpServer {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
-        let child = Command::new("/usr/bin/python3")
-            .arg(script)
-            .args(["--port", &port.to_string(), "--maildir"])
-            .arg(maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("aiosmtpd (apt install python3-aiosmtpd)");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = std::io::stdout().flush();
-        SmtpServer(child)
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

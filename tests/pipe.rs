@@ -97,6 +97,20 @@ async fn locked_database_exits_75_and_loses_nothing() {
     assert_eq!((inbound, tickets), (1, 1));
 }
 
+/// `pipe` syncs its commit and leaves the WAL to the next process (no checkpoint, no re-created
+/// WAL per message: `store::SqliteRole::OneShot`); the next process reads what it committed.
+#[test]
+fn a_piped_message_is_in_the_wal_the_next_process_reads() {
+    let site = Site::new(Backend::Sqlite, "").unwrap();
+    let out = site.run(&["pipe"], MAIL);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let db = site.db.url.strip_prefix("sqlite://").unwrap().to_string();
+    let wal = std::fs::metadata(format!("{db}-wal")).expect("the WAL is still there after pipe exited");
+    assert!(wal.len() > 0, "the message is in the WAL, not checkpointed away on close");
+    let list = site.run(&["ticket", "list"], b"");
+    assert!(String::from_utf8_lossy(&list.stdout).contains("Printer on fire"), "{}", text(&list));
+}
+
 fn explain_prints_the_trace_and_writes_nothing(backend: Backend) {
     let site = site(backend, "");
     let file = site.dir.path().join("m.eml");

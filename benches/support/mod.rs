@@ -74,3 +74,34 @@ pub fn wait_for(port: u16) {
     }
     panic!("mailgate serve did not listen on {port}");
 }
+
+/// Debian's aiosmtpd writing every accepted mail into a Maildir (`tests/support/smtp_sink.py`),
+/// killed when dropped.
+pub struct SmtpSink(std::process::Child);
+
+impl SmtpSink {
+    pub fn start(port: u16, maildir: &std::path::Path) -> SmtpSink {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
+        let child = std::process::Command::new("/usr/bin/python3")
+            .arg(script)
+            .args(["--port", &port.to_string(), "--maildir"])
+            .arg(maildir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("aiosmtpd (apt install python3-aiosmtpd)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "aiosmtpd did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        SmtpSink(child)
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

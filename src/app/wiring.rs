@@ -45,7 +45,17 @@ pub async fn open(config: &Config) -> Result<App, StartError> {
 }
 
 pub async fn open_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<App, StartError> {
-    let store = connect(config)?;
+    open_store(connect(config)?, config, clock).await
+}
+
+/// Like [`open`], for a process that ingests one message and exits (`pipe`): its commit is on
+/// disk before it returns (`store::SqliteRole::OneShot`).
+pub async fn open_one_shot(config: &Config) -> Result<App, StartError> {
+    let store = connect_with(config, crate::store::SqliteRole::OneShot)?;
+    open_store(store, config, Arc::new(SystemClock)).await
+}
+
+async fn open_store(store: Store, config: &Config, clock: Arc<dyn Clock>) -> Result<App, StartError> {
     store.migrate().await?;
     let configured = configure(&store, config, clock.now_ms()).await?;
     Ok(App::new(store, configured.settings, configured.directory, clock))
@@ -87,11 +97,16 @@ pub async fn keyring(store: &Store, config: &Config) -> Result<Keyring, StartErr
 }
 
 pub fn connect(config: &Config) -> Result<Store, StartError> {
+    connect_with(config, crate::store::SqliteRole::Daemon)
+}
+
+fn connect_with(config: &Config, sqlite_role: crate::store::SqliteRole) -> Result<Store, StartError> {
     let options = StoreOptions {
         max_connections: config.database.max_connections,
         busy_timeout: Duration::from_millis(config.database.busy_timeout_ms),
         connect_timeout: Duration::from_millis(config.database.busy_timeout_ms.max(1000)),
         ca_roots: config.database.ca_roots.clone(),
+        sqlite_role,
     };
     Ok(Store::connect(&config.database.url, &options)?)
 }

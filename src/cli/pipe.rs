@@ -27,7 +27,7 @@ pub async fn run(config: &Config, mailbox: Option<String>, recipients: &[String]
     delivery.mailbox = mailbox;
     delivery.recipients = recipients.iter().filter_map(|r| EmailAddress::parse(r)).collect();
 
-    let ingestor = match app::open(config).await {
+    let ingestor = match app::open_one_shot(config).await {
         Ok(app) => Ingestor::new(app),
         Err(err) => {
             eprintln!("mailgate: cannot open the database, try again later: {err}");

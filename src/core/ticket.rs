@@ -131,18 +131,11 @@ impl std::str::FromStr for TicketNumber {
 #[derive(Clone, Debug)]
 pub struct NumberFormat {
     format: String,
-    tag: regex::Regex,
 }
 
 impl NumberFormat {
     pub fn new(format: &str) -> NumberFormat {
-        let number: String = format
-            .chars()
-            .map(|c| if c == '#' { "[0-9]".to_string() } else { regex::escape(&c.to_string()) })
-            .collect();
-        // Strict: exactly our format between `[#` and `]`; anything else in brackets is not a tag.
-        let tag = regex::Regex::new(&format!(r"\[#({number})\]")).expect("number format is validated");
-        NumberFormat { format: format.to_string(), tag }
+        NumberFormat { format: format.to_string() }
     }
 
     /// A fresh number; `digit` yields random digits 0-9.
@@ -152,12 +145,31 @@ impl NumberFormat {
         )
     }
 
-    /// Every ticket number tagged `[#NUMBER]` in `subject`, first first.
+    /// Every ticket number tagged `[#NUMBER]` in `subject`, first first. Strict: exactly our
+    /// format between `[#` and `]`; anything else in brackets is not a tag. (Plain matching, not
+    /// a regex: compiling one cost every `pipe` process ~0.2 ms.)
     pub fn tags_in(&self, subject: &str) -> Vec<TicketNumber> {
-        self.tag
-            .captures_iter(subject)
-            .filter_map(|c| c.get(1).map(|m| TicketNumber(m.as_str().to_string())))
-            .collect()
+        let format = self.format.as_bytes();
+        let mut tags = Vec::new();
+        let mut rest = subject;
+        while let Some(start) = rest.find("[#") {
+            let candidate = &rest.as_bytes()[start + 2..];
+            let fits = candidate.len() > format.len()
+                && candidate[format.len()] == b']'
+                && format
+                    .iter()
+                    .zip(candidate)
+                    .all(|(f, c)| if *f == b'#' { c.is_ascii_digit() } else { f == c });
+            if fits {
+                // The format is ASCII, so the number ends on a character boundary.
+                let number = &rest[start + 2..start + 2 + format.len()];
+                tags.push(TicketNumber(number.to_string()));
+                rest = &rest[start + 3 + format.len()..];
+            } else {
+                rest = &rest[start + 1..];
+            }
+        }
+        tags
     }
 
     /// The tag as it goes into outgoing subjects.
@@ -227,5 +239,10 @@ mod tests {
         let g = NumberFormat::new("HD-####");
         assert_eq!(g.tags_in("Re: [#HD-0042] x"), ["HD-0042"]);
         assert!(g.tags_in("Re: [#HD-004a] x").is_empty());
+        assert!(g.tags_in("Re: [#hd-0042] lower case is not our format").is_empty());
+        assert_eq!(f.tags_in("[#[#123456] [#654321][#111111]"), ["123456", "654321", "111111"]);
+        assert_eq!(f.tags_in("Ré: «[#123456]» 済み [#12345６]"), ["123456"]);
+        assert!(f.tags_in("[#123456").is_empty());
+        assert!(f.tags_in("[#").is_empty());
     }
 }

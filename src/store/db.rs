@@ -368,24 +368,28 @@ fn sqlite_sql(sql: &str) -> Cow<'_, str> {
     if !sql.contains('$') {
         return Cow::Borrowed(sql);
     }
+    // Bytes, not chars: every delimiter is ASCII, and this runs for every statement of every
+    // message (char by char it was 1.8% of in-process ingest).
+    let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    // The character that ends what we are inside of: a closing quote, or a comment's line feed.
-    let mut inside: Option<char> = None;
-    while let Some(c) = chars.next() {
+    let mut copied = 0;
+    // The byte that ends what we are inside of: a closing quote, or a comment's line feed.
+    let mut inside: Option<u8> = None;
+    for (at, &byte) in bytes.iter().enumerate() {
         match inside {
-            Some(end) if c == end => inside = None,
+            Some(end) if byte == end => inside = None,
             Some(_) => {}
-            None if c == '\'' || c == '"' => inside = Some(c),
-            None if c == '-' && chars.peek() == Some(&'-') => inside = Some('\n'),
-            None if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) => {
+            None if byte == b'\'' || byte == b'"' => inside = Some(byte),
+            None if byte == b'-' && bytes.get(at + 1) == Some(&b'-') => inside = Some(b'\n'),
+            None if byte == b'$' && bytes.get(at + 1).is_some_and(u8::is_ascii_digit) => {
+                out.push_str(&sql[copied..at]);
                 out.push('?');
-                continue;
+                copied = at + 1;
             }
             None => {}
         }
-        out.push(c);
     }
+    out.push_str(&sql[copied..]);
     Cow::Owned(out)
 }
 
@@ -437,6 +441,10 @@ mod tests {
         assert_eq!(
             sqlite_sql("SELECT '$1', \"a$2\" FROM t -- costs $3\nWHERE b = $1 AND c = 'it''s $2'"),
             "SELECT '$1', \"a$2\" FROM t -- costs $3\nWHERE b = ?1 AND c = 'it''s $2'"
+        );
+        assert_eq!(
+            sqlite_sql("SELECT 'Grüße $1' || $1, $10 -- ü $2"),
+            "SELECT 'Grüße $1' || ?1, ?10 -- ü $2"
         );
     }
 }

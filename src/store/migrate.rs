@@ -61,6 +61,25 @@ pub fn shipped() -> (&'static str, usize) {
 /// An arbitrary constant: the advisory lock id migrations hold on PostgreSQL.
 const MIGRATION_LOCK: i64 = 0x6d61_696c_6761_7465;
 
+/// Whether every shipped migration is applied. A read: a process that finds the schema up to
+/// date (every `pipe`) takes no write lock for it.
+pub(super) fn up_to_date(tx: &mut Tx<'_>) -> Result<bool> {
+    let table = match tx.backend() {
+        Backend::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        }
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = 'schema_migrations'"
+        }
+    };
+    if tx.query_one(table, &[], |row| row.i64(0))? == 0 {
+        return Ok(false);
+    }
+    let applied = tx.query_all("SELECT version FROM schema_migrations", &[], |row| row.string(0))?;
+    Ok(MIGRATIONS.iter().all(|migration| applied.iter().any(|v| v == migration.version)))
+}
+
 pub(super) fn run(tx: &mut Tx<'_>) -> Result<()> {
     if tx.backend() == Backend::Postgres {
         tx.execute("SELECT pg_advisory_xact_lock($1)", params![MIGRATION_LOCK])?;

@@ -192,6 +192,24 @@ pub struct StoreOptions {
     pub connect_timeout: Duration,
     /// The CA certificates trusted for PostgreSQL's TLS (`database.ca_file`); none = public roots.
     pub ca_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// SQLite for a process that commits once and exits (`pipe`): see [`SqliteRole::OneShot`].
+    pub sqlite_role: SqliteRole,
+}
+
+/// How a process uses its SQLite connections, which decides when commits reach the disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SqliteRole {
+    /// Long-lived or many commits (`serve`, `import`, admin commands): `synchronous = NORMAL`, a
+    /// commit survives a crash of the process; the last connection to close checkpoints the WAL.
+    #[default]
+    Daemon,
+    /// One message, then exit (`pipe`): every commit is synced (`synchronous = FULL`, one fsync of
+    /// the WAL), so exit 0 means the message is on disk even while `serve` holds the database
+    /// open. Closing leaves the WAL to the next process instead of checkpointing it (that
+    /// checkpoint, deleting the WAL and creating it again cost three more fsyncs per message);
+    /// once the WAL holds [`ONE_SHOT_WAL_FRAMES`] frames a commit checkpoints and truncates it
+    /// ([`truncate_long_wal`]).
+    OneShot,
 }
 
 impl Default for StoreOptions {
@@ -201,6 +219,7 @@ impl Default for StoreOptions {
             busy_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(10),
             ca_roots: Vec::new(),
+            sqlite_role: SqliteRole::Daemon,
         }
     }
 }
@@ -297,21 +316,18 @@ impl Store {
         let pool = match Backend::of_url(url) {
             Some(Backend::Sqlite) => {
                 let path = sqlite_path(url)?;
-                let busy_ms = options.busy_timeout.as_millis();
-                let manager = SqliteConnectionManager::file(path).with_init(move |conn| {
-                    // One ingest runs ~30 distinct statements; rusqlite's default cache holds 16, so
-                    // they evicted each other (6% of ingest time went to re-preparing).
-                    conn.set_prepared_statement_cache_capacity(128);
-                    // busy_timeout first: switching to WAL itself needs the lock. A larger checkpoint
-                    // interval (8192 pages, 32 MiB of WAL) lets hot index pages coalesce: at the
-                    // default 1000, checkpoints took ~18% of ingest time.
-                    conn.execute_batch(&format!(
-                        "PRAGMA busy_timeout = {busy_ms}; PRAGMA journal_mode = WAL; \
-                         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                         PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 8192;"
-                    ))
-                });
-                Pool::Sqlite(pool_builder(options).build_unchecked(manager))
+                let (busy_timeout, role) = (options.busy_timeout, options.sqlite_role);
+                let manager = SqliteConnectionManager::file(path)
+                    .with_init(move |conn| configure_sqlite(conn, busy_timeout, role));
+                // Opening a SQLite file is local and quick: one thread opens connections for the
+                // pool (r2d2's default three are two threads more to start in every `pipe`).
+                let opener = scheduled_thread_pool::ScheduledThreadPool::builder()
+                    .num_threads(1)
+                    .thread_name_pattern("sqlite-open-{}")
+                    .build();
+                Pool::Sqlite(
+                    pool_builder(options).thread_pool(std::sync::Arc::new(opener)).build_unchecked(manager),
+                )
             }
             Some(Backend::Postgres) => {
                 let target = pg_tls::PgTarget::new(url, &options.ca_roots)
@@ -343,8 +359,12 @@ impl Store {
         }
     }
 
-    /// Applies pending migrations (idempotent; several processes may race, one wins).
+    /// Applies pending migrations (idempotent; several processes may race, one wins). Looks
+    /// first in a read transaction: when nothing is pending, no write lock is taken.
     pub async fn migrate(&self) -> Result<()> {
+        if self.read(migrate::up_to_date).await? {
+            return Ok(());
+        }
         self.write(migrate::run).await
     }
 
@@ -447,6 +467,57 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
+/// Sets up a fresh SQLite connection for `role` (the pipe bench's floor opens its database with
+/// this too). busy_timeout first: switching to WAL itself needs the lock. A larger checkpoint
+/// interval for the daemon (8192 pages, 32 MiB of WAL) lets hot index pages coalesce: at the
+/// default 1000, checkpoints took ~18% of ingest time.
+pub fn configure_sqlite(
+    conn: &mut rusqlite::Connection,
+    busy_timeout: Duration,
+    role: SqliteRole,
+) -> rusqlite::Result<()> {
+    // One ingest runs ~30 distinct statements; rusqlite's default cache holds 16, so they evicted
+    // each other (6% of ingest time went to re-preparing).
+    conn.set_prepared_statement_cache_capacity(128);
+    let synchronous = match role {
+        SqliteRole::Daemon => "NORMAL",
+        SqliteRole::OneShot => "FULL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
+         PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384;",
+        busy_timeout.as_millis()
+    ))?;
+    match role {
+        SqliteRole::Daemon => conn.execute_batch("PRAGMA wal_autocheckpoint = 8192;")?,
+        SqliteRole::OneShot => {
+            conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+            // Replaces the automatic checkpoint (the two are one SQLite setting).
+            conn.wal_hook(Some(truncate_long_wal));
+        }
+    }
+    Ok(())
+}
+
+/// The WAL length (frames of 4 KiB pages) at which a one-shot process checkpoints: ~1 MiB, about
+/// eight piped messages.
+pub const ONE_SHOT_WAL_FRAMES: std::ffi::c_int = 256;
+
+/// A one-shot process's checkpoint, run after each of its commits (which is on disk by then):
+/// once the WAL holds [`ONE_SHOT_WAL_FRAMES`] frames, copy them into the database and truncate
+/// the WAL. A process that opens the database while no other has it open rebuilds the WAL's
+/// index by reading every frame, and a passive checkpoint would leave the frames in the file:
+/// each `pipe` then read them all, and copied them all again (measured: 700 frames, 4 fsyncs per
+/// message). A checkpoint that cannot finish (a reader in `serve`) leaves the WAL to the next.
+fn truncate_long_wal(wal: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlite::Result<()> {
+    if frames >= ONE_SHOT_WAL_FRAMES
+        && let Err(error) = wal.checkpoint_v2(rusqlite::hooks::CheckpointMode::TRUNCATE)
+    {
+        tracing::debug!(%error, frames, "WAL checkpoint left for a later process");
+    }
+    Ok(())
+}
+
 /// `sqlite://relative/path`, `sqlite:///absolute/path` or `sqlite:path` -> the file path.
 fn sqlite_path(url: &str) -> Result<String> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
@@ -462,6 +533,52 @@ fn sqlite_path(url: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn open_as(path: &std::path::Path, role: SqliteRole) -> rusqlite::Connection {
+        let mut conn = rusqlite::Connection::open(path).unwrap();
+        configure_sqlite(&mut conn, Duration::from_secs(5), role).unwrap();
+        conn
+    }
+
+    #[test]
+    fn a_one_shot_process_syncs_its_commit_and_leaves_the_wal_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("one-shot.db");
+        let synchronous = |conn: &rusqlite::Connection| -> i64 {
+            conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap()
+        };
+        let daemon = open_as(&path, SqliteRole::Daemon);
+        assert_eq!(synchronous(&daemon), 1, "NORMAL");
+        daemon.execute_batch("CREATE TABLE t (raw BLOB)").unwrap();
+        drop(daemon);
+        let one_shot = open_as(&path, SqliteRole::OneShot);
+        assert_eq!(synchronous(&one_shot), 2, "FULL: the commit is on disk when it returns");
+        one_shot.execute("INSERT INTO t VALUES (zeroblob(100))", []).unwrap();
+        drop(one_shot);
+        let wal = dir.path().join("one-shot.db-wal");
+        assert!(wal.metadata().unwrap().len() > 0, "closing does not checkpoint the WAL away");
+        let next = open_as(&path, SqliteRole::OneShot);
+        assert_eq!(next.query_row("SELECT COUNT(*) FROM t", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_one_shot_process_truncates_a_long_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("one-shot.db");
+        let wal = dir.path().join("one-shot.db-wal");
+        let conn = open_as(&path, SqliteRole::OneShot);
+        conn.execute_batch("CREATE TABLE t (raw BLOB)").unwrap();
+        let mut longest = 0;
+        for _ in 0..ONE_SHOT_WAL_FRAMES {
+            // Eight pages per commit: the WAL passes the limit within the loop.
+            conn.execute("INSERT INTO t VALUES (zeroblob(30000))", []).unwrap();
+            longest = longest.max(wal.metadata().unwrap().len());
+        }
+        let limit = u64::try_from(ONE_SHOT_WAL_FRAMES).unwrap() * (4096 + 24);
+        assert!(longest < limit + 16 * 4120, "the WAL grew to {longest} bytes");
+        let rows: i64 = conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, i64::from(ONE_SHOT_WAL_FRAMES));
+    }
 
     #[test]
     fn sqlite_urls_name_a_file() {

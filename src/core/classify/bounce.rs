@@ -51,27 +51,30 @@ fn bounce_reason(email: &InboundEmail) -> Option<String> {
     if let Some(sender) = daemon_sender(email) {
         return Some(format!("mail system sender {sender}"));
     }
-    let is_forward_or_reply = FORWARD_OR_REPLY_SUBJECT.is_match(&email.subject);
+    let is_forward_or_reply = is_forward_or_reply_subject(&email.subject);
     let head = text_head(&email.text);
-    if !is_forward_or_reply && let Some(found) = NDR_SIGNATURE.find(head) {
-        return Some(format!("NDR text \"{}\"", found.as_str().trim()));
+    if !is_forward_or_reply && let Some(found) = find_phrase(head, NDR_SIGNATURES) {
+        return Some(format!("NDR text \"{}\"", found.trim()));
     }
-    let subject = (!is_forward_or_reply).then(|| NDR_SUBJECT.find(&email.subject)).flatten();
     let null_path = email.return_path.as_deref() == Some("");
     let postmaster = email.from.as_ref().filter(|m| m.email.local_part() == "postmaster");
-    if let Some(subject) = subject {
-        let support = if null_path {
-            Some("null Return-Path".to_string())
-        } else if let Some(from) = postmaster {
-            Some(format!("sender {}", from.email))
-        } else if has_returned_original(email) {
-            Some("the returned message attached".to_string())
-        } else {
-            email.header("auto-submitted").map(|v| format!("Auto-Submitted: {v}"))
-        };
-        if let Some(support) = support {
-            return Some(format!("NDR subject \"{}\" with {support}", subject.as_str().trim()));
-        }
+    // The second sign first: most mail has none, and then the subject regex (Unicode,
+    // case-insensitive, nine languages: ~0.4 ms to compile) is never built in a `pipe` process.
+    let support = if is_forward_or_reply {
+        None
+    } else if null_path {
+        Some("null Return-Path".to_string())
+    } else if let Some(from) = postmaster {
+        Some(format!("sender {}", from.email))
+    } else if has_returned_original(email) {
+        Some("the returned message attached".to_string())
+    } else {
+        email.header("auto-submitted").map(|v| format!("Auto-Submitted: {v}"))
+    };
+    if let Some(support) = support
+        && let Some(subject) = NDR_SUBJECT.find(&email.subject)
+    {
+        return Some(format!("NDR subject \"{}\" with {support}", subject.as_str().trim()));
     }
     match postmaster {
         Some(from) if null_path => Some(format!("sender {} with null Return-Path", from.email)),
@@ -83,21 +86,20 @@ fn bounce_reason(email: &InboundEmail) -> Option<String> {
 /// names sendmail, Postfix and Exim give their reports.
 fn daemon_sender(email: &InboundEmail) -> Option<String> {
     if let Some(from) = &email.from
-        && (DAEMON_LOCAL_PART.is_match(from.email.local_part())
-            || from.name.as_deref().is_some_and(|n| DAEMON_NAME.is_match(n)))
+        && (is_daemon_local_part(from.email.local_part()) || from.name.as_deref().is_some_and(is_daemon_name))
     {
         return Some(from.email.to_string());
     }
     // No readable From address (e.g. `From: MAILER-DAEMON <>`): look at the raw header.
     if email.from.is_none()
         && let Some(raw_from) = email.header("from")
-        && DAEMON_NAME.is_match(raw_from.trim().trim_end_matches("<>").trim())
+        && is_daemon_name(raw_from.trim().trim_end_matches("<>").trim())
     {
         return Some(raw_from.to_string());
     }
     let path = email.return_path.as_deref()?;
     let local = path.rsplit_once('@').map_or(path, |(local, _)| local);
-    DAEMON_LOCAL_PART.is_match(local).then(|| format!("Return-Path <{path}>"))
+    is_daemon_local_part(local).then(|| format!("Return-Path <{path}>"))
 }
 
 /// Whether the message carries the original it is returning.
@@ -159,7 +161,7 @@ fn header_block(text: &str) -> String {
 fn failed_recipients(email: &InboundEmail, own_addresses: &[EmailAddress]) -> Vec<EmailAddress> {
     let not_us = |address: &EmailAddress| {
         !own_addresses.contains(address)
-            && !DAEMON_LOCAL_PART.is_match(address.local_part())
+            && !is_daemon_local_part(address.local_part())
             && address.local_part() != "postmaster"
             && email.from.as_ref().is_none_or(|f| &f.email != address)
     };
@@ -310,42 +312,69 @@ fn ndr_text_recipients(text: &str) -> Vec<EmailAddress> {
     found
 }
 
-static DAEMON_LOCAL_PART: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:mailer[-_.]?daemon|mail[-_.]?daemon|mdaemon)$").expect("valid regex")
-});
+// The rules every message meets are plain string matching: a regex would be compiled again in
+// every `pipe` process (the four these replace took ~0.8 ms of its CPU).
 
-static DAEMON_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:mailer[-_ ]?daemon|mail delivery (?:subsystem|system|service))$")
-        .expect("valid regex")
-});
+/// `mailer-daemon`, `MAILER_DAEMON`, `mail.daemon`, `maildaemon`, `mdaemon` (any case).
+fn is_daemon_local_part(local: &str) -> bool {
+    let local = local.to_ascii_lowercase();
+    let rest = local.strip_prefix("mailer").or_else(|| local.strip_prefix("mail"));
+    local == "mdaemon" || rest.is_some_and(|r| r.strip_prefix(['-', '_', '.']).unwrap_or(r) == "daemon")
+}
 
-static FORWARD_OR_REPLY_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:fwd?|fw|re|aw|wg|tr|sv|vs|antw|rif|enc)\s*:").expect("valid regex")
-});
+/// The display names sendmail, Postfix and Exim give their reports: `Mailer-Daemon`, `MAILER
+/// DAEMON`, `Mail Delivery Subsystem|System|Service`.
+fn is_daemon_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    if let Some(rest) = name.strip_prefix("mailer") {
+        return rest.strip_prefix(['-', '_', ' ']).unwrap_or(rest) == "daemon";
+    }
+    matches!(name.as_str(), "mail delivery subsystem" | "mail delivery system" | "mail delivery service")
+}
+
+/// `Re:`, `Fwd :`, `AW:` and the other reply and forward prefixes at the start of a subject.
+fn is_forward_or_reply_subject(subject: &str) -> bool {
+    const PREFIXES: [&str; 11] = ["fwd", "fw", "re", "aw", "wg", "tr", "sv", "vs", "antw", "rif", "enc"];
+    let subject = subject.trim_start();
+    let end = subject.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(subject.len());
+    let (word, rest) = subject.split_at(end);
+    PREFIXES.contains(&word.to_ascii_lowercase().as_str()) && rest.trim_start().starts_with(':')
+}
 
 /// Sentences mail systems open their reports with; distinctive enough to decide alone when they
-/// are near the top of a message that is not a reply or forward.
-static NDR_SIGNATURE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?ix)
-            this\ is\ the\ qmail-send\ program
-          | this\ message\ was\ created\ automatically\ by\ mail\ delivery\ software
-          | delivery\ has\ failed\ to\ these\ recipients
-          | your\ message\ did\ not\ reach\ some\ or\ all\ of\ the\ intended\ recipients
-          | did\ not\ reach\ the\ following\ recipient
-          | the\ following\ addresses\ had\ permanent\ fatal\ errors
-          | transcript\ of\ session\ follows
-          | this\ is\ the\ mail\ system\ at\ host
-          | an\ error\ has\ occurred\ while\ attempting\ to\ deliver\ a\ message
-          | there\ was\ an\ error\ delivering\ your\ mail\ to
-          | i'm\ sorry\ to\ have\ to\ inform\ you\ that\ your\ message\ could\ not
-          | this\ is\ an\ automatically\ generated\ delivery\ status\ notification
-          | delivery\ to\ the\ following\ recipients?\ (?:has\ )?failed
-          | unsent\ message\ follows
-        ",
-    )
-    .expect("valid regex")
-});
+/// are near the top of a message that is not a reply or forward. Lower case; matched ignoring
+/// ASCII case.
+const NDR_SIGNATURES: &[&str] = &[
+    "this is the qmail-send program",
+    "this message was created automatically by mail delivery software",
+    "delivery has failed to these recipients",
+    "your message did not reach some or all of the intended recipients",
+    "did not reach the following recipient",
+    "the following addresses had permanent fatal errors",
+    "transcript of session follows",
+    "this is the mail system at host",
+    "an error has occurred while attempting to deliver a message",
+    "there was an error delivering your mail to",
+    "i'm sorry to have to inform you that your message could not",
+    "this is an automatically generated delivery status notification",
+    "delivery to the following recipient failed",
+    "delivery to the following recipients failed",
+    "delivery to the following recipient has failed",
+    "delivery to the following recipients has failed",
+    "unsent message follows",
+];
+
+/// The leftmost of `phrases` in `text` ignoring ASCII case (the first listed on a tie), as
+/// written in `text`.
+fn find_phrase<'t>(text: &'t str, phrases: &[&str]) -> Option<&'t str> {
+    let lower = text.to_ascii_lowercase();
+    let (start, len) = phrases
+        .iter()
+        .filter_map(|phrase| lower.find(phrase).map(|at| (at, phrase.len())))
+        .min_by_key(|(at, _)| *at)?;
+    // ASCII lower-casing keeps every byte where it was, so the span is the same in `text`.
+    text.get(start..start + len)
+}
 
 /// Subjects of delivery failure reports (EN, DE, FR, ES, NL, PT, IT, RU, JA).
 static NDR_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
@@ -614,6 +643,32 @@ mod tests {
         let (_, info) = detect(&mail).unwrap();
         assert!(info.original_message_ids.is_empty(), "{info:?}");
         assert_eq!(recipients(&info), ["gone@customer.example"]);
+    }
+
+    #[test]
+    fn plain_matchers_read_as_the_patterns_they_replace() {
+        for yes in ["MAILER-DAEMON", "mailer_daemon", "Mail.Daemon", "maildaemon", "mdaemon", "MailerDaemon"]
+        {
+            assert!(is_daemon_local_part(yes), "{yes}");
+        }
+        for no in ["mailer--daemon", "daemon", "mailer", "mailerdaemons", "xmailer-daemon", ""] {
+            assert!(!is_daemon_local_part(no), "{no}");
+        }
+        for yes in ["Mailer-Daemon", "MAILER DAEMON", "Mail Delivery Subsystem", "mail delivery system"] {
+            assert!(is_daemon_name(yes), "{yes}");
+        }
+        for no in ["Mail Delivery", "Mailer Daemon Team", "The Mail Delivery System"] {
+            assert!(!is_daemon_name(no), "{no}");
+        }
+        for yes in ["Re: x", "  FWD : x", "Fw:x", "AW: WG: x", "antw: x", "\tenc:"] {
+            assert!(is_forward_or_reply_subject(yes), "{yes}");
+        }
+        for no in ["Returned mail", "Re x: y", "Fwdx: y", "Undeliverable: x", "", "ré: x"] {
+            assert!(!is_forward_or_reply_subject(no), "{no}");
+        }
+        let text = "Hello.\r\nTHIS IS THE MAIL SYSTEM AT HOST mx.example.org. Transcript of session follows";
+        assert_eq!(find_phrase(text, NDR_SIGNATURES), Some("THIS IS THE MAIL SYSTEM AT HOST"));
+        assert_eq!(find_phrase("Grüße, nothing here", NDR_SIGNATURES), None);
     }
 
     #[test]
