@@ -65,11 +65,23 @@ async fn queues_show_the_right_tickets_in_order(backend: Backend) {
     assert!(!open.body.contains(&format!("/agent/t/{closed}")), "closed tickets are in no open queue");
     let by_priority = client.get("/agent?queue=open&sort=priority").await;
     assert_eq!(numbers(&by_priority.body)[0], urgent, "urgent first");
-    assert_eq!(numbers(&client.get("/agent?queue=mine").await.body), [mine]);
+    assert_eq!(numbers(&client.get("/agent?queue=mine").await.body), [mine.clone()]);
     // bob is the only member of billing; alice is not.
     assert!(numbers(&client.get("/agent?queue=teams").await.body).is_empty());
     assert_eq!(numbers(&client.get("/agent?queue=unassigned").await.body), [urgent.clone(), loose.clone()]);
     assert!(open.body.contains("class=\"count\">4<"), "the open tab counts four");
+    assert_eq!(
+        numbers(&client.get("/agent?queue=closed").await.body),
+        [closed.clone()],
+        "resolved and closed"
+    );
+    let all = client.get("/agent?queue=all").await;
+    assert_eq!(
+        numbers(&all.body),
+        [closed, team, urgent, loose, mine],
+        "every ticket, newest activity first"
+    );
+    assert!(all.body.contains("All tickets <span class=\"count\">5<"), "{}", all.body);
 }
 
 async fn the_ticket_page_replies_notes_and_changes(backend: Backend) {

@@ -25,10 +25,15 @@ pub enum Queue {
     Teams,
     /// Open or pending, assigned to no agent and no team.
     Unassigned,
+    /// Resolved or closed: done with, for looking back.
+    Done,
+    /// Every ticket, whatever its status.
+    All,
 }
 
 impl Queue {
-    pub const ALL: [Queue; 4] = [Queue::Open, Queue::Mine, Queue::Teams, Queue::Unassigned];
+    pub const ALL: [Queue; 6] =
+        [Queue::Open, Queue::Mine, Queue::Teams, Queue::Unassigned, Queue::Done, Queue::All];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,6 +41,8 @@ impl Queue {
             Queue::Mine => "mine",
             Queue::Teams => "teams",
             Queue::Unassigned => "unassigned",
+            Queue::Done => "closed",
+            Queue::All => "all",
         }
     }
 
@@ -56,6 +63,8 @@ impl Queue {
             Queue::Unassigned => {
                 format!("{WAITING} AND COALESCE(q.assignee_agent_id, q.assignee_team_id) IS NULL")
             }
+            Queue::Done => "q.status IN ('resolved', 'closed')".to_string(),
+            Queue::All => "1 = 1".to_string(),
         }
     }
 
@@ -113,6 +122,8 @@ pub struct QueueCounts {
     pub mine: i64,
     pub teams: i64,
     pub unassigned: i64,
+    pub done: i64,
+    pub all: i64,
 }
 
 impl QueueCounts {
@@ -122,6 +133,8 @@ impl QueueCounts {
             Queue::Mine => self.mine,
             Queue::Teams => self.teams,
             Queue::Unassigned => self.unassigned,
+            Queue::Done => self.done,
+            Queue::All => self.all,
         }
     }
 }
@@ -170,15 +183,17 @@ fn ticket_line(r: &Row<'_>) -> Result<TicketLine> {
 /// The size of every queue as `agent` sees them, in one statement.
 pub fn queue_counts(tx: &mut Tx<'_>, agent: AgentId) -> Result<QueueCounts> {
     let count = |queue: Queue| format!("(SELECT COUNT(*) FROM tickets q WHERE {})", queue.filter("$1"));
-    let sql = format!(
-        "SELECT {}, {}, {}, {}",
-        count(Queue::Open),
-        count(Queue::Mine),
-        count(Queue::Teams),
-        count(Queue::Unassigned)
-    );
+    let counts: Vec<String> = Queue::ALL.into_iter().map(count).collect();
+    let sql = format!("SELECT {}", counts.join(", "));
     tx.query_one(&sql, params![agent.0], |r| {
-        Ok(QueueCounts { open: r.i64(0)?, mine: r.i64(1)?, teams: r.i64(2)?, unassigned: r.i64(3)? })
+        Ok(QueueCounts {
+            open: r.i64(0)?,
+            mine: r.i64(1)?,
+            teams: r.i64(2)?,
+            unassigned: r.i64(3)?,
+            done: r.i64(4)?,
+            all: r.i64(5)?,
+        })
     })
 }
 

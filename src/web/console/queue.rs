@@ -1,4 +1,4 @@
-//! `GET /agent`: a ticket queue (open, mine, my teams', unassigned) with the size of each in its
+//! `GET /agent`: a ticket queue (open, mine, my teams', unassigned, closed, all) with the size of each in its
 //! tab, sorted by activity, priority or age, 50 to a page.
 
 use axum::extract::{Query, State};
@@ -90,5 +90,7 @@ fn queue_label(queue: Queue) -> &'static str {
         Queue::Mine => "Mine",
         Queue::Teams => "My teams",
         Queue::Unassigned => "Unassigned",
+        Queue::Done => "Closed",
+        Queue::All => "All tickets",
     }
 }
