@@ -25,6 +25,7 @@ mod smtp;
 mod staff;
 mod templates;
 mod tickets;
+mod topics;
 
 #[cfg(test)]
 mod mailbox_tests;
@@ -53,6 +54,7 @@ pub use smtp::{Smtp, SmtpTls};
 pub use staff::{Agent, Team};
 pub use templates::Templates;
 pub use tickets::Tickets;
+pub use topics::Topic;
 
 use error::Problems;
 use locate::Source;
@@ -82,6 +84,7 @@ pub struct Config {
     pub agents: Vec<Agent>,
     pub teams: Vec<Team>,
     pub orgs: Vec<Org>,
+    pub topics: Vec<Topic>,
 }
 
 impl Config {
@@ -208,6 +211,14 @@ fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
     let agents = staff::validate_agents(&raw.agents, &own_addresses(&instance, &mailboxes), problems);
     let teams = staff::validate_teams(&raw.teams, &agents, problems);
     let orgs = orgs::validate_orgs(&raw.orgs, &agents, &teams, problems);
+    let topics = topics::validate_topics(
+        &raw.topics,
+        &agents,
+        &teams,
+        &own_addresses(&instance, &mailboxes),
+        problems,
+    );
+    topics::check_mailbox_topics(&mailboxes, &topics, problems);
     Config {
         instance,
         database,
@@ -227,6 +238,7 @@ fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
         agents,
         teams,
         orgs,
+        topics,
     }
 }
 

@@ -17,6 +17,7 @@ use super::metrics::RawMetrics;
 use super::orgs::RawOrg;
 use super::registration::RawRegistration;
 use super::staff::{RawAgent, RawTeam};
+use super::topics::RawTopic;
 use super::{
     database::RawDatabase, limits::RawLimits, notifications::RawNotifications, smtp::RawSmtp,
     templates::RawTemplates, tickets::RawTickets,
@@ -62,6 +63,8 @@ pub(super) struct RawConfig {
     pub teams: Vec<RawTeam>,
     /// `[[orgs]]`. Default: none.
     pub orgs: Vec<RawOrg>,
+    /// `[[topics]]`: help topics and the addresses routed to them. Default: none.
+    pub topics: Vec<RawTopic>,
 }
 
 /// Each type error costs one more pass over the document; past this many, stop looking.

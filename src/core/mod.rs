@@ -11,6 +11,7 @@ pub mod identify;
 pub mod ids;
 pub mod notify;
 pub mod quote;
+pub mod routing;
 pub mod subject;
 pub mod thread;
 pub mod ticket;

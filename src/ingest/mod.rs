@@ -7,6 +7,7 @@ pub mod lifecycle;
 pub(crate) mod notify;
 mod persist;
 mod reply_token;
+mod routing;
 mod telemetry;
 
 use std::sync::Arc;
@@ -50,6 +51,8 @@ pub struct Settings {
     pub keyring: Arc<Keyring>,
     /// `registration.reject_unregistered_email`: the reason told to senders without an account.
     pub registration_required: Option<String>,
+    /// `[[topics]]` and what routes to them.
+    pub topics: Arc<crate::core::routing::Topics>,
 }
 
 /// How a message reached us.

@@ -17,6 +17,7 @@ use crate::core::thread::TicketState;
 use crate::core::ticket::{Role, Status, TicketNumber};
 use crate::core::trace::Trace;
 use crate::store::inbound::Source;
+use crate::store::lifecycle::Assignee;
 use crate::store::tickets::{
     self as ticket_store, Direction, EntryClass, EntryKind, NewAttachment, NewEntry, NewTicket,
 };
@@ -56,11 +57,25 @@ impl Pipeline {
         let tags = self.settings.number_format.tags_in(&email.subject);
         let subject = clean_subject(&email.subject, &tags);
 
-        let manager = org.and_then(|org| self.directory.orgs.get(&org)).and_then(|policy| policy.manager);
+        let placement = self.place(tx, msg, trace)?;
+        let mut manager = org.and_then(|org| self.directory.orgs.get(&org)).and_then(|policy| policy.manager);
         let (mut assignee, mut alert) = ((None, None), (None, None));
-        if let Some(manager) = manager {
-            let target = split_target(manager.target);
-            if manager.assign { assignee = target } else { alert = target }
+        if let Some(found) = manager {
+            let target = split_target(found.target);
+            if !found.assign {
+                alert = target;
+            } else if placement.assignee.is_some() {
+                // The topic says what the work is; it outranks the customer's account manager.
+                trace.record("org", "manager-skipped", "the topic assigns this ticket");
+                manager = None;
+            } else {
+                assignee = target;
+            }
+        }
+        match placement.assignee {
+            Some(Assignee::Agent(agent)) => assignee = (Some(agent), None),
+            Some(Assignee::Team(team)) => assignee = (None, Some(team)),
+            None => {}
         }
         let ticket = ticket_store::insert_ticket(
             tx,
@@ -75,6 +90,9 @@ impl Pipeline {
                 alert_team: alert.1,
                 mailbox: msg.delivery.mailbox.as_deref(),
                 linked_ticket: linked,
+                topic: placement.topic.as_deref(),
+                reply_from: placement.reply_from.as_ref().map(EmailAddress::as_str),
+                priority: placement.priority.as_str(),
                 now_ms: now,
             },
         )?;
@@ -105,6 +123,9 @@ impl Pipeline {
             }
         }
         let entry = self.store_entry(tx, msg, owner, ticket, now)?;
+        for note in &placement.notes {
+            self.system_entry(tx, ticket, note, now)?;
+        }
         if let Some(manager) = manager {
             let name = self.target_name(tx, manager.target)?;
             let (decision, text) = if manager.assign {

@@ -34,6 +34,8 @@ pub struct WorkerSettings {
     pub instance_name: String,
     /// Our address: the sender of every mail, and the base of the signed reply addresses.
     pub from: EmailAddress,
+    /// All our addresses: a ticket's mail comes from the one its customer wrote to, while it is ours.
+    pub own_addresses: Vec<EmailAddress>,
     /// Signs reply addresses and links, at send time (tokens are never stored).
     pub keyring: Arc<Keyring>,
     /// The web endpoint; `ticket.url` is `<base_url>/t/<view token>`.
@@ -132,6 +134,8 @@ struct Sending {
     holder: Option<(Participant, u64)>,
     /// The name of the ticket's organization, if it has one.
     organization: Option<String>,
+    /// Our address the ticket's customer wrote to (`tickets.reply_from`).
+    reply_from: Option<EmailAddress>,
     /// The recipient's role on the ticket (`owner`, `cc`, `primary_contact`), for the
     /// collaborator notice.
     role: Option<String>,
@@ -430,7 +434,13 @@ impl Worker {
             let role = if primary { "primary_contact" } else { "collaborator" };
             stored["recipient"]["role"] = Value::String(role.to_string());
         }
-        let tokens = self.tokens(settings, &stored, sending.holder, mail == Some(Mail::AccessLink));
+        // The address the customer wrote to, while it is still ours; else the first support address.
+        let from = sending
+            .reply_from
+            .as_ref()
+            .filter(|a| settings.own_addresses.contains(a))
+            .unwrap_or(&settings.from);
+        let tokens = self.tokens(settings, from, &stored, sending.holder, mail == Some(Mail::AccessLink));
         if let Some(tokens) = &tokens {
             stored["ticket"]["url"] = Value::String(tokens.url.clone());
             if let Some(note) = &tokens.note_address {
@@ -451,9 +461,9 @@ impl Worker {
         };
         let addressing = Addressing {
             from_name: &settings.instance_name,
-            from: &settings.from,
+            from,
             to: &to,
-            reply_to: tokens.as_ref().map_or(&settings.from, |t| &t.reply_to),
+            reply_to: tokens.as_ref().map_or(from, |t| &t.reply_to),
             message_id: &row.message_id,
             in_reply_to,
             references: root.into_iter().collect(),
@@ -470,6 +480,7 @@ impl Worker {
     fn tokens(
         &self,
         settings: &WorkerSettings,
+        from: &EmailAddress,
         stored: &Value,
         holder: Option<(Participant, u64)>,
         access: bool,
@@ -494,12 +505,12 @@ impl Worker {
         let note_address = match participant {
             Participant::Agent(_) => {
                 let note_tag = keys.address_token(&claims(Purpose::Note, settings.reply_ttl));
-                tagged_address(&settings.from, &note_tag)
+                tagged_address(from, &note_tag)
             }
             Participant::User(_) => None,
         };
         Some(Tokens {
-            reply_to: tagged_address(&settings.from, &reply_tag)?,
+            reply_to: tagged_address(from, &reply_tag)?,
             url: format!("{}/t/{view}", settings.base_url),
             note_address,
         })
@@ -579,7 +590,11 @@ fn prepare(tx: &mut store::Tx<'_>, rows: Vec<Claimed>) -> store::Result<Vec<Send
             }
             _ => Vec::new(),
         };
-        claimed.push(Sending { row, root, text, files, holder, organization, role });
+        let reply_from = match row.ticket {
+            Some(ticket) => outbox_store::ticket_reply_from(tx, ticket)?,
+            None => None,
+        };
+        claimed.push(Sending { row, root, text, files, holder, organization, reply_from, role });
     }
     Ok(claimed)
 }

@@ -218,12 +218,14 @@ pub struct TicketHeader {
     /// `agent` or `team` (with `assignee_key`) when assigned.
     pub assignee_kind: Option<String>,
     pub assignee_key: Option<String>,
+    /// The `[[topics]]` key.
+    pub topic: Option<String>,
 }
 
 pub fn ticket_header(tx: &mut Tx<'_>, number: &TicketNumber) -> Result<Option<TicketHeader>> {
     let sql = format!(
         "SELECT {LINE_COLUMNS}, t.id, CASE WHEN a.key IS NOT NULL THEN 'agent' WHEN tm.key IS NOT NULL THEN 'team' END,
-                COALESCE(a.key, tm.key)
+                COALESCE(a.key, tm.key), t.topic
            FROM tickets t {LINE_JOINS} WHERE t.number = $1"
     );
     tx.query_opt(&sql, params![number], |r| {
@@ -232,6 +234,7 @@ pub fn ticket_header(tx: &mut Tx<'_>, number: &TicketNumber) -> Result<Option<Ti
             line: ticket_line(r)?,
             assignee_kind: r.opt_string(13)?,
             assignee_key: r.opt_string(14)?,
+            topic: r.opt_string(15)?,
         })
     })
 }

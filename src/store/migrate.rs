@@ -41,6 +41,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0006_login_clients.sql"),
         postgres: include_str!("../../migrations/postgres/0006_login_clients.sql"),
     },
+    Migration {
+        version: "0007_routing",
+        sqlite: include_str!("../../migrations/sqlite/0007_routing.sql"),
+        postgres: include_str!("../../migrations/postgres/0007_routing.sql"),
+    },
 ];
 
 /// The newest migration this version ships, and how many there are.
