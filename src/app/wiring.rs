@@ -120,6 +120,10 @@ pub fn settings(config: &Config, keyring: Arc<Keyring>) -> Settings {
             .reject_unregistered_email
             .then(|| registration_hint(config)),
         topics: Arc::new(topics(config)),
+        rules: Arc::new(crate::core::rules::RuleBook::new(
+            config.rules.clone(),
+            config.orgs.iter().map(|org| (org.key.clone(), org.custom.clone())).collect(),
+        )),
     }
 }
 

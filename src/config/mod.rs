@@ -24,6 +24,7 @@ mod rules;
 mod smtp;
 mod staff;
 mod templates;
+mod ticket_rules;
 mod tickets;
 mod topics;
 
@@ -85,6 +86,8 @@ pub struct Config {
     pub teams: Vec<Team>,
     pub orgs: Vec<Org>,
     pub topics: Vec<Topic>,
+    /// `[[rules]]`, in order.
+    pub rules: Vec<crate::core::rules::Rule>,
 }
 
 impl Config {
@@ -219,6 +222,8 @@ fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
         problems,
     );
     topics::check_mailbox_topics(&mailboxes, &topics, problems);
+    let known = ticket_rules::Known { agents: &agents, teams: &teams, topics: &topics };
+    let rules = ticket_rules::validate_rules(&raw.rules, &known, problems);
     Config {
         instance,
         database,
@@ -239,6 +244,7 @@ fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
         teams,
         orgs,
         topics,
+        rules,
     }
 }
 

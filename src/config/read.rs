@@ -17,6 +17,7 @@ use super::metrics::RawMetrics;
 use super::orgs::RawOrg;
 use super::registration::RawRegistration;
 use super::staff::{RawAgent, RawTeam};
+use super::ticket_rules::RawRule;
 use super::topics::RawTopic;
 use super::{
     database::RawDatabase, limits::RawLimits, notifications::RawNotifications, smtp::RawSmtp,
@@ -65,6 +66,8 @@ pub(super) struct RawConfig {
     pub orgs: Vec<RawOrg>,
     /// `[[topics]]`: help topics and the addresses routed to them. Default: none.
     pub topics: Vec<RawTopic>,
+    /// `[[rules]]`: ticket filters tried in order on new tickets. Default: none.
+    pub rules: Vec<RawRule>,
 }
 
 /// Each type error costs one more pass over the document; past this many, stop looking.

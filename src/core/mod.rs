@@ -12,6 +12,7 @@ pub mod ids;
 pub mod notify;
 pub mod quote;
 pub mod routing;
+pub mod rules;
 pub mod subject;
 pub mod thread;
 pub mod ticket;

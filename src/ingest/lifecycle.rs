@@ -155,7 +155,7 @@ impl Pipeline {
                 Change::Topic(key) => {
                     let Some(from) = lifecycle_store::set_topic(tx, state.id, key, now)? else { continue };
                     let name = self.settings.topics.get(key).map_or(key.as_str(), |t| t.name.as_str());
-                    let from = from.map_or_else(|| "none".to_string(), |from| from);
+                    let from = from.unwrap_or_else(|| "none".to_string());
                     format!("Topic {from} -> {key} ({name}) by {}", actor.name())
                 }
                 Change::Uncc(address) => {

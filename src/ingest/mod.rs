@@ -53,6 +53,8 @@ pub struct Settings {
     pub registration_required: Option<String>,
     /// `[[topics]]` and what routes to them.
     pub topics: Arc<crate::core::routing::Topics>,
+    /// `[[rules]]`, tried on every new ticket.
+    pub rules: Arc<crate::core::rules::RuleBook>,
 }
 
 /// How a message reached us.

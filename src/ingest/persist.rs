@@ -4,6 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use super::notify::Notice;
+use super::routing::Refusal;
 use super::{Incoming, Outcome, Pipeline};
 use crate::core::address::EmailAddress;
 use crate::core::authres;
@@ -50,14 +51,28 @@ impl Pipeline {
         if let Some(outcome) = self.require_registration(tx, msg, trace)? {
             return Ok(outcome);
         }
-        let (owner, org) = self.identify_sender(tx, msg, trace)?;
+        let (org_match, refused) = self.sender_org(msg);
+        let placement = self.place(tx, msg, org_match.as_ref().map(|m| m.org), trace)?;
+        match &placement.refusal {
+            Some(Refusal::Reject { rule, reason }) => {
+                self.tell_refused(tx, email, msg.class == EntryClass::Normal, reason, trace)?;
+                return Ok(super::quarantined(trace, &format!("rejected by rule {rule:?}: {reason}")));
+            }
+            Some(Refusal::Discard { rule }) => {
+                return Ok(super::quarantined(
+                    trace,
+                    &format!("discarded by rule {rule:?}: nobody was told"),
+                ));
+            }
+            None => {}
+        }
+        let (owner, org) = self.identify_with_org(tx, msg.sender, org_match, refused, trace)?;
         let Some(number) = self.mint_number(tx)? else {
             return Ok(super::quarantined(trace, "no free ticket number: widen tickets.number_format"));
         };
         let tags = self.settings.number_format.tags_in(&email.subject);
         let subject = clean_subject(&email.subject, &tags);
 
-        let placement = self.place(tx, msg, trace)?;
         let mut manager = org.and_then(|org| self.directory.orgs.get(&org)).and_then(|policy| policy.manager);
         let (mut assignee, mut alert) = ((None, None), (None, None));
         if let Some(found) = manager {
@@ -109,6 +124,15 @@ impl Pipeline {
         if msg.class == EntryClass::Normal {
             new_collaborators = self.add_collaborators(tx, ticket, email, sender, trace)?;
         }
+        for address in &placement.add_collaborators {
+            let mailbox = Mailbox { name: None, email: address.clone() };
+            let (user, _) = self.identify(tx, &mailbox, trace)?;
+            if ticket_store::add_participant(tx, ticket, user, Role::Cc, now)? {
+                trace.record("collaborators", "added", format!("{address} (by rule)"));
+                self.system_entry(tx, ticket, &format!("Collaborator {address} added by rule"), now)?;
+                new_collaborators.push(address.clone());
+            }
+        }
         if let Some(policy) = org.and_then(|org| self.directory.orgs.get(&org)) {
             for contact in &policy.primary_contacts {
                 let (user, _) = user_store::ensure_user(tx, contact, None, org, now)?;
@@ -136,13 +160,22 @@ impl Pipeline {
             trace.record("org", decision, text.clone());
             self.system_entry(tx, ticket, &text, now)?;
         }
-        let state = TicketState { id: ticket, number, subject, status: Status::Open, closed_at: None };
+        let mut status = Status::Open;
+        if let Some(set) = placement.status.filter(|set| *set != Status::Open) {
+            ticket_store::update_ticket_activity(tx, ticket, set, now)?;
+            let text = format!("Status open -> {set} by rule");
+            trace.record("status", set.as_str(), text.clone());
+            self.system_entry(tx, ticket, &text, now)?;
+            status = set;
+        }
+        let state = TicketState { id: ticket, number, subject, status, closed_at: None };
         let notice = Notice {
             event: Event::NewTicket,
             ticket: &state,
             entry: Some(entry),
             new_collaborators,
             bounce: None,
+            skip_auto_response: placement.skip_auto_response,
             ..Notice::new(&state)
         };
         self.notify(tx, msg, notice, trace)?;
@@ -302,6 +335,13 @@ impl Pipeline {
         msg: &Incoming<'_>,
         trace: &mut Trace,
     ) -> store::Result<(UserId, Option<OrgId>)> {
+        let (org_match, refused) = self.sender_org(msg);
+        self.identify_with_org(tx, msg.sender, org_match, refused, trace)
+    }
+
+    /// The organization the sender of `msg` joins, or why a claimed one is refused (see
+    /// [`Pipeline::identify_sender`]). Writes nothing.
+    fn sender_org(&self, msg: &Incoming<'_>) -> (Option<identify::OrgMatch>, Option<String>) {
         let found = identify::match_org(&msg.sender.email, &self.directory.org_by_domain);
         let (org_match, refused) = match (found, self.settings.trusted_authserv_id.as_deref()) {
             (Some(found), Some(authserv_id)) if msg.delivery.authenticated.is_none() => {
@@ -320,7 +360,7 @@ impl Pipeline {
             }
             (found, _) => (found, None),
         };
-        self.identify_with_org(tx, msg.sender, org_match, refused, trace)
+        (org_match, refused)
     }
 
     fn identify_with_org(
