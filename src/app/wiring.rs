@@ -124,6 +124,8 @@ pub fn settings(config: &Config, keyring: Arc<Keyring>) -> Settings {
             config.rules.clone(),
             config.orgs.iter().map(|org| (org.key.clone(), org.custom.clone())).collect(),
         )),
+        sla_plans: Arc::new(config.sla.clone()),
+        default_sla: config.default_sla.clone(),
     }
 }
 
@@ -135,7 +137,7 @@ fn topics(config: &Config) -> crate::core::routing::Topics {
         name: topic.name.clone(),
         assign: topic.assign.clone(),
         priority: topic.priority.as_deref().and_then(crate::core::command::Priority::parse),
-        sla: None,
+        sla: topic.sla.clone().or_else(|| config.default_sla.clone()),
         public: topic.public,
     });
     let by_address = config

@@ -21,6 +21,7 @@ mod orgs;
 mod read;
 mod registration;
 mod rules;
+mod sla;
 mod smtp;
 mod staff;
 mod templates;
@@ -88,6 +89,10 @@ pub struct Config {
     pub topics: Vec<Topic>,
     /// `[[rules]]`, in order.
     pub rules: Vec<crate::core::rules::Rule>,
+    /// `[[sla]]` plans.
+    pub sla: Vec<crate::core::sla::Plan>,
+    /// The key of the `[[sla]]` plan with `default = true`.
+    pub default_sla: Option<String>,
 }
 
 impl Config {
@@ -214,13 +219,9 @@ fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
     let agents = staff::validate_agents(&raw.agents, &own_addresses(&instance, &mailboxes), problems);
     let teams = staff::validate_teams(&raw.teams, &agents, problems);
     let orgs = orgs::validate_orgs(&raw.orgs, &agents, &teams, problems);
-    let topics = topics::validate_topics(
-        &raw.topics,
-        &agents,
-        &teams,
-        &own_addresses(&instance, &mailboxes),
-        problems,
-    );
+    let (sla, default_sla) = sla::validate_sla(&raw.sla, problems);
+    let own = own_addresses(&instance, &mailboxes);
+    let topics = topics::validate_topics(&raw.topics, &agents, &teams, &own, &sla, problems);
     topics::check_mailbox_topics(&mailboxes, &topics, problems);
     let known = ticket_rules::Known { agents: &agents, teams: &teams, topics: &topics };
     let rules = ticket_rules::validate_rules(&raw.rules, &known, problems);
@@ -245,6 +246,8 @@ fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
         orgs,
         topics,
         rules,
+        sla,
+        default_sla,
     }
 }
 

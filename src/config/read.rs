@@ -16,6 +16,7 @@ use super::mailbox::{RawImap, RawMailbox};
 use super::metrics::RawMetrics;
 use super::orgs::RawOrg;
 use super::registration::RawRegistration;
+use super::sla::RawSla;
 use super::staff::{RawAgent, RawTeam};
 use super::ticket_rules::RawRule;
 use super::topics::RawTopic;
@@ -68,6 +69,8 @@ pub(super) struct RawConfig {
     pub topics: Vec<RawTopic>,
     /// `[[rules]]`: ticket filters tried in order on new tickets. Default: none.
     pub rules: Vec<RawRule>,
+    /// `[[sla]]`: due-date plans. Default: none.
+    pub sla: Vec<RawSla>,
 }
 
 /// Each type error costs one more pass over the document; past this many, stop looking.

@@ -26,6 +26,8 @@ pub struct Topic {
     pub public: bool,
     /// Our addresses whose mail is this topic's.
     pub addresses: Vec<EmailAddress>,
+    /// The `[[sla]]` plan of the topic's tickets.
+    pub sla: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -43,6 +45,8 @@ pub(super) struct RawTopic {
     pub public: Option<bool>,
     /// Support or mailbox addresses whose mail is this topic's. Default: none.
     pub addresses: Vec<String>,
+    /// The `[[sla]]` key of the topic's tickets. Default: the default plan, if any.
+    pub sla: Option<String>,
 }
 
 pub(super) fn validate_topics(
@@ -50,6 +54,7 @@ pub(super) fn validate_topics(
     agents: &[Agent],
     teams: &[Team],
     own: &[EmailAddress],
+    plans: &[crate::core::sla::Plan],
     problems: &mut Problems<'_, '_>,
 ) -> Vec<Topic> {
     let mut keys: HashMap<String, usize> = HashMap::new();
@@ -92,6 +97,11 @@ pub(super) fn validate_topics(
                 problems.report(&at, format!("{address} already routes to topics[{first}]"));
             }
         }
+        if let Some(sla) = &topic.sla
+            && !plans.iter().any(|plan| plan.key == *sla)
+        {
+            problems.report(&path.key("sla"), format!("{sla:?} names no [[sla]] entry"));
+        }
         topics.push(Topic {
             key: key.to_string(),
             name: topic.name.clone().unwrap_or_else(|| key.to_string()),
@@ -99,6 +109,7 @@ pub(super) fn validate_topics(
             priority: topic.priority.as_deref().and_then(Priority::parse).map(|p| p.as_str().to_string()),
             public: topic.public.unwrap_or(true),
             addresses,
+            sla: topic.sla.clone(),
         });
     }
     topics

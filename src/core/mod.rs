@@ -13,6 +13,7 @@ pub mod notify;
 pub mod quote;
 pub mod routing;
 pub mod rules;
+pub mod sla;
 pub mod subject;
 pub mod thread;
 pub mod ticket;

@@ -124,6 +124,9 @@ impl Pipeline {
                     }
                     let text = format!("Status {} -> {to} by {}", state.status, actor.name());
                     ticket_store::update_ticket_activity(tx, state.id, *to, now)?;
+                    if *to == Status::Open {
+                        self.restart_due(tx, state.id, trace)?;
+                    }
                     state.status = *to;
                     if *to == Status::Closed {
                         self.tell(tx, &state, Event::Closed, actor, "", trace)?;

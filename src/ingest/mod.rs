@@ -3,6 +3,7 @@
 //! here; nothing accepted is only in memory (unprocessable input is quarantined with its reason).
 
 mod agent;
+mod due;
 pub mod lifecycle;
 pub(crate) mod notify;
 mod persist;
@@ -55,6 +56,9 @@ pub struct Settings {
     pub topics: Arc<crate::core::routing::Topics>,
     /// `[[rules]]`, tried on every new ticket.
     pub rules: Arc<crate::core::rules::RuleBook>,
+    /// `[[sla]]` plans and the default plan's key.
+    pub sla_plans: Arc<Vec<crate::core::sla::Plan>>,
+    pub default_sla: Option<String>,
 }
 
 /// How a message reached us.

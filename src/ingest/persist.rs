@@ -160,6 +160,7 @@ impl Pipeline {
             trace.record("org", decision, text.clone());
             self.system_entry(tx, ticket, &text, now)?;
         }
+        self.start_due(tx, ticket, placement.topic.as_deref(), trace)?;
         let mut status = Status::Open;
         if let Some(set) = placement.status.filter(|set| *set != Status::Open) {
             ticket_store::update_ticket_activity(tx, ticket, set, now)?;
@@ -226,6 +227,9 @@ impl Pipeline {
             state.status.after_customer_reply()
         };
         ticket_store::update_ticket_activity(tx, ticket, status, now)?;
+        if status == Status::Open && state.status != Status::Open {
+            self.restart_due(tx, ticket, trace)?;
+        }
         if status != state.status {
             let text = format!("Status {} -> {} by customer reply", state.status, status);
             trace.record("status", status.as_str(), text.clone());

@@ -177,6 +177,12 @@ impl Templates {
                 "actor": "agent alice",
             }),
             Mail::ClosedNotice => json!({}),
+            Mail::OverdueAlert => json!({
+                "recipient": agent,
+                "note_address": "support+note-abc@help.example.com",
+                "due": "2026-12-04 17:00 UTC",
+                "plan": "Standard (8 business hours)",
+            }),
             Mail::AccessLink => json!({ "link_minutes": 60 }),
             Mail::AccountConfirm | Mail::AccountInvite | Mail::PasswordReset => json!({
                 "link": "https://help.example.com/account/abc",
@@ -372,6 +378,7 @@ fn embedded(name: Mail) -> [&'static str; 3] {
         Mail::ResponseRelay => embedded_triple!("response_relay"),
         Mail::HeldNotice => embedded_triple!("held_notice"),
         Mail::AssignmentAlert => embedded_triple!("assignment_alert"),
+        Mail::OverdueAlert => embedded_triple!("overdue_alert"),
         Mail::ClosedNotice => embedded_triple!("closed_notice"),
         Mail::AccessLink => embedded_triple!("access_link"),
         Mail::AccountConfirm => embedded_triple!("account_confirm"),
