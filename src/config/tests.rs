@@ -523,8 +523,9 @@ fn example_with_every_table_uncommented() -> (String, usize) {
 #[test]
 fn every_commented_table_example_parses_where_it_stands_when_uncommented() {
     let (text, examples) = example_with_every_table_uncommented();
-    // [[mailbox]], [[links.keys]], [[agents]] x2, [[teams]], [[orgs]] x2, [orgs.custom].
-    assert_eq!(examples, 8, "{text}");
+    // [[mailbox]], [[links.keys]], [[agents]] x2, [[teams]], [[orgs]] x2, [orgs.custom],
+    // [[sla]] x2, [[topics]] x2, [[rules]] x3.
+    assert_eq!(examples, 15, "{text}");
     let (config, errors) = check_toml(&text);
     // The example's files (/etc/mailgate/...) need not exist here; keys and types must be right.
     let misplaced: Vec<_> = errors
@@ -536,6 +537,8 @@ fn every_commented_table_example_parses_where_it_stands_when_uncommented() {
     assert_eq!(config.links.reply_days, 365, "[links] keys after [[links.keys]] stay in [links]");
     assert_eq!((config.mailboxes.len(), config.agents.len(), config.teams.len()), (1, 2, 1));
     assert_eq!(config.orgs.len(), 2);
+    assert_eq!((config.sla.len(), config.topics.len(), config.rules.len()), (2, 2, 3));
+    assert_eq!(config.default_sla.as_deref(), Some("standard"));
 }
 
 #[test]
