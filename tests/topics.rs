@@ -19,6 +19,7 @@ on_both_backends!(
     a_topic_outranks_the_account_manager,
     agents_change_the_topic_by_command_and_console,
     mail_to_the_customer_comes_from_the_address_they_wrote_to,
+    the_console_sets_the_topic_and_shows_due_and_overdue,
 );
 
 const TOPICS: &str = r#"
@@ -233,4 +234,25 @@ async fn mail_to_the_customer_comes_from_the_address_they_wrote_to(backend: Back
     let address = reply_to.rsplit('<').next().unwrap().trim_end_matches('>').to_string();
     let reply = Mail { to: address, ..Mail::new("jane@example.org", "Re: Quote", "Any discount?") };
     assert_eq!(added(&h.pipe(&reply.build()).await).0, ticket, "and threads back to the ticket");
+}
+
+async fn the_console_sets_the_topic_and_shows_due_and_overdue(backend: Backend) {
+    let extra = "[[topics]]\nkey = \"billing\"\nname = \"Billing questions\"\n\n\
+                 [[sla]]\nkey = \"hour\"\ngrace_hours = 1\ndefault = true\n";
+    let Some((h, mut client)) = common::http::agent_console(backend, extra).await else { return };
+    let (_, number) = created(&h.pipe(&Mail::new("ann@acme.com", "Printer", "Broken.").build()).await);
+    let page = format!("/agent/t/{number}");
+    let done = client.submit(&page, &format!("{page}/topic"), "topic=billing").await;
+    assert!(done.location().contains("done=topic"), "{} {}", done.status, done.body);
+    let shown = client.get(&page).await.body;
+    assert!(shown.contains("<dt>Topic</dt><dd>billing</dd>"), "{shown}");
+    assert!(shown.contains("class=\"due\"") && !shown.contains("class=\"overdue\""), "{shown}");
+    let entries = h.strings("SELECT body_text FROM entries WHERE kind = $1 ORDER BY id", "system").await;
+    assert_eq!(entries.last().unwrap(), "Topic none -> billing (Billing questions) by agent alice");
+
+    h.clock.advance_ms(3_600_000);
+    assert_eq!(h.workflows.mark_overdue().await.unwrap(), 1);
+    let queue = client.get("/agent?sort=due").await.body;
+    assert!(queue.contains("<span class=\"overdue\">overdue</span>"), "{queue}");
+    assert!(client.get(&page).await.body.contains("class=\"overdue\""));
 }
