@@ -8,6 +8,7 @@ use toml::de::ValueDeserializer;
 
 use super::auth::RawAuth;
 use super::error::{ConfigError, Problems};
+use super::forms::RawForm;
 use super::instance::RawInstance;
 use super::links::{RawLinks, RawWeb};
 use super::locate::{KeyPath, Source, Step, remove_value_at};
@@ -71,6 +72,8 @@ pub(super) struct RawConfig {
     pub rules: Vec<RawRule>,
     /// `[[sla]]`: due-date plans. Default: none.
     pub sla: Vec<RawSla>,
+    /// `[[forms]]`: typed custom fields of tickets, users and orgs. Default: none.
+    pub forms: Vec<RawForm>,
 }
 
 /// Each type error costs one more pass over the document; past this many, stop looking.

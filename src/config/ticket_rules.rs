@@ -135,7 +135,7 @@ fn validate_condition(
     let test = if let Some(value) = &raw.equals {
         Test::Equals(value.trim().to_string())
     } else if let Some(value) = &raw.contains {
-        Test::Contains(value.clone())
+        Test::contains(value)
     } else if let Some(values) = &raw.one_of {
         if values.is_empty() {
             problems.report(&path.key("one_of"), "must list at least one value");

@@ -28,6 +28,8 @@ pub struct Topic {
     pub addresses: Vec<EmailAddress>,
     /// The `[[sla]]` plan of the topic's tickets.
     pub sla: Option<String>,
+    /// The `[[forms]]` ticket form of the topic.
+    pub form: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -47,6 +49,8 @@ pub(super) struct RawTopic {
     pub addresses: Vec<String>,
     /// The `[[sla]]` key of the topic's tickets. Default: the default plan, if any.
     pub sla: Option<String>,
+    /// A `[[forms]]` key with `applies_to = "ticket"`: the topic's ticket fields. Default: none.
+    pub form: Option<String>,
 }
 
 pub(super) fn validate_topics(
@@ -55,6 +59,7 @@ pub(super) fn validate_topics(
     teams: &[Team],
     own: &[EmailAddress],
     plans: &[crate::core::sla::Plan],
+    forms: &[crate::core::forms::Form],
     problems: &mut Problems<'_, '_>,
 ) -> Vec<Topic> {
     let mut keys: HashMap<String, usize> = HashMap::new();
@@ -102,6 +107,16 @@ pub(super) fn validate_topics(
         {
             problems.report(&path.key("sla"), format!("{sla:?} names no [[sla]] entry"));
         }
+        if let Some(form) = &topic.form {
+            match forms.iter().find(|f| f.key == *form) {
+                None => problems.report(&path.key("form"), format!("{form:?} names no [[forms]] entry")),
+                Some(f) if f.applies_to != crate::core::forms::Subject::Ticket => problems.report(
+                    &path.key("form"),
+                    format!("{form:?} is not a ticket form (applies_to = \"ticket\")"),
+                ),
+                Some(_) => {}
+            }
+        }
         topics.push(Topic {
             key: key.to_string(),
             name: topic.name.clone().unwrap_or_else(|| key.to_string()),
@@ -110,6 +125,7 @@ pub(super) fn validate_topics(
             public: topic.public.unwrap_or(true),
             addresses,
             sla: topic.sla.clone(),
+            form: topic.form.clone(),
         });
     }
     topics

@@ -6,6 +6,7 @@ pub mod authres;
 pub mod classify;
 pub mod command;
 pub mod email;
+pub mod forms;
 pub mod freemail;
 pub mod identify;
 pub mod ids;

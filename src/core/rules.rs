@@ -3,6 +3,7 @@
 //! Pure: regexes are compiled once when the configuration is loaded (never per message), the
 //! facts are gathered by the caller, and the caller applies the verdict.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Serialize, Serializer};
@@ -53,7 +54,8 @@ pub enum Field {
     Topic,
 }
 
-/// How a value is compared. Text comparisons ignore case, except regexes (use `(?i)`).
+/// How a value is compared. Text comparisons ignore case, except regexes (use `(?i)`); build
+/// `Contains` with [`Test::contains`], which lower-cases the needle once.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Test {
     Equals(String),
@@ -138,6 +140,25 @@ pub struct Facts<'a> {
     pub user_custom: Option<&'a serde_json::Value>,
     pub org_custom: Option<&'a serde_json::Value>,
     pub topic: Option<String>,
+    /// The subject and body lower-cased, made on first use.
+    pub lowered: Lowered,
+}
+
+/// Lower-cased texts of a message, made once however many rules look.
+#[derive(Clone, Debug, Default)]
+pub struct Lowered {
+    subject: std::cell::OnceCell<String>,
+    body: std::cell::OnceCell<String>,
+}
+
+impl Facts<'_> {
+    fn lower_subject(&self) -> &str {
+        self.lowered.subject.get_or_init(|| self.subject.to_lowercase())
+    }
+
+    fn lower_body(&self) -> &str {
+        self.lowered.body.get_or_init(|| self.body.to_lowercase())
+    }
 }
 
 /// One rule tried: whether it matched, and why.
@@ -232,7 +253,12 @@ fn rule_matches(rule: &Rule, facts: &Facts<'_>) -> (bool, String) {
 /// Whether the condition holds, and what the field's value was (shortened), for the trace.
 fn condition_holds(condition: &Condition, facts: &Facts<'_>) -> (bool, String) {
     let values = field_values(&condition.field, facts);
-    let holds = values.iter().any(|value| condition.test.holds(value));
+    let holds = match (&condition.test, &condition.field) {
+        // The long texts are lower-cased once per message, not once per rule.
+        (Test::Contains(part), Field::Body) => facts.lower_body().contains(part.as_str()),
+        (Test::Contains(part), Field::Subject) => facts.lower_subject().contains(part.as_str()),
+        (test, _) => values.iter().any(|value| test.holds(value)),
+    };
     let seen = match values.as_slice() {
         [] => "absent".to_string(),
         [one] => format!("was {:?}", shorten(one)),
@@ -242,24 +268,24 @@ fn condition_holds(condition: &Condition, facts: &Facts<'_>) -> (bool, String) {
 }
 
 /// The field's values: several for recipients, repeated headers and multi-choice custom data.
-fn field_values(field: &Field, facts: &Facts<'_>) -> Vec<String> {
-    let one = |value: &str| vec![value.to_string()];
+fn field_values<'f>(field: &Field, facts: &'f Facts<'_>) -> Vec<Cow<'f, str>> {
+    let one = |value: &'f str| vec![Cow::Borrowed(value)];
     match field {
         Field::Sender => one(facts.sender),
         Field::SenderDomain => one(facts.sender.rsplit_once('@').map_or("", |(_, domain)| domain)),
-        Field::Recipient => facts.recipients.iter().map(|r| r.to_string()).collect(),
+        Field::Recipient => facts.recipients.iter().map(|r| Cow::Borrowed(*r)).collect(),
         Field::Subject => one(facts.subject),
         Field::Body => one(facts.body),
         Field::Header(name) => facts
             .headers
             .iter()
             .filter(|header| header.name.eq_ignore_ascii_case(name))
-            .map(|header| header.value.trim().to_string())
+            .map(|header| Cow::Borrowed(header.value.trim()))
             .collect(),
         Field::Class => one(facts.class),
         Field::Org => facts.org.map(one).unwrap_or_default(),
-        Field::UserCustom(key) => custom_values(facts.user_custom, key),
-        Field::OrgCustom(key) => custom_values(facts.org_custom, key),
+        Field::UserCustom(key) => custom_values(facts.user_custom, key).into_iter().map(Cow::Owned).collect(),
+        Field::OrgCustom(key) => custom_values(facts.org_custom, key).into_iter().map(Cow::Owned).collect(),
         Field::Topic => facts.topic.as_deref().map(one).unwrap_or_default(),
     }
 }
@@ -282,10 +308,14 @@ fn custom_values(custom: Option<&serde_json::Value>, key: &str) -> Vec<String> {
 }
 
 impl Test {
+    pub fn contains(part: &str) -> Test {
+        Test::Contains(part.to_lowercase())
+    }
+
     fn holds(&self, value: &str) -> bool {
         match self {
             Test::Equals(expected) => value.trim().eq_ignore_ascii_case(expected),
-            Test::Contains(part) => value.to_lowercase().contains(&part.to_lowercase()),
+            Test::Contains(part) => value.to_lowercase().contains(part.as_str()),
             Test::Regex(pattern) => pattern.0.is_match(value),
             Test::OneOf(choices) => choices.iter().any(|choice| value.trim().eq_ignore_ascii_case(choice)),
         }
@@ -475,9 +505,6 @@ mod tests {
         let facts = Facts { user_custom: Some(&custom), ..Facts::default() };
         assert!(condition_holds(&cond("user.seats", Test::Equals("12".into())), &facts).0);
         assert!(condition_holds(&cond("user.vip", Test::Equals("true".into())), &facts).0);
-        assert!(
-            !condition_holds(&cond("user.missing", Test::Contains("".into())), &facts).0,
-            "absent never holds"
-        );
+        assert!(!condition_holds(&cond("user.missing", Test::contains("")), &facts).0, "absent never holds");
     }
 }

@@ -117,6 +117,7 @@ impl Pipeline {
             user_custom: user_custom.as_ref(),
             org_custom: org_key.and_then(|key| book.org_custom.get(key)),
             topic: placement.topic.clone(),
+            lowered: rules::Lowered::default(),
         };
         let verdict = rules::evaluate(&book.rules, &mut facts);
         for (tried, rule) in verdict.tried.iter().zip(&book.rules) {
