@@ -8,7 +8,8 @@ mod common;
 
 use common::site::{Site, code, stdout, text};
 use common::{Backend, Harness, Mail, created};
-use mailgate::ingest::Outcome;
+use mailgate::ingest::{Delivery, Outcome};
+use mailgate::store::inbound::Source;
 
 on_both_backends!(
     a_rule_on_an_org_custom_field_routes_to_a_team,
@@ -82,13 +83,23 @@ async fn outbox(h: &Harness) -> Vec<String> {
 
 async fn a_rule_on_an_org_custom_field_routes_to_a_team(backend: Backend) {
     let Some(h) = harness(backend).await else { return };
-    let report = h.pipe(&Mail::new("Ann <ann@acme.com>", "Invoice 7 is wrong", "Please fix.").build()).await;
-    created(&report);
+    let raw = Mail::new("Ann <ann@acme.com>", "Invoice 7 is wrong", "Please fix.").build();
+    // explain traces every rule with its reason; the stored trace names those that did not match.
+    let explained = h.ingestor.explain(raw.as_bytes(), &Delivery::new(Source::Pipe)).await.unwrap();
     assert_eq!(
-        steps(&report, "rule")[..2],
+        steps(&explained, "rule")[..2],
         [
             "no-match spam flag: not: header.x-spam-flag equals \"yes\" (absent)",
             "matched gold orgs to billing: all 2 conditions hold",
+        ]
+    );
+    let report = h.pipe(&raw).await;
+    created(&report);
+    assert_eq!(
+        steps(&report, "rule"),
+        [
+            "matched gold orgs to billing: all 2 conditions hold",
+            "no-match 3 rules did not match (spam flag; newsletters; enterprise users); `mailgate explain` says why",
         ]
     );
     let (topic, team, agent) = h
@@ -111,11 +122,10 @@ async fn a_rule_on_an_org_custom_field_routes_to_a_team(backend: Backend) {
         "{entries:?}"
     );
     // globex has no tier: its invoice stays with the usual rules.
-    let report = h.pipe(&Mail::new("gus@globex.com", "Invoice 8", "Hm.").build()).await;
-    assert!(
-        steps(&report, "rule")[1]
-            .starts_with("no-match gold orgs to billing: not: org.tier equals \"gold\" (absent)")
-    );
+    let raw = Mail::new("gus@globex.com", "Invoice 8", "Hm.").build();
+    let explained = h.ingestor.explain(raw.as_bytes(), &Delivery::new(Source::Pipe)).await.unwrap();
+    let why = steps(&explained, "rule").join("\n");
+    assert!(why.contains("no-match gold orgs to billing: not: org.tier equals \"gold\" (absent)"), "{why}");
 }
 
 async fn a_rule_on_a_header_rejects_and_the_sender_is_told(backend: Backend) {

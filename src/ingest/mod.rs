@@ -139,6 +139,9 @@ pub(crate) struct Pipeline {
     directory: Arc<Directory>,
     clock: Arc<dyn Clock>,
     sends_mail: bool,
+    /// `explain`: every rule that did not match is traced with its reason (a stored trace names
+    /// them on one line: 50 reasons per message would double the bytes written per ticket).
+    explaining: bool,
 }
 
 /// One message and what was worked out before the transaction: limits, parse, dedupe key.
@@ -182,6 +185,7 @@ impl Ingestor {
             directory: snapshot.directory.clone(),
             clock: self.app.clock().clone(),
             sends_mail: self.sends_mail,
+            explaining: false,
         })
     }
 
@@ -251,7 +255,10 @@ impl Ingestor {
     /// Runs the whole pipeline and rolls it back: the decision trace of `raw` against the current
     /// database, with nothing written.
     pub async fn explain(&self, raw: &[u8], delivery: &Delivery) -> Result<Report, IngestError> {
-        let pipeline = self.pipeline();
+        let mut pipeline = self.pipeline();
+        if let Some(only) = Arc::get_mut(&mut pipeline) {
+            only.explaining = true;
+        }
         let job = Job::new(raw.to_vec(), delivery.clone(), &pipeline.settings.limits);
         Ok(self.store().rehearse(move |tx| pipeline.run(tx, &job, None)).await?)
     }

@@ -120,12 +120,22 @@ impl Pipeline {
             lowered: rules::Lowered::default(),
         };
         let verdict = rules::evaluate(&book.rules, &mut facts);
+        let mut unmatched = Vec::new();
         for (tried, rule) in verdict.tried.iter().zip(&book.rules) {
-            let decision = if tried.matched { "matched" } else { "no-match" };
-            trace.record("rule", decision, format!("{}: {}", tried.rule, tried.why));
             if tried.matched {
+                trace.record("rule", "matched", format!("{}: {}", tried.rule, tried.why));
                 self.apply_rule(tx, rule, placement, trace)?;
+            } else if self.explaining {
+                trace.record("rule", "no-match", format!("{}: {}", tried.rule, tried.why));
+            } else {
+                unmatched.push(tried.rule.as_str());
             }
+        }
+        if !unmatched.is_empty() {
+            let names = unmatched.join("; ");
+            let text =
+                format!("{} rules did not match ({names}); `mailgate explain` says why", unmatched.len());
+            trace.record("rule", "no-match", text);
         }
         Ok(())
     }
