@@ -179,10 +179,12 @@ pub struct Verdict {
 }
 
 /// Tries `rules` in order on `facts`. A rule that sets the topic changes what later rules see.
-pub fn evaluate(rules: &[Rule], facts: &mut Facts<'_>) -> Verdict {
+/// `why_not`: say why each rule that did not match failed (for `explain`); otherwise their `why`
+/// is left empty and no text is made for them.
+pub fn evaluate(rules: &[Rule], facts: &mut Facts<'_>, why_not: bool) -> Verdict {
     let mut verdict = Verdict::default();
     for rule in rules {
-        let (matched, why) = rule_matches(rule, facts);
+        let (matched, why) = rule_matches(rule, facts, why_not);
         verdict.tried.push(Tried { rule: rule.name.clone(), matched, why });
         if !matched {
             continue;
@@ -230,41 +232,46 @@ fn merge(into: &mut Actions, from: &Actions) {
 
 /// Whether `rule` matches, with the condition that decided: the first failing one under `all`,
 /// the first holding one under `any`.
-fn rule_matches(rule: &Rule, facts: &Facts<'_>) -> (bool, String) {
+fn rule_matches(rule: &Rule, facts: &Facts<'_>, why_not: bool) -> (bool, String) {
     if rule.conditions.is_empty() {
         return (true, "no conditions: matches every message".to_string());
     }
+    let said = |condition: &Condition| {
+        let seen = seen(&field_values(&condition.field, facts));
+        format!("{} {} ({seen})", condition.field, condition.test)
+    };
     for condition in &rule.conditions {
-        let (holds, seen) = condition_holds(condition, facts);
-        let said = format!("{} {} ({seen})", condition.field, condition.test);
-        match (rule.all, holds) {
-            (true, false) => return (false, format!("not: {said}")),
-            (false, true) => return (true, said),
+        match (rule.all, condition_holds(condition, facts)) {
+            (true, false) if why_not => return (false, format!("not: {}", said(condition))),
+            (true, false) => return (false, String::new()),
+            (false, true) => return (true, said(condition)),
             _ => {}
         }
     }
-    if rule.all {
-        (true, format!("all {} conditions hold", rule.conditions.len()))
-    } else {
-        (false, format!("none of {} conditions holds", rule.conditions.len()))
+    match rule.all {
+        true => (true, format!("all {} conditions hold", rule.conditions.len())),
+        false if why_not => (false, format!("none of {} conditions holds", rule.conditions.len())),
+        false => (false, String::new()),
     }
 }
 
-/// Whether the condition holds, and what the field's value was (shortened), for the trace.
-fn condition_holds(condition: &Condition, facts: &Facts<'_>) -> (bool, String) {
-    let values = field_values(&condition.field, facts);
-    let holds = match (&condition.test, &condition.field) {
+/// Whether the condition holds.
+fn condition_holds(condition: &Condition, facts: &Facts<'_>) -> bool {
+    match (&condition.test, &condition.field) {
         // The long texts are lower-cased once per message, not once per rule.
         (Test::Contains(part), Field::Body) => facts.lower_body().contains(part.as_str()),
         (Test::Contains(part), Field::Subject) => facts.lower_subject().contains(part.as_str()),
-        (test, _) => values.iter().any(|value| test.holds(value)),
-    };
-    let seen = match values.as_slice() {
+        (test, field) => field_values(field, facts).iter().any(|value| test.holds(value)),
+    }
+}
+
+/// What a field's value was (shortened), for the trace.
+fn seen(values: &[Cow<'_, str>]) -> String {
+    match values {
         [] => "absent".to_string(),
         [one] => format!("was {:?}", shorten(one)),
         many => format!("{} values", many.len()),
-    };
-    (holds, seen)
+    }
 }
 
 /// The field's values: several for recipients, repeated headers and multi-choice custom data.
@@ -439,7 +446,7 @@ mod tests {
                 Actions { priority: Some(Priority::Low), ..Actions::default() },
             ),
         ];
-        let verdict = evaluate(&rules, &mut facts);
+        let verdict = evaluate(&rules, &mut facts, true);
         assert!(verdict.tried[0].matched);
         assert_eq!(verdict.tried[0].why, "all 2 conditions hold");
         assert_eq!(
@@ -469,7 +476,7 @@ mod tests {
             ),
             rule("never reached", true, vec![], Actions { stop: true, ..Actions::default() }),
         ];
-        let verdict = evaluate(&rules, &mut facts);
+        let verdict = evaluate(&rules, &mut facts, true);
         assert_eq!(verdict.tried[0].why, "not: sender_domain equals \"acme.com\" (was \"spam.example\")");
         assert_eq!(verdict.ended_by.as_deref(), Some("spam"));
         assert_eq!(verdict.tried.len(), 2, "nothing after a reject");
@@ -488,7 +495,7 @@ mod tests {
             ),
             rule("after stop", true, vec![], Actions { priority: Some(Priority::Low), ..Actions::default() }),
         ];
-        let verdict = evaluate(&rules, &mut facts);
+        let verdict = evaluate(&rules, &mut facts, true);
         assert_eq!(verdict.actions.priority, Some(Priority::Urgent));
         assert_eq!(verdict.tried.len(), 2);
         assert_eq!(facts.topic.as_deref(), Some("sales"));
@@ -503,8 +510,8 @@ mod tests {
         }
         let custom = serde_json::json!({ "seats": 12, "vip": true });
         let facts = Facts { user_custom: Some(&custom), ..Facts::default() };
-        assert!(condition_holds(&cond("user.seats", Test::Equals("12".into())), &facts).0);
-        assert!(condition_holds(&cond("user.vip", Test::Equals("true".into())), &facts).0);
-        assert!(!condition_holds(&cond("user.missing", Test::contains("")), &facts).0, "absent never holds");
+        assert!(condition_holds(&cond("user.seats", Test::Equals("12".into())), &facts));
+        assert!(condition_holds(&cond("user.vip", Test::Equals("true".into())), &facts));
+        assert!(!condition_holds(&cond("user.missing", Test::contains("")), &facts), "absent never holds");
     }
 }

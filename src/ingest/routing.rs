@@ -119,7 +119,7 @@ impl Pipeline {
             topic: placement.topic.clone(),
             lowered: rules::Lowered::default(),
         };
-        let verdict = rules::evaluate(&book.rules, &mut facts);
+        let verdict = rules::evaluate(&book.rules, &mut facts, self.explaining);
         let mut unmatched = Vec::new();
         for (tried, rule) in verdict.tried.iter().zip(&book.rules) {
             if tried.matched {
