@@ -6,6 +6,7 @@
 //!
 //!   cargo bench --bench ingest              # 1k and 100k
 //!   cargo bench --bench ingest -- --quick   # 1k and 10k, fewer rounds
+//!   cargo bench --bench ingest -- --rules   # only: the cost of 50 [[rules]] (issue 17: <= 10%)
 
 mod support;
 
@@ -24,6 +25,10 @@ fn main() {
     let batch = if quick { 2_000 } else { 5_000 };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
+        rules_overhead(batch).await;
+        if std::env::args().any(|a| a == "--rules") {
+            return;
+        }
         parse_ceiling(batch);
         let mut rates = Vec::new();
         for &preload in sizes {
@@ -145,4 +150,57 @@ async fn ingest_rate(preload: usize, batch: usize) -> (f64, f64) {
     let rate = support::median(rates.clone());
     println!("ingest with {preload} tickets stored: median {rate:.0} msg/s (rounds: {rates:.0?})");
     (rate, support::median(floors))
+}
+
+/// 50 `[[rules]]` (regexes, headers, domains, org custom data, body text; none matching) against
+/// none: the same messages ingested into two fresh databases, rounds interleaved, ratio of medians.
+async fn rules_overhead(batch: usize) {
+    let mut rules = String::new();
+    for i in 0..50 {
+        let condition = match i % 5 {
+            0 => format!("{{ field = \"subject\", regex = \"(?i)invoice-{i}\\\\b|refund-{i}\" }}"),
+            1 => format!("{{ field = \"header.x-campaign\", equals = \"c{i}\" }}"),
+            2 => format!("{{ field = \"sender_domain\", one_of = [\"d{i}.example\", \"e{i}.example\"] }}"),
+            3 => format!("{{ field = \"org.tier\", equals = \"tier{i}\" }}"),
+            _ => format!("{{ field = \"body\", contains = \"order-{i}-\" }}"),
+        };
+        rules +=
+            &format!("[[rules]]\nname = \"rule {i}\"\nconditions = [{condition}]\npriority = \"high\"\n");
+    }
+    const ROUNDS: usize = 6;
+    let (plain_dir, ruled_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let url = |dir: &tempfile::TempDir| format!("sqlite://{}", dir.path().join("bench.db").display());
+    let (plain, ruled) = (open_with(&url(&plain_dir), "").await, open_with(&url(&ruled_dir), &rules).await);
+    let delivery = Delivery::new(Source::Pipe);
+    let (mut without, mut with) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let messages: Vec<String> =
+            (0..batch).map(|k| support::message(20_000_000 + round * batch + k, None)).collect();
+        // Each goes first in every other round: neither gains from going second.
+        let mut pair = [(&plain, &mut without), (&ruled, &mut with)];
+        if round % 2 == 1 {
+            pair.reverse();
+        }
+        for (ingestor, rates) in pair {
+            let t = Instant::now();
+            for raw in &messages {
+                ingestor.ingest(raw.as_bytes(), &delivery).await.unwrap();
+            }
+            rates.push(batch as f64 / t.elapsed().as_secs_f64());
+        }
+    }
+    let (a, b) = (support::median(without), support::median(with));
+    println!(
+        "new tickets without rules: {a:.0} msg/s; with 50 rules: {b:.0} msg/s; rules add {:.1}%",
+        (a / b - 1.0) * 100.0
+    );
+}
+
+async fn open_with(url: &str, extra: &str) -> Ingestor {
+    let toml = format!(
+        "[instance]\nsupport_addresses = [\"support@example.com\"]\n[database]\nurl = \"{url}\"\n\
+[[orgs]]\nkey = \"acme\"\ndomains = [\"acme.test\"]\ncustom = {{ tier = \"gold\" }}\n{extra}"
+    );
+    let config = mailgate::config::from_toml(&toml, "<bench>").unwrap();
+    Ingestor::new(mailgate::app::open_with_clock(&config, Arc::new(SystemClock)).await.unwrap())
 }

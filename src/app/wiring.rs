@@ -134,7 +134,38 @@ pub fn settings(config: &Config, keyring: Arc<Keyring>) -> Settings {
             .registration
             .reject_unregistered_email
             .then(|| registration_hint(config)),
+        topics: Arc::new(topics(config)),
+        rules: Arc::new(crate::core::rules::RuleBook::new(
+            config.rules.clone(),
+            config.orgs.iter().map(|org| (org.key.clone(), org.custom.clone())).collect(),
+        )),
+        sla_plans: Arc::new(config.sla.clone()),
+        default_sla: config.default_sla.clone(),
     }
+}
+
+/// The `[[topics]]` as the pipeline routes with them.
+fn topics(config: &Config) -> crate::core::routing::Topics {
+    use crate::core::routing::{Topic, Topics};
+    let topics = config.topics.iter().map(|topic| Topic {
+        key: topic.key.clone(),
+        name: topic.name.clone(),
+        assign: topic.assign.clone(),
+        priority: topic.priority.as_deref().and_then(crate::core::command::Priority::parse),
+        sla: topic.sla.clone().or_else(|| config.default_sla.clone()),
+        public: topic.public,
+    });
+    let by_address = config
+        .topics
+        .iter()
+        .flat_map(|topic| topic.addresses.iter().map(|address| (address.clone(), topic.key.clone())))
+        .collect();
+    let by_mailbox = config
+        .mailboxes
+        .iter()
+        .filter_map(|mailbox| Some((mailbox.name.clone(), mailbox.topic.clone()?)))
+        .collect();
+    Topics { topics: topics.collect(), by_address, by_mailbox }
 }
 
 /// What a sender without an account is told when new tickets by mail need one.
@@ -246,6 +277,7 @@ pub fn worker_settings(config: &Config, keyring: Arc<Keyring>) -> WorkerSettings
     WorkerSettings {
         instance_name: config.instance.name.clone(),
         from: config.instance.support_addresses[0].clone(),
+        own_addresses: config.own_addresses(),
         keyring,
         base_url: config.web.base_url.clone(),
         reply_ttl: Duration::from_secs(u64::from(config.links.reply_days) * DAY_SECS),

@@ -163,6 +163,9 @@ async fn ticket(app: &App, cmd: TicketCommand) -> anyhow::Result<u8> {
         TicketCommand::Assign { number, to } => {
             return super::ticket::change(workflows, &number, ConsoleAction::Assign(to)).await;
         }
+        TicketCommand::Topic { number, topic } => {
+            return super::ticket::change(workflows, &number, ConsoleAction::Topic(topic)).await;
+        }
         TicketCommand::Status { number, status } => {
             return super::ticket::change(workflows, &number, ConsoleAction::Status(status)).await;
         }

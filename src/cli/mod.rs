@@ -237,6 +237,8 @@ pub enum TicketCommand {
     },
     /// Assign a ticket to an agent or a team (by key); the assignee is alerted.
     Assign { number: TicketNumber, to: String },
+    /// Set a ticket's help topic (a `[[topics]]` key); a system entry records it.
+    Topic { number: TicketNumber, topic: String },
     /// Set a ticket's status: open, pending, resolved or closed (closing tells the owner).
     Status {
         number: TicketNumber,

@@ -78,6 +78,7 @@ pub async fn run(config: &Config, given: Option<PathBuf>, search: Vec<PathBuf>) 
     );
     let accounts = Arc::new(crate::accounts::Accounts::new(config, app.clone()));
     intake.spawn(janitor(Workflows::new(app.clone()), accounts, stopped.clone()));
+    intake.spawn(overdue_rounds(Workflows::new(app.clone()), stopped.clone()));
     let mut pages = None;
     if let Some(bind) = config.web.bind {
         let listener = match tokio::net::TcpListener::bind(bind).await {
@@ -188,6 +189,25 @@ async fn janitor(
         }
         if let Err(error) = accounts.purge().await {
             tracing::warn!(%error, "janitor: purging expired sessions failed; trying again later");
+        }
+    }
+}
+
+/// How often tickets past their `[[sla]]` due time are looked for: due times are minutes, not hours.
+const OVERDUE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Marks tickets overdue (each once, with the alert) every [`OVERDUE_EVERY`].
+async fn overdue_rounds(workflows: Workflows, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(OVERDUE_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match workflows.mark_overdue().await {
+            Ok(0) => {}
+            Ok(marked) => tracing::info!(marked, "janitor: marked tickets overdue"),
+            Err(error) => tracing::warn!(%error, "janitor: overdue round failed; trying again later"),
         }
     }
 }

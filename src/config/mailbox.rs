@@ -70,6 +70,8 @@ pub struct Mailbox {
     pub idle: bool,
     #[serde(serialize_with = "seconds")]
     pub poll_interval: Duration,
+    /// The `[[topics]]` key of mail that arrives here (when its address names none).
+    pub topic: Option<String>,
 }
 
 /// Limits shared by every mailbox's poller.
@@ -137,6 +139,8 @@ pub(super) struct RawMailbox {
     pub idle: bool,
     /// Seconds between polls without IDLE. Default: `60`.
     pub poll_interval_seconds: u64,
+    /// The `[[topics]]` key of mail that arrives here, unless its address names one. Default: none.
+    pub topic: Option<String>,
 }
 
 impl Default for RawMailbox {
@@ -157,6 +161,7 @@ impl Default for RawMailbox {
             error_folder: "Quarantine".to_string(),
             idle: true,
             poll_interval_seconds: 60,
+            topic: None,
         }
     }
 }
@@ -267,6 +272,7 @@ fn validate_mailbox(
         error_folder: raw.error_folder.clone(),
         idle: raw.idle,
         poll_interval: Duration::from_secs(raw.poll_interval_seconds.max(1)),
+        topic: raw.topic.clone(),
     }
 }
 

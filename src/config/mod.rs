@@ -9,6 +9,7 @@
 mod auth;
 mod database;
 mod error;
+mod forms;
 mod instance;
 mod limits;
 mod links;
@@ -21,10 +22,13 @@ mod orgs;
 mod read;
 mod registration;
 mod rules;
+mod sla;
 mod smtp;
 mod staff;
 mod templates;
+mod ticket_rules;
 mod tickets;
+mod topics;
 
 #[cfg(test)]
 mod mailbox_tests;
@@ -53,6 +57,7 @@ pub use smtp::{Smtp, SmtpTls};
 pub use staff::{Agent, Team};
 pub use templates::Templates;
 pub use tickets::Tickets;
+pub use topics::Topic;
 
 use error::Problems;
 use locate::Source;
@@ -82,6 +87,15 @@ pub struct Config {
     pub agents: Vec<Agent>,
     pub teams: Vec<Team>,
     pub orgs: Vec<Org>,
+    pub topics: Vec<Topic>,
+    /// `[[rules]]`, in order.
+    pub rules: Vec<crate::core::rules::Rule>,
+    /// `[[forms]]`: typed custom fields.
+    pub forms: Vec<crate::core::forms::Form>,
+    /// `[[sla]]` plans.
+    pub sla: Vec<crate::core::sla::Plan>,
+    /// The key of the `[[sla]]` plan with `default = true`.
+    pub default_sla: Option<String>,
 }
 
 impl Config {
@@ -208,6 +222,14 @@ fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
     let agents = staff::validate_agents(&raw.agents, &own_addresses(&instance, &mailboxes), problems);
     let teams = staff::validate_teams(&raw.teams, &agents, problems);
     let orgs = orgs::validate_orgs(&raw.orgs, &agents, &teams, problems);
+    let forms = forms::validate_forms(&raw.forms, problems);
+    forms::check_org_custom(&orgs, &forms, problems);
+    let (sla, default_sla) = sla::validate_sla(&raw.sla, problems);
+    let own = own_addresses(&instance, &mailboxes);
+    let topics = topics::validate_topics(&raw.topics, &agents, &teams, &own, &sla, &forms, problems);
+    topics::check_mailbox_topics(&mailboxes, &topics, problems);
+    let known = ticket_rules::Known { agents: &agents, teams: &teams, topics: &topics };
+    let rules = ticket_rules::validate_rules(&raw.rules, &known, problems);
     Config {
         instance,
         database,
@@ -227,6 +249,11 @@ fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
         agents,
         teams,
         orgs,
+        topics,
+        rules,
+        forms,
+        sla,
+        default_sla,
     }
 }
 

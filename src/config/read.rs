@@ -8,6 +8,7 @@ use toml::de::ValueDeserializer;
 
 use super::auth::RawAuth;
 use super::error::{ConfigError, Problems};
+use super::forms::RawForm;
 use super::instance::RawInstance;
 use super::links::{RawLinks, RawWeb};
 use super::locate::{KeyPath, Source, Step, remove_value_at};
@@ -16,7 +17,10 @@ use super::mailbox::{RawImap, RawMailbox};
 use super::metrics::RawMetrics;
 use super::orgs::RawOrg;
 use super::registration::RawRegistration;
+use super::sla::RawSla;
 use super::staff::{RawAgent, RawTeam};
+use super::ticket_rules::RawRule;
+use super::topics::RawTopic;
 use super::{
     database::RawDatabase, limits::RawLimits, notifications::RawNotifications, smtp::RawSmtp,
     templates::RawTemplates, tickets::RawTickets,
@@ -62,6 +66,14 @@ pub(super) struct RawConfig {
     pub teams: Vec<RawTeam>,
     /// `[[orgs]]`. Default: none.
     pub orgs: Vec<RawOrg>,
+    /// `[[topics]]`: help topics and the addresses routed to them. Default: none.
+    pub topics: Vec<RawTopic>,
+    /// `[[rules]]`: ticket filters tried in order on new tickets. Default: none.
+    pub rules: Vec<RawRule>,
+    /// `[[sla]]`: due-date plans. Default: none.
+    pub sla: Vec<RawSla>,
+    /// `[[forms]]`: typed custom fields of tickets, users and orgs. Default: none.
+    pub forms: Vec<RawForm>,
 }
 
 /// Each type error costs one more pass over the document; past this many, stop looking.

@@ -523,8 +523,9 @@ fn example_with_every_table_uncommented() -> (String, usize) {
 #[test]
 fn every_commented_table_example_parses_where_it_stands_when_uncommented() {
     let (text, examples) = example_with_every_table_uncommented();
-    // [[mailbox]], [[links.keys]], [[agents]] x2, [[teams]], [[orgs]] x2, [orgs.custom].
-    assert_eq!(examples, 8, "{text}");
+    // [[mailbox]], [[links.keys]], [[agents]] x2, [[teams]], [[orgs]] x2, [orgs.custom],
+    // [[forms]], [[sla]] x2, [[topics]] x2, [[rules]] x3.
+    assert_eq!(examples, 16, "{text}");
     let (config, errors) = check_toml(&text);
     // The example's files (/etc/mailgate/...) need not exist here; keys and types must be right.
     let misplaced: Vec<_> = errors
@@ -536,6 +537,9 @@ fn every_commented_table_example_parses_where_it_stands_when_uncommented() {
     assert_eq!(config.links.reply_days, 365, "[links] keys after [[links.keys]] stay in [links]");
     assert_eq!((config.mailboxes.len(), config.agents.len(), config.teams.len()), (1, 2, 1));
     assert_eq!(config.orgs.len(), 2);
+    assert_eq!((config.sla.len(), config.topics.len(), config.rules.len()), (2, 2, 3));
+    assert_eq!(config.forms[0].fields.len(), 2);
+    assert_eq!(config.default_sla.as_deref(), Some("standard"));
 }
 
 #[test]
@@ -579,4 +583,71 @@ fn a_sqlite_file_that_can_never_work_is_named() {
     assert!(in_root.contains("root directory"), "{in_root}");
     let postgres = valid("[database]\nurl = \"postgres://mg@127.0.0.1:1/none\"\n").database;
     assert_eq!(postgres.unusable_reason(), None, "a server that is down may come back");
+}
+
+#[test]
+fn forms_topics_rules_and_sla_are_checked_with_their_lines() {
+    let text = r#"[[forms]]
+key = "org-data"
+applies_to = "org"
+fields = [{ key = "tier", type = "choice", choices = ["gold", "silver"] }, { key = "seats", type = "count" }]
+
+[[orgs]]
+key = "acme"
+domains = ["acme.com"]
+custom = { tier = "platinum" }
+
+[[sla]]
+key = "std"
+grace_hours = 8
+open = "09:00"
+
+[[topics]]
+key = "billing"
+sla = "nope"
+form = "org-data"
+priority = "soon"
+addresses = ["billing@example.com"]
+"#;
+    assert_error(text, "forms[0].fields[1].type", Some(4), "must be text, long_text");
+    assert_error(text, "orgs[0].custom", Some(9), "\"platinum\" is not one of gold, silver");
+    assert_error(text, "sla[0].open", Some(14), "needs timezone");
+    assert_error(text, "topics[0].sla", Some(18), "\"nope\" names no [[sla]] entry");
+    assert_error(text, "topics[0].form", Some(19), "is not a ticket form");
+    assert_error(text, "topics[0].priority", Some(20), "must be \"low\"");
+    assert_error(text, "topics[0].addresses[0]", Some(21), "is not one of ours");
+    let rules =
+        "[[rules]]\nname = \"x\"\nconditions = [{ field = \"subject\", equals = \"a\", contains = \"b\" }]\n";
+    assert_error(rules, "rules[0].conditions[0]", Some(3), "exactly one of equals");
+    assert_error(rules, "rules[0]", Some(1), "has no action");
+}
+
+#[test]
+fn a_valid_routing_configuration_reads() {
+    let config = valid(
+        r#"[[forms]]
+key = "ticket-details"
+applies_to = "ticket"
+fields = [{ key = "order", label = "Order number", type = "text", required = true, editable_by = "user" }]
+
+[[sla]]
+key = "std"
+grace_hours = 8
+timezone = "Europe/Berlin"
+default = true
+
+[[topics]]
+key = "orders"
+form = "ticket-details"
+
+[[rules]]
+name = "orders"
+conditions = [{ field = "subject", regex = "(?i)order" }]
+topic = "orders"
+"#,
+    );
+    assert_eq!(config.forms[0].fields[0].label, "Order number");
+    assert_eq!(config.topics[0].form.as_deref(), Some("ticket-details"));
+    assert_eq!(config.default_sla.as_deref(), Some("std"));
+    assert_eq!(config.rules[0].name, "orders");
 }

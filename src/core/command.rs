@@ -44,6 +44,8 @@ pub enum Command {
     Uncc(EmailAddress),
     /// `#note`: this mail is an internal note, not a response.
     Note,
+    /// `#topic KEY`: a `[[topics]]` key, resolved by the caller.
+    Topic(String),
 }
 
 /// A command line that cannot be applied: its 1-based line number in the new text, and why.
@@ -105,8 +107,10 @@ fn command(word: &str, argument: &str) -> Result<Command, String> {
             .ok_or_else(|| format!("#priority takes low, normal, high or urgent, not {argument:?}")),
         "cc" => address("the collaborator to add").map(Command::Cc),
         "uncc" => address("the collaborator to remove").map(Command::Uncc),
+        "topic" if argument.is_empty() => Err("#topic needs a topic key".to_string()),
+        "topic" => Ok(Command::Topic(argument.to_ascii_lowercase())),
         other => Err(format!(
-            "unknown command #{other}; known: #close #resolve #reopen #pending #assign #priority #cc #uncc #note"
+            "unknown command #{other}; known: #close #resolve #reopen #pending #assign #priority #topic #cc #uncc #note"
         )),
     }
 }
@@ -132,9 +136,10 @@ mod tests {
 
     #[test]
     fn every_command_parses() {
-        let all = "#close\n#resolve\n#reopen\n#pending\n#assign Billing\n#priority low\n#cc a@b.example\n#uncc a@b.example\n#note";
+        let all = "#close\n#resolve\n#reopen\n#pending\n#assign Billing\n#priority low\n#cc a@b.example\n#uncc a@b.example\n#note\n#topic Sales";
         let (commands, rest) = parse(all).unwrap();
-        assert_eq!(commands.len(), 9);
+        assert_eq!(commands.len(), 10);
+        assert_eq!(commands[9], (10, Command::Topic("sales".to_string())));
         assert_eq!(commands[4], (5, Command::Assign("billing".to_string())));
         assert_eq!(rest, "");
     }
@@ -160,5 +165,6 @@ mod tests {
         assert_eq!(parse("#close now").unwrap_err().reason, "#close takes no argument");
         assert!(parse("#cc not-an-address").unwrap_err().reason.contains("email address"));
         assert!(parse("#assign").unwrap_err().reason.contains("agent or team key"));
+        assert!(parse("#topic").unwrap_err().reason.contains("topic key"));
     }
 }

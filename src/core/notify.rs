@@ -40,10 +40,12 @@ pub enum Mail {
     AccountInvite,
     /// To a user who asked to reset their password (or whose agent did): a single-use link.
     PasswordReset,
+    /// To the assignee (or the team's members, or every agent): the ticket is past its due time.
+    OverdueAlert,
 }
 
 impl Mail {
-    pub const ALL: [Mail; 16] = [
+    pub const ALL: [Mail; 17] = [
         Mail::NewTicketAutoResponse,
         Mail::NewMessageConfirmation,
         Mail::NewTicketAlert,
@@ -60,6 +62,7 @@ impl Mail {
         Mail::AccountExists,
         Mail::AccountInvite,
         Mail::PasswordReset,
+        Mail::OverdueAlert,
     ];
 
     pub fn template(self) -> &'static str {
@@ -80,6 +83,7 @@ impl Mail {
             Mail::AccountExists => "account_exists",
             Mail::AccountInvite => "account_invite",
             Mail::PasswordReset => "password_reset",
+            Mail::OverdueAlert => "overdue_alert",
         }
     }
 
@@ -137,6 +141,8 @@ pub enum Event {
     Closed,
     /// Someone asked for a link on the access page with this participant's address.
     AccessRequested,
+    /// The ticket passed its due time (the janitor, once): the assignee is alerted.
+    Overdue,
 }
 
 /// Which mails are switched on (`[notifications]` in the config).
@@ -258,6 +264,8 @@ pub fn plan(
         Event::Closed => {
             wanted.extend(to_customer(Mail::ClosedNotice).map(|(m, t)| (m, t, policy.closed_notice)))
         }
+        // A due date nobody hears about is no due date: never switched off.
+        Event::Overdue => wanted.extend(audience.agents.iter().map(|t| (Mail::OverdueAlert, t, true))),
         // Asked for on the web page: the only way in without an earlier mail, never switched off.
         Event::AccessRequested => wanted.extend(to_customer(Mail::AccessLink).map(|(m, t)| (m, t, true))),
     }

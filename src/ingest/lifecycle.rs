@@ -57,10 +57,15 @@ impl Actor {
 #[derive(Clone, Debug)]
 pub enum Change {
     Status(Status),
-    Assign { to: Assignee, key: String },
+    Assign {
+        to: Assignee,
+        key: String,
+    },
     Priority(&'static str),
     Cc(EmailAddress),
     Uncc(EmailAddress),
+    /// A `[[topics]]` key.
+    Topic(String),
 }
 
 impl Pipeline {
@@ -89,6 +94,10 @@ impl Pipeline {
                     }
                     changes.push(Change::Uncc(address.clone()));
                 }
+                Command::Topic(key) => match self.settings.topics.get(key) {
+                    Some(topic) => changes.push(Change::Topic(topic.key.clone())),
+                    None => return Ok(fail(format!("no [[topics]] entry has the key {key:?}"))),
+                },
                 Command::Note => {}
             }
         }
@@ -116,6 +125,9 @@ impl Pipeline {
                     let text = format!("Status {} -> {to} by {}", state.status, actor.name());
                     let seen = customer_lines::status_changed(state.status, *to);
                     ticket_store::update_ticket_activity(tx, state.id, *to, now)?;
+                    if *to == Status::Open {
+                        self.restart_due(tx, state.id, trace)?;
+                    }
                     state.status = *to;
                     if *to == Status::Closed {
                         self.tell(tx, &state, Event::Closed, actor, "", trace)?;
@@ -152,6 +164,12 @@ impl Pipeline {
                     }
                     let seen = customer_lines::copied(address.as_str(), true);
                     (format!("Collaborator {address} added by {}", actor.name()), Some(seen))
+                }
+                Change::Topic(key) => {
+                    let Some(from) = lifecycle_store::set_topic(tx, state.id, key, now)? else { continue };
+                    let name = self.settings.topics.get(key).map_or(key.as_str(), |t| t.name.as_str());
+                    let from = from.unwrap_or_else(|| "none".to_string());
+                    (format!("Topic {from} -> {key} ({name}) by {}", actor.name()), None)
                 }
                 Change::Uncc(address) => {
                     let Some(user) = user_store::find_user_id(tx, address)? else { continue };

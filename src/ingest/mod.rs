@@ -3,10 +3,12 @@
 //! here; nothing accepted is only in memory (unprocessable input is quarantined with its reason).
 
 mod agent;
+mod due;
 pub mod lifecycle;
 pub(crate) mod notify;
 mod persist;
 mod reply_token;
+mod routing;
 mod telemetry;
 
 use std::sync::Arc;
@@ -50,6 +52,13 @@ pub struct Settings {
     pub keyring: Arc<Keyring>,
     /// `registration.reject_unregistered_email`: the reason told to senders without an account.
     pub registration_required: Option<String>,
+    /// `[[topics]]` and what routes to them.
+    pub topics: Arc<crate::core::routing::Topics>,
+    /// `[[rules]]`, tried on every new ticket.
+    pub rules: Arc<crate::core::rules::RuleBook>,
+    /// `[[sla]]` plans and the default plan's key.
+    pub sla_plans: Arc<Vec<crate::core::sla::Plan>>,
+    pub default_sla: Option<String>,
 }
 
 /// How a message reached us.
@@ -130,6 +139,9 @@ pub(crate) struct Pipeline {
     directory: Arc<Directory>,
     clock: Arc<dyn Clock>,
     sends_mail: bool,
+    /// `explain`: every rule that did not match is traced with its reason (a stored trace names
+    /// them on one line: 50 reasons per message would double the bytes written per ticket).
+    explaining: bool,
 }
 
 /// One message and what was worked out before the transaction: limits, parse, dedupe key.
@@ -173,6 +185,7 @@ impl Ingestor {
             directory: snapshot.directory.clone(),
             clock: self.app.clock().clone(),
             sends_mail: self.sends_mail,
+            explaining: false,
         })
     }
 
@@ -242,7 +255,10 @@ impl Ingestor {
     /// Runs the whole pipeline and rolls it back: the decision trace of `raw` against the current
     /// database, with nothing written.
     pub async fn explain(&self, raw: &[u8], delivery: &Delivery) -> Result<Report, IngestError> {
-        let pipeline = self.pipeline();
+        let mut pipeline = self.pipeline();
+        if let Some(only) = Arc::get_mut(&mut pipeline) {
+            only.explaining = true;
+        }
         let job = Job::new(raw.to_vec(), delivery.clone(), &pipeline.settings.limits);
         Ok(self.store().rehearse(move |tx| pipeline.run(tx, &job, None)).await?)
     }

@@ -42,6 +42,8 @@ pub(super) struct Notice<'a> {
     pub author: Option<AgentId>,
     /// For held mail: the agent to tell, and why it was held.
     pub held: Option<(AgentId, String)>,
+    /// A rule said: no auto-response for this new ticket.
+    pub skip_auto_response: bool,
 }
 
 impl<'a> Notice<'a> {
@@ -55,6 +57,7 @@ impl<'a> Notice<'a> {
             in_reply_to: None,
             author: None,
             held: None,
+            skip_auto_response: false,
         }
     }
 }
@@ -109,6 +112,10 @@ impl Pipeline {
             },
         };
         let new_ticket = notice.event == Event::NewTicket;
+        let mut audience = audience;
+        if new_ticket && notice.skip_auto_response && audience.customer.take().is_some() {
+            trace.record("notify", "skipped", "no auto-response: a rule said so");
+        }
         let outgoing = Outgoing {
             event: notice.event,
             is_normal: msg.class == EntryClass::Normal,

@@ -4,6 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use super::notify::Notice;
+use super::routing::Refusal;
 use super::{Incoming, Outcome, Pipeline};
 use crate::core::address::EmailAddress;
 use crate::core::authres;
@@ -18,6 +19,7 @@ use crate::core::thread::TicketState;
 use crate::core::ticket::{Role, Status, TicketNumber};
 use crate::core::trace::Trace;
 use crate::store::inbound::Source;
+use crate::store::lifecycle::Assignee;
 use crate::store::tickets::{
     self as ticket_store, Direction, EntryClass, EntryKind, NewAttachment, NewEntry, NewTicket,
 };
@@ -50,18 +52,46 @@ impl Pipeline {
         if let Some(outcome) = self.require_registration(tx, msg, trace)? {
             return Ok(outcome);
         }
-        let (owner, org) = self.identify_sender(tx, msg, trace)?;
+        let (org_match, refused) = self.sender_org(msg);
+        let placement = self.place(tx, msg, org_match.as_ref().map(|m| m.org), trace)?;
+        match &placement.refusal {
+            Some(Refusal::Reject { rule, reason }) => {
+                self.tell_refused(tx, email, msg.class == EntryClass::Normal, reason, trace)?;
+                return Ok(super::quarantined(trace, &format!("rejected by rule {rule:?}: {reason}")));
+            }
+            Some(Refusal::Discard { rule }) => {
+                return Ok(super::quarantined(
+                    trace,
+                    &format!("discarded by rule {rule:?}: nobody was told"),
+                ));
+            }
+            None => {}
+        }
+        let (owner, org) = self.identify_with_org(tx, msg.sender, org_match, refused, trace)?;
         let Some(number) = self.mint_number(tx)? else {
             return Ok(super::quarantined(trace, "no free ticket number: widen tickets.number_format"));
         };
         let tags = self.settings.number_format.tags_in(&email.subject);
         let subject = clean_subject(&email.subject, &tags);
 
-        let manager = org.and_then(|org| self.directory.orgs.get(&org)).and_then(|policy| policy.manager);
+        let mut manager = org.and_then(|org| self.directory.orgs.get(&org)).and_then(|policy| policy.manager);
         let (mut assignee, mut alert) = ((None, None), (None, None));
-        if let Some(manager) = manager {
-            let target = split_target(manager.target);
-            if manager.assign { assignee = target } else { alert = target }
+        if let Some(found) = manager {
+            let target = split_target(found.target);
+            if !found.assign {
+                alert = target;
+            } else if placement.assignee.is_some() {
+                // The topic says what the work is; it outranks the customer's account manager.
+                trace.record("org", "manager-skipped", "the topic assigns this ticket");
+                manager = None;
+            } else {
+                assignee = target;
+            }
+        }
+        match placement.assignee {
+            Some(Assignee::Agent(agent)) => assignee = (Some(agent), None),
+            Some(Assignee::Team(team)) => assignee = (None, Some(team)),
+            None => {}
         }
         let ticket = ticket_store::insert_ticket(
             tx,
@@ -76,6 +106,9 @@ impl Pipeline {
                 alert_team: alert.1,
                 mailbox: msg.delivery.mailbox.as_deref(),
                 linked_ticket: linked,
+                topic: placement.topic.as_deref(),
+                reply_from: placement.reply_from.as_ref().map(EmailAddress::as_str),
+                priority: placement.priority.as_str(),
                 now_ms: now,
             },
         )?;
@@ -92,6 +125,22 @@ impl Pipeline {
         if msg.class == EntryClass::Normal {
             new_collaborators = self.add_collaborators(tx, ticket, email, sender, trace)?;
         }
+        for address in &placement.add_collaborators {
+            let mailbox = Mailbox { name: None, email: address.clone() };
+            let (user, _) = self.identify(tx, &mailbox, trace)?;
+            if ticket_store::add_participant(tx, ticket, user, Role::Cc, now)? {
+                trace.record("collaborators", "added", format!("{address} (by rule)"));
+                let seen = customer_lines::copied(address.as_str(), true);
+                self.system_entry(
+                    tx,
+                    ticket,
+                    &format!("Collaborator {address} added by rule"),
+                    Some(&seen),
+                    now,
+                )?;
+                new_collaborators.push(address.clone());
+            }
+        }
         if let Some(policy) = org.and_then(|org| self.directory.orgs.get(&org)) {
             for contact in &policy.primary_contacts {
                 let (user, _) = user_store::ensure_user(tx, contact, None, org, now)?;
@@ -106,6 +155,9 @@ impl Pipeline {
             }
         }
         let entry = self.store_entry(tx, msg, owner, ticket, now)?;
+        for note in &placement.notes {
+            self.system_entry(tx, ticket, note, None, now)?;
+        }
         if let Some(manager) = manager {
             let name = self.target_name(tx, manager.target)?;
             let (decision, text) = if manager.assign {
@@ -117,13 +169,24 @@ impl Pipeline {
             let seen = if manager.assign { self.customer_handler_line(tx, manager.target)? } else { None };
             self.system_entry(tx, ticket, &text, seen.as_deref(), now)?;
         }
-        let state = TicketState { id: ticket, number, subject, status: Status::Open, closed_at: None };
+        self.start_due(tx, ticket, placement.topic.as_deref(), trace)?;
+        let mut status = Status::Open;
+        if let Some(set) = placement.status.filter(|set| *set != Status::Open) {
+            ticket_store::update_ticket_activity(tx, ticket, set, now)?;
+            let text = format!("Status open -> {set} by rule");
+            trace.record("status", set.as_str(), text.clone());
+            let seen = customer_lines::status_changed(Status::Open, set);
+            self.system_entry(tx, ticket, &text, seen.as_deref(), now)?;
+            status = set;
+        }
+        let state = TicketState { id: ticket, number, subject, status, closed_at: None };
         let notice = Notice {
             event: Event::NewTicket,
             ticket: &state,
             entry: Some(entry),
             new_collaborators,
             bounce: None,
+            skip_auto_response: placement.skip_auto_response,
             ..Notice::new(&state)
         };
         self.notify(tx, msg, notice, trace)?;
@@ -174,6 +237,9 @@ impl Pipeline {
             state.status.after_customer_reply()
         };
         ticket_store::update_ticket_activity(tx, ticket, status, now)?;
+        if status == Status::Open && state.status != Status::Open {
+            self.restart_due(tx, ticket, trace)?;
+        }
         if status != state.status {
             let text = format!("Status {} -> {} by customer reply", state.status, status);
             trace.record("status", status.as_str(), text.clone());
@@ -284,6 +350,13 @@ impl Pipeline {
         msg: &Incoming<'_>,
         trace: &mut Trace,
     ) -> store::Result<(UserId, Option<OrgId>)> {
+        let (org_match, refused) = self.sender_org(msg);
+        self.identify_with_org(tx, msg.sender, org_match, refused, trace)
+    }
+
+    /// The organization the sender of `msg` joins, or why a claimed one is refused (see
+    /// [`Pipeline::identify_sender`]). Writes nothing.
+    fn sender_org(&self, msg: &Incoming<'_>) -> (Option<identify::OrgMatch>, Option<String>) {
         let found = identify::match_org(&msg.sender.email, &self.directory.org_by_domain);
         let (org_match, refused) = match (found, self.settings.trusted_authserv_id.as_deref()) {
             (Some(found), Some(authserv_id)) if msg.delivery.authenticated.is_none() => {
@@ -302,7 +375,7 @@ impl Pipeline {
             }
             (found, _) => (found, None),
         };
-        self.identify_with_org(tx, msg.sender, org_match, refused, trace)
+        (org_match, refused)
     }
 
     fn identify_with_org(

@@ -33,6 +33,8 @@ pub struct WorkerSettings {
     pub instance_name: String,
     /// Our address: the sender of every mail, and the base of the signed reply addresses.
     pub from: EmailAddress,
+    /// All our addresses: a ticket's mail comes from the one its customer wrote to, while it is ours.
+    pub own_addresses: Vec<EmailAddress>,
     /// Signs reply addresses and links, at send time (tokens are never stored).
     pub keyring: Arc<Keyring>,
     /// The web endpoint; `ticket.url` is `<base_url>/t/<view token>`.
@@ -133,6 +135,8 @@ struct Sending {
     holder: Option<(Participant, u64)>,
     /// The name of the ticket's organization, if it has one.
     organization: Option<String>,
+    /// Our address the ticket's customer wrote to (`tickets.reply_from`).
+    reply_from: Option<EmailAddress>,
     /// The recipient's role on the ticket (`owner`, `cc`, `primary_contact`), for the
     /// collaborator notice.
     role: Option<String>,
@@ -400,7 +404,14 @@ impl Worker {
         let mail = Mail::from_template(&row.template)
             .ok_or_else(|| format!("unknown template {:?}", row.template))?;
         let queued = sending.queued.clone()?;
-        let tokens = self.tokens(settings, queued.ticket_id(), sending.holder, mail == Mail::AccessLink);
+        // The address the customer wrote to, while it is still ours; else the first support address.
+        let from = sending
+            .reply_from
+            .as_ref()
+            .filter(|a| settings.own_addresses.contains(a))
+            .unwrap_or(&settings.from);
+        let tokens =
+            self.tokens(settings, from, queued.ticket_id(), sending.holder, mail == Mail::AccessLink);
         // A relayed response is the whole answer; elsewhere the text is a quote.
         let text = sending.text.as_ref().map(|text| match mail {
             Mail::ResponseRelay => text.clone(),
@@ -429,9 +440,9 @@ impl Worker {
         };
         let addressing = Addressing {
             from_name: &settings.instance_name,
-            from: &settings.from,
+            from,
             to: &to,
-            reply_to: tokens.as_ref().map_or(&settings.from, |t| &t.reply_to),
+            reply_to: tokens.as_ref().map_or(from, |t| &t.reply_to),
             message_id: &row.message_id,
             in_reply_to: in_reply_to.as_deref(),
             references: root.into_iter().collect(),
@@ -448,6 +459,7 @@ impl Worker {
     fn tokens(
         &self,
         settings: &WorkerSettings,
+        from: &EmailAddress,
         ticket: Option<TicketId>,
         holder: Option<(Participant, u64)>,
         access: bool,
@@ -472,12 +484,12 @@ impl Worker {
         let note_address = match participant {
             Participant::Agent(_) => {
                 let note_tag = keys.address_token(&claims(Purpose::Note, settings.reply_ttl));
-                tagged_address(&settings.from, &note_tag)
+                tagged_address(from, &note_tag)
             }
             Participant::User(_) => None,
         };
         Some(Tokens {
-            reply_to: tagged_address(&settings.from, &reply_tag)?,
+            reply_to: tagged_address(from, &reply_tag)?,
             url: format!("{}/t/{view}", settings.base_url),
             note_address,
         })
@@ -535,7 +547,11 @@ fn prepare(tx: &mut store::Tx<'_>, rows: Vec<Claimed>) -> store::Result<Vec<Send
             }
             _ => Vec::new(),
         };
-        claimed.push(Sending { row, queued, root, text, files, holder, organization, role });
+        let reply_from = match row.ticket {
+            Some(ticket) => outbox_store::ticket_reply_from(tx, ticket)?,
+            None => None,
+        };
+        claimed.push(Sending { row, queued, root, text, files, holder, organization, reply_from, role });
     }
     Ok(claimed)
 }

@@ -82,16 +82,20 @@ pub enum QueueSort {
     Priority,
     /// Newest first.
     Created,
+    /// Soonest due first (`[[sla]]`); tickets without a due time last.
+    Due,
 }
 
 impl QueueSort {
-    pub const ALL: [QueueSort; 3] = [QueueSort::Updated, QueueSort::Priority, QueueSort::Created];
+    pub const ALL: [QueueSort; 4] =
+        [QueueSort::Updated, QueueSort::Priority, QueueSort::Created, QueueSort::Due];
 
     pub fn as_str(self) -> &'static str {
         match self {
             QueueSort::Updated => "updated",
             QueueSort::Priority => "priority",
             QueueSort::Created => "created",
+            QueueSort::Due => "due",
         }
     }
 
@@ -105,6 +109,7 @@ impl QueueSort {
             QueueSort::Updated => format!("{t}.updated_at DESC, {t}.id DESC"),
             QueueSort::Priority => format!("{}, {t}.updated_at DESC, {t}.id DESC", rank(t)),
             QueueSort::Created => format!("{t}.created_at DESC, {t}.id DESC"),
+            QueueSort::Due => format!("CASE WHEN {t}.due_at IS NULL THEN 1 ELSE 0 END, {t}.due_at, {t}.id"),
         }
     }
 }
@@ -155,11 +160,14 @@ pub struct TicketLine {
     pub status: Status,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the ticket is due (`[[sla]]`), and when the janitor marked it overdue.
+    pub due_at: Option<i64>,
+    pub overdue_at: Option<i64>,
 }
 
 /// The columns of a `TicketLine` over `tickets t`, and the joins they need.
 const LINE_COLUMNS: &str = "t.number, t.subject, u.id, u.name, u.email, o.key, o.name,
-    COALESCE(a.name, tm.name), t.priority, t.status, t.created_at, t.updated_at";
+    COALESCE(a.name, tm.name), t.priority, t.status, t.created_at, t.updated_at, t.due_at, t.overdue_at";
 const LINE_JOINS: &str = "JOIN users u ON u.id = t.user_id LEFT JOIN orgs o ON o.id = t.org_id
     LEFT JOIN agents a ON a.id = t.assignee_agent_id LEFT JOIN teams tm ON tm.id = t.assignee_team_id";
 
@@ -177,6 +185,8 @@ fn ticket_line(r: &Row<'_>) -> Result<TicketLine> {
         status: r.word(9)?,
         created_at: r.i64(10)?,
         updated_at: r.i64(11)?,
+        due_at: r.opt_i64(12)?,
+        overdue_at: r.opt_i64(13)?,
     })
 }
 
@@ -249,20 +259,23 @@ pub struct TicketHeader {
     /// `agent` or `team` (with `assignee_key`) when assigned.
     pub assignee_kind: Option<String>,
     pub assignee_key: Option<String>,
+    /// The `[[topics]]` key.
+    pub topic: Option<String>,
 }
 
 pub fn ticket_header(tx: &mut Tx<'_>, number: &TicketNumber) -> Result<Option<TicketHeader>> {
     let sql = format!(
         "SELECT {LINE_COLUMNS}, t.id, CASE WHEN a.key IS NOT NULL THEN 'agent' WHEN tm.key IS NOT NULL THEN 'team' END,
-                COALESCE(a.key, tm.key)
+                COALESCE(a.key, tm.key), t.topic
            FROM tickets t {LINE_JOINS} WHERE t.number = $1"
     );
     tx.query_opt(&sql, params![number], |r| {
         Ok(TicketHeader {
-            id: TicketId(r.i64(12)?),
+            id: TicketId(r.i64(14)?),
             line: ticket_line(r)?,
-            assignee_kind: r.opt_string(13)?,
-            assignee_key: r.opt_string(14)?,
+            assignee_kind: r.opt_string(15)?,
+            assignee_key: r.opt_string(16)?,
+            topic: r.opt_string(17)?,
         })
     })
 }

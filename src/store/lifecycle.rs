@@ -44,6 +44,25 @@ pub fn set_priority(tx: &mut Tx<'_>, ticket: TicketId, priority: &str, now_ms: i
     .map(drop)
 }
 
+/// Sets the ticket's topic: `Some(previous topic)` when it changed, `None` when it already was `key`.
+pub fn set_topic(
+    tx: &mut Tx<'_>,
+    ticket: TicketId,
+    key: &str,
+    now_ms: i64,
+) -> Result<Option<Option<String>>> {
+    let previous =
+        tx.query_one("SELECT topic FROM tickets WHERE id = $1", params![ticket.0], |r| r.opt_string(0))?;
+    if previous.as_deref() == Some(key) {
+        return Ok(None);
+    }
+    tx.execute(
+        "UPDATE tickets SET topic = $1, updated_at = $2 WHERE id = $3",
+        params![key, now_ms, ticket.0],
+    )?;
+    Ok(Some(previous))
+}
+
 /// The key of an agent, for naming them in system entries.
 pub fn agent_key(tx: &mut Tx<'_>, agent: AgentId) -> Result<String> {
     tx.query_one("SELECT key FROM agents WHERE id = $1", params![agent.0], |r| r.string(0))

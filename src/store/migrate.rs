@@ -51,6 +51,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0008_search.sql"),
         postgres: include_str!("../../migrations/postgres/0008_search.sql"),
     },
+    Migration {
+        version: "0009_routing",
+        sqlite: include_str!("../../migrations/sqlite/0009_routing.sql"),
+        postgres: include_str!("../../migrations/postgres/0009_routing.sql"),
+    },
 ];
 
 /// The newest migration this version ships, and how many there are.

@@ -9,6 +9,7 @@ pub mod backup;
 pub mod console;
 pub mod db;
 pub mod directory;
+pub mod due;
 pub mod imap;
 pub mod inbound;
 pub mod lease;

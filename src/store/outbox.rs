@@ -281,6 +281,13 @@ pub fn ticket_organization(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Option<S
     )
 }
 
+/// Our address the customer of `ticket` wrote to, if recorded and still an address.
+pub fn ticket_reply_from(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Option<EmailAddress>> {
+    let found =
+        tx.query_opt("SELECT reply_from FROM tickets WHERE id = $1", params![ticket.0], |r| r.opt_string(0))?;
+    Ok(found.flatten().as_deref().and_then(EmailAddress::parse))
+}
+
 /// The role (`owner`, `collaborator`, `primary_contact`) of the user with `email` on `ticket`.
 pub fn participant_role(tx: &mut Tx<'_>, ticket: TicketId, email: &EmailAddress) -> Result<Option<String>> {
     tx.query_opt(

@@ -22,6 +22,11 @@ pub struct NewTicket<'a> {
     pub alert_team: Option<TeamId>,
     pub mailbox: Option<&'a str>,
     pub linked_ticket: Option<TicketId>,
+    /// The `[[topics]]` key.
+    pub topic: Option<&'a str>,
+    /// Our address the customer wrote to: the From of mail to them.
+    pub reply_from: Option<&'a str>,
+    pub priority: &'a str,
     pub now_ms: i64,
 }
 
@@ -32,8 +37,9 @@ pub fn ticket_number_exists(tx: &mut Tx<'_>, number: &TicketNumber) -> Result<bo
 pub fn insert_ticket(tx: &mut Tx<'_>, t: &NewTicket<'_>) -> Result<TicketId> {
     tx.query_one(
         "INSERT INTO tickets (number, subject, status, user_id, org_id, assignee_agent_id, assignee_team_id,
-                              alert_agent_id, alert_team_id, mailbox, linked_ticket_id, created_at, updated_at)
-         VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+                              alert_agent_id, alert_team_id, mailbox, linked_ticket_id, created_at, updated_at,
+                              topic, reply_from, priority)
+         VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14) RETURNING id",
         params![
             t.number,
             t.subject,
@@ -45,7 +51,10 @@ pub fn insert_ticket(tx: &mut Tx<'_>, t: &NewTicket<'_>) -> Result<TicketId> {
             t.alert_team.map(|a| a.0),
             t.mailbox,
             t.linked_ticket.map(|l| l.0),
-            t.now_ms
+            t.now_ms,
+            t.topic,
+            t.reply_from,
+            t.priority
         ],
         |r| Ok(TicketId(r.i64(0)?)),
     )

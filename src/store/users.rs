@@ -33,6 +33,11 @@ pub fn find_user_id(tx: &mut Tx<'_>, email: &EmailAddress) -> Result<Option<User
     tx.query_opt("SELECT id FROM users WHERE email = $1", params![email.as_str()], |r| Ok(UserId(r.i64(0)?)))
 }
 
+/// The custom data (`users.custom`, a JSON object) of the user with `email`, if they exist.
+pub fn find_user_custom(tx: &mut Tx<'_>, email: &EmailAddress) -> Result<Option<String>> {
+    tx.query_opt("SELECT custom FROM users WHERE email = $1", params![email.as_str()], |r| r.string(0))
+}
+
 /// Sets the display name of a user that has none yet (first contact came without one).
 pub fn fill_user_name(tx: &mut Tx<'_>, id: UserId, name: &str, now_ms: i64) -> Result<()> {
     tx.execute(

@@ -40,6 +40,8 @@ pub enum ConsoleAction {
     Assign(String),
     Status(Status),
     Priority(Priority),
+    /// A `[[topics]]` key.
+    Topic(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +92,7 @@ impl Workflows {
                     ConsoleAction::Assign(key) => Command::Assign(key.to_ascii_lowercase()),
                     ConsoleAction::Status(status) => Command::Status(status),
                     ConsoleAction::Priority(priority) => Command::Priority(priority),
+                    ConsoleAction::Topic(key) => Command::Topic(key.to_ascii_lowercase()),
                 };
                 let changes: Result<Vec<Change>, CommandError> =
                     pipeline.resolve_commands(tx, state.id, &[(1, command)])?;

@@ -35,4 +35,14 @@ impl Workflows {
         }
         Ok(self.app().store().write(move |tx| pipeline.autoclose(tx)).await?)
     }
+
+    /// Marks open tickets past their `[[sla]]` due time overdue (the janitor), each exactly once,
+    /// with a system entry and the overdue alert. Returns how many it marked.
+    pub async fn mark_overdue(&self) -> Result<usize, IngestError> {
+        let pipeline = self.ingestor.pipeline();
+        if pipeline.settings().sla_plans.is_empty() {
+            return Ok(0);
+        }
+        Ok(self.app().store().write(move |tx| pipeline.mark_overdue(tx)).await?)
+    }
 }

@@ -82,6 +82,8 @@ pub enum About {
     Assignment { note_address: String, assignee: String, actor: String },
     /// `closed_notice`: nothing more.
     Closed {},
+    /// `overdue_alert`: when the ticket was due and the plan.
+    Overdue { note_address: String, due: String, plan: String },
     /// `access_link`: how long `ticket.url` works.
     Access { link_minutes: u64 },
     /// `account_confirm`, `account_invite`, `password_reset`.
@@ -179,6 +181,8 @@ impl MailContext {
             actor,
             link,
             link_valid,
+            due,
+            plan,
             ..
         } = queued;
         let message = message.unwrap_or_default();
@@ -221,6 +225,9 @@ impl MailContext {
                 actor: actor.unwrap_or_default(),
             },
             Mail::ClosedNotice => About::Closed {},
+            Mail::OverdueAlert => {
+                About::Overdue { note_address, due: due.unwrap_or_default(), plan: plan.unwrap_or_default() }
+            }
             Mail::AccessLink => About::Access { link_minutes: sent.link_minutes },
             Mail::AccountConfirm | Mail::AccountInvite | Mail::PasswordReset => {
                 About::AccountLink { link, link_valid: link_valid.unwrap_or_default() }

@@ -46,6 +46,11 @@ pub struct Queued {
     pub link: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link_valid: Option<String>,
+    /// When an overdue ticket was due ("2026-12-04 17:00 Europe/Berlin") and under which plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

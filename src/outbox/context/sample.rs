@@ -15,7 +15,11 @@ pub(super) fn facts(mail: Mail) -> (Queued, SendTime) {
     let jane = Person { name: "Jane Doe".into(), email: "jane@example.org".into() };
     let alex = Person { name: "Alex Agent".into(), email: "alex@help.example.com".into() };
     let recipient = match mail {
-        Mail::NewTicketAlert | Mail::NewMessageAlert | Mail::HeldNotice | Mail::AssignmentAlert => &alex,
+        Mail::NewTicketAlert
+        | Mail::NewMessageAlert
+        | Mail::HeldNotice
+        | Mail::AssignmentAlert
+        | Mail::OverdueAlert => &alex,
         Mail::BounceAlert => &alex,
         Mail::CollaboratorNotice => &Person { name: "Sam Roe".into(), email: "sam@example.org".into() },
         _ => &jane,
@@ -60,6 +64,8 @@ pub(super) fn facts(mail: Mail) -> (Queued, SendTime) {
         actor: Some("agent alice".into()),
         link: Some(link.into()),
         link_valid: Some("24 hours".into()),
+        due: Some("2026-12-04 17:00 UTC".into()),
+        plan: Some("Standard (8 business hours)".into()),
         ..Queued::default()
     };
     let sent = SendTime {

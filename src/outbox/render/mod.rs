@@ -283,6 +283,7 @@ fn embedded(name: Mail) -> [&'static str; 3] {
         Mail::ResponseRelay => embedded_triple!("response_relay"),
         Mail::HeldNotice => embedded_triple!("held_notice"),
         Mail::AssignmentAlert => embedded_triple!("assignment_alert"),
+        Mail::OverdueAlert => embedded_triple!("overdue_alert"),
         Mail::ClosedNotice => embedded_triple!("closed_notice"),
         Mail::AccessLink => embedded_triple!("access_link"),
         Mail::AccountConfirm => embedded_triple!("account_confirm"),

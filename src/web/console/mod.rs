@@ -109,6 +109,7 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "assign" => "The ticket was assigned.",
         "status" => "The status was changed.",
         "priority" => "The priority was changed.",
+        "topic" => "The topic was changed.",
         "nothing" => "Nothing changed: the ticket already was that way.",
         "reset" => "A password reset link is on its way.",
         "invite" => "An invitation to create an account is on its way.",

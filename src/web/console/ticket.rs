@@ -59,6 +59,9 @@ pub async fn show(
             "assignables": assignables,
             "statuses": Status::ALL.map(Status::as_str),
             "priorities": Priority::ALL.map(Priority::as_str),
+            "topics": state.app.settings().topics.topics.iter()
+                .map(|topic| json!({ "key": topic.key, "name": topic.name }))
+                .collect::<Vec<_>>(),
             "notice": notice(query.done.as_deref()),
         }),
     )
@@ -75,6 +78,8 @@ pub struct TicketForm {
     to: String,
     status: String,
     priority: String,
+    /// a `[[topics]]` key
+    topic: String,
 }
 
 /// `POST /agent/t/{number}/reply`: a response to the customer side, by mail.
@@ -123,6 +128,11 @@ pub async fn change_one(
                 .map(ConsoleAction::Priority)
                 .ok_or("choose low, normal, high or urgent"),
         ),
+        "topic" => {
+            let key = form.topic.trim();
+            let topic = (!key.is_empty()).then(|| ConsoleAction::Topic(key.to_string()));
+            ("topic", topic.ok_or("choose a topic"))
+        }
         _ => return WebError::NotFound.into_response(),
     };
     change(&state, &viewer, &number, &form, || action, done).await.unwrap_or_else(|f| f.into_response())

@@ -1,0 +1,58 @@
+//! Due dates on tickets (`[[sla]]`): the plan and due time set at creation and on reopen, and the
+//! janitor's overdue round, which marks each ticket overdue exactly once.
+
+use super::{Result, Tx};
+use crate::core::ids::TicketId;
+use crate::params;
+
+/// Sets the ticket's plan and due time, and clears a past overdue mark.
+pub fn set_due(tx: &mut Tx<'_>, ticket: TicketId, sla: &str, due_at: i64) -> Result<()> {
+    tx.execute(
+        "UPDATE tickets SET sla = $1, due_at = $2, overdue_at = NULL WHERE id = $3",
+        params![sla, due_at, ticket.0],
+    )
+    .map(drop)
+}
+
+/// The `[[sla]]` key of the ticket, if it has a plan.
+pub fn ticket_sla(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Option<String>> {
+    Ok(tx
+        .query_opt("SELECT sla FROM tickets WHERE id = $1", params![ticket.0], |r| r.opt_string(0))?
+        .flatten())
+}
+
+/// A ticket past its due time, not yet marked overdue.
+#[derive(Clone, Debug)]
+pub struct Due {
+    pub ticket: TicketId,
+    pub sla: String,
+    pub due_at: i64,
+    pub pending: bool,
+}
+
+/// Open and pending tickets due at or before `now_ms` and not marked overdue, oldest due first.
+pub fn past_due(tx: &mut Tx<'_>, now_ms: i64, limit: i64) -> Result<Vec<Due>> {
+    tx.query_all(
+        "SELECT id, sla, due_at, status FROM tickets
+          WHERE due_at IS NOT NULL AND due_at <= $1 AND overdue_at IS NULL AND status IN ('open', 'pending')
+          ORDER BY due_at, id LIMIT $2",
+        params![now_ms, limit],
+        |r| {
+            Ok(Due {
+                ticket: TicketId(r.i64(0)?),
+                sla: r.opt_string(1)?.unwrap_or_default(),
+                due_at: r.i64(2)?,
+                pending: r.string(3)? == "pending",
+            })
+        },
+    )
+}
+
+/// Marks the ticket overdue; false when another round already did.
+pub fn mark_overdue(tx: &mut Tx<'_>, ticket: TicketId, now_ms: i64) -> Result<bool> {
+    let changed = tx.execute(
+        "UPDATE tickets SET overdue_at = $1 WHERE id = $2 AND overdue_at IS NULL",
+        params![now_ms, ticket.0],
+    )?;
+    Ok(changed > 0)
+}

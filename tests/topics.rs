@@ -1,0 +1,258 @@
+//! Help topics and routing by receiving address: the envelope recipient, To/Cc and the mailbox
+//! choose a topic that assigns and sets the priority (system entries, trace); `#topic` and the
+//! console change it; mail to the customer comes from the address they wrote to and its reply
+//! address threads back. Both backends.
+
+mod common;
+
+use common::smtp::{SmtpSink, available, free_port, header, mail_to, worker};
+use common::{Backend, Harness, Mail, added, created};
+use mailgate::core::address::EmailAddress;
+use mailgate::core::ticket::TicketNumber;
+use mailgate::ingest::Delivery;
+use mailgate::store::inbound::Source;
+use mailgate::workflow::ConsoleAction;
+
+on_both_backends!(
+    the_receiving_address_routes_to_its_topic,
+    the_envelope_recipient_decides_before_to,
+    a_topic_outranks_the_account_manager,
+    agents_change_the_topic_by_command_and_console,
+    mail_to_the_customer_comes_from_the_address_they_wrote_to,
+    the_console_sets_the_topic_and_shows_due_and_overdue,
+);
+
+const TOPICS: &str = r#"
+[instance]
+support_addresses = ["support@example.com", "billing@example.com", "sales@example.com"]
+message_id_domain = "mg.mailgate.test"
+
+[[topics]]
+key = "billing"
+name = "Billing questions"
+assign = "team:billing"
+priority = "high"
+addresses = ["billing@example.com"]
+
+[[topics]]
+key = "sales"
+name = "Sales"
+assign = "agent:bob"
+public = false
+addresses = ["sales@example.com"]
+"#;
+
+/// The harness with the test config's `[instance]` replaced by [`TOPICS`]'s.
+async fn harness(backend: Backend) -> Option<Harness> {
+    let db = common::TestDb::new(backend).await?;
+    let base = common::test_config(&db, "");
+    let text = format!("{TOPICS}\n[database]\nurl = \"{}\"\n{}", db.url, directory_toml());
+    let config = mailgate::config::from_toml(&text, "<test>").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.agents, base.agents);
+    Some(Harness::open(db, config, mailgate::clock::FixedClock::at(common::T0)).await)
+}
+
+fn directory_toml() -> &'static str {
+    r#"
+[[agents]]
+key = "alice"
+name = "Alice Agent"
+emails = ["alice@example.com"]
+
+[[agents]]
+key = "bob"
+name = "Bob Agent"
+emails = ["bob@example.com", "bob.agent@example.com"]
+
+[[teams]]
+key = "billing"
+name = "Billing"
+members = ["bob"]
+
+[[orgs]]
+key = "acme"
+name = "ACME Corp"
+domains = ["acme.com"]
+primary_contacts = ["boss@acme.com"]
+account_manager = "agent:alice"
+manager_mode = "assign"
+custom = { tier = "gold" }
+
+[[orgs]]
+key = "globex"
+name = "Globex"
+domains = ["globex.com"]
+account_manager = "team:billing"
+manager_mode = "alert"
+"#
+}
+
+/// (topic, reply_from, priority, assigned agent key, assigned team key) of the only ticket.
+async fn routing_row(
+    h: &Harness,
+) -> (Option<String>, Option<String>, String, Option<String>, Option<String>) {
+    h.read(|tx| {
+        tx.query_one(
+            "SELECT t.topic, t.reply_from, t.priority, a.key, tm.key FROM tickets t
+               LEFT JOIN agents a ON a.id = t.assignee_agent_id LEFT JOIN teams tm ON tm.id = t.assignee_team_id",
+            &[],
+            |r| Ok((r.opt_string(0)?, r.opt_string(1)?, r.string(2)?, r.opt_string(3)?, r.opt_string(4)?)),
+        )
+    })
+    .await
+}
+
+async fn system_entries(h: &Harness) -> Vec<String> {
+    h.strings("SELECT body_text FROM entries WHERE kind = $1 ORDER BY id", "system").await
+}
+
+fn to(address: &str, mail: Mail) -> Mail {
+    Mail { to: address.to_string(), ..mail }
+}
+
+async fn the_receiving_address_routes_to_its_topic(backend: Backend) {
+    let Some(h) = harness(backend).await else { return };
+    let mail =
+        to("Billing <billing@example.com>", Mail::new("jane@example.org", "Invoice 42", "Wrong amount."));
+    let report = h.pipe(&mail.build()).await;
+    created(&report);
+    let trace = report.trace.to_string();
+    assert!(
+        trace.contains(
+            "Topic set to billing (Billing questions) by routing (billing: To/Cc billing@example.com)"
+        ),
+        "{trace}"
+    );
+    assert_eq!(
+        routing_row(&h).await,
+        (
+            Some("billing".into()),
+            Some("billing@example.com".into()),
+            "high".into(),
+            None,
+            Some("billing".into())
+        )
+    );
+    assert_eq!(
+        system_entries(&h).await,
+        [
+            "Topic set to billing (Billing questions) by routing (billing: To/Cc billing@example.com)",
+            "Assigned to team billing by topic billing",
+        ]
+    );
+    // Mail to the plain support address has no topic and the default priority.
+    let plain = Mail::new("joe@example.org", "Hello", "A question.");
+    let report = h.pipe(&plain.build()).await;
+    assert!(
+        report.trace.to_string().contains("no receiving address or mailbox names a topic"),
+        "{}",
+        report.trace
+    );
+}
+
+async fn the_envelope_recipient_decides_before_to(backend: Backend) {
+    let Some(h) = harness(backend).await else { return };
+    let mail = to("support@example.com", Mail::new("jane@example.org", "Quote please", "10 seats."));
+    let delivery = Delivery {
+        recipients: vec![EmailAddress::parse("sales@example.com").unwrap()],
+        ..Delivery::new(Source::Pipe)
+    };
+    let report = h.ingestor.ingest(mail.build().as_bytes(), &delivery).await.unwrap();
+    created(&report);
+    let (topic, reply_from, priority, agent, _) = routing_row(&h).await;
+    assert_eq!(
+        (topic.as_deref(), reply_from.as_deref(), priority.as_str(), agent.as_deref()),
+        (Some("sales"), Some("sales@example.com"), "normal", Some("bob"))
+    );
+}
+
+async fn a_topic_outranks_the_account_manager(backend: Backend) {
+    let Some(h) = harness(backend).await else { return };
+    // acme's account manager alice would get it; the billing topic assigns it to its team.
+    let mail = to("billing@example.com", Mail::new("ann@acme.com", "Invoice", "Too high."));
+    let report = h.pipe(&mail.build()).await;
+    created(&report);
+    assert!(report.trace.to_string().contains("manager-skipped"), "{}", report.trace);
+    let (_, _, _, agent, team) = routing_row(&h).await;
+    assert_eq!((agent, team.as_deref()), (None, Some("billing")));
+}
+
+async fn agents_change_the_topic_by_command_and_console(backend: Backend) {
+    let Some(h) = harness(backend).await else { return };
+    let (ticket, number) = created(&h.pipe(&Mail::new("ann@acme.com", "Printer", "Broken.").build()).await);
+    let claims = mailgate::auth::token::Claims {
+        purpose: mailgate::auth::token::Purpose::Reply,
+        ticket,
+        participant: mailgate::auth::token::Participant::Agent(mailgate::core::ids::AgentId(
+            h.read(|tx| tx.query_one("SELECT id FROM agents WHERE key = 'alice'", &[], |r| r.i64(0))).await,
+        )),
+        expires_at_ms: common::T0 + 365 * common::DAY_MS,
+        epoch: 0,
+    };
+    let reply_to = format!("support+{}@example.com", h.app.settings().keyring.address_token(&claims));
+    let mut mail = Mail::new("alice@example.com", "Re: Printer", "#topic Billing\nMoving this.");
+    mail.to = reply_to.clone();
+    added(&h.pipe(&mail.build()).await);
+    assert_eq!(routing_row(&h).await.0.as_deref(), Some("billing"));
+    assert_eq!(
+        system_entries(&h).await.last().unwrap(),
+        "Topic none -> billing (Billing questions) by agent alice"
+    );
+
+    let mut bad = Mail::new("alice@example.com", "Re: Printer", "#topic nowhere\nx");
+    bad.to = reply_to;
+    let report = h.pipe(&bad.build()).await;
+    assert!(report.trace.to_string().contains("held"), "an unknown topic applies nothing: {}", report.trace);
+
+    let number = TicketNumber::parse(&number.to_string()).unwrap();
+    let done = h.workflows.console_change(&number, ConsoleAction::Topic("sales".into())).await.unwrap();
+    assert_eq!(done, ["Topic billing -> sales (Sales) by an admin"]);
+    let again = h.workflows.console_change(&number, ConsoleAction::Topic("sales".into())).await.unwrap();
+    assert!(again.is_empty(), "no change, no entry: {again:?}");
+    let refused = h.workflows.console_change(&number, ConsoleAction::Topic("nowhere".into())).await;
+    assert!(refused.unwrap_err().to_string().contains("no [[topics]] entry has the key \"nowhere\""));
+}
+
+async fn mail_to_the_customer_comes_from_the_address_they_wrote_to(backend: Backend) {
+    let Some(h) = harness(backend).await else { return };
+    if !common::require(available(), "aiosmtpd", "apt install python3-aiosmtpd") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SmtpSink::start(free_port(), dir.path().join("Maildir"));
+    let mail = to(
+        "Sales <sales@example.com>",
+        Mail::new("Jane <jane@example.org>", "Quote", "10 seats.").id("<j1@example.org>"),
+    );
+    let (ticket, _) = created(&h.pipe(&mail.build()).await);
+    worker(&h, sink.port).drain_once().await.unwrap();
+    let delivered = sink.messages();
+    let auto = mail_to(&delivered, "jane@example.org");
+    assert!(header(auto, "From").unwrap().contains("<sales@example.com>"), "{auto}");
+    let reply_to = header(auto, "Reply-To").unwrap();
+    assert!(reply_to.contains("<sales+"), "the reply address is minted on it: {reply_to}");
+    let address = reply_to.rsplit('<').next().unwrap().trim_end_matches('>').to_string();
+    let reply = Mail { to: address, ..Mail::new("jane@example.org", "Re: Quote", "Any discount?") };
+    assert_eq!(added(&h.pipe(&reply.build()).await).0, ticket, "and threads back to the ticket");
+}
+
+async fn the_console_sets_the_topic_and_shows_due_and_overdue(backend: Backend) {
+    let extra = "[[topics]]\nkey = \"billing\"\nname = \"Billing questions\"\n\n\
+                 [[sla]]\nkey = \"hour\"\ngrace_hours = 1\ndefault = true\n";
+    let Some((h, mut client)) = common::http::agent_console(backend, extra).await else { return };
+    let (_, number) = created(&h.pipe(&Mail::new("ann@acme.com", "Printer", "Broken.").build()).await);
+    let page = format!("/agent/t/{number}");
+    let done = client.submit(&page, &format!("{page}/topic"), "topic=billing").await;
+    assert!(done.location().contains("done=topic"), "{} {}", done.status, done.body);
+    let shown = client.get(&page).await.body;
+    assert!(shown.contains("<dt>Topic</dt><dd>billing</dd>"), "{shown}");
+    assert!(shown.contains("class=\"due\"") && !shown.contains("class=\"overdue\""), "{shown}");
+    let entries = h.strings("SELECT body_text FROM entries WHERE kind = $1 ORDER BY id", "system").await;
+    assert_eq!(entries.last().unwrap(), "Topic none -> billing (Billing questions) by agent alice");
+
+    h.clock.advance_ms(3_600_000);
+    assert_eq!(h.workflows.mark_overdue().await.unwrap(), 1);
+    let queue = client.get("/agent?sort=due").await.body;
+    assert!(queue.contains("<span class=\"overdue\">overdue</span>"), "{queue}");
+    assert!(client.get(&page).await.body.contains("class=\"overdue\""));
+}
