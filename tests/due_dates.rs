@@ -1,6 +1,6 @@
 //! Due dates (`[[sla]]`) with a fixed clock: business hours in Europe/Berlin across closing time,
 //! a weekend and a holiday; the janitor marks overdue exactly once and alerts the assignee (or
-//! every agent); pending pauses (or not, per plan) and a reopen starts the clock again; the
+//! every agent); a hold (pending) pauses the clock and resumes it with the time left (or not, per plan), a reopen restarts it; the
 //! console's queue sorts by due time. Both backends.
 
 mod common;
@@ -13,7 +13,7 @@ use mailgate::workflow::ConsoleAction;
 
 on_both_backends!(
     due_time_skips_closing_time_the_weekend_and_holidays_and_overdue_is_marked_once,
-    pending_pauses_and_a_reopen_starts_the_clock_again,
+    a_hold_pauses_the_clock_and_a_reopen_restarts_it,
     a_plan_that_does_not_pause_alerts_every_agent_when_unassigned,
 );
 
@@ -94,7 +94,7 @@ async fn due_time_skips_closing_time_the_weekend_and_holidays_and_overdue_is_mar
     assert_eq!(overdue_alerts(&h).await.len(), 1);
 }
 
-async fn pending_pauses_and_a_reopen_starts_the_clock_again(backend: Backend) {
+async fn a_hold_pauses_the_clock_and_a_reopen_restarts_it(backend: Backend) {
     let Some(h) = Harness::with_config(backend, SLA).await else { return };
     // Monday 23 Nov 2026 10:00 Berlin: due 14:00 Berlin (13:00 UTC).
     h.clock.set_ms(at("2026-11-23T09:00:00Z"));
@@ -120,15 +120,29 @@ async fn pending_pauses_and_a_reopen_starts_the_clock_again(backend: Backend) {
     assert_eq!(h.workflows.mark_overdue().await.unwrap(), 1, "only the other ticket: pending is paused");
     assert_eq!(due(&h, &number).await.1, None);
 
-    // Tuesday 10:00 Berlin the customer answers: open again, due afresh at 14:00 Berlin.
+    // Put on hold at 11:00 Berlin with 3 of its 4 business hours left; Tuesday 10:00 Berlin the
+    // customer answers: open again, resumed with those 3 hours: due 13:00 Berlin.
     let reply = Mail::new("joe@example.org", "Re: Question", "Here it is.").in_reply_to("<q1@example.org>");
     let report = h.pipe(&reply.build()).await;
     assert!(
-        report.trace.to_string().contains("reopened: due again at 2026-11-24 14:00 CET"),
+        report.trace.to_string().contains("resumed after the hold: due at 2026-11-24 13:00 CET"),
         "{}",
         report.trace
     );
-    assert_eq!(due(&h, &number).await, (Some(at("2026-11-24T13:00:00Z")), None));
+    assert_eq!(due(&h, &number).await, (Some(at("2026-11-24T12:00:00Z")), None));
+
+    // Resolved, then reopened by a reply: due afresh, 4 business hours from the reopening.
+    h.workflows.console_change(&ticket, ConsoleAction::Status(Status::Resolved)).await.unwrap();
+    h.clock.set_ms(at("2026-11-24T10:00:00Z"));
+    let again =
+        Mail::new("joe@example.org", "Re: Question", "It broke again.").in_reply_to("<q1@example.org>");
+    let report = h.pipe(&again.build()).await;
+    assert!(
+        report.trace.to_string().contains("reopened: due again at 2026-11-24 15:00 CET"),
+        "{}",
+        report.trace
+    );
+    assert_eq!(due(&h, &number).await, (Some(at("2026-11-24T14:00:00Z")), None));
 }
 
 async fn a_plan_that_does_not_pause_alerts_every_agent_when_unassigned(backend: Backend) {

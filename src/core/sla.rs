@@ -66,7 +66,58 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// The time that counts (business time when the plan has hours) from `now_ms` to `due_ms`;
+    /// 0 when the due time has passed. What a paused ticket keeps for when it resumes.
+    pub fn left(&self, now_ms: i64, due_ms: i64) -> i64 {
+        if due_ms <= now_ms {
+            return 0;
+        }
+        match &self.hours {
+            None => due_ms - now_ms,
+            Some(hours) => hours.business_time_between(now_ms, due_ms),
+        }
+    }
+
+    /// The due time of a ticket resumed at `now_ms` with `left_ms` of its time left.
+    pub fn resumed_at(&self, now_ms: i64, left_ms: i64) -> i64 {
+        match &self.hours {
+            None => now_ms.saturating_add(left_ms),
+            Some(hours) => hours.add_business_time(now_ms, left_ms),
+        }
+    }
+}
+
 impl BusinessHours {
+    /// The business time between `from_ms` and `to_ms` (`from_ms` < `to_ms`).
+    fn business_time_between(&self, from_ms: i64, to_ms: i64) -> i64 {
+        let (Some(from), Some(to)) =
+            (Utc.timestamp_millis_opt(from_ms).single(), Utc.timestamp_millis_opt(to_ms).single())
+        else {
+            return to_ms - from_ms;
+        };
+        let (from, to) = (from.with_timezone(&self.timezone), to.with_timezone(&self.timezone));
+        let mut total = Duration::zero();
+        let mut day = from.date_naive();
+        for _ in 0..MAX_DAYS {
+            if day > to.date_naive() {
+                break;
+            }
+            if self.is_working_day(day)
+                && let (Some(open), Some(close)) = (self.local(day, self.open), self.local(day, self.close))
+            {
+                let begin = open.max(from);
+                let end = close.min(to);
+                if begin < end {
+                    total += end - begin;
+                }
+            }
+            let Some(next) = day.succ_opt() else { break };
+            day = next;
+        }
+        total.num_milliseconds()
+    }
+
     /// `start_ms` plus `amount_ms` of business time.
     fn add_business_time(&self, start_ms: i64, amount_ms: i64) -> i64 {
         let Some(start) = Utc.timestamp_millis_opt(start_ms).single() else { return start_ms + amount_ms };
@@ -156,6 +207,23 @@ mod tests {
         assert_eq!(berlin(8).due_at(ms("2026-12-05T12:00:00Z")), ms("2026-12-07T16:00:00Z"));
         // Thursday 24 Dec 16:00 + 2 h: Christmas (Friday) and the weekend skipped.
         assert_eq!(berlin(2).due_at(ms("2026-12-24T15:00:00Z")), ms("2026-12-28T09:00:00Z"));
+    }
+
+    #[test]
+    fn time_left_counts_what_the_due_time_counts() {
+        let plan = berlin(4);
+        // Thursday 15:00 Berlin, due Friday 11:00: 2 h on Thursday, 2 h on Friday morning.
+        let (now, due) = (ms("2026-12-03T14:00:00Z"), ms("2026-12-04T10:00:00Z"));
+        assert_eq!(plan.left(now, due), 4 * 3_600_000);
+        assert_eq!(plan.resumed_at(now, plan.left(now, due)), due, "resuming at once changes nothing");
+        // Paused Friday 16:00 Berlin with 3 h left of a due time on Monday: resumed Monday 09:00
+        // Berlin, due 12:00 Berlin.
+        assert_eq!(plan.left(ms("2026-12-04T15:00:00Z"), ms("2026-12-07T10:00:00Z")), 3 * 3_600_000);
+        assert_eq!(plan.resumed_at(ms("2026-12-07T08:00:00Z"), 3 * 3_600_000), ms("2026-12-07T11:00:00Z"));
+        assert_eq!(plan.left(due, now), 0, "past due: nothing left");
+        let plain = Plan { hours: None, ..berlin(24) };
+        assert_eq!(plain.left(0, 5_000), 5_000);
+        assert_eq!(plain.resumed_at(10, 5_000), 5_010);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use super::notify::Outgoing;
 use crate::core::ids::TicketId;
 use crate::core::notify::{Audience, Event};
 use crate::core::sla::Plan;
+use crate::core::ticket::Status;
 use crate::core::trace::Trace;
 use crate::outbox::context::Queued;
 use crate::store::due::{self as due_store, Due};
@@ -37,18 +38,45 @@ impl Pipeline {
         Ok(())
     }
 
-    /// A ticket that became open again is due afresh, counted from now.
+    /// A ticket that became open again from `from`: back from pending under a plan that pauses,
+    /// it resumes with the time it had left; reopened after being resolved or closed, it is due
+    /// afresh, counted from now.
     pub(crate) fn restart_due(
+        &self,
+        tx: &mut Tx<'_>,
+        ticket: TicketId,
+        from: Status,
+        trace: &mut Trace,
+    ) -> store::Result<()> {
+        let Some(state) = due_store::due_state(tx, ticket)? else { return Ok(()) };
+        let Some(plan) = self.plan(&state.sla) else { return Ok(()) };
+        let now = self.clock.now_ms();
+        let (due, how) = match state.left_ms {
+            Some(left) if from == Status::Pending && plan.pause_while_pending => {
+                (plan.resumed_at(now, left), "resumed after the hold: due at")
+            }
+            _ => (plan.due_at(now), "reopened: due again at"),
+        };
+        due_store::set_due(tx, ticket, &plan.key, due)?;
+        trace.record("sla", "due", format!("{how} {}", shown(plan, due)));
+        Ok(())
+    }
+
+    /// A ticket put on hold (pending) under a plan that pauses keeps the time it has left.
+    pub(crate) fn pause_due(
         &self,
         tx: &mut Tx<'_>,
         ticket: TicketId,
         trace: &mut Trace,
     ) -> store::Result<()> {
-        let Some(key) = due_store::ticket_sla(tx, ticket)? else { return Ok(()) };
-        let Some(plan) = self.plan(&key) else { return Ok(()) };
-        let due = plan.due_at(self.clock.now_ms());
-        due_store::set_due(tx, ticket, &plan.key, due)?;
-        trace.record("sla", "due", format!("reopened: due again at {}", shown(plan, due)));
+        let Some(state) = due_store::due_state(tx, ticket)? else { return Ok(()) };
+        let (Some(plan), Some(due_at)) = (self.plan(&state.sla), state.due_at) else { return Ok(()) };
+        if !plan.pause_while_pending {
+            return Ok(());
+        }
+        let left = plan.left(self.clock.now_ms(), due_at);
+        due_store::pause_due(tx, ticket, left)?;
+        trace.record("sla", "paused", format!("on hold with {} left", shown_duration(left)));
         Ok(())
     }
 
@@ -90,6 +118,16 @@ impl Pipeline {
 
     fn plan(&self, key: &str) -> Option<&Plan> {
         self.settings.sla_plans.iter().find(|plan| plan.key == key)
+    }
+}
+
+/// "3 h 20 min", "45 min".
+fn shown_duration(ms: i64) -> String {
+    let minutes = ms / 60_000;
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
     }
 }
 

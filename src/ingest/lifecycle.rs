@@ -125,8 +125,10 @@ impl Pipeline {
                     let text = format!("Status {} -> {to} by {}", state.status, actor.name());
                     let seen = customer_lines::status_changed(state.status, *to);
                     ticket_store::update_ticket_activity(tx, state.id, *to, now)?;
-                    if *to == Status::Open {
-                        self.restart_due(tx, state.id, trace)?;
+                    match to {
+                        Status::Open => self.restart_due(tx, state.id, state.status, trace)?,
+                        Status::Pending => self.pause_due(tx, state.id, trace)?,
+                        _ => {}
                     }
                     state.status = *to;
                     if *to == Status::Closed {

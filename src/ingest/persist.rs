@@ -238,7 +238,7 @@ impl Pipeline {
         };
         ticket_store::update_ticket_activity(tx, ticket, status, now)?;
         if status == Status::Open && state.status != Status::Open {
-            self.restart_due(tx, ticket, trace)?;
+            self.restart_due(tx, ticket, state.status, trace)?;
         }
         if status != state.status {
             let text = format!("Status {} -> {} by customer reply", state.status, status);

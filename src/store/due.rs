@@ -5,13 +5,34 @@ use super::{Result, Tx};
 use crate::core::ids::TicketId;
 use crate::params;
 
-/// Sets the ticket's plan and due time, and clears a past overdue mark.
+/// Sets the ticket's plan and due time, and clears a past overdue mark and a paused remainder.
 pub fn set_due(tx: &mut Tx<'_>, ticket: TicketId, sla: &str, due_at: i64) -> Result<()> {
     tx.execute(
-        "UPDATE tickets SET sla = $1, due_at = $2, overdue_at = NULL WHERE id = $3",
+        "UPDATE tickets SET sla = $1, due_at = $2, overdue_at = NULL, due_left_ms = NULL WHERE id = $3",
         params![sla, due_at, ticket.0],
     )
     .map(drop)
+}
+
+/// A ticket's plan, due time and the time it kept when paused.
+#[derive(Clone, Debug)]
+pub struct DueState {
+    pub sla: String,
+    pub due_at: Option<i64>,
+    pub left_ms: Option<i64>,
+}
+
+pub fn due_state(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Option<DueState>> {
+    let found =
+        tx.query_opt("SELECT sla, due_at, due_left_ms FROM tickets WHERE id = $1", params![ticket.0], |r| {
+            Ok((r.opt_string("sla")?, r.opt_i64("due_at")?, r.opt_i64("due_left_ms")?))
+        })?;
+    Ok(found.and_then(|(sla, due_at, left_ms)| Some(DueState { sla: sla?, due_at, left_ms })))
+}
+
+/// Keeps the time the ticket had left when it was paused (put on hold).
+pub fn pause_due(tx: &mut Tx<'_>, ticket: TicketId, left_ms: i64) -> Result<()> {
+    tx.execute("UPDATE tickets SET due_left_ms = $1 WHERE id = $2", params![left_ms, ticket.0]).map(drop)
 }
 
 /// The `[[sla]]` key of the ticket, if it has a plan.

@@ -56,6 +56,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0009_routing.sql"),
         postgres: include_str!("../../migrations/postgres/0009_routing.sql"),
     },
+    Migration {
+        version: "0010_sla_pause",
+        sqlite: include_str!("../../migrations/sqlite/0010_sla_pause.sql"),
+        postgres: include_str!("../../migrations/postgres/0010_sla_pause.sql"),
+    },
 ];
 
 /// The newest migration this version ships, and how many there are.
