@@ -140,6 +140,8 @@ async fn the_receiving_address_routes_to_its_topic(backend: Backend) {
             "Assigned to team billing by topic billing",
         ]
     );
+    let customers = h.strings("SELECT customer_text FROM entries WHERE customer_text IS NOT NULL", "").await;
+    assert_eq!(customers, ["The Billing team is looking into this"], "what the customer reads");
     // Mail to the plain support address has no topic and the default priority.
     let plain = Mail::new("joe@example.org", "Hello", "A question.");
     let report = h.pipe(&plain.build()).await;

@@ -155,8 +155,8 @@ impl Pipeline {
             }
         }
         let entry = self.store_entry(tx, msg, owner, ticket, now)?;
-        for note in &placement.notes {
-            self.system_entry(tx, ticket, note, None, now)?;
+        for (note, seen) in &placement.notes {
+            self.system_entry(tx, ticket, note, seen.as_deref(), now)?;
         }
         if let Some(manager) = manager {
             let name = self.target_name(tx, manager.target)?;

@@ -8,12 +8,13 @@
 use super::{Incoming, Pipeline};
 use crate::core::address::EmailAddress;
 use crate::core::command::Priority;
+use crate::core::customer_lines::{self, Handler};
 use crate::core::ids::OrgId;
 use crate::core::rules::{self, Facts, Rule};
 use crate::core::ticket::Status;
 use crate::core::trace::Trace;
 use crate::store::lifecycle::{self as lifecycle_store, Assignee};
-use crate::store::{self, Tx, users as user_store};
+use crate::store::{self, Tx, directory as directory_store, users as user_store};
 
 /// What routing and the rules decided for a new ticket.
 #[derive(Clone, Debug)]
@@ -28,8 +29,8 @@ pub(super) struct Placement {
     pub skip_auto_response: bool,
     /// A rule refused or dropped the message: no ticket.
     pub refusal: Option<Refusal>,
-    /// System entries to write once the ticket exists.
-    pub notes: Vec<String>,
+    /// System entries to write once the ticket exists: the agents' line, and the customer's.
+    pub notes: Vec<(String, Option<String>)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,7 +166,7 @@ impl Pipeline {
         }
         if let Some(priority) = actions.priority {
             placement.priority = priority;
-            placement.notes.push(format!("Priority set to {} {by}", priority.as_str()));
+            placement.notes.push((format!("Priority set to {} {by}", priority.as_str()), None));
         }
         if let Some(status) = actions.status {
             placement.status = Some(status);
@@ -200,7 +201,7 @@ impl Pipeline {
         placement.topic = Some(topic.key.clone());
         let text = format!("Topic set to {} ({}) {why}", topic.key, topic.name);
         trace.record("route", "topic", text.clone());
-        placement.notes.push(text);
+        placement.notes.push((text, None));
         if let Some(priority) = topic.priority {
             placement.priority = priority;
         }
@@ -221,13 +222,25 @@ impl Pipeline {
         match lifecycle_store::find_assignee(tx, key)? {
             Some(assignee) => {
                 placement.assignee = Some(assignee);
-                let who = match assignee {
-                    Assignee::Agent(_) => format!("agent {key}"),
-                    Assignee::Team(_) => format!("team {key}"),
+                let (who, seen) = match assignee {
+                    Assignee::Agent(agent) => (
+                        format!("agent {key}"),
+                        customer_lines::assigned(Handler::Agent(&directory_store::agent_name(tx, agent)?)),
+                    ),
+                    Assignee::Team(team) => (
+                        format!("team {key}"),
+                        customer_lines::assigned(Handler::Team(&directory_store::team_name(tx, team)?)),
+                    ),
                 };
                 let text = format!("Assigned to {who} {why}");
                 trace.record("route", "assign", text.clone());
-                placement.notes.push(text);
+                // The customer reads only who has the ticket in the end (a rule may reassign it).
+                placement
+                    .notes
+                    .iter_mut()
+                    .filter(|(line, _)| line.starts_with("Assigned to "))
+                    .for_each(|(_, customer)| *customer = None);
+                placement.notes.push((text, seen));
             }
             None => {
                 trace.record("route", "unassigned", format!("{key} ({why}) is not an active agent or team"))
