@@ -20,6 +20,7 @@ on_both_backends!(
     agents_change_the_topic_by_command_and_console,
     mail_to_the_customer_comes_from_the_address_they_wrote_to,
     the_console_sets_the_topic_and_shows_due_and_overdue,
+    the_portal_offers_public_topics_only,
 );
 
 const TOPICS: &str = r#"
@@ -257,4 +258,31 @@ async fn the_console_sets_the_topic_and_shows_due_and_overdue(backend: Backend) 
     let queue = client.get("/agent?sort=due").await.body;
     assert!(queue.contains("<span class=\"overdue\">overdue</span>"), "{queue}");
     assert!(client.get(&page).await.body.contains("class=\"overdue\""));
+}
+
+/// The portal's new-ticket form offers the public topics (not agents-only ones); the one chosen
+/// is the ticket's, ahead of routing by address; a topic not offered is refused, nothing stored.
+async fn the_portal_offers_public_topics_only(backend: Backend) {
+    let Some(h) = harness(backend).await else { return };
+    let mut client = common::http::Client::new(common::http::serve(&h).await);
+    let page = client.get("/tickets/new").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("<option value=\"billing\">Billing questions</option>"), "{}", page.body);
+    assert!(!page.body.contains("value=\"sales\""), "agents-only topics are not offered:\n{}", page.body);
+
+    let refused = "name=Gus&email=gus%40guest.example&subject=Quote&message=Ten+seats&topic=sales";
+    let sent = client.submit("/tickets/new", "/tickets/new", refused).await;
+    assert_eq!(sent.status, 400, "{}", sent.body);
+    assert!(sent.body.contains("Please choose one of the topics offered."), "{}", sent.body);
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM tickets").await, 0);
+
+    let chosen = "name=Gus&email=gus%40guest.example&subject=Invoice&message=Charged+twice&topic=billing";
+    let sent = client.submit("/tickets/new", "/tickets/new", chosen).await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let (topic, _, priority, _, team) = routing_row(&h).await;
+    assert_eq!(
+        (topic.as_deref(), priority.as_str(), team.as_deref()),
+        (Some("billing"), "high", Some("billing"))
+    );
+    assert!(system_entries(&h).await[0].contains("chosen on the portal"), "{:?}", system_entries(&h).await);
 }

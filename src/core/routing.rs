@@ -46,6 +46,11 @@ impl Topics {
         self.topics.iter().find(|topic| topic.key == key)
     }
 
+    /// The topics customers may choose on the portal, in the configured order.
+    pub fn public(&self) -> impl Iterator<Item = &Topic> {
+        self.topics.iter().filter(|topic| topic.public)
+    }
+
     /// Routes a message: the envelope recipients first (the MTA's word), then To and Cc in order;
     /// the first of our addresses found is where it was written to, and the first of them that
     /// names a topic decides; else the mailbox it came through.

@@ -74,11 +74,20 @@ pub struct Delivery {
     /// agent signed in to the console, a participant on their link's page): it then needs no
     /// `[auth]` verdict. `None` for mail that came from outside.
     pub authenticated: Option<&'static str>,
+    /// The public topic the writer chose on the portal; it outranks routing by address.
+    pub topic: Option<String>,
 }
 
 impl Delivery {
     pub fn new(source: Source) -> Delivery {
-        Delivery { source, mailbox: None, recipients: Vec::new(), imap_uid: None, authenticated: None }
+        Delivery {
+            source,
+            mailbox: None,
+            recipients: Vec::new(),
+            imap_uid: None,
+            authenticated: None,
+            topic: None,
+        }
     }
 }
 

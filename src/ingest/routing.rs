@@ -76,11 +76,19 @@ impl Pipeline {
                 format!("written to {address}: mail to the customer comes from it"),
             );
         }
-        match &routed.topic {
-            Some((key, why)) => {
+        let chosen = msg
+            .delivery
+            .topic
+            .as_deref()
+            .filter(|key| self.settings.topics.get(key).is_some_and(|t| t.public));
+        match (chosen, &routed.topic) {
+            (Some(key), _) => self.apply_topic(tx, key, "chosen on the portal", &mut placement, trace)?,
+            (None, Some((key, why))) => {
                 self.apply_topic(tx, key, &format!("by routing ({why})"), &mut placement, trace)?
             }
-            None => trace.record("route", "no-topic", "no receiving address or mailbox names a topic"),
+            (None, None) => {
+                trace.record("route", "no-topic", "no receiving address or mailbox names a topic")
+            }
         }
         if !self.settings.rules.rules.is_empty() {
             self.apply_rules(tx, msg, org, &to_cc, &mut placement, trace)?;

@@ -32,6 +32,9 @@ pub struct TicketForm {
     subject: String,
     #[serde(default)]
     message: String,
+    /// A public topic's key; empty: none chosen.
+    #[serde(default)]
+    topic: String,
     #[serde(default)]
     csrf: String,
 }
@@ -86,8 +89,14 @@ fn form_page(
         Some((email, name, _)) => json!({ "email": email, "name": name }),
         None => Value::Null,
     };
+    let settings = state.app.settings();
+    let topics: Vec<Value> = settings
+        .topics
+        .public()
+        .map(|topic| json!({ "key": topic.key, "name": topic.name, "chosen": topic.key == form.topic }))
+        .collect();
     let context = json!({
-        "me": me, "csrf": csrf, "error": error,
+        "me": me, "csrf": csrf, "error": error, "topics": topics,
         "form": { "email": form.email, "name": form.name, "subject": form.subject, "message": form.message },
     });
     with_cookie(state.pages.render(status, "new_ticket.html", context), cookie)
@@ -144,8 +153,13 @@ pub async fn submit(
     let Ok(lettre_address) = address.as_str().parse::<lettre::Address>() else {
         return invalid("That email address cannot be used; please check it.");
     };
+    let topic = form.topic.trim();
+    if !topic.is_empty() && state.app.settings().topics.public().all(|t| t.key != topic) {
+        return invalid("Please choose one of the topics offered.");
+    }
     let from = lettre::message::Mailbox::new(name, lettre_address).to_string();
-    match state.workflows.open_from_web(&from, &subject, &form.message, writer.is_some()).await {
+    let topic = (!topic.is_empty()).then_some(topic);
+    match state.workflows.open_from_web(&from, &subject, &form.message, writer.is_some(), topic).await {
         Ok(report) => match report.outcome {
             Outcome::Created { number, .. } | Outcome::Added { number, .. } if writer.is_some() => {
                 Redirect::to(&format!("/tickets?opened={number}")).into_response()

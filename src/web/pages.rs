@@ -222,6 +222,7 @@ fn account_sample() -> Value {
         "tickets": [{ "ticket": { "id": 1, "number": "123456", "subject": "Printer", "status": "open", "role": "owner", "updated_at": 0 },
                       "link": "/t/tok", "updated": "2026-01-01 10:00 UTC" }],
         "form": { "email": "ann@acme.com", "name": "Ann", "subject": "Printer", "message": "Hi" },
+        "topics": [{ "key": "billing", "name": "Billing", "chosen": true }],
         "state": { "available": true, "enabled": false, "recovery_left": 10 }, "forced": true,
         "enrollment": { "secret": "ABC", "qr": "iVBOR", "url": "otpauth://totp/x" },
         "recovery_codes": ["aaaa-bbbb"],

@@ -209,13 +209,14 @@ impl Workflows {
     /// their mail to our first support address and ingested like one (source `web`), so threading,
     /// organizations, collaborators and the auto-response are those of email.
     /// `signed_in`: the writer is a registered user signed in to the portal (their address is
-    /// proven), not a guest who typed an address.
+    /// proven), not a guest who typed an address. `topic`: the public topic they chose.
     pub async fn open_from_web(
         &self,
         from: &str,
         subject: &str,
         text: &str,
         signed_in: bool,
+        topic: Option<&str>,
     ) -> Result<Report, ConsoleError> {
         let to = self
             .app()
@@ -227,6 +228,7 @@ impl Workflows {
         let (from, subject, text) = (from.to_string(), subject.to_string(), text.to_string());
         let delivery = Delivery {
             authenticated: signed_in.then_some("written on the portal by a signed-in user"),
+            topic: topic.map(str::to_string),
             ..Delivery::new(Source::Web)
         };
         self.ingest_composed(
