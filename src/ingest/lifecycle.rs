@@ -53,6 +53,25 @@ impl Actor {
     }
 }
 
+/// How agents name `assignee` (`agent alice`, `team billing`, from its `key`) and what its
+/// customer reads ("Alice Agent is looking into this").
+pub(super) fn assignee_lines(
+    tx: &mut Tx<'_>,
+    assignee: Assignee,
+    key: &str,
+) -> store::Result<(String, Option<String>)> {
+    Ok(match assignee {
+        Assignee::Agent(agent) => (
+            format!("agent {key}"),
+            customer_lines::assigned(Handler::Agent(&directory_store::agent_name(tx, agent)?)),
+        ),
+        Assignee::Team(team) => (
+            format!("team {key}"),
+            customer_lines::assigned(Handler::Team(&directory_store::team_name(tx, team)?)),
+        ),
+    })
+}
+
 /// A command resolved against the database: ready to apply.
 #[derive(Clone, Debug)]
 pub enum Change {
@@ -138,18 +157,7 @@ impl Pipeline {
                 }
                 Change::Assign { to, key } => {
                     lifecycle_store::assign(tx, state.id, *to, now)?;
-                    let (assignee, seen) = match to {
-                        Assignee::Agent(agent) => (
-                            format!("agent {key}"),
-                            customer_lines::assigned(Handler::Agent(&directory_store::agent_name(
-                                tx, *agent,
-                            )?)),
-                        ),
-                        Assignee::Team(team) => (
-                            format!("team {key}"),
-                            customer_lines::assigned(Handler::Team(&directory_store::team_name(tx, *team)?)),
-                        ),
-                    };
+                    let (assignee, seen) = assignee_lines(tx, *to, key)?;
                     self.tell(tx, &state, Event::Assigned, actor, &assignee, trace)?;
                     (format!("Assigned to {assignee} by {}", actor.name()), seen)
                 }

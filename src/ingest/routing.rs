@@ -8,13 +8,12 @@
 use super::{Incoming, Pipeline};
 use crate::core::address::EmailAddress;
 use crate::core::command::Priority;
-use crate::core::customer_lines::{self, Handler};
 use crate::core::ids::OrgId;
 use crate::core::rules::{self, Facts, Rule};
 use crate::core::ticket::Status;
 use crate::core::trace::Trace;
 use crate::store::lifecycle::{self as lifecycle_store, Assignee};
-use crate::store::{self, Tx, directory as directory_store, users as user_store};
+use crate::store::{self, Tx, users as user_store};
 
 /// What routing and the rules decided for a new ticket.
 #[derive(Clone, Debug)]
@@ -230,16 +229,7 @@ impl Pipeline {
         match lifecycle_store::find_assignee(tx, key)? {
             Some(assignee) => {
                 placement.assignee = Some(assignee);
-                let (who, seen) = match assignee {
-                    Assignee::Agent(agent) => (
-                        format!("agent {key}"),
-                        customer_lines::assigned(Handler::Agent(&directory_store::agent_name(tx, agent)?)),
-                    ),
-                    Assignee::Team(team) => (
-                        format!("team {key}"),
-                        customer_lines::assigned(Handler::Team(&directory_store::team_name(tx, team)?)),
-                    ),
-                };
+                let (who, seen) = super::lifecycle::assignee_lines(tx, assignee, key)?;
                 let text = format!("Assigned to {who} {why}");
                 trace.record("route", "assign", text.clone());
                 // The customer reads only who has the ticket in the end (a rule may reassign it).
