@@ -47,45 +47,10 @@ addresses = ["sales@example.com"]
 async fn harness(backend: Backend) -> Option<Harness> {
     let db = common::TestDb::new(backend).await?;
     let base = common::test_config(&db, "");
-    let text = format!("{TOPICS}\n[database]\nurl = \"{}\"\n{}", db.url, directory_toml());
+    let text = format!("{TOPICS}\n[database]\nurl = \"{}\"\n{}", db.url, common::DIRECTORY);
     let config = mailgate::config::from_toml(&text, "<test>").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.agents, base.agents);
     Some(Harness::open(db, config, mailgate::clock::FixedClock::at(common::T0)).await)
-}
-
-fn directory_toml() -> &'static str {
-    r#"
-[[agents]]
-key = "alice"
-name = "Alice Agent"
-emails = ["alice@example.com"]
-
-[[agents]]
-key = "bob"
-name = "Bob Agent"
-emails = ["bob@example.com", "bob.agent@example.com"]
-
-[[teams]]
-key = "billing"
-name = "Billing"
-members = ["bob"]
-
-[[orgs]]
-key = "acme"
-name = "ACME Corp"
-domains = ["acme.com"]
-primary_contacts = ["boss@acme.com"]
-account_manager = "agent:alice"
-manager_mode = "assign"
-custom = { tier = "gold" }
-
-[[orgs]]
-key = "globex"
-name = "Globex"
-domains = ["globex.com"]
-account_manager = "team:billing"
-manager_mode = "alert"
-"#
 }
 
 /// (topic, reply_from, priority, assigned agent key, assigned team key) of the only ticket.

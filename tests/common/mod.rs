@@ -102,20 +102,10 @@ impl TestDb {
     }
 }
 
-/// The config used by tests: our address support@example.com, org `acme` (acme.com, primary contact
-/// boss@acme.com, managed by agent alice), org `globex` (globex.com, alert to team billing), agents
-/// alice and bob, team billing. `extra` is appended verbatim.
-pub fn test_config(db: &TestDb, extra: &str) -> Config {
-    let text = format!(
-        r#"
-[instance]
-support_addresses = ["support@example.com"]
-message_id_domain = "mg.mailgate.test"
-
-[database]
-url = "{url}"
-busy_timeout_ms = 2000
-
+/// The test directory: agents alice and bob, team billing (bob), org `acme` (acme.com, primary
+/// contact boss@acme.com, assigned to alice, custom tier gold), org `globex` (globex.com, alerts
+/// team billing).
+pub const DIRECTORY: &str = r#"
 [[agents]]
 key = "alice"
 name = "Alice Agent"
@@ -138,7 +128,7 @@ domains = ["acme.com"]
 primary_contacts = ["boss@acme.com"]
 account_manager = "agent:alice"
 manager_mode = "assign"
-custom = {{ tier = "gold" }}
+custom = { tier = "gold" }
 
 [[orgs]]
 key = "globex"
@@ -146,6 +136,23 @@ name = "Globex"
 domains = ["globex.com"]
 account_manager = "team:billing"
 manager_mode = "alert"
+"#;
+
+/// The config used by tests: our address support@example.com, org `acme` (acme.com, primary contact
+/// boss@acme.com, managed by agent alice), org `globex` (globex.com, alert to team billing), agents
+/// alice and bob, team billing. `extra` is appended verbatim.
+pub fn test_config(db: &TestDb, extra: &str) -> Config {
+    let text = format!(
+        r#"
+[instance]
+support_addresses = ["support@example.com"]
+message_id_domain = "mg.mailgate.test"
+
+[database]
+url = "{url}"
+busy_timeout_ms = 2000
+
+{DIRECTORY}
 {extra}
 "#,
         url = db.url
