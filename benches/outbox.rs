@@ -73,7 +73,7 @@ async fn drain_rate(dir: &tempfile::TempDir, port: u16, mails: usize, connection
     settings.idle = Duration::from_millis(10);
     let worker = Worker::new(
         store.clone(),
-        Arc::new(Templates::load(None).unwrap()),
+        Arc::new(Templates::load(None, &[]).unwrap()),
         SmtpSender::new(&config.smtp).unwrap(),
         settings,
         Arc::new(SystemClock),

@@ -162,7 +162,7 @@ fn drain_with_three_workers(url: &str, dir: &tempfile::TempDir, tickets: usize) 
                     let store = ingestor.store().clone();
                     let worker = Worker::new(
                         store.clone(),
-                        Arc::new(Templates::load(None).unwrap()),
+                        Arc::new(Templates::load(None, &[]).unwrap()),
                         SmtpSender::new(&config.smtp).unwrap(),
                         settings,
                         Arc::new(SystemClock),

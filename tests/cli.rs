@@ -282,6 +282,35 @@ fn check_config_reports_every_kind_of_problem_in_one_run() {
     }
 }
 
+#[test]
+fn check_config_names_an_auto_response_variant_that_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(templates.join("new_ticket_auto_response.vip.txt.tera"), "{{ reply_marker }}\nHi")
+        .unwrap();
+    let config = dir.path().join("mailgate.toml");
+    let toml = format!(
+        "[database]\nurl = \"sqlite://{}/m.db\"\n[templates]\ndir = \"{}\"\n\n\
+         [[topics]]\nkey = \"billing\"\nauto_response = \"billing\"\n\n\
+         [[topics]]\nkey = \"bad\"\nauto_response = \"../etc\"\n\n\
+         [[rules]]\nname = \"vip\"\nconditions = [{{ field = \"subject\", contains = \"VIP\" }}]\nauto_response = \"vip\"\n",
+        dir.path().display(),
+        templates.display()
+    );
+    std::fs::write(&config, toml).unwrap();
+    let out = run(mailgate(dir.path(), &[]).arg("--config").arg(&config).arg("check-config"), b"");
+    assert_eq!(code(&out), 78, "{}", text(&out));
+    let said = stderr(&out);
+    for expected in [
+        "topics[1].auto_response: \"../etc\" must be \"skip\" or a template variant name",
+        "topics[0].auto_response names the template new_ticket_auto_response.billing, which templates.dir does not have",
+        "the variant new_ticket_auto_response.vip also needs",
+    ] {
+        assert!(said.contains(expected), "{expected:?} missing from:\n{said}");
+    }
+}
+
 // §5: explain reads no more than pipe would.
 
 #[tokio::test]

@@ -21,6 +21,7 @@ on_both_backends!(
     mail_to_the_customer_comes_from_the_address_they_wrote_to,
     the_console_sets_the_topic_and_shows_due_and_overdue,
     the_portal_offers_public_topics_only,
+    a_topic_or_a_rule_chooses_the_auto_response,
 );
 
 const TOPICS: &str = r#"
@@ -50,6 +51,19 @@ async fn harness(backend: Backend) -> Option<Harness> {
     let text = format!("{TOPICS}\n[database]\nurl = \"{}\"\n{}", db.url, common::DIRECTORY);
     let config = mailgate::config::from_toml(&text, "<test>").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.agents, base.agents);
+    Some(Harness::open(db, config, mailgate::clock::FixedClock::at(common::T0)).await)
+}
+
+/// [`harness`] with more configuration: `topic_billing` goes into the billing topic's table,
+/// `extra` after everything.
+async fn harness_with(backend: Backend, topic_billing: &str, extra: &str) -> Option<Harness> {
+    let db = common::TestDb::new(backend).await?;
+    let topics = TOPICS.replace(
+        "addresses = [\"billing@example.com\"]",
+        &format!("addresses = [\"billing@example.com\"]\n{topic_billing}"),
+    );
+    let text = format!("{topics}\n[database]\nurl = \"{}\"\n{}\n{extra}", db.url, common::DIRECTORY);
+    let config = mailgate::config::from_toml(&text, "<test>").unwrap_or_else(|e| panic!("{e}"));
     Some(Harness::open(db, config, mailgate::clock::FixedClock::at(common::T0)).await)
 }
 
@@ -250,4 +264,61 @@ async fn the_portal_offers_public_topics_only(backend: Backend) {
         (Some("billing"), "high", Some("billing"))
     );
     assert!(system_entries(&h).await[0].contains("chosen on the portal"), "{:?}", system_entries(&h).await);
+}
+
+/// A variant triple `new_ticket_auto_response.NAME` in `dir`, saying `says`.
+fn auto_response_variant(dir: &std::path::Path, name: &str, says: &str) {
+    let base = dir.join(format!("new_ticket_auto_response.{name}"));
+    let file =
+        |part: &str, text: String| std::fs::write(format!("{}.{part}.tera", base.display()), text).unwrap();
+    file("subject", format!("{says} [#{{{{ ticket.number }}}}]"));
+    file("txt", format!("{{{{ reply_marker }}}}\n{says}: {{{{ ticket.subject }}}}\n"));
+    file("html", format!("<p>{{{{ reply_marker }}}}</p><p>{says}: {{{{ ticket.subject }}}}</p>"));
+}
+
+async fn a_topic_or_a_rule_chooses_the_auto_response(backend: Backend) {
+    let templates = tempfile::tempdir().unwrap();
+    auto_response_variant(templates.path(), "billing", "Billing will answer within a day");
+    auto_response_variant(templates.path(), "vip", "A senior engineer has your ticket");
+    let extra = format!(
+        "[templates]\ndir = \"{}\"\n\n\
+         [[rules]]\nname = \"vip\"\nconditions = [{{ field = \"subject\", contains = \"VIP\" }}]\nauto_response = \"vip\"\n\n\
+         [[rules]]\nname = \"quiet\"\nconditions = [{{ field = \"subject\", contains = \"quiet\" }}]\nauto_response = \"skip\"\n",
+        templates.path().display()
+    );
+    let Some(h) = harness_with(backend, "auto_response = \"billing\"", &extra).await else { return };
+    if !common::require(available(), "aiosmtpd", "apt install python3-aiosmtpd") {
+        return;
+    }
+    let write = |from: &str, to_address: &str, subject: &str| {
+        to(
+            to_address,
+            Mail::new(from, subject, "Please help.")
+                .id(&format!("<{}@example.org>", from.len() + subject.len())),
+        )
+    };
+    let billing = h.pipe(&write("ann@example.org", "billing@example.com", "Invoice 7").build()).await;
+    let steps: Vec<String> =
+        billing.trace.steps.iter().map(|s| format!("{} {}", s.decision, s.reason)).collect();
+    assert!(steps.iter().any(|s| s == "auto-response the variant billing (by topic billing)"), "{steps:#?}");
+    h.pipe(&write("bo@example.org", "billing@example.com", "VIP: invoice").build()).await;
+    h.pipe(&write("cy@example.org", "billing@example.com", "quiet invoice").build()).await;
+    h.pipe(&write("di@example.org", "support@example.com", "Printer").build()).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SmtpSink::start(free_port(), dir.path().join("Maildir"));
+    worker(&h, sink.port).drain_once().await.unwrap();
+    let delivered = sink.messages();
+    let ann = mail_to(&delivered, "ann@example.org");
+    assert!(ann.contains("Billing will answer within a day: Invoice 7"), "the topic's variant:\n{ann}");
+    assert!(header(ann, "Subject").unwrap().starts_with("Billing will answer within a day [#"), "{ann}");
+    let bo = mail_to(&delivered, "bo@example.org");
+    assert!(
+        bo.contains("A senior engineer has your ticket"),
+        "a rule's variant wins over the topic's:\n{bo}"
+    );
+    let to_cy = delivered.iter().filter(|m| header(m, "To").is_some_and(|to| to.contains("cy@example.org")));
+    assert_eq!(to_cy.count(), 0, "a rule skipped it");
+    let di = mail_to(&delivered, "di@example.org");
+    assert!(!di.contains("Billing will answer") && !di.contains("senior engineer"), "the usual one:\n{di}");
 }

@@ -154,6 +154,7 @@ fn topics(config: &Config) -> crate::core::routing::Topics {
         priority: topic.priority.as_deref().and_then(crate::core::command::Priority::parse),
         sla: topic.sla.clone().or_else(|| config.default_sla.clone()),
         public: topic.public,
+        auto_response: topic.auto_response.clone(),
     });
     let by_address = config
         .topics

@@ -40,7 +40,7 @@ pub async fn check_config(path: Option<&Path>, search: &[PathBuf]) -> u8 {
             eprintln!("mailgate: {}", super::defaults_notice(config, search));
         }
         if !faulty("templates.dir")
-            && let Err(problems) = Templates::load(config.templates.dir.as_deref())
+            && let Err(problems) = Templates::load(config.templates.dir.as_deref(), &config.wanted_variants())
         {
             further.extend(problems.iter().map(|problem| format!("templates.dir: {problem}")));
         }
@@ -352,7 +352,7 @@ async fn quarantine(app: &App, cmd: QuarantineCommand) -> anyhow::Result<u8> {
 /// when every mail went out (or had already); else the highest of 66 (no such mail), 69 (refused
 /// or dead) and 75 (still queued).
 async fn retry_outbox(config: &Config, app: &App, ids: Vec<OutboxId>) -> anyhow::Result<u8> {
-    let templates = Templates::load(config.templates.dir.as_deref())
+    let templates = Templates::load(config.templates.dir.as_deref(), &config.wanted_variants())
         .map_err(|errors| anyhow::anyhow!("templates.dir: {} problem(s); run check-config", errors.len()))?;
     let smtp = crate::outbox::smtp::SmtpSender::new(&config.smtp).context("smtp")?;
     let worker = crate::outbox::worker::Worker::new(

@@ -113,7 +113,7 @@ impl Reloader {
         let mut problems = Vec::new();
         let templates = match faulty("templates.dir") {
             true => None,
-            false => Templates::load(config.templates.dir.as_deref())
+            false => Templates::load(config.templates.dir.as_deref(), &config.wanted_variants())
                 .map_err(|errors| problems.extend(errors.iter().map(|e| format!("templates.dir: {e}"))))
                 .ok(),
         };

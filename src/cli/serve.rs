@@ -36,7 +36,7 @@ pub async fn run(config: &Config, given: Option<PathBuf>, search: Vec<PathBuf>) 
             return if error.is_unavailable() { exit::TEMPFAIL } else { exit::SOFTWARE };
         }
     };
-    let templates = match Templates::load(config.templates.dir.as_deref()) {
+    let templates = match Templates::load(config.templates.dir.as_deref(), &config.wanted_variants()) {
         Ok(templates) => Arc::new(templates),
         Err(errors) => {
             for error in errors {

@@ -104,6 +104,26 @@ impl Config {
     pub fn own_addresses(&self) -> Vec<EmailAddress> {
         own_addresses(&self.instance, &self.mailboxes)
     }
+
+    /// The template variants topics and rules name (`auto_response = "NAME"`), each with where:
+    /// the templates directory must have them (`outbox::render::Templates::load`).
+    pub fn wanted_variants(&self) -> Vec<crate::core::notify::WantedVariant> {
+        use crate::core::notify::{AutoResponse, Mail, WantedVariant};
+        let topics = self.topics.iter().enumerate().map(|(i, t)| (format!("topics[{i}]"), &t.auto_response));
+        let rules =
+            self.rules.iter().enumerate().map(|(i, r)| (format!("rules[{i}]"), &r.actions.auto_response));
+        topics
+            .chain(rules)
+            .filter_map(|(at, choice)| match choice {
+                AutoResponse::Variant(name) => Some(WantedVariant {
+                    at: format!("{at}.auto_response"),
+                    mail: Mail::NewTicketAutoResponse,
+                    name: name.clone(),
+                }),
+                AutoResponse::Usual | AutoResponse::Skip => None,
+            })
+            .collect()
+    }
 }
 
 /// Reads and validates the file at `path`; `None` gives the embedded defaults (no file needed).

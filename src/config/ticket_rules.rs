@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use crate::core::command::Priority;
+use crate::core::notify::AutoResponse;
 use crate::core::rules::{Actions, Condition, Field, Pattern, Rule, Test};
 use crate::core::ticket::Status;
 
@@ -39,7 +40,9 @@ pub(super) struct RawRule {
     pub status: Option<String>,
     /// Addresses added as collaborators. Default: none.
     pub add_collaborators: Vec<String>,
-    /// `"skip"`: no auto-response for this ticket. Default: sent as usual.
+    /// `"skip"` (no auto-response for this ticket) or a template variant name
+    /// (`new_ticket_auto_response.NAME.{subject,txt,html}.tera` in `templates.dir`). Default: the
+    /// topic's choice, else the usual auto-response.
     pub auto_response: Option<String>,
     /// Refuse the message; the sender is told this reason. Default: none.
     pub reject: Option<String>,
@@ -190,12 +193,12 @@ fn validate_actions(
         }
         status => status,
     });
-    let skip_auto_response = match raw.auto_response.as_deref() {
-        None => false,
-        Some("skip") => true,
-        Some(other) => {
-            problems.report(&path.key("auto_response"), format!("{other:?} must be \"skip\""));
-            false
+    let auto_response = match raw.auto_response.as_deref().map(AutoResponse::parse) {
+        None => AutoResponse::Usual,
+        Some(Ok(choice)) => choice,
+        Some(Err(problem)) => {
+            problems.report(&path.key("auto_response"), problem);
+            AutoResponse::Usual
         }
     };
     let reject = raw.reject.as_deref().map(str::trim).map(str::to_string);
@@ -212,7 +215,7 @@ fn validate_actions(
         priority,
         status,
         add_collaborators: parse_addresses(&raw.add_collaborators, &path.key("add_collaborators"), problems),
-        skip_auto_response,
+        auto_response,
         reject,
         discard: raw.discard,
         stop: raw.stop,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::address::EmailAddress;
 use crate::core::command::Priority;
+use crate::core::notify::AutoResponse;
 
 use super::error::Problems;
 use super::locate::KeyPath;
@@ -30,6 +31,8 @@ pub struct Topic {
     pub sla: Option<String>,
     /// The `[[forms]]` ticket form of the topic.
     pub form: Option<String>,
+    /// The auto-response its new tickets get.
+    pub auto_response: AutoResponse,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,6 +54,10 @@ pub(super) struct RawTopic {
     pub sla: Option<String>,
     /// A `[[forms]]` key with `applies_to = "ticket"`: the topic's ticket fields. Default: none.
     pub form: Option<String>,
+    /// `"skip"` (no auto-response for the topic's new tickets) or a template variant name
+    /// (`new_ticket_auto_response.NAME.{subject,txt,html}.tera` in `templates.dir`).
+    /// Default: the usual auto-response.
+    pub auto_response: Option<String>,
 }
 
 pub(super) fn validate_topics(
@@ -117,6 +124,14 @@ pub(super) fn validate_topics(
                 Some(_) => {}
             }
         }
+        let auto_response = match topic.auto_response.as_deref().map(AutoResponse::parse) {
+            None => AutoResponse::Usual,
+            Some(Ok(choice)) => choice,
+            Some(Err(problem)) => {
+                problems.report(&path.key("auto_response"), problem);
+                AutoResponse::Usual
+            }
+        };
         topics.push(Topic {
             key: key.to_string(),
             name: topic.name.clone().unwrap_or_else(|| key.to_string()),
@@ -126,6 +141,7 @@ pub(super) fn validate_topics(
             addresses,
             sla: topic.sla.clone(),
             form: topic.form.clone(),
+            auto_response,
         });
     }
     topics

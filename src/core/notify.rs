@@ -5,7 +5,7 @@ use super::address::EmailAddress;
 use super::identify::{is_deliverable_address, is_machine_address};
 
 /// The templates of automatic mail (their names in the outbox and under `templates/email/`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Mail {
     /// To the owner of a new ticket.
     NewTicketAutoResponse,
@@ -115,6 +115,62 @@ impl Mail {
                 | Mail::AccessLink
         )
     }
+}
+
+/// Which auto-response a new ticket's customer gets: a topic's or a rule's choice
+/// (`auto_response = "skip"` or the name of a template variant, docs/routing.md).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoResponse {
+    /// The usual `new_ticket_auto_response` (if `[notifications]` sends it).
+    #[default]
+    Usual,
+    /// None for this ticket.
+    Skip,
+    /// The variant `new_ticket_auto_response.NAME.*.tera` of the templates directory.
+    Variant(String),
+}
+
+impl AutoResponse {
+    /// `"skip"`, or a variant name: `[a-z0-9_-]`, at most 64 characters (it is part of a file name).
+    pub fn parse(text: &str) -> Result<AutoResponse, String> {
+        if text == "skip" {
+            return Ok(AutoResponse::Skip);
+        }
+        if is_variant_name(text) {
+            return Ok(AutoResponse::Variant(text.to_string()));
+        }
+        Err(format!(
+            "{text:?} must be \"skip\" or a template variant name ([a-z0-9_-], at most 64 characters): \
+             the files new_ticket_auto_response.NAME.{{subject,txt,html}}.tera in templates.dir"
+        ))
+    }
+
+    /// The choice of a later source (a rule after the topic, a later rule): it wins, except that
+    /// nothing undoes a skip.
+    pub fn then(self, later: AutoResponse) -> AutoResponse {
+        match (self, later) {
+            (AutoResponse::Skip, _) => AutoResponse::Skip,
+            (earlier, AutoResponse::Usual) => earlier,
+            (_, later) => later,
+        }
+    }
+}
+
+/// Whether `name` can name a template variant (`<mail>.<name>.<part>.tera`).
+pub fn is_variant_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// A template variant the configuration names, and where (`topics[1].auto_response`): the
+/// templates directory must have it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WantedVariant {
+    pub at: String,
+    pub mail: Mail,
+    pub name: String,
 }
 
 /// What happened to the message.
@@ -333,6 +389,21 @@ mod tests {
             agents: vec![addr("alice@example.com")],
             customers: vec![addr("jane@example.org"), addr("tom@example.org")],
         }
+    }
+
+    #[test]
+    fn auto_response_choices_parse_and_combine() {
+        let billing = || AutoResponse::Variant("billing".into());
+        assert_eq!(AutoResponse::parse("skip"), Ok(AutoResponse::Skip));
+        assert_eq!(AutoResponse::parse("billing"), Ok(billing()));
+        for bad in ["", "Billing", "a.b", "../x", "a b", "x\n", &"a".repeat(65)] {
+            assert!(AutoResponse::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(AutoResponse::Usual.then(billing()), billing(), "a rule picks a variant");
+        assert_eq!(billing().then(AutoResponse::Usual), billing(), "a rule without a say keeps it");
+        assert_eq!(billing().then(AutoResponse::Variant("vip".into())), AutoResponse::Variant("vip".into()));
+        assert_eq!(billing().then(AutoResponse::Skip), AutoResponse::Skip);
+        assert_eq!(AutoResponse::Skip.then(billing()), AutoResponse::Skip, "nothing undoes a skip");
     }
 
     fn mails(planned: &[Planned]) -> Vec<(Mail, &str)> {

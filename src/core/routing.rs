@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use super::address::EmailAddress;
 use super::command::Priority;
+use super::notify::AutoResponse;
 
 /// A `[[topics]]` entry as the pipeline uses it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +21,8 @@ pub struct Topic {
     pub sla: Option<String>,
     /// Offered to customers on the portal; agents-only topics are set by agents and rules.
     pub public: bool,
+    /// The auto-response the topic's new tickets get.
+    pub auto_response: AutoResponse,
 }
 
 /// The topics and what routes to them.
@@ -103,6 +106,7 @@ mod tests {
             priority: None,
             sla: None,
             public: true,
+            auto_response: AutoResponse::Usual,
         };
         Topics {
             topics: vec![topic("billing"), topic("sales")],

@@ -10,6 +10,7 @@ use serde::{Serialize, Serializer};
 
 use super::command::Priority;
 use super::email::RawHeader;
+use super::notify::AutoResponse;
 use super::ticket::Status;
 
 /// One `[[rules]]` entry, validated.
@@ -91,7 +92,8 @@ pub struct Actions {
     pub priority: Option<Priority>,
     pub status: Option<Status>,
     pub add_collaborators: Vec<super::address::EmailAddress>,
-    pub skip_auto_response: bool,
+    /// `Usual` when the rule has no say.
+    pub auto_response: AutoResponse,
     /// Refuse the message; the sender is told this reason.
     pub reject: Option<String>,
     /// Drop the message: recorded with the rule's name, nobody is told.
@@ -224,7 +226,7 @@ fn merge(into: &mut Actions, from: &Actions) {
             into.add_collaborators.push(address.clone());
         }
     }
-    into.skip_auto_response |= from.skip_auto_response;
+    into.auto_response = std::mem::take(&mut into.auto_response).then(from.auto_response.clone());
     later(&mut into.reject, &from.reject);
     into.discard |= from.discard;
     into.stop |= from.stop;

@@ -8,7 +8,7 @@ use crate::core::classify::Class;
 use crate::core::email::InboundEmail;
 use crate::core::identify::is_own_address;
 use crate::core::ids::{AgentId, EntryId, TicketId};
-use crate::core::notify::{self, Audience, Event, History, Mail, Planned};
+use crate::core::notify::{self, Audience, AutoResponse, Event, History, Mail, Planned};
 use crate::core::thread::TicketState;
 use crate::core::trace::Trace;
 use crate::outbox::context::{BounceReport, MessageKind, Person, Queued, QueuedMessage, QueuedTicket};
@@ -42,8 +42,8 @@ pub(super) struct Notice<'a> {
     pub author: Option<AgentId>,
     /// For held mail: the agent to tell, and why it was held.
     pub held: Option<(AgentId, String)>,
-    /// A rule said: no auto-response for this new ticket.
-    pub skip_auto_response: bool,
+    /// For a new ticket: which auto-response its topic and rules chose.
+    pub auto_response: AutoResponse,
 }
 
 impl<'a> Notice<'a> {
@@ -57,7 +57,7 @@ impl<'a> Notice<'a> {
             in_reply_to: None,
             author: None,
             held: None,
-            skip_auto_response: false,
+            auto_response: AutoResponse::Usual,
         }
     }
 }
@@ -113,8 +113,8 @@ impl Pipeline {
         };
         let new_ticket = notice.event == Event::NewTicket;
         let mut audience = audience;
-        if new_ticket && notice.skip_auto_response && audience.customer.take().is_some() {
-            trace.record("notify", "skipped", "no auto-response: a rule said so");
+        if new_ticket && notice.auto_response == AutoResponse::Skip && audience.customer.take().is_some() {
+            trace.record("notify", "skipped", "no auto-response: the topic or a rule said so");
         }
         let outgoing = Outgoing {
             event: notice.event,
@@ -317,7 +317,12 @@ fn auto_response_context(msg: &Incoming<'_>, notice: &Notice<'_>, mail: &Planned
     let ticket =
         QueuedTicket { subject: short_subject(&notice.ticket.subject), ..QueuedTicket::of(notice.ticket) };
     let email = msg.sender.email.as_str().to_string();
+    let variant = match &notice.auto_response {
+        AutoResponse::Variant(name) => Some(name.clone()),
+        AutoResponse::Usual | AutoResponse::Skip => None,
+    };
     Queued {
+        variant,
         ticket: Some(ticket),
         message: Some(QueuedMessage { author_email: email.clone(), ..QueuedMessage::default() }),
         owner: Some(Person { name: String::new(), email }),

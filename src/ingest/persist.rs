@@ -186,7 +186,7 @@ impl Pipeline {
             entry: Some(entry),
             new_collaborators,
             bounce: None,
-            skip_auto_response: placement.skip_auto_response,
+            auto_response: placement.auto_response.clone(),
             ..Notice::new(&state)
         };
         self.notify(tx, msg, notice, trace)?;

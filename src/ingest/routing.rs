@@ -9,6 +9,7 @@ use super::{Incoming, Pipeline};
 use crate::core::address::EmailAddress;
 use crate::core::command::Priority;
 use crate::core::ids::OrgId;
+use crate::core::notify::AutoResponse;
 use crate::core::rules::{self, Facts, Rule};
 use crate::core::ticket::Status;
 use crate::core::trace::Trace;
@@ -25,7 +26,8 @@ pub(super) struct Placement {
     /// A status other than open, set by a rule.
     pub status: Option<Status>,
     pub add_collaborators: Vec<EmailAddress>,
-    pub skip_auto_response: bool,
+    /// The auto-response the topic and the rules chose.
+    pub auto_response: AutoResponse,
     /// A rule refused or dropped the message: no ticket.
     pub refusal: Option<Refusal>,
     /// System entries to write once the ticket exists: the agents' line, and the customer's.
@@ -64,7 +66,7 @@ impl Pipeline {
             priority: Priority::Normal,
             status: None,
             add_collaborators: Vec::new(),
-            skip_auto_response: false,
+            auto_response: AutoResponse::Usual,
             refusal: None,
             notes: Vec::new(),
         };
@@ -183,9 +185,7 @@ impl Pipeline {
                 placement.add_collaborators.push(address.clone());
             }
         }
-        if actions.skip_auto_response {
-            placement.skip_auto_response = true;
-        }
+        choose_auto_response(placement, &actions.auto_response, &format!("rule {:?}", rule.name), trace);
         if actions.stop {
             trace.record("rule", "stop", format!("{}: no further rules", rule.name));
         }
@@ -215,6 +215,7 @@ impl Pipeline {
         if let Some(assign) = &topic.assign {
             self.assign_to(tx, assign, &format!("by topic {}", topic.key), placement, trace)?;
         }
+        choose_auto_response(placement, &topic.auto_response, &format!("topic {}", topic.key), trace);
         Ok(())
     }
 
@@ -246,4 +247,18 @@ impl Pipeline {
         }
         Ok(())
     }
+}
+
+/// Applies a topic's or a rule's auto-response choice (`who`), recording a change in the trace.
+fn choose_auto_response(placement: &mut Placement, choice: &AutoResponse, who: &str, trace: &mut Trace) {
+    let chosen = std::mem::take(&mut placement.auto_response).then(choice.clone());
+    if *choice != AutoResponse::Usual {
+        let said = match &chosen {
+            AutoResponse::Skip => "none".to_string(),
+            AutoResponse::Variant(name) => format!("the variant {name}"),
+            AutoResponse::Usual => "the usual one".to_string(),
+        };
+        trace.record("route", "auto-response", format!("{said} (by {who})"));
+    }
+    placement.auto_response = chosen;
 }

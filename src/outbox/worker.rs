@@ -429,8 +429,20 @@ impl Worker {
         let in_reply_to = queued.in_reply_to.clone();
         // Mail about no ticket has always shared the key `null`.
         let thread_key = queued.ticket_id().map_or_else(|| "null".to_string(), |id| id.0.to_string());
+        let variant = queued.variant.clone();
+        if let Some(variant) = &variant
+            && !config.templates.has_variant(mail, variant)
+        {
+            tracing::warn!(
+                outbox_id = row.id.0,
+                template = %mail.template(),
+                variant = %variant,
+                "the template variant is no longer in templates.dir; sending the usual template"
+            );
+        }
         let context = MailContext::build(mail, queued, sent);
-        let rendered = config.templates.render(mail, &context).map_err(|e| e.to_string())?;
+        let rendered =
+            config.templates.render_variant(mail, variant.as_deref(), &context).map_err(|e| e.to_string())?;
         let to = EmailAddress::parse(&row.recipient)
             .ok_or_else(|| format!("bad recipient {:?}", row.recipient))?;
         let automatic = match mail {

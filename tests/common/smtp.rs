@@ -139,7 +139,10 @@ pub fn worker_with(h: &Harness, smtp: &Smtp) -> Worker {
     settings.idle = Duration::from_millis(50);
     Worker::new(
         h.app.store().clone(),
-        Arc::new(Templates::load(None).expect("default templates")),
+        Arc::new(
+            Templates::load(h.config.templates.dir.as_deref(), &h.config.wanted_variants())
+                .unwrap_or_else(|errors| panic!("the test's templates do not load: {errors:#?}")),
+        ),
         SmtpSender::new(smtp).unwrap(),
         settings,
         Arc::new(h.clock.clone()),

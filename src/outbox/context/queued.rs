@@ -19,6 +19,9 @@ pub struct Queued {
     /// The template name (the row's `template` column says the same).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mail: Option<String>,
+    /// The variant of the template chosen by a topic or rule (`new_ticket_auto_response.VARIANT`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     pub recipient: QueuedRecipient,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ticket: Option<QueuedTicket>,

@@ -8,7 +8,7 @@ use super::*;
 use crate::outbox::render::Templates;
 
 fn defaults() -> Templates {
-    match Templates::load(None) {
+    match Templates::load(None, &[]) {
         Ok(templates) => templates,
         Err(errors) => panic!("defaults do not load: {errors:#?}"),
     }

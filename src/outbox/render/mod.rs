@@ -4,14 +4,14 @@
 //! what each template is given); it decides nothing about recipients or headers (that is
 //! `compose`) and never fills a missing variable with an empty string.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::context::{self, MailContext};
-use crate::core::notify::Mail;
+use crate::core::notify::{Mail, WantedVariant, is_variant_name};
 use crate::core::quote::REPLY_MARKER;
 
 /// One outgoing mail's text, rendered from a subject + text + HTML template triple.
@@ -31,22 +31,23 @@ pub struct Rendered {
 pub enum TemplateError {
     #[error(
         "{}: not a mailgate template; expected <name>.subject.tera, <name>.txt.tera or <name>.html.tera \
-         with <name> one of: {}",
+         with <name> one of: {} (or <name>.VARIANT for a variant, VARIANT in [a-z0-9_-])",
         path.display(), valid_names()
     )]
     UnknownFile { path: PathBuf },
+    #[error("{}: the variant {template} also needs {}", dir.display(), missing.join(" and "))]
+    IncompleteVariant { dir: PathBuf, template: String, missing: Vec<String> },
+    #[error(
+        "{at} names the template {template}, which templates.dir does not have: add \
+         {template}.subject.tera, {template}.txt.tera and {template}.html.tera there"
+    )]
+    MissingVariant { at: String, template: String },
     #[error("{}: {message}", path.display())]
     Io { path: PathBuf, message: String },
     #[error("{}: syntax error: {message}", at(file, *line))]
     Syntax { file: String, line: Option<usize>, message: String },
     #[error("{}: `{variable}` is missing for template {template}: {message}", at(file, *line))]
-    MissingVariable {
-        template: &'static str,
-        file: String,
-        line: Option<usize>,
-        variable: String,
-        message: String,
-    },
+    MissingVariable { template: String, file: String, line: Option<usize>, variable: String, message: String },
     #[error("{}: cannot render: {message}", at(file, *line))]
     Render { file: String, line: Option<usize>, message: String },
     #[error("template {template}: the context is not usable: {message}")]
@@ -55,28 +56,64 @@ pub enum TemplateError {
     Rule { file: String, rule: &'static str },
 }
 
-/// The compiled templates: the embedded defaults with any overrides applied.
+/// The compiled templates: the embedded defaults with any overrides applied, and the variants.
 pub struct Templates {
     tera: tera::Tera,
     /// Every loaded file by its tera name (`<name>.<part>.tera`): where it came from and its text,
     /// which error messages quote from.
     files: BTreeMap<String, SourceFile>,
-    /// Per template (indexed by `Mail as usize`), the context paths its files use: checked
+    /// Per triple (each mail's own and each variant), the context paths its files use: checked
     /// before rendering, because tera treats an undefined value in `{% if %}` as false.
-    needs: [Vec<Need>; Mail::ALL.len()],
+    needs: HashMap<Triple, Vec<Need>>,
+}
+
+/// One subject + text + HTML triple: a mail's own (`<mail>.<part>.tera`) or a named variant of
+/// it (`<mail>.<variant>.<part>.tera`), which gets the same context and keeps the same rules.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Triple {
+    mail: Mail,
+    variant: Option<String>,
+}
+
+impl Triple {
+    fn of(mail: Mail) -> Triple {
+        Triple { mail, variant: None }
+    }
+
+    /// `new_ticket_auto_response` or `new_ticket_auto_response.billing`.
+    fn name(&self) -> String {
+        match &self.variant {
+            None => self.mail.template().to_string(),
+            Some(variant) => format!("{}.{variant}", self.mail.template()),
+        }
+    }
+
+    fn key(&self, part: &str) -> String {
+        format!("{}.{part}", self.name())
+    }
 }
 
 impl Templates {
     /// Embedded defaults, each overridable file by file from `dir` (`<name>.subject.tera`,
-    /// `<name>.txt.tera`, `<name>.html.tera`). Every problem is returned at once: a file in `dir` that
-    /// is not one of ours, an unreadable file, a syntax error, a variable the template's context does
-    /// not provide (found by rendering against `sample_context` and a sparse variant of it, and by
-    /// checking every variable path the file names), and a text or HTML without the reply marker.
-    pub fn load(dir: Option<&Path>) -> Result<Templates, Vec<TemplateError>> {
+    /// `<name>.txt.tera`, `<name>.html.tera`), and the variants in `dir` (`<name>.VARIANT.<part>.tera`,
+    /// all three parts), which must include every one `wanted` names. Every problem is returned at
+    /// once: a file in `dir` that is not one of ours, an unreadable file, an incomplete or missing
+    /// variant, a syntax error, a variable the template's context does not provide (found by
+    /// rendering against `sample_context` and a sparse variant of it, and by checking every variable
+    /// path the file names), and a text or HTML without the reply marker.
+    pub fn load(dir: Option<&Path>, wanted: &[WantedVariant]) -> Result<Templates, Vec<TemplateError>> {
         let mut errors = Vec::new();
         let mut files = default_files();
+        let mut triples: Vec<Triple> = Mail::ALL.into_iter().map(Triple::of).collect();
         if let Some(dir) = dir {
-            read_overrides(dir, &mut files, &mut errors);
+            let variants = read_overrides(dir, &mut files, &mut errors);
+            triples.extend(complete_variants(dir, variants, &files, &mut errors));
+        }
+        for want in wanted {
+            let triple = Triple { mail: want.mail, variant: Some(want.name.clone()) };
+            if !triples.contains(&triple) && !errors.iter().any(|e| names_incomplete(e, &triple)) {
+                errors.push(TemplateError::MissingVariant { at: want.at.clone(), template: triple.name() });
+            }
         }
         let mut tera = tera::Tera::new();
         tera.autoescape_on([".html.tera"]);
@@ -87,42 +124,64 @@ impl Templates {
                 broken.insert(key.clone());
             }
         }
-        let needs = Mail::ALL.map(|name| needs_of(name, &files));
+        let needs = triples.iter().map(|triple| (triple.clone(), needs_of(triple, &files))).collect();
         let templates = Templates { tera, files, needs };
-        for name in Mail::ALL {
-            if PARTS.iter().all(|part| !broken.contains(&file_key(name, part))) {
-                templates.validate(name, &mut errors);
+        for triple in &triples {
+            if PARTS.iter().all(|part| !broken.contains(&triple.key(part))) {
+                templates.validate(triple, &mut errors);
             }
         }
         if errors.is_empty() { Ok(templates) } else { Err(errors) }
+    }
+
+    /// Whether the variant `variant` of `name` was loaded.
+    pub fn has_variant(&self, name: Mail, variant: &str) -> bool {
+        self.needs.contains_key(&Triple { mail: name, variant: Some(variant.to_string()) })
+    }
+
+    /// Renders `name`'s variant `variant` (see [`Templates::render`]); without one, or when it is
+    /// not loaded (the configuration changed since the mail was queued), `name` itself.
+    pub fn render_variant<C: Serialize + ?Sized>(
+        &self,
+        name: Mail,
+        variant: Option<&str>,
+        context: &C,
+    ) -> Result<Rendered, TemplateError> {
+        let variant = variant.filter(|v| self.has_variant(name, v)).map(str::to_string);
+        self.render_triple(&Triple { mail: name, variant }, context)
     }
 
     /// Renders one triple from `context` (a [`MailContext`], or JSON of the same shape). A variable
     /// missing from it is an error naming the template and the variable. HTML is auto-escaped;
     /// subject and text are not.
     pub fn render<C: Serialize + ?Sized>(&self, name: Mail, context: &C) -> Result<Rendered, TemplateError> {
+        self.render_triple(&Triple::of(name), context)
+    }
+
+    fn render_triple<C: Serialize + ?Sized>(
+        &self,
+        triple: &Triple,
+        context: &C,
+    ) -> Result<Rendered, TemplateError> {
+        let name = triple.mail;
         let unusable = |e: &dyn std::fmt::Display| TemplateError::Context {
             template: name.template(),
             message: e.to_string(),
         };
         let json_context = serde_json::to_value(context).map_err(|e| unusable(&e))?;
         let context = tera::Context::from_serialize(&json_context).map_err(|e| unusable(&e))?;
-        if let Some(need) = self
-            .needs
-            .get(name as usize)
-            .into_iter()
-            .flatten()
-            .find(|need| !has_path(&json_context, &need.path))
+        if let Some(need) =
+            self.needs.get(triple).into_iter().flatten().find(|need| !has_path(&json_context, &need.path))
         {
             return Err(TemplateError::MissingVariable {
-                template: name.template(),
+                template: triple.name(),
                 file: self.files.get(&need.key).map_or_else(|| need.key.clone(), |f| f.shown.clone()),
                 line: Some(need.line),
                 variable: need.path.clone(),
                 message: "absent or null in the context".into(),
             });
         }
-        let [subject, text, html] = PARTS.map(|part| self.render_file(name, &file_key(name, part), &context));
+        let [subject, text, html] = PARTS.map(|part| self.render_file(triple, &triple.key(part), &context));
         Ok(Rendered { subject: one_line(&subject?), text: text?, html: html? })
     }
 
@@ -150,31 +209,37 @@ struct SourceFile {
 }
 
 impl Templates {
-    fn render_file(&self, name: Mail, key: &str, context: &tera::Context) -> Result<String, TemplateError> {
+    fn render_file(
+        &self,
+        triple: &Triple,
+        key: &str,
+        context: &tera::Context,
+    ) -> Result<String, TemplateError> {
         let shown = self.files.get(key).map_or(key, |f| f.shown.as_str());
         self.tera.render(key, context).map_err(|error| {
             let source = self.files.get(key).map_or("", |f| f.content.as_str());
-            render_error(name, shown, source, &error)
+            render_error(triple, shown, source, &error)
         })
     }
 
     /// Everything `load` checks for one triple; problems are pushed to `errors`, each once.
-    fn validate(&self, name: Mail, errors: &mut Vec<TemplateError>) {
+    fn validate(&self, triple: &Triple, errors: &mut Vec<TemplateError>) {
+        let name = triple.mail;
         let sample = Templates::sample_context(name);
         let mut found = Vec::new();
         for context in [&sample, &sparse_context(name)] {
             let Ok(context) = tera::Context::from_serialize(context) else { continue };
-            let parts = PARTS.map(|part| self.render_file(name, &file_key(name, part), &context));
+            let parts = PARTS.map(|part| self.render_file(triple, &triple.key(part), &context));
             match parts {
                 [Ok(subject), Ok(text), Ok(html)] => {
                     let rendered = Rendered { subject: one_line(&subject), text, html };
-                    check_rules(name, &rendered, &self.files, &mut found);
+                    check_rules(triple, &rendered, &self.files, &mut found);
                 }
                 parts => found.extend(parts.into_iter().filter_map(Result::err)),
             }
         }
         for part in PARTS {
-            let key = file_key(name, part);
+            let key = triple.key(part);
             let Some(file) = self.files.get(&key) else { continue };
             let tokens = variable_tokens(&file.content);
             let roots = self.tera.get_template_variables(&key).unwrap_or_default();
@@ -187,7 +252,7 @@ impl Templates {
             for (variable, line) in unknown_roots.chain(unknown_paths).collect::<Vec<_>>() {
                 if !mentions(&found, &file.shown, &variable) {
                     found.push(TemplateError::MissingVariable {
-                        template: name.template(),
+                        template: triple.name(),
                         file: file.shown.clone(),
                         line,
                         variable,
@@ -220,13 +285,14 @@ pub fn takes_replies(name: Mail) -> bool {
 
 /// The promises every override must keep: the quote stripper cuts inbound replies at the marker.
 fn check_rules(
-    name: Mail,
+    triple: &Triple,
     rendered: &Rendered,
     files: &BTreeMap<String, SourceFile>,
     found: &mut Vec<TemplateError>,
 ) {
+    let name = triple.mail;
     let shown = |part: &str| {
-        let key = file_key(name, part);
+        let key = triple.key(part);
         files.get(&key).map_or(key, |f| f.shown.clone())
     };
     if rendered.subject.is_empty() {
@@ -250,7 +316,7 @@ fn default_files() -> BTreeMap<String, SourceFile> {
     let mut files = BTreeMap::new();
     for name in Mail::ALL {
         for (part, content) in PARTS.into_iter().zip(embedded(name)) {
-            let key = file_key(name, part);
+            let key = Triple::of(name).key(part);
             files.insert(
                 key.clone(),
                 SourceFile { shown: format!("built-in {key}"), content: content.into() },
@@ -293,11 +359,20 @@ fn embedded(name: Mail) -> [&'static str; 3] {
     }
 }
 
-/// Replaces defaults with the files of `dir`; any other entry is an error.
-fn read_overrides(dir: &Path, files: &mut BTreeMap<String, SourceFile>, errors: &mut Vec<TemplateError>) {
+/// Replaces defaults with the files of `dir` and adds its variant files; any other entry is an
+/// error. Returns the variants met (complete or not).
+fn read_overrides(
+    dir: &Path,
+    files: &mut BTreeMap<String, SourceFile>,
+    errors: &mut Vec<TemplateError>,
+) -> BTreeSet<Triple> {
+    let mut variants = BTreeSet::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) => return errors.push(TemplateError::Io { path: dir.to_path_buf(), message: e.to_string() }),
+        Err(e) => {
+            errors.push(TemplateError::Io { path: dir.to_path_buf(), message: e.to_string() });
+            return variants;
+        }
     };
     let mut paths = Vec::new();
     for entry in entries {
@@ -309,15 +384,57 @@ fn read_overrides(dir: &Path, files: &mut BTreeMap<String, SourceFile>, errors: 
     paths.sort();
     for path in paths {
         let key = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-        let Some(slot) = files.get_mut(&key) else {
-            errors.push(TemplateError::UnknownFile { path });
-            continue;
-        };
+        if !files.contains_key(&key) {
+            match variant_of(&key) {
+                Some(triple) => _ = variants.insert(triple),
+                None => {
+                    errors.push(TemplateError::UnknownFile { path });
+                    continue;
+                }
+            }
+        }
         match std::fs::read_to_string(&path) {
-            Ok(content) => *slot = SourceFile { shown: path.display().to_string(), content },
+            Ok(content) => _ = files.insert(key, SourceFile { shown: path.display().to_string(), content }),
             Err(e) => errors.push(TemplateError::Io { path, message: e.to_string() }),
         }
     }
+    variants
+}
+
+/// The variant a file name `<mail>.<variant>.<part>` is a part of.
+fn variant_of(file_name: &str) -> Option<Triple> {
+    let stem = PARTS.iter().find_map(|part| file_name.strip_suffix(part)?.strip_suffix('.'))?;
+    let (mail, variant) = stem.split_once('.')?;
+    let mail = Mail::from_template(mail)?;
+    is_variant_name(variant).then(|| Triple { mail, variant: Some(variant.to_string()) })
+}
+
+/// The variants with all three parts; an error for each of the others.
+fn complete_variants(
+    dir: &Path,
+    variants: BTreeSet<Triple>,
+    files: &BTreeMap<String, SourceFile>,
+    errors: &mut Vec<TemplateError>,
+) -> Vec<Triple> {
+    let mut complete = Vec::new();
+    for triple in variants {
+        let missing: Vec<String> =
+            PARTS.iter().map(|part| triple.key(part)).filter(|key| !files.contains_key(key)).collect();
+        if missing.is_empty() {
+            complete.push(triple);
+        } else {
+            errors.push(TemplateError::IncompleteVariant {
+                dir: dir.to_path_buf(),
+                template: triple.name(),
+                missing,
+            });
+        }
+    }
+    complete
+}
+
+fn names_incomplete(error: &TemplateError, triple: &Triple) -> bool {
+    matches!(error, TemplateError::IncompleteVariant { template, .. } if *template == triple.name())
 }
 
 /// A tera error from adding a template, with its line when tera knows it.
@@ -342,7 +459,7 @@ fn syntax_error(shown: &str, error: &tera::Error) -> TemplateError {
 }
 
 /// A tera rendering error; an undefined variable names the whole dotted path (`ticket.url`).
-fn render_error(name: Mail, shown: &str, source: &str, error: &tera::Error) -> TemplateError {
+fn render_error(triple: &Triple, shown: &str, source: &str, error: &tera::Error) -> TemplateError {
     let file = shown.to_string();
     let tera::ErrorKind::RenderingError(report) = error.kind() else {
         let text = error.to_string();
@@ -370,7 +487,7 @@ fn render_error(name: Mail, shown: &str, source: &str, error: &tera::Error) -> T
         .or_else(|| source.get(span.range.clone()).map(str::to_string))
         .unwrap_or_default();
     TemplateError::MissingVariable {
-        template: name.template(),
+        template: triple.name(),
         file,
         line: Some(span.start_line),
         variable,
@@ -431,11 +548,11 @@ fn variable_tokens(content: &str) -> Vec<(String, usize)> {
     paths
 }
 
-/// The paths `name`'s files use that its contract provides, each once, in subject, text, HTML order.
-fn needs_of(name: Mail, files: &BTreeMap<String, SourceFile>) -> Vec<Need> {
-    let sample = Templates::sample_context(name);
+/// The paths a triple's files use that its contract provides, each once, in subject, text, HTML order.
+fn needs_of(triple: &Triple, files: &BTreeMap<String, SourceFile>) -> Vec<Need> {
+    let sample = Templates::sample_context(triple.mail);
     let mut needs: Vec<Need> = Vec::new();
-    for key in PARTS.map(|part| file_key(name, part)) {
+    for key in PARTS.map(|part| triple.key(part)) {
         let Some(file) = files.get(&key) else { continue };
         for (path, line) in variable_tokens(&file.content) {
             if has_path(&sample, &path) && !needs.iter().any(|n| n.path == path) {
@@ -470,10 +587,6 @@ fn provides(sample: &Value, path: &str) -> bool {
 
 fn mentions(found: &[TemplateError], shown: &str, path: &str) -> bool {
     found.iter().any(|e| matches!(e, TemplateError::MissingVariable { file, variable, .. } if file == shown && variable == path))
-}
-
-fn file_key(name: Mail, part: &str) -> String {
-    format!("{}.{part}", name.template())
 }
 
 /// A subject is one header line: control characters (CR, LF, tab) and whitespace runs become one space.

@@ -5,14 +5,14 @@ use serde_json::json;
 use super::*;
 
 fn defaults() -> Templates {
-    match Templates::load(None) {
+    match Templates::load(None, &[]) {
         Ok(templates) => templates,
         Err(errors) => panic!("defaults do not load: {errors:#?}"),
     }
 }
 
 fn load_errors(dir: &Path) -> Vec<String> {
-    match Templates::load(Some(dir)) {
+    match Templates::load(Some(dir), &[]) {
         Ok(_) => panic!("expected errors"),
         Err(errors) => errors.iter().map(ToString::to_string).collect(),
     }
@@ -58,7 +58,7 @@ fn account_mail_carries_no_reply_marker_and_ticket_mail_does() {
 fn an_account_mail_override_may_leave_the_marker_out() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("password_reset.txt.tera"), "Reset: {{ link }}\n").unwrap();
-    let templates = Templates::load(Some(dir.path())).unwrap_or_else(|e| panic!("{e:#?}"));
+    let templates = Templates::load(Some(dir.path()), &[]).unwrap_or_else(|e| panic!("{e:#?}"));
     let r = templates.render(Mail::PasswordReset, &Templates::sample_context(Mail::PasswordReset)).unwrap();
     assert_eq!(r.text, "Reset: https://help.example.com/account/abc\n");
 }
@@ -118,7 +118,7 @@ fn a_missing_variable_is_an_error_naming_it() {
     context["ticket"].as_object_mut().unwrap().remove("number");
     let error = templates.render(Mail::NewTicketAlert, &context).unwrap_err();
     assert!(
-        matches!(&error, TemplateError::MissingVariable { template: "new_ticket_alert", variable, line: Some(1), .. } if variable == "ticket.number"),
+        matches!(&error, TemplateError::MissingVariable { template, variable, line: Some(1), .. } if template == "new_ticket_alert" && variable == "ticket.number"),
         "{error:?}"
     );
     assert!(error.to_string().contains("`ticket.number`"), "{error}");
@@ -146,7 +146,7 @@ fn an_override_replaces_just_that_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("new_ticket_alert.subject.tera");
     std::fs::write(&file, "ALERT {{ ticket.number }} <{{ recipient.email }}>\n").unwrap();
-    let templates = Templates::load(Some(dir.path())).unwrap();
+    let templates = Templates::load(Some(dir.path()), &[]).unwrap();
     let sample = Templates::sample_context(Mail::NewTicketAlert);
     let r = templates.render(Mail::NewTicketAlert, &sample).unwrap();
     assert_eq!(r.subject, "ALERT 123456 <alex@help.example.com>");
@@ -219,7 +219,7 @@ fn an_override_may_use_loops_sets_filters_and_comparisons() {
         {% for a in bounce.recipients %}{{ a | upper }}{% if not loop.last %}, {% endif %}{% endfor %}\n\
         {% if ticket.status == \"open\" and ticket.url %}{{ ticket.url }}{% endif %}\n";
     std::fs::write(dir.path().join("bounce_alert.txt.tera"), txt).unwrap();
-    let templates = Templates::load(Some(dir.path())).unwrap();
+    let templates = Templates::load(Some(dir.path()), &[]).unwrap();
     let sample = Templates::sample_context(Mail::BounceAlert);
     let r = templates.render(Mail::BounceAlert, &sample).unwrap();
     assert!(r.text.contains("2: JANE@EXAMPLE.ORG, SAM@EXAMPLE.ORG\n"), "{}", r.text);
@@ -258,4 +258,97 @@ fn an_alert_about_an_internal_note_says_so() {
     assert_eq!(r.subject, "[#123456] Internal note: Printer on fire");
     assert!(r.text.contains("added an internal note on ticket #123456"), "{}", r.text);
     assert!(r.text.contains("Reply to this mail to answer the customer"), "{}", r.text);
+}
+
+/// A complete `new_ticket_auto_response.billing` triple in `dir`, its text saying `text`.
+fn write_billing_variant(dir: &Path, text: &str) {
+    let base = "new_ticket_auto_response.billing";
+    std::fs::write(dir.join(format!("{base}.subject.tera")), "Billing: [#{{ ticket.number }}]").unwrap();
+    std::fs::write(dir.join(format!("{base}.txt.tera")), format!("{{{{ reply_marker }}}}\n{text}\n"))
+        .unwrap();
+    std::fs::write(
+        dir.join(format!("{base}.html.tera")),
+        format!("<p>{{{{ reply_marker }}}}</p><p>{text}</p>"),
+    )
+    .unwrap();
+}
+
+fn billing_wanted() -> Vec<WantedVariant> {
+    vec![WantedVariant {
+        at: "topics[0].auto_response".into(),
+        mail: Mail::NewTicketAutoResponse,
+        name: "billing".into(),
+    }]
+}
+
+#[test]
+fn a_variant_renders_its_own_files_with_its_mails_context() {
+    let dir = tempfile::tempdir().unwrap();
+    write_billing_variant(dir.path(), "Our billing team answers within a day about {{ ticket.subject }}.");
+    let templates = Templates::load(Some(dir.path()), &billing_wanted()).unwrap_or_else(|e| panic!("{e:#?}"));
+    let context = Templates::sample_context(Mail::NewTicketAutoResponse);
+    assert!(templates.has_variant(Mail::NewTicketAutoResponse, "billing"));
+    let r = templates.render_variant(Mail::NewTicketAutoResponse, Some("billing"), &context).unwrap();
+    assert!(r.subject.starts_with("Billing: [#"), "{}", r.subject);
+    assert!(r.text.contains("Our billing team answers within a day"), "{}", r.text);
+    let usual = templates.render(Mail::NewTicketAutoResponse, &context).unwrap();
+    assert!(!usual.text.contains("billing team"), "the mail itself is untouched:\n{}", usual.text);
+    // A variant that is gone (the configuration changed after the mail was queued): the usual one.
+    let gone = templates.render_variant(Mail::NewTicketAutoResponse, Some("vip"), &context).unwrap();
+    assert_eq!(gone, usual);
+}
+
+#[test]
+fn a_variant_is_checked_like_its_mail() {
+    let dir = tempfile::tempdir().unwrap();
+    write_billing_variant(dir.path(), "Dear {{ ticket.nickname }}");
+    std::fs::write(dir.path().join("new_ticket_auto_response.vip.txt.tera"), "{{ reply_marker }}\nHi")
+        .unwrap();
+    std::fs::write(dir.path().join("no_such_mail.billing.txt.tera"), "x").unwrap();
+    let errors = match Templates::load(Some(dir.path()), &billing_wanted()) {
+        Ok(_) => panic!("expected errors"),
+        Err(errors) => errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    };
+    let has = |needle: &str| errors.iter().any(|e| e.contains(needle));
+    assert!(has("`ticket.nickname`") && has("new_ticket_auto_response.billing.txt.tera"), "{errors:#?}");
+    assert!(
+        has(
+            "the variant new_ticket_auto_response.vip also needs new_ticket_auto_response.vip.subject.tera and new_ticket_auto_response.vip.html.tera"
+        ),
+        "{errors:#?}"
+    );
+    assert!(has("no_such_mail.billing.txt.tera: not a mailgate template"), "{errors:#?}");
+}
+
+#[test]
+fn a_variant_the_configuration_names_must_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let errors = match Templates::load(Some(dir.path()), &billing_wanted()) {
+        Ok(_) => panic!("expected an error"),
+        Err(errors) => errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    };
+    assert_eq!(
+        errors,
+        [
+            "topics[0].auto_response names the template new_ticket_auto_response.billing, which templates.dir does not \
+          have: add new_ticket_auto_response.billing.subject.tera, new_ticket_auto_response.billing.txt.tera and \
+          new_ticket_auto_response.billing.html.tera there"
+        ]
+    );
+    let none = Templates::load(None, &billing_wanted()).err().unwrap_or_default();
+    assert_eq!(none.len(), 1, "no templates.dir at all: {none:#?}");
+}
+
+#[test]
+fn a_variant_keeps_the_reply_marker_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    write_billing_variant(dir.path(), "fine");
+    std::fs::write(dir.path().join("new_ticket_auto_response.billing.txt.tera"), "No marker here").unwrap();
+    let errors = load_errors(dir.path());
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("new_ticket_auto_response.billing.txt.tera") && e.contains("reply marker")),
+        "{errors:#?}"
+    );
 }
