@@ -194,7 +194,11 @@ async fn a_rule_on_user_custom_data_sets_priority_status_and_collaborators(backe
         "auto-response skipped: {mails:?}"
     );
     assert!(!on_second.is_empty(), "the collaborator is told: {mails:?}");
-    assert!(report.trace.to_string().contains("no auto-response: the topic or a rule said so"), "{}", report.trace);
+    assert!(
+        report.trace.to_string().contains("no auto-response: the topic or a rule said so"),
+        "{}",
+        report.trace
+    );
 }
 
 const MAIL: &[u8] = b"From: Joe <joe@example.org>\r\nTo: support@example.com\r\nSubject: Hello\r\nX-Spam-Flag: yes\r\nMessage-ID: <x1@example.org>\r\n\r\nBuy now\r\n";

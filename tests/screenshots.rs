@@ -324,12 +324,35 @@ async fn a_working_day(h: &Harness) -> (Ticket, Ticket) {
     (busy, html)
 }
 
+/// Public topics, one with a ticket form: the portal's new-ticket page asks for the topic first.
+const TOPIC_FORM: &str = r#"
+[[forms]]
+key = "hardware"
+applies_to = "ticket"
+fields = [
+  { key = "product", label = "Product", type = "choice", choices = ["Router", "Switch"], required = true, editable_by = "user" },
+  { key = "ports", label = "Ports affected", type = "multi_choice", choices = ["WAN", "LAN", "Wi-Fi"], editable_by = "user" },
+  { key = "serial", label = "Serial number", type = "text", editable_by = "user" },
+  { key = "since", label = "Broken since", type = "date", editable_by = "user" },
+  { key = "onsite", label = "Someone is on site to help", type = "bool", editable_by = "user" },
+]
+
+[[topics]]
+key = "hardware"
+name = "Hardware fault"
+form = "hardware"
+
+[[topics]]
+key = "billing"
+name = "Billing questions"
+"#;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_at_desktop_and_phone_width() {
     let keys = tempfile::tempdir().unwrap();
     let key = keys.path().join("totp.key");
     std::fs::write(&key, "fedcba9876543210fedcba9876543210fedcba9876543210").unwrap();
-    let extra = format!("[auth]\ntotp_key_file = \"{}\"\n", key.display());
+    let extra = format!("[auth]\ntotp_key_file = \"{}\"\n{TOPIC_FORM}", key.display());
     let Some((h, base)) = site_with(&extra).await else { return };
     let (busy, html) = a_working_day(&h).await;
     let accounts = mailgate::accounts::Accounts::new(&h.config, h.app.clone());
@@ -363,6 +386,7 @@ async fn every_page_at_desktop_and_phone_width() {
     assert!(shows(&browser, "Check your mail").await);
     shots.take(&browser, "access-sent").await;
     shots.visit(&browser, "new-ticket-guest", &url("/tickets/new")).await;
+    shots.visit(&browser, "new-ticket-topic-form", &url("/tickets/new?topic=hardware")).await;
     shots.visit(&browser, "not-found", &url("/no/such/page")).await;
 
     // A customer's ticket by its link, its original formatting, an expired link, a stale form.

@@ -7,7 +7,9 @@ mod common;
 
 use common::smtp::{SmtpSink, available, free_port, header, mail_to, worker};
 use common::{Backend, Harness, Mail, added, created};
+use mailgate::auth::token::{Claims, Participant, Purpose};
 use mailgate::core::address::EmailAddress;
+use mailgate::core::ids::{TicketId, UserId};
 use mailgate::core::ticket::TicketNumber;
 use mailgate::ingest::Delivery;
 use mailgate::store::inbound::Source;
@@ -22,6 +24,7 @@ on_both_backends!(
     the_console_sets_the_topic_and_shows_due_and_overdue,
     the_portal_offers_public_topics_only,
     a_topic_or_a_rule_chooses_the_auto_response,
+    a_topics_form_is_filled_on_the_portal_read_by_rules_and_shown,
 );
 
 const TOPICS: &str = r#"
@@ -321,4 +324,88 @@ async fn a_topic_or_a_rule_chooses_the_auto_response(backend: Backend) {
     assert_eq!(to_cy.count(), 0, "a rule skipped it");
     let di = mail_to(&delivered, "di@example.org");
     assert!(!di.contains("Billing will answer") && !di.contains("senior engineer"), "the usual one:\n{di}");
+}
+
+const HARDWARE: &str = r#"
+[[forms]]
+key = "hardware"
+applies_to = "ticket"
+fields = [
+  { key = "product", label = "Product", type = "choice", choices = ["Router", "Switch"], required = true, editable_by = "user" },
+  { key = "ports", label = "Ports", type = "multi_choice", choices = ["wan", "lan"], editable_by = "user" },
+  { key = "cost", label = "Internal cost", type = "number", visible_to_user = false },
+]
+
+[[topics]]
+key = "hardware"
+name = "Hardware"
+form = "hardware"
+
+[[rules]]
+name = "switches are urgent"
+conditions = [{ field = "ticket.product", equals = "switch" }]
+priority = "urgent"
+"#;
+
+async fn a_topics_form_is_filled_on_the_portal_read_by_rules_and_shown(backend: Backend) {
+    let Some((h, mut agent)) = common::http::agent_console(backend, HARDWARE).await else { return };
+    let mut guest = common::http::Client::new(common::http::serve(&h).await);
+    let first = guest.get("/tickets/new").await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert!(first.body.contains("method=\"get\""), "the topic comes first:\n{}", first.body);
+    assert!(first.body.contains("name=\"topic\" value=\"hardware\""), "{}", first.body);
+    assert!(first.body.contains("Something else"), "{}", first.body);
+    let elsewhere = guest.get("/tickets/new?topic=").await.body;
+    assert!(elsewhere.contains("Topic: something else") && !elsewhere.contains("field."), "{elsewhere}");
+    let step = guest.get("/tickets/new?topic=hardware").await.body;
+    assert!(step.contains("Topic: <strong>Hardware</strong>"), "{step}");
+    assert!(step.contains("name=\"field.product\" required"), "{step}");
+    assert!(step.contains("type=\"checkbox\" name=\"field.ports\" value=\"lan\""), "{step}");
+    assert!(!step.contains("field.cost"), "agents' fields are not offered:\n{step}");
+
+    let base = "name=Gus&email=gus%40guest.example&subject=Dead+switch&message=No+lights&topic=hardware";
+    let missing = guest.submit("/tickets/new?topic=hardware", "/tickets/new", base).await;
+    assert_eq!(missing.status, 400, "{}", missing.body);
+    assert!(missing.body.contains("Product (product): is required"), "{}", missing.body);
+    assert!(
+        missing.body.contains("value=\"No lights\"") || missing.body.contains("No lights"),
+        "kept:\n{}",
+        missing.body
+    );
+    let forged =
+        format!("{base}&field.product=Switch&field.ports=wan&field.ports=LAN&field.cost=0&field.other=x");
+    let sent = guest.submit("/tickets/new?topic=hardware", "/tickets/new", &forged).await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let stored = h.strings("SELECT custom FROM tickets", "").await;
+    let stored: serde_json::Value = serde_json::from_str(&stored[0]).unwrap();
+    assert_eq!(
+        stored,
+        serde_json::json!({ "product": "Switch", "ports": ["wan", "lan"] }),
+        "typed, no agent field"
+    );
+    let (topic, _, priority, _, _) = routing_row(&h).await;
+    assert_eq!(
+        (topic.as_deref(), priority.as_str()),
+        (Some("hardware"), "urgent"),
+        "a rule read ticket.product"
+    );
+
+    let number = h.strings("SELECT number FROM tickets", "").await.remove(0);
+    let console = agent.get(&format!("/agent/t/{number}")).await.body;
+    assert!(console.contains("<dt>Product</dt><dd>Switch</dd>"), "{console}");
+    assert!(console.contains("<dt>Ports</dt><dd>wan, lan</dd>"), "{console}");
+
+    // The customer's page shows the fields visible to users.
+    let (ticket, user) = h
+        .read(|tx| tx.query_one("SELECT id, user_id FROM tickets", &[], |r| Ok((r.i64(0)?, r.i64(1)?))))
+        .await;
+    let claims = Claims {
+        purpose: Purpose::View,
+        ticket: TicketId(ticket),
+        participant: Participant::User(UserId(user)),
+        expires_at_ms: common::T0 + 86_400_000,
+        epoch: 0,
+    };
+    let page = guest.get(&format!("/t/{}", h.app.settings().keyring.link(&claims))).await;
+    assert!(page.body.contains("<dt>Product</dt><dd>Switch</dd>"), "{}", page.body);
 }

@@ -155,6 +155,7 @@ fn topics(config: &Config) -> crate::core::routing::Topics {
         sla: topic.sla.clone().or_else(|| config.default_sla.clone()),
         public: topic.public,
         auto_response: topic.auto_response.clone(),
+        form: topic.form.as_ref().and_then(|key| config.forms.iter().find(|form| form.key == *key)).cloned(),
     });
     let by_address = config
         .topics

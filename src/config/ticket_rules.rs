@@ -56,7 +56,7 @@ pub(super) struct RawRule {
 #[serde(default, expecting = "a condition table, e.g. { field = \"subject\", contains = \"invoice\" }")]
 pub(super) struct RawCondition {
     /// `sender`, `sender_domain`, `recipient`, `subject`, `body`, `class`, `org`, `topic`,
-    /// `header.NAME`, `user.KEY`, `org.KEY`. Required.
+    /// `header.NAME`, `user.KEY`, `org.KEY`, `ticket.KEY`. Required.
     pub field: Option<String>,
     pub equals: Option<String>,
     pub contains: Option<String>,
@@ -123,7 +123,7 @@ fn validate_condition(
                 &path.key("field"),
                 format!(
                     "{text:?} is not a field; use sender, sender_domain, recipient, subject, body, class, \
-                     org, topic, header.NAME, user.KEY or org.KEY"
+                     org, topic, header.NAME, user.KEY, org.KEY or ticket.KEY"
                 ),
             );
             None

@@ -38,7 +38,7 @@ pub enum EditableBy {
     User,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Field {
     pub key: String,
     pub label: String,
@@ -51,7 +51,7 @@ pub struct Field {
     pub visible_to_user: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Form {
     pub key: String,
     pub applies_to: Subject,
@@ -147,14 +147,31 @@ impl Field {
     }
 }
 
+impl Field {
+    /// Whether `who` may set this field: agents set every field, users those marked `user`.
+    pub fn settable_by(&self, who: EditableBy) -> bool {
+        who == EditableBy::Agent || self.editable_by == EditableBy::User
+    }
+}
+
 impl Form {
     /// Every value of `values` checked against its field, required fields present, no unknown
     /// keys: the values as stored, or every problem (each naming its field).
     pub fn check(&self, values: &Map<String, Value>) -> Result<Map<String, Value>, Vec<String>> {
+        self.check_by(values, EditableBy::Agent)
+    }
+
+    /// [`Form::check`] for what `who` may set: a field they may not set is refused like an unknown
+    /// one, and only the required fields they may set are required.
+    pub fn check_by(
+        &self,
+        values: &Map<String, Value>,
+        who: EditableBy,
+    ) -> Result<Map<String, Value>, Vec<String>> {
         let mut stored = Map::new();
         let mut problems = Vec::new();
         for (key, value) in values {
-            match self.fields.iter().find(|field| field.key == *key) {
+            match self.fields.iter().find(|field| field.key == *key && field.settable_by(who)) {
                 None => problems.push(format!("{key}: no such field in form {}", self.key)),
                 Some(_) if value.is_null() => {}
                 Some(field) => match field.check(value) {
@@ -165,7 +182,7 @@ impl Form {
                 },
             }
         }
-        for field in self.fields.iter().filter(|field| field.required) {
+        for field in self.fields.iter().filter(|field| field.required && field.settable_by(who)) {
             let empty =
                 stored.get(&field.key).is_none_or(|v| v.as_str() == Some("") || v == &Value::Array(vec![]));
             if empty {
@@ -174,6 +191,67 @@ impl Form {
         }
         if problems.is_empty() { Ok(stored) } else { Err(problems) }
     }
+
+    /// The values of a posted HTML form (`pairs` of field key and text, a key repeated for each
+    /// chosen item of a multi-choice) for the fields `who` may set, typed for [`Form::check_by`]:
+    /// an empty text is no value, a ticked checkbox is `true` (unticked sends nothing), a number
+    /// that does not parse stays text (and `check_by` says so). Other keys are ignored.
+    pub fn read_posted(&self, pairs: &[(String, String)], who: EditableBy) -> Map<String, Value> {
+        let mut values = Map::new();
+        for field in self.fields.iter().filter(|field| field.settable_by(who)) {
+            let mut given = pairs.iter().filter(|(key, _)| *key == field.key).map(|(_, text)| text.trim());
+            let value = match field.kind {
+                FieldType::MultiChoice => {
+                    let chosen: Vec<Value> = given.filter(|t| !t.is_empty()).map(Value::from).collect();
+                    (!chosen.is_empty()).then_some(Value::Array(chosen))
+                }
+                FieldType::Bool => given.next().map(|_| Value::Bool(true)),
+                FieldType::Number => given.find(|t| !t.is_empty()).map(|text| {
+                    let number = text.parse::<i64>().map(Value::from).ok();
+                    let number = number.or_else(|| {
+                        text.parse::<f64>()
+                            .ok()
+                            .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
+                    });
+                    number.unwrap_or_else(|| Value::from(text))
+                }),
+                _ => given.find(|t| !t.is_empty()).map(Value::from),
+            };
+            if let Some(value) = value {
+                values.insert(field.key.clone(), value);
+            }
+        }
+        values
+    }
+}
+
+/// The rows a page shows of stored `values` (a JSON object): each field of `form` that has a
+/// value, in the form's order, by its label; for a user (`to_user`) only the fields visible to
+/// users, for agents also values no field declares (any more), by key.
+pub fn rows(form: Option<&Form>, values: &Value, to_user: bool) -> Vec<(String, String)> {
+    let Some(values) = values.as_object() else { return Vec::new() };
+    let fields = form.map_or(&[][..], |form| form.fields.as_slice());
+    let declared = fields
+        .iter()
+        .filter(|field| !to_user || field.visible_to_user)
+        .filter_map(|field| Some((field.label.clone(), shown(values.get(&field.key)?)?)));
+    let undeclared = values
+        .iter()
+        .filter(|(key, _)| !to_user && fields.iter().all(|field| field.key != **key))
+        .filter_map(|(key, value)| Some((key.clone(), shown(value)?)));
+    declared.chain(undeclared).collect()
+}
+
+/// A stored value as a reader sees it; `None` for nothing to show.
+fn shown(value: &Value) -> Option<String> {
+    let text = match value {
+        Value::Null => return None,
+        Value::String(text) => text.clone(),
+        Value::Bool(flag) => (if *flag { "Yes" } else { "No" }).to_string(),
+        Value::Array(items) => items.iter().filter_map(shown).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    };
+    (!text.is_empty()).then_some(text)
 }
 
 fn kind_name(kind: FieldType) -> &'static str {
@@ -242,6 +320,82 @@ mod tests {
         for (field, value, expected) in cases {
             assert_eq!(field.check(&value), expected.map_err(String::from), "{field:?} {value}");
         }
+    }
+
+    #[test]
+    fn a_posted_form_is_read_typed_for_who_may_set_it() {
+        let mut product = field("product", FieldType::Choice, &["Router", "Switch"]);
+        product.editable_by = EditableBy::User;
+        product.required = true;
+        let mut ports = field("ports", FieldType::MultiChoice, &["wan", "lan"]);
+        ports.editable_by = EditableBy::User;
+        let mut seats = field("seats", FieldType::Number, &[]);
+        seats.editable_by = EditableBy::User;
+        let mut urgent = field("urgent", FieldType::Bool, &[]);
+        urgent.editable_by = EditableBy::User;
+        let mut internal = field("internal", FieldType::Text, &[]);
+        internal.required = true;
+        let form = Form {
+            key: "hw".into(),
+            applies_to: Subject::Ticket,
+            fields: vec![product, ports, seats, urgent, internal],
+        };
+        let posted = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let read = form.read_posted(
+            &posted(&[
+                ("product", " router "),
+                ("ports", "wan"),
+                ("ports", "LAN"),
+                ("seats", "12"),
+                ("urgent", "on"),
+                ("internal", "x"),
+            ]),
+            EditableBy::User,
+        );
+        assert_eq!(
+            Value::Object(read.clone()),
+            json!({ "product": "router", "ports": ["wan", "LAN"], "seats": 12, "urgent": true })
+        );
+        let stored = form.check_by(&read, EditableBy::User).unwrap();
+        assert_eq!(
+            Value::Object(stored),
+            json!({ "product": "Router", "ports": ["wan", "lan"], "seats": 12, "urgent": true })
+        );
+        // The agent-only required field does not hold a customer back; an empty choice does.
+        let read = form.read_posted(&posted(&[("product", ""), ("seats", "twelve")]), EditableBy::User);
+        let problems = form.check_by(&read, EditableBy::User).unwrap_err();
+        assert_eq!(problems, ["SEATS (seats): must be a number", "PRODUCT (product): is required"]);
+        let forged = json!({ "internal": "set by a customer" });
+        let problems = form.check_by(forged.as_object().unwrap(), EditableBy::User).unwrap_err();
+        assert!(problems[0].starts_with("internal: no such field"), "{problems:?}");
+    }
+
+    #[test]
+    fn stored_values_become_labelled_rows_for_their_reader() {
+        let mut hidden = field("cost", FieldType::Number, &[]);
+        hidden.visible_to_user = false;
+        let form = Form {
+            key: "hw".into(),
+            applies_to: Subject::Ticket,
+            fields: vec![
+                field("ports", FieldType::MultiChoice, &["wan", "lan"]),
+                field("urgent", FieldType::Bool, &[]),
+                hidden,
+            ],
+        };
+        let values =
+            json!({ "legacy": "kept", "cost": 12, "urgent": false, "ports": ["wan", "lan"], "empty": "" });
+        let agent = rows(Some(&form), &values, false);
+        let expected = [("PORTS", "wan, lan"), ("URGENT", "No"), ("COST", "12"), ("legacy", "kept")];
+        assert_eq!(agent, expected.map(|(k, v)| (k.to_string(), v.to_string())));
+        let user = rows(Some(&form), &values, true);
+        assert_eq!(
+            user,
+            [("PORTS", "wan, lan"), ("URGENT", "No")].map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert!(rows(None, &json!("not an object"), false).is_empty());
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct Topic {
     pub public: bool,
     /// The auto-response the topic's new tickets get.
     pub auto_response: AutoResponse,
+    /// The ticket form its tickets fill (`[[forms]]`, `applies_to = "ticket"`).
+    pub form: Option<super::forms::Form>,
 }
 
 /// The topics and what routes to them.
@@ -107,6 +109,7 @@ mod tests {
             sla: None,
             public: true,
             auto_response: AutoResponse::Usual,
+            form: None,
         };
         Topics {
             topics: vec![topic("billing"), topic("sales")],

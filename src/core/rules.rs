@@ -51,6 +51,8 @@ pub enum Field {
     UserCustom(String),
     /// A key of the organization's custom data.
     OrgCustom(String),
+    /// A key of the ticket's own fields (its topic's form, filled on the portal).
+    TicketCustom(String),
     /// The topic, as routing or an earlier rule set it.
     Topic,
 }
@@ -141,6 +143,7 @@ pub struct Facts<'a> {
     pub org: Option<&'a str>,
     pub user_custom: Option<&'a serde_json::Value>,
     pub org_custom: Option<&'a serde_json::Value>,
+    pub ticket_custom: Option<&'a serde_json::Value>,
     pub topic: Option<String>,
     /// The subject and body lower-cased, made on first use.
     pub lowered: Lowered,
@@ -295,6 +298,9 @@ fn field_values<'f>(field: &Field, facts: &'f Facts<'_>) -> Vec<Cow<'f, str>> {
         Field::Org => facts.org.map(one).unwrap_or_default(),
         Field::UserCustom(key) => custom_values(facts.user_custom, key).into_iter().map(Cow::Owned).collect(),
         Field::OrgCustom(key) => custom_values(facts.org_custom, key).into_iter().map(Cow::Owned).collect(),
+        Field::TicketCustom(key) => {
+            custom_values(facts.ticket_custom, key).into_iter().map(Cow::Owned).collect()
+        }
         Field::Topic => facts.topic.as_deref().map(one).unwrap_or_default(),
     }
 }
@@ -353,6 +359,7 @@ impl fmt::Display for Field {
             Field::Org => f.write_str("org"),
             Field::UserCustom(key) => write!(f, "user.{key}"),
             Field::OrgCustom(key) => write!(f, "org.{key}"),
+            Field::TicketCustom(key) => write!(f, "ticket.{key}"),
             Field::Topic => f.write_str("topic"),
         }
     }
@@ -394,6 +401,7 @@ impl Field {
                     "header" => Field::Header(key.to_ascii_lowercase()),
                     "user" => Field::UserCustom(key.to_string()),
                     "org" => Field::OrgCustom(key.to_string()),
+                    "ticket" => Field::TicketCustom(key.to_string()),
                     _ => return None,
                 }
             }
@@ -515,5 +523,9 @@ mod tests {
         assert!(condition_holds(&cond("user.seats", Test::Equals("12".into())), &facts));
         assert!(condition_holds(&cond("user.vip", Test::Equals("true".into())), &facts));
         assert!(!condition_holds(&cond("user.missing", Test::contains("")), &facts), "absent never holds");
+        let fields = serde_json::json!({ "product": ["Router", "Switch"] });
+        let facts = Facts { ticket_custom: Some(&fields), ..Facts::default() };
+        assert_eq!(Field::parse("ticket.product"), Some(Field::TicketCustom("product".into())));
+        assert!(condition_holds(&cond("ticket.product", Test::Equals("switch".into())), &facts));
     }
 }

@@ -76,6 +76,9 @@ pub struct Delivery {
     pub authenticated: Option<&'static str>,
     /// The public topic the writer chose on the portal; it outranks routing by address.
     pub topic: Option<String>,
+    /// The values of that topic's ticket form, checked (`core::forms::Form::check_by`): stored as
+    /// the ticket's fields and read by rules (`ticket.KEY`).
+    pub ticket_fields: Option<serde_json::Value>,
 }
 
 impl Delivery {
@@ -87,6 +90,7 @@ impl Delivery {
             imap_uid: None,
             authenticated: None,
             topic: None,
+            ticket_fields: None,
         }
     }
 }

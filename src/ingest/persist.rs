@@ -93,6 +93,8 @@ impl Pipeline {
             Some(Assignee::Team(team)) => assignee = (None, Some(team)),
             None => {}
         }
+        let fields =
+            msg.delivery.ticket_fields.as_ref().map_or_else(|| "{}".to_string(), ToString::to_string);
         let ticket = ticket_store::insert_ticket(
             tx,
             &NewTicket {
@@ -109,6 +111,7 @@ impl Pipeline {
                 topic: placement.topic.as_deref(),
                 reply_from: placement.reply_from.as_ref().map(EmailAddress::as_str),
                 priority: placement.priority.as_str(),
+                custom: &fields,
                 now_ms: now,
             },
         )?;

@@ -126,6 +126,7 @@ impl Pipeline {
             org: org_key,
             user_custom: user_custom.as_ref(),
             org_custom: org_key.and_then(|key| book.org_custom.get(key)),
+            ticket_custom: msg.delivery.ticket_fields.as_ref(),
             topic: placement.topic.clone(),
             lowered: rules::Lowered::default(),
         };

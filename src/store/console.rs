@@ -261,12 +261,15 @@ pub struct TicketHeader {
     pub assignee_key: Option<String>,
     /// The `[[topics]]` key.
     pub topic: Option<String>,
+    /// The ticket's own fields as stored (a JSON object).
+    #[serde(skip)]
+    pub custom: String,
 }
 
 pub fn ticket_header(tx: &mut Tx<'_>, number: &TicketNumber) -> Result<Option<TicketHeader>> {
     let sql = format!(
         "SELECT {LINE_COLUMNS}, t.id, CASE WHEN a.key IS NOT NULL THEN 'agent' WHEN tm.key IS NOT NULL THEN 'team' END,
-                COALESCE(a.key, tm.key), t.topic
+                COALESCE(a.key, tm.key), t.topic, t.custom
            FROM tickets t {LINE_JOINS} WHERE t.number = $1"
     );
     tx.query_opt(&sql, params![number], |r| {
@@ -276,6 +279,7 @@ pub fn ticket_header(tx: &mut Tx<'_>, number: &TicketNumber) -> Result<Option<Ti
             assignee_kind: r.opt_string(15)?,
             assignee_key: r.opt_string(16)?,
             topic: r.opt_string(17)?,
+            custom: r.string(18)?,
         })
     })
 }

@@ -61,6 +61,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0010_sla_pause.sql"),
         postgres: include_str!("../../migrations/postgres/0010_sla_pause.sql"),
     },
+    Migration {
+        version: "0013_ticket_fields",
+        sqlite: include_str!("../../migrations/sqlite/0013_ticket_fields.sql"),
+        postgres: include_str!("../../migrations/postgres/0013_ticket_fields.sql"),
+    },
 ];
 
 /// The newest migration this version ships, and how many there are.

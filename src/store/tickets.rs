@@ -27,6 +27,8 @@ pub struct NewTicket<'a> {
     /// Our address the customer wrote to: the From of mail to them.
     pub reply_from: Option<&'a str>,
     pub priority: &'a str,
+    /// The ticket's own fields (its topic's form), a JSON object.
+    pub custom: &'a str,
     pub now_ms: i64,
 }
 
@@ -38,8 +40,8 @@ pub fn insert_ticket(tx: &mut Tx<'_>, t: &NewTicket<'_>) -> Result<TicketId> {
     tx.query_one(
         "INSERT INTO tickets (number, subject, status, user_id, org_id, assignee_agent_id, assignee_team_id,
                               alert_agent_id, alert_team_id, mailbox, linked_ticket_id, created_at, updated_at,
-                              topic, reply_from, priority)
-         VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14) RETURNING id",
+                              topic, reply_from, priority, custom)
+         VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15) RETURNING id",
         params![
             t.number,
             t.subject,
@@ -54,7 +56,8 @@ pub fn insert_ticket(tx: &mut Tx<'_>, t: &NewTicket<'_>) -> Result<TicketId> {
             t.now_ms,
             t.topic,
             t.reply_from,
-            t.priority
+            t.priority,
+            t.custom
         ],
         |r| Ok(TicketId(r.i64(0)?)),
     )

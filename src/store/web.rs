@@ -14,6 +14,12 @@ pub struct PageTicket {
     pub subject: String,
     pub status: Status,
     pub created_at: i64,
+    /// The `[[topics]]` key.
+    #[serde(skip)]
+    pub topic: Option<String>,
+    /// The ticket's own fields as stored (a JSON object).
+    #[serde(skip)]
+    pub custom: String,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -64,7 +70,7 @@ pub fn reader(tx: &mut Tx<'_>, ticket: TicketId, participant: Participant) -> Re
 
 pub fn ticket(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Option<PageTicket>> {
     tx.query_opt(
-        "SELECT number, subject, status, created_at FROM tickets WHERE id = $1",
+        "SELECT number, subject, status, created_at, topic, custom FROM tickets WHERE id = $1",
         params![ticket.0],
         |r| {
             Ok(PageTicket {
@@ -72,6 +78,8 @@ pub fn ticket(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Option<PageTicket>> {
                 subject: r.string(1)?,
                 status: r.word(2)?,
                 created_at: r.i64(3)?,
+                topic: r.opt_string(4)?,
+                custom: r.string(5)?,
             })
         },
     )

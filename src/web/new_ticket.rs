@@ -1,11 +1,15 @@
 //! `/tickets/new`: opening a ticket on the portal, as the registration mode allows (a signed-in
 //! user writes as themselves; a guest gives their address when accounts are not required). The
 //! ticket is written as the visitor's mail and goes through the email ingest path.
+//!
+//! When a public topic has a ticket form (`[[forms]]` fields customers may fill), the page comes in
+//! two steps without JavaScript: the topic first (`GET /tickets/new?topic=KEY`, an empty key for
+//! "something else"), then the message with that topic's fields (posted as `field.KEY`).
 
 use std::net::SocketAddr;
 
 use axum::Form;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
@@ -16,27 +20,85 @@ use super::session::{self, USER_COOKIE, anon_csrf, anon_csrf_ok, forbidden, sess
 use crate::accounts::Session;
 use crate::core::address::EmailAddress;
 use crate::core::email::clean_display_name;
+use crate::core::forms::{EditableBy, Form as FieldForm};
+use crate::core::routing::Topic;
 use crate::ingest::Outcome;
 use crate::store::accounts as account_store;
 use crate::store::sessions::{Holder, Stage};
 use crate::store::users::UserStatus;
 use crate::web::WebError;
 
-#[derive(Default, serde::Deserialize)]
+/// What the form posts: the known inputs, and the topic form's values (`field.KEY`, a key repeated
+/// for each choice of a multi-choice).
+#[derive(Default)]
 pub struct TicketForm {
-    #[serde(default)]
     email: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     subject: String,
-    #[serde(default)]
     message: String,
     /// A public topic's key; empty: none chosen.
-    #[serde(default)]
     topic: String,
-    #[serde(default)]
     csrf: String,
+    fields: Vec<(String, String)>,
+}
+
+/// The prefix of a topic form's inputs.
+const FIELD_PREFIX: &str = "field.";
+
+impl TicketForm {
+    fn from_pairs(pairs: Vec<(String, String)>) -> TicketForm {
+        let mut form = TicketForm::default();
+        for (key, value) in pairs {
+            let slot = match key.as_str() {
+                "email" => &mut form.email,
+                "name" => &mut form.name,
+                "subject" => &mut form.subject,
+                "message" => &mut form.message,
+                "topic" => &mut form.topic,
+                "csrf" => &mut form.csrf,
+                _ => {
+                    if let Some(field) = key.strip_prefix(FIELD_PREFIX) {
+                        form.fields.push((field.to_string(), value));
+                    }
+                    continue;
+                }
+            };
+            *slot = value;
+        }
+        form
+    }
+}
+
+#[derive(Default, serde::Deserialize)]
+pub struct TopicQuery {
+    /// The topic chosen at the first step; empty: "something else".
+    topic: Option<String>,
+}
+
+/// The fields of `topic`'s ticket form that customers fill.
+fn customer_fields(topic: &Topic) -> Option<&FieldForm> {
+    topic.form.as_ref().filter(|form| form.fields.iter().any(|field| field.settable_by(EditableBy::User)))
+}
+
+/// The inputs of `form`'s customer fields, filled from `posted`.
+fn form_inputs(form: &FieldForm, posted: &[(String, String)]) -> Vec<Value> {
+    form.fields
+        .iter()
+        .filter(|field| field.settable_by(EditableBy::User))
+        .map(|field| {
+            let values: Vec<&str> =
+                posted.iter().filter(|(key, _)| *key == field.key).map(|(_, value)| value.as_str()).collect();
+            let choices: Vec<Value> = field
+                .choices
+                .iter()
+                .map(|choice| json!({ "value": choice, "chosen": values.iter().any(|v| v.eq_ignore_ascii_case(choice)) }))
+                .collect();
+            json!({
+                "key": field.key, "label": field.label, "type": field.kind, "required": field.required,
+                "choices": choices, "value": values.first().copied().unwrap_or_default(), "checked": !values.is_empty(),
+            })
+        })
+        .collect()
 }
 
 /// The longest subject kept (the rest of a pasted text belongs in the message).
@@ -80,6 +142,7 @@ fn form_page(
     status: StatusCode,
     form: &TicketForm,
     error: &str,
+    step: Step,
 ) -> Response {
     let (csrf, cookie) = match writer {
         Some((_, _, session)) => (session.csrf.clone(), None),
@@ -95,14 +158,32 @@ fn form_page(
         .public()
         .map(|topic| json!({ "key": topic.key, "name": topic.name, "chosen": topic.key == form.topic }))
         .collect();
+    let two_steps = settings.topics.public().any(|topic| customer_fields(topic).is_some());
+    let chosen = settings.topics.public().find(|topic| topic.key == form.topic).filter(|_| two_steps);
+    let inputs = chosen.and_then(customer_fields).map(|f| form_inputs(f, &form.fields)).unwrap_or_default();
     let context = json!({
         "me": me, "csrf": csrf, "error": error, "topics": topics,
+        "topic_step": step == Step::Topic, "two_steps": two_steps,
+        "chosen_topic": chosen.filter(|_| step == Step::Message).map(|t| json!({ "key": t.key, "name": t.name })),
+        "form_fields": inputs,
         "form": { "email": form.email, "name": form.name, "subject": form.subject, "message": form.message },
     });
     with_cookie(state.pages.render(status, "new_ticket.html", context), cookie)
 }
 
-pub async fn form(State(state): State<WebState>, headers: HeaderMap) -> Response {
+/// Which step the page shows: the topic (only when a public topic has a form), or the message
+/// (with the chosen topic, if any, and its fields).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Topic,
+    Message,
+}
+
+pub async fn form(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Query(query): Query<TopicQuery>,
+) -> Response {
     let writer = match writer(&state, &headers).await {
         Ok(writer) => writer,
         Err(response) => return response,
@@ -110,15 +191,25 @@ pub async fn form(State(state): State<WebState>, headers: HeaderMap) -> Response
     if let Some(response) = refusal(&state, &writer) {
         return response;
     }
-    form_page(&state, &headers, &writer, StatusCode::OK, &TicketForm::default(), "")
+    let settings = state.app.settings();
+    let two_steps = settings.topics.public().any(|topic| customer_fields(topic).is_some());
+    let topic = query.topic.map(|key| key.trim().to_string());
+    let step = match &topic {
+        None if two_steps => Step::Topic,
+        Some(key) if !key.is_empty() && settings.topics.public().all(|t| t.key != *key) => Step::Topic,
+        _ => Step::Message,
+    };
+    let form = TicketForm { topic: topic.unwrap_or_default(), ..TicketForm::default() };
+    form_page(&state, &headers, &writer, StatusCode::OK, &form, "", step)
 }
 
 pub async fn submit(
     State(state): State<WebState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(form): Form<TicketForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
+    let form = TicketForm::from_pairs(pairs);
     let writer = match writer(&state, &headers).await {
         Ok(writer) => writer,
         Err(response) => return response,
@@ -138,7 +229,9 @@ pub async fn submit(
         Some((email, name, _)) => (email.clone(), clean_display_name(name)),
         None => (form.email.trim().to_string(), clean_display_name(&form.name)),
     };
-    let invalid = |error: &str| form_page(&state, &headers, &writer, StatusCode::BAD_REQUEST, &form, error);
+    let invalid = |error: &str| {
+        form_page(&state, &headers, &writer, StatusCode::BAD_REQUEST, &form, error, Step::Message)
+    };
     let Some(address) = EmailAddress::parse(&email) else {
         return invalid("Please give your email address.");
     };
@@ -154,12 +247,23 @@ pub async fn submit(
         return invalid("That email address cannot be used; please check it.");
     };
     let topic = form.topic.trim();
-    if !topic.is_empty() && state.app.settings().topics.public().all(|t| t.key != topic) {
+    let settings = state.app.settings();
+    let chosen = settings.topics.public().find(|t| t.key == topic);
+    if !topic.is_empty() && chosen.is_none() {
         return invalid("Please choose one of the topics offered.");
     }
+    let fields = match chosen.and_then(customer_fields) {
+        None => None,
+        Some(fields) => {
+            match fields.check_by(&fields.read_posted(&form.fields, EditableBy::User), EditableBy::User) {
+                Ok(values) => Some(values),
+                Err(problems) => return invalid(&format!("Please check: {}.", problems.join("; "))),
+            }
+        }
+    };
     let from = lettre::message::Mailbox::new(name, lettre_address).to_string();
     let topic = (!topic.is_empty()).then_some(topic);
-    match state.workflows.open_from_web(&from, &subject, &form.message, writer.is_some(), topic).await {
+    match state.workflows.open_from_web(&from, &subject, &form.message, writer.is_some(), topic, fields).await {
         Ok(report) => match report.outcome {
             Outcome::Created { number, .. } | Outcome::Added { number, .. } if writer.is_some() => {
                 Redirect::to(&format!("/tickets?opened={number}")).into_response()

@@ -205,6 +205,7 @@ fn sample_context() -> Value {
         "thread": [{ "id": 1, "has_html": true, "kind": "message", "author": "Ann", "text": "Hi", "created_at": 0,
                      "created": "1970-01-01 00:00:00", "files": [{ "id": 1, "name": "a.txt" }] }],
         "token": "tok", "form_tag": "tag", "can_reply": true, "can_resolve": true,
+        "fields": [{ "key": "Product", "value": "Router" }],
         "sent": false, "why": "because", "entry": 1, "html": "<p>ok</p>", "remote_images": false,
         "console": console_sample(),
     });
@@ -223,6 +224,9 @@ fn account_sample() -> Value {
                       "link": "/t/tok", "updated": "2026-01-01 10:00 UTC" }],
         "form": { "email": "ann@acme.com", "name": "Ann", "subject": "Printer", "message": "Hi" },
         "topics": [{ "key": "billing", "name": "Billing", "chosen": true }],
+        "topic_step": true, "two_steps": true, "chosen_topic": { "key": "billing", "name": "Billing" },
+        "form_fields": [{ "key": "product", "label": "Product", "type": "choice", "required": true,
+                          "choices": [{ "value": "Router", "chosen": true }], "value": "Router", "checked": true }],
         "state": { "available": true, "enabled": false, "recovery_left": 10 }, "forced": true,
         "enrollment": { "secret": "ABC", "qr": "iVBOR", "url": "otpauth://totp/x" },
         "recovery_codes": ["aaaa-bbbb"],
@@ -262,6 +266,7 @@ fn console_sample() -> Value {
                   "created": "1970-01-01 00:00:00", "has_password": true, "last_login_at": 0,
                   "last_login": "1970-01-01 00:00:00", "org_key": "acme", "org_name": "ACME" },
         "custom": [{ "key": "tier", "value": "gold" }],
+        "fields": [{ "key": "Product", "value": "Router" }],
         "tickets": [{ "number": "123456", "subject": "Printer on fire", "status": "open", "priority": "high",
                       "role": "owner", "updated_at": 0, "updated": "1970-01-01 00:00:00", "requester_id": 1,
                       "requester_name": "Ann", "requester_email": "ann@acme.com", "assignee": "Alice" }],
@@ -270,6 +275,22 @@ fn console_sample() -> Value {
         "manager": { "kind": "agent", "key": "alice", "name": "Alice", "mode": "assign" },
         "members": [person], "member_count": 1,
     })
+}
+
+/// A ticket's own fields as `{ key, value }` rows (labels from its topic's form), for an agent or,
+/// with `to_user`, for a customer (only the fields visible to users).
+pub(crate) fn field_rows(
+    topics: &crate::core::routing::Topics,
+    topic: Option<&str>,
+    custom: &str,
+    to_user: bool,
+) -> Vec<Value> {
+    let values = serde_json::from_str::<Value>(custom).unwrap_or(Value::Null);
+    let form = topic.and_then(|key| topics.get(key)).and_then(|topic| topic.form.as_ref());
+    crate::core::forms::rows(form, &values, to_user)
+        .into_iter()
+        .map(|(key, value)| json!({ "key": key, "value": value }))
+        .collect()
 }
 
 /// `value` with a formatted UTC time `x` beside every unix-millisecond field `x_at` (null stays null),

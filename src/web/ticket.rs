@@ -116,6 +116,8 @@ pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> R
         StatusCode::OK,
         "ticket.html",
         json!({
+            "fields": crate::web::pages::field_rows(
+                &state.app.settings().topics, page.topic.as_deref(), &page.custom, customer.is_some()),
             "ticket": page,
             "people": people,
             "thread": crate::web::pages::with_times(&thread),

@@ -209,7 +209,8 @@ impl Workflows {
     /// their mail to our first support address and ingested like one (source `web`), so threading,
     /// organizations, collaborators and the auto-response are those of email.
     /// `signed_in`: the writer is a registered user signed in to the portal (their address is
-    /// proven), not a guest who typed an address. `topic`: the public topic they chose.
+    /// proven), not a guest who typed an address. `topic`: the public topic they chose, and
+    /// `fields` the values of its ticket form, checked by the caller (`Form::check_by`).
     pub async fn open_from_web(
         &self,
         from: &str,
@@ -217,6 +218,7 @@ impl Workflows {
         text: &str,
         signed_in: bool,
         topic: Option<&str>,
+        fields: Option<serde_json::Map<String, serde_json::Value>>,
     ) -> Result<Report, ConsoleError> {
         let to = self
             .app()
@@ -229,6 +231,7 @@ impl Workflows {
         let delivery = Delivery {
             authenticated: signed_in.then_some("written on the portal by a signed-in user"),
             topic: topic.map(str::to_string),
+            ticket_fields: fields.filter(|fields| !fields.is_empty()).map(serde_json::Value::Object),
             ..Delivery::new(Source::Web)
         };
         self.ingest_composed(

@@ -53,6 +53,8 @@ pub async fn show(
         "console/ticket.html",
         "queues",
         json!({
+            "fields": crate::web::pages::field_rows(
+                &state.app.settings().topics, ticket.topic.as_deref(), &ticket.custom, false),
             "ticket": with_times(&ticket),
             "people": people,
             "entries": with_times(&thread),
