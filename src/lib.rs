@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod canned;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -352,7 +352,16 @@ async fn every_page_at_desktop_and_phone_width() {
     let keys = tempfile::tempdir().unwrap();
     let key = keys.path().join("totp.key");
     std::fs::write(&key, "fedcba9876543210fedcba9876543210fedcba9876543210").unwrap();
-    let extra = format!("[auth]\ntotp_key_file = \"{}\"\n{TOPIC_FORM}", key.display());
+    let templates = keys.path().join("templates");
+    std::fs::create_dir_all(templates.join("canned")).unwrap();
+    let restart = "Hello {{ customer.first_name }},\n\nplease restart the printer and tell us what it says.\n\n{{ agent.name }}\n";
+    std::fs::write(templates.join("canned/restart.tera"), restart).unwrap();
+    let extra = format!(
+        "[auth]\ntotp_key_file = \"{}\"\n[templates]\ndir = \"{}\"\n{TOPIC_FORM}\n\
+         [[canned]]\nkey = \"restart\"\ntitle = \"Restart the printer\"\n",
+        key.display(),
+        templates.display()
+    );
     let Some((h, base)) = site_with(&extra).await else { return };
     let (busy, html) = a_working_day(&h).await;
     let accounts = mailgate::accounts::Accounts::new(&h.config, h.app.clone());
@@ -461,6 +470,7 @@ async fn every_page_at_desktop_and_phone_width() {
     assert!(shows(&browser, "class=\"empty\"").await, "{}", browser.page_source().await);
     shots.take(&browser, "console-queue-empty").await;
     shots.visit(&browser, "console-ticket", &url(&format!("/agent/t/{}?done=reply", busy.1))).await;
+    shots.visit(&browser, "console-ticket-canned", &url(&format!("/agent/t/{}?canned=restart", busy.1))).await;
     shots.visit(&browser, "console-users", &url("/agent/users")).await;
     let carol = id_of(&h, "SELECT CAST(id AS TEXT) FROM users WHERE email = $1", "carol@globex.com").await;
     browser.goto(&url(&format!("/agent/users/{carol}"))).await;

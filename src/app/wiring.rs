@@ -141,6 +141,8 @@ pub fn settings(config: &Config, keyring: Arc<Keyring>) -> Settings {
         )),
         sla_plans: Arc::new(config.sla.clone()),
         default_sla: config.default_sla.clone(),
+        canned: Arc::new(config.canned.clone()),
+        instance_name: config.instance.name.clone(),
     }
 }
 

@@ -7,6 +7,7 @@
 //! `validate_*`, then one field in `RawConfig`, one in `Config` and one call in `validate`.
 
 mod auth;
+mod canned;
 mod database;
 mod error;
 mod forms;
@@ -92,6 +93,8 @@ pub struct Config {
     pub rules: Vec<crate::core::rules::Rule>,
     /// `[[forms]]`: typed custom fields.
     pub forms: Vec<crate::core::forms::Form>,
+    /// `[[canned]]` responses, their texts read from `templates.dir/canned/`.
+    pub canned: Vec<crate::canned::Canned>,
     /// `[[sla]]` plans.
     pub sla: Vec<crate::core::sla::Plan>,
     /// The key of the `[[sla]]` plan with `default = true`.
@@ -233,6 +236,8 @@ fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
     let imap = mailbox::validate_imap(&raw.imap, problems);
     let mailboxes = mailbox::validate_mailboxes(&raw.mailbox, problems);
     let templates = templates::validate_templates(&raw.templates, problems);
+    let canned =
+        canned::validate_canned(&raw.canned, templates.dir.as_deref().filter(|d| d.is_dir()), problems);
     let links = links::validate_links(&raw.links, problems);
     let web = links::validate_web(&raw.web, problems);
     let auth = auth::validate_auth(&raw.auth, problems);
@@ -272,6 +277,7 @@ fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
         topics,
         rules,
         forms,
+        canned,
         sla,
         default_sla,
     }

@@ -74,6 +74,8 @@ pub(super) struct RawConfig {
     pub sla: Vec<RawSla>,
     /// `[[forms]]`: typed custom fields of tickets, users and orgs. Default: none.
     pub forms: Vec<RawForm>,
+    /// `[[canned]]`: saved replies. Default: none.
+    pub canned: Vec<super::canned::RawCanned>,
 }
 
 /// Each type error costs one more pass over the document; past this many, stop looking.

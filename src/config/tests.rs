@@ -54,6 +54,26 @@ members = ["alice"]
 "#;
 
 #[test]
+fn canned_responses_need_their_text_and_its_variables() {
+    assert_error("[[canned]]\nkey = \"restart\"\n", "canned[0].key", Some(2), "needs templates.dir");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("canned")).unwrap();
+    std::fs::write(dir.path().join("canned/bad.tera"), "Hi {{ customer.nickname }}").unwrap();
+    std::fs::write(dir.path().join("canned/ok.tera"), "Hi {{ customer.first_name }}").unwrap();
+    let text = |entries: &str| format!("[templates]\ndir = \"{}\"\n{entries}", dir.path().display());
+    let missing = text("[[canned]]\nkey = \"gone\"\n");
+    assert_error(&missing, "canned[0].key", Some(4), "cannot read its text");
+    assert_error(&text("[[canned]]\nkey = \"bad\"\n"), "canned[0].key", Some(4), "nickname");
+    let doubled = text("[[canned]]\nkey = \"ok\"\n[[canned]]\nkey = \"ok\"\n");
+    assert_error(&doubled, "canned[1].key", Some(6), "already the key of canned[0]");
+    let config = valid(&text("[[canned]]\nkey = \"ok\"\ntitle = \"Greeting\"\n"));
+    assert_eq!(
+        (config.canned[0].title.as_str(), config.canned[0].text.as_str()),
+        ("Greeting", "Hi {{ customer.first_name }}")
+    );
+}
+
+#[test]
 fn example_file_parses_and_states_the_defaults() {
     let example = valid(EXAMPLE);
     let defaults = load(None).unwrap_or_else(|errors| panic!("{errors}"));
@@ -523,9 +543,9 @@ fn example_with_every_table_uncommented() -> (String, usize) {
 #[test]
 fn every_commented_table_example_parses_where_it_stands_when_uncommented() {
     let (text, examples) = example_with_every_table_uncommented();
-    // [[mailbox]], [[links.keys]], [[agents]] x2, [[teams]], [[orgs]] x2, [orgs.custom],
+    // [[mailbox]], [[canned]], [[links.keys]], [[agents]] x2, [[teams]], [[orgs]] x2, [orgs.custom],
     // [[forms]], [[sla]] x2, [[topics]] x2, [[rules]] x3.
-    assert_eq!(examples, 16, "{text}");
+    assert_eq!(examples, 17, "{text}");
     let (config, errors) = check_toml(&text);
     // The example's files (/etc/mailgate/...) need not exist here; keys and types must be right.
     let misplaced: Vec<_> = errors

@@ -46,6 +46,8 @@ pub enum Command {
     Note,
     /// `#topic KEY`: a `[[topics]]` key, resolved by the caller.
     Topic(String),
+    /// `#canned KEY`: a `[[canned]]` response added to the mail's text, resolved by the caller.
+    Canned(String),
 }
 
 /// A command line that cannot be applied: its 1-based line number in the new text, and why.
@@ -109,8 +111,10 @@ fn command(word: &str, argument: &str) -> Result<Command, String> {
         "uncc" => address("the collaborator to remove").map(Command::Uncc),
         "topic" if argument.is_empty() => Err("#topic needs a topic key".to_string()),
         "topic" => Ok(Command::Topic(argument.to_ascii_lowercase())),
+        "canned" if argument.is_empty() => Err("#canned needs the key of a canned response".to_string()),
+        "canned" => Ok(Command::Canned(argument.to_ascii_lowercase())),
         other => Err(format!(
-            "unknown command #{other}; known: #close #resolve #reopen #pending #assign #priority #topic #cc #uncc #note"
+            "unknown command #{other}; known: #close #resolve #reopen #pending #assign #priority #topic #cc #uncc #note #canned"
         )),
     }
 }
@@ -136,9 +140,10 @@ mod tests {
 
     #[test]
     fn every_command_parses() {
-        let all = "#close\n#resolve\n#reopen\n#pending\n#assign Billing\n#priority low\n#cc a@b.example\n#uncc a@b.example\n#note\n#topic Sales";
+        let all = "#close\n#resolve\n#reopen\n#pending\n#assign Billing\n#priority low\n#cc a@b.example\n#uncc a@b.example\n#note\n#topic Sales\n#canned Restart";
         let (commands, rest) = parse(all).unwrap();
-        assert_eq!(commands.len(), 10);
+        assert_eq!(commands.len(), 11);
+        assert_eq!(commands[10], (11, Command::Canned("restart".to_string())));
         assert_eq!(commands[9], (10, Command::Topic("sales".to_string())));
         assert_eq!(commands[4], (5, Command::Assign("billing".to_string())));
         assert_eq!(rest, "");
@@ -166,5 +171,6 @@ mod tests {
         assert!(parse("#cc not-an-address").unwrap_err().reason.contains("email address"));
         assert!(parse("#assign").unwrap_err().reason.contains("agent or team key"));
         assert!(parse("#topic").unwrap_err().reason.contains("topic key"));
+        assert!(parse("#canned").unwrap_err().reason.contains("canned response"));
     }
 }

@@ -183,6 +183,10 @@ impl Pipeline {
                 return self.hold(tx, msg, state, agent, &reason, trace);
             }
         };
+        let with_canned = match self.add_canned(tx, state, agent, &lines, &rest)? {
+            Ok(text) => text,
+            Err(reason) => return self.hold(tx, msg, state, agent, &reason, trace),
+        };
         let note = purpose == Purpose::Note || lines.iter().any(|(_, c)| *c == Command::Note);
         let (kind, event) = if note {
             (EntryKind::Note, Event::AgentNote)
@@ -197,13 +201,17 @@ impl Pipeline {
         let (state, mut system) = self.apply_changes(tx, state, &actor, &others, trace)?;
         let state = &state;
         let mut last = None;
-        if !rest.trim().is_empty() {
-            // The commands leave the stored text as well as the relayed one.
-            let text = (!lines.is_empty()).then(|| EntryText {
-                body: command::parse(&msg.email.text)
-                    .map_or_else(|_| msg.email.text.clone(), |(_, body)| body),
-                stripped: rest.clone(),
-            });
+        if !rest.trim().is_empty() || with_canned.is_some() {
+            // The commands leave the stored text as well as the relayed one; canned responses
+            // join the new text (and then are all of it: the quoted history is not kept).
+            let text = match with_canned {
+                Some(text) => Some(EntryText { body: text.clone(), stripped: text }),
+                None => (!lines.is_empty()).then(|| EntryText {
+                    body: command::parse(&msg.email.text)
+                        .map_or_else(|_| msg.email.text.clone(), |(_, body)| body),
+                    stripped: rest.clone(),
+                }),
+            };
             let entry = self.store_message(
                 tx,
                 msg,
@@ -235,6 +243,43 @@ impl Pipeline {
             ));
         };
         Ok(Outcome::Added { ticket: after.id, number: after.number, entry, held: false })
+    }
+
+    /// The new text `rest` followed by the `#canned` responses of `lines`, each filled for this
+    /// ticket and agent; `None` without any; the reason to hold the mail if one cannot be filled.
+    fn add_canned(
+        &self,
+        tx: &mut Tx<'_>,
+        state: &TicketState,
+        agent: AgentId,
+        lines: &[command::Line],
+        rest: &str,
+    ) -> store::Result<Result<Option<String>, String>> {
+        let keys: Vec<&str> = lines
+            .iter()
+            .filter_map(|(_, command)| match command {
+                Command::Canned(key) => Some(key.as_str()),
+                _ => None,
+            })
+            .collect();
+        if keys.is_empty() {
+            return Ok(Ok(None));
+        }
+        let instance = &self.settings.instance_name;
+        let Some(context) = crate::store::console::canned_context(tx, state.id, agent, instance)? else {
+            return Err(StoreError::NotFound);
+        };
+        let mut parts: Vec<String> = Vec::new();
+        if !rest.trim().is_empty() {
+            parts.push(rest.trim_end().to_string());
+        }
+        for key in keys {
+            match crate::canned::fill(&self.settings.canned, key, &context) {
+                Ok(text) => parts.push(text),
+                Err(error) => return Ok(Err(format!("{error}; no command was applied"))),
+            }
+        }
+        Ok(Ok(Some(parts.join("\n\n"))))
     }
 
     /// Keeps the mail on the ticket for agents only and tells `notify` why.

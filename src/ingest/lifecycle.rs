@@ -117,6 +117,11 @@ impl Pipeline {
                     Some(topic) => changes.push(Change::Topic(topic.key.clone())),
                     None => return Ok(fail(format!("no [[topics]] entry has the key {key:?}"))),
                 },
+                Command::Canned(key) => {
+                    if !self.settings.canned.iter().any(|canned| canned.key == *key) {
+                        return Ok(fail(format!("no canned response has the key {key:?}")));
+                    }
+                }
                 Command::Note => {}
             }
         }

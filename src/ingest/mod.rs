@@ -59,6 +59,10 @@ pub struct Settings {
     /// `[[sla]]` plans and the default plan's key.
     pub sla_plans: Arc<Vec<crate::core::sla::Plan>>,
     pub default_sla: Option<String>,
+    /// `[[canned]]` responses, for `#canned` and the console.
+    pub canned: Arc<Vec<crate::canned::Canned>>,
+    /// `instance.name`, which canned responses may use.
+    pub instance_name: String,
 }
 
 /// How a message reached us.

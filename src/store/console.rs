@@ -493,3 +493,27 @@ pub fn org_tickets(tx: &mut Tx<'_>, org: i64, limit: i64) -> Result<Vec<TicketLi
     );
     tx.query_all(&sql, params![org, limit], ticket_line)
 }
+
+/// What a canned response `agent` writes on `ticket` is filled with; `None` if either is gone.
+pub fn canned_context(
+    tx: &mut Tx<'_>,
+    ticket: TicketId,
+    agent: crate::core::ids::AgentId,
+    instance_name: &str,
+) -> Result<Option<crate::canned::Context>> {
+    use crate::canned::{AgentVars, Context, CustomerVars, TicketVars};
+    tx.query_opt(
+        "SELECT t.number, t.subject, t.status, u.name, u.email, a.name
+           FROM tickets t JOIN users u ON u.id = t.user_id CROSS JOIN agents a
+          WHERE t.id = $1 AND a.id = $2",
+        params![ticket.0, agent.0],
+        |r| {
+            Ok(Context {
+                ticket: TicketVars { number: r.string(0)?, subject: r.string(1)?, status: r.string(2)? },
+                customer: CustomerVars::new(&r.string(3)?, &r.string(4)?),
+                agent: AgentVars { name: r.string(5)? },
+                instance_name: instance_name.to_string(),
+            })
+        },
+    )
+}

@@ -267,6 +267,8 @@ fn console_sample() -> Value {
                   "last_login": "1970-01-01 00:00:00", "org_key": "acme", "org_name": "ACME" },
         "custom": [{ "key": "tier", "value": "gold" }],
         "fields": [{ "key": "Product", "value": "Router" }],
+        "canned": [{ "key": "restart", "title": "Restart the router", "chosen": true }],
+        "reply_text": "Hello Ann,",
         "tickets": [{ "number": "123456", "subject": "Printer on fire", "status": "open", "priority": "high",
                       "role": "owner", "updated_at": 0, "updated": "1970-01-01 00:00:00", "requester_id": 1,
                       "requester_name": "Ann", "requester_email": "ann@acme.com", "assignee": "Alice" }],

@@ -384,6 +384,9 @@ fn read_overrides(
     paths.sort();
     for path in paths {
         let key = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        if key == "canned" && path.is_dir() {
+            continue; // the canned responses' texts (`config::canned`)
+        }
         if !files.contains_key(&key) {
             match variant_of(&key) {
                 Some(triple) => _ = variants.insert(triple),

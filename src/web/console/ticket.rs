@@ -22,6 +22,8 @@ use crate::workflow::{ConsoleAction, ConsoleError};
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct DoneQuery {
     done: Option<String>,
+    /// A canned response to put in the reply form, filled for this ticket.
+    canned: Option<String>,
 }
 
 pub async fn show(
@@ -31,6 +33,7 @@ pub async fn show(
     Query(query): Query<DoneQuery>,
 ) -> Response {
     let Some(number) = TicketNumber::parse(&number) else { return WebError::NotFound.into_response() };
+    let (agent, instance) = (viewer.agent, state.app.settings().instance_name.clone());
     let found = state
         .app
         .store()
@@ -39,13 +42,22 @@ pub async fn show(
             let people = web_store::people(tx, ticket.id)?;
             let thread = web_store::thread(tx, ticket.id, true)?;
             let assignables = console_store::assignables(tx)?;
-            Ok(Some((ticket, people, thread, assignables)))
+            let canned = console_store::canned_context(tx, ticket.id, agent, &instance)?;
+            Ok(Some((ticket, people, thread, assignables, canned)))
         })
         .await;
-    let (ticket, people, thread, assignables) = match found {
+    let (ticket, people, thread, assignables, canned_context) = match found {
         Ok(Some(found)) => found,
         Ok(None) => return WebError::NotFound.into_response(),
         Err(error) => return unavailable(&error, "cannot read a ticket").into_response(),
+    };
+    let settings = state.app.settings();
+    // A key that is not (any more) a canned response leaves the form empty.
+    let reply_text = match (query.canned.as_deref(), canned_context) {
+        (Some(key), Some(context)) => {
+            crate::canned::fill(&settings.canned, key, &context).unwrap_or_default()
+        }
+        _ => String::new(),
     };
     render(
         &state,
@@ -65,6 +77,10 @@ pub async fn show(
                 .map(|topic| json!({ "key": topic.key, "name": topic.name }))
                 .collect::<Vec<_>>(),
             "notice": notice(query.done.as_deref()),
+            "canned": settings.canned.iter()
+                .map(|c| json!({ "key": c.key, "title": c.title, "chosen": query.canned.as_deref() == Some(c.key.as_str()) }))
+                .collect::<Vec<_>>(),
+            "reply_text": reply_text,
         }),
     )
 }
