@@ -149,7 +149,13 @@ async fn a_mailed_response_answers_a_real_message_id(backend: Backend) {
     };
     h.workflows.write_as(written, Purpose::Reply, Source::Web).await.unwrap();
     h.workflows
-        .console_write(&number.parse().unwrap(), "alice", Purpose::Reply, "A technician is on his way.")
+        .console_write(
+            &number.parse().unwrap(),
+            "alice",
+            Purpose::Reply,
+            "A technician is on his way.",
+            Vec::new(),
+        )
         .await
         .unwrap();
     let delivered = deliver(&h).await;

@@ -244,6 +244,7 @@ async fn a_working_day(h: &Harness) -> (Ticket, Ticket) {
             "alice",
             mailgate::auth::token::Purpose::Note,
             "Facilities say the service contract covers the fuser. Calling the vendor.",
+            Vec::new(),
         )
         .await
         .unwrap();
@@ -255,6 +256,11 @@ async fn a_working_day(h: &Harness) -> (Ticket, Ticket) {
             mailgate::auth::token::Purpose::Reply,
             "Hi Ann,\n\nthanks for the status page. Please switch the printer off at the wall; a technician \
              from the vendor comes this afternoon.\n\nAlice",
+            vec![mailgate::outbox::compose::File {
+                name: "service-contract.pdf".into(),
+                content_type: "application/pdf".into(),
+                content: b"%PDF-1.4 a service contract".to_vec(),
+            }],
         )
         .await
         .unwrap();
@@ -470,7 +476,9 @@ async fn every_page_at_desktop_and_phone_width() {
     assert!(shows(&browser, "class=\"empty\"").await, "{}", browser.page_source().await);
     shots.take(&browser, "console-queue-empty").await;
     shots.visit(&browser, "console-ticket", &url(&format!("/agent/t/{}?done=reply", busy.1))).await;
-    shots.visit(&browser, "console-ticket-canned", &url(&format!("/agent/t/{}?canned=restart", busy.1))).await;
+    shots
+        .visit(&browser, "console-ticket-canned", &url(&format!("/agent/t/{}?canned=restart", busy.1)))
+        .await;
     shots.visit(&browser, "console-users", &url("/agent/users")).await;
     let carol = id_of(&h, "SELECT CAST(id AS TEXT) FROM users WHERE email = $1", "carol@globex.com").await;
     browser.goto(&url(&format!("/agent/users/{carol}"))).await;

@@ -169,11 +169,11 @@ async fn ticket(app: &App, cmd: TicketCommand) -> anyhow::Result<u8> {
         TicketCommand::Status { number, status } => {
             return super::ticket::change(workflows, &number, ConsoleAction::Status(status)).await;
         }
-        TicketCommand::Note { number, agent, text } => {
-            return super::ticket::write(workflows, &number, &agent, Purpose::Note, text).await;
+        TicketCommand::Note { number, agent, text, attach } => {
+            return super::ticket::write(workflows, &number, &agent, Purpose::Note, text, &attach).await;
         }
-        TicketCommand::Reply { number, agent, text } => {
-            return super::ticket::write(workflows, &number, &agent, Purpose::Reply, text).await;
+        TicketCommand::Reply { number, agent, text, attach } => {
+            return super::ticket::write(workflows, &number, &agent, Purpose::Reply, text, &attach).await;
         }
         TicketCommand::Search { words, status, assignee, org, since, until, limit } => {
             let filter = search_store::Filter { status, assignee, org, since_ms: since, until_ms: until };

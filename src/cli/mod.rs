@@ -254,6 +254,9 @@ pub enum TicketCommand {
         /// The text; `-` or absent reads standard input. Leading #commands apply as in email.
         #[arg(long)]
         text: Option<String>,
+        /// A file to attach (repeat for several); sent as application/octet-stream.
+        #[arg(long = "attach", value_name = "PATH")]
+        attach: Vec<std::path::PathBuf>,
     },
     /// Answer the customer as an agent: relayed to the owner and collaborators, as by email.
     Reply {
@@ -264,6 +267,9 @@ pub enum TicketCommand {
         /// The text; `-` or absent reads standard input. Leading #commands apply as in email.
         #[arg(long)]
         text: Option<String>,
+        /// A file to attach (repeat for several); sent as application/octet-stream.
+        #[arg(long = "attach", value_name = "PATH")]
+        attach: Vec<std::path::PathBuf>,
     },
 }
 

@@ -6,6 +6,7 @@ use std::io::Read;
 use super::{exit, pipe::describe};
 use crate::auth::token::Purpose;
 use crate::core::ticket::TicketNumber;
+use crate::outbox::compose::File;
 use crate::workflow::{ConsoleAction, ConsoleError, Workflows};
 
 pub async fn change(
@@ -27,7 +28,25 @@ pub async fn write(
     agent: &str,
     purpose: Purpose,
     text: Option<String>,
+    attach: &[std::path::PathBuf],
 ) -> anyhow::Result<u8> {
+    let mut files = Vec::new();
+    for path in attach {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        match std::fs::read(path) {
+            Ok(content) if !name.is_empty() => {
+                files.push(File { name, content_type: "application/octet-stream".to_string(), content });
+            }
+            Ok(_) => {
+                eprintln!("mailgate: {}: not a file name", path.display());
+                return Ok(exit::USAGE);
+            }
+            Err(error) => {
+                eprintln!("mailgate: {}: {error}", path.display());
+                return Ok(exit::NOINPUT);
+            }
+        }
+    }
     let text = match text.filter(|t| t != "-") {
         Some(text) => text,
         None => {
@@ -36,11 +55,11 @@ pub async fn write(
             text
         }
     };
-    if text.trim().is_empty() {
+    if text.trim().is_empty() && files.is_empty() {
         eprintln!("mailgate: nothing to write (empty text)");
         return Ok(exit::DATAERR);
     }
-    match workflows.console_write(number, agent, purpose, &text).await {
+    match workflows.console_write(number, agent, purpose, &text, files).await {
         Ok(report) => {
             print!("{}", report.trace);
             println!("=> {}", describe(&report.outcome, report.inbound.0));

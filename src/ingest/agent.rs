@@ -201,7 +201,9 @@ impl Pipeline {
         let (state, mut system) = self.apply_changes(tx, state, &actor, &others, trace)?;
         let state = &state;
         let mut last = None;
-        if !rest.trim().is_empty() || with_canned.is_some() {
+        // A file alone is a message too (a log sent for the record, a signed form).
+        let has_files = !msg.email.attachments.is_empty();
+        if !rest.trim().is_empty() || with_canned.is_some() || has_files {
             // The commands leave the stored text as well as the relayed one; canned responses
             // join the new text (and then are all of it: the quoted history is not kept).
             let text = match with_canned {

@@ -111,13 +111,18 @@ pub fn router(state: WebState) -> Router {
         .route("/reset/{token}", get(portal::reset_link_form).post(portal::reset_link))
         .route("/invite/{token}", get(portal::invite_link_form).post(portal::invite_link))
         .route("/tickets", get(portal::my_tickets))
-        .route("/tickets/new", get(new_ticket::form).post(new_ticket::submit))
+        .route(
+            "/tickets/new",
+            get(new_ticket::form)
+                .post(new_ticket::submit)
+                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
         .route("/agent/login", get(agent_auth::login_form).post(agent_auth::login))
         .route("/agent/login/code", get(agent_auth::code_form).post(agent_auth::code))
         .route("/agent/2fa", get(agent_auth::two_factor).post(agent_auth::enroll))
         .route("/agent/logout", post(agent_auth::logout))
         .merge(
-            console::routes()
+            console::routes(upload_limit)
                 .route("/agent/users/{id}/{action}", post(agent_auth::user_action))
                 .route_layer(axum::middleware::from_fn_with_state(state.clone(), session::require_agent)),
         )

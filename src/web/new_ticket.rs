@@ -8,7 +8,6 @@
 
 use std::net::SocketAddr;
 
-use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -27,6 +26,8 @@ use crate::store::accounts as account_store;
 use crate::store::sessions::{Holder, Stage};
 use crate::store::users::UserStatus;
 use crate::web::WebError;
+use crate::web::upload::{self, Posted};
+use crate::workflow::WebTicket;
 
 /// What the form posts: the known inputs, and the topic form's values (`field.KEY`, a key repeated
 /// for each choice of a multi-choice).
@@ -207,9 +208,9 @@ pub async fn submit(
     State(state): State<WebState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(pairs): Form<Vec<(String, String)>>,
+    Posted(posted): Posted,
 ) -> Response {
-    let form = TicketForm::from_pairs(pairs);
+    let form = TicketForm::from_pairs(posted.fields);
     let writer = match writer(&state, &headers).await {
         Ok(writer) => writer,
         Err(response) => return response,
@@ -262,8 +263,27 @@ pub async fn submit(
         }
     };
     let from = lettre::message::Mailbox::new(name, lettre_address).to_string();
-    let topic = (!topic.is_empty()).then_some(topic);
-    match state.workflows.open_from_web(&from, &subject, &form.message, writer.is_some(), topic, fields).await {
+    // Large messages take turns: the budget bounds the memory of messages being turned into mail.
+    let Some(_permit) = state.uploads.reserve(posted.mail_bytes).await else {
+        return WebError::Unavailable.into_response();
+    };
+    let files = match upload::load_files(posted.files).await {
+        Ok(files) => files,
+        Err(error) => {
+            tracing::error!(%error, "web: an uploaded file could not be read back");
+            return WebError::Unavailable.into_response();
+        }
+    };
+    let ticket = WebTicket {
+        from,
+        subject,
+        text: form.message.clone(),
+        signed_in: writer.is_some(),
+        topic: (!topic.is_empty()).then(|| topic.to_string()),
+        fields,
+        files,
+    };
+    match state.workflows.open_from_web(ticket).await {
         Ok(report) => match report.outcome {
             Outcome::Created { number, .. } | Outcome::Added { number, .. } if writer.is_some() => {
                 Redirect::to(&format!("/tickets?opened={number}")).into_response()

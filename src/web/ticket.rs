@@ -275,10 +275,10 @@ pub async fn reply(
         Err(FormError::Broken(why)) => return bad_request(&why),
     };
     drop(receiving);
-    if !state.app.settings().keyring.check_form_tag(&token, &form.tag) {
+    if !state.app.settings().keyring.check_form_tag(&token, form.value("form_tag")) {
         return bad_request("the form is out of date; reload the page and try again");
     }
-    if form.text.trim().is_empty() && form.files.is_empty() {
+    if form.value("text").trim().is_empty() && form.files.is_empty() {
         return back_to(&token);
     }
     let ticket = reader.claims.ticket;
@@ -291,14 +291,9 @@ pub async fn reply(
     let Some(_permit) = state.uploads.reserve(form.mail_bytes).await else {
         return busy(&state);
     };
-    let spooled = form.files;
-    let files = tokio::task::spawn_blocking(move || {
-        spooled.into_iter().map(upload::SpooledFile::load).collect::<std::io::Result<Vec<_>>>()
-    })
-    .await;
-    let files = match files {
-        Ok(Ok(files)) => files,
-        Ok(Err(error)) => return failed(&error, "an uploaded file could not be read back"),
+    let text = form.value("text").to_string();
+    let files = match upload::load_files(form.files).await {
+        Ok(files) => files,
         Err(error) => return failed(&error, "an uploaded file could not be read back"),
     };
     let written = Written {
@@ -307,7 +302,7 @@ pub async fn reply(
         epoch: reader.epoch,
         from: email,
         subject,
-        text: form.text,
+        text,
         files,
     };
     match state.workflows.write_as(written, Purpose::Reply, Source::Web).await {
@@ -319,12 +314,7 @@ pub async fn reply(
 
 /// 413: the reply was not sent, and why.
 fn too_large(limit: usize) -> Response {
-    let why = format!(
-        "your reply was not sent: with its files it is too large. A reply may be at most {} MB as mail, \
-         and files count a third more than their size on disk. Send fewer or smaller files",
-        limit / 1_000_000
-    );
-    WebError::TooLarge(why).into_response()
+    upload::too_large(limit).into_response()
 }
 
 /// 503 with Retry-After: too many large replies are being processed right now.
@@ -387,7 +377,7 @@ async fn posted(
         FormError::TooLarge { .. } => bad_request("the form was not what this page sends"),
         FormError::Broken(why) => bad_request(&why),
     })?;
-    if !state.app.settings().keyring.check_form_tag(token, &form.tag) {
+    if !state.app.settings().keyring.check_form_tag(token, form.value("form_tag")) {
         return Err(bad_request("the form is out of date; reload the page and try again"));
     }
     Ok((reader, form))

@@ -11,11 +11,15 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::Multipart;
+use axum::Form;
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::{WebError, WebState};
 use crate::outbox::compose::File;
 
 /// Replies on one link: a burst of 5, then one every 2 minutes.
@@ -103,12 +107,23 @@ pub struct SpooledFile {
 /// What a page form posts, files spooled.
 #[derive(Default)]
 pub struct SpooledForm {
-    pub tag: String,
-    pub text: String,
+    /// Every text field in order (a name repeated for each value of a multi-choice).
+    pub fields: Vec<(String, String)>,
+    /// The parts named `files` that carried a file.
     pub files: Vec<SpooledFile>,
     /// The size the reply will have as mail, estimated from the parts (base64 and line breaks).
     pub mail_bytes: usize,
 }
+
+impl SpooledForm {
+    /// The first value of the text field `name`; empty if the form has none.
+    pub fn value(&self, name: &str) -> &str {
+        self.fields.iter().find(|(key, _)| key == name).map_or("", |(_, value)| value.as_str())
+    }
+}
+
+/// Text fields a form may carry; a form with more is not one of ours.
+const MAX_TEXT_FIELDS: usize = 200;
 
 /// Header and MIME overhead allowed for, per part and for the message.
 const PART_OVERHEAD: usize = 512;
@@ -129,24 +144,6 @@ pub async fn read_spooled(mut multipart: Multipart, limit: usize) -> Result<Spoo
     let disk = |e: std::io::Error| FormError::Broken(format!("the upload could not be kept ({e})"));
     while let Some(mut field) = multipart.next_field().await.map_err(broken)? {
         match field.name().unwrap_or_default() {
-            name @ ("form_tag" | "text") => {
-                let name = name.to_string();
-                let mut bytes = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(broken)? {
-                    bytes.extend_from_slice(&chunk);
-                    // Text is sent as quoted-printable or base64: at most the base64 size.
-                    if form.mail_bytes + base64_size(bytes.len()) > limit {
-                        return Err(FormError::TooLarge { limit });
-                    }
-                }
-                let value = String::from_utf8_lossy(&bytes).into_owned();
-                if name == "text" {
-                    form.mail_bytes += base64_size(bytes.len());
-                    form.text = value;
-                } else {
-                    form.tag = value;
-                }
-            }
             "files" => {
                 let name = field.file_name().unwrap_or_default().to_string();
                 let content_type = field.content_type().unwrap_or("application/octet-stream").to_string();
@@ -171,10 +168,79 @@ pub async fn read_spooled(mut multipart: Multipart, limit: usize) -> Result<Spoo
                     form.files.push(SpooledFile { name, content_type, file: spool.into_std().await });
                 }
             }
-            _ => {}
+            name => {
+                if form.fields.len() == MAX_TEXT_FIELDS {
+                    return Err(FormError::Broken("the form has more fields than any of our pages".into()));
+                }
+                let name = name.to_string();
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(broken)? {
+                    bytes.extend_from_slice(&chunk);
+                    // Text is sent as quoted-printable or base64: at most the base64 size.
+                    if form.mail_bytes + base64_size(bytes.len()) > limit {
+                        return Err(FormError::TooLarge { limit });
+                    }
+                }
+                form.mail_bytes += base64_size(bytes.len());
+                form.fields.push((name, String::from_utf8_lossy(&bytes).into_owned()));
+            }
         }
     }
     Ok(form)
+}
+
+/// A page's form as posted: urlencoded (no files), or multipart with its files spooled (read after
+/// a turn to receive, sized as mail against `limits.max_message_bytes`). Pages read both alike.
+pub struct Posted(pub SpooledForm);
+
+impl FromRequest<WebState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &WebState) -> Result<Self, Self::Rejection> {
+        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        if !content_type.is_some_and(|v| v.starts_with("multipart/form-data")) {
+            let Form(fields) = Form::<Vec<(String, String)>>::from_request(request, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+            let mail_bytes = fields.iter().map(|(_, value)| base64_size(value.len())).sum();
+            return Ok(Posted(SpooledForm { fields, files: Vec::new(), mail_bytes }));
+        }
+        let limit = state.app.settings().limits.max_message_bytes;
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        // Files in the form are raw bytes; as mail they grow by a third.
+        if declared.is_some_and(|length| length > limit) {
+            return Err(too_large(limit).into_response());
+        }
+        let Some(_turn) = state.uploads.receive_turn().await else {
+            return Err(WebError::Unavailable.into_response());
+        };
+        let multipart = Multipart::from_request(request, state).await.map_err(IntoResponse::into_response)?;
+        match read_spooled(multipart, limit).await {
+            Ok(form) => Ok(Posted(form)),
+            Err(FormError::TooLarge { limit }) => Err(too_large(limit).into_response()),
+            Err(FormError::Broken(why)) => Err(WebError::BadRequest(why).into_response()),
+        }
+    }
+}
+
+/// 413: what was written was not sent, and why.
+pub fn too_large(limit: usize) -> WebError {
+    WebError::TooLarge(format!(
+        "your message was not sent: with its files it is too large. A message may be at most {} MB as \
+         mail, and files count a third more than their size on disk. Send fewer or smaller files",
+        limit / 1_000_000
+    ))
+}
+
+/// The files of `form`, read back from their spools on the blocking pool.
+pub async fn load_files(files: Vec<SpooledFile>) -> std::io::Result<Vec<File>> {
+    tokio::task::spawn_blocking(move || files.into_iter().map(SpooledFile::load).collect())
+        .await
+        .map_err(std::io::Error::other)?
 }
 
 impl SpooledFile {

@@ -33,6 +33,22 @@ pub struct Written {
     pub files: Vec<crate::outbox::compose::File>,
 }
 
+/// A ticket a visitor opens on the portal.
+pub struct WebTicket {
+    /// `Name <address>` or an address.
+    pub from: String,
+    pub subject: String,
+    pub text: String,
+    /// The writer is a registered user signed in to the portal (their address is proven), not a
+    /// guest who typed an address.
+    pub signed_in: bool,
+    /// The public topic they chose.
+    pub topic: Option<String>,
+    /// The values of its ticket form, checked by the caller (`Form::check_by`).
+    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
+    pub files: Vec<crate::outbox::compose::File>,
+}
+
 /// What the command line or the agent console asks for.
 #[derive(Clone, Debug)]
 pub enum ConsoleAction {
@@ -132,6 +148,7 @@ impl Workflows {
         agent_key: &str,
         purpose: Purpose,
         text: &str,
+        files: Vec<crate::outbox::compose::File>,
     ) -> Result<Report, ConsoleError> {
         let number = number.clone();
         let key = agent_key.to_string();
@@ -158,7 +175,7 @@ impl Workflows {
             from,
             subject: format!("Re: [#{number}] {subject}"),
             text: text.to_string(),
-            files: Vec::new(),
+            files,
         };
         self.write_as(message, purpose, Source::Console).await
     }
@@ -205,21 +222,11 @@ impl Workflows {
         Ok(self.ingestor.commit(pipeline, std::sync::Arc::new(job)).await?)
     }
 
-    /// A ticket opened on the web portal by `from` (`Name <address>` or an address): written as
-    /// their mail to our first support address and ingested like one (source `web`), so threading,
-    /// organizations, collaborators and the auto-response are those of email.
-    /// `signed_in`: the writer is a registered user signed in to the portal (their address is
-    /// proven), not a guest who typed an address. `topic`: the public topic they chose, and
-    /// `fields` the values of its ticket form, checked by the caller (`Form::check_by`).
-    pub async fn open_from_web(
-        &self,
-        from: &str,
-        subject: &str,
-        text: &str,
-        signed_in: bool,
-        topic: Option<&str>,
-        fields: Option<serde_json::Map<String, serde_json::Value>>,
-    ) -> Result<Report, ConsoleError> {
+    /// A ticket opened on the web portal: written as its writer's mail to our first support
+    /// address and ingested like one (source `web`), so threading, organizations, collaborators and
+    /// the auto-response are those of email.
+    pub async fn open_from_web(&self, ticket: WebTicket) -> Result<Report, ConsoleError> {
+        let WebTicket { from, subject, text, signed_in, topic, fields, files } = ticket;
         let to = self
             .app()
             .settings()
@@ -227,18 +234,14 @@ impl Workflows {
             .first()
             .ok_or_else(|| ConsoleError::Refused("no support address is configured".to_string()))?
             .to_string();
-        let (from, subject, text) = (from.to_string(), subject.to_string(), text.to_string());
         let delivery = Delivery {
             authenticated: signed_in.then_some("written on the portal by a signed-in user"),
-            topic: topic.map(str::to_string),
+            topic,
             ticket_fields: fields.filter(|fields| !fields.is_empty()).map(serde_json::Value::Object),
             ..Delivery::new(Source::Web)
         };
-        self.ingest_composed(
-            move || compose_raw(&from, &to, &subject, &text, Vec::new(), Source::Web),
-            delivery,
-        )
-        .await
+        self.ingest_composed(move || compose_raw(&from, &to, &subject, &text, files, Source::Web), delivery)
+            .await
     }
 
     fn signed_address(

@@ -6,7 +6,7 @@
 
 mod access;
 mod console;
-pub use console::{ConsoleAction, ConsoleError, Written};
+pub use console::{ConsoleAction, ConsoleError, WebTicket, Written};
 
 use crate::app::App;
 use crate::ingest::{IngestError, Ingestor};

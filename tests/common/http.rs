@@ -104,6 +104,28 @@ impl Client {
         self.post(action, &format!("{form}&csrf={}", encode(&csrf))).await
     }
 
+    /// GETs `path`, then POSTs `fields` and `files` (`(name, content)`) to `action` as
+    /// multipart/form-data with the page's CSRF token added.
+    pub async fn submit_multipart(
+        &mut self,
+        path: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str)],
+    ) -> Page {
+        let csrf = self.get(path).await.csrf();
+        let mut fields = fields.to_vec();
+        fields.push(("csrf", &csrf));
+        let body = multipart_body(&fields, files);
+        let head = format!(
+            "POST {action} HTTP/1.1\r\nHost: help.example.com\r\nConnection: close\r\n{}\
+             Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\n\r\n{body}",
+            self.cookie_line(),
+            body.len()
+        );
+        self.send(&head).await
+    }
+
     fn cookie_line(&self) -> String {
         if self.cookies.is_empty() {
             return String::new();
@@ -169,17 +191,7 @@ pub async fn post_multipart(
     fields: &[(&str, &str)],
     file: Option<(&str, &str)>,
 ) -> Page {
-    let mut body = String::new();
-    for (name, value) in fields {
-        body += &format!("--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n");
-    }
-    if let Some((name, content)) = file {
-        body += &format!(
-            "--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n\
-             Content-Type: text/plain\r\n\r\n{content}\r\n"
-        );
-    }
-    body += "--XyZ--\r\n";
+    let body = multipart_body(fields, file.as_slice());
     request_raw(
         address,
         &format!(
@@ -189,6 +201,21 @@ pub async fn post_multipart(
         ),
     )
     .await
+}
+
+/// A multipart/form-data body (boundary `XyZ`) of text fields and text files `(name, content)`.
+fn multipart_body(fields: &[(&str, &str)], files: &[(&str, &str)]) -> String {
+    let mut body = String::new();
+    for (name, value) in fields {
+        body += &format!("--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n");
+    }
+    for (name, content) in files {
+        body += &format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n\
+             Content-Type: text/plain\r\n\r\n{content}\r\n"
+        );
+    }
+    body + "--XyZ--\r\n"
 }
 
 /// The hidden form tag on a ticket page.

@@ -64,12 +64,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Viewer {
 }
 
 /// Every console route; mounted behind the session layer that provides the [`Viewer`].
-pub fn routes() -> Router<WebState> {
+/// `upload_limit`: the largest body of a reply or note with its files.
+pub fn routes(upload_limit: usize) -> Router<WebState> {
+    let with_files = axum::extract::DefaultBodyLimit::max(upload_limit);
     Router::new()
         .route("/agent", get(queue::show))
         .route("/agent/t/{number}", get(ticket::show))
-        .route("/agent/t/{number}/reply", post(ticket::reply))
-        .route("/agent/t/{number}/note", post(ticket::note))
+        .route("/agent/t/{number}/reply", post(ticket::reply).layer(with_files))
+        .route("/agent/t/{number}/note", post(ticket::note).layer(with_files))
         .route("/agent/t/{number}/{change}", post(ticket::change_one))
         .route("/agent/search", get(search::show))
         .route("/agent/users", get(users::list))

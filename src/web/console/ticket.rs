@@ -17,6 +17,7 @@ use crate::ingest::Outcome;
 use crate::ingest::lifecycle::Actor;
 use crate::store::{console as console_store, web as web_store};
 use crate::web::WebState;
+use crate::web::upload::{self, Posted, SpooledForm};
 use crate::workflow::{ConsoleAction, ConsoleError};
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -100,24 +101,24 @@ pub struct TicketForm {
     topic: String,
 }
 
-/// `POST /agent/t/{number}/reply`: a response to the customer side, by mail.
+/// `POST /agent/t/{number}/reply`: a response to the customer side, by mail, with its files.
 pub async fn reply(
     State(state): State<WebState>,
     viewer: Viewer,
     Path(number): Path<String>,
-    Form(form): Form<TicketForm>,
+    Posted(form): Posted,
 ) -> Response {
-    write(&state, &viewer, &number, &form, Purpose::Reply).await.unwrap_or_else(|f| f.into_response())
+    write(&state, &viewer, &number, form, Purpose::Reply).await.unwrap_or_else(|f| f.into_response())
 }
 
-/// `POST /agent/t/{number}/note`: an internal note.
+/// `POST /agent/t/{number}/note`: an internal note, with its files.
 pub async fn note(
     State(state): State<WebState>,
     viewer: Viewer,
     Path(number): Path<String>,
-    Form(form): Form<TicketForm>,
+    Posted(form): Posted,
 ) -> Response {
-    write(&state, &viewer, &number, &form, Purpose::Note).await.unwrap_or_else(|f| f.into_response())
+    write(&state, &viewer, &number, form, Purpose::Note).await.unwrap_or_else(|f| f.into_response())
 }
 
 /// `POST /agent/t/{number}/{assign|status|priority}`: one change by the signed-in agent.
@@ -161,16 +162,25 @@ async fn write(
     state: &WebState,
     viewer: &Viewer,
     number: &str,
-    form: &TicketForm,
+    form: SpooledForm,
     purpose: Purpose,
 ) -> Result<Response, WebError> {
-    let number = checked(viewer, number, form)?;
-    if form.text.trim().is_empty() {
+    if !viewer.csrf_ok(form.value("csrf")) {
+        return Err(WebError::Forbidden);
+    }
+    let number = TicketNumber::parse(number).ok_or(WebError::NotFound)?;
+    let text = form.value("text").to_string();
+    if text.trim().is_empty() && form.files.is_empty() {
         return Err(WebError::BadRequest("there was nothing to send: the text was empty".to_string()));
     }
+    // Large messages take turns: the budget bounds the memory of messages being turned into mail.
+    let _permit = state.uploads.reserve(form.mail_bytes).await.ok_or(WebError::Unavailable)?;
+    let files = upload::load_files(form.files)
+        .await
+        .map_err(|error| unavailable(&error, "an uploaded file could not be read back"))?;
     let report = state
         .workflows
-        .console_write(&number, &viewer.key, purpose, &form.text)
+        .console_write(&number, &viewer.key, purpose, &text, files)
         .await
         .map_err(|error| refused(error, "cannot write on a ticket"))?;
     // The page says what happened: a reply that was held (an invalid command) is not on its way.
