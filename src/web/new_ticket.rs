@@ -4,12 +4,6 @@
 
 use std::net::SocketAddr;
 
-use axum::Form;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
-use serde_json::{Value, json};
-
 use super::WebState;
 use super::agent_auth::with_cookie;
 use super::session::{self, USER_COOKIE, anon_csrf, anon_csrf_ok, forbidden, session_csrf_ok};
@@ -21,6 +15,12 @@ use crate::store::accounts as account_store;
 use crate::store::sessions::{Holder, Stage};
 use crate::store::users::UserStatus;
 use crate::web::WebError;
+use crate::web::views::portal::{Me, NewTicket, TicketDraft, TopicChoice};
+use crate::web::views::ticket::Message;
+use axum::Form;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 
 #[derive(Default, serde::Deserialize)]
 pub struct TicketForm {
@@ -63,11 +63,10 @@ fn refusal(state: &WebState, writer: &Writer) -> Option<Response> {
     let registration = state.accounts.registration();
     if !registration.web_tickets() {
         let support = state.app.settings().own_addresses.first().map(|a| a.to_string()).unwrap_or_default();
-        return Some(state.pages.render(
-            StatusCode::FORBIDDEN,
-            "message.html",
-            json!({ "title": "Tickets are opened by mail", "text": format!("This portal does not open new tickets. Write to {support} instead.") }),
-        ));
+        let text = format!("This portal does not open new tickets. Write to {support} instead.");
+        return Some(
+            state.pages.show(StatusCode::FORBIDDEN, &Message::new("Tickets are opened by mail", &text)),
+        );
     }
     (registration.web_tickets_need_login() && writer.is_none())
         .then(|| Redirect::to("/login").into_response())
@@ -85,21 +84,25 @@ fn form_page(
         Some((_, _, session)) => (session.csrf.clone(), None),
         None => anon_csrf(state, headers),
     };
-    let me: Value = match writer {
-        Some((email, name, _)) => json!({ "email": email, "name": name }),
-        None => Value::Null,
-    };
+    let me = writer.as_ref().map(|(email, name, _)| Me { name: name.clone(), email: email.clone() });
     let settings = state.app.settings();
-    let topics: Vec<Value> = settings
+    let topics = settings
         .topics
         .public()
-        .map(|topic| json!({ "key": topic.key, "name": topic.name, "chosen": topic.key == form.topic }))
+        .map(|topic| TopicChoice {
+            key: topic.key.clone(),
+            name: topic.name.clone(),
+            chosen: topic.key == form.topic,
+        })
         .collect();
-    let context = json!({
-        "me": me, "csrf": csrf, "error": error, "topics": topics,
-        "form": { "email": form.email, "name": form.name, "subject": form.subject, "message": form.message },
-    });
-    with_cookie(state.pages.render(status, "new_ticket.html", context), cookie)
+    let form = TicketDraft {
+        email: form.email.clone(),
+        name: form.name.clone(),
+        subject: form.subject.clone(),
+        message: form.message.clone(),
+    };
+    let view = NewTicket { me, csrf, error: error.into(), topics, form };
+    with_cookie(state.pages.show(status, &view), cookie)
 }
 
 pub async fn form(State(state): State<WebState>, headers: HeaderMap) -> Response {
@@ -164,15 +167,16 @@ pub async fn submit(
             Outcome::Created { number, .. } | Outcome::Added { number, .. } if writer.is_some() => {
                 Redirect::to(&format!("/tickets?opened={number}")).into_response()
             }
-            Outcome::Created { .. } | Outcome::Added { .. } => state.pages.render(
+            Outcome::Created { .. } | Outcome::Added { .. } => state.pages.show(
                 StatusCode::OK,
-                "message.html",
-                json!({ "title": "Thank you", "text": "We have your request. A confirmation with a link to follow the ticket is on its way to your mailbox." }),
+                &Message::new(
+                    "Thank you",
+                    "We have your request. A confirmation with a link to follow the ticket is on its way to your mailbox.",
+                ),
             ),
-            _ => state.pages.render(
+            _ => state.pages.show(
                 StatusCode::OK,
-                "message.html",
-                json!({ "title": "Received", "text": "We have your message; our staff will look at it." }),
+                &Message::new("Received", "We have your message; our staff will look at it."),
             ),
         },
         Err(error) => {

@@ -5,7 +5,9 @@ use std::path::Path;
 use arc_swap::ArcSwap;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use serde_json::{Value, json};
+
+use super::views::ticket::{Message, NotFound};
+use super::views::{self, View};
 
 /// The pages now in force; [`Pages::replace`] swaps them on reload (a render keeps its snapshot).
 pub struct Pages {
@@ -62,6 +64,8 @@ pub struct PageError {
 
 impl Pages {
     /// The embedded pages, each replaced by `<name>.tera` from `overrides` when present there.
+    /// Each page is rendered with its view's sample and variants (`web::views`): an override that
+    /// uses a variable its page is not given fails here, naming the page and the variable.
     pub fn new(instance_name: &str, overrides: Option<&Path>) -> Result<Pages, Vec<PageError>> {
         let mut sources: Vec<(String, String, String)> = PAGES
             .iter()
@@ -79,11 +83,11 @@ impl Pages {
             }
         }
         let pages = PageSet { tera, instance_name: instance_name.to_string() };
-        // Render each once with a full context: a broken override fails at load, not for a visitor.
+        // A broken override fails at load, not for a visitor.
         if errors.is_empty() {
             for (name, _, file) in sources.iter().filter(|(name, _, _)| !is_fragment(name)) {
-                if let Err(error) = pages.try_render(name, sample_context()) {
-                    errors.push(PageError { file: file.clone(), message: error });
+                if let Err(message) = pages.check(name) {
+                    errors.push(PageError { file: file.clone(), message });
                 }
             }
         }
@@ -95,30 +99,35 @@ impl Pages {
         self.current.store(fresh.current.load_full());
     }
 
-    /// `page` with `context` (plus `instance_name`), or a plain 500 if rendering fails.
-    pub fn render(&self, status: StatusCode, page: &str, context: Value) -> Response {
-        self.current.load().render(status, page, context)
+    /// `view`'s page (plus `instance_name`), or a plain 500 if rendering fails.
+    pub fn show<V: View>(&self, status: StatusCode, view: &V) -> Response {
+        match self.current.load().try_render(V::PAGE, view) {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(error) => internal(&error),
+        }
     }
 
     pub fn not_found(&self) -> Response {
-        self.render(StatusCode::NOT_FOUND, "not_found.html", json!({}))
+        self.show(StatusCode::NOT_FOUND, &NotFound {})
     }
 
     /// 503: the database cannot answer now. The one page for it, on the ticket pages, the portal
     /// and the console: it says "try again", never "not found".
     pub fn unavailable(&self) -> Response {
-        self.render(
+        self.show(
             StatusCode::SERVICE_UNAVAILABLE,
-            "message.html",
-            json!({ "title": "Please try again shortly", "text": "We cannot answer this right now. Nothing you sent is lost; try again in a minute." }),
+            &Message::new(
+                "Please try again shortly",
+                "We cannot answer this right now. Nothing you sent is lost; try again in a minute.",
+            ),
         )
     }
 }
 
 impl PageSet {
-    fn try_render(&self, page: &str, mut context: Value) -> Result<String, String> {
-        context["instance_name"] = json!(self.instance_name);
-        let context = tera::Context::from_serialize(&context).map_err(|e| e.to_string())?;
+    fn try_render(&self, page: &str, context: &impl serde::Serialize) -> Result<String, String> {
+        let mut context = tera::Context::from_serialize(context).map_err(|e| e.to_string())?;
+        context.insert("instance_name", &self.instance_name);
         self.tera.render(page, &context).map_err(|e| {
             let mut message = e.to_string();
             let mut source = std::error::Error::source(&e);
@@ -130,16 +139,17 @@ impl PageSet {
         })
     }
 
-    fn render(&self, status: StatusCode, page: &str, mut context: Value) -> Response {
-        context["instance_name"] = json!(self.instance_name);
-        let context = match tera::Context::from_serialize(&context) {
-            Ok(context) => context,
-            Err(error) => return internal(&error),
+    /// Renders `page` with each of its view's contexts; the first failure, naming the page.
+    fn check(&self, page: &str) -> Result<(), String> {
+        let Some(view) = views::of(page) else {
+            return Err(format!("{page} has no view to check it with (a mailgate bug)"));
         };
-        match self.tera.render(page, &context) {
-            Ok(html) => (status, Html(html)).into_response(),
-            Err(error) => internal(&error),
+        for context in (view.contexts)() {
+            self.try_render(page, &context).map_err(|error| {
+                format!("{page} is given only {}: {error}", views::variables(page).join(", "))
+            })?;
         }
+        Ok(())
     }
 }
 
@@ -197,118 +207,7 @@ fn read_override_dir(
     }
 }
 
-/// Everything any page may be given, for checking overrides.
-fn sample_context() -> Value {
-    let mut context = json!({
-        "ticket": { "number": "123456", "subject": "Printer on fire", "status": "open", "created_at": 0 },
-        "people": [{ "name": "Ann", "email": "ann@acme.com", "role": "owner" }],
-        "thread": [{ "id": 1, "has_html": true, "kind": "message", "author": "Ann", "text": "Hi", "created_at": 0,
-                     "created": "1970-01-01 00:00:00", "files": [{ "id": 1, "name": "a.txt" }] }],
-        "token": "tok", "form_tag": "tag", "can_reply": true, "can_resolve": true,
-        "sent": false, "why": "because", "entry": 1, "html": "<p>ok</p>", "remote_images": false,
-        "console": console_sample(),
-    });
-    merge(&mut context, account_sample());
-    context
-}
-
-/// What the account pages may be given.
-fn account_sample() -> Value {
-    json!({
-        "title": "Done", "text": "All is well.", "csrf": "c", "error": "Wrong password.", "realm": "user",
-        "modes": { "register": true, "web_tickets": true, "login_required": false },
-        "signed_in": true, "email": "ann@acme.com", "name": "Ann", "action": "/register/tok", "kind": "reset",
-        "me": { "name": "Ann", "email": "ann@acme.com" },
-        "tickets": [{ "ticket": { "id": 1, "number": "123456", "subject": "Printer", "status": "open", "role": "owner", "updated_at": 0 },
-                      "link": "/t/tok", "updated": "2026-01-01 10:00 UTC" }],
-        "form": { "email": "ann@acme.com", "name": "Ann", "subject": "Printer", "message": "Hi" },
-        "topics": [{ "key": "billing", "name": "Billing", "chosen": true }],
-        "state": { "available": true, "enabled": false, "recovery_left": 10 }, "forced": true,
-        "enrollment": { "secret": "ABC", "qr": "iVBOR", "url": "otpauth://totp/x" },
-        "recovery_codes": ["aaaa-bbbb"],
-    })
-}
-
-/// Everything the console's pages may be given (web/console renders them all under `console`).
-fn console_sample() -> Value {
-    let line = json!({
-        "number": "123456", "subject": "Printer on fire", "requester_id": 1, "requester_name": "Ann",
-        "requester_email": "ann@acme.com", "org_key": "acme", "org_name": "ACME", "assignee": "Alice",
-        "priority": "high", "status": "open", "created_at": 0, "created": "1970-01-01 00:00:00",
-        "updated_at": 0, "updated": "1970-01-01 00:00:00",
-    });
-    let mut ticket = line.clone();
-    ticket["assignee_kind"] = json!("agent");
-    ticket["assignee_key"] = json!("alice");
-    let link =
-        json!({ "name": "open", "label": "Open", "count": 1, "link": "/agent?queue=open", "current": true });
-    let person = json!({ "id": 1, "name": "Ann", "email": "ann@acme.com", "status": "guest" });
-    json!({
-        "viewer": { "name": "Alice", "key": "alice", "csrf": "csrf" }, "nav": "queues",
-        "notice": "Done.", "error": "went wrong",
-        "queue": { "name": "open", "label": "Open" }, "tabs": [link], "sorts": [link],
-        "rows": [line], "pager": { "page": 2, "pages": 3, "previous": "/agent?page=1", "next": "/agent?page=3" },
-        "ticket": ticket,
-        "people": [{ "name": "Ann", "email": "ann@acme.com", "role": "owner" }],
-        "entries": [{ "id": 1, "has_html": false, "kind": "note", "author": "Alice", "text": "Hi", "created_at": 0,
-                      "created": "1970-01-01 00:00:00", "files": [{ "id": 1, "name": "a.txt" }] }],
-        "assignables": [{ "kind": "agent", "key": "alice", "name": "Alice" }],
-        "statuses": ["open"], "priorities": ["high"],
-        "search": "ann", "sort": "name", "limit": 50,
-        "status_filter": [{ "name": "open", "current": true }],
-        "users": [{ "id": 1, "email": "ann@acme.com", "name": "Ann", "org_key": "acme", "status": "guest",
-                    "tickets": 1, "created_at": 0, "created": "1970-01-01 00:00:00" }],
-        "user": { "id": 1, "email": "ann@acme.com", "name": "Ann", "status": "registered", "created_at": 0,
-                  "created": "1970-01-01 00:00:00", "has_password": true, "last_login_at": 0,
-                  "last_login": "1970-01-01 00:00:00", "org_key": "acme", "org_name": "ACME" },
-        "custom": [{ "key": "tier", "value": "gold" }],
-        "tickets": [{ "number": "123456", "subject": "Printer on fire", "status": "open", "priority": "high",
-                      "role": "owner", "updated_at": 0, "updated": "1970-01-01 00:00:00", "requester_id": 1,
-                      "requester_name": "Ann", "requester_email": "ann@acme.com", "assignee": "Alice" }],
-        "orgs": [{ "key": "acme", "name": "ACME", "domains": 1, "members": 2, "open_tickets": 3 }],
-        "org": { "key": "acme", "name": "ACME" }, "domains": ["acme.com"], "contacts": [person],
-        "manager": { "kind": "agent", "key": "alice", "name": "Alice", "mode": "assign" },
-        "members": [person], "member_count": 1,
-    })
-}
-
-/// `value` with a formatted UTC time `x` beside every unix-millisecond field `x_at` (null stays null),
-/// in nested objects and arrays too.
-pub(crate) fn with_times(value: impl serde::Serialize) -> Value {
-    fn walk(value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                let times: Vec<(String, Value)> = map
-                    .iter()
-                    .filter_map(|(key, v)| {
-                        let name = key.strip_suffix("_at")?;
-                        let shown = match v {
-                            Value::Number(n) => json!(n.as_i64().map(crate::clock::format_utc)),
-                            Value::Null => Value::Null,
-                            _ => return None,
-                        };
-                        Some((name.to_string(), shown))
-                    })
-                    .collect();
-                map.values_mut().for_each(walk);
-                map.extend(times);
-            }
-            Value::Array(items) => items.iter_mut().for_each(walk),
-            _ => {}
-        }
-    }
-    let mut value = serde_json::to_value(value).unwrap_or(Value::Null);
-    walk(&mut value);
-    value
-}
-
-fn merge(target: &mut Value, extra: Value) {
-    if let (Some(target), Value::Object(extra)) = (target.as_object_mut(), extra) {
-        target.extend(extra);
-    }
-}
-
-fn internal(error: &tera::Error) -> Response {
+fn internal(error: &str) -> Response {
     tracing::error!(
         %error,
         "web: a page failed to render (an override in templates.web_dir? `mailgate check-config` checks them)"
@@ -319,34 +218,23 @@ fn internal(error: &tera::Error) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Everything any page may be given.
-    fn context() -> Value {
-        let mut context = json!({
-            "ticket": { "number": "123456", "subject": "<script>x</script>", "status": "open", "created_at": 0 },
-            "people": [{ "name": "", "email": "ann@acme.com", "role": "owner" }],
-            "thread": [{ "id": 1, "has_html": true, "kind": "message", "author": "Ann", "text": "<b>hi</b>", "created_at": 0, "created": "1970-01-01 00:00:00", "files": [{ "id": 1, "name": "a.txt" }] }],
-            "token": "tok", "form_tag": "tag", "can_reply": true, "can_resolve": true,
-            "sent": false, "why": "because", "entry": 1, "html": "<p>ok</p>", "remote_images": false,
-            "console": console_context(),
-        });
-        merge(&mut context, account_sample());
-        context
-    }
-
-    /// The console's sample with markup where agents' and customers' text goes.
-    fn console_context() -> Value {
-        let mut console = console_sample();
-        console["rows"][0]["subject"] = json!("<script>x</script>");
-        console["entries"][0]["text"] = json!("<b>hi</b>");
-        console["user"]["name"] = json!("<i>Ann</i>");
-        console
-    }
+    use crate::web::views::console::{self, Console, ConsoleView};
+    use crate::web::views::ticket::TicketPage;
 
     fn body(response: Response) -> String {
         let bytes =
             futures::executor::block_on(axum::body::to_bytes(response.into_body(), usize::MAX)).unwrap();
         String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    /// Renders `page` with its view's sample, as `show` does.
+    fn sample_page(pages: &Pages, page: &str) -> Response {
+        let view = views::of(page).unwrap_or_else(|| panic!("{page} has no view"));
+        let context = (view.contexts)().remove(0);
+        match pages.current.load().try_render(page, &context) {
+            Ok(html) => (StatusCode::OK, Html(html)).into_response(),
+            Err(error) => internal(&error),
+        }
     }
 
     #[test]
@@ -376,23 +264,95 @@ mod tests {
     }
 
     #[test]
+    fn an_override_using_a_variable_of_another_page_fails_at_load_naming_page_and_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        // Every page was once checked with one context holding every page's variables: this loaded.
+        write(
+            "access.html.tera",
+            "{% extends \"layout.html\" %}{% block main %}#{{ ticket.number }}{% endblock main %}",
+        );
+        let Err(errors) = Pages::new("S", Some(dir.path())) else {
+            panic!("access.html with a ticket loads")
+        };
+        let [error] = errors.as_slice() else { panic!("{errors:?}") };
+        assert!(error.file.ends_with("access.html.tera"), "{error}");
+        assert!(error.message.contains("access.html") && error.message.contains("ticket.number"), "{error}");
+        assert!(error.message.contains("is given only csrf, sent"), "{error}");
+    }
+
+    #[test]
+    fn an_override_must_render_with_the_sparse_variant_too() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("console")).unwrap();
+        // The account manager is optional: without an `{% if %}` the page fails for most organizations.
+        std::fs::write(
+            dir.path().join("console/org.html.tera"),
+            "{% extends \"console/layout.html\" %}{% block console %}{{ console.manager.name }}{% endblock console %}",
+        )
+        .unwrap();
+        let Err(errors) = Pages::new("S", Some(dir.path())) else { panic!("an unguarded option loads") };
+        assert!(errors.iter().any(|e| e.message.contains("console.manager")), "{errors:?}");
+    }
+
+    #[test]
+    fn every_template_that_is_a_page_has_exactly_one_view() {
+        let pages: Vec<&str> =
+            PAGES.iter().map(|(name, _)| *name).filter(|name| !is_fragment(name)).collect();
+        let viewed: Vec<&str> = views::ALL.iter().map(|view| view.page).collect();
+        for page in &pages {
+            assert_eq!(viewed.iter().filter(|v| *v == page).count(), 1, "{page}: views::ALL");
+        }
+        for page in &viewed {
+            assert!(pages.contains(page), "{page}: a view without a template (or of a fragment)");
+        }
+    }
+
+    #[test]
     fn every_page_renders_and_escapes() {
         let pages = Pages::new("<Support & Co>", None).unwrap();
         for (page, _) in PAGES.iter().filter(|(name, _)| !is_fragment(name)) {
-            let response = pages.render(StatusCode::OK, page, context());
+            let response = sample_page(&pages, page);
             assert_eq!(response.status(), StatusCode::OK, "{page}");
             let html = body(response);
             assert!(html.contains("&lt;Support &amp; Co&gt;"), "{page}: the instance name is escaped");
         }
-        let html = body(pages.render(StatusCode::OK, "ticket.html", context()));
+        let mut ticket = TicketPage::sample();
+        ticket.ticket.subject = "<script>x</script>".into();
+        ticket.thread.0[0].text = "<b>hi</b>".into();
+        let html = body(pages.show(StatusCode::OK, &ticket));
         assert!(html.contains("&lt;script&gt;x") && html.contains("&lt;b&gt;hi"), "{html}");
         assert!(!html.contains("<script>") && !html.contains("<b>hi"), "{html}");
-        for (page, escaped) in [
-            ("console/queue.html", "&lt;script&gt;x"),
-            ("console/ticket.html", "&lt;b&gt;hi"),
-            ("console/user.html", "&lt;i&gt;Ann"),
+
+        let mut queue = console::Queue::sample();
+        queue.rows.0[0].subject = "<script>x</script>".into();
+        let mut ticket = console::Ticket::sample();
+        ticket.entries.0[0].text = "<b>hi</b>".into();
+        let mut user = console::User::sample();
+        user.user.0.name = "<i>Ann</i>".into();
+        let viewer = crate::web::console::Viewer {
+            agent: crate::core::ids::AgentId(1),
+            key: "alice".into(),
+            name: "Alice".into(),
+            csrf: "csrf".into(),
+        };
+        for (page, escaped, html) in [
+            (
+                "console/queue.html",
+                "&lt;script&gt;x",
+                body(pages.show(StatusCode::OK, &Console::new(&viewer, queue))),
+            ),
+            (
+                "console/ticket.html",
+                "&lt;b&gt;hi",
+                body(pages.show(StatusCode::OK, &Console::new(&viewer, ticket))),
+            ),
+            (
+                "console/user.html",
+                "&lt;i&gt;Ann",
+                body(pages.show(StatusCode::OK, &Console::new(&viewer, user))),
+            ),
         ] {
-            let html = body(pages.render(StatusCode::OK, page, context()));
             assert!(html.contains(escaped), "{page}: {html}");
             assert!(
                 !html.contains("<script>") && !html.contains("<b>hi") && !html.contains("<i>Ann"),
@@ -412,7 +372,7 @@ mod tests {
         )
         .unwrap();
         let pages = Pages::new("S", Some(dir.path())).unwrap();
-        assert!(body(pages.render(StatusCode::OK, "console/orgs.html", context())).contains("Our customers"));
+        assert!(body(sample_page(&pages, "console/orgs.html")).contains("Our customers"));
 
         std::fs::write(dir.path().join("console/nope.html.tera"), "x").unwrap();
         let Err(errors) = Pages::new("S", Some(dir.path())) else { panic!("an unknown console page loads") };

@@ -3,13 +3,7 @@
 //! customer gets a response by mail exactly as if the agent had answered an alert; assignment,
 //! status and priority go through the lifecycle with the agent as actor.
 
-use axum::Form;
-use axum::extract::{Path, Query, State};
-use axum::response::IntoResponse;
-use axum::response::Response;
-use serde_json::json;
-
-use super::{Viewer, WebError, notice, render, see_other, unavailable, with_times};
+use super::{Viewer, WebError, notice, render, see_other, unavailable};
 use crate::auth::token::Purpose;
 use crate::core::command::Priority;
 use crate::core::ticket::{Status, TicketNumber};
@@ -17,7 +11,13 @@ use crate::ingest::Outcome;
 use crate::ingest::lifecycle::Actor;
 use crate::store::{console as console_store, web as web_store};
 use crate::web::WebState;
+use crate::web::views::Timed;
+use crate::web::views::console::{self as view, TopicOption};
 use crate::workflow::{ConsoleAction, ConsoleError};
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
+use axum::response::Response;
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct DoneQuery {
@@ -47,24 +47,23 @@ pub async fn show(
         Ok(None) => return WebError::NotFound.into_response(),
         Err(error) => return unavailable(&error, "cannot read a ticket").into_response(),
     };
-    render(
-        &state,
-        &viewer,
-        "console/ticket.html",
-        "queues",
-        json!({
-            "ticket": with_times(&ticket),
-            "people": people,
-            "entries": with_times(&thread),
-            "assignables": assignables,
-            "statuses": Status::ALL.map(Status::as_str),
-            "priorities": Priority::ALL.map(Priority::as_str),
-            "topics": state.app.settings().topics.topics.iter()
-                .map(|topic| json!({ "key": topic.key, "name": topic.name }))
-                .collect::<Vec<_>>(),
-            "notice": notice(query.done.as_deref()),
-        }),
-    )
+    let settings = state.app.settings();
+    let page = view::Ticket {
+        ticket: Timed(ticket),
+        people,
+        entries: Timed(thread),
+        assignables,
+        statuses: Status::ALL.to_vec(),
+        priorities: Priority::ALL.to_vec(),
+        topics: settings
+            .topics
+            .topics
+            .iter()
+            .map(|topic| TopicOption { key: topic.key.clone(), name: topic.name.clone() })
+            .collect(),
+        notice: notice(query.done.as_deref()),
+    };
+    render(&state, &viewer, page)
 }
 
 /// What the ticket page's forms post: the session's CSRF token and one value.
