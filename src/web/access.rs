@@ -8,13 +8,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use super::views::ticket::Access;
-use super::{WebError, WebState};
 use axum::Form;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota};
+
+use super::views::ticket::Access;
+use super::{WebError, WebState};
 
 /// Requests from one client address: a burst of 5, then one a minute.
 const PER_CLIENT: (u32, Duration) = (5, Duration::from_secs(60));

@@ -4,6 +4,11 @@
 
 use std::net::SocketAddr;
 
+use axum::Form;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
 use super::WebState;
 use super::console::Viewer;
 use super::session::{
@@ -16,10 +21,6 @@ use crate::store::accounts as account_store;
 use crate::store::sessions::{Holder, Stage};
 use crate::web::WebError;
 use crate::web::views::portal::{AgentCode, AgentTwoFactor, Login, Modes, Realm as LoginRealm, Visitor};
-use axum::Form;
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
 
 #[derive(serde::Deserialize)]
 pub struct LoginForm {

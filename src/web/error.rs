@@ -3,13 +3,14 @@
 //! router) turns it into the page the visitor sees, from the pages in force. The database being
 //! unavailable is always the 503 "try again" page, never "not found".
 
-use super::WebState;
-use super::views::ticket::{BadRequest, TooMany};
-use crate::store::StoreError;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+
+use super::WebState;
+use super::views::ticket::{BadRequest, TooMany};
+use crate::store::StoreError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WebError {

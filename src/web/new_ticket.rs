@@ -4,6 +4,11 @@
 
 use std::net::SocketAddr;
 
+use axum::Form;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+
 use super::WebState;
 use super::agent_auth::with_cookie;
 use super::session::{self, USER_COOKIE, anon_csrf, anon_csrf_ok, forbidden, session_csrf_ok};
@@ -17,10 +22,6 @@ use crate::store::users::UserStatus;
 use crate::web::WebError;
 use crate::web::views::portal::{Me, NewTicket, TicketDraft, TopicChoice};
 use crate::web::views::ticket::Message;
-use axum::Form;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
 
 #[derive(Default, serde::Deserialize)]
 pub struct TicketForm {

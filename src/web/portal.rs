@@ -5,6 +5,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::Form;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+
 use super::WebState;
 use super::agent_auth::{failure, with_cookie};
 use super::session::{
@@ -24,10 +29,6 @@ use crate::web::views::portal::{
     Register, Reset, Visitor,
 };
 use crate::web::views::ticket::Message;
-use axum::Form;
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
 
 /// How long a "my tickets" link lasts: it is minted for the signed-in page, not for mail.
 const PAGE_LINK_TTL: Duration = Duration::from_secs(60 * 60);

@@ -6,6 +6,11 @@
 
 use std::net::SocketAddr;
 
+use axum::Form;
+use axum::extract::{ConnectInfo, Multipart, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
 use super::WebState;
 use super::upload::{self, FormError};
 use super::views::Timed;
@@ -17,10 +22,6 @@ use crate::store::inbound::Source;
 use crate::store::{links as link_store, web as web_store};
 use crate::web::WebError;
 use crate::workflow::{ConsoleError, Written};
-use axum::Form;
-use axum::extract::{ConnectInfo, Multipart, Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
 
 /// Whom a valid link names, as of now.
 struct Reader {

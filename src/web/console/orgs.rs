@@ -2,15 +2,16 @@
 //! contacts, account manager, members and recent tickets. Organizations are declared in the
 //! configuration; these pages only show them.
 
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use axum::response::Response;
+
 use super::{Viewer, custom, render, unavailable};
 use crate::store::console as console_store;
 use crate::web::WebError;
 use crate::web::WebState;
 use crate::web::views::Timed;
 use crate::web::views::console::{Manager, Org, OrgName, Orgs};
-use axum::extract::{Path, State};
-use axum::response::IntoResponse;
-use axum::response::Response;
 
 /// Members listed on an organization's page (the count says how many there are).
 const MEMBERS_SHOWN: i64 = 200;

@@ -1,14 +1,15 @@
 //! `GET /agent`: a ticket queue (open, mine, my teams', unassigned, closed, all) with the size of each in its
 //! tab, sorted by activity, priority or age, 50 to a page.
 
+use axum::extract::{Query, State};
+use axum::response::IntoResponse;
+use axum::response::Response;
+
 use super::{PAGE_SIZE, Viewer, page_number, render, unavailable};
 use crate::store::console::{self as console_store, Queue, QueueSort};
 use crate::web::WebState;
 use crate::web::views::Timed;
 use crate::web::views::console::{self as view, Choice, QueueName, QueuePager, Tab};
-use axum::extract::{Query, State};
-use axum::response::IntoResponse;
-use axum::response::Response;
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct QueueQuery {

@@ -1,6 +1,9 @@
 //! `GET /agent/search?q=...&status=...`: full-text search over every ticket (subject, messages,
 //! notes, authors, participants' addresses, numbers), best match first, in the queue's table.
 
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+
 use super::{PAGE_SIZE, Viewer, render, unavailable};
 use crate::core::ticket::Status;
 use crate::store::console as console_store;
@@ -8,8 +11,6 @@ use crate::store::search::{self as search_store, Filter};
 use crate::web::WebState;
 use crate::web::views::Timed;
 use crate::web::views::console::{Search, StatusChoice};
-use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Response};
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct SearchQuery {

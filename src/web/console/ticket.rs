@@ -3,6 +3,11 @@
 //! customer gets a response by mail exactly as if the agent had answered an alert; assignment,
 //! status and priority go through the lifecycle with the agent as actor.
 
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
+use axum::response::Response;
+
 use super::{Viewer, WebError, notice, render, see_other, unavailable};
 use crate::auth::token::Purpose;
 use crate::core::command::Priority;
@@ -14,10 +19,6 @@ use crate::web::WebState;
 use crate::web::views::Timed;
 use crate::web::views::console::{self as view, TopicOption};
 use crate::workflow::{ConsoleAction, ConsoleError};
-use axum::Form;
-use axum::extract::{Path, Query, State};
-use axum::response::IntoResponse;
-use axum::response::Response;
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct DoneQuery {

@@ -2,6 +2,10 @@
 //! record: profile, custom data, organization, tickets and login state. The record page also
 //! carries the password-reset and invitation forms; their handlers belong to the accounts code.
 
+use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
+use axum::response::Response;
+
 use super::{PAGE_SIZE, Viewer, custom, notice, page_number, render, unavailable};
 use crate::core::ids::UserId;
 use crate::store::console as console_store;
@@ -10,9 +14,6 @@ use crate::web::WebError;
 use crate::web::WebState;
 use crate::web::views::Timed;
 use crate::web::views::console::{self as view, Choice, Pager, UserProfile};
-use axum::extract::{Path, Query, State};
-use axum::response::IntoResponse;
-use axum::response::Response;
 
 /// Tickets listed on a user's record.
 const USER_TICKETS: i64 = 100;
