@@ -20,7 +20,7 @@ use crate::core::ids::{AgentId, UserId};
 use crate::store::accounts as account_store;
 use crate::store::sessions::{Holder, Stage};
 use crate::web::WebError;
-use crate::web::views::portal::{AgentCode, AgentTwoFactor, Login, Modes, Realm as LoginRealm, Visitor};
+use crate::web::views::portal::{AgentCode, AgentTwoFactor, Login, LoginRealm, Modes, Visitor};
 
 #[derive(serde::Deserialize)]
 pub struct LoginForm {

@@ -25,8 +25,8 @@ use crate::store::web as web_store;
 use crate::web::WebError;
 use crate::web::views::View;
 use crate::web::views::portal::{
-    Confirm, Home, Login, Me, Modes, MyTicketRow, MyTickets, Password, PasswordLink, Realm as LoginRealm,
-    Register, Reset, Visitor,
+    Confirm, Home, Login, LoginRealm, Me, Modes, MyTicketRow, MyTickets, Password, PasswordLink, Register,
+    Reset, Visitor,
 };
 use crate::web::views::ticket::Message;
 

@@ -30,7 +30,7 @@ pub(super) fn page(pages: &PageSet, page: &str, sources: &[Source], errors: &mut
         report(file_of(page), format!("{page} has no view to check it with (a mailgate bug)"));
         return;
     };
-    let given = || format!("{page} is given {}", views::variables(page).join(", "));
+    let given = || format!("{page} is given {}", views::described(page));
     let contexts = (view.contexts)();
     let Some(mut sample) = contexts.first().cloned() else { return };
     if let Some(map) = sample.as_object_mut() {
@@ -51,9 +51,20 @@ pub(super) fn page(pages: &PageSet, page: &str, sources: &[Source], errors: &mut
             }
         }
     }
-    // What the paths above cannot see (a field of a loop variable, a variant's empty option).
-    if !named && let Some(error) = contexts.iter().find_map(|context| pages.try_render(page, context).err()) {
-        report(file_of(page), format!("{}: {error}", given()));
+    // What the paths above cannot see: a field of a loop variable, an optional value used as if
+    // it were always there.
+    if named {
+        return;
+    }
+    let mut rendered = contexts.iter().map(|context| pages.try_render(page, context));
+    if let Some(Err(error)) = rendered.next() {
+        report(file_of(page), format!("{page} does not render with its sample: {error}"));
+    } else if let Some(error) = rendered.find_map(Result::err) {
+        let hint = "what may be empty must be tested with {% if %} (docs/web.md)";
+        report(
+            file_of(page),
+            format!("{page} does not render when a value is empty or absent; {hint}: {error}"),
+        );
     }
 }
 

@@ -88,6 +88,30 @@ pub fn variables(page: &str) -> Vec<String> {
     paths
 }
 
+/// [`variables`] for a reader: the fields of one object together (`me.{email, name}`), as
+/// docs/web.md writes them.
+pub fn described(page: &str) -> String {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for path in variables(page) {
+        let (parent, field) = match path.rsplit_once('.') {
+            Some((parent, field)) => (format!("{parent}."), field.to_string()),
+            None => (String::new(), path),
+        };
+        match groups.last_mut() {
+            Some((last, fields)) if *last == parent && !parent.is_empty() => fields.push(field),
+            _ => groups.push((parent, vec![field])),
+        }
+    }
+    let shown: Vec<String> = groups
+        .into_iter()
+        .map(|(parent, fields)| match fields.as_slice() {
+            [field] => format!("{parent}{field}"),
+            _ => format!("{parent}{{{}}}", fields.join(", ")),
+        })
+        .collect();
+    if shown.is_empty() { "nothing but instance_name".to_string() } else { shown.join(", ") }
+}
+
 /// `T` with a formatted UTC time `x` ("2026-12-04 10:00:00", or null) beside each unix-millisecond
 /// field `x_at` (null stays null), in nested objects and lists too.
 #[derive(Clone, Debug)]

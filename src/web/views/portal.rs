@@ -60,7 +60,7 @@ impl View for Home {
 /// Which sign-in a page is: the portal's or the console's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Realm {
+pub enum LoginRealm {
     User,
     Agent,
 }
@@ -68,7 +68,7 @@ pub enum Realm {
 /// `login.html`: the portal's and the console's sign-in (the console's gets no modes).
 #[derive(Clone, Debug, Serialize)]
 pub struct Login {
-    pub realm: Realm,
+    pub realm: LoginRealm,
     #[serde(flatten)]
     pub visitor: Visitor,
     /// Why the last attempt failed; empty at first.
@@ -80,7 +80,7 @@ impl View for Login {
 
     fn sample() -> Self {
         Login {
-            realm: Realm::User,
+            realm: LoginRealm::User,
             visitor: Visitor::sample(),
             error: "Wrong email address or password.".into(),
         }
@@ -88,7 +88,7 @@ impl View for Login {
 
     fn variants() -> Vec<Self> {
         let visitor = Visitor { modes: Modes::default(), ..Visitor::sample() };
-        vec![Login { realm: Realm::Agent, visitor, error: String::new() }]
+        vec![Login { realm: LoginRealm::Agent, visitor, error: String::new() }]
     }
 }
 

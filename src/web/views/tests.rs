@@ -98,6 +98,15 @@ fn the_variables_of_a_page_come_from_its_struct() {
     assert!(!variables("console/users.html").contains(&"console.pager.pages".to_string()));
 }
 
+#[test]
+fn what_a_page_is_given_is_described_as_the_docs_write_it() {
+    assert_eq!(described("access.html"), "csrf, sent");
+    assert_eq!(described("not_found.html"), "nothing but instance_name");
+    let user = described("console/user.html");
+    assert!(user.contains("console.custom[].{key, value}, console.error, console.nav"), "{user}");
+    assert!(user.contains("console.viewer.{csrf, key, name}"), "{user}");
+}
+
 /// The code spans of a markdown cell that look like page variables (`ticket.number`,
 /// `thread[].files[].name`); `prefix.{a, b}` stands for `prefix.a` and `prefix.b`.
 fn variables_in(cell: &str) -> Vec<String> {
