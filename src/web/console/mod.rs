@@ -19,7 +19,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 
-use super::views::{Console, ConsoleView, console::CustomRow};
+use super::views::directory::CustomRow;
+use super::views::{Console, ConsoleView};
 use super::{WebError, WebState};
 
 /// The signed-in agent, put into request extensions by the session layer.

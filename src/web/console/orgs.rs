@@ -11,7 +11,7 @@ use crate::store::console as console_store;
 use crate::web::WebError;
 use crate::web::WebState;
 use crate::web::views::Timed;
-use crate::web::views::console::{Manager, Org, OrgName, Orgs};
+use crate::web::views::directory::{Manager, Org, OrgName, Orgs};
 
 /// Members listed on an organization's page (the count says how many there are).
 const MEMBERS_SHOWN: i64 = 200;

@@ -13,7 +13,8 @@ use crate::store::users::{self as user_store, UserSort};
 use crate::web::WebError;
 use crate::web::WebState;
 use crate::web::views::Timed;
-use crate::web::views::console::{self as view, Choice, Pager, UserProfile};
+use crate::web::views::console::Choice;
+use crate::web::views::directory::{self as view, Pager, UserProfile};
 
 /// Tickets listed on a user's record.
 const USER_TICKETS: i64 = 100;

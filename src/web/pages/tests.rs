@@ -158,7 +158,7 @@ fn every_page_renders_and_escapes() {
     queue.rows.0[0].subject = "<script>x</script>".into();
     let mut ticket = console::Ticket::sample();
     ticket.entries.0[0].text = "<b>hi</b>".into();
-    let mut user = console::User::sample();
+    let mut user = crate::web::views::directory::User::sample();
     user.user.0.name = "<i>Ann</i>".into();
     let viewer = crate::web::console::Viewer {
         agent: crate::core::ids::AgentId(1),

@@ -7,6 +7,7 @@
 //! are what a handler found, in the shape its template reads.
 
 pub mod console;
+pub mod directory;
 pub mod portal;
 mod samples;
 pub mod ticket;
@@ -66,10 +67,10 @@ pub const ALL: &[PageView] = &[
     checked::<Console<console::Queue>>(),
     checked::<Console<console::Search>>(),
     checked::<Console<console::Ticket>>(),
-    checked::<Console<console::Users>>(),
-    checked::<Console<console::User>>(),
-    checked::<Console<console::Orgs>>(),
-    checked::<Console<console::Org>>(),
+    checked::<Console<directory::Users>>(),
+    checked::<Console<directory::User>>(),
+    checked::<Console<directory::Orgs>>(),
+    checked::<Console<directory::Org>>(),
 ];
 
 /// The view of `page`, if it is a page (not a layout or a partial).
