@@ -13,8 +13,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota};
-use serde_json::json;
 
+use super::views::ticket::Access;
 use super::{WebError, WebState};
 
 /// Requests from one client address: a burst of 5, then one a minute.
@@ -85,7 +85,7 @@ pub async fn form(State(state): State<WebState>, headers: HeaderMap) -> Response
 
 fn page(state: &WebState, headers: &HeaderMap, sent: bool) -> Response {
     let (csrf, cookie) = super::session::anon_csrf(state, headers);
-    let page = state.pages.render(StatusCode::OK, "access.html", json!({ "sent": sent, "csrf": csrf }));
+    let page = state.pages.show(StatusCode::OK, &Access { sent, csrf });
     super::agent_auth::with_cookie(page, cookie)
 }
 

@@ -8,7 +8,6 @@ use axum::Form;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde_json::json;
 
 use super::WebState;
 use super::console::Viewer;
@@ -21,6 +20,7 @@ use crate::core::ids::{AgentId, UserId};
 use crate::store::accounts as account_store;
 use crate::store::sessions::{Holder, Stage};
 use crate::web::WebError;
+use crate::web::views::portal::{AgentCode, AgentTwoFactor, Login, LoginRealm, Modes, Visitor};
 
 #[derive(serde::Deserialize)]
 pub struct LoginForm {
@@ -57,11 +57,9 @@ fn next_step(stage: Stage) -> &'static str {
 
 fn login_page(state: &WebState, headers: &HeaderMap, status: StatusCode, error: &str) -> Response {
     let (csrf, cookie) = anon_csrf(state, headers);
-    let page = state.pages.render(
-        status,
-        "login.html",
-        json!({ "realm": "agent", "csrf": csrf, "error": error, "modes": {} }),
-    );
+    // The console has no sign-up or portal tickets: no modes.
+    let visitor = Visitor { csrf, modes: Modes::default() };
+    let page = state.pages.show(status, &Login { realm: LoginRealm::Agent, visitor, error: error.into() });
     with_cookie(page, cookie)
 }
 
@@ -146,7 +144,7 @@ pub async fn code_form(State(state): State<WebState>, headers: HeaderMap) -> Res
 }
 
 fn code_page(state: &WebState, session: &Session, status: StatusCode, error: &str) -> Response {
-    state.pages.render(status, "agent_code.html", json!({ "csrf": session.csrf, "error": error }))
+    state.pages.show(status, &AgentCode { csrf: session.csrf.clone(), error: error.into() })
 }
 
 pub async fn code(
@@ -205,25 +203,23 @@ async fn two_factor_page(
         Ok(current) => current,
         Err(error) => return failure(&error),
     };
-    let mut context = json!({
-        "csrf": session.csrf, "error": error, "state": current, "forced": session.stage == Stage::Enroll,
-        "enrollment": null, "recovery_codes": [],
-    });
+    let mut view = AgentTwoFactor {
+        csrf: session.csrf.clone(),
+        error: error.into(),
+        state: Some(current.clone()),
+        forced: session.stage == Stage::Enroll,
+        enrollment: None,
+        recovery_codes: Vec::new(),
+    };
     if current.available && !current.enabled {
         let email = state.app.store().read(move |tx| account_store::agent_login_by_id(tx, agent)).await;
         let label = email.ok().flatten().map(|a| a.email).unwrap_or_default();
         match state.accounts.enrollment(agent, &session.csrf, &label).await {
-            Ok(enrollment) => {
-                context["enrollment"] = json!({
-                    "secret": enrollment.secret_base32,
-                    "qr": enrollment.qr_png_base64,
-                    "url": enrollment.otpauth_url,
-                });
-            }
+            Ok(enrollment) => view.enrollment = Some(enrollment.into()),
             Err(error) => return failure(&error),
         }
     }
-    with_qr_policy(state.pages.render(status, "agent_2fa.html", context))
+    with_qr_policy(state.pages.show(status, &view))
 }
 
 /// The enrollment QR code is a `data:` PNG drawn here; only this page's policy allows it.
@@ -269,11 +265,15 @@ pub async fn enroll(
         Err(error) => return failure(&error),
     };
     let current = state.accounts.two_factor(agent).await.ok();
-    let page = state.pages.render(
-        StatusCode::OK,
-        "agent_2fa.html",
-        json!({ "csrf": fresh.csrf, "error": "", "state": current, "forced": false, "enrollment": null, "recovery_codes": codes }),
-    );
+    let view = AgentTwoFactor {
+        csrf: fresh.csrf,
+        error: String::new(),
+        state: current,
+        forced: false,
+        enrollment: None,
+        recovery_codes: codes,
+    };
+    let page = state.pages.show(StatusCode::OK, &view);
     ([set_cookie(&state, AGENT_COOKIE, &id)], page).into_response()
 }
 

@@ -7,9 +7,9 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::WebState;
+use super::views::ticket::{BadRequest, TooMany};
 use crate::store::StoreError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,14 +76,14 @@ pub async fn render(State(state): State<WebState>, request: Request, next: Next)
     let mut page = match error {
         WebError::NotFound => pages.not_found(),
         WebError::Unavailable => pages.unavailable(),
-        WebError::TooMany => pages.render(status, "too_many.html", json!({})),
-        WebError::BadRequest(why) | WebError::TooLarge(why) => {
-            pages.render(status, "bad_request.html", json!({ "why": why }))
-        }
-        WebError::Forbidden => pages.render(
+        WebError::TooMany => pages.show(status, &TooMany {}),
+        WebError::BadRequest(why) | WebError::TooLarge(why) => pages.show(status, &BadRequest { why }),
+        WebError::Forbidden => pages.show(
             status,
-            "bad_request.html",
-            json!({ "why": "This form has expired or did not come from this site. Go back, reload the page and try again." }),
+            &BadRequest {
+                why: "This form has expired or did not come from this site. Go back, reload the page and try again."
+                    .into(),
+            },
         ),
     };
     for (name, value) in response.headers() {

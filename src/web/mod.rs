@@ -16,6 +16,7 @@ mod portal;
 pub mod session;
 mod ticket;
 mod upload;
+pub mod views;
 
 use std::sync::Arc;
 

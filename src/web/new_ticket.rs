@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde_json::{Value, json};
 
 use super::WebState;
 use super::agent_auth::with_cookie;
@@ -27,6 +26,9 @@ use crate::store::sessions::{Holder, Stage};
 use crate::store::users::UserStatus;
 use crate::web::WebError;
 use crate::web::upload::{self, Posted};
+use crate::web::views::console::TopicOption;
+use crate::web::views::portal::{ChoiceInput, FieldInput, Me, NewTicket, TicketDraft, TopicChoice};
+use crate::web::views::ticket::Message;
 use crate::workflow::WebTicket;
 
 /// What the form posts: the known inputs, and the topic form's values (`field.KEY`, a key repeated
@@ -82,22 +84,30 @@ fn customer_fields(topic: &Topic) -> Option<&FieldForm> {
 }
 
 /// The inputs of `form`'s customer fields, filled from `posted`.
-fn form_inputs(form: &FieldForm, posted: &[(String, String)]) -> Vec<Value> {
+fn form_inputs(form: &FieldForm, posted: &[(String, String)]) -> Vec<FieldInput> {
     form.fields
         .iter()
         .filter(|field| field.settable_by(EditableBy::User))
         .map(|field| {
             let values: Vec<&str> =
                 posted.iter().filter(|(key, _)| *key == field.key).map(|(_, value)| value.as_str()).collect();
-            let choices: Vec<Value> = field
+            let choices = field
                 .choices
                 .iter()
-                .map(|choice| json!({ "value": choice, "chosen": values.iter().any(|v| v.eq_ignore_ascii_case(choice)) }))
+                .map(|choice| ChoiceInput {
+                    value: choice.clone(),
+                    chosen: values.iter().any(|v| v.eq_ignore_ascii_case(choice)),
+                })
                 .collect();
-            json!({
-                "key": field.key, "label": field.label, "type": field.kind, "required": field.required,
-                "choices": choices, "value": values.first().copied().unwrap_or_default(), "checked": !values.is_empty(),
-            })
+            FieldInput {
+                key: field.key.clone(),
+                label: field.label.clone(),
+                kind: field.kind,
+                required: field.required,
+                choices,
+                value: values.first().copied().unwrap_or_default().to_string(),
+                checked: !values.is_empty(),
+            }
         })
         .collect()
 }
@@ -126,11 +136,10 @@ fn refusal(state: &WebState, writer: &Writer) -> Option<Response> {
     let registration = state.accounts.registration();
     if !registration.web_tickets() {
         let support = state.app.settings().own_addresses.first().map(|a| a.to_string()).unwrap_or_default();
-        return Some(state.pages.render(
-            StatusCode::FORBIDDEN,
-            "message.html",
-            json!({ "title": "Tickets are opened by mail", "text": format!("This portal does not open new tickets. Write to {support} instead.") }),
-        ));
+        let text = format!("This portal does not open new tickets. Write to {support} instead.");
+        return Some(
+            state.pages.show(StatusCode::FORBIDDEN, &Message::new("Tickets are opened by mail", &text)),
+        );
     }
     (registration.web_tickets_need_login() && writer.is_none())
         .then(|| Redirect::to("/login").into_response())
@@ -149,27 +158,42 @@ fn form_page(
         Some((_, _, session)) => (session.csrf.clone(), None),
         None => anon_csrf(state, headers),
     };
-    let me: Value = match writer {
-        Some((email, name, _)) => json!({ "email": email, "name": name }),
-        None => Value::Null,
-    };
+    let me = writer.as_ref().map(|(email, name, _)| Me { name: name.clone(), email: email.clone() });
     let settings = state.app.settings();
-    let topics: Vec<Value> = settings
+    let topics = settings
         .topics
         .public()
-        .map(|topic| json!({ "key": topic.key, "name": topic.name, "chosen": topic.key == form.topic }))
+        .map(|topic| TopicChoice {
+            key: topic.key.clone(),
+            name: topic.name.clone(),
+            chosen: topic.key == form.topic,
+        })
         .collect();
+    let (form_topic, posted) = (form.topic.as_str(), form.fields.as_slice());
+    let form = TicketDraft {
+        email: form.email.clone(),
+        name: form.name.clone(),
+        subject: form.subject.clone(),
+        message: form.message.clone(),
+    };
     let two_steps = settings.topics.public().any(|topic| customer_fields(topic).is_some());
-    let chosen = settings.topics.public().find(|topic| topic.key == form.topic).filter(|_| two_steps);
-    let inputs = chosen.and_then(customer_fields).map(|f| form_inputs(f, &form.fields)).unwrap_or_default();
-    let context = json!({
-        "me": me, "csrf": csrf, "error": error, "topics": topics,
-        "topic_step": step == Step::Topic, "two_steps": two_steps,
-        "chosen_topic": chosen.filter(|_| step == Step::Message).map(|t| json!({ "key": t.key, "name": t.name })),
-        "form_fields": inputs,
-        "form": { "email": form.email, "name": form.name, "subject": form.subject, "message": form.message },
-    });
-    with_cookie(state.pages.render(status, "new_ticket.html", context), cookie)
+    let chosen = settings.topics.public().find(|topic| topic.key == form_topic).filter(|_| two_steps);
+    let form_fields = chosen.and_then(customer_fields).map(|f| form_inputs(f, posted)).unwrap_or_default();
+    let chosen_topic = chosen
+        .filter(|_| step == Step::Message)
+        .map(|topic| TopicOption { key: topic.key.clone(), name: topic.name.clone() });
+    let view = NewTicket {
+        me,
+        csrf,
+        error: error.into(),
+        topics,
+        form,
+        topic_step: step == Step::Topic,
+        two_steps,
+        chosen_topic,
+        form_fields,
+    };
+    with_cookie(state.pages.show(status, &view), cookie)
 }
 
 /// Which step the page shows: the topic (only when a public topic has a form), or the message
@@ -288,15 +312,16 @@ pub async fn submit(
             Outcome::Created { number, .. } | Outcome::Added { number, .. } if writer.is_some() => {
                 Redirect::to(&format!("/tickets?opened={number}")).into_response()
             }
-            Outcome::Created { .. } | Outcome::Added { .. } => state.pages.render(
+            Outcome::Created { .. } | Outcome::Added { .. } => state.pages.show(
                 StatusCode::OK,
-                "message.html",
-                json!({ "title": "Thank you", "text": "We have your request. A confirmation with a link to follow the ticket is on its way to your mailbox." }),
+                &Message::new(
+                    "Thank you",
+                    "We have your request. A confirmation with a link to follow the ticket is on its way to your mailbox.",
+                ),
             ),
-            _ => state.pages.render(
+            _ => state.pages.show(
                 StatusCode::OK,
-                "message.html",
-                json!({ "title": "Received", "text": "We have your message; our staff will look at it." }),
+                &Message::new("Received", "We have your message; our staff will look at it."),
             ),
         },
         Err(error) => {

@@ -9,7 +9,6 @@ use axum::Form;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde_json::{Value, json};
 
 use super::WebState;
 use super::agent_auth::{failure, with_cookie};
@@ -24,6 +23,12 @@ use crate::store::accounts::{self as account_store, TokenPurpose};
 use crate::store::sessions::{Holder, Stage};
 use crate::store::web as web_store;
 use crate::web::WebError;
+use crate::web::views::View;
+use crate::web::views::portal::{
+    Confirm, Home, Login, LoginRealm, Me, Modes, MyTicketRow, MyTickets, Password, PasswordLink, Register,
+    Reset, Visitor,
+};
+use crate::web::views::ticket::Message;
 
 /// How long a "my tickets" link lasts: it is minted for the signed-in page, not for mail.
 const PAGE_LINK_TTL: Duration = Duration::from_secs(60 * 60);
@@ -41,13 +46,13 @@ pub struct AccountForm {
 }
 
 /// What the registration mode allows, for the pages' links and forms.
-fn modes(state: &WebState) -> Value {
+fn modes(state: &WebState) -> Modes {
     let registration = state.accounts.registration();
-    json!({
-        "register": registration.self_service(),
-        "web_tickets": registration.web_tickets(),
-        "login_required": registration.web_tickets_need_login(),
-    })
+    Modes {
+        register: registration.self_service(),
+        web_tickets: registration.web_tickets(),
+        login_required: registration.web_tickets_need_login(),
+    }
 }
 
 /// The signed-in user, if any.
@@ -60,22 +65,30 @@ async fn user(state: &WebState, headers: &HeaderMap) -> Result<Option<(UserId, S
     })
 }
 
-/// A page for visitors: the anonymous CSRF token (and its cookie) with `context`.
-fn anon_page(
+/// A page for visitors: `view` made with the anonymous CSRF token (its cookie set when new) and
+/// the modes.
+fn anon_page<V: View>(
     state: &WebState,
     headers: &HeaderMap,
     status: StatusCode,
-    page: &str,
-    mut context: Value,
+    view: impl FnOnce(Visitor) -> V,
 ) -> Response {
     let (csrf, cookie) = anon_csrf(state, headers);
-    context["csrf"] = json!(csrf);
-    context["modes"] = modes(state);
-    with_cookie(state.pages.render(status, page, context), cookie)
+    let page = state.pages.show(status, &view(Visitor { csrf, modes: modes(state) }));
+    with_cookie(page, cookie)
 }
 
 fn message(state: &WebState, status: StatusCode, title: &str, text: &str) -> Response {
-    state.pages.render(status, "message.html", json!({ "title": title, "text": text }))
+    state.pages.show(status, &Message::new(title, text))
+}
+
+/// The sign-in form, with why the last attempt failed.
+fn login_page(state: &WebState, headers: &HeaderMap, status: StatusCode, error: &str) -> Response {
+    anon_page(state, headers, status, |visitor| Login {
+        realm: LoginRealm::User,
+        visitor,
+        error: error.into(),
+    })
 }
 
 pub async fn home(State(state): State<WebState>, headers: HeaderMap) -> Response {
@@ -83,7 +96,7 @@ pub async fn home(State(state): State<WebState>, headers: HeaderMap) -> Response
         Ok(found) => found.is_some(),
         Err(response) => return response,
     };
-    state.pages.render(StatusCode::OK, "home.html", json!({ "modes": modes(&state), "signed_in": signed_in }))
+    state.pages.show(StatusCode::OK, &Home { modes: modes(&state), signed_in })
 }
 
 pub async fn login_form(
@@ -102,7 +115,7 @@ pub async fn login_form(
         Ok(_) => {}
         Err(error) => return failure(&error),
     }
-    anon_page(&state, &headers, StatusCode::OK, "login.html", json!({ "realm": "user", "error": "" }))
+    login_page(&state, &headers, StatusCode::OK, "")
 }
 
 pub async fn login(
@@ -114,9 +127,7 @@ pub async fn login(
     if !anon_csrf_ok(&state, &headers, &form.csrf) {
         return forbidden();
     }
-    let refused = |status, error: &str| {
-        anon_page(&state, &headers, status, "login.html", json!({ "realm": "user", "error": error }))
-    };
+    let refused = |status, error: &str| login_page(&state, &headers, status, error);
     let client = state.accounts.client_address(peer.ip(), &headers);
     match state.accounts.sign_in(Realm::User, &form.email, &form.password, client).await {
         Ok(SignIn::Granted { holder, .. }) => start(&state, holder).await,
@@ -162,13 +173,12 @@ pub async fn register_form(State(state): State<WebState>, headers: HeaderMap) ->
     if !state.accounts.registration().self_service() {
         return closed(&state);
     }
-    anon_page(
-        &state,
-        &headers,
-        StatusCode::OK,
-        "register.html",
-        json!({ "error": "", "email": "", "name": "" }),
-    )
+    anon_page(&state, &headers, StatusCode::OK, |visitor| Register {
+        visitor,
+        error: String::new(),
+        email: String::new(),
+        name: String::new(),
+    })
 }
 
 fn closed(state: &WebState) -> Response {
@@ -203,13 +213,14 @@ pub async fn register(
             "Check your mail",
             "We have sent a mail to that address. Open the link in it to confirm your address and finish signing up.",
         ),
-        Err(error @ (AccountError::Weak(_) | AccountError::Refused(_))) => anon_page(
-            &state,
-            &headers,
-            StatusCode::BAD_REQUEST,
-            "register.html",
-            json!({ "error": error.to_string(), "email": form.email, "name": form.name }),
-        ),
+        Err(error @ (AccountError::Weak(_) | AccountError::Refused(_))) => {
+            anon_page(&state, &headers, StatusCode::BAD_REQUEST, |visitor| Register {
+                visitor,
+                error: error.to_string(),
+                email: form.email,
+                name: form.name,
+            })
+        }
         Err(error) => failure(&error),
     }
 }
@@ -236,13 +247,12 @@ fn confirm_page(
     email: &str,
     error: &str,
 ) -> Response {
-    anon_page(
-        state,
-        headers,
-        status,
-        "confirm.html",
-        json!({ "email": email, "error": error, "action": format!("/register/{token}") }),
-    )
+    anon_page(state, headers, status, |visitor| Confirm {
+        visitor,
+        email: email.into(),
+        error: error.into(),
+        action: format!("/register/{token}"),
+    })
 }
 
 fn spent(state: &WebState) -> Response {
@@ -276,7 +286,7 @@ pub async fn confirm(
 }
 
 pub async fn reset_form(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    anon_page(&state, &headers, StatusCode::OK, "reset.html", json!({ "sent": false }))
+    anon_page(&state, &headers, StatusCode::OK, |visitor| Reset { visitor, sent: false })
 }
 
 pub async fn reset(
@@ -294,14 +304,13 @@ pub async fn reset(
     if let Err(error) = state.accounts.request_reset(&form.email).await {
         return failure(&error);
     }
-    anon_page(&state, &headers, StatusCode::OK, "reset.html", json!({ "sent": true }))
+    anon_page(&state, &headers, StatusCode::OK, |visitor| Reset { visitor, sent: true })
 }
 
-fn link_purpose(kind: &str) -> Option<TokenPurpose> {
+fn link_purpose(kind: PasswordLink) -> TokenPurpose {
     match kind {
-        "reset" => Some(TokenPurpose::Reset),
-        "invite" => Some(TokenPurpose::Invite),
-        _ => None,
+        PasswordLink::Reset => TokenPurpose::Reset,
+        PasswordLink::Invite => TokenPurpose::Invite,
     }
 }
 
@@ -310,7 +319,7 @@ pub async fn reset_link_form(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Response {
-    password_form(state, headers, "reset", token).await
+    password_form(state, headers, PasswordLink::Reset, token).await
 }
 
 pub async fn invite_link_form(
@@ -318,7 +327,7 @@ pub async fn invite_link_form(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Response {
-    password_form(state, headers, "invite", token).await
+    password_form(state, headers, PasswordLink::Invite, token).await
 }
 
 pub async fn reset_link(
@@ -327,7 +336,7 @@ pub async fn reset_link(
     Path(token): Path<String>,
     form: Form<AccountForm>,
 ) -> Response {
-    set_password(state, headers, "reset", token, form).await
+    set_password(state, headers, PasswordLink::Reset, token, form).await
 }
 
 pub async fn invite_link(
@@ -336,17 +345,17 @@ pub async fn invite_link(
     Path(token): Path<String>,
     form: Form<AccountForm>,
 ) -> Response {
-    set_password(state, headers, "invite", token, form).await
+    set_password(state, headers, PasswordLink::Invite, token, form).await
 }
 
 /// `GET /reset/<token>` and `/invite/<token>`: the form to choose a password.
 async fn password_form(
     State(state): State<WebState>,
     headers: HeaderMap,
-    kind: &str,
+    kind: PasswordLink,
     token: String,
 ) -> Response {
-    let Some(purpose) = link_purpose(kind) else { return WebError::NotFound.into_response() };
+    let purpose = link_purpose(kind);
     match state.accounts.pending(&token, purpose).await {
         Ok(Some(pending)) => {
             password_page(&state, &headers, StatusCode::OK, kind, &token, &pending.email, "")
@@ -360,28 +369,28 @@ fn password_page(
     state: &WebState,
     headers: &HeaderMap,
     status: StatusCode,
-    kind: &str,
+    kind: PasswordLink,
     token: &str,
     email: &str,
     error: &str,
 ) -> Response {
-    anon_page(
-        state,
-        headers,
-        status,
-        "password.html",
-        json!({ "kind": kind, "email": email, "error": error, "action": format!("/{kind}/{token}") }),
-    )
+    anon_page(state, headers, status, |visitor| Password {
+        visitor,
+        kind,
+        email: email.into(),
+        error: error.into(),
+        action: format!("/{}/{token}", kind.as_str()),
+    })
 }
 
 async fn set_password(
     State(state): State<WebState>,
     headers: HeaderMap,
-    kind: &str,
+    kind: PasswordLink,
     token: String,
     Form(form): Form<AccountForm>,
 ) -> Response {
-    let Some(purpose) = link_purpose(kind) else { return WebError::NotFound.into_response() };
+    let purpose = link_purpose(kind);
     if !anon_csrf_ok(&state, &headers, &form.csrf) {
         return forbidden();
     }
@@ -427,8 +436,8 @@ pub async fn my_tickets(State(state): State<WebState>, headers: HeaderMap) -> Re
     };
     let keyring = &state.app.settings().keyring;
     let expires_at_ms = state.app.now_ms() + PAGE_LINK_TTL.as_millis() as i64;
-    let rows: Vec<Value> = tickets
-        .iter()
+    let rows: Vec<MyTicketRow> = tickets
+        .into_iter()
         .map(|ticket| {
             let claims = Claims {
                 purpose: Purpose::View,
@@ -437,14 +446,13 @@ pub async fn my_tickets(State(state): State<WebState>, headers: HeaderMap) -> Re
                 expires_at_ms,
                 epoch: u64::try_from(ticket.epoch).unwrap_or_default(),
             };
-            json!({ "ticket": ticket, "link": format!("/t/{}", keyring.link(&claims)), "updated": when(ticket.updated_at) })
+            let (link, updated) = (format!("/t/{}", keyring.link(&claims)), when(ticket.updated_at));
+            MyTicketRow { ticket, link, updated }
         })
         .collect();
-    state.pages.render(
-        StatusCode::OK,
-        "my_tickets.html",
-        json!({ "me": { "name": me.name, "email": me.email }, "tickets": rows, "csrf": session.csrf, "modes": modes(&state) }),
-    )
+    let me = Me { name: me.name, email: me.email };
+    let view = MyTickets { me, tickets: rows, csrf: session.csrf, modes: modes(&state) };
+    state.pages.show(StatusCode::OK, &view)
 }
 
 /// A time as pages show it (UTC: the server does not know the reader's zone).

@@ -10,10 +10,11 @@ use axum::Form;
 use axum::extract::{ConnectInfo, Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::WebState;
 use super::upload::{self, FormError};
+use super::views::Timed;
+use super::views::ticket::{Access, BadRequest, Formatted, LinkGone, TicketPage};
 use crate::auth::token::{Claims, Participant, Purpose, TokenError};
 use crate::core::ticket::Status;
 use crate::ingest::lifecycle::{Actor, Change};
@@ -112,21 +113,24 @@ pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> R
     };
     let owner = customer.as_ref().is_some_and(|(_, owner)| *owner);
     let can_resolve = owner && can_be_resolved(page.status);
-    state.pages.render(
-        StatusCode::OK,
-        "ticket.html",
-        json!({
-            "fields": crate::web::pages::field_rows(
-                &state.app.settings().topics, page.topic.as_deref(), &page.custom, customer.is_some()),
-            "ticket": page,
-            "people": people,
-            "thread": crate::web::pages::with_times(&thread),
-            "token": token,
-            "form_tag": state.app.settings().keyring.form_tag(&token),
-            "can_reply": customer.is_some(),
-            "can_resolve": can_resolve,
-        }),
-    )
+    let form_tag = state.app.settings().keyring.form_tag(&token);
+    let fields = super::console::field_rows(
+        &state.app.settings().topics,
+        page.topic.as_deref(),
+        &page.custom,
+        customer.is_some(),
+    );
+    let view = TicketPage {
+        fields,
+        ticket: page,
+        people,
+        thread: Timed(thread),
+        token,
+        form_tag,
+        can_reply: customer.is_some(),
+        can_resolve,
+    };
+    state.pages.show(StatusCode::OK, &view)
 }
 
 #[derive(serde::Deserialize)]
@@ -162,11 +166,8 @@ pub async fn formatted(
     };
     let remote_images = query.images.as_deref() == Some("1");
     let clean = super::html::sanitize(&html, &format!("/t/{token}/files/"), &cids, remote_images);
-    let mut response = state.pages.render(
-        StatusCode::OK,
-        "formatted.html",
-        json!({ "ticket": page, "token": token, "entry": entry, "html": clean, "remote_images": remote_images }),
-    );
+    let view = Formatted { ticket: page, token, entry, html: clean, remote_images };
+    let mut response = state.pages.show(StatusCode::OK, &view);
     if remote_images {
         response.headers_mut().insert(
             header::CONTENT_SECURITY_POLICY,
@@ -319,11 +320,9 @@ fn too_large(limit: usize) -> Response {
 
 /// 503 with Retry-After: too many large replies are being processed right now.
 fn busy(state: &WebState) -> Response {
-    let mut page = state.pages.render(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "bad_request.html",
-        json!({ "why": "your reply was not sent: the server is busy with other large replies. Please try again in a minute" }),
-    );
+    let why =
+        "your reply was not sent: the server is busy with other large replies. Please try again in a minute";
+    let mut page = state.pages.show(StatusCode::SERVICE_UNAVAILABLE, &BadRequest { why: why.into() });
     page.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
     page
 }
@@ -386,7 +385,7 @@ async fn posted(
 /// The 410 page, offering to mail a fresh link (to the link's participant, never to the reader).
 fn gone(state: &WebState, token: &str) -> Response {
     let tag = state.app.settings().keyring.form_tag(token);
-    state.pages.render(StatusCode::GONE, "link_gone.html", json!({ "token": token, "form_tag": tag }))
+    state.pages.show(StatusCode::GONE, &LinkGone { token: token.to_string(), form_tag: tag })
 }
 
 #[derive(serde::Deserialize)]
@@ -422,7 +421,7 @@ pub async fn renew(
             tracing::warn!(%error, "link renewal: could not queue a link");
         }
     });
-    state.pages.render(StatusCode::OK, "access.html", json!({ "sent": true }))
+    state.pages.show(StatusCode::OK, &Access { sent: true, csrf: String::new() })
 }
 
 /// Post/redirect/get: back to the page, which now shows the change.

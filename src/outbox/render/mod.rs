@@ -508,7 +508,7 @@ fn reported_line(report: &str) -> Option<usize> {
 /// string literals and `{# #}` comments are skipped. Keywords and filter names come along and are harmless: only paths
 /// rooted in the context are checked. Catches what rendering cannot: a misspelt field in an
 /// `{% if %}`, which tera treats as false.
-fn variable_tokens(content: &str) -> Vec<(String, usize)> {
+pub(crate) fn variable_tokens(content: &str) -> Vec<(String, usize)> {
     let mut paths = Vec::new();
     let mut rest = content;
     while let Some(open) = rest.find(['{']).map(|i| &rest[i..]) {

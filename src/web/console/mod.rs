@@ -17,8 +17,10 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::views::directory::CustomRow;
+use super::views::{Console, ConsoleView};
 use super::{WebError, WebState};
 
 /// The signed-in agent, put into request extensions by the session layer.
@@ -88,13 +90,10 @@ fn unavailable(error: &dyn std::fmt::Display, what: &str) -> WebError {
     WebError::unavailable(error, &format!("console: {what}"))
 }
 
-/// A console page: `context` plus the viewer (name and the CSRF token the logout form posts) and
-/// which part of the navigation is current, all under the one key `console`, so console pages
-/// share no variable with the other pages.
-fn render(state: &WebState, viewer: &Viewer, page: &str, nav: &str, mut context: Value) -> Response {
-    context["viewer"] = json!({ "name": viewer.name, "key": viewer.key, "csrf": viewer.csrf });
-    context["nav"] = json!(nav);
-    state.pages.render(StatusCode::OK, page, json!({ "console": context }))
+/// A console page: `page` plus the viewer (name and the CSRF token the logout form posts) and
+/// which part of the navigation is current, all under the one key `console` (`views::Console`).
+fn render<T: ConsoleView>(state: &WebState, viewer: &Viewer, page: T) -> Response {
+    state.pages.show(StatusCode::OK, &Console::new(viewer, page))
 }
 
 /// Post/redirect/get: back to `location`, which shows the notice its `?done=` names.
@@ -124,8 +123,6 @@ fn page_number(page: Option<&str>) -> i64 {
     page.and_then(|p| p.trim().parse::<i64>().ok()).unwrap_or(1).clamp(1, 100_000)
 }
 
-pub(super) use crate::web::pages::with_times;
-
 /// The key/value rows of a `custom` JSON column: strings as they are, other values as JSON. A
 /// column that is not a JSON object is shown whole.
 fn custom_rows(custom_json: &str) -> Vec<(String, String)> {
@@ -140,6 +137,27 @@ fn custom_rows(custom_json: &str) -> Vec<(String, String)> {
         _ if custom_json.trim().is_empty() => Vec::new(),
         _ => vec![("(data)".to_string(), custom_json.to_string())],
     }
+}
+
+/// [`custom_rows`] as pages show them.
+fn custom(custom_json: &str) -> Vec<CustomRow> {
+    custom_rows(custom_json).into_iter().map(|(key, value)| CustomRow { key, value }).collect()
+}
+
+/// A ticket's own fields as rows (labels from its topic's form), for an agent or, with `to_user`,
+/// for a customer (only the fields visible to users).
+pub(crate) fn field_rows(
+    topics: &crate::core::routing::Topics,
+    topic: Option<&str>,
+    custom: &str,
+    to_user: bool,
+) -> Vec<CustomRow> {
+    let values = serde_json::from_str::<Value>(custom).unwrap_or(Value::Null);
+    let form = topic.and_then(|key| topics.get(key)).and_then(|topic| topic.form.as_ref());
+    crate::core::forms::rows(form, &values, to_user)
+        .into_iter()
+        .map(|(key, value)| CustomRow { key, value })
+        .collect()
 }
 
 #[cfg(test)]
@@ -164,16 +182,6 @@ mod tests {
         assert!(!v.csrf_ok(""));
         assert!(!viewer("").csrf_ok(""), "a session without a token accepts nothing");
         assert!(!format!("{v:?}").contains("s3cret"), "Debug hides the token");
-    }
-
-    #[test]
-    fn times_are_formatted_beside_their_fields() {
-        let value = with_times(
-            json!({ "updated_at": 0, "last_login_at": null, "rows": [{ "created_at": 86_400_000 }] }),
-        );
-        assert_eq!(value["updated"], "1970-01-01 00:00:00");
-        assert_eq!(value["last_login"], Value::Null);
-        assert_eq!(value["rows"][0]["created"], "1970-01-02 00:00:00");
     }
 
     #[test]

@@ -5,12 +5,13 @@
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::response::Response;
-use serde_json::json;
 
-use super::{Viewer, custom_rows, render, unavailable, with_times};
+use super::{Viewer, custom, render, unavailable};
 use crate::store::console as console_store;
 use crate::web::WebError;
 use crate::web::WebState;
+use crate::web::views::Timed;
+use crate::web::views::directory::{Manager, Org, OrgName, Orgs};
 
 /// Members listed on an organization's page (the count says how many there are).
 const MEMBERS_SHOWN: i64 = 200;
@@ -19,7 +20,7 @@ const RECENT_TICKETS: i64 = 50;
 
 pub async fn list(State(state): State<WebState>, viewer: Viewer) -> Response {
     match state.app.store().read(console_store::org_lines).await {
-        Ok(orgs) => render(&state, &viewer, "console/orgs.html", "orgs", json!({ "orgs": orgs })),
+        Ok(orgs) => render(&state, &viewer, Orgs { orgs }),
         Err(error) => unavailable(&error, "cannot list organizations").into_response(),
     }
 }
@@ -42,28 +43,17 @@ pub async fn show(State(state): State<WebState>, viewer: Viewer, Path(key): Path
         Ok(None) => return WebError::NotFound.into_response(),
         Err(error) => return unavailable(&error, "cannot read an organization").into_response(),
     };
-    let manager = org
-        .manager
-        .as_ref()
-        .map(|(kind, key, name)| json!({ "kind": kind, "key": key, "name": name, "mode": org.manager_mode }));
-    let custom: Vec<_> = custom_rows(&org.custom_json)
-        .into_iter()
-        .map(|(key, value)| json!({ "key": key, "value": value }))
-        .collect();
-    render(
-        &state,
-        &viewer,
-        "console/org.html",
-        "orgs",
-        json!({
-            "org": { "key": org.key, "name": org.name },
-            "custom": custom,
-            "domains": domains,
-            "contacts": contacts,
-            "manager": manager,
-            "members": members,
-            "member_count": member_count,
-            "tickets": with_times(&tickets),
-        }),
-    )
+    let custom = custom(&org.custom_json);
+    let manager = org.manager.map(|(kind, key, name)| Manager { kind, key, name, mode: org.manager_mode });
+    let page = Org {
+        org: OrgName { key: org.key, name: org.name },
+        custom,
+        domains,
+        contacts,
+        manager,
+        members,
+        member_count,
+        tickets: Timed(tickets),
+    };
+    render(&state, &viewer, page)
 }

@@ -4,11 +4,12 @@
 use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 use axum::response::Response;
-use serde_json::json;
 
-use super::{PAGE_SIZE, Viewer, page_number, render, unavailable, with_times};
+use super::{PAGE_SIZE, Viewer, page_number, render, unavailable};
 use crate::store::console::{self as console_store, Queue, QueueSort};
 use crate::web::WebState;
+use crate::web::views::Timed;
+use crate::web::views::console::{self as view, Choice, QueueName, QueuePager, Tab};
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct QueueQuery {
@@ -46,42 +47,35 @@ pub async fn show(
         }
         link
     };
-    let tabs: Vec<_> = Queue::ALL
+    let tabs = Queue::ALL
         .into_iter()
-        .map(|q| {
-            json!({
-                "name": q.as_str(),
-                "label": queue_label(q),
-                "count": counts.of(q),
-                "link": link(q, sort, 1),
-                "current": q == queue,
-            })
+        .map(|q| Tab {
+            name: q.as_str(),
+            label: queue_label(q),
+            count: counts.of(q),
+            link: link(q, sort, 1),
+            current: q == queue,
         })
         .collect();
-    let sorts: Vec<_> = QueueSort::ALL
+    let sorts = QueueSort::ALL
         .into_iter()
-        .map(|s| json!({ "name": s.as_str(), "link": link(queue, s, 1), "current": s == sort }))
+        .map(|s| Choice { name: s.as_str(), link: link(queue, s, 1), current: s == sort })
         .collect();
     let pages = ((counts.of(queue) + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let pager = json!({
-        "page": page,
-        "pages": pages,
-        "previous": (page > 1).then(|| link(queue, sort, (page - 1).min(pages))),
-        "next": (page < pages).then(|| link(queue, sort, page + 1)),
-    });
-    render(
-        &state,
-        &viewer,
-        "console/queue.html",
-        "queues",
-        json!({
-            "queue": { "name": queue.as_str(), "label": queue_label(queue) },
-            "tabs": tabs,
-            "sorts": sorts,
-            "rows": with_times(&lines),
-            "pager": pager,
-        }),
-    )
+    let pager = QueuePager {
+        page,
+        pages,
+        previous: (page > 1).then(|| link(queue, sort, (page - 1).min(pages))),
+        next: (page < pages).then(|| link(queue, sort, page + 1)),
+    };
+    let page = view::Queue {
+        queue: QueueName { name: queue.as_str(), label: queue_label(queue) },
+        tabs,
+        sorts,
+        rows: Timed(lines),
+        pager,
+    };
+    render(&state, &viewer, page)
 }
 
 fn queue_label(queue: Queue) -> &'static str {

@@ -3,13 +3,14 @@
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
-use super::{PAGE_SIZE, Viewer, render, unavailable, with_times};
+use super::{PAGE_SIZE, Viewer, render, unavailable};
 use crate::core::ticket::Status;
 use crate::store::console as console_store;
 use crate::store::search::{self as search_store, Filter};
 use crate::web::WebState;
+use crate::web::views::Timed;
+use crate::web::views::console::{Search, StatusChoice};
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct SearchQuery {
@@ -38,20 +39,9 @@ pub async fn show(
         Ok(lines) => lines,
         Err(error) => return unavailable(&error, "cannot search tickets").into_response(),
     };
-    let statuses: Vec<_> = Status::ALL
-        .into_iter()
-        .map(|s| json!({ "name": s.as_str(), "current": Some(s) == status }))
-        .collect();
-    render(
-        &state,
-        &viewer,
-        "console/search.html",
-        "search",
-        json!({
-            "search": text.trim(),
-            "status_filter": statuses,
-            "rows": with_times(&lines),
-            "limit": PAGE_SIZE,
-        }),
-    )
+    let status_filter =
+        Status::ALL.into_iter().map(|s| StatusChoice { name: s, current: Some(s) == status }).collect();
+    let page =
+        Search { search: text.trim().to_string(), status_filter, rows: Timed(lines), limit: PAGE_SIZE };
+    render(&state, &viewer, page)
 }

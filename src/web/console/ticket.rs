@@ -7,9 +7,8 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use axum::response::Response;
-use serde_json::json;
 
-use super::{Viewer, WebError, notice, render, see_other, unavailable, with_times};
+use super::{Viewer, WebError, notice, render, see_other, unavailable};
 use crate::auth::token::Purpose;
 use crate::core::command::Priority;
 use crate::core::ticket::{Status, TicketNumber};
@@ -18,6 +17,8 @@ use crate::ingest::lifecycle::Actor;
 use crate::store::{console as console_store, web as web_store};
 use crate::web::WebState;
 use crate::web::upload::{self, Posted, SpooledForm};
+use crate::web::views::Timed;
+use crate::web::views::console::{self as view, CannedChoice, TopicOption};
 use crate::workflow::{ConsoleAction, ConsoleError};
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -60,30 +61,35 @@ pub async fn show(
         }
         _ => String::new(),
     };
-    render(
-        &state,
-        &viewer,
-        "console/ticket.html",
-        "queues",
-        json!({
-            "fields": crate::web::pages::field_rows(
-                &state.app.settings().topics, ticket.topic.as_deref(), &ticket.custom, false),
-            "ticket": with_times(&ticket),
-            "people": people,
-            "entries": with_times(&thread),
-            "assignables": assignables,
-            "statuses": Status::ALL.map(Status::as_str),
-            "priorities": Priority::ALL.map(Priority::as_str),
-            "topics": state.app.settings().topics.topics.iter()
-                .map(|topic| json!({ "key": topic.key, "name": topic.name }))
-                .collect::<Vec<_>>(),
-            "notice": notice(query.done.as_deref()),
-            "canned": settings.canned.iter()
-                .map(|c| json!({ "key": c.key, "title": c.title, "chosen": query.canned.as_deref() == Some(c.key.as_str()) }))
-                .collect::<Vec<_>>(),
-            "reply_text": reply_text,
-        }),
-    )
+    let canned = settings
+        .canned
+        .iter()
+        .map(|c| CannedChoice {
+            key: c.key.clone(),
+            title: c.title.clone(),
+            chosen: query.canned.as_deref() == Some(c.key.as_str()),
+        })
+        .collect();
+    let fields = super::field_rows(&settings.topics, ticket.topic.as_deref(), &ticket.custom, false);
+    let page = view::Ticket {
+        fields,
+        canned,
+        reply_text,
+        ticket: Timed(ticket),
+        people,
+        entries: Timed(thread),
+        assignables,
+        statuses: Status::ALL.to_vec(),
+        priorities: Priority::ALL.to_vec(),
+        topics: settings
+            .topics
+            .topics
+            .iter()
+            .map(|topic| TopicOption { key: topic.key.clone(), name: topic.name.clone() })
+            .collect(),
+        notice: notice(query.done.as_deref()),
+    };
+    render(&state, &viewer, page)
 }
 
 /// What the ticket page's forms post: the session's CSRF token and one value.

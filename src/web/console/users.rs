@@ -5,14 +5,16 @@
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use axum::response::Response;
-use serde_json::json;
 
-use super::{PAGE_SIZE, Viewer, custom_rows, notice, page_number, render, unavailable, with_times};
+use super::{PAGE_SIZE, Viewer, custom, notice, page_number, render, unavailable};
 use crate::core::ids::UserId;
 use crate::store::console as console_store;
 use crate::store::users::{self as user_store, UserSort};
 use crate::web::WebError;
 use crate::web::WebState;
+use crate::web::views::Timed;
+use crate::web::views::console::Choice;
+use crate::web::views::directory::{self as view, Pager, UserProfile};
 
 /// Tickets listed on a user's record.
 const USER_TICKETS: i64 = 100;
@@ -62,27 +64,17 @@ pub async fn list(
         }
         link
     };
-    let sorts: Vec<_> = SORTS
+    let sorts = SORTS
         .iter()
-        .map(|(_, name)| json!({ "name": name, "link": link(name, 1), "current": *name == sort_name }))
+        .map(|(_, name)| Choice { name, link: link(name, 1), current: *name == sort_name })
         .collect();
-    render(
-        &state,
-        &viewer,
-        "console/users.html",
-        "users",
-        json!({
-            "search": search,
-            "sort": sort_name,
-            "sorts": sorts,
-            "users": with_times(&users),
-            "pager": {
-                "page": page,
-                "previous": (page > 1).then(|| link(sort_name, page - 1)),
-                "next": more.then(|| link(sort_name, page + 1)),
-            },
-        }),
-    )
+    let pager = Pager {
+        page,
+        previous: (page > 1).then(|| link(sort_name, page - 1)),
+        next: more.then(|| link(sort_name, page + 1)),
+    };
+    let page = view::Users { search, sort: sort_name, sorts, users: Timed(users), pager };
+    render(&state, &viewer, page)
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -111,34 +103,14 @@ pub async fn show(
         Ok(None) => return WebError::NotFound.into_response(),
         Err(error) => return unavailable(&error, "cannot read a user").into_response(),
     };
-    let custom: Vec<_> = custom_rows(&user.custom_json)
-        .into_iter()
-        .map(|(key, value)| json!({ "key": key, "value": value }))
-        .collect();
-    let profile = with_times(json!({
-        "id": user.id,
-        "email": user.email,
-        "name": user.name,
-        "status": user.status,
-        "created_at": user.created_at,
-        "has_password": user.has_password,
-        "last_login_at": user.last_login_at,
-        "org_key": user.org_key,
-        "org_name": user.org_name,
-    }));
-    render(
-        &state,
-        &viewer,
-        "console/user.html",
-        "users",
-        json!({
-            "user": profile,
-            "custom": custom,
-            "tickets": with_times(&tickets),
-            "notice": notice(query.done.as_deref()),
-            "error": problem(query.error.as_deref()),
-        }),
-    )
+    let page = view::User {
+        user: Timed(UserProfile::from(&user)),
+        custom: custom(&user.custom_json),
+        tickets: Timed(tickets),
+        notice: notice(query.done.as_deref()),
+        error: problem(query.error.as_deref()),
+    };
+    render(&state, &viewer, page)
 }
 
 /// The fixed text of a `?error=` code (the action that was refused); anything else shows nothing,

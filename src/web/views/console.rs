@@ -1,0 +1,298 @@
+//! The views of the agent console's queues, search and ticket pages, and what every console page
+//! shares (the user directory's and organizations' pages are in `directory.rs`). A console page is
+//! given everything under the one key `console`, with the signed-in agent (`viewer`) and the
+//! current part of the navigation (`nav`), so console pages share no variable with the other
+//! pages: [`Console`] wraps each page's own view.
+
+use serde::Serialize;
+
+use super::directory::CustomRow;
+use super::samples;
+use super::{Timed, View};
+use crate::core::command::Priority;
+use crate::core::ticket::Status;
+use crate::store::console::{Assignable, TicketHeader, TicketLine};
+use crate::store::web::{PageEntry, PagePerson};
+use crate::web::console::Viewer;
+
+/// A console page's own view: its template and the part of the navigation it belongs to.
+pub trait ConsoleView: Serialize {
+    const PAGE: &'static str;
+    const NAV: Nav;
+
+    /// As [`View::sample`].
+    fn sample() -> Self;
+
+    /// As [`View::variants`].
+    fn variants() -> Vec<Self>
+    where
+        Self: Sized,
+    {
+        Vec::new()
+    }
+}
+
+/// A console page: its view under `console`, beside the viewer and the navigation.
+#[derive(Clone, Debug, Serialize)]
+pub struct Console<T> {
+    console: Framed<T>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+struct Framed<T> {
+    viewer: ViewerCard,
+    nav: Nav,
+    #[serde(flatten)]
+    page: T,
+}
+
+/// The signed-in agent as pages show them: the name, and the CSRF token every form posts.
+#[derive(Clone, Debug, Serialize)]
+pub struct ViewerCard {
+    pub name: String,
+    pub key: String,
+    pub csrf: String,
+}
+
+/// The console's navigation: which part is current.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Nav {
+    Queues,
+    Users,
+    Orgs,
+    Search,
+}
+
+impl<T: ConsoleView> Console<T> {
+    pub fn new(viewer: &Viewer, page: T) -> Console<T> {
+        let viewer =
+            ViewerCard { name: viewer.name.clone(), key: viewer.key.clone(), csrf: viewer.csrf.clone() };
+        Console::framed(viewer, page)
+    }
+
+    fn framed(viewer: ViewerCard, page: T) -> Console<T> {
+        Console { console: Framed { viewer, nav: T::NAV, page } }
+    }
+}
+
+impl<T: ConsoleView> View for Console<T> {
+    const PAGE: &'static str = T::PAGE;
+
+    fn sample() -> Self {
+        Console::framed(sample_viewer(), T::sample())
+    }
+
+    fn variants() -> Vec<Self> {
+        T::variants().into_iter().map(|page| Console::framed(sample_viewer(), page)).collect()
+    }
+}
+
+fn sample_viewer() -> ViewerCard {
+    ViewerCard { name: "Alice".into(), key: "alice".into(), csrf: "csrf".into() }
+}
+
+/// A link that switches a list's view (a queue tab, a sort order).
+#[derive(Clone, Debug, Serialize)]
+pub struct Choice {
+    pub name: &'static str,
+    pub link: String,
+    pub current: bool,
+}
+
+/// The queue being shown.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueueName {
+    pub name: &'static str,
+    pub label: &'static str,
+}
+
+/// A queue's tab: its label and size.
+#[derive(Clone, Debug, Serialize)]
+pub struct Tab {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub count: i64,
+    pub link: String,
+    pub current: bool,
+}
+
+/// A queue's pager, which also knows how many pages there are.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueuePager {
+    pub page: i64,
+    pub pages: i64,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+/// `console/queue.html`: one queue, its tabs and sort links, a page of its tickets.
+#[derive(Clone, Debug, Serialize)]
+pub struct Queue {
+    pub queue: QueueName,
+    pub tabs: Vec<Tab>,
+    pub sorts: Vec<Choice>,
+    /// Shown by the `console/ticket_table.html` partial.
+    pub rows: Timed<Vec<TicketLine>>,
+    pub pager: QueuePager,
+}
+
+impl ConsoleView for Queue {
+    const PAGE: &'static str = "console/queue.html";
+    const NAV: Nav = Nav::Queues;
+
+    fn sample() -> Self {
+        let link = "/agent?queue=open&sort=updated".to_string();
+        Queue {
+            queue: QueueName { name: "open", label: "Open" },
+            tabs: vec![Tab { name: "open", label: "Open", count: 1, link: link.clone(), current: true }],
+            sorts: vec![Choice { name: "updated", link, current: false }],
+            rows: Timed(vec![samples::ticket_line()]),
+            pager: QueuePager {
+                page: 2,
+                pages: 3,
+                previous: Some("/agent?queue=open&sort=updated".into()),
+                next: Some("/agent?queue=open&sort=updated&page=3".into()),
+            },
+        }
+    }
+
+    fn variants() -> Vec<Self> {
+        let mut sparse = Self::sample();
+        let mut line = samples::ticket_line();
+        (line.requester_name, line.org_key, line.org_name, line.assignee) = (String::new(), None, None, None);
+        (line.due_at, line.overdue_at) = (None, None);
+        sparse.rows = Timed(vec![line]);
+        sparse.pager = QueuePager { page: 1, pages: 1, previous: None, next: None };
+        let empty = Queue { rows: Timed(Vec::new()), ..sparse.clone() };
+        vec![sparse, empty]
+    }
+}
+
+/// A status offered by the search's filter.
+#[derive(Clone, Debug, Serialize)]
+pub struct StatusChoice {
+    pub name: Status,
+    pub current: bool,
+}
+
+/// `console/search.html`: the search form and the best matches, in the queue's table.
+#[derive(Clone, Debug, Serialize)]
+pub struct Search {
+    /// The words searched for (trimmed); empty before a search.
+    pub search: String,
+    pub status_filter: Vec<StatusChoice>,
+    pub rows: Timed<Vec<TicketLine>>,
+    /// At most this many matches are shown.
+    pub limit: i64,
+}
+
+impl ConsoleView for Search {
+    const PAGE: &'static str = "console/search.html";
+    const NAV: Nav = Nav::Search;
+
+    fn sample() -> Self {
+        Search {
+            search: "printer".into(),
+            status_filter: vec![StatusChoice { name: Status::Open, current: true }],
+            rows: Timed(vec![samples::ticket_line()]),
+            limit: 50,
+        }
+    }
+
+    fn variants() -> Vec<Self> {
+        let nothing_found = Search { rows: Timed(Vec::new()), ..Self::sample() };
+        vec![Search { search: String::new(), ..nothing_found.clone() }, nothing_found]
+    }
+}
+
+/// A topic a ticket can be given.
+#[derive(Clone, Debug, Serialize)]
+pub struct TopicOption {
+    pub key: String,
+    pub name: String,
+}
+
+/// A canned response in the console's list.
+#[derive(Clone, Debug, Serialize)]
+pub struct CannedChoice {
+    pub key: String,
+    pub title: String,
+    /// The one just inserted.
+    pub chosen: bool,
+}
+
+/// `console/ticket.html`: a ticket with its whole thread and the forms that act on it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ticket {
+    /// The ticket's own fields (its topic's form), by their labels.
+    pub fields: Vec<CustomRow>,
+    /// The `[[canned]]` responses offered above the reply form.
+    pub canned: Vec<CannedChoice>,
+    /// The reply form's text: a canned response filled for this ticket (`?canned=KEY`), or empty.
+    pub reply_text: String,
+    pub ticket: Timed<TicketHeader>,
+    pub people: Vec<PagePerson>,
+    /// The whole thread: notes, held mail and system lines too.
+    pub entries: Timed<Vec<PageEntry>>,
+    pub assignables: Vec<Assignable>,
+    pub statuses: Vec<Status>,
+    pub priorities: Vec<Priority>,
+    /// Every `[[topics]]` entry (empty: no topic form).
+    pub topics: Vec<TopicOption>,
+    /// The fixed text of the `?done=` code.
+    pub notice: Option<&'static str>,
+}
+
+impl ConsoleView for Ticket {
+    const PAGE: &'static str = "console/ticket.html";
+    const NAV: Nav = Nav::Queues;
+
+    fn sample() -> Self {
+        use crate::store::tickets::EntryKind;
+        Ticket {
+            fields: vec![CustomRow { key: "Product".into(), value: "Router".into() }],
+            canned: vec![CannedChoice {
+                key: "restart".into(),
+                title: "Restart the router".into(),
+                chosen: true,
+            }],
+            reply_text: "Hello Ann,".into(),
+            ticket: Timed(samples::ticket_header()),
+            people: vec![samples::person()],
+            entries: Timed(vec![samples::entry(EntryKind::Note)]),
+            assignables: vec![samples::assignable()],
+            statuses: Status::ALL.to_vec(),
+            priorities: Priority::ALL.to_vec(),
+            topics: vec![TopicOption { key: "billing".into(), name: "Billing".into() }],
+            notice: Some("Your internal note was added."),
+        }
+    }
+
+    fn variants() -> Vec<Self> {
+        let mut header = samples::ticket_header();
+        (header.assignee_kind, header.assignee_key, header.topic) = (None, None, None);
+        let line = &mut header.line;
+        (line.requester_name, line.org_key, line.org_name, line.assignee) = (String::new(), None, None, None);
+        (line.due_at, line.overdue_at) = (None, None);
+        use crate::store::tickets::EntryKind;
+        let mut entry = samples::entry(EntryKind::Message);
+        (entry.author, entry.from_outsider, entry.files) = (String::new(), false, Vec::new());
+        let system =
+            PageEntry { author: String::new(), files: Vec::new(), ..samples::entry(EntryKind::System) };
+        let mut person = samples::person();
+        person.name.clear();
+        let sparse = Ticket {
+            ticket: Timed(header),
+            people: vec![person],
+            entries: Timed(vec![entry, system]),
+            topics: Vec::new(),
+            notice: None,
+            fields: Vec::new(),
+            canned: Vec::new(),
+            reply_text: String::new(),
+            ..Self::sample()
+        };
+        vec![sparse]
+    }
+}

@@ -1,0 +1,239 @@
+//! The views of the console's directory: users (the list and one user's record) and
+//! organizations (the list and one organization's page).
+
+use serde::Serialize;
+
+use super::console::{Choice, ConsoleView, Nav};
+use super::{Timed, samples};
+use crate::core::ids::UserId;
+use crate::store::console::{OrgLine, OrgPerson, TicketLine, UserRecord, UserTicket};
+use crate::store::users::{UserStatus, UserSummary};
+
+/// Links to the neighbouring pages of a list (`None` at either end).
+#[derive(Clone, Debug, Serialize)]
+pub struct Pager {
+    /// 1-based.
+    pub page: i64,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+/// `console/users.html`: the user directory.
+#[derive(Clone, Debug, Serialize)]
+pub struct Users {
+    /// The search text; empty: everyone.
+    pub search: String,
+    /// The sort in force (`name`, `email`, `created`, `tickets`).
+    pub sort: &'static str,
+    pub sorts: Vec<Choice>,
+    pub users: Timed<Vec<UserSummary>>,
+    pub pager: Pager,
+}
+
+impl ConsoleView for Users {
+    const PAGE: &'static str = "console/users.html";
+    const NAV: Nav = Nav::Users;
+
+    fn sample() -> Self {
+        let link = "/agent/users?q=ann&sort=name".to_string();
+        Users {
+            search: "ann".into(),
+            sort: "name",
+            sorts: vec![Choice { name: "name", link: link.clone(), current: true }],
+            users: Timed(vec![samples::user_summary()]),
+            pager: Pager { page: 2, previous: Some(link.clone()), next: Some(format!("{link}&page=3")) },
+        }
+    }
+
+    fn variants() -> Vec<Self> {
+        let mut user = samples::user_summary();
+        (user.name, user.org_key) = (String::new(), None);
+        let pager = Pager { page: 1, previous: None, next: None };
+        let sparse = Users { search: String::new(), users: Timed(vec![user]), pager, ..Self::sample() };
+        vec![Users { users: Timed(Vec::new()), ..sparse.clone() }, sparse]
+    }
+}
+
+/// A user's record as the page shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct UserProfile {
+    pub id: UserId,
+    pub email: String,
+    /// May be empty.
+    pub name: String,
+    pub status: UserStatus,
+    pub created_at: i64,
+    pub has_password: bool,
+    pub last_login_at: Option<i64>,
+    pub org_key: Option<String>,
+    pub org_name: Option<String>,
+}
+
+impl From<&UserRecord> for UserProfile {
+    fn from(user: &UserRecord) -> UserProfile {
+        UserProfile {
+            id: user.id,
+            email: user.email.clone(),
+            name: user.name.clone(),
+            status: user.status,
+            created_at: user.created_at,
+            has_password: user.has_password,
+            last_login_at: user.last_login_at,
+            org_key: user.org_key.clone(),
+            org_name: user.org_name.clone(),
+        }
+    }
+}
+
+/// A key and its value from a `custom` JSON column.
+#[derive(Clone, Debug, Serialize)]
+pub struct CustomRow {
+    pub key: String,
+    pub value: String,
+}
+
+/// `console/user.html`: one user's record, custom data, tickets, and the account actions.
+#[derive(Clone, Debug, Serialize)]
+pub struct User {
+    pub user: Timed<UserProfile>,
+    pub custom: Vec<CustomRow>,
+    pub tickets: Timed<Vec<UserTicket>>,
+    /// The fixed text of the `?done=` code.
+    pub notice: Option<&'static str>,
+    /// The fixed text of the `?error=` code.
+    pub error: Option<&'static str>,
+}
+
+impl ConsoleView for User {
+    const PAGE: &'static str = "console/user.html";
+    const NAV: Nav = Nav::Users;
+
+    fn sample() -> Self {
+        User {
+            user: Timed(UserProfile {
+                id: UserId(1),
+                email: "ann@acme.com".into(),
+                name: "Ann Example".into(),
+                status: UserStatus::Registered,
+                created_at: samples::AT,
+                has_password: true,
+                last_login_at: Some(samples::AT),
+                org_key: Some("acme".into()),
+                org_name: Some("ACME".into()),
+            }),
+            custom: vec![CustomRow { key: "tier".into(), value: "gold".into() }],
+            tickets: Timed(vec![samples::user_ticket()]),
+            notice: Some("A password reset link is on its way."),
+            error: Some("No invitation was sent."),
+        }
+    }
+
+    fn variants() -> Vec<Self> {
+        let mut sparse = Self::sample();
+        let profile = &mut sparse.user.0;
+        (profile.name, profile.status, profile.has_password) = (String::new(), UserStatus::Guest, false);
+        (profile.last_login_at, profile.org_key, profile.org_name) = (None, None, None);
+        (sparse.custom, sparse.tickets, sparse.notice, sparse.error) =
+            (Vec::new(), Timed(Vec::new()), None, None);
+        vec![sparse]
+    }
+}
+
+/// `console/orgs.html`: the organizations.
+#[derive(Clone, Debug, Serialize)]
+pub struct Orgs {
+    pub orgs: Vec<OrgLine>,
+}
+
+impl ConsoleView for Orgs {
+    const PAGE: &'static str = "console/orgs.html";
+    const NAV: Nav = Nav::Orgs;
+
+    fn sample() -> Self {
+        Orgs { orgs: vec![samples::org_line()] }
+    }
+
+    fn variants() -> Vec<Self> {
+        vec![Orgs { orgs: Vec::new() }]
+    }
+}
+
+/// An organization's key and name.
+#[derive(Clone, Debug, Serialize)]
+pub struct OrgName {
+    pub key: String,
+    pub name: String,
+}
+
+/// An organization's account manager.
+#[derive(Clone, Debug, Serialize)]
+pub struct Manager {
+    /// `agent` or `team`.
+    pub kind: String,
+    pub key: String,
+    pub name: String,
+    /// `assign` (new tickets go to them) or `alert` (they are told).
+    pub mode: String,
+}
+
+/// `console/org.html`: one organization.
+#[derive(Clone, Debug, Serialize)]
+pub struct Org {
+    pub org: OrgName,
+    pub custom: Vec<CustomRow>,
+    pub domains: Vec<String>,
+    pub contacts: Vec<OrgPerson>,
+    pub manager: Option<Manager>,
+    /// The first members (`member_count` says how many there are).
+    pub members: Vec<OrgPerson>,
+    pub member_count: i64,
+    /// Recent tickets.
+    pub tickets: Timed<Vec<TicketLine>>,
+}
+
+impl ConsoleView for Org {
+    const PAGE: &'static str = "console/org.html";
+    const NAV: Nav = Nav::Orgs;
+
+    fn sample() -> Self {
+        Org {
+            org: OrgName { key: "acme".into(), name: "ACME".into() },
+            custom: vec![CustomRow { key: "tier".into(), value: "gold".into() }],
+            domains: vec!["acme.com".into()],
+            contacts: vec![samples::org_person()],
+            manager: Some(Manager {
+                kind: "agent".into(),
+                key: "alice".into(),
+                name: "Alice".into(),
+                mode: "assign".into(),
+            }),
+            members: vec![samples::org_person()],
+            member_count: 1,
+            tickets: Timed(vec![samples::ticket_line()]),
+        }
+    }
+
+    fn variants() -> Vec<Self> {
+        let mut person = samples::org_person();
+        person.name.clear();
+        let mut line = samples::ticket_line();
+        (line.requester_name, line.assignee) = (String::new(), None);
+        let sparse = Org {
+            custom: Vec::new(),
+            contacts: vec![person.clone()],
+            manager: None,
+            members: vec![person],
+            tickets: Timed(vec![line]),
+            ..Self::sample()
+        };
+        let empty = Org {
+            domains: Vec::new(),
+            contacts: Vec::new(),
+            members: Vec::new(),
+            member_count: 0,
+            tickets: Timed(Vec::new()),
+            ..sparse.clone()
+        };
+        vec![sparse, empty]
+    }
+}
