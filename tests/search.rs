@@ -13,7 +13,8 @@ use mailgate::workflow::ConsoleAction;
 
 on_both_backends!(
     words_numbers_and_addresses_find_their_tickets,
-    filters_narrow_and_hostile_queries_are_words
+    filters_narrow_and_hostile_queries_are_words,
+    the_console_filters_by_topic_and_team
 );
 
 /// The real binary, one process per command, outside any async runtime.
@@ -106,8 +107,17 @@ async fn words_numbers_and_addresses_find_their_tickets(backend: Backend) {
 }
 
 async fn filters_narrow_and_hostile_queries_are_words(backend: Backend) {
-    let Some(h) = Harness::new(backend).await else { return };
+    let topics = "[[topics]]\nkey = \"hardware\"\nname = \"Hardware\"\n";
+    let Some(h) = Harness::with_config(backend, topics).await else { return };
     let [printer, invoice, _] = three_tickets(&h).await;
+    h.workflows.console_change(&printer, ConsoleAction::Topic("hardware".into())).await.unwrap();
+    h.workflows.console_change(&invoice, ConsoleAction::Assign("billing".into())).await.unwrap();
+    let hardware = Filter { topic: Some("hardware".into()), ..Filter::default() };
+    assert_eq!(find(&h, "printer", hardware.clone()).await, [printer.to_string()]);
+    assert!(find(&h, "charged", hardware).await.is_empty());
+    let billing = Filter { team: Some("billing".into()), ..Filter::default() };
+    assert_eq!(find(&h, "charged", billing.clone()).await, [invoice.to_string()]);
+    assert!(find(&h, "printer", billing).await.is_empty(), "assigned to alice, not the team");
     h.workflows.console_change(&invoice, ConsoleAction::Status(Status::Closed)).await.unwrap();
     let all = |q: &str| q.to_string();
     let closed = Filter { status: Some(Status::Closed), ..Filter::default() };
@@ -159,4 +169,23 @@ Message-ID: <search-cli@acme.com>\r\n\r\nThe fuser smells of burnt toner.\r\n";
     let out = site.run(&["ticket", "search", "printer", "--since", "yesterday"], b"");
     assert_eq!(code(&out), 64, "a bad day is a usage error: {}", text(&out));
     assert!(text(&out).contains("YYYY-MM-DD"), "{}", text(&out));
+}
+
+async fn the_console_filters_by_topic_and_team(backend: Backend) {
+    let topics = "[[topics]]\nkey = \"hardware\"\nname = \"Hardware\"\n";
+    let Some((h, mut client)) = common::http::agent_console(backend, topics).await else { return };
+    let [printer, invoice, _] = three_tickets(&h).await;
+    h.workflows.console_change(&printer, ConsoleAction::Topic("hardware".into())).await.unwrap();
+    h.workflows.console_change(&invoice, ConsoleAction::Assign("billing".into())).await.unwrap();
+    let form = client.get("/agent/search").await.body;
+    assert!(form.contains("<option value=\"hardware\">Hardware</option>"), "{form}");
+    assert!(form.contains("name=\"team\""), "{form}");
+    let by_topic = client.get("/agent/search?q=printer+charged&topic=hardware").await.body;
+    assert!(by_topic.contains("<option value=\"hardware\" selected>"), "{by_topic}");
+    let by_topic = client.get("/agent/search?q=printer&topic=hardware").await.body;
+    assert!(by_topic.contains(&printer.to_string()), "{by_topic}");
+    let by_team = client.get("/agent/search?q=printer&team=billing").await.body;
+    assert!(by_team.contains("No ticket matches"), "{by_team}");
+    let by_team = client.get("/agent/search?q=charged&team=billing").await.body;
+    assert!(by_team.contains(&invoice.to_string()), "{by_team}");
 }

@@ -175,8 +175,9 @@ async fn ticket(app: &App, cmd: TicketCommand) -> anyhow::Result<u8> {
         TicketCommand::Reply { number, agent, text, attach } => {
             return super::ticket::write(workflows, &number, &agent, Purpose::Reply, text, &attach).await;
         }
-        TicketCommand::Search { words, status, assignee, org, since, until, limit } => {
-            let filter = search_store::Filter { status, assignee, org, since_ms: since, until_ms: until };
+        TicketCommand::Search { words, status, assignee, org, topic, team, since, until, limit } => {
+            let filter =
+                search_store::Filter { status, assignee, org, since_ms: since, until_ms: until, topic, team };
             let query = words.join(" ");
             let tickets =
                 app.store().read(move |tx| search_store::search(tx, &query, &filter, limit)).await?;

@@ -219,6 +219,12 @@ pub enum TicketCommand {
         /// An organization's key.
         #[arg(long)]
         org: Option<String>,
+        /// A `[[topics]]` key.
+        #[arg(long)]
+        topic: Option<String>,
+        /// A team's key: tickets assigned to the team.
+        #[arg(long)]
+        team: Option<String>,
         /// Last active on or after this day (YYYY-MM-DD, UTC).
         #[arg(long, value_parser = parse_day)]
         since: Option<i64>,

@@ -20,6 +20,10 @@ pub struct Filter {
     pub since_ms: Option<i64>,
     /// Last activity before (unix ms).
     pub until_ms: Option<i64>,
+    /// A `[[topics]]` key.
+    pub topic: Option<String>,
+    /// A team's key: tickets assigned to that team.
+    pub team: Option<String>,
 }
 
 /// The longest query taken; the rest is ignored (a pasted mail is not a search).
@@ -61,7 +65,8 @@ pub fn search(tx: &mut Tx<'_>, query: &str, filter: &Filter, limit: i64) -> Resu
          SELECT {SUMMARY_COLUMNS} JOIN best h ON h.ticket_id = t.id
           WHERE ($4 = '' OR t.status = $4) AND ($5 = '' OR a.key = $5 OR tm.key = $5) AND ($6 = '' OR o.key = $6)
             AND (CAST($7 AS BIGINT) = 0 OR t.updated_at >= $7) AND (CAST($8 AS BIGINT) = 0 OR t.updated_at < $8)
-          ORDER BY h.score DESC, t.updated_at DESC, t.id DESC LIMIT $9"
+            AND ($9 = '' OR t.topic = $9) AND ($10 = '' OR tm.key = $10)
+          ORDER BY h.score DESC, t.updated_at DESC, t.id DESC LIMIT $11"
     );
     tx.query_all(
         &sql,
@@ -74,6 +79,8 @@ pub fn search(tx: &mut Tx<'_>, query: &str, filter: &Filter, limit: i64) -> Resu
             filter.org.as_deref().unwrap_or(""),
             filter.since_ms.unwrap_or(0),
             filter.until_ms.unwrap_or(0),
+            filter.topic.as_deref().unwrap_or(""),
+            filter.team.as_deref().unwrap_or(""),
             limit
         ],
         ticket_summary,

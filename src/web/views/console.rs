@@ -182,6 +182,10 @@ pub struct Search {
     /// The words searched for (trimmed); empty before a search.
     pub search: String,
     pub status_filter: Vec<StatusChoice>,
+    /// The `[[topics]]` to narrow to (empty: no topics configured).
+    pub topic_filter: Vec<FilterChoice>,
+    /// The active teams to narrow to (tickets assigned to the team).
+    pub team_filter: Vec<FilterChoice>,
     pub rows: Timed<Vec<TicketLine>>,
     /// At most this many matches are shown.
     pub limit: i64,
@@ -195,15 +199,34 @@ impl ConsoleView for Search {
         Search {
             search: "printer".into(),
             status_filter: vec![StatusChoice { name: Status::Open, current: true }],
+            topic_filter: vec![FilterChoice { key: "billing".into(), name: "Billing".into(), current: true }],
+            team_filter: vec![FilterChoice {
+                key: "billing".into(),
+                name: "Billing team".into(),
+                current: false,
+            }],
             rows: Timed(vec![samples::ticket_line()]),
             limit: 50,
         }
     }
 
     fn variants() -> Vec<Self> {
-        let nothing_found = Search { rows: Timed(Vec::new()), ..Self::sample() };
+        let nothing_found = Search {
+            rows: Timed(Vec::new()),
+            topic_filter: Vec::new(),
+            team_filter: Vec::new(),
+            ..Self::sample()
+        };
         vec![Search { search: String::new(), ..nothing_found.clone() }, nothing_found]
     }
+}
+
+/// A choice of a search filter (a topic, a team).
+#[derive(Clone, Debug, Serialize)]
+pub struct FilterChoice {
+    pub key: String,
+    pub name: String,
+    pub current: bool,
 }
 
 /// A topic a ticket can be given.
