@@ -24,7 +24,7 @@ use crate::store::outbox::{self as outbox_store, GivenUp, OutboxId};
 use crate::store::search as search_store;
 use crate::store::tickets::{self as ticket_store, EntryClass};
 use crate::store::users as user_store;
-use crate::workflow::{ConsoleAction, Workflows};
+use crate::workflow::{ConsoleAction, NewForCustomer, Workflows};
 
 /// Every problem at once: the file's (syntax, unknown keys, types, rules), then what its sound
 /// parts point at (template overrides, the database file).
@@ -168,6 +168,15 @@ async fn ticket(app: &App, cmd: TicketCommand) -> anyhow::Result<u8> {
         }
         TicketCommand::Status { number, status } => {
             return super::ticket::change(workflows, &number, ConsoleAction::Status(status)).await;
+        }
+        TicketCommand::Merge { source, target, across_customers } => {
+            let action = ConsoleAction::Merge { into: target, across_customers };
+            return super::ticket::change(workflows, &source, action).await;
+        }
+        TicketCommand::New { to, name, subject, text, agent, topic } => {
+            let text = super::ticket::text_or_stdin(text)?;
+            let new = NewForCustomer { to, name, subject, text, agent, topic };
+            return super::ticket::open_new(workflows, new).await;
         }
         TicketCommand::Note { number, agent, text } => {
             return super::ticket::write(workflows, &number, &agent, Purpose::Note, text).await;

@@ -1,12 +1,12 @@
-//! `mailgate ticket assign|status|note|reply`: an admin acting on a ticket through the same code
-//! as email (see `ingest/console.rs`).
+//! `mailgate ticket assign|status|merge|note|reply|new`: an admin acting on tickets through the
+//! same code as email (see `workflow/console.rs`).
 
 use std::io::Read;
 
 use super::{exit, pipe::describe};
 use crate::auth::token::Purpose;
 use crate::core::ticket::TicketNumber;
-use crate::workflow::{ConsoleAction, ConsoleError, Workflows};
+use crate::workflow::{ConsoleAction, ConsoleError, NewForCustomer, Workflows};
 
 pub async fn change(
     workflows: &Workflows,
@@ -28,14 +28,7 @@ pub async fn write(
     purpose: Purpose,
     text: Option<String>,
 ) -> anyhow::Result<u8> {
-    let text = match text.filter(|t| t != "-") {
-        Some(text) => text,
-        None => {
-            let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text)?;
-            text
-        }
-    };
+    let text = text_or_stdin(text)?;
     if text.trim().is_empty() {
         eprintln!("mailgate: nothing to write (empty text)");
         return Ok(exit::DATAERR);
@@ -47,6 +40,30 @@ pub async fn write(
             Ok(exit::OK)
         }
         Err(error) => refused(error),
+    }
+}
+
+/// `mailgate ticket new`: the new ticket's number on standard output.
+pub async fn open_new(workflows: &Workflows, new: NewForCustomer) -> anyhow::Result<u8> {
+    match workflows.open_for_customer(new).await {
+        Ok(report) => {
+            print!("{}", report.trace);
+            println!("=> {}", describe(&report.outcome, report.inbound.0));
+            Ok(exit::OK)
+        }
+        Err(error) => refused(error),
+    }
+}
+
+/// `--text`, or standard input when it is absent or `-`.
+pub fn text_or_stdin(text: Option<String>) -> std::io::Result<String> {
+    match text.filter(|t| t != "-") {
+        Some(text) => Ok(text),
+        None => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text)?;
+            Ok(text)
+        }
     }
 }
 

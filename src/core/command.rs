@@ -3,7 +3,7 @@
 //! by the caller.
 
 use super::address::EmailAddress;
-use super::ticket::Status;
+use super::ticket::{Status, TicketNumber};
 
 /// Ticket priorities, lowest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +46,8 @@ pub enum Command {
     Note,
     /// `#topic KEY`: a `[[topics]]` key, resolved by the caller.
     Topic(String),
+    /// `#merge NUMBER`: this ticket is merged into ticket `NUMBER` (checked by the caller).
+    Merge(TicketNumber),
 }
 
 /// A command line that cannot be applied: its 1-based line number in the new text, and why.
@@ -109,8 +111,11 @@ fn command(word: &str, argument: &str) -> Result<Command, String> {
         "uncc" => address("the collaborator to remove").map(Command::Uncc),
         "topic" if argument.is_empty() => Err("#topic needs a topic key".to_string()),
         "topic" => Ok(Command::Topic(argument.to_ascii_lowercase())),
+        "merge" => TicketNumber::parse(argument)
+            .map(Command::Merge)
+            .ok_or_else(|| format!("#merge needs the number of the ticket to merge into, not {argument:?}")),
         other => Err(format!(
-            "unknown command #{other}; known: #close #resolve #reopen #pending #assign #priority #topic #cc #uncc #note"
+            "unknown command #{other}; known: #close #resolve #reopen #pending #assign #priority #topic #cc #uncc #merge #note"
         )),
     }
 }
@@ -136,10 +141,11 @@ mod tests {
 
     #[test]
     fn every_command_parses() {
-        let all = "#close\n#resolve\n#reopen\n#pending\n#assign Billing\n#priority low\n#cc a@b.example\n#uncc a@b.example\n#note\n#topic Sales";
+        let all = "#close\n#resolve\n#reopen\n#pending\n#assign Billing\n#priority low\n#cc a@b.example\n#uncc a@b.example\n#note\n#topic Sales\n#merge #000123";
         let (commands, rest) = parse(all).unwrap();
-        assert_eq!(commands.len(), 10);
+        assert_eq!(commands.len(), 11);
         assert_eq!(commands[9], (10, Command::Topic("sales".to_string())));
+        assert_eq!(commands[10], (11, Command::Merge(TicketNumber::parse("000123").unwrap())));
         assert_eq!(commands[4], (5, Command::Assign("billing".to_string())));
         assert_eq!(rest, "");
     }
@@ -166,5 +172,7 @@ mod tests {
         assert!(parse("#cc not-an-address").unwrap_err().reason.contains("email address"));
         assert!(parse("#assign").unwrap_err().reason.contains("agent or team key"));
         assert!(parse("#topic").unwrap_err().reason.contains("topic key"));
+        assert!(parse("#merge").unwrap_err().reason.contains("number of the ticket"));
+        assert!(parse("#merge no such").unwrap_err().reason.contains("number of the ticket"));
     }
 }

@@ -11,6 +11,7 @@ use lettre::message::{Attachment, MultiPart};
 use super::Workflows;
 use crate::auth::token::{Claims, Participant, Purpose};
 use crate::core::command::{Command, CommandError, Priority};
+use crate::core::address::EmailAddress;
 use crate::core::identify::tagged_address;
 use crate::core::ids::TicketId;
 use crate::core::ticket::{Status, TicketNumber};
@@ -42,6 +43,13 @@ pub enum ConsoleAction {
     Priority(Priority),
     /// A `[[topics]]` key.
     Topic(String),
+    /// Add a collaborator.
+    Cc(EmailAddress),
+    /// Remove a collaborator.
+    Uncc(EmailAddress),
+    /// Merge the ticket into ticket `into`; tickets of different customers only with
+    /// `across_customers` (the admin's command line).
+    Merge { into: TicketNumber, across_customers: bool },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,10 +101,24 @@ impl Workflows {
                     ConsoleAction::Status(status) => Command::Status(status),
                     ConsoleAction::Priority(priority) => Command::Priority(priority),
                     ConsoleAction::Topic(key) => Command::Topic(key.to_ascii_lowercase()),
+                    ConsoleAction::Cc(address) => Command::Cc(address),
+                    ConsoleAction::Uncc(address) => Command::Uncc(address),
+                    ConsoleAction::Merge { into, across_customers } => {
+                        let checked = pipeline.check_merge(tx, &state, &into, across_customers)?;
+                        let Ok(target) = checked else {
+                            return Ok(Some(checked.map(|_| Vec::new())));
+                        };
+                        let mut trace = Trace::default();
+                        pipeline.apply_changes(tx, &state, &actor, &[Change::Merge(target)], &mut trace)?;
+                        return Ok(Some(Ok(trace.steps.into_iter().map(|step| step.reason).collect())));
+                    }
                 };
                 let changes: Result<Vec<Change>, CommandError> =
                     pipeline.resolve_commands(tx, state.id, &[(1, command)])?;
-                let Ok(changes) = changes else { return Ok(Some(changes.map(|_| Vec::new()))) };
+                let changes = match changes {
+                    Ok(changes) => changes,
+                    Err(error) => return Ok(Some(Err(error.reason))),
+                };
                 let mut trace = Trace::default();
                 pipeline.apply_changes(tx, &state, &actor, &changes, &mut trace)?;
                 Ok(Some(Ok(trace.steps.into_iter().map(|step| step.reason).collect())))
@@ -105,7 +127,7 @@ impl Workflows {
             .map_err(IngestError::from)?;
         match result {
             None => Err(ConsoleError::NoTicket(shown)),
-            Some(Err(error)) => Err(ConsoleError::Refused(error.reason)),
+            Some(Err(reason)) => Err(ConsoleError::Refused(reason)),
             Some(Ok(done)) => Ok(done),
         }
     }
@@ -186,7 +208,7 @@ impl Workflows {
     /// Composes (with `compose`) and parses a message on the blocking pool, where CPU-heavy work
     /// belongs (a large reply would stall every request on an async worker), refuses it over the
     /// size limit, then ingests it.
-    async fn ingest_composed(
+    pub(super) async fn ingest_composed(
         &self,
         compose: impl FnOnce() -> Result<Vec<u8>, ConsoleError> + Send + 'static,
         delivery: Delivery,
@@ -266,7 +288,7 @@ impl Workflows {
 
 /// The RFC 5322 message a participant would send: plain text, files attached, a Message-ID that
 /// names where it was written.
-fn compose_raw(
+pub(super) fn compose_raw(
     from: &str,
     to: &str,
     subject: &str,
