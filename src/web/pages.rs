@@ -45,6 +45,7 @@ const PAGES: &[(&str, &str)] = &[
     ("console/ticket_table.html", include_str!("../../templates/web/console/ticket_table.html.tera")),
     ("console/queue.html", include_str!("../../templates/web/console/queue.html.tera")),
     ("console/search.html", include_str!("../../templates/web/console/search.html.tera")),
+    ("console/new.html", include_str!("../../templates/web/console/new.html.tera")),
     ("console/ticket.html", include_str!("../../templates/web/console/ticket.html.tera")),
     ("console/users.html", include_str!("../../templates/web/console/users.html.tera")),
     ("console/user.html", include_str!("../../templates/web/console/user.html.tera")),
@@ -269,6 +270,8 @@ fn console_sample() -> Value {
         "org": { "key": "acme", "name": "ACME" }, "domains": ["acme.com"], "contacts": [person],
         "manager": { "kind": "agent", "key": "alice", "name": "Alice", "mode": "assign" },
         "members": [person], "member_count": 1,
+        "form": { "to": "ann@acme.com", "name": "Ann", "subject": "Your invoice", "text": "Hi", "topic": "billing" },
+        "topics": [{ "key": "billing", "name": "Billing" }],
     })
 }
 

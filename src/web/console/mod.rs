@@ -5,6 +5,7 @@
 //! first, changes tickets only through `ingest` (replies and notes as the agent's mail, the rest
 //! through the lifecycle with the agent as actor), and answers 303 back to the page.
 
+mod new_ticket;
 mod orgs;
 mod queue;
 mod search;
@@ -71,6 +72,7 @@ pub fn routes() -> Router<WebState> {
         .route("/agent/t/{number}/reply", post(ticket::reply))
         .route("/agent/t/{number}/note", post(ticket::note))
         .route("/agent/t/{number}/{change}", post(ticket::change_one))
+        .route("/agent/new", get(new_ticket::form).post(new_ticket::open))
         .route("/agent/search", get(search::show))
         .route("/agent/users", get(users::list))
         .route("/agent/users/{id}", get(users::show))
