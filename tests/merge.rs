@@ -27,7 +27,8 @@ async fn two_tickets(h: &Harness) -> ((TicketId, String), (TicketId, String)) {
         .cc("carl@acme.com");
     let a = created(&h.pipe(&a.build()).await);
     h.clock.advance_ms(60_000);
-    let b = Mail::new("Ann <ann@acme.com>", "Printer broken", "Now it does not print at all.").id("<ann-b@acme.com>");
+    let b = Mail::new("Ann <ann@acme.com>", "Printer broken", "Now it does not print at all.")
+        .id("<ann-b@acme.com>");
     let b = created(&h.pipe(&b.build()).await);
     (a, b)
 }
@@ -54,12 +55,17 @@ fn reply_address(h: &Harness, ticket: TicketId, participant: Participant) -> Str
 
 async fn user_id(h: &Harness, email: &str) -> i64 {
     let email = email.to_string();
-    h.read(move |tx| tx.query_one("SELECT id FROM users WHERE email = $1", mailgate::params![&email], |r| r.i64(0)))
-        .await
+    h.read(move |tx| {
+        tx.query_one("SELECT id FROM users WHERE email = $1", mailgate::params![&email], |r| r.i64(0))
+    })
+    .await
 }
 
 async fn agent_id(h: &Harness, key: &'static str) -> i64 {
-    h.read(move |tx| tx.query_one("SELECT id FROM agents WHERE key = $1", mailgate::params![key], |r| r.i64(0))).await
+    h.read(move |tx| {
+        tx.query_one("SELECT id FROM agents WHERE key = $1", mailgate::params![key], |r| r.i64(0))
+    })
+    .await
 }
 
 async fn a_merge_moves_everything_and_the_source_points_at_the_target(backend: Backend) {
@@ -71,20 +77,28 @@ async fn a_merge_moves_everything_and_the_source_points_at_the_target(backend: B
 
     let (status, merged_into) = h
         .read(move |tx| {
-            tx.query_one("SELECT status, merged_into FROM tickets WHERE id = $1", mailgate::params![a.0], |r| {
-                Ok((r.string(0)?, r.opt_i64(1)?))
-            })
+            tx.query_one(
+                "SELECT status, merged_into FROM tickets WHERE id = $1",
+                mailgate::params![a.0],
+                |r| Ok((r.string(0)?, r.opt_i64(1)?)),
+            )
         })
         .await;
     assert_eq!((status.as_str(), merged_into), ("closed", Some(b.0)));
     let on_source = of_ticket(&h, "SELECT body_text FROM entries WHERE ticket_id = $1", a).await;
     assert_eq!(on_source, [format!("Merged into #{b_number} by an admin")], "only the pointer stays");
-    let on_target =
-        of_ticket(&h, "SELECT COALESCE(stripped_text, body_text) FROM entries WHERE ticket_id = $1 ORDER BY id", b)
-            .await;
+    let on_target = of_ticket(
+        &h,
+        "SELECT COALESCE(stripped_text, body_text) FROM entries WHERE ticket_id = $1 ORDER BY id",
+        b,
+    )
+    .await;
     assert!(on_target.iter().any(|t| t.contains("jams on page 2")), "{on_target:?}");
     assert!(
-        on_target.last().unwrap().starts_with(&format!("#{a_number} \"Printer jams\" merged into this ticket by an admin")),
+        on_target
+            .last()
+            .unwrap()
+            .starts_with(&format!("#{a_number} \"Printer jams\" merged into this ticket by an admin")),
         "{on_target:?}"
     );
     let people = of_ticket(
@@ -98,7 +112,8 @@ async fn a_merge_moves_everything_and_the_source_points_at_the_target(backend: B
     assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM message_ids WHERE ticket_id = (SELECT id FROM tickets WHERE merged_into IS NOT NULL)").await, 0);
 
     // A reply to the source's first mail, its subject tag and its reply address all reach B.
-    let reply = Mail::new("ann@acme.com", "Re: Printer jams", "Still jamming.").in_reply_to("<ann-a@acme.com>");
+    let reply =
+        Mail::new("ann@acme.com", "Re: Printer jams", "Still jamming.").in_reply_to("<ann-a@acme.com>");
     assert_eq!(added(&h.pipe(&reply.build()).await).0, b);
     let tagged = Mail::new("ann@acme.com", &format!("Re: [#{a_number}] Printer jams"), "And again.");
     assert_eq!(added(&h.pipe(&tagged.build()).await).0, b);
@@ -144,7 +159,9 @@ async fn what_cannot_be_merged_is_refused_with_the_reason(backend: Backend) {
     // The admin may merge across customers; B then points at the new target, and A with it.
     let action = ConsoleAction::Merge { into: other.parse().unwrap(), across_customers: true };
     change(&h, &b, action).await.unwrap();
-    let pointers = h.strings("SELECT t.number FROM tickets s JOIN tickets t ON t.id = s.merged_into ORDER BY s.id", "").await;
+    let pointers = h
+        .strings("SELECT t.number FROM tickets s JOIN tickets t ON t.id = s.merged_into ORDER BY s.id", "")
+        .await;
     assert_eq!(pointers, [other.clone(), other.clone()], "pointers stay one hop long");
 }
 
@@ -164,25 +181,42 @@ async fn an_agent_merges_by_mail_and_errors_come_back_to_them(backend: Backend) 
         (format!("#merge {b_number}\n#close"), "#merge must be the last command".to_string()),
     ] {
         let report = alice_writes(&h, a, &format!("{command}\nDuplicate.")).await;
-        assert!(matches!(report.outcome, mailgate::ingest::Outcome::Added { held: true, .. }), "{}", report.trace);
-        let told = h.strings("SELECT context FROM outbox WHERE template = $1 ORDER BY id DESC LIMIT 1", "held_notice").await;
+        assert!(
+            matches!(report.outcome, mailgate::ingest::Outcome::Added { held: true, .. }),
+            "{}",
+            report.trace
+        );
+        let told = h
+            .strings("SELECT context FROM outbox WHERE template = $1 ORDER BY id DESC LIMIT 1", "held_notice")
+            .await;
         assert!(told[0].contains(&why), "{why} in {}", told[0]);
     }
     assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM tickets WHERE merged_into IS NOT NULL").await, 0);
 
-    let report = alice_writes(&h, a, &format!("#merge #{b_number}\nThis is the same printer; we answer on #{b_number}.")).await;
+    let report = alice_writes(
+        &h,
+        a,
+        &format!("#merge #{b_number}\nThis is the same printer; we answer on #{b_number}."),
+    )
+    .await;
     assert_eq!(added(&report).0, b, "the mail's outcome names the target\n{}", report.trace);
     let system = h.strings("SELECT body_text FROM entries WHERE kind = $1 ORDER BY id", "system").await;
     assert!(system.contains(&format!("Merged into #{b_number} by agent alice")), "{system:?}");
     assert!(
-        system.iter().any(|s| s.starts_with(&format!("#{a_number} \"Printer jams\" merged into this ticket by agent alice"))),
+        system.iter().any(|s| s
+            .starts_with(&format!("#{a_number} \"Printer jams\" merged into this ticket by agent alice"))),
         "{system:?}"
     );
-    let response =
-        h.strings("SELECT CAST(ticket_id AS TEXT) FROM entries WHERE kind = $1", "response").await;
+    let response = h.strings("SELECT CAST(ticket_id AS TEXT) FROM entries WHERE kind = $1", "response").await;
     assert_eq!(response, [b.0.to_string()], "the response moved with the rest");
-    let relayed = h.strings("SELECT recipient FROM outbox WHERE template = $1 ORDER BY recipient", "response_relay").await;
-    assert_eq!(relayed, ["ann@acme.com", "boss@acme.com", "carl@acme.com"], "the source's people got the answer");
+    let relayed = h
+        .strings("SELECT recipient FROM outbox WHERE template = $1 ORDER BY recipient", "response_relay")
+        .await;
+    assert_eq!(
+        relayed,
+        ["ann@acme.com", "boss@acme.com", "carl@acme.com"],
+        "the source's people got the answer"
+    );
 }
 
 async fn the_console_merges_and_redirects_and_manages_collaborators(backend: Backend) {
@@ -190,11 +224,14 @@ async fn the_console_merges_and_redirects_and_manages_collaborators(backend: Bac
     let ((_, a), (_, b)) = two_tickets(&h).await;
     let page = client.get(&format!("/agent/t/{a}")).await;
     assert!(page.body.contains(&format!("action=\"/agent/t/{a}/merge\"")), "{}", page.body);
-    let refused = client.submit(&format!("/agent/t/{a}"), &format!("/agent/t/{a}/merge"), &format!("into={a}")).await;
+    let refused =
+        client.submit(&format!("/agent/t/{a}"), &format!("/agent/t/{a}/merge"), &format!("into={a}")).await;
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert!(refused.body.contains("cannot be merged into itself"), "{}", refused.body);
 
-    let merged = client.submit(&format!("/agent/t/{a}"), &format!("/agent/t/{a}/merge"), &format!("into=%23{b}")).await;
+    let merged = client
+        .submit(&format!("/agent/t/{a}"), &format!("/agent/t/{a}/merge"), &format!("into=%23{b}"))
+        .await;
     assert_eq!(merged.location(), format!("/agent/t/{a}?done=merge"));
     let pointer = client.get(merged.location()).await;
     assert_eq!((pointer.status, pointer.location()), (303, format!("/agent/t/{b}?done=merge").as_str()));
@@ -205,14 +242,18 @@ async fn the_console_merges_and_redirects_and_manages_collaborators(backend: Bac
 
     // Collaborators: added and removed from the reply form's side panel.
     let path = format!("/agent/t/{b}");
-    let added = client.submit(&path, &format!("{path}/cc"), &format!("address={}", encode("sam@example.org"))).await;
+    let added =
+        client.submit(&path, &format!("{path}/cc"), &format!("address={}", encode("sam@example.org"))).await;
     assert_eq!(added.location(), format!("{path}?done=cc"));
     let page = client.get(&path).await;
     assert!(page.body.contains("sam@example.org"), "{}", page.body);
     assert!(page.body.contains("aria-label=\"Remove sam@example.org\""));
-    let removed = client.submit(&path, &format!("{path}/uncc"), &format!("address={}", encode("carl@acme.com"))).await;
+    let removed =
+        client.submit(&path, &format!("{path}/uncc"), &format!("address={}", encode("carl@acme.com"))).await;
     assert_eq!(removed.location(), format!("{path}?done=uncc"));
-    let people = h.strings("SELECT u.email FROM participants p JOIN users u ON u.id = p.user_id ORDER BY u.email", "").await;
+    let people = h
+        .strings("SELECT u.email FROM participants p JOIN users u ON u.id = p.user_id ORDER BY u.email", "")
+        .await;
     assert_eq!(people, ["ann@acme.com", "boss@acme.com", "sam@example.org"]);
     let bad = client.submit(&path, &format!("{path}/cc"), "address=not-an-address").await;
     assert_eq!(bad.status, 400);

@@ -123,7 +123,8 @@ impl Pipeline {
                     return Ok(fail("#merge must be the last command".to_string()));
                 }
                 Command::Merge(into) => {
-                    let source = ticket_store::find_ticket_state(tx, ticket)?.ok_or(store::StoreError::NotFound)?;
+                    let source =
+                        ticket_store::find_ticket_state(tx, ticket)?.ok_or(store::StoreError::NotFound)?;
                     match self.check_merge(tx, &source, into, false)? {
                         Ok(target) => changes.push(Change::Merge(target)),
                         Err(why) => return Ok(fail(why)),

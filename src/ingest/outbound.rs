@@ -51,7 +51,8 @@ impl Pipeline {
         let Some(number) = self.mint_number(tx)? else {
             return Ok(super::quarantined(trace, "no free ticket number: widen tickets.number_format"));
         };
-        let subject = clean_subject(&msg.email.subject, &self.settings.number_format.tags_in(&msg.email.subject));
+        let subject =
+            clean_subject(&msg.email.subject, &self.settings.number_format.tags_in(&msg.email.subject));
         let assignee = placement.assignee.unwrap_or(Assignee::Agent(open.agent));
         let (assignee_agent, assignee_team) = match assignee {
             Assignee::Agent(agent) => (Some(agent), None),
@@ -82,12 +83,17 @@ impl Pipeline {
             for contact in &policy.primary_contacts {
                 let (user, _) = user_store::ensure_user(tx, contact, None, org, now)?;
                 if ticket_store::add_participant(tx, ticket, user, Role::PrimaryContact, now)? {
-                    trace.record("org", "primary-contact", format!("{contact} added (primary contact of {})", policy.key));
+                    trace.record(
+                        "org",
+                        "primary-contact",
+                        format!("{contact} added (primary contact of {})", policy.key),
+                    );
                 }
             }
         }
         let author = Author::Agent(open.agent);
-        let entry = self.store_message(tx, msg, ticket, As { kind: EntryKind::Response, author, text: None }, now)?;
+        let entry =
+            self.store_message(tx, msg, ticket, As { kind: EntryKind::Response, author, text: None }, now)?;
         let opened = format!("Opened for {} by agent {agent_key}", open.customer.email);
         self.system_entry(tx, ticket, &opened, None, now)?;
         for (note, seen) in &placement.notes {
@@ -95,8 +101,12 @@ impl Pipeline {
         }
         self.start_due(tx, ticket, placement.topic.as_deref(), trace)?;
         let state = TicketState { id: ticket, number, subject, status: Status::Open, closed_at: None };
-        let notice =
-            Notice { event: Event::AgentResponse, entry: Some(entry), author: Some(open.agent), ..Notice::new(&state) };
+        let notice = Notice {
+            event: Event::AgentResponse,
+            entry: Some(entry),
+            author: Some(open.agent),
+            ..Notice::new(&state)
+        };
         self.notify(tx, msg, notice, trace)?;
         Ok(Outcome::Created { ticket, number: state.number, entry })
     }

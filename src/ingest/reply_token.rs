@@ -90,7 +90,11 @@ impl Pipeline {
             // participants now are (with their epochs).
             let (participant, ticket) = (claims.participant, merge_store::current_ticket(tx, claims.ticket)?);
             if ticket != claims.ticket {
-                trace.record("token", "merged", format!("{address}: its ticket was merged into ticket {ticket}"));
+                trace.record(
+                    "token",
+                    "merged",
+                    format!("{address}: its ticket was merged into ticket {ticket}"),
+                );
             }
             let Some((epoch, trusted)) = link_store::holder(tx, ticket, participant, from)? else {
                 let reason = format!("{participant} no longer takes part");

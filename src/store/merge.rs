@@ -80,7 +80,8 @@ pub struct Moved {
 pub fn merge_tickets(tx: &mut Tx<'_>, source: TicketId, target: TicketId, now_ms: i64) -> Result<Moved> {
     let (s, t) = (source.0, target.0);
     let entries = tx.execute("UPDATE entries SET ticket_id = $2 WHERE ticket_id = $1", params![s, t])?;
-    let message_ids = tx.execute("UPDATE message_ids SET ticket_id = $2 WHERE ticket_id = $1", params![s, t])?;
+    let message_ids =
+        tx.execute("UPDATE message_ids SET ticket_id = $2 WHERE ticket_id = $1", params![s, t])?;
     tx.execute("UPDATE inbound SET ticket_id = $2 WHERE ticket_id = $1", params![s, t])?;
     tx.execute("UPDATE outbox SET ticket_id = $2 WHERE ticket_id = $1", params![s, t])?;
     tx.execute(

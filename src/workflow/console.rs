@@ -10,8 +10,8 @@ use lettre::message::{Attachment, MultiPart};
 
 use super::Workflows;
 use crate::auth::token::{Claims, Participant, Purpose};
-use crate::core::command::{Command, CommandError, Priority};
 use crate::core::address::EmailAddress;
+use crate::core::command::{Command, CommandError, Priority};
 use crate::core::identify::tagged_address;
 use crate::core::ids::TicketId;
 use crate::core::ticket::{Status, TicketNumber};
@@ -49,7 +49,10 @@ pub enum ConsoleAction {
     Uncc(EmailAddress),
     /// Merge the ticket into ticket `into`; tickets of different customers only with
     /// `across_customers` (the admin's command line).
-    Merge { into: TicketNumber, across_customers: bool },
+    Merge {
+        into: TicketNumber,
+        across_customers: bool,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -69,12 +69,17 @@ impl Workflows {
         let customer = Mailbox { email, name: new.name.as_deref().and_then(clean_display_name) };
         let to = customer.email.to_string();
         let delivery = Delivery {
-            authenticated: Some("written by an agent signed in to the console, or an admin on the command line"),
+            authenticated: Some(
+                "written by an agent signed in to the console, or an admin on the command line",
+            ),
             open_for: Some(OpenFor { customer, agent, topic }),
             ..Delivery::new(Source::Console)
         };
         let text = new.text;
-        self.ingest_composed(move || compose_raw(&from, &to, &subject, &text, Vec::new(), Source::Console), delivery)
-            .await
+        self.ingest_composed(
+            move || compose_raw(&from, &to, &subject, &text, Vec::new(), Source::Console),
+            delivery,
+        )
+        .await
     }
 }

@@ -69,5 +69,11 @@ fn page(state: &WebState, viewer: &Viewer, form: &NewForm, error: Option<&str>) 
         .iter()
         .map(|topic| json!({ "key": topic.key, "name": topic.name }))
         .collect();
-    render(state, viewer, "console/new.html", "new", json!({ "form": form, "topics": topics, "error": error }))
+    render(
+        state,
+        viewer,
+        "console/new.html",
+        "new",
+        json!({ "form": form, "topics": topics, "error": error }),
+    )
 }

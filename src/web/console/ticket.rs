@@ -51,7 +51,10 @@ pub async fn show(
         Ok(Some(Ok(found))) => found,
         Ok(Some(Err(target))) => {
             let done = query.done.as_deref().filter(|done| notice(Some(done)).is_some());
-            return see_other(format!("/agent/t/{target}{}", done.map_or(String::new(), |d| format!("?done={d}"))));
+            return see_other(format!(
+                "/agent/t/{target}{}",
+                done.map_or(String::new(), |d| format!("?done={d}"))
+            ));
         }
         Ok(None) => return WebError::NotFound.into_response(),
         Err(error) => return unavailable(&error, "cannot read a ticket").into_response(),
