@@ -97,6 +97,7 @@ async fn an_agent_opens_a_ticket_the_customer_gets_it_and_their_reply_threads(ba
     let mail = mail_to(&delivered, "nina@example.org");
     assert!(header(mail, "Subject").unwrap().contains(&format!("[#{number}]")), "{mail}");
     assert!(mail.contains("your order ships on Monday"), "{mail}");
+    assert_eq!(header(mail, "In-Reply-To"), None, "the first mail of the thread answers nothing");
     let reply_to = header(mail, "Reply-To").unwrap();
     assert!(reply_to.contains("support+"), "a signed reply address: {reply_to}");
 
