@@ -34,6 +34,8 @@ fn ticket_merge_merges_and_refuses_with_exit_codes(backend: Backend) {
     let merged = site.run(&["ticket", "merge", &format!("#{a}"), &b], b"");
     assert_eq!(code(&merged), 0, "{}", text(&merged));
     assert_eq!(stdout(&merged).trim(), format!("#{a} merged into #{b} by an admin"));
+    let shown = site.run(&["ticket", "show", &a], b"");
+    assert!(stdout(&shown).contains(&format!("Merged:    into #{b}")), "{}", text(&shown));
     let across = site.run(&["ticket", "merge", &gus, &b, "--across-customers"], b"");
     assert_eq!(code(&across), 0, "{}", text(&across));
     let pointers =

@@ -205,16 +205,17 @@ async fn ticket(app: &App, cmd: TicketCommand) -> anyhow::Result<u8> {
                 .store()
                 .read(move |tx| {
                     let Some(t) = ticket_store::find_ticket_summary(tx, &number)? else { return Ok(None) };
+                    let merged_into = crate::store::merge::merged_into_number(tx, &number)?;
                     let participants = ticket_store::list_participants(tx, t.id)?;
                     let mut entries = Vec::new();
                     for e in ticket_store::list_entries(tx, t.id)? {
                         let attachments = ticket_store::list_attachments(tx, e.id)?;
                         entries.push((e, attachments));
                     }
-                    Ok(Some((t, participants, entries)))
+                    Ok(Some((t, merged_into, participants, entries)))
                 })
                 .await?;
-            let Some((t, participants, entries)) = found else {
+            let Some((t, merged_into, participants, entries)) = found else {
                 eprintln!("no ticket #{shown}");
                 return Ok(exit::NOINPUT);
             };
@@ -224,6 +225,9 @@ async fn ticket(app: &App, cmd: TicketCommand) -> anyhow::Result<u8> {
             println!("Assignee:  {}", t.assignee.as_deref().unwrap_or("-"));
             if let Some(linked) = &t.linked_number {
                 println!("Follows:   #{linked}");
+            }
+            if let Some(target) = &merged_into {
+                println!("Merged:    into #{target} (its entries, people and mail are there)");
             }
             println!("Created:   {}   Updated: {}", format_utc(t.created_at), format_utc(t.updated_at));
             println!("Participants:");
