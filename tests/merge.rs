@@ -18,6 +18,7 @@ on_both_backends!(
     an_agent_merges_by_mail_and_errors_come_back_to_them,
     the_console_merges_and_redirects_and_manages_collaborators,
     the_sources_link_opens_the_target,
+    two_agents_merging_each_way_at_once_make_no_loop,
 );
 
 /// Two tickets of ann@acme.com: A (with collaborator carl@acme.com) and B.
@@ -281,4 +282,17 @@ async fn the_sources_link_opens_the_target(backend: Backend) {
     assert!(page.body.contains(&format!("#{b_number}")), "the target's page");
     assert!(page.body.contains("jams on page 2") && page.body.contains("does not print at all"));
     assert!(page.body.contains(&format!("Request #{a_number} was merged into this one")), "{}", page.body);
+}
+
+async fn two_agents_merging_each_way_at_once_make_no_loop(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let ((_, a), (_, b)) = two_tickets(&h).await;
+    let (one, other) = tokio::join!(change(&h, &a, merge(&b)), change(&h, &b, merge(&a)));
+    let done = [one.is_ok(), other.is_ok()];
+    assert_eq!(done.iter().filter(|ok| **ok).count(), 1, "exactly one wins: {one:?} {other:?}");
+    let refused =
+        if let Err(ConsoleError::Refused(why)) = one.and(other) { why } else { panic!("a refusal") };
+    assert!(refused.contains("was merged into") || refused.contains("already merged"), "{refused}");
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM tickets WHERE merged_into IS NOT NULL").await, 1);
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM tickets WHERE merged_into = id").await, 0);
 }

@@ -37,6 +37,7 @@ impl Pipeline {
         if target.id == source.id {
             return Ok(Err(format!("#{into} cannot be merged into itself")));
         }
+        merge_store::lock_for_merge(tx, source.id, target.id)?;
         let from = merge_store::merge_facts(tx, source.id)?.ok_or(StoreError::NotFound)?;
         let to = merge_store::merge_facts(tx, target.id)?.ok_or(StoreError::NotFound)?;
         if let Some(pointer) = &from.merged_into {

@@ -2,7 +2,7 @@
 //! from the source to the target, the source closed and pointing at the target) and the pointer
 //! followed wherever a ticket is found by its number, a reply address or a link.
 
-use super::{Result, Tx};
+use super::{Backend, Result, Tx};
 use crate::core::ids::{OrgId, TicketId, UserId};
 use crate::core::thread::TicketState;
 use crate::core::ticket::TicketNumber;
@@ -62,6 +62,23 @@ pub fn merged_into_number(tx: &mut Tx<'_>, number: &TicketNumber) -> Result<Opti
         |r| r.ticket_number(0),
     )?;
     Ok(found)
+}
+
+/// An arbitrary constant: the advisory lock merges hold on PostgreSQL.
+const MERGE_LOCK: i64 = 0x6d67_6d65_7267_6531;
+
+/// Serialises merges and locks both tickets' rows, so the checks that follow read what an earlier
+/// merge committed (two agents merging A into B and B into A at once must not make a loop). On
+/// PostgreSQL a transaction-level advisory lock (merges are rare); SQLite's writers are serial.
+pub fn lock_for_merge(tx: &mut Tx<'_>, source: TicketId, target: TicketId) -> Result<()> {
+    if tx.backend() == Backend::Postgres {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", params![MERGE_LOCK])?;
+    }
+    tx.execute(
+        "UPDATE tickets SET updated_at = updated_at WHERE id IN ($1, $2)",
+        params![source.0, target.0],
+    )?;
+    Ok(())
 }
 
 /// What moved from the source to the target.
