@@ -19,6 +19,7 @@ on_both_backends!(
     the_console_merges_and_redirects_and_manages_collaborators,
     the_sources_link_opens_the_target,
     two_agents_merging_each_way_at_once_make_no_loop,
+    a_revoked_link_stays_revoked_after_the_merge,
 );
 
 /// Two tickets of ann@acme.com: A (with collaborator carl@acme.com) and B.
@@ -49,8 +50,12 @@ async fn of_ticket(h: &Harness, sql: &'static str, ticket: TicketId) -> Vec<Stri
 
 /// A signed reply address of `participant` on `ticket` (epoch 0).
 fn reply_address(h: &Harness, ticket: TicketId, participant: Participant) -> String {
+    reply_address_at(h, ticket, participant, 0)
+}
+
+fn reply_address_at(h: &Harness, ticket: TicketId, participant: Participant, epoch: u64) -> String {
     let claims =
-        Claims { purpose: Purpose::Reply, ticket, participant, expires_at_ms: T0 + 365 * DAY_MS, epoch: 0 };
+        Claims { purpose: Purpose::Reply, ticket, participant, expires_at_ms: T0 + 365 * DAY_MS, epoch };
     format!("support+{}@example.com", h.app.settings().keyring.address_token(&claims))
 }
 
@@ -295,4 +300,26 @@ async fn two_agents_merging_each_way_at_once_make_no_loop(backend: Backend) {
     assert!(refused.contains("was merged into") || refused.contains("already merged"), "{refused}");
     assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM tickets WHERE merged_into IS NOT NULL").await, 1);
     assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM tickets WHERE merged_into = id").await, 0);
+}
+
+async fn a_revoked_link_stays_revoked_after_the_merge(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    let ((a, a_number), (b, b_number)) = two_tickets(&h).await;
+    let ann = Participant::User(UserId(user_id(&h, "ann@acme.com").await));
+    // Ann's links to A were renewed twice (a leaked link revoked); her links to B never were.
+    for _ in 0..2 {
+        assert!(h.write(move |tx| mailgate::store::links::bump_epoch(tx, a, ann)).await);
+    }
+    change(&h, &a_number, merge(&b_number)).await.unwrap();
+    let epoch = h.read(move |tx| mailgate::store::links::current_epoch(tx, b, ann)).await;
+    assert_eq!(epoch, Some(2), "the higher epoch wins");
+    let mut old = Mail::new("ann@acme.com", "Re: Printer jams", "From the leaked link.");
+    old.to = reply_address_at(&h, a, ann, 0);
+    let report = h.pipe(&old.build()).await;
+    assert!(report.trace.to_string().contains("revoked"), "{}", report.trace);
+    let mut current = Mail::new("ann@acme.com", "Re: Printer jams", "From the current link.");
+    current.to = reply_address_at(&h, a, ann, 2);
+    let report = h.pipe(&current.build()).await;
+    assert_eq!(added(&report).0, b, "{}", report.trace);
+    assert!(report.trace.to_string().contains("verified"), "{}", report.trace);
 }
