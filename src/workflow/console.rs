@@ -1,8 +1,9 @@
-//! The admin command line acting on tickets (`mailgate ticket assign|status|note|reply`). A reply
-//! or note is written as the mail the agent would send (From their address, to the reply or note
-//! address signed for them) and ingested like one, so commands, relays and the trace are exactly
-//! those of email; assignment, status and priority go through the same lifecycle code, with `an
-//! admin` as actor on the command line and the signed-in agent in the web console.
+//! The admin command line acting on tickets (`mailgate ticket assign|status|merge|note|reply`). A
+//! reply or note is written as the mail the agent would send (From their address, to the reply or
+//! note address signed for them) and ingested like one, so commands, relays and the trace are
+//! exactly those of email; assignment, status, priority, collaborators and merges go through the
+//! same lifecycle code, with `an admin` as actor on the command line and the signed-in agent in the
+//! web console.
 
 use crate::ingest::lifecycle::{Actor, Change};
 use lettre::message::header::ContentType;
@@ -11,7 +12,7 @@ use lettre::message::{Attachment, MultiPart};
 use super::Workflows;
 use crate::auth::token::{Claims, Participant, Purpose};
 use crate::core::address::EmailAddress;
-use crate::core::command::{Command, CommandError, Priority};
+use crate::core::command::{Command, Priority};
 use crate::core::identify::tagged_address;
 use crate::core::ids::TicketId;
 use crate::core::ticket::{Status, TicketNumber};
@@ -19,7 +20,7 @@ use crate::core::trace::Trace;
 use crate::ingest::{Delivery, IngestError, Job, Report};
 use crate::store::inbound::Source;
 use crate::store::tickets as ticket_store;
-use crate::store::{directory as directory_store, links as link_store};
+use crate::store::{StoreError, Tx, directory as directory_store, links as link_store};
 
 /// A message written for a participant (on the command line or the web page), to be ingested as
 /// their mail.
@@ -99,28 +100,26 @@ impl Workflows {
                 let Some(state) = ticket_store::find_ticket_state_by_number(tx, &number)? else {
                     return Ok(None);
                 };
-                let command = match action {
-                    ConsoleAction::Assign(key) => Command::Assign(key.to_ascii_lowercase()),
-                    ConsoleAction::Status(status) => Command::Status(status),
-                    ConsoleAction::Priority(priority) => Command::Priority(priority),
-                    ConsoleAction::Topic(key) => Command::Topic(key.to_ascii_lowercase()),
-                    ConsoleAction::Cc(address) => Command::Cc(address),
-                    ConsoleAction::Uncc(address) => Command::Uncc(address),
-                    ConsoleAction::Merge { into, across_customers } => {
-                        let checked = pipeline.check_merge(tx, &state, &into, across_customers)?;
-                        let Ok(target) = checked else {
-                            return Ok(Some(checked.map(|_| Vec::new())));
-                        };
-                        let mut trace = Trace::default();
-                        pipeline.apply_changes(tx, &state, &actor, &[Change::Merge(target)], &mut trace)?;
-                        return Ok(Some(Ok(trace.steps.into_iter().map(|step| step.reason).collect())));
-                    }
+                let id = state.id;
+                let resolve = |tx: &mut Tx<'_>, command: Command| {
+                    let resolved = pipeline.resolve_commands(tx, id, &[(1, command)])?;
+                    Ok::<_, StoreError>(resolved.map_err(|error| error.reason))
                 };
-                let changes: Result<Vec<Change>, CommandError> =
-                    pipeline.resolve_commands(tx, state.id, &[(1, command)])?;
+                let changes = match action {
+                    ConsoleAction::Assign(key) => resolve(tx, Command::Assign(key.to_ascii_lowercase()))?,
+                    ConsoleAction::Status(status) => resolve(tx, Command::Status(status))?,
+                    ConsoleAction::Priority(priority) => resolve(tx, Command::Priority(priority))?,
+                    ConsoleAction::Topic(key) => resolve(tx, Command::Topic(key.to_ascii_lowercase()))?,
+                    ConsoleAction::Cc(address) => resolve(tx, Command::Cc(address))?,
+                    ConsoleAction::Uncc(address) => resolve(tx, Command::Uncc(address))?,
+                    // Checked here, not as `#merge`: the command line may merge across customers.
+                    ConsoleAction::Merge { into, across_customers } => pipeline
+                        .check_merge(tx, &state, &into, across_customers)?
+                        .map(|target| vec![Change::Merge(target)]),
+                };
                 let changes = match changes {
                     Ok(changes) => changes,
-                    Err(error) => return Ok(Some(Err(error.reason))),
+                    Err(reason) => return Ok(Some(Err(reason))),
                 };
                 let mut trace = Trace::default();
                 pipeline.apply_changes(tx, &state, &actor, &changes, &mut trace)?;
