@@ -117,6 +117,11 @@ async fn a_merge_moves_everything_and_the_source_points_at_the_target(backend: B
     assert_eq!(people, ["ann@acme.com owner", "boss@acme.com primary_contact", "carl@acme.com cc"]);
     assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM message_ids WHERE ticket_id = (SELECT id FROM tickets WHERE merged_into IS NOT NULL)").await, 0);
 
+    let unsent = of_ticket(&h, "SELECT template FROM outbox WHERE ticket_id = $1", a).await;
+    assert!(unsent.is_empty(), "mail not sent yet goes out with B's reply addresses: {unsent:?}");
+    let inbound = of_ticket(&h, "SELECT outcome FROM inbound WHERE ticket_id = $1", a).await;
+    assert_eq!(inbound, ["ticket"], "the inbound row is history: A is where the mail went");
+
     // A reply to the source's first mail, its subject tag and its reply address all reach B.
     let reply =
         Mail::new("ann@acme.com", "Re: Printer jams", "Still jamming.").in_reply_to("<ann-a@acme.com>");

@@ -1,6 +1,6 @@
-//! Merged tickets: the move itself (entries, participants, Message-IDs, inbound and outbox rows
-//! from the source to the target, the source closed and pointing at the target) and the pointer
-//! followed wherever a ticket is found by its number, a reply address or a link.
+//! Merged tickets: the move itself (entries, participants, Message-IDs and unsent mail from the
+//! source to the target, the source closed and pointing at the target) and the pointer followed
+//! wherever a ticket is found by its number, a reply address or a link.
 
 use super::{Backend, Result, Tx};
 use crate::core::ids::{OrgId, TicketId, UserId};
@@ -90,7 +90,8 @@ pub struct Moved {
     pub message_ids: u64,
 }
 
-/// Moves everything of `source` to `target` and leaves `source` closed, pointing at `target`.
+/// Moves everything of `source` to `target` (every statement reads by an index on the ticket) and
+/// leaves `source` closed, pointing at `target`.
 /// A participant of both keeps the higher link epoch, so a link revoked on either stays revoked;
 /// the source's owner joins as a collaborator. Tickets merged into `source` before now point at
 /// `target`. Checks (itself, already merged, customers) are the caller's.
@@ -99,8 +100,14 @@ pub fn merge_tickets(tx: &mut Tx<'_>, source: TicketId, target: TicketId, now_ms
     let entries = tx.execute("UPDATE entries SET ticket_id = $2 WHERE ticket_id = $1", params![s, t])?;
     let message_ids =
         tx.execute("UPDATE message_ids SET ticket_id = $2 WHERE ticket_id = $1", params![s, t])?;
-    tx.execute("UPDATE inbound SET ticket_id = $2 WHERE ticket_id = $1", params![s, t])?;
-    tx.execute("UPDATE outbox SET ticket_id = $2 WHERE ticket_id = $1", params![s, t])?;
+    // Mail not sent yet (or to be retried) is minted its reply addresses on the target. Sent mail
+    // and inbound rows stay as the history of where things went (neither has an index on its
+    // ticket); this reads only the unsent rows, through `outbox_due`.
+    tx.execute(
+        "UPDATE outbox SET ticket_id = $2
+          WHERE status IN ('queued', 'sending', 'failed', 'dead') AND ticket_id = $1",
+        params![s, t],
+    )?;
     tx.execute(
         "UPDATE participants AS p
             SET link_epoch = (SELECT o.link_epoch FROM participants o WHERE o.ticket_id = $1 AND o.user_id = p.user_id)
