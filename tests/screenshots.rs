@@ -469,7 +469,7 @@ async fn every_page_at_desktop_and_phone_width() {
     browser.goto(&url("/agent")).await;
     assert_eq!(browser.press_tab(1).await, "Skip to content");
     shots.take(&browser, "keyboard-skip-link").await;
-    assert!(browser.press_tab(8).await.starts_with("Open"), "the queue tabs follow the bar");
+    assert!(browser.press_tab(9).await.starts_with("Open"), "the queue tabs follow the bar");
     shots.take(&browser, "keyboard-queue-tab").await;
     // An empty queue: "My teams" (alice is in no team).
     browser.click(".tabs li:nth-child(3) a").await;
@@ -489,6 +489,13 @@ async fn every_page_at_desktop_and_phone_width() {
     shots.visit(&browser, "console-user-refused", &url(&format!("/agent/users/{ann}?error=invite"))).await;
     shots.visit(&browser, "console-search", &url("/agent/search?q=printer")).await;
     shots.visit(&browser, "console-search-nothing", &url("/agent/search?q=zebra&status=closed")).await;
+    shots.visit(&browser, "console-new-ticket", &url("/agent/new")).await;
+    browser.fill("input[name=to]", "bob@example.com").await;
+    browser.fill("input[name=subject]", "Your order").await;
+    browser.fill("textarea[name=text]", "It ships on Monday.").await;
+    browser.click("form.access button[type=submit]").await;
+    assert!(shows(&browser, "role=\"alert\"").await, "{}", browser.page_source().await);
+    shots.take(&browser, "console-new-ticket-refused").await;
     shots.visit(&browser, "console-orgs", &url("/agent/orgs")).await;
     shots.visit(&browser, "console-org", &url("/agent/orgs/acme")).await;
     shots.visit(&browser, "agent-2fa-enroll", &url("/agent/2fa")).await;

@@ -24,7 +24,7 @@ use crate::store::outbox::{self as outbox_store, GivenUp, OutboxId};
 use crate::store::search as search_store;
 use crate::store::tickets::{self as ticket_store, EntryClass};
 use crate::store::users as user_store;
-use crate::workflow::{ConsoleAction, Workflows};
+use crate::workflow::{ConsoleAction, NewForCustomer, Workflows};
 
 /// Every problem at once: the file's (syntax, unknown keys, types, rules), then what its sound
 /// parts point at (template overrides, the database file).
@@ -169,6 +169,15 @@ async fn ticket(app: &App, cmd: TicketCommand) -> anyhow::Result<u8> {
         TicketCommand::Status { number, status } => {
             return super::ticket::change(workflows, &number, ConsoleAction::Status(status)).await;
         }
+        TicketCommand::Merge { source, target, across_customers } => {
+            let action = ConsoleAction::Merge { into: target, across_customers };
+            return super::ticket::change(workflows, &source, action).await;
+        }
+        TicketCommand::New { to, name, subject, text, agent, topic } => {
+            let text = super::ticket::text_or_stdin(text)?;
+            let new = NewForCustomer { to, name, subject, text, agent, topic };
+            return super::ticket::open_new(workflows, new).await;
+        }
         TicketCommand::Note { number, agent, text, attach } => {
             return super::ticket::write(workflows, &number, &agent, Purpose::Note, text, &attach).await;
         }
@@ -197,16 +206,17 @@ async fn ticket(app: &App, cmd: TicketCommand) -> anyhow::Result<u8> {
                 .store()
                 .read(move |tx| {
                     let Some(t) = ticket_store::find_ticket_summary(tx, &number)? else { return Ok(None) };
+                    let merged_into = crate::store::merge::merged_into_number(tx, &number)?;
                     let participants = ticket_store::list_participants(tx, t.id)?;
                     let mut entries = Vec::new();
                     for e in ticket_store::list_entries(tx, t.id)? {
                         let attachments = ticket_store::list_attachments(tx, e.id)?;
                         entries.push((e, attachments));
                     }
-                    Ok(Some((t, participants, entries)))
+                    Ok(Some((t, merged_into, participants, entries)))
                 })
                 .await?;
-            let Some((t, participants, entries)) = found else {
+            let Some((t, merged_into, participants, entries)) = found else {
                 eprintln!("no ticket #{shown}");
                 return Ok(exit::NOINPUT);
             };
@@ -216,6 +226,9 @@ async fn ticket(app: &App, cmd: TicketCommand) -> anyhow::Result<u8> {
             println!("Assignee:  {}", t.assignee.as_deref().unwrap_or("-"));
             if let Some(linked) = &t.linked_number {
                 println!("Follows:   #{linked}");
+            }
+            if let Some(target) = &merged_into {
+                println!("Merged:    into #{target} (its entries, people and mail are there)");
             }
             println!("Created:   {}   Updated: {}", format_utc(t.created_at), format_utc(t.updated_at));
             println!("Participants:");

@@ -264,6 +264,35 @@ pub enum TicketCommand {
         #[arg(long = "attach", value_name = "PATH")]
         attach: Vec<std::path::PathBuf>,
     },
+    /// Merge ticket SOURCE into TARGET: its entries, people, Message-IDs and links move to TARGET,
+    /// and SOURCE is closed and points there.
+    Merge {
+        source: TicketNumber,
+        target: TicketNumber,
+        /// Allow tickets of different customers (each then reads the other's messages).
+        #[arg(long)]
+        across_customers: bool,
+    },
+    /// Open a ticket for a customer: the agent's message is its first response, mailed to them.
+    New {
+        /// The customer's address (found or created, as for mail).
+        #[arg(long)]
+        to: String,
+        /// The customer's name, for a new customer.
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        subject: String,
+        /// The text; `-` or absent reads standard input.
+        #[arg(long)]
+        text: Option<String>,
+        /// The agent writing it (key).
+        #[arg(long, visible_alias = "as")]
+        agent: String,
+        /// A `[[topics]]` key: the ticket is routed as the topic says.
+        #[arg(long)]
+        topic: Option<String>,
+    },
     /// Answer the customer as an agent: relayed to the owner and collaborators, as by email.
     Reply {
         number: TicketNumber,

@@ -1,5 +1,5 @@
-//! `mailgate ticket assign|status|note|reply`: an admin acting on a ticket through the same code
-//! as email (see `ingest/console.rs`).
+//! `mailgate ticket assign|status|merge|note|reply|new`: an admin acting on tickets through the
+//! same code as email (see `workflow/console.rs`).
 
 use std::io::Read;
 
@@ -7,7 +7,7 @@ use super::{exit, pipe::describe};
 use crate::auth::token::Purpose;
 use crate::core::ticket::TicketNumber;
 use crate::outbox::compose::File;
-use crate::workflow::{ConsoleAction, ConsoleError, Workflows};
+use crate::workflow::{ConsoleAction, ConsoleError, NewForCustomer, Workflows};
 
 pub async fn change(
     workflows: &Workflows,
@@ -47,14 +47,7 @@ pub async fn write(
             }
         }
     }
-    let text = match text.filter(|t| t != "-") {
-        Some(text) => text,
-        None => {
-            let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text)?;
-            text
-        }
-    };
+    let text = text_or_stdin(text)?;
     if text.trim().is_empty() && files.is_empty() {
         eprintln!("mailgate: nothing to write (empty text)");
         return Ok(exit::DATAERR);
@@ -66,6 +59,30 @@ pub async fn write(
             Ok(exit::OK)
         }
         Err(error) => refused(error),
+    }
+}
+
+/// `mailgate ticket new`: the new ticket's number on standard output.
+pub async fn open_new(workflows: &Workflows, new: NewForCustomer) -> anyhow::Result<u8> {
+    match workflows.open_for_customer(new).await {
+        Ok(report) => {
+            print!("{}", report.trace);
+            println!("=> {}", describe(&report.outcome, report.inbound.0));
+            Ok(exit::OK)
+        }
+        Err(error) => refused(error),
+    }
+}
+
+/// `--text`, or standard input when it is absent or `-`.
+pub fn text_or_stdin(text: Option<String>) -> std::io::Result<String> {
+    match text.filter(|t| t != "-") {
+        Some(text) => Ok(text),
+        None => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text)?;
+            Ok(text)
+        }
     }
 }
 

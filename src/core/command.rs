@@ -3,7 +3,7 @@
 //! by the caller.
 
 use super::address::EmailAddress;
-use super::ticket::Status;
+use super::ticket::{Status, TicketNumber};
 
 /// Ticket priorities, lowest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +48,8 @@ pub enum Command {
     Topic(String),
     /// `#canned KEY`: a `[[canned]]` response added to the mail's text, resolved by the caller.
     Canned(String),
+    /// `#merge NUMBER`: this ticket is merged into ticket `NUMBER` (checked by the caller).
+    Merge(TicketNumber),
 }
 
 /// A command line that cannot be applied: its 1-based line number in the new text, and why.
@@ -113,8 +115,11 @@ fn command(word: &str, argument: &str) -> Result<Command, String> {
         "topic" => Ok(Command::Topic(argument.to_ascii_lowercase())),
         "canned" if argument.is_empty() => Err("#canned needs the key of a canned response".to_string()),
         "canned" => Ok(Command::Canned(argument.to_ascii_lowercase())),
+        "merge" => TicketNumber::parse(argument)
+            .map(Command::Merge)
+            .ok_or_else(|| format!("#merge needs the number of the ticket to merge into, not {argument:?}")),
         other => Err(format!(
-            "unknown command #{other}; known: #close #resolve #reopen #pending #assign #priority #topic #cc #uncc #note #canned"
+            "unknown command #{other}; known: #close #resolve #reopen #pending #assign #priority #topic #cc #uncc #merge #note #canned"
         )),
     }
 }
@@ -140,11 +145,12 @@ mod tests {
 
     #[test]
     fn every_command_parses() {
-        let all = "#close\n#resolve\n#reopen\n#pending\n#assign Billing\n#priority low\n#cc a@b.example\n#uncc a@b.example\n#note\n#topic Sales\n#canned Restart";
+        let all = "#close\n#resolve\n#reopen\n#pending\n#assign Billing\n#priority low\n#cc a@b.example\n#uncc a@b.example\n#note\n#topic Sales\n#merge #000123\n#canned Restart";
         let (commands, rest) = parse(all).unwrap();
-        assert_eq!(commands.len(), 11);
-        assert_eq!(commands[10], (11, Command::Canned("restart".to_string())));
+        assert_eq!(commands.len(), 12);
+        assert_eq!(commands[11], (12, Command::Canned("restart".to_string())));
         assert_eq!(commands[9], (10, Command::Topic("sales".to_string())));
+        assert_eq!(commands[10], (11, Command::Merge(TicketNumber::parse("000123").unwrap())));
         assert_eq!(commands[4], (5, Command::Assign("billing".to_string())));
         assert_eq!(rest, "");
     }
@@ -172,5 +178,7 @@ mod tests {
         assert!(parse("#assign").unwrap_err().reason.contains("agent or team key"));
         assert!(parse("#topic").unwrap_err().reason.contains("topic key"));
         assert!(parse("#canned").unwrap_err().reason.contains("canned response"));
+        assert!(parse("#merge").unwrap_err().reason.contains("number of the ticket"));
+        assert!(parse("#merge no such").unwrap_err().reason.contains("number of the ticket"));
     }
 }

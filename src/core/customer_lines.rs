@@ -43,6 +43,16 @@ pub fn copied(address: &str, added: bool) -> String {
     }
 }
 
+/// The customer's line on a ticket that another one (`source`) was merged into.
+pub fn merged_from(source: &str) -> String {
+    format!("Request #{source} was merged into this one")
+}
+
+/// The customer's line on a ticket merged into `target`.
+pub fn merged_into(target: &str) -> String {
+    format!("Merged into request #{target}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +63,8 @@ mod tests {
         assert_eq!(status_changed(Status::Pending, Status::Resolved).as_deref(), Some("Marked as resolved"));
         assert_eq!(status_changed(Status::Closed, Status::Open).as_deref(), Some("Reopened"));
         assert_eq!(status_changed(Status::Open, Status::Pending), None, "an internal move");
+        assert_eq!(merged_from("000042"), "Request #000042 was merged into this one");
+        assert_eq!(merged_into("000043"), "Merged into request #000043");
         assert_eq!(status_changed(Status::Pending, Status::Open), None, "their own reply reopened it");
         assert_eq!(
             assigned(Handler::Agent("Alice Agent")).as_deref(),

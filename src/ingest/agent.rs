@@ -195,9 +195,10 @@ impl Pipeline {
         };
         let actor = Actor::Agent { id: agent, key: lifecycle_store::agent_key(tx, agent)? };
         // Who is on the ticket changes before the response goes out (a `#cc` gets it); the status
-        // after (a closed notice follows the response, not the other way round).
+        // after (a closed notice follows the response, not the other way round), and a merge last
+        // (the response moves with the rest of the ticket).
         let (statuses, others): (Vec<Change>, Vec<Change>) =
-            changes.into_iter().partition(|change| matches!(change, Change::Status(_)));
+            changes.into_iter().partition(|change| matches!(change, Change::Status(_) | Change::Merge(_)));
         let (state, mut system) = self.apply_changes(tx, state, &actor, &others, trace)?;
         let state = &state;
         let mut last = None;

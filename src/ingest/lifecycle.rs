@@ -85,6 +85,8 @@ pub enum Change {
     Uncc(EmailAddress),
     /// A `[[topics]]` key.
     Topic(String),
+    /// Merge into this ticket (checked); always the last change.
+    Merge(TicketState),
 }
 
 impl Pipeline {
@@ -97,7 +99,7 @@ impl Pipeline {
         lines: &[Line],
     ) -> store::Result<Result<Vec<Change>, CommandError>> {
         let mut changes = Vec::new();
-        for (line, command) in lines {
+        for (index, (line, command)) in lines.iter().enumerate() {
             let fail = |reason: String| Err(CommandError { line: *line, reason });
             match command {
                 Command::Status(status) => changes.push(Change::Status(*status)),
@@ -122,6 +124,17 @@ impl Pipeline {
                         return Ok(fail(format!("no canned response has the key {key:?}")));
                     }
                 }
+                Command::Merge(_) if index + 1 < lines.len() => {
+                    return Ok(fail("#merge must be the last command".to_string()));
+                }
+                Command::Merge(into) => {
+                    let source =
+                        ticket_store::find_ticket_state(tx, ticket)?.ok_or(store::StoreError::NotFound)?;
+                    match self.check_merge(tx, &source, into, false)? {
+                        Ok(target) => changes.push(Change::Merge(target)),
+                        Err(why) => return Ok(fail(why)),
+                    }
+                }
                 Command::Note => {}
             }
         }
@@ -142,6 +155,11 @@ impl Pipeline {
         let mut last = None;
         for change in changes {
             let (text, seen) = match change {
+                Change::Merge(target) => {
+                    let (after, entry) = self.merge(tx, &state, target, actor, trace)?;
+                    (state, last) = (after, Some(entry));
+                    continue;
+                }
                 Change::Status(to) => {
                     if *to == state.status {
                         continue;

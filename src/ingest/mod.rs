@@ -5,11 +5,15 @@
 mod agent;
 mod due;
 pub mod lifecycle;
+mod merge;
 pub(crate) mod notify;
+mod outbound;
 mod persist;
 mod reply_token;
 mod routing;
 mod telemetry;
+
+pub use outbound::OpenFor;
 
 use std::sync::Arc;
 
@@ -83,6 +87,9 @@ pub struct Delivery {
     /// The values of that topic's ticket form, checked (`core::forms::Form::check_by`): stored as
     /// the ticket's fields and read by rules (`ticket.KEY`).
     pub ticket_fields: Option<serde_json::Value>,
+    /// The message is an agent's, opening a ticket for a customer (see [`OpenFor`]); we wrote it
+    /// for the agent, so it is not classified.
+    pub open_for: Option<OpenFor>,
 }
 
 impl Delivery {
@@ -95,6 +102,7 @@ impl Delivery {
             authenticated: None,
             topic: None,
             ticket_fields: None,
+            open_for: None,
         }
     }
 }
@@ -439,9 +447,17 @@ impl Pipeline {
                 email.attachments.len()
             ),
         );
-        let classification = self.classify(tx, email)?;
-        let class = EntryClass::of(&classification.class);
-        let outcome = self.route(tx, inbound, email, delivery, classification, &mut trace)?;
+        let (class, outcome) = match (&delivery.open_for, email.from.as_ref()) {
+            (Some(open), Some(sender)) => {
+                let msg = Incoming { inbound, email, sender, delivery, class: EntryClass::Normal };
+                (EntryClass::Normal, self.open_for_customer(tx, &msg, open, &mut trace)?)
+            }
+            _ => {
+                let classification = self.classify(tx, email)?;
+                let class = EntryClass::of(&classification.class);
+                (class, self.route(tx, inbound, email, delivery, classification, &mut trace)?)
+            }
+        };
         let (row_outcome, reason, ticket) = match &outcome {
             Outcome::Created { ticket, .. } | Outcome::Added { ticket, .. } => {
                 (RowOutcome::Ticket, String::new(), Some(*ticket))
@@ -629,6 +645,7 @@ impl Pipeline {
         if candidates.in_reply_to.is_none() && candidates.references.is_none() {
             for number in self.settings.number_format.tags_in(&email.subject) {
                 if let Some(state) = ticket_store::find_ticket_state_by_number(tx, &number)? {
+                    let state = crate::store::merge::follow(tx, state)?;
                     let takes_part = ticket_store::takes_part(tx, state.id, sender)?;
                     candidates.subject_tag = Some((state, takes_part));
                     break;

@@ -333,7 +333,11 @@ fn auto_response_context(msg: &Incoming<'_>, notice: &Notice<'_>, mail: &Planned
 
 /// The Message-ID a mail about `msg` answers.
 fn answered(msg: &Incoming<'_>, notice: &Notice<'_>) -> Option<String> {
-    notice.in_reply_to.as_ref().or(msg.email.message_id.as_ref()).map(|id| id.as_str().to_string())
+    // Never the `.invalid` id of a message we wrote for someone (web page, console, a ticket an
+    // agent opens for a customer): no recipient's client has it.
+    let written_here = |id: &&MessageId| id.as_str().to_ascii_lowercase().ends_with(".invalid");
+    let own = msg.email.message_id.as_ref().filter(|id| !written_here(id));
+    notice.in_reply_to.as_ref().or(own).map(|id| id.as_str().to_string())
 }
 
 /// The longest subject an auto-response repeats.

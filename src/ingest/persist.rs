@@ -551,7 +551,7 @@ impl Pipeline {
     }
 
     /// A ticket number not in use yet, or `None` after `MINT_ATTEMPTS` collisions.
-    fn mint_number(&self, tx: &mut Tx<'_>) -> store::Result<Option<TicketNumber>> {
+    pub(super) fn mint_number(&self, tx: &mut Tx<'_>) -> store::Result<Option<TicketNumber>> {
         for _ in 0..MINT_ATTEMPTS {
             let number = self.settings.number_format.mint(|| rand::random_range(0..10u8));
             if !ticket_store::ticket_number_exists(tx, &number)? {

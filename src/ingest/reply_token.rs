@@ -9,7 +9,7 @@ use crate::core::email::InboundEmail;
 use crate::core::identify::own_address_tag;
 use crate::core::thread::TicketState;
 use crate::core::trace::Trace;
-use crate::store::{self, Tx, links as link_store, tickets as ticket_store};
+use crate::store::{self, Tx, links as link_store, merge as merge_store, tickets as ticket_store};
 
 /// Recipient addresses looked at, at most: each costs a MAC, and a real reply has one or two.
 const MAX_RECIPIENTS: usize = 50;
@@ -86,7 +86,16 @@ impl Pipeline {
                     continue;
                 }
             };
-            let (participant, ticket) = (claims.participant, claims.ticket);
+            // A merged ticket's reply addresses lead to the ticket it was merged into, where its
+            // participants now are (with their epochs).
+            let (participant, ticket) = (claims.participant, merge_store::current_ticket(tx, claims.ticket)?);
+            if ticket != claims.ticket {
+                trace.record(
+                    "token",
+                    "merged",
+                    format!("{address}: its ticket was merged into ticket {ticket}"),
+                );
+            }
             let Some((epoch, trusted)) = link_store::holder(tx, ticket, participant, from)? else {
                 let reason = format!("{participant} no longer takes part");
                 trace.record("token", "refused", format!("{address}: {reason}"));

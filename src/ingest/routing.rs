@@ -42,6 +42,23 @@ pub(super) enum Refusal {
     Discard { rule: String },
 }
 
+impl Placement {
+    /// No topic, no rule: a ticket placed by hand.
+    pub(super) fn unrouted() -> Placement {
+        Placement {
+            topic: None,
+            reply_from: None,
+            assignee: None,
+            priority: Priority::Normal,
+            status: None,
+            add_collaborators: Vec::new(),
+            auto_response: AutoResponse::Usual,
+            refusal: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
 impl Pipeline {
     /// Routes `msg` (of a sender in `org`) to its topic, then tries the rules.
     pub(super) fn place(
@@ -59,17 +76,7 @@ impl Pipeline {
             msg.delivery.mailbox.as_deref(),
             &self.settings.own_addresses,
         );
-        let mut placement = Placement {
-            topic: None,
-            reply_from: routed.received_at.clone(),
-            assignee: None,
-            priority: Priority::Normal,
-            status: None,
-            add_collaborators: Vec::new(),
-            auto_response: AutoResponse::Usual,
-            refusal: None,
-            notes: Vec::new(),
-        };
+        let mut placement = Placement { reply_from: routed.received_at.clone(), ..Placement::unrouted() };
         if let Some(address) = &routed.received_at {
             trace.record(
                 "route",
@@ -194,7 +201,7 @@ impl Pipeline {
     }
 
     /// Sets topic `key` on `placement` with what it brings (assignment, priority), naming `why`.
-    fn apply_topic(
+    pub(super) fn apply_topic(
         &self,
         tx: &mut Tx<'_>,
         key: &str,

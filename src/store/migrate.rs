@@ -62,6 +62,11 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0010_sla_pause.sql"),
     },
     Migration {
+        version: "0011_merge",
+        sqlite: include_str!("../../migrations/sqlite/0011_merge.sql"),
+        postgres: include_str!("../../migrations/postgres/0011_merge.sql"),
+    },
+    Migration {
         version: "0013_ticket_fields",
         sqlite: include_str!("../../migrations/sqlite/0013_ticket_fields.sql"),
         postgres: include_str!("../../migrations/postgres/0013_ticket_fields.sql"),

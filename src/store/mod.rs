@@ -15,6 +15,7 @@ pub mod inbound;
 pub mod lease;
 pub mod lifecycle;
 pub mod links;
+pub mod merge;
 pub mod migrate;
 pub mod outbox;
 pub mod pg_tls;

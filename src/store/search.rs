@@ -55,10 +55,11 @@ pub fn search(tx: &mut Tx<'_>, query: &str, filter: &Filter, limit: i64) -> Resu
             words.join(" "),
         ),
     };
-    // Exact hits (the number, a participant's address) rank above any text match.
+    // Exact hits (the number, a participant's address) rank above any text match; a merged
+    // ticket's number finds the ticket it was merged into.
     let sql = format!(
         "WITH {hits}
-                      UNION ALL SELECT id, 1000000.0 FROM tickets WHERE number = $2
+                      UNION ALL SELECT COALESCE(merged_into, id), 1000000.0 FROM tickets WHERE number = $2
                       UNION ALL SELECT p.ticket_id, 1000.0 FROM participants p JOIN users pu ON pu.id = p.user_id
                                  WHERE $3 <> '' AND pu.email = $3),
               best AS (SELECT ticket_id, MAX(score) AS score FROM hits GROUP BY ticket_id)

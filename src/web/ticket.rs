@@ -19,7 +19,7 @@ use crate::auth::token::{Claims, Participant, Purpose, TokenError};
 use crate::core::ticket::Status;
 use crate::ingest::lifecycle::{Actor, Change};
 use crate::store::inbound::Source;
-use crate::store::{links as link_store, web as web_store};
+use crate::store::{links as link_store, merge as merge_store, web as web_store};
 use crate::web::WebError;
 use crate::workflow::{ConsoleError, Written};
 
@@ -72,12 +72,16 @@ async fn reader(state: &WebState, token: &str) -> Result<Reader, Response> {
         .app
         .store()
         .read(move |tx| {
+            let ticket = merge_store::current_ticket(tx, ticket)?;
             let epoch = link_store::current_epoch(tx, ticket, participant)?;
-            Ok((epoch, web_store::reader(tx, ticket, participant)?))
+            Ok((ticket, epoch, web_store::reader(tx, ticket, participant)?))
         })
         .await;
     match found {
-        Ok((Some(epoch), customer)) if claims.is_current(epoch) => Ok(Reader { claims, epoch, customer }),
+        // A merged ticket's link reads and writes the ticket it was merged into.
+        Ok((ticket, Some(epoch), customer)) if claims.is_current(epoch) => {
+            Ok(Reader { claims: Claims { ticket, ..claims }, epoch, customer })
+        }
         // Revoked (the epoch moved on), or the reader no longer takes part.
         Ok(_) => Err(gone(state, token)),
         Err(error) => Err(unavailable(&error)),
@@ -96,6 +100,8 @@ pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> R
         .app
         .store()
         .read(move |tx| {
+            // A merged ticket's link shows the ticket it was merged into.
+            let ticket = merge_store::current_ticket(tx, ticket)?;
             let Some(epoch) = link_store::current_epoch(tx, ticket, participant)? else { return Ok(None) };
             let customer = web_store::reader(tx, ticket, participant)?;
             let Some(page) = web_store::ticket(tx, ticket)? else { return Ok(None) };

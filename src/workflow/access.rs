@@ -34,6 +34,7 @@ impl Workflows {
             .app()
             .store()
             .write(move |tx| {
+                let ticket = crate::store::merge::current_ticket(tx, ticket)?;
                 let Some(state) = ticket_store::find_ticket_state(tx, ticket)? else { return Ok(false) };
                 let Some((email, _)) = web_store::reader(tx, ticket, participant)? else { return Ok(false) };
                 let Some(email) = EmailAddress::parse(&email) else { return Ok(false) };
@@ -51,6 +52,8 @@ impl Pipeline {
         email: &EmailAddress,
     ) -> store::Result<bool> {
         let Some(state) = ticket_store::find_ticket_state_by_number(tx, number)? else { return Ok(false) };
+        // A merged ticket's number leads to the ticket it was merged into, where its people are.
+        let state = crate::store::merge::follow(tx, state)?;
         // Agents reach tickets through their alerts and the console, not through this page.
         let Some((Participant::User(_), _)) = link_store::recipient(tx, state.id, email)? else {
             return Ok(false);

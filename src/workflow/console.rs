@@ -1,8 +1,9 @@
-//! The admin command line acting on tickets (`mailgate ticket assign|status|note|reply`). A reply
-//! or note is written as the mail the agent would send (From their address, to the reply or note
-//! address signed for them) and ingested like one, so commands, relays and the trace are exactly
-//! those of email; assignment, status and priority go through the same lifecycle code, with `an
-//! admin` as actor on the command line and the signed-in agent in the web console.
+//! The admin command line acting on tickets (`mailgate ticket assign|status|merge|note|reply`). A
+//! reply or note is written as the mail the agent would send (From their address, to the reply or
+//! note address signed for them) and ingested like one, so commands, relays and the trace are
+//! exactly those of email; assignment, status, priority, collaborators and merges go through the
+//! same lifecycle code, with `an admin` as actor on the command line and the signed-in agent in the
+//! web console.
 
 use crate::ingest::lifecycle::{Actor, Change};
 use lettre::message::header::ContentType;
@@ -10,7 +11,8 @@ use lettre::message::{Attachment, MultiPart};
 
 use super::Workflows;
 use crate::auth::token::{Claims, Participant, Purpose};
-use crate::core::command::{Command, CommandError, Priority};
+use crate::core::address::EmailAddress;
+use crate::core::command::{Command, Priority};
 use crate::core::identify::tagged_address;
 use crate::core::ids::TicketId;
 use crate::core::ticket::{Status, TicketNumber};
@@ -18,7 +20,7 @@ use crate::core::trace::Trace;
 use crate::ingest::{Delivery, IngestError, Job, Report};
 use crate::store::inbound::Source;
 use crate::store::tickets as ticket_store;
-use crate::store::{directory as directory_store, links as link_store};
+use crate::store::{StoreError, Tx, directory as directory_store, links as link_store};
 
 /// A message written for a participant (on the command line or the web page), to be ingested as
 /// their mail.
@@ -58,6 +60,16 @@ pub enum ConsoleAction {
     Priority(Priority),
     /// A `[[topics]]` key.
     Topic(String),
+    /// Add a collaborator.
+    Cc(EmailAddress),
+    /// Remove a collaborator.
+    Uncc(EmailAddress),
+    /// Merge the ticket into ticket `into`; tickets of different customers only with
+    /// `across_customers` (the admin's command line).
+    Merge {
+        into: TicketNumber,
+        across_customers: bool,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,15 +116,27 @@ impl Workflows {
                 let Some(state) = ticket_store::find_ticket_state_by_number(tx, &number)? else {
                     return Ok(None);
                 };
-                let command = match action {
-                    ConsoleAction::Assign(key) => Command::Assign(key.to_ascii_lowercase()),
-                    ConsoleAction::Status(status) => Command::Status(status),
-                    ConsoleAction::Priority(priority) => Command::Priority(priority),
-                    ConsoleAction::Topic(key) => Command::Topic(key.to_ascii_lowercase()),
+                let id = state.id;
+                let resolve = |tx: &mut Tx<'_>, command: Command| {
+                    let resolved = pipeline.resolve_commands(tx, id, &[(1, command)])?;
+                    Ok::<_, StoreError>(resolved.map_err(|error| error.reason))
                 };
-                let changes: Result<Vec<Change>, CommandError> =
-                    pipeline.resolve_commands(tx, state.id, &[(1, command)])?;
-                let Ok(changes) = changes else { return Ok(Some(changes.map(|_| Vec::new()))) };
+                let changes = match action {
+                    ConsoleAction::Assign(key) => resolve(tx, Command::Assign(key.to_ascii_lowercase()))?,
+                    ConsoleAction::Status(status) => resolve(tx, Command::Status(status))?,
+                    ConsoleAction::Priority(priority) => resolve(tx, Command::Priority(priority))?,
+                    ConsoleAction::Topic(key) => resolve(tx, Command::Topic(key.to_ascii_lowercase()))?,
+                    ConsoleAction::Cc(address) => resolve(tx, Command::Cc(address))?,
+                    ConsoleAction::Uncc(address) => resolve(tx, Command::Uncc(address))?,
+                    // Checked here, not as `#merge`: the command line may merge across customers.
+                    ConsoleAction::Merge { into, across_customers } => pipeline
+                        .check_merge(tx, &state, &into, across_customers)?
+                        .map(|target| vec![Change::Merge(target)]),
+                };
+                let changes = match changes {
+                    Ok(changes) => changes,
+                    Err(reason) => return Ok(Some(Err(reason))),
+                };
                 let mut trace = Trace::default();
                 pipeline.apply_changes(tx, &state, &actor, &changes, &mut trace)?;
                 Ok(Some(Ok(trace.steps.into_iter().map(|step| step.reason).collect())))
@@ -121,7 +145,7 @@ impl Workflows {
             .map_err(IngestError::from)?;
         match result {
             None => Err(ConsoleError::NoTicket(shown)),
-            Some(Err(error)) => Err(ConsoleError::Refused(error.reason)),
+            Some(Err(reason)) => Err(ConsoleError::Refused(reason)),
             Some(Ok(done)) => Ok(done),
         }
     }
@@ -203,7 +227,7 @@ impl Workflows {
     /// Composes (with `compose`) and parses a message on the blocking pool, where CPU-heavy work
     /// belongs (a large reply would stall every request on an async worker), refuses it over the
     /// size limit, then ingests it.
-    async fn ingest_composed(
+    pub(super) async fn ingest_composed(
         &self,
         compose: impl FnOnce() -> Result<Vec<u8>, ConsoleError> + Send + 'static,
         delivery: Delivery,
@@ -272,7 +296,7 @@ impl Workflows {
 
 /// The RFC 5322 message a participant would send: plain text, files attached, a Message-ID that
 /// names where it was written.
-fn compose_raw(
+pub(super) fn compose_raw(
     from: &str,
     to: &str,
     subject: &str,

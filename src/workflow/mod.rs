@@ -6,7 +6,9 @@
 
 mod access;
 mod console;
+mod outbound;
 pub use console::{ConsoleAction, ConsoleError, WebTicket, Written};
+pub use outbound::{MAX_SUBJECT_CHARS, NewForCustomer};
 
 use crate::app::App;
 use crate::ingest::{IngestError, Ingestor};

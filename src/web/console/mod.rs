@@ -5,6 +5,7 @@
 //! first, changes tickets only through `ingest` (replies and notes as the agent's mail, the rest
 //! through the lifecycle with the agent as actor), and answers 303 back to the page.
 
+mod new_ticket;
 mod orgs;
 mod queue;
 mod search;
@@ -75,6 +76,7 @@ pub fn routes(upload_limit: usize) -> Router<WebState> {
         .route("/agent/t/{number}/reply", post(ticket::reply).layer(with_files))
         .route("/agent/t/{number}/note", post(ticket::note).layer(with_files))
         .route("/agent/t/{number}/{change}", post(ticket::change_one))
+        .route("/agent/new", get(new_ticket::form).post(new_ticket::open))
         .route("/agent/search", get(search::show))
         .route("/agent/users", get(users::list))
         .route("/agent/users/{id}", get(users::show))
@@ -111,6 +113,10 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "status" => "The status was changed.",
         "priority" => "The priority was changed.",
         "topic" => "The topic was changed.",
+        "cc" => "The collaborator was added: they receive the replies from now on.",
+        "uncc" => "The collaborator was removed.",
+        "merge" => "The ticket was merged into this one.",
+        "opened" => "The ticket was opened and your message is on its way to the customer.",
         "nothing" => "Nothing changed: the ticket already was that way.",
         "reset" => "A password reset link is on its way.",
         "invite" => "An invitation to create an account is on its way.",

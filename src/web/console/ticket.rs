@@ -10,11 +10,12 @@ use axum::response::Response;
 
 use super::{Viewer, WebError, notice, render, see_other, unavailable};
 use crate::auth::token::Purpose;
+use crate::core::address::EmailAddress;
 use crate::core::command::Priority;
 use crate::core::ticket::{Status, TicketNumber};
 use crate::ingest::Outcome;
 use crate::ingest::lifecycle::Actor;
-use crate::store::{console as console_store, web as web_store};
+use crate::store::{console as console_store, merge as merge_store, web as web_store};
 use crate::web::WebState;
 use crate::web::upload::{self, Posted, SpooledForm};
 use crate::web::views::Timed;
@@ -40,16 +41,27 @@ pub async fn show(
         .app
         .store()
         .read(move |tx| {
+            // A merged ticket's page is the page of the ticket it was merged into.
+            if let Some(target) = merge_store::merged_into_number(tx, &number)? {
+                return Ok(Some(Err(target)));
+            }
             let Some(ticket) = console_store::ticket_header(tx, &number)? else { return Ok(None) };
             let people = web_store::people(tx, ticket.id)?;
             let thread = web_store::thread(tx, ticket.id, true)?;
             let assignables = console_store::assignables(tx)?;
             let canned = console_store::canned_context(tx, ticket.id, agent, &instance)?;
-            Ok(Some((ticket, people, thread, assignables, canned)))
+            Ok(Some(Ok((ticket, people, thread, assignables, canned))))
         })
         .await;
     let (ticket, people, thread, assignables, canned_context) = match found {
-        Ok(Some(found)) => found,
+        Ok(Some(Ok(found))) => found,
+        Ok(Some(Err(target))) => {
+            let done = query.done.as_deref().filter(|done| notice(Some(done)).is_some());
+            return see_other(format!(
+                "/agent/t/{target}{}",
+                done.map_or(String::new(), |d| format!("?done={d}"))
+            ));
+        }
         Ok(None) => return WebError::NotFound.into_response(),
         Err(error) => return unavailable(&error, "cannot read a ticket").into_response(),
     };
@@ -105,6 +117,10 @@ pub struct TicketForm {
     priority: String,
     /// a `[[topics]]` key
     topic: String,
+    /// merge: the number of the ticket to merge into
+    into: String,
+    /// cc and uncc: a collaborator's address
+    address: String,
 }
 
 /// `POST /agent/t/{number}/reply`: a response to the customer side, by mail, with its files.
@@ -127,7 +143,8 @@ pub async fn note(
     write(&state, &viewer, &number, form, Purpose::Note).await.unwrap_or_else(|f| f.into_response())
 }
 
-/// `POST /agent/t/{number}/{assign|status|priority}`: one change by the signed-in agent.
+/// `POST /agent/t/{number}/{assign|status|priority|topic|cc|uncc|merge}`: one change by the
+/// signed-in agent.
 pub async fn change_one(
     State(state): State<WebState>,
     viewer: Viewer,
@@ -157,6 +174,19 @@ pub async fn change_one(
             let key = form.topic.trim();
             let topic = (!key.is_empty()).then(|| ConsoleAction::Topic(key.to_string()));
             ("topic", topic.ok_or("choose a topic"))
+        }
+        "cc" | "uncc" => {
+            let address = EmailAddress::parse(form.address.trim());
+            let action = match what.as_str() {
+                "cc" => address.map(ConsoleAction::Cc),
+                _ => address.map(ConsoleAction::Uncc),
+            };
+            (if what == "cc" { "cc" } else { "uncc" }, action.ok_or("type the collaborator's email address"))
+        }
+        "merge" => {
+            let into = TicketNumber::parse(&form.into);
+            let merge = into.map(|into| ConsoleAction::Merge { into, across_customers: false });
+            ("merge", merge.ok_or("type the number of the ticket to merge this one into"))
         }
         _ => return WebError::NotFound.into_response(),
     };

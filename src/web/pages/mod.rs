@@ -49,6 +49,7 @@ const PAGES: &[(&str, &str)] = &[
     ("console/ticket_table.html", include_str!("../../../templates/web/console/ticket_table.html.tera")),
     ("console/queue.html", include_str!("../../../templates/web/console/queue.html.tera")),
     ("console/search.html", include_str!("../../../templates/web/console/search.html.tera")),
+    ("console/new.html", include_str!("../../../templates/web/console/new.html.tera")),
     ("console/ticket.html", include_str!("../../../templates/web/console/ticket.html.tera")),
     ("console/users.html", include_str!("../../../templates/web/console/users.html.tera")),
     ("console/user.html", include_str!("../../../templates/web/console/user.html.tera")),

@@ -62,6 +62,7 @@ pub enum Nav {
     Users,
     Orgs,
     Search,
+    New,
 }
 
 impl<T: ConsoleView> Console<T> {
@@ -218,6 +219,50 @@ impl ConsoleView for Search {
             ..Self::sample()
         };
         vec![Search { search: String::new(), ..nothing_found.clone() }, nothing_found]
+    }
+}
+
+/// `console/new.html`: an agent opens a ticket for a customer.
+#[derive(Clone, Debug, Serialize)]
+pub struct NewTicket {
+    /// What was typed (shown again when the form is refused).
+    pub form: NewTicketDraft,
+    /// Every `[[topics]]` entry (empty: no topic choice).
+    pub topics: Vec<TopicOption>,
+    /// Why the form was refused.
+    pub error: Option<String>,
+}
+
+/// What the new-ticket form holds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct NewTicketDraft {
+    pub to: String,
+    pub name: String,
+    pub subject: String,
+    pub text: String,
+    pub topic: String,
+}
+
+impl ConsoleView for NewTicket {
+    const PAGE: &'static str = "console/new.html";
+    const NAV: Nav = Nav::New;
+
+    fn sample() -> Self {
+        NewTicket {
+            form: NewTicketDraft {
+                to: "ann@acme.com".into(),
+                name: "Ann Example".into(),
+                subject: "Your invoice".into(),
+                text: "Hi Ann,".into(),
+                topic: "billing".into(),
+            },
+            topics: vec![TopicOption { key: "billing".into(), name: "Billing".into() }],
+            error: Some("that address is one of ours".into()),
+        }
+    }
+
+    fn variants() -> Vec<Self> {
+        vec![NewTicket { form: NewTicketDraft::default(), topics: Vec::new(), error: None }]
     }
 }
 

@@ -66,6 +66,7 @@ pub const ALL: &[PageView] = &[
     checked::<portal::AgentTwoFactor>(),
     checked::<Console<console::Queue>>(),
     checked::<Console<console::Search>>(),
+    checked::<Console<console::NewTicket>>(),
     checked::<Console<console::Ticket>>(),
     checked::<Console<directory::Users>>(),
     checked::<Console<directory::User>>(),
