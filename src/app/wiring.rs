@@ -130,6 +130,7 @@ pub fn settings(config: &Config, keyring: Arc<Keyring>) -> Settings {
         max_collaborators: config.tickets.max_collaborators,
         notifications: config.notifications.clone(),
         keyring,
+        locked_mail_quarantine: config.registration.locked_mail_quarantine,
         registration_required: config
             .registration
             .reject_unregistered_email

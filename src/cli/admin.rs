@@ -24,7 +24,7 @@ use crate::store::outbox::{self as outbox_store, GivenUp, OutboxId};
 use crate::store::search as search_store;
 use crate::store::tickets::{self as ticket_store, EntryClass};
 use crate::store::users as user_store;
-use crate::workflow::{ConsoleAction, NewForCustomer, Workflows};
+use crate::workflow::{ConsoleAction, Locking, NewForCustomer, Workflows};
 
 /// Every problem at once: the file's (syntax, unknown keys, types, rules), then what its sound
 /// parts point at (template overrides, the database file).
@@ -267,6 +267,8 @@ async fn user(app: &App, cmd: UserCommand) -> anyhow::Result<u8> {
         UserCommand::List { sort, limit } => (String::new(), sort, limit),
         UserCommand::Search { query, sort, limit } => (query, sort, limit),
         UserCommand::Show { user } => return show_user(app, user).await,
+        UserCommand::Lock { user, reason } => return lock_user(app, &user, Some(&reason)).await,
+        UserCommand::Unlock { user } => return lock_user(app, &user, None).await,
     };
     let users = app.store().read(move |tx| user_store::search_users(tx, &query, sort, limit)).await?;
     println!("{:<6} {:<34} {:<24} {:<12} {:<8} CREATED", "ID", "EMAIL", "NAME", "ORG", "TICKETS");
@@ -280,6 +282,30 @@ async fn user(app: &App, cmd: UserCommand) -> anyhow::Result<u8> {
             u.tickets,
             format_utc(u.created_at)
         );
+    }
+    Ok(exit::OK)
+}
+
+/// `user lock` (with a reason) or `user unlock` (without): as an admin.
+async fn lock_user(app: &App, user: &str, lock_reason: Option<&str>) -> anyhow::Result<u8> {
+    let key = user.to_string();
+    let Some(found) = app.store().read(move |tx| user_store::find_user(tx, &key)).await? else {
+        eprintln!("mailgate: no user {user:?}");
+        return Ok(exit::NOINPUT);
+    };
+    let workflows = Workflows::new(app.clone());
+    let id = found.id;
+    let (done, word) = match lock_reason {
+        Some(reason) => (workflows.lock_user(id, "an admin", reason).await?, "locked"),
+        None => (workflows.unlock_user(id, "an admin").await?, "unlocked"),
+    };
+    match done {
+        Locking::Done => println!("{} {word}", found.email),
+        Locking::Already => println!("{} was already {word}", found.email),
+        Locking::NoUser => {
+            eprintln!("mailgate: no user {user:?}");
+            return Ok(exit::NOINPUT);
+        }
     }
     Ok(exit::OK)
 }

@@ -327,6 +327,16 @@ pub enum UserCommand {
     },
     /// One user (by email or id) with their tickets.
     Show { user: String },
+    /// Lock a user (by email or id): they cannot sign in; their mail is still taken in (or
+    /// quarantined, `registration.locked_mail`). Recorded in the audit log.
+    Lock {
+        user: String,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Unlock a user: registered again if they have a password, else a guest.
+    Unlock { user: String },
 }
 
 #[derive(Debug, Subcommand)]

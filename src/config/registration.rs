@@ -25,6 +25,8 @@ pub struct Registration {
     pub reject_unregistered_email: bool,
     pub confirm_hours: u32,
     pub invite_days: u32,
+    /// Mail from a locked user: taken in and marked for agents (`false`), or quarantined (`true`).
+    pub locked_mail_quarantine: bool,
 }
 
 impl Registration {
@@ -57,6 +59,7 @@ pub(super) struct RawRegistration {
     pub reject_unregistered_email: bool,
     pub confirm_hours: u32,
     pub invite_days: u32,
+    pub locked_mail: String,
 }
 
 impl Default for RawRegistration {
@@ -67,6 +70,7 @@ impl Default for RawRegistration {
             reject_unregistered_email: false,
             confirm_hours: 24,
             invite_days: 7,
+            locked_mail: "ticket".to_string(),
         }
     }
 }
@@ -89,11 +93,21 @@ pub(super) fn validate_registration(raw: &RawRegistration, problems: &mut Proble
     };
     check_positive(u64::from(raw.confirm_hours), &path.key("confirm_hours"), problems);
     check_positive(u64::from(raw.invite_days), &path.key("invite_days"), problems);
+    let locked_mail_quarantine = match raw.locked_mail.trim() {
+        "ticket" => false,
+        "quarantine" => true,
+        other => {
+            problems
+                .report(&path.key("locked_mail"), format!("{other:?} must be \"ticket\" or \"quarantine\""));
+            false
+        }
+    };
     Registration {
         required: raw.required,
         method,
         reject_unregistered_email: raw.reject_unregistered_email,
         confirm_hours: raw.confirm_hours,
         invite_days: raw.invite_days,
+        locked_mail_quarantine,
     }
 }

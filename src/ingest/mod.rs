@@ -54,6 +54,9 @@ pub struct Settings {
     pub notifications: crate::core::notify::Policy,
     /// Verifies reply addresses.
     pub keyring: Arc<Keyring>,
+    /// `registration.locked_mail = "quarantine"`: mail from a locked user is quarantined, not
+    /// taken in (and marked).
+    pub locked_mail_quarantine: bool,
     /// `registration.reject_unregistered_email`: the reason told to senders without an account.
     pub registration_required: Option<String>,
     /// `[[topics]]` and what routes to them.
@@ -536,8 +539,12 @@ impl Pipeline {
         let candidates = self.find_candidates(tx, email, &sender.email, scan.ticket(), delivery.source)?;
         let (decision, why) = thread::decide(&candidates, self.clock.now_ms(), self.settings.reopen_days);
         trace.record("thread", decision_name(&decision), why);
+        let locked = self.sender_locked(tx, &msg, trace)?;
+        if locked && self.settings.locked_mail_quarantine {
+            return Ok(quarantined(trace, "from a locked user (registration.locked_mail = \"quarantine\")"));
+        }
 
-        match (&classification.class, decision) {
+        let outcome = match (&classification.class, decision) {
             (
                 Class::AutoReply | Class::AbuseReport,
                 Decision::Existing { ticket, .. } | Decision::NewLinked { previous: ticket, .. },
@@ -557,7 +564,11 @@ impl Pipeline {
             }
             (_, Decision::NewLinked { previous, .. }) => self.open_ticket(tx, &msg, Some(previous), trace),
             (_, Decision::New) => self.open_ticket(tx, &msg, None, trace),
+        }?;
+        if locked {
+            self.mark_locked(tx, &outcome, trace)?;
         }
+        Ok(outcome)
     }
 
     /// Classifies `email`; whether its Message-ID is one we sent is looked up here, so the

@@ -307,6 +307,39 @@ impl Pipeline {
         Ok(outcome)
     }
 
+    /// Whether the sender is a locked user (`mailgate user lock`, the console): recorded in the trace.
+    pub(super) fn sender_locked(
+        &self,
+        tx: &mut Tx<'_>,
+        msg: &Incoming<'_>,
+        trace: &mut Trace,
+    ) -> store::Result<bool> {
+        let status =
+            crate::store::accounts::user_login(tx, msg.sender.email.as_str())?.map(|user| user.status);
+        let locked = status == Some(UserStatus::Disabled);
+        if locked {
+            trace.record("sender", "locked", format!("{} is a locked user", msg.sender.email));
+        }
+        Ok(locked)
+    }
+
+    /// Marks a locked user's message for the agents: a system line after it (customers never see it).
+    pub(super) fn mark_locked(
+        &self,
+        tx: &mut Tx<'_>,
+        outcome: &Outcome,
+        trace: &mut Trace,
+    ) -> store::Result<()> {
+        let (Outcome::Created { ticket, .. } | Outcome::Added { ticket, .. }) = outcome else {
+            return Ok(());
+        };
+        let text =
+            "The message above is from a locked user (they cannot sign in; unlock them on their record)";
+        self.system_entry(tx, *ticket, text, None, self.clock.now_ms())?;
+        trace.record("sender", "marked", "a system line tells the agents the sender is locked");
+        Ok(())
+    }
+
     /// `registration.reject_unregistered_email`: a new ticket mailed by someone without an account
     /// is quarantined and its sender told how to get one. Web and console tickets are the portal's
     /// and the agents' business.

@@ -71,6 +71,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0013_ticket_fields.sql"),
         postgres: include_str!("../../migrations/postgres/0013_ticket_fields.sql"),
     },
+    Migration {
+        version: "0014_audit",
+        sqlite: include_str!("../../migrations/sqlite/0014_audit.sql"),
+        postgres: include_str!("../../migrations/postgres/0014_audit.sql"),
+    },
 ];
 
 /// The newest migration this version ships, and how many there are.

@@ -5,6 +5,7 @@
 //! with one SQL text for both; only the DDL differs (migrations/sqlite vs migrations/postgres).
 
 pub mod accounts;
+pub mod audit;
 pub mod backup;
 pub mod console;
 pub mod db;

@@ -142,3 +142,22 @@ pub fn find_user(tx: &mut Tx<'_>, email_or_id: &str) -> Result<Option<UserSummar
 pub fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
+
+/// Locks (`Disabled`) or unlocks a user: an unlocked user is registered again if they have a
+/// password, else a guest. `false` when the user does not exist or already stood so.
+pub fn set_locked(tx: &mut Tx<'_>, id: UserId, locked: bool, now_ms: i64) -> Result<bool> {
+    let changed = if locked {
+        tx.execute(
+            "UPDATE users SET status = 'disabled', updated_at = $1 WHERE id = $2 AND status <> 'disabled'",
+            params![now_ms, id.0],
+        )?
+    } else {
+        tx.execute(
+            "UPDATE users SET status = CASE WHEN password_hash IS NULL THEN 'guest' ELSE 'registered' END,
+                              updated_at = $1
+              WHERE id = $2 AND status = 'disabled'",
+            params![now_ms, id.0],
+        )?
+    };
+    Ok(changed == 1)
+}

@@ -44,6 +44,9 @@ pub struct CodeForm {
 pub struct CsrfForm {
     #[serde(default)]
     csrf: String,
+    /// Why a user is locked (the user record's lock form), for the audit log.
+    #[serde(default)]
+    reason: String,
 }
 
 /// Where a session at `stage` goes next.
@@ -293,7 +296,7 @@ pub async fn logout(
     ([clear_cookie(AGENT_COOKIE)], Redirect::to("/agent/login")).into_response()
 }
 
-/// `POST /agent/users/{id}/reset|invite` from the user record.
+/// `POST /agent/users/{id}/reset|invite|lock|unlock` from the user record.
 pub async fn user_action(
     State(state): State<WebState>,
     viewer: Viewer,
@@ -304,6 +307,21 @@ pub async fn user_action(
         return forbidden();
     }
     let user = UserId(id);
+    if let "lock" | "unlock" = action.as_str() {
+        let actor = format!("agent {}", viewer.key);
+        let done = match action.as_str() {
+            "lock" => state.workflows.lock_user(user, &actor, &form.reason).await,
+            _ => state.workflows.unlock_user(user, &actor).await,
+        };
+        return match done {
+            Ok(crate::workflow::Locking::NoUser) => WebError::NotFound.into_response(),
+            Ok(_) => Redirect::to(&format!("/agent/users/{id}?done={action}")).into_response(),
+            Err(error) => {
+                tracing::error!(%error, "console: {action} failed");
+                WebError::Unavailable.into_response()
+            }
+        };
+    }
     let done = match action.as_str() {
         "reset" => state.accounts.send_reset(user).await,
         "invite" => state.accounts.invite(user, viewer.agent).await,

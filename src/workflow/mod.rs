@@ -6,8 +6,10 @@
 
 mod access;
 mod console;
+mod directory;
 mod outbound;
 pub use console::{ConsoleAction, ConsoleError, WebTicket, Written};
+pub use directory::Locking;
 pub use outbound::{MAX_SUBJECT_CHARS, NewForCustomer};
 
 use crate::app::App;

@@ -120,6 +120,8 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "nothing" => "Nothing changed: the ticket already was that way.",
         "reset" => "A password reset link is on its way.",
         "invite" => "An invitation to create an account is on its way.",
+        "lock" => "The user is locked: they cannot sign in.",
+        "unlock" => "The user is unlocked.",
         _ => return None,
     })
 }

@@ -95,10 +95,11 @@ pub async fn show(
         .store()
         .read(move |tx| {
             let Some(user) = console_store::user_record(tx, id)? else { return Ok(None) };
-            Ok(Some((user, console_store::user_tickets(tx, id, USER_TICKETS)?)))
+            let history = crate::store::audit::of_user(tx, id, USER_TICKETS)?;
+            Ok(Some((user, console_store::user_tickets(tx, id, USER_TICKETS)?, history)))
         })
         .await;
-    let (user, tickets) = match found {
+    let (user, tickets, history) = match found {
         Ok(Some(found)) => found,
         Ok(None) => return WebError::NotFound.into_response(),
         Err(error) => return unavailable(&error, "cannot read a user").into_response(),
@@ -107,6 +108,7 @@ pub async fn show(
         user: Timed(UserProfile::from(&user)),
         custom: custom(&user.custom_json),
         tickets: Timed(tickets),
+        history: Timed(history),
         notice: notice(query.done.as_deref()),
         error: problem(query.error.as_deref()),
     };

@@ -1,6 +1,7 @@
 //! The views of the console's directory: users (the list and one user's record) and
 //! organizations (the list and one organization's page).
 
+use crate::store::audit::AuditRow;
 use serde::Serialize;
 
 use super::console::{Choice, ConsoleView, Nav};
@@ -98,6 +99,8 @@ pub struct User {
     pub user: Timed<UserProfile>,
     pub custom: Vec<CustomRow>,
     pub tickets: Timed<Vec<UserTicket>>,
+    /// What agents and admins did to this user (locks, unlocks), newest first.
+    pub history: Timed<Vec<AuditRow>>,
     /// The fixed text of the `?done=` code.
     pub notice: Option<&'static str>,
     /// The fixed text of the `?error=` code.
@@ -123,6 +126,12 @@ impl ConsoleView for User {
             }),
             custom: vec![CustomRow { key: "tier".into(), value: "gold".into() }],
             tickets: Timed(vec![samples::user_ticket()]),
+            history: Timed(vec![AuditRow {
+                done_at: samples::AT,
+                actor: "agent alice".into(),
+                action: "lock".into(),
+                detail: "sends spam".into(),
+            }]),
             notice: Some("A password reset link is on its way."),
             error: Some("No invitation was sent."),
         }
@@ -135,7 +144,10 @@ impl ConsoleView for User {
         (profile.last_login_at, profile.org_key, profile.org_name) = (None, None, None);
         (sparse.custom, sparse.tickets, sparse.notice, sparse.error) =
             (Vec::new(), Timed(Vec::new()), None, None);
-        vec![sparse]
+        sparse.history = Timed(Vec::new());
+        let mut locked = sparse.clone();
+        locked.user.0.status = UserStatus::Disabled;
+        vec![sparse, locked]
     }
 }
 

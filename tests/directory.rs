@@ -1,0 +1,126 @@
+//! Managing the user directory: locking and unlocking a user from the console, the command line
+//! and the workflow; a locked user's mail is taken in and marked for agents, or quarantined
+//! (`registration.locked_mail`); every lock and unlock is in the audit log. Both backends.
+
+mod common;
+
+use common::{Backend, Harness, Mail, created};
+use mailgate::core::ids::UserId;
+use mailgate::ingest::Outcome;
+use mailgate::workflow::Locking;
+
+on_both_backends!(
+    a_locked_users_mail_is_taken_in_and_marked,
+    a_locked_users_mail_can_be_quarantined,
+    the_console_locks_and_unlocks_with_a_reason,
+);
+
+async fn user_id(h: &Harness, email: &'static str) -> UserId {
+    UserId(
+        h.read(move |tx| {
+            tx.query_one("SELECT id FROM users WHERE email = $1", mailgate::params![email], |r| r.i64(0))
+        })
+        .await,
+    )
+}
+
+async fn a_locked_users_mail_is_taken_in_and_marked(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    created(&h.pipe(&Mail::new("Sam <sam@spam.example>", "Buy", "Cheap pills.").build()).await);
+    let sam = user_id(&h, "sam@spam.example").await;
+    assert_eq!(h.workflows.lock_user(sam, "an admin", "sends spam").await.unwrap(), Locking::Done);
+    assert_eq!(h.workflows.lock_user(sam, "an admin", "again").await.unwrap(), Locking::Already);
+    assert_eq!(
+        h.strings("SELECT status FROM users WHERE email = $1", "sam@spam.example").await,
+        ["disabled"]
+    );
+    let audit = h.strings("SELECT actor || ' ' || action || ' ' || detail FROM audit_log", "").await;
+    assert_eq!(audit, ["an admin lock sends spam"], "one row: the second lock changed nothing");
+
+    let report = h.pipe(&Mail::new("Sam <sam@spam.example>", "Still cheap", "More pills.").build()).await;
+    assert!(matches!(report.outcome, Outcome::Created { .. }), "taken in: {:?}", report.outcome);
+    assert!(report.trace.to_string().contains("sam@spam.example is a locked user"), "{}", report.trace);
+    let lines = h.strings("SELECT body_text FROM entries WHERE kind = $1 ORDER BY id", "system").await;
+    assert!(lines.last().unwrap().starts_with("The message above is from a locked user"), "{lines:?}");
+    let seen = h
+        .strings(
+            "SELECT COALESCE(customer_text, '') FROM entries WHERE kind = $1 ORDER BY id DESC LIMIT 1",
+            "system",
+        )
+        .await;
+    assert_eq!(seen, [""], "customers never read it");
+
+    assert_eq!(h.workflows.unlock_user(sam, "agent alice").await.unwrap(), Locking::Done);
+    assert_eq!(h.strings("SELECT status FROM users WHERE email = $1", "sam@spam.example").await, ["guest"]);
+    assert_eq!(h.workflows.unlock_user(UserId(999_999), "an admin").await.unwrap(), Locking::NoUser);
+}
+
+async fn a_locked_users_mail_can_be_quarantined(backend: Backend) {
+    let Some(h) = Harness::with_config(backend, "[registration]\nlocked_mail = \"quarantine\"\n").await
+    else {
+        return;
+    };
+    created(&h.pipe(&Mail::new("Sam <sam@spam.example>", "Buy", "Cheap pills.").build()).await);
+    let sam = user_id(&h, "sam@spam.example").await;
+    h.workflows.lock_user(sam, "an admin", "").await.unwrap();
+    let report = h.pipe(&Mail::new("Sam <sam@spam.example>", "Again", "More pills.").build()).await;
+    assert!(
+        matches!(&report.outcome, Outcome::Quarantined { reason } if reason.contains("locked user")),
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM tickets").await, 1);
+    let told = h.scalar_i64("SELECT COUNT(*) FROM outbox WHERE recipient = 'sam@spam.example'").await;
+    assert_eq!(told, 1, "only the first ticket's auto-response: a locked sender is not told");
+}
+
+async fn the_console_locks_and_unlocks_with_a_reason(backend: Backend) {
+    let Some((h, mut client)) = common::http::agent_console(backend, "").await else { return };
+    created(&h.pipe(&Mail::new("Ann <ann@acme.com>", "Printer", "Broken.").build()).await);
+    let ann = user_id(&h, "ann@acme.com").await.0;
+    let page = format!("/agent/users/{ann}");
+    assert!(client.get(&page).await.body.contains(&format!("action=\"/agent/users/{ann}/lock\"")));
+    let locked = client.submit(&page, &format!("{page}/lock"), "reason=Abusive+%3Cb%3Emails%3C%2Fb%3E").await;
+    assert_eq!(locked.location(), format!("/agent/users/{ann}?done=lock"));
+    let shown = client.get(locked.location()).await.body;
+    assert!(shown.contains("The user is locked"), "{shown}");
+    assert!(
+        shown.contains("lock by agent alice: Abusive &lt;b&gt;mails&lt;&#x2F;b&gt;")
+            || shown.contains("lock by agent alice: Abusive &lt;b&gt;mails&lt;/b&gt;"),
+        "{shown}"
+    );
+    assert!(shown.contains(&format!("action=\"/agent/users/{ann}/unlock\"")), "{shown}");
+    let unlocked = client.submit(&page, &format!("{page}/unlock"), "x=1").await;
+    assert_eq!(unlocked.location(), format!("/agent/users/{ann}?done=unlock"));
+    assert_eq!(h.strings("SELECT status FROM users WHERE email = $1", "ann@acme.com").await, ["guest"]);
+    let forged = client.post(&format!("{page}/lock"), "reason=x").await;
+    assert_eq!(forged.status, 403, "no CSRF token, no lock");
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM audit_log").await, 2);
+}
+
+/// The command line, one process per command.
+mod command_line {
+    use super::common::{self, Backend, Mail};
+
+    crate::on_both_backends_blocking!(the_command_line_locks_and_unlocks);
+
+    fn the_command_line_locks_and_unlocks(backend: Backend) {
+        let Some(site) = common::site::Site::new(backend, "") else { return };
+        let mail = Mail::new("Sam <sam@spam.example>", "Buy", "Cheap pills.").build();
+        assert_eq!(site.run(&["pipe"], mail.as_bytes()).status.code(), Some(0));
+        let out = site.run(&["user", "lock", "sam@spam.example", "--reason", "spam"], b"");
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "sam@spam.example locked");
+        assert_eq!(site.strings("SELECT status FROM users"), ["disabled"]);
+        let again = site.run(&["user", "lock", "sam@spam.example"], b"");
+        assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), "sam@spam.example was already locked");
+        let out = site.run(&["user", "unlock", "sam@spam.example"], b"");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "sam@spam.example unlocked");
+        assert_eq!(
+            site.strings("SELECT actor || ':' || action FROM audit_log ORDER BY id"),
+            ["an admin:lock", "an admin:unlock"]
+        );
+        let missing = site.run(&["user", "lock", "nobody@example.org"], b"");
+        assert_eq!(missing.status.code(), Some(66));
+    }
+}
