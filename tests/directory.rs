@@ -102,7 +102,105 @@ async fn the_console_locks_and_unlocks_with_a_reason(backend: Backend) {
 mod command_line {
     use super::common::{self, Backend, Mail};
 
-    crate::on_both_backends_blocking!(the_command_line_locks_and_unlocks);
+    crate::on_both_backends_blocking!(
+        the_command_line_locks_and_unlocks,
+        the_command_line_adds_and_edits_users
+    );
+
+    const DIRECTORY: &str = r#"
+[[orgs]]
+key = "acme"
+name = "ACME"
+domains = ["acme.com"]
+
+[[orgs]]
+key = "globex"
+domains = ["globex.com"]
+
+[[forms]]
+key = "customer"
+applies_to = "user"
+fields = [
+  { key = "plan", label = "Plan", type = "choice", choices = ["basic", "enterprise"], required = true },
+  { key = "seats", label = "Seats", type = "number" },
+]
+"#;
+
+    fn out(output: &std::process::Output) -> String {
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    }
+
+    fn the_command_line_adds_and_edits_users(backend: Backend) {
+        let Some(site) = common::site::Site::new(backend, DIRECTORY) else { return };
+        let add = site.run(
+            &[
+                "user",
+                "add",
+                "kim@example.org",
+                "--name",
+                "Kim\r\nBcc: x",
+                "--org",
+                "acme",
+                "--set",
+                "plan=Enterprise",
+                "--set",
+                "seats=12",
+            ],
+            b"",
+        );
+        assert_eq!(add.status.code(), Some(0), "{}", out(&add));
+        assert_eq!(
+            site.strings("SELECT name || '|' || custom FROM users"),
+            ["Kim Bcc: x|{\"plan\":\"enterprise\",\"seats\":12}"]
+        );
+        assert_eq!(
+            site.strings("SELECT o.key FROM users u JOIN orgs o ON o.id = u.org_id"),
+            ["acme"],
+            "set by hand, not by domain"
+        );
+        let again = site.run(&["user", "add", "kim@example.org", "--set", "plan=basic"], b"");
+        assert_eq!(again.status.code(), Some(65), "{}", out(&again));
+        assert!(out(&again).contains("kim@example.org is already a user"));
+        let missing_plan = site.run(&["user", "add", "lee@example.org"], b"");
+        assert_eq!(
+            missing_plan.status.code(),
+            Some(65),
+            "the user form requires a plan: {}",
+            out(&missing_plan)
+        );
+        assert!(out(&missing_plan).contains("Plan (plan): is required"), "{}", out(&missing_plan));
+        let bad = site.run(&["user", "edit", "kim@example.org", "--set", "plan=gold"], b"");
+        assert_eq!(bad.status.code(), Some(65));
+        assert!(out(&bad).contains("\"gold\" is not one of basic, enterprise"), "{}", out(&bad));
+        let unknown = site.run(&["user", "edit", "kim@example.org", "--set", "tier=gold"], b"");
+        assert!(out(&unknown).contains("tier: no such field"), "{}", out(&unknown));
+        let no_org = site.run(&["user", "edit", "kim@example.org", "--org", "nowhere"], b"");
+        assert_eq!(no_org.status.code(), Some(66), "{}", out(&no_org));
+
+        let edit = site.run(
+            &["user", "edit", "kim@example.org", "--name", "Kim Lee", "--org", "globex", "--set", "seats="],
+            b"",
+        );
+        assert_eq!(edit.status.code(), Some(0), "{}", out(&edit));
+        assert_eq!(
+            String::from_utf8_lossy(&edit.stdout).trim(),
+            "kim@example.org: name \"Kim Bcc: x\" -> \"Kim Lee\", organization, custom seats"
+        );
+        assert_eq!(
+            site.strings("SELECT custom FROM users"),
+            ["{\"plan\":\"enterprise\"}"],
+            "an empty value clears the field"
+        );
+        let same = site.run(&["user", "edit", "kim@example.org", "--name", "Kim Lee"], b"");
+        assert_eq!(String::from_utf8_lossy(&same.stdout).trim(), "kim@example.org: nothing to change");
+        let audit = site.strings("SELECT actor || ':' || action FROM audit_log ORDER BY id");
+        assert_eq!(audit, ["an admin:add", "an admin:edit"]);
+
+        // Mail from the user later does not undo the organization set by hand.
+        let mail = Mail::new("Kim <kim@example.org>", "Hello", "Hi.").build();
+        assert_eq!(site.run(&["pipe"], mail.as_bytes()).status.code(), Some(0));
+        assert_eq!(site.strings("SELECT o.key FROM users u JOIN orgs o ON o.id = u.org_id"), ["globex"]);
+    }
 
     fn the_command_line_locks_and_unlocks(backend: Backend) {
         let Some(site) = common::site::Site::new(backend, "") else { return };

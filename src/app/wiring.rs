@@ -143,6 +143,11 @@ pub fn settings(config: &Config, keyring: Arc<Keyring>) -> Settings {
         sla_plans: Arc::new(config.sla.clone()),
         default_sla: config.default_sla.clone(),
         canned: Arc::new(config.canned.clone()),
+        user_form: config
+            .forms
+            .iter()
+            .find(|form| form.applies_to == crate::core::forms::Subject::User)
+            .cloned(),
         instance_name: config.instance.name.clone(),
     }
 }

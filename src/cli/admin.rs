@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::auth::token::Purpose;
 use crate::clock::format_utc;
 use crate::config::{self, Config, ConfigErrors};
+use crate::core::address::EmailAddress;
 use crate::core::ids::InboundId;
 use crate::core::ticket::TicketNumber;
 use crate::core::trace::Trace;
@@ -24,7 +25,7 @@ use crate::store::outbox::{self as outbox_store, GivenUp, OutboxId};
 use crate::store::search as search_store;
 use crate::store::tickets::{self as ticket_store, EntryClass};
 use crate::store::users as user_store;
-use crate::workflow::{ConsoleAction, Locking, NewForCustomer, Workflows};
+use crate::workflow::{ConsoleAction, Locking, NewForCustomer, Refused, UserFields, Workflows};
 
 /// Every problem at once: the file's (syntax, unknown keys, types, rules), then what its sound
 /// parts point at (template overrides, the database file).
@@ -269,6 +270,40 @@ async fn user(app: &App, cmd: UserCommand) -> anyhow::Result<u8> {
         UserCommand::Show { user } => return show_user(app, user).await,
         UserCommand::Lock { user, reason } => return lock_user(app, &user, Some(&reason)).await,
         UserCommand::Unlock { user } => return lock_user(app, &user, None).await,
+        UserCommand::Add { email, name, org, set } => {
+            let Some(email) = EmailAddress::parse(&email) else {
+                eprintln!("mailgate: {email:?} is not an email address");
+                return Ok(exit::DATAERR);
+            };
+            let fields = UserFields { name, org: org.map(Some), set };
+            return Ok(match Workflows::new(app.clone()).add_user(&email, fields, "an admin").await? {
+                Ok(id) => {
+                    println!("{email} added (user {})", id.0);
+                    exit::OK
+                }
+                Err(refused) => refused_user(&refused),
+            });
+        }
+        UserCommand::Edit { user, name, org, no_org, set } => {
+            let key = user.clone();
+            let Some(found) = app.store().read(move |tx| user_store::find_user(tx, &key)).await? else {
+                eprintln!("mailgate: no user {user:?}");
+                return Ok(exit::NOINPUT);
+            };
+            let org = if no_org { Some(None) } else { org.map(Some) };
+            let fields = UserFields { name, org, set };
+            return Ok(match Workflows::new(app.clone()).edit_user(found.id, fields, "an admin").await? {
+                Ok(changed) if changed.is_empty() => {
+                    println!("{}: nothing to change", found.email);
+                    exit::OK
+                }
+                Ok(changed) => {
+                    println!("{}: {}", found.email, changed.join(", "));
+                    exit::OK
+                }
+                Err(refused) => refused_user(&refused),
+            });
+        }
     };
     let users = app.store().read(move |tx| user_store::search_users(tx, &query, sort, limit)).await?;
     println!("{:<6} {:<34} {:<24} {:<12} {:<8} CREATED", "ID", "EMAIL", "NAME", "ORG", "TICKETS");
@@ -284,6 +319,15 @@ async fn user(app: &App, cmd: UserCommand) -> anyhow::Result<u8> {
         );
     }
     Ok(exit::OK)
+}
+
+/// An add or edit refused: the reason, and 66 for what does not exist, 65 for the rest.
+fn refused_user(refused: &Refused) -> u8 {
+    eprintln!("mailgate: {refused}");
+    match refused {
+        Refused::NoUser(_) | Refused::NoOrg(_) => exit::NOINPUT,
+        Refused::Exists(_) | Refused::Invalid(_) => exit::DATAERR,
+    }
 }
 
 /// `user lock` (with a reason) or `user unlock` (without): as an admin.

@@ -337,6 +337,32 @@ pub enum UserCommand {
     },
     /// Unlock a user: registered again if they have a password, else a guest.
     Unlock { user: String },
+    /// Add a user (a customer not known from mail yet).
+    Add {
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// An organization's key (set by hand: mail never changes it).
+        #[arg(long)]
+        org: Option<String>,
+        /// Custom data `KEY=VALUE` for the user form (repeat for several).
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_pair)]
+        set: Vec<(String, String)>,
+    },
+    /// Change a user's name, organization or custom data (an empty VALUE clears a field).
+    Edit {
+        user: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// An organization's key (set by hand: mail never changes it).
+        #[arg(long, conflicts_with = "no_org")]
+        org: Option<String>,
+        /// No organization.
+        #[arg(long)]
+        no_org: bool,
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_pair)]
+        set: Vec<(String, String)>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -357,6 +383,12 @@ pub enum QuarantineCommand {
         /// Inbound ids; none means every quarantined message.
         ids: Vec<i64>,
     },
+}
+
+/// `KEY=VALUE` (the value may be empty).
+fn parse_pair(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text.split_once('=').ok_or_else(|| format!("{text:?} is not KEY=VALUE"))?;
+    Ok((key.trim().to_string(), value.to_string()))
 }
 
 /// `YYYY-MM-DD` as the unix milliseconds of its start (UTC).

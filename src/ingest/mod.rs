@@ -66,6 +66,8 @@ pub struct Settings {
     /// `[[sla]]` plans and the default plan's key.
     pub sla_plans: Arc<Vec<crate::core::sla::Plan>>,
     pub default_sla: Option<String>,
+    /// The `[[forms]]` entry with `applies_to = "user"`: users' custom data.
+    pub user_form: Option<crate::core::forms::Form>,
     /// `[[canned]]` responses, for `#canned` and the console.
     pub canned: Arc<Vec<crate::canned::Canned>>,
     /// `instance.name`, which canned responses may use.

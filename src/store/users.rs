@@ -161,3 +161,48 @@ pub fn set_locked(tx: &mut Tx<'_>, id: UserId, locked: bool, now_ms: i64) -> Res
     };
     Ok(changed == 1)
 }
+
+/// The id of the organization with `key` (organizations are declared in the configuration).
+pub fn org_id(tx: &mut Tx<'_>, key: &str) -> Result<Option<OrgId>> {
+    tx.query_opt("SELECT id FROM orgs WHERE key = $1", params![key], |r| Ok(OrgId(r.i64(0)?)))
+}
+
+/// Adds a user an agent or admin typed in; `None` when the address is already a user.
+pub fn add_user(
+    tx: &mut Tx<'_>,
+    email: &EmailAddress,
+    name: &str,
+    org: Option<OrgId>,
+    custom_json: &str,
+    now_ms: i64,
+) -> Result<Option<UserId>> {
+    tx.query_opt(
+        "INSERT INTO users (email, name, org_id, custom, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)
+         ON CONFLICT (email) DO NOTHING RETURNING id",
+        params![email.as_str(), name, org.map(|o| o.0), custom_json, now_ms],
+        |r| Ok(UserId(r.i64(0)?)),
+    )
+}
+
+/// A user's name, organization (set by hand: mail never changes it afterwards) and custom data.
+pub fn update_user(
+    tx: &mut Tx<'_>,
+    id: UserId,
+    name: &str,
+    org: Option<OrgId>,
+    custom_json: &str,
+    now_ms: i64,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE users SET name = $1, org_id = $2, custom = $3, updated_at = $4 WHERE id = $5",
+        params![name, org.map(|o| o.0), custom_json, now_ms, id.0],
+    )?;
+    Ok(())
+}
+
+/// What `update_user` starts from: name, organization and custom data as stored.
+pub fn editable(tx: &mut Tx<'_>, id: UserId) -> Result<Option<(String, Option<OrgId>, String)>> {
+    tx.query_opt("SELECT name, org_id, custom FROM users WHERE id = $1", params![id.0], |r| {
+        Ok((r.string(0)?, r.opt_i64(1)?.map(OrgId), r.string(2)?))
+    })
+}

@@ -1,8 +1,11 @@
-//! Managing the user directory: locking and unlocking a user (a locked user cannot sign in; their
-//! mail is still taken in, or quarantined, as `registration.locked_mail` says), each with an
+//! Managing the user directory: adding and editing users (name, organization set by hand, custom
+//! data checked against the user form), locking and unlocking them (a locked user cannot sign in;
+//! their mail is still taken in, or quarantined, as `registration.locked_mail` says), each with an
 //! audit row naming who did it.
 
 use super::Workflows;
+use crate::core::address::EmailAddress;
+use crate::core::forms::{EditableBy, Form};
 use crate::core::ids::UserId;
 use crate::ingest::IngestError;
 use crate::store::audit as audit_store;
@@ -59,4 +62,152 @@ impl Workflows {
             .await?;
         Ok(done)
     }
+}
+
+/// A user an agent or admin adds, or the changes to one: every field optional on an edit.
+#[derive(Clone, Debug, Default)]
+pub struct UserFields {
+    pub name: Option<String>,
+    /// `Some(None)`: no organization; `Some(Some(key))`: that one (set by hand, mail never changes it).
+    pub org: Option<Option<String>>,
+    /// Custom data (`KEY`, text) for the user form (`[[forms]]`, `applies_to = "user"`), merged
+    /// into what is stored and checked whole (types, choices, required fields).
+    pub set: Vec<(String, String)>,
+}
+
+/// Why an add or an edit was refused, in words for the agent or admin.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("{0} is already a user")]
+    Exists(String),
+    #[error("no user {0}")]
+    NoUser(String),
+    #[error("no organization has the key {0:?}")]
+    NoOrg(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Workflows {
+    /// Adds a user by `actor`; their id, or why not.
+    pub async fn add_user(
+        &self,
+        email: &EmailAddress,
+        fields: UserFields,
+        actor: &str,
+    ) -> Result<Result<UserId, Refused>, IngestError> {
+        let settings = self.app().settings();
+        let custom = match merged_custom(settings.user_form.as_ref(), "{}", &fields.set, true) {
+            Ok(custom) => custom,
+            Err(why) => return Ok(Err(Refused::Invalid(why))),
+        };
+        let (now, email, actor) = (self.app().now_ms(), email.clone(), actor.to_string());
+        let name = crate::core::email::clean_display_name(fields.name.as_deref().unwrap_or_default())
+            .unwrap_or_default();
+        let done = self
+            .app()
+            .store()
+            .write(move |tx| {
+                let org = match fields.org.flatten() {
+                    Some(key) => match user_store::org_id(tx, &key)? {
+                        Some(org) => Some(org),
+                        None => return Ok(Err(Refused::NoOrg(key))),
+                    },
+                    None => None,
+                };
+                let Some(id) = user_store::add_user(tx, &email, &name, org, &custom, now)? else {
+                    return Ok(Err(Refused::Exists(email.to_string())));
+                };
+                audit_store::record(tx, now, &actor, "add", Some(id), "")?;
+                Ok(Ok(id))
+            })
+            .await?;
+        Ok(done)
+    }
+
+    /// Changes `user`'s name, organization or custom data by `actor`; what changed, in words.
+    pub async fn edit_user(
+        &self,
+        user: UserId,
+        fields: UserFields,
+        actor: &str,
+    ) -> Result<Result<Vec<String>, Refused>, IngestError> {
+        let settings = self.app().settings();
+        let (now, actor) = (self.app().now_ms(), actor.to_string());
+        let done = self
+            .app()
+            .store()
+            .write(move |tx| {
+                let Some((name, org, custom)) = user_store::editable(tx, user)? else {
+                    return Ok(Err(Refused::NoUser(user.0.to_string())));
+                };
+                let mut changed = Vec::new();
+                let new_name = match fields.name {
+                    Some(given) => crate::core::email::clean_display_name(&given).unwrap_or_default(),
+                    None => name.clone(),
+                };
+                if new_name != name {
+                    changed.push(format!("name {name:?} -> {new_name:?}"));
+                }
+                let new_org = match fields.org {
+                    None => org,
+                    Some(None) => None,
+                    Some(Some(key)) => match user_store::org_id(tx, &key)? {
+                        Some(found) => Some(found),
+                        None => return Ok(Err(Refused::NoOrg(key))),
+                    },
+                };
+                if new_org != org {
+                    changed.push("organization".to_string());
+                }
+                let new_custom = match merged_custom(settings.user_form.as_ref(), &custom, &fields.set, false)
+                {
+                    Ok(merged) => merged,
+                    Err(why) => return Ok(Err(Refused::Invalid(why))),
+                };
+                if !fields.set.is_empty() && new_custom != custom {
+                    changed.extend(fields.set.iter().map(|(key, _)| format!("custom {key}")));
+                }
+                if changed.is_empty() {
+                    return Ok(Ok(changed));
+                }
+                user_store::update_user(tx, user, &new_name, new_org, &new_custom, now)?;
+                audit_store::record(tx, now, &actor, "edit", Some(user), &changed.join(", "))?;
+                Ok(Ok(changed))
+            })
+            .await?;
+        Ok(done)
+    }
+}
+
+/// `stored` (a JSON object) with the `set` values merged in, checked whole against the user form
+/// (always when `adding`: a user added by hand has the form's required fields); without a form,
+/// custom data cannot be set.
+fn merged_custom(
+    form: Option<&Form>,
+    stored: &str,
+    set: &[(String, String)],
+    adding: bool,
+) -> Result<String, String> {
+    let mut values = match serde_json::from_str::<serde_json::Value>(stored) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    if set.is_empty() && !(adding && form.is_some()) {
+        return Ok(serde_json::Value::Object(values).to_string());
+    }
+    let Some(form) = form else {
+        return Err("custom data needs a user form: a [[forms]] entry with applies_to = \"user\"".to_string());
+    };
+    let posted = form.read_posted(set, EditableBy::Agent);
+    for (key, _) in set {
+        match posted.get(key) {
+            Some(value) => _ = values.insert(key.clone(), value.clone()),
+            // An empty text clears the field; a key the form lacks is refused by the check.
+            None if form.fields.iter().any(|field| field.key == *key) => _ = values.remove(key),
+            None => return Err(format!("{key}: no such field in form {}", form.key)),
+        }
+    }
+    let checked = form.check_by(&values, EditableBy::Agent).map_err(|problems| problems.join("; "))?;
+    Ok(serde_json::Value::Object(checked).to_string())
 }

@@ -9,7 +9,7 @@ mod console;
 mod directory;
 mod outbound;
 pub use console::{ConsoleAction, ConsoleError, WebTicket, Written};
-pub use directory::Locking;
+pub use directory::{Locking, Refused, UserFields};
 pub use outbound::{MAX_SUBJECT_CHARS, NewForCustomer};
 
 use crate::app::App;
