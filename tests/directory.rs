@@ -104,7 +104,8 @@ mod command_line {
 
     crate::on_both_backends_blocking!(
         the_command_line_locks_and_unlocks,
-        the_command_line_adds_and_edits_users
+        the_command_line_adds_and_edits_users,
+        a_csv_import_reports_every_rejected_row_and_adds_nothing_twice
     );
 
     const DIRECTORY: &str = r#"
@@ -219,6 +220,63 @@ fields = [
             ["an admin:lock", "an admin:unlock"]
         );
         let missing = site.run(&["user", "lock", "nobody@example.org"], b"");
+        assert_eq!(missing.status.code(), Some(66));
+    }
+
+    fn a_csv_import_reports_every_rejected_row_and_adds_nothing_twice(backend: Backend) {
+        let Some(site) = common::site::Site::new(backend, DIRECTORY) else { return };
+        let mail = Mail::new("Old <old@acme.com>", "Hello", "Hi.").build();
+        assert_eq!(site.run(&["pipe"], mail.as_bytes()).status.code(), Some(0));
+        let csv = "\u{feff}Email,Name,org,plan,seats\r\n\
+                   kim@example.org,\"Lee, Kim\",acme,enterprise,12\r\n\
+                   old@acme.com,Old,,basic,\r\n\
+                   not-an-address,X,,basic,\r\n\
+                   ann@example.org,\"Ann\r\nBcc: all@x\",globex,basic,\r\n\
+                   bob@example.org,Bob,nowhere,basic,\r\n\
+                   cy@example.org,Cy,,gold,\r\n\
+                   kim@example.org,Kim again,,basic,\r\n\
+                   <b>@example.org,Eve,,basic,\r\n";
+        let file = site.dir.path().join("users.csv");
+        std::fs::write(&file, csv).unwrap();
+        let file = file.to_str().unwrap();
+
+        let dry = site.run(&["user", "import", file, "--dry-run"], b"");
+        assert_eq!(dry.status.code(), Some(65), "{}", out(&dry));
+        assert!(out(&dry).contains("would add 2, skipped 2 (already users), rejected 4"), "{}", out(&dry));
+        assert_eq!(
+            site.strings("SELECT email FROM users ORDER BY email"),
+            ["old@acme.com"],
+            "a dry run writes nothing"
+        );
+
+        let real = site.run(&["user", "import", file], b"");
+        let said = out(&real);
+        assert_eq!(real.status.code(), Some(65), "{said}");
+        assert!(said.contains("added 2, skipped 2 (already users), rejected 4"), "{said}");
+        assert!(said.contains(":4: rejected: \"not-an-address\" is not an email address"), "{said}");
+        assert!(said.contains(":7: rejected: no organization has the key \"nowhere\""), "{said}");
+        assert!(
+            said.contains(":8: rejected: Plan (plan): \"gold\" is not one of basic, enterprise"),
+            "{said}"
+        );
+        assert!(said.contains(":10: rejected: \"<b>@example.org\" is not an email address"), "{said}");
+        assert_eq!(
+            site.strings("SELECT email || '|' || name FROM users ORDER BY email"),
+            ["ann@example.org|Ann Bcc: all@x", "kim@example.org|Lee, Kim", "old@acme.com|Old"]
+        );
+        let rerun = site.run(&["user", "import", file], b"");
+        assert!(out(&rerun).contains("added 0, skipped 4 (already users), rejected 4"), "{}", out(&rerun));
+        assert_eq!(site.scalar("SELECT COUNT(*) FROM users"), 3, "nothing twice");
+
+        std::fs::write(site.dir.path().join("bad.csv"), "email,mail\r\nx@y.z,X\r\n").unwrap();
+        let bad = site.run(&["user", "import", site.dir.path().join("bad.csv").to_str().unwrap()], b"");
+        assert_eq!(bad.status.code(), Some(65));
+        assert!(
+            out(&bad).contains("column \"mail\" is neither email, name, org nor a field of the user form"),
+            "{}",
+            out(&bad)
+        );
+        let missing = site.run(&["user", "import", "/no/such.csv"], b"");
         assert_eq!(missing.status.code(), Some(66));
     }
 }

@@ -13,7 +13,6 @@ use crate::app::App;
 use crate::auth::token::Purpose;
 use crate::clock::format_utc;
 use crate::config::{self, Config, ConfigErrors};
-use crate::core::address::EmailAddress;
 use crate::core::ids::InboundId;
 use crate::core::ticket::TicketNumber;
 use crate::core::trace::Trace;
@@ -271,7 +270,7 @@ async fn user(app: &App, cmd: UserCommand) -> anyhow::Result<u8> {
         UserCommand::Lock { user, reason } => return lock_user(app, &user, Some(&reason)).await,
         UserCommand::Unlock { user } => return lock_user(app, &user, None).await,
         UserCommand::Add { email, name, org, set } => {
-            let Some(email) = EmailAddress::parse(&email) else {
+            let Some(email) = crate::workflow::typed_address(&email) else {
                 eprintln!("mailgate: {email:?} is not an email address");
                 return Ok(exit::DATAERR);
             };
@@ -284,6 +283,7 @@ async fn user(app: &App, cmd: UserCommand) -> anyhow::Result<u8> {
                 Err(refused) => refused_user(&refused),
             });
         }
+        UserCommand::Import { file, dry_run } => return import_users(app, &file, dry_run).await,
         UserCommand::Edit { user, name, org, no_org, set } => {
             let key = user.clone();
             let Some(found) = app.store().read(move |tx| user_store::find_user(tx, &key)).await? else {
@@ -319,6 +319,43 @@ async fn user(app: &App, cmd: UserCommand) -> anyhow::Result<u8> {
         );
     }
     Ok(exit::OK)
+}
+
+/// The longest import file read.
+const MAX_IMPORT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// `user import FILE [--dry-run]`: exit 0 when every row was added or skipped, 65 when some were
+/// rejected (the others are added) or the file is not such a CSV, 66 when it cannot be read.
+async fn import_users(app: &App, file: &Path, dry_run: bool) -> anyhow::Result<u8> {
+    let read = std::fs::metadata(file).and_then(|meta| match meta.len() > MAX_IMPORT_BYTES {
+        true => Err(std::io::Error::other("larger than 64 MiB: split it")),
+        false => std::fs::read(file),
+    });
+    let csv = match read {
+        Ok(csv) => csv,
+        Err(error) => {
+            eprintln!("mailgate: {}: {error}", file.display());
+            return Ok(exit::NOINPUT);
+        }
+    };
+    let report = match Workflows::new(app.clone()).import_users(csv, dry_run, "an admin").await? {
+        Ok(report) => report,
+        Err(why) => {
+            eprintln!("mailgate: {}: {why}", file.display());
+            return Ok(exit::DATAERR);
+        }
+    };
+    for (line, why) in &report.rejected {
+        println!("{}:{line}: rejected: {why}", file.display());
+    }
+    let verb = if dry_run { "would add" } else { "added" };
+    println!(
+        "{verb} {}, skipped {} (already users), rejected {}",
+        report.added.len(),
+        report.skipped.len(),
+        report.rejected.len()
+    );
+    Ok(if report.rejected.is_empty() { exit::OK } else { exit::DATAERR })
 }
 
 /// An add or edit refused: the reason, and 66 for what does not exist, 65 for the rest.

@@ -349,6 +349,14 @@ pub enum UserCommand {
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_pair)]
         set: Vec<(String, String)>,
     },
+    /// Add the users of a CSV file: a header with `email` and any of `name`, `org` and the user
+    /// form's keys. Users that exist are skipped; every rejected row is reported with its line.
+    Import {
+        file: std::path::PathBuf,
+        /// Check every row and report, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Change a user's name, organization or custom data (an empty VALUE clears a field).
     Edit {
         user: String,

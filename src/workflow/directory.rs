@@ -96,33 +96,60 @@ impl Workflows {
         fields: UserFields,
         actor: &str,
     ) -> Result<Result<UserId, Refused>, IngestError> {
-        let settings = self.app().settings();
-        let custom = match merged_custom(settings.user_form.as_ref(), "{}", &fields.set, true) {
-            Ok(custom) => custom,
-            Err(why) => return Ok(Err(Refused::Invalid(why))),
-        };
+        let form = self.app().settings().user_form.clone();
         let (now, email, actor) = (self.app().now_ms(), email.clone(), actor.to_string());
-        let name = crate::core::email::clean_display_name(fields.name.as_deref().unwrap_or_default())
-            .unwrap_or_default();
         let done = self
             .app()
             .store()
-            .write(move |tx| {
-                let org = match fields.org.flatten() {
-                    Some(key) => match user_store::org_id(tx, &key)? {
-                        Some(org) => Some(org),
-                        None => return Ok(Err(Refused::NoOrg(key))),
-                    },
-                    None => None,
-                };
-                let Some(id) = user_store::add_user(tx, &email, &name, org, &custom, now)? else {
-                    return Ok(Err(Refused::Exists(email.to_string())));
-                };
-                audit_store::record(tx, now, &actor, "add", Some(id), "")?;
-                Ok(Ok(id))
-            })
+            .write(move |tx| add_one(tx, form.as_ref(), &email, fields, &actor, now, true))
             .await?;
         Ok(done)
+    }
+
+    /// Adds the users of a CSV file (`email`, `name`, `org` and the user form's keys as column
+    /// headers) by `actor`, in one transaction; with `dry_run` nothing is written. Users that exist
+    /// are skipped (a rerun adds nothing twice); every other row that cannot be added is reported
+    /// with its line and why. `Err` when the file itself cannot be read as such a CSV.
+    pub async fn import_users(
+        &self,
+        csv: Vec<u8>,
+        dry_run: bool,
+        actor: &str,
+    ) -> Result<Result<ImportReport, String>, IngestError> {
+        let form = self.app().settings().user_form.clone();
+        let rows = match read_csv(&csv, form.as_ref()) {
+            Ok(rows) => rows,
+            Err(why) => return Ok(Err(why)),
+        };
+        let (now, actor) = (self.app().now_ms(), actor.to_string());
+        let work = move |tx: &mut crate::store::Tx<'_>| {
+            let mut report = ImportReport::default();
+            let mut seen = std::collections::HashSet::new();
+            for row in rows {
+                let email = match row.email {
+                    Ok(email) => email,
+                    Err(why) => {
+                        report.rejected.push((row.line, why));
+                        continue;
+                    }
+                };
+                if !seen.insert(email.clone()) {
+                    report.skipped.push(email.to_string());
+                    continue;
+                }
+                match add_one(tx, form.as_ref(), &email, row.fields, &actor, now, !dry_run)? {
+                    Ok(_) => report.added.push(email.to_string()),
+                    Err(Refused::Exists(_)) => report.skipped.push(email.to_string()),
+                    Err(refused) => report.rejected.push((row.line, refused.to_string())),
+                }
+            }
+            Ok(report)
+        };
+        let report = match dry_run {
+            true => self.app().store().read(work).await?,
+            false => self.app().store().write(work).await?,
+        };
+        Ok(Ok(report))
     }
 
     /// Changes `user`'s name, organization or custom data by `actor`; what changed, in words.
@@ -210,4 +237,117 @@ fn merged_custom(
     }
     let checked = form.check_by(&values, EditableBy::Agent).map_err(|problems| problems.join("; "))?;
     Ok(serde_json::Value::Object(checked).to_string())
+}
+
+/// Checks and (with `write`) adds one user; the same checks either way.
+fn add_one(
+    tx: &mut crate::store::Tx<'_>,
+    form: Option<&Form>,
+    email: &EmailAddress,
+    fields: UserFields,
+    actor: &str,
+    now: i64,
+    write: bool,
+) -> crate::store::Result<Result<UserId, Refused>> {
+    if user_store::find_user_id(tx, email)?.is_some() {
+        return Ok(Err(Refused::Exists(email.to_string())));
+    }
+    let custom = match merged_custom(form, "{}", &fields.set, true) {
+        Ok(custom) => custom,
+        Err(why) => return Ok(Err(Refused::Invalid(why))),
+    };
+    let org = match fields.org.flatten().filter(|key| !key.trim().is_empty()) {
+        Some(key) => match user_store::org_id(tx, key.trim())? {
+            Some(org) => Some(org),
+            None => return Ok(Err(Refused::NoOrg(key))),
+        },
+        None => None,
+    };
+    if !write {
+        return Ok(Ok(UserId(0)));
+    }
+    let name = crate::core::email::clean_display_name(fields.name.as_deref().unwrap_or_default())
+        .unwrap_or_default();
+    let Some(id) = user_store::add_user(tx, email, &name, org, &custom, now)? else {
+        return Ok(Err(Refused::Exists(email.to_string())));
+    };
+    audit_store::record(tx, now, actor, "add", Some(id), "")?;
+    Ok(Ok(id))
+}
+
+/// An address an agent or admin typed: what mail headers accept (`EmailAddress::parse`, lenient
+/// about brackets) and also a plain `local@domain` that SMTP can deliver to.
+pub fn typed_address(raw: &str) -> Option<EmailAddress> {
+    let raw = raw.trim();
+    let plain = !raw.contains(['<', '>']) && raw.parse::<lettre::Address>().is_ok();
+    plain.then(|| EmailAddress::parse(raw)).flatten()
+}
+
+/// What an import did (or, dry, would do).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub added: Vec<String>,
+    /// Already users: left as they are.
+    pub skipped: Vec<String>,
+    /// `(line, why)` of every row not added.
+    pub rejected: Vec<(u64, String)>,
+}
+
+/// One data row of an import file.
+struct ImportRow {
+    line: u64,
+    email: Result<EmailAddress, String>,
+    fields: UserFields,
+}
+
+/// The most rows one import takes.
+const MAX_IMPORT_ROWS: usize = 100_000;
+
+/// The rows of `csv`: a header naming `email` (required), `name`, `org` and custom keys of `form`.
+fn read_csv(csv: &[u8], form: Option<&Form>) -> Result<Vec<ImportRow>, String> {
+    let mut reader = csv::ReaderBuilder::new().flexible(false).trim(csv::Trim::All).from_reader(csv);
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("the first line is not a CSV header: {e}"))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .collect();
+    let Some(email_at) = headers.iter().position(|h| h == "email") else {
+        return Err("the header has no `email` column".to_string());
+    };
+    for header in &headers {
+        let known = matches!(header.as_str(), "email" | "name" | "org")
+            || form.is_some_and(|form| form.fields.iter().any(|field| field.key == *header));
+        if !known {
+            return Err(format!(
+                "column {header:?} is neither email, name, org nor a field of the user form"
+            ));
+        }
+    }
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| format!("{e}"))?;
+        if rows.len() == MAX_IMPORT_ROWS {
+            return Err(format!("more than {MAX_IMPORT_ROWS} rows: split the file"));
+        }
+        // csv counts lines from 0 after the header's; people count from 1.
+        let line = record.position().map_or(0, |p| p.line() + 1);
+        let value = |name: &str| headers.iter().position(|h| h == name).and_then(|at| record.get(at));
+        let raw = record.get(email_at).unwrap_or_default();
+        let email = typed_address(raw).ok_or_else(|| format!("{raw:?} is not an email address"));
+        let set = headers
+            .iter()
+            .zip(record.iter())
+            .filter(|(header, _)| !matches!(header.as_str(), "email" | "name" | "org"))
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(header, value)| (header.clone(), value.to_string()))
+            .collect();
+        let fields = UserFields {
+            name: value("name").map(str::to_string),
+            org: value("org").map(|key| Some(key.to_string())),
+            set,
+        };
+        rows.push(ImportRow { line, email, fields });
+    }
+    Ok(rows)
 }

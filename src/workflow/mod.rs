@@ -9,7 +9,7 @@ mod console;
 mod directory;
 mod outbound;
 pub use console::{ConsoleAction, ConsoleError, WebTicket, Written};
-pub use directory::{Locking, Refused, UserFields};
+pub use directory::{ImportReport, Locking, Refused, UserFields, typed_address};
 pub use outbound::{MAX_SUBJECT_CHARS, NewForCustomer};
 
 use crate::app::App;
