@@ -13,6 +13,7 @@ on_both_backends!(
     a_locked_users_mail_is_taken_in_and_marked,
     a_locked_users_mail_can_be_quarantined,
     the_console_locks_and_unlocks_with_a_reason,
+    the_console_edits_a_user,
 );
 
 async fn user_id(h: &Harness, email: &'static str) -> UserId {
@@ -96,6 +97,67 @@ async fn the_console_locks_and_unlocks_with_a_reason(backend: Backend) {
     let forged = client.post(&format!("{page}/lock"), "reason=x").await;
     assert_eq!(forged.status, 403, "no CSRF token, no lock");
     assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM audit_log").await, 2);
+}
+
+const USER_FORM: &str = r#"
+[[forms]]
+key = "customer"
+applies_to = "user"
+fields = [
+  { key = "plan", label = "Plan", type = "choice", choices = ["basic", "enterprise"] },
+  { key = "seats", label = "Seats", type = "number" },
+]
+"#;
+
+async fn the_console_edits_a_user(backend: Backend) {
+    let Some((h, mut client)) = common::http::agent_console(backend, USER_FORM).await else { return };
+    created(&h.pipe(&Mail::new("Ann <ann@acme.com>", "Printer", "Broken.").build()).await);
+    let ann = user_id(&h, "ann@acme.com").await.0;
+    let page = format!("/agent/users/{ann}");
+    let shown = client.get(&page).await.body;
+    assert!(
+        shown.contains("name=\"field.plan\"") && shown.contains("<option value=\"acme\" selected>"),
+        "{shown}"
+    );
+    let refused = client
+        .submit(&page, &format!("{page}/edit"), "name=Ann&org=acme&field.plan=gold&field.seats=3")
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.body.contains(
+            "The changes were not saved: Plan (plan): &quot;gold&quot; is not one of basic, enterprise"
+        ),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("value=\"3\""), "what was typed is kept: {}", refused.body);
+    let saved = client
+        .submit(
+            &page,
+            &format!("{page}/edit"),
+            "name=Ann+%3Cb%3EExample%3C%2Fb%3E%0D%0ABcc%3A+x&org=&field.plan=enterprise&field.seats=12",
+        )
+        .await;
+    assert_eq!(saved.location(), format!("/agent/users/{ann}?done=edit"), "{}", saved.body);
+    let row = h.strings("SELECT name || '|' || COALESCE(CAST(org_id AS TEXT), 'none') || '|' || custom FROM users WHERE email = $1", "ann@acme.com").await;
+    assert_eq!(row, ["Ann <b>Example</b> Bcc: x|none|{\"plan\":\"enterprise\",\"seats\":12}"]);
+    let shown = client.get(saved.location()).await.body;
+    assert!(
+        shown.contains("Ann &lt;b&gt;Example&lt;&#x2F;b&gt; Bcc: x")
+            || shown.contains("Ann &lt;b&gt;Example&lt;/b&gt; Bcc: x"),
+        "escaped: {shown}"
+    );
+    assert!(shown.contains("edit by agent alice: name"), "{shown}");
+    let again = client
+        .submit(
+            &page,
+            &format!("{page}/edit"),
+            "name=Ann+%3Cb%3EExample%3C%2Fb%3E+Bcc%3A+x&org=&field.plan=enterprise&field.seats=12",
+        )
+        .await;
+    assert_eq!(again.location(), format!("/agent/users/{ann}?done=nothing_user"));
+    let forged = client.post(&format!("{page}/edit"), "name=Mallory").await;
+    assert_eq!(forged.status, 403);
 }
 
 /// The command line, one process per command.

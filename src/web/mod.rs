@@ -10,7 +10,7 @@ mod agent_auth;
 pub mod console;
 mod health;
 mod html;
-mod new_ticket;
+pub(crate) mod new_ticket;
 mod pages;
 mod portal;
 pub mod session;

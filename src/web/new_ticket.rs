@@ -83,11 +83,11 @@ fn customer_fields(topic: &Topic) -> Option<&FieldForm> {
     topic.form.as_ref().filter(|form| form.fields.iter().any(|field| field.settable_by(EditableBy::User)))
 }
 
-/// The inputs of `form`'s customer fields, filled from `posted`.
-fn form_inputs(form: &FieldForm, posted: &[(String, String)]) -> Vec<FieldInput> {
+/// The inputs of the fields of `form` that `who` may set, filled from `posted`.
+pub(crate) fn form_inputs(form: &FieldForm, posted: &[(String, String)], who: EditableBy) -> Vec<FieldInput> {
     form.fields
         .iter()
-        .filter(|field| field.settable_by(EditableBy::User))
+        .filter(|field| field.settable_by(who))
         .map(|field| {
             let values: Vec<&str> =
                 posted.iter().filter(|(key, _)| *key == field.key).map(|(_, value)| value.as_str()).collect();
@@ -178,7 +178,10 @@ fn form_page(
     };
     let two_steps = settings.topics.public().any(|topic| customer_fields(topic).is_some());
     let chosen = settings.topics.public().find(|topic| topic.key == form_topic).filter(|_| two_steps);
-    let form_fields = chosen.and_then(customer_fields).map(|f| form_inputs(f, posted)).unwrap_or_default();
+    let form_fields = chosen
+        .and_then(customer_fields)
+        .map(|f| form_inputs(f, posted, EditableBy::User))
+        .unwrap_or_default();
     let chosen_topic = chosen
         .filter(|_| step == Step::Message)
         .map(|topic| TopicOption { key: topic.key.clone(), name: topic.name.clone() });

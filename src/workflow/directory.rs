@@ -192,9 +192,9 @@ impl Workflows {
                     Ok(merged) => merged,
                     Err(why) => return Ok(Err(Refused::Invalid(why))),
                 };
-                if !fields.set.is_empty() && new_custom != custom {
-                    changed.extend(fields.set.iter().map(|(key, _)| format!("custom {key}")));
-                }
+                changed.extend(
+                    changed_keys(&custom, &new_custom).into_iter().map(|key| format!("custom {key}")),
+                );
                 if changed.is_empty() {
                     return Ok(Ok(changed));
                 }
@@ -281,6 +281,20 @@ pub fn typed_address(raw: &str) -> Option<EmailAddress> {
     let raw = raw.trim();
     let plain = !raw.contains(['<', '>']) && raw.parse::<lettre::Address>().is_ok();
     plain.then(|| EmailAddress::parse(raw)).flatten()
+}
+
+/// The keys whose values differ between two custom-data objects, in order.
+fn changed_keys(before: &str, after: &str) -> Vec<String> {
+    let object = |json: &str| match serde_json::from_str::<serde_json::Value>(json) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let (before, after) = (object(before), object(after));
+    let mut keys: Vec<String> = before.keys().chain(after.keys()).cloned().collect();
+    keys.sort();
+    keys.dedup();
+    keys.retain(|key| before.get(key) != after.get(key));
+    keys
 }
 
 /// What an import did (or, dry, would do).

@@ -80,6 +80,7 @@ pub fn routes(upload_limit: usize) -> Router<WebState> {
         .route("/agent/search", get(search::show))
         .route("/agent/users", get(users::list))
         .route("/agent/users/{id}", get(users::show))
+        .route("/agent/users/{id}/edit", post(users::edit))
         .route("/agent/orgs", get(orgs::list))
         .route("/agent/orgs/{key}", get(orgs::show))
 }
@@ -122,6 +123,8 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "invite" => "An invitation to create an account is on its way.",
         "lock" => "The user is locked: they cannot sign in.",
         "unlock" => "The user is unlocked.",
+        "edit" => "The changes were saved.",
+        "nothing_user" => "Nothing changed: the user already was that way.",
         _ => return None,
     })
 }

@@ -1,6 +1,8 @@
 //! The views of the console's directory: users (the list and one user's record) and
 //! organizations (the list and one organization's page).
 
+use super::portal::{ChoiceInput, FieldInput};
+use crate::core::forms::FieldType;
 use crate::store::audit::AuditRow;
 use serde::Serialize;
 
@@ -101,10 +103,22 @@ pub struct User {
     pub tickets: Timed<Vec<UserTicket>>,
     /// What agents and admins did to this user (locks, unlocks), newest first.
     pub history: Timed<Vec<AuditRow>>,
+    /// The organizations the edit form offers, the user's chosen.
+    pub orgs: Vec<OrgChoice>,
+    /// The user form's fields (`[[forms]]`, `applies_to = "user"`), filled with the stored values.
+    pub fields: Vec<FieldInput>,
     /// The fixed text of the `?done=` code.
     pub notice: Option<&'static str>,
-    /// The fixed text of the `?error=` code.
-    pub error: Option<&'static str>,
+    /// The fixed text of the `?error=` code, or why the edit form was refused.
+    pub error: Option<String>,
+}
+
+/// An organization in a select.
+#[derive(Clone, Debug, Serialize)]
+pub struct OrgChoice {
+    pub key: String,
+    pub name: String,
+    pub chosen: bool,
 }
 
 impl ConsoleView for User {
@@ -133,7 +147,17 @@ impl ConsoleView for User {
                 detail: "sends spam".into(),
             }]),
             notice: Some("A password reset link is on its way."),
-            error: Some("No invitation was sent."),
+            error: Some("No invitation was sent.".into()),
+            orgs: vec![OrgChoice { key: "acme".into(), name: "ACME".into(), chosen: true }],
+            fields: vec![FieldInput {
+                key: "plan".into(),
+                label: "Plan".into(),
+                kind: FieldType::Choice,
+                required: true,
+                choices: vec![ChoiceInput { value: "enterprise".into(), chosen: true }],
+                value: "enterprise".into(),
+                checked: true,
+            }],
         }
     }
 
@@ -144,7 +168,7 @@ impl ConsoleView for User {
         (profile.last_login_at, profile.org_key, profile.org_name) = (None, None, None);
         (sparse.custom, sparse.tickets, sparse.notice, sparse.error) =
             (Vec::new(), Timed(Vec::new()), None, None);
-        sparse.history = Timed(Vec::new());
+        (sparse.history, sparse.orgs, sparse.fields) = (Timed(Vec::new()), Vec::new(), Vec::new());
         let mut locked = sparse.clone();
         locked.user.0.status = UserStatus::Disabled;
         vec![sparse, locked]

@@ -103,7 +103,7 @@ fn what_a_page_is_given_is_described_as_the_docs_write_it() {
     assert_eq!(described("access.html"), "csrf, sent");
     assert_eq!(described("not_found.html"), "nothing but instance_name");
     let user = described("console/user.html");
-    assert!(user.contains("console.custom[].{key, value}, console.error, console.history[]."), "{user}");
+    assert!(user.contains("console.custom[].{key, value}, console.error, console.fields[]."), "{user}");
     assert!(user.contains("console.{nav, notice}"), "{user}");
     assert!(user.contains("console.viewer.{csrf, key, name}"), "{user}");
 }
