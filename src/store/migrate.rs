@@ -61,6 +61,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0010_sla_pause.sql"),
         postgres: include_str!("../../migrations/postgres/0010_sla_pause.sql"),
     },
+    Migration {
+        version: "0012_queue_indexes",
+        sqlite: include_str!("../../migrations/sqlite/0012_queue_indexes.sql"),
+        postgres: include_str!("../../migrations/postgres/0012_queue_indexes.sql"),
+    },
 ];
 
 /// The newest migration this version ships, and how many there are.

@@ -18,6 +18,7 @@ pub mod links;
 pub mod migrate;
 pub mod outbox;
 pub mod pg_tls;
+pub mod queues;
 pub mod search;
 pub mod second_factor;
 pub mod sessions;
