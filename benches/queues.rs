@@ -527,15 +527,16 @@ impl Sink for Postgres {
         self.0.batch_execute("COMMIT").unwrap();
     }
     fn finish(&mut self, _tickets: i64, _entries: i64) {
-        self.0
-            .batch_execute(
-                "CREATE INDEX entries_search_idx ON entries USING GIN (search);
-                 SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT MAX(id) FROM users));
-                 SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT MAX(id) FROM tickets));
-                 SELECT setval(pg_get_serial_sequence('entries', 'id'), (SELECT MAX(id) FROM entries));
-                 VACUUM ANALYZE",
-            )
-            .unwrap();
+        // One statement each: a multi-statement batch is one transaction, which VACUUM refuses.
+        for sql in [
+            "CREATE INDEX entries_search_idx ON entries USING GIN (search)",
+            "SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT MAX(id) FROM users))",
+            "SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT MAX(id) FROM tickets))",
+            "SELECT setval(pg_get_serial_sequence('entries', 'id'), (SELECT MAX(id) FROM entries))",
+            "VACUUM ANALYZE",
+        ] {
+            self.0.batch_execute(sql).unwrap();
+        }
     }
 }
 

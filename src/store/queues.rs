@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::console::{LINE_COLUMNS, LINE_JOINS, TicketLine, ticket_line};
-use super::{Result, Tx, Value};
+use super::{Backend, Result, Tx, Value};
 use crate::core::ids::AgentId;
 use crate::params;
 
@@ -213,41 +213,48 @@ fn more(rows: &mut Vec<(TicketLine, SortKey)>, limit: i64) -> Option<SortKey> {
 /// A queue's tickets as index ranges read in order: the condition (over `tickets q`) of each, with
 /// its one parameter. More than one only for "my teams" (one per team, merged by the page query);
 /// `None` when the queue is empty by definition (no such team, an agent in no team).
-fn ranges(tx: &mut Tx<'_>, queue: &Queue, agent: AgentId) -> Result<Option<Vec<(String, Bound)>>> {
-    let one = |condition: String| Ok(Some(vec![(condition, Bound::None)]));
-    match queue {
-        Queue::Open => one(WAITING.to_string()),
-        Queue::Mine => {
-            Ok(Some(vec![(format!("{WAITING} AND q.assignee_agent_id = $1"), Bound::Int(agent.0))]))
-        }
+fn ranges(tx: &mut Tx<'_>, queue: &Queue, agent: AgentId) -> Result<Option<Vec<Range>>> {
+    let one = |index: &'static str, condition: String, bound: Bound| Range { index, condition, bound };
+    let team = |id: i64| one("team", format!("{WAITING} AND q.assignee_team_id = $1"), Bound::Int(id));
+    Ok(Some(vec![match queue {
+        Queue::Open => one("open", WAITING.to_string(), Bound::None),
+        Queue::Mine => one("agent", format!("{WAITING} AND q.assignee_agent_id = $1"), Bound::Int(agent.0)),
         Queue::Teams => {
             let teams = tx.query_all(
                 "SELECT team_id FROM team_members WHERE agent_id = $1 ORDER BY team_id",
                 params![agent.0],
                 |r| r.i64(0),
             )?;
-            let ranges: Vec<_> = teams
-                .into_iter()
-                .map(|team| (format!("{WAITING} AND q.assignee_team_id = $1"), Bound::Int(team)))
-                .collect();
-            Ok((!ranges.is_empty()).then_some(ranges))
+            let ranges: Vec<_> = teams.into_iter().map(team).collect();
+            return Ok((!ranges.is_empty()).then_some(ranges));
         }
         // The expression of the partial indexes `queue_unassigned_*`.
-        Queue::Unassigned => {
-            one(format!("{WAITING} AND COALESCE(q.assignee_agent_id, q.assignee_team_id) IS NULL"))
-        }
-        Queue::Overdue => one(format!("{WAITING} AND q.overdue_at IS NOT NULL")),
-        Queue::Done => one("q.status IN ('resolved', 'closed')".to_string()),
-        Queue::All => one("1 = 1".to_string()),
+        Queue::Unassigned => one(
+            "unassigned",
+            format!("{WAITING} AND COALESCE(q.assignee_agent_id, q.assignee_team_id) IS NULL"),
+            Bound::None,
+        ),
+        Queue::Overdue => one("overdue", format!("{WAITING} AND q.overdue_at IS NOT NULL"), Bound::None),
+        Queue::Done => one("done", "q.status IN ('resolved', 'closed')".to_string(), Bound::None),
+        Queue::All => one("all", "1 = 1".to_string(), Bound::None),
         Queue::Team(key) => {
-            let team =
+            let id =
                 tx.query_opt("SELECT id FROM teams WHERE key = $1", params![key.as_str()], |r| r.i64(0))?;
-            Ok(team.map(|team| vec![(format!("{WAITING} AND q.assignee_team_id = $1"), Bound::Int(team))]))
+            match id {
+                Some(id) => team(id),
+                None => return Ok(None),
+            }
         }
-        Queue::Topic(key) => {
-            Ok(Some(vec![(format!("{WAITING} AND q.topic = $1"), Bound::Text(key.clone()))]))
-        }
-    }
+        Queue::Topic(key) => one("topic", format!("{WAITING} AND q.topic = $1"), Bound::Text(key.clone())),
+    }]))
+}
+
+/// One index range of a queue: the queue's part of the index names `queue_{index}_{sort}`
+/// (migration 0012), the condition over `tickets q` and the value of its `$1`.
+struct Range {
+    index: &'static str,
+    condition: String,
+    bound: Bound,
 }
 
 /// The one parameter of a range's condition (`$1` in it).
@@ -264,7 +271,7 @@ enum Bound {
 /// of one index in order; the union is merged in order and cut at `limit`.
 fn rows(
     tx: &mut Tx<'_>,
-    ranges: &[(String, Bound)],
+    ranges: &[Range],
     sort: QueueSort,
     from: Option<&SortKey>,
     forward: bool,
@@ -279,7 +286,14 @@ fn rows(
         keys.iter().enumerate().map(|(i, k)| format!("CAST({k} AS BIGINT) AS k{i}")).collect();
     let mut values: Vec<Value<'_>> = vec![limit.into()];
     let mut arms = Vec::new();
-    for (condition, value) in ranges {
+    for Range { index, condition, bound: value } in ranges {
+        // SQLite without `ANALYZE` statistics prefers `tickets_status_updated` (an equality on
+        // `status`) and sorts every waiting ticket: the index is named. PostgreSQL plans by its
+        // statistics (kept by autovacuum) and finds the same index.
+        let indexed = match tx.backend() {
+            Backend::Sqlite => format!(" INDEXED BY queue_{index}_{}", sort.as_str()),
+            Backend::Postgres => String::new(),
+        };
         // `$1` of a range's condition is its own parameter.
         let bound = match value {
             Bound::None => None,
@@ -293,8 +307,10 @@ fn rows(
                 condition.replace("$1", &format!("${}", values.len()))
             }
         };
-        let seeks: Vec<String> = match from {
-            None => vec![String::new()],
+        // Each seek with the number of leading keys it holds equal: the arm orders by the rest
+        // only, or SQLite does not see that the index already gives that order.
+        let seeks: Vec<(String, usize)> = match from {
+            None => vec![(String::new(), 0)],
             Some(SortKey(from)) => (0..keys.len())
                 .map(|i| {
                     let mut terms = Vec::new();
@@ -303,15 +319,15 @@ fn rows(
                         let op = if j == i { beyond } else { "=" };
                         terms.push(format!(" AND {key} {op} ${}", values.len()));
                     }
-                    terms.concat()
+                    (terms.concat(), i)
                 })
                 .collect(),
         };
-        for seek in seeks {
+        for (seek, equal) in seeks {
             arms.push(format!(
-                "SELECT * FROM (SELECT q.id AS id, {} FROM tickets q WHERE {bound}{seek} ORDER BY {} LIMIT $1) arm{}",
+                "SELECT * FROM (SELECT q.id AS id, {} FROM tickets q{indexed} WHERE {bound}{seek} ORDER BY {} LIMIT $1) arm{}",
                 selected.join(", "),
-                order(&keys),
+                order(&keys[equal..]),
                 arms.len()
             ));
         }
