@@ -382,49 +382,60 @@ impl QueueCounts {
 }
 
 /// The size of every queue as `agent` sees them, from the few hundred rows of `ticket_counts`
-/// (one per status, assignee, topic and overdue mark in use), never from the tickets.
+/// (one per status, assignee, topic and overdue mark in use), never from the tickets: the fixed
+/// queues summed in one pass, then the waiting tickets per team and per topic.
 pub fn queue_counts(tx: &mut Tx<'_>, agent: AgentId) -> Result<QueueCounts> {
-    let groups = tx.query_all(
-        "SELECT status, agent_id, team_id, topic, overdue, CAST(SUM(tickets) AS BIGINT)
-           FROM ticket_counts GROUP BY status, agent_id, team_id, topic, overdue",
-        &[],
-        |r| Ok((r.string(0)?, r.i64(1)?, r.i64(2)?, r.string(3)?, r.i64(4)? != 0, r.i64(5)?)),
-    )?;
-    let my_teams = tx.query_all(
+    const WAITING: &str = "status IN ('open', 'pending')";
+    let sum = |condition: &str| format!("CAST(SUM(CASE WHEN {condition} THEN tickets ELSE 0 END) AS BIGINT)");
+    let sql = format!(
+        "SELECT {}, {}, {}, {}, {}, {} FROM ticket_counts",
+        sum("1 = 1"),
+        sum("status IN ('resolved', 'closed')"),
+        sum(WAITING),
+        sum(&format!("{WAITING} AND agent_id = $1")),
+        sum(&format!("{WAITING} AND agent_id = 0 AND team_id = 0")),
+        sum(&format!("{WAITING} AND overdue = 1")),
+    );
+    let mut counts = tx.query_one(&sql, params![agent.0], |r| {
+        // SUM over no rows is NULL: an empty desk.
+        Ok(QueueCounts {
+            all: r.opt_i64(0)?.unwrap_or(0),
+            done: r.opt_i64(1)?.unwrap_or(0),
+            open: r.opt_i64(2)?.unwrap_or(0),
+            mine: r.opt_i64(3)?.unwrap_or(0),
+            unassigned: r.opt_i64(4)?.unwrap_or(0),
+            overdue: r.opt_i64(5)?.unwrap_or(0),
+            ..QueueCounts::default()
+        })
+    })?;
+    counts.by_team = tx
+        .query_all(
+            &format!(
+                "SELECT team_id, CAST(SUM(tickets) AS BIGINT) FROM ticket_counts
+                  WHERE {WAITING} AND team_id <> 0 GROUP BY team_id"
+            ),
+            &[],
+            |r| Ok((r.i64(0)?, r.i64(1)?)),
+        )?
+        .into_iter()
+        .collect();
+    counts.by_topic = tx
+        .query_all(
+            &format!(
+                "SELECT topic, CAST(SUM(tickets) AS BIGINT) FROM ticket_counts
+                  WHERE {WAITING} AND topic <> '' GROUP BY topic"
+            ),
+            &[],
+            |r| Ok((r.string(0)?, r.i64(1)?)),
+        )?
+        .into_iter()
+        .collect();
+    counts.my_teams = tx.query_all(
         "SELECT team_id FROM team_members WHERE agent_id = $1 ORDER BY team_id",
         params![agent.0],
         |r| r.i64(0),
     )?;
-    let mut counts = QueueCounts::default();
-    for (status, agent_id, team_id, topic, overdue, tickets) in groups {
-        counts.all += tickets;
-        if matches!(status.as_str(), "resolved" | "closed") {
-            counts.done += tickets;
-        }
-        if !matches!(status.as_str(), "open" | "pending") {
-            continue;
-        }
-        counts.open += tickets;
-        if agent_id == agent.0 {
-            counts.mine += tickets;
-        }
-        if agent_id == 0 && team_id == 0 {
-            counts.unassigned += tickets;
-        }
-        if team_id != 0 {
-            *counts.by_team.entry(team_id).or_default() += tickets;
-            if my_teams.contains(&team_id) {
-                counts.teams += tickets;
-            }
-        }
-        if !topic.is_empty() {
-            *counts.by_topic.entry(topic).or_default() += tickets;
-        }
-        if overdue {
-            counts.overdue += tickets;
-        }
-    }
-    counts.my_teams = my_teams;
+    counts.teams = counts.my_teams.iter().filter_map(|team| counts.by_team.get(team)).sum();
     Ok(counts)
 }
 
