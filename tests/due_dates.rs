@@ -8,7 +8,7 @@ mod common;
 use common::{Backend, Harness, Mail, created};
 use mailgate::core::ids::AgentId;
 use mailgate::core::ticket::{Status, TicketNumber};
-use mailgate::store::console::{self as console_store, Queue, QueueSort};
+use mailgate::store::console::{self as console_store, Queue, QueueSort, Seek};
 use mailgate::workflow::ConsoleAction;
 
 on_both_backends!(
@@ -107,8 +107,9 @@ async fn a_hold_pauses_the_clock_and_a_reopen_restarts_it(backend: Backend) {
         h.read(|tx| tx.query_one("SELECT id FROM agents WHERE key = 'alice'", &[], |r| r.i64(0))).await,
     );
     let order = h
-        .read(move |tx| console_store::queue_page(tx, Queue::Open, alice, QueueSort::Due, 10, 0))
+        .read(move |tx| console_store::queue_page(tx, &Queue::Open, alice, QueueSort::Due, &Seek::First, 10))
         .await
+        .lines
         .into_iter()
         .map(|line| line.number.to_string())
         .collect::<Vec<_>>();

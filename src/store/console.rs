@@ -1,148 +1,16 @@
-//! What the agent console reads: the ticket queues and their counts, a ticket's header as agents
-//! see it, the agents and teams a ticket can go to, user records and organization pages. Read-only:
-//! the console changes tickets through `ingest`, never here.
-//!
-//! The queue queries are written for the indexes of migrations 0004 and 0005: `status IN (...)`
-//! leads every filter, the page's ids are chosen on the index alone and only those 50 rows are
-//! joined, and the priority order is the exact expression `tickets_status_rank` indexes.
+//! What the agent console reads: ticket lines, a ticket's header as agents see it, the agents and
+//! teams a ticket can go to, user records and organization pages (the queues themselves are
+//! `store::queues`). Read-only: the console changes tickets through `ingest`, never here.
 
 use super::users::UserStatus;
 use super::{Result, Row, Tx, Value};
 use crate::core::command::Priority;
-use crate::core::ids::{AgentId, TicketId, UserId};
+use crate::core::ids::{TicketId, UserId};
 use crate::core::ticket::TicketNumber;
 use crate::core::ticket::{Role, Status};
 use crate::params;
 
-/// The console's ticket queues.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Queue {
-    /// Every open or pending ticket.
-    Open,
-    /// Open or pending, assigned to the viewing agent.
-    Mine,
-    /// Open or pending, assigned to a team the viewing agent is a member of.
-    Teams,
-    /// Open or pending, assigned to no agent and no team.
-    Unassigned,
-    /// Resolved or closed: done with, for looking back.
-    Done,
-    /// Every ticket, whatever its status.
-    All,
-}
-
-impl Queue {
-    pub const ALL: [Queue; 6] =
-        [Queue::Open, Queue::Mine, Queue::Teams, Queue::Unassigned, Queue::Done, Queue::All];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Queue::Open => "open",
-            Queue::Mine => "mine",
-            Queue::Teams => "teams",
-            Queue::Unassigned => "unassigned",
-            Queue::Done => "closed",
-            Queue::All => "all",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Queue> {
-        Queue::ALL.into_iter().find(|q| q.as_str() == text)
-    }
-
-    /// The condition on `tickets q`; `agent` is the placeholder of the viewing agent's id.
-    fn filter(self, agent: &str) -> String {
-        const WAITING: &str = "q.status IN ('open', 'pending')";
-        match self {
-            Queue::Open => WAITING.to_string(),
-            Queue::Mine => format!("{WAITING} AND q.assignee_agent_id = {agent}"),
-            Queue::Teams => format!(
-                "{WAITING} AND q.assignee_team_id IN (SELECT m.team_id FROM team_members m WHERE m.agent_id = {agent})"
-            ),
-            // The expression of the partial index `tickets_unassigned`.
-            Queue::Unassigned => {
-                format!("{WAITING} AND COALESCE(q.assignee_agent_id, q.assignee_team_id) IS NULL")
-            }
-            Queue::Done => "q.status IN ('resolved', 'closed')".to_string(),
-            Queue::All => "1 = 1".to_string(),
-        }
-    }
-
-    fn uses_agent(self) -> bool {
-        matches!(self, Queue::Mine | Queue::Teams)
-    }
-}
-
-/// Sort orders of a queue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum QueueSort {
-    /// Most recently active first.
-    Updated,
-    /// Urgent, high, normal, low; then most recently active first.
-    Priority,
-    /// Newest first.
-    Created,
-    /// Soonest due first (`[[sla]]`); tickets without a due time last.
-    Due,
-}
-
-impl QueueSort {
-    pub const ALL: [QueueSort; 4] =
-        [QueueSort::Updated, QueueSort::Priority, QueueSort::Created, QueueSort::Due];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            QueueSort::Updated => "updated",
-            QueueSort::Priority => "priority",
-            QueueSort::Created => "created",
-            QueueSort::Due => "due",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<QueueSort> {
-        QueueSort::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
-    /// The ORDER BY list over the ticket table aliased `t`; ties broken by id, so pages are stable.
-    fn order(self, t: &str) -> String {
-        match self {
-            QueueSort::Updated => format!("{t}.updated_at DESC, {t}.id DESC"),
-            QueueSort::Priority => format!("{}, {t}.updated_at DESC, {t}.id DESC", rank(t)),
-            QueueSort::Created => format!("{t}.created_at DESC, {t}.id DESC"),
-            QueueSort::Due => format!("CASE WHEN {t}.due_at IS NULL THEN 1 ELSE 0 END, {t}.due_at, {t}.id"),
-        }
-    }
-}
-
-/// Priority as a number, most urgent first: exactly the expression `tickets_status_rank` indexes
-/// (migration 0005), with the table alias `t`.
-fn rank(t: &str) -> String {
-    format!("CASE {t}.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END")
-}
-
-/// How many tickets each queue holds for one agent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct QueueCounts {
-    pub open: i64,
-    pub mine: i64,
-    pub teams: i64,
-    pub unassigned: i64,
-    pub done: i64,
-    pub all: i64,
-}
-
-impl QueueCounts {
-    pub fn of(&self, queue: Queue) -> i64 {
-        match queue {
-            Queue::Open => self.open,
-            Queue::Mine => self.mine,
-            Queue::Teams => self.teams,
-            Queue::Unassigned => self.unassigned,
-            Queue::Done => self.done,
-            Queue::All => self.all,
-        }
-    }
-}
+pub use super::queues::{Queue, QueueCounts, QueuePage, QueueSort, Seek, SortKey, queue_counts, queue_page};
 
 /// One line of a ticket list (queues, a user's or an organization's tickets).
 #[derive(Clone, Debug, serde::Serialize)]
@@ -166,12 +34,12 @@ pub struct TicketLine {
 }
 
 /// The columns of a `TicketLine` over `tickets t`, and the joins they need.
-const LINE_COLUMNS: &str = "t.number, t.subject, u.id, u.name, u.email, o.key, o.name,
+pub(super) const LINE_COLUMNS: &str = "t.number, t.subject, u.id, u.name, u.email, o.key, o.name,
     COALESCE(a.name, tm.name), t.priority, t.status, t.created_at, t.updated_at, t.due_at, t.overdue_at";
-const LINE_JOINS: &str = "JOIN users u ON u.id = t.user_id LEFT JOIN orgs o ON o.id = t.org_id
+pub(super) const LINE_JOINS: &str = "JOIN users u ON u.id = t.user_id LEFT JOIN orgs o ON o.id = t.org_id
     LEFT JOIN agents a ON a.id = t.assignee_agent_id LEFT JOIN teams tm ON tm.id = t.assignee_team_id";
 
-fn ticket_line(r: &Row<'_>) -> Result<TicketLine> {
+pub(super) fn ticket_line(r: &Row<'_>) -> Result<TicketLine> {
     Ok(TicketLine {
         number: r.ticket_number(0)?,
         subject: r.string(1)?,
@@ -188,49 +56,6 @@ fn ticket_line(r: &Row<'_>) -> Result<TicketLine> {
         due_at: r.opt_i64(12)?,
         overdue_at: r.opt_i64(13)?,
     })
-}
-
-/// The size of every queue as `agent` sees them, in one statement.
-pub fn queue_counts(tx: &mut Tx<'_>, agent: AgentId) -> Result<QueueCounts> {
-    let count = |queue: Queue| format!("(SELECT COUNT(*) FROM tickets q WHERE {})", queue.filter("$1"));
-    let counts: Vec<String> = Queue::ALL.into_iter().map(count).collect();
-    let sql = format!("SELECT {}", counts.join(", "));
-    tx.query_one(&sql, params![agent.0], |r| {
-        Ok(QueueCounts {
-            open: r.i64(0)?,
-            mine: r.i64(1)?,
-            teams: r.i64(2)?,
-            unassigned: r.i64(3)?,
-            done: r.i64(4)?,
-            all: r.i64(5)?,
-        })
-    })
-}
-
-/// One page of a queue as `agent` sees it. The page's ids are picked on the index alone (a
-/// deferred join), so skipping to a later page does not join the rows it skips.
-pub fn queue_page(
-    tx: &mut Tx<'_>,
-    queue: Queue,
-    agent: AgentId,
-    sort: QueueSort,
-    limit: i64,
-    offset: i64,
-) -> Result<Vec<TicketLine>> {
-    let sql = format!(
-        "SELECT {LINE_COLUMNS}
-           FROM (SELECT q.id FROM tickets q WHERE {} ORDER BY {} LIMIT $1 OFFSET $2) page
-           JOIN tickets t ON t.id = page.id {LINE_JOINS}
-          ORDER BY {}",
-        queue.filter("$3"),
-        sort.order("q"),
-        sort.order("t"),
-    );
-    let mut values: Vec<Value<'_>> = vec![limit.into(), offset.into()];
-    if queue.uses_agent() {
-        values.push(agent.0.into());
-    }
-    tx.query_all(&sql, &values, ticket_line)
 }
 
 /// The lines of `ids`, in that order (search results).

@@ -67,6 +67,11 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0011_merge.sql"),
     },
     Migration {
+        version: "0012_queue_indexes",
+        sqlite: include_str!("../../migrations/sqlite/0012_queue_indexes.sql"),
+        postgres: include_str!("../../migrations/postgres/0012_queue_indexes.sql"),
+    },
+    Migration {
         version: "0013_ticket_fields",
         sqlite: include_str!("../../migrations/sqlite/0013_ticket_fields.sql"),
         postgres: include_str!("../../migrations/postgres/0013_ticket_fields.sql"),

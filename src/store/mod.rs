@@ -20,6 +20,7 @@ pub mod merge;
 pub mod migrate;
 pub mod outbox;
 pub mod pg_tls;
+pub mod queues;
 pub mod search;
 pub mod second_factor;
 pub mod sessions;

@@ -1,21 +1,24 @@
-//! `GET /agent`: a ticket queue (open, mine, my teams', unassigned, closed, all) with the size of each in its
-//! tab, sorted by activity, priority or age, 50 to a page.
+//! `GET /agent`: a ticket queue (open, mine, my teams', unassigned, overdue, closed, all, each
+//! team's, each topic's) with the size of each in its tab, sorted by activity, priority, age or due
+//! time, 50 to a page. Pages are keyset pages: "next" carries the last row's sort key (`after=`),
+//! "previous" the first row's (`before=`).
 
-use axum::extract::{Query, State};
-use axum::response::IntoResponse;
-use axum::response::Response;
-
-use super::{PAGE_SIZE, Viewer, page_number, render, unavailable};
-use crate::store::console::{self as console_store, Queue, QueueSort};
+use super::{PAGE_SIZE, Viewer, render, unavailable};
+use crate::store::console::{self as console_store, Queue, QueueSort, Seek, SortKey};
+use crate::store::queues::active_teams;
 use crate::web::WebState;
 use crate::web::views::Timed;
 use crate::web::views::console::{self as view, Choice, QueueName, QueuePager, Tab};
+use axum::extract::{Query, State};
+use axum::response::IntoResponse;
+use axum::response::Response;
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct QueueQuery {
     queue: Option<String>,
     sort: Option<String>,
-    page: Option<String>,
+    after: Option<String>,
+    before: Option<String>,
 }
 
 pub async fn show(
@@ -25,66 +28,80 @@ pub async fn show(
 ) -> Response {
     let queue = query.queue.as_deref().and_then(Queue::parse).unwrap_or(Queue::Open);
     let sort = query.sort.as_deref().and_then(QueueSort::parse).unwrap_or(QueueSort::Updated);
-    let page = page_number(query.page.as_deref());
+    // An unreadable key is the first page.
+    let seek = match (query.after.as_deref(), query.before.as_deref()) {
+        (Some(after), _) => SortKey::parse(after, sort).map_or(Seek::First, Seek::After),
+        (None, Some(before)) => SortKey::parse(before, sort).map_or(Seek::First, Seek::Before),
+        (None, None) => Seek::First,
+    };
     let agent = viewer.agent;
+    let wanted = queue.clone();
     let found = state
         .app
         .store()
         .read(move |tx| {
             let counts = console_store::queue_counts(tx, agent)?;
-            let lines = console_store::queue_page(tx, queue, agent, sort, PAGE_SIZE, (page - 1) * PAGE_SIZE)?;
-            Ok((counts, lines))
+            let teams = active_teams(tx)?;
+            let page = console_store::queue_page(tx, &wanted, agent, sort, &seek, PAGE_SIZE)?;
+            Ok((counts, teams, page))
         })
         .await;
-    let (counts, lines) = match found {
+    let (counts, teams, page) = match found {
         Ok(found) => found,
         Err(error) => return unavailable(&error, "cannot read a queue").into_response(),
     };
-    let link = |queue: Queue, sort: QueueSort, page: i64| {
-        let mut link = format!("/agent?queue={}&sort={}", queue.as_str(), sort.as_str());
-        if page > 1 {
-            link += &format!("&page={page}");
+    let topics: Vec<(String, String)> =
+        state.app.settings().topics.topics.iter().map(|t| (t.key.clone(), t.name.clone())).collect();
+    let team_id = |key: &str| teams.iter().find(|t| t.key == key).map(|t| t.id);
+    let link =
+        |queue: &Queue, sort: QueueSort| format!("/agent?queue={}&sort={}", queue.param(), sort.as_str());
+    let label = |queue: &Queue| match queue {
+        Queue::Team(key) => teams.iter().find(|t| &t.key == key).map_or(key.clone(), |t| t.name.clone()),
+        Queue::Topic(key) => {
+            topics.iter().find(|(k, _)| k == key).map_or(key.clone(), |(_, name)| name.clone())
         }
-        link
+        fixed => fixed_label(fixed).to_string(),
     };
-    let tabs = Queue::ALL
-        .into_iter()
-        .map(|q| Tab {
-            name: q.as_str(),
-            label: queue_label(q),
-            count: counts.of(q),
-            link: link(q, sort, 1),
-            current: q == queue,
-        })
-        .collect();
+    let tab = |q: Queue| Tab {
+        name: q.param(),
+        label: label(&q),
+        count: counts.of(&q, team_id),
+        link: link(&q, sort),
+        current: q == queue,
+    };
+    let tabs: Vec<_> = Queue::FIXED.into_iter().map(tab).collect();
+    let team_tabs: Vec<_> = teams.iter().map(|t| tab(Queue::Team(t.key.clone()))).collect();
+    let topic_tabs: Vec<_> = topics.iter().map(|(key, _)| tab(Queue::Topic(key.clone()))).collect();
     let sorts = QueueSort::ALL
         .into_iter()
-        .map(|s| Choice { name: s.as_str(), link: link(queue, s, 1), current: s == sort })
+        .map(|s| Choice { name: s.as_str(), link: link(&queue, s), current: s == sort })
         .collect();
-    let pages = ((counts.of(queue) + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let pager = QueuePager {
-        page,
-        pages,
-        previous: (page > 1).then(|| link(queue, sort, (page - 1).min(pages))),
-        next: (page < pages).then(|| link(queue, sort, page + 1)),
+        count: counts.of(&queue, team_id),
+        previous: page.previous.map(|key| format!("{}&before={key}", link(&queue, sort))),
+        next: page.next.map(|key| format!("{}&after={key}", link(&queue, sort))),
     };
-    let page = view::Queue {
-        queue: QueueName { name: queue.as_str(), label: queue_label(queue) },
+    let view = view::Queue {
+        queue: QueueName { name: queue.param(), label: label(&queue) },
         tabs,
+        team_tabs,
+        topic_tabs,
         sorts,
-        rows: Timed(lines),
+        rows: Timed(page.lines),
         pager,
     };
-    render(&state, &viewer, page)
+    render(&state, &viewer, view)
 }
 
-fn queue_label(queue: Queue) -> &'static str {
+fn fixed_label(queue: &Queue) -> &'static str {
     match queue {
         Queue::Open => "Open",
         Queue::Mine => "Mine",
         Queue::Teams => "My teams",
         Queue::Unassigned => "Unassigned",
+        Queue::Overdue => "Overdue",
         Queue::Done => "Closed",
         Queue::All => "All tickets",
+        Queue::Team(_) | Queue::Topic(_) => "",
     }
 }

@@ -104,26 +104,28 @@ pub struct Choice {
 /// The queue being shown.
 #[derive(Clone, Debug, Serialize)]
 pub struct QueueName {
-    pub name: &'static str,
-    pub label: &'static str,
+    /// `open`, `team:billing`, `topic:hardware`, ...
+    pub name: String,
+    pub label: String,
 }
 
 /// A queue's tab: its label and size.
 #[derive(Clone, Debug, Serialize)]
 pub struct Tab {
-    pub name: &'static str,
-    pub label: &'static str,
+    pub name: String,
+    pub label: String,
     pub count: i64,
     pub link: String,
     pub current: bool,
 }
 
-/// A queue's pager, which also knows how many pages there are.
+/// A queue's keyset pager: how many tickets the queue holds, and the links to the pages around.
 #[derive(Clone, Debug, Serialize)]
 pub struct QueuePager {
-    pub page: i64,
-    pub pages: i64,
+    pub count: i64,
+    /// Carries the first row's sort key (`&before=`).
     pub previous: Option<String>,
+    /// Carries the last row's sort key (`&after=`).
     pub next: Option<String>,
 }
 
@@ -131,7 +133,12 @@ pub struct QueuePager {
 #[derive(Clone, Debug, Serialize)]
 pub struct Queue {
     pub queue: QueueName,
+    /// The fixed queues (open, mine, ...).
     pub tabs: Vec<Tab>,
+    /// One per active team.
+    pub team_tabs: Vec<Tab>,
+    /// One per `[[topics]]` entry.
+    pub topic_tabs: Vec<Tab>,
     pub sorts: Vec<Choice>,
     /// Shown by the `console/ticket_table.html` partial.
     pub rows: Timed<Vec<TicketLine>>,
@@ -145,15 +152,34 @@ impl ConsoleView for Queue {
     fn sample() -> Self {
         let link = "/agent?queue=open&sort=updated".to_string();
         Queue {
-            queue: QueueName { name: "open", label: "Open" },
-            tabs: vec![Tab { name: "open", label: "Open", count: 1, link: link.clone(), current: true }],
+            queue: QueueName { name: "open".into(), label: "Open".into() },
+            tabs: vec![Tab {
+                name: "open".into(),
+                label: "Open".into(),
+                count: 1,
+                link: link.clone(),
+                current: true,
+            }],
+            team_tabs: vec![Tab {
+                name: "team:billing".into(),
+                label: "Billing".into(),
+                count: 2,
+                link: link.clone(),
+                current: false,
+            }],
+            topic_tabs: vec![Tab {
+                name: "topic:hardware".into(),
+                label: "Hardware".into(),
+                count: 0,
+                link: link.clone(),
+                current: false,
+            }],
             sorts: vec![Choice { name: "updated", link, current: false }],
             rows: Timed(vec![samples::ticket_line()]),
             pager: QueuePager {
-                page: 2,
-                pages: 3,
-                previous: Some("/agent?queue=open&sort=updated".into()),
-                next: Some("/agent?queue=open&sort=updated&page=3".into()),
+                count: 120,
+                previous: Some("/agent?queue=open&sort=updated&before=x".into()),
+                next: Some("/agent?queue=open&sort=updated&after=y".into()),
             },
         }
     }
@@ -164,7 +190,8 @@ impl ConsoleView for Queue {
         (line.requester_name, line.org_key, line.org_name, line.assignee) = (String::new(), None, None, None);
         (line.due_at, line.overdue_at) = (None, None);
         sparse.rows = Timed(vec![line]);
-        sparse.pager = QueuePager { page: 1, pages: 1, previous: None, next: None };
+        sparse.pager = QueuePager { count: 1, previous: None, next: None };
+        (sparse.team_tabs, sparse.topic_tabs) = (Vec::new(), Vec::new());
         let empty = Queue { rows: Timed(Vec::new()), ..sparse.clone() };
         vec![sparse, empty]
     }

@@ -94,8 +94,8 @@ fn the_variables_of_a_page_come_from_its_struct() {
     assert!(variables("agent_2fa.html").contains(&"recovery_codes[]".to_string()), "a list of words");
     let queue = variables("console/queue.html");
     assert!(queue.contains(&"console.rows[].due".to_string()), "{queue:?}");
-    assert!(queue.contains(&"console.pager.pages".to_string()), "{queue:?}");
-    assert!(!variables("console/users.html").contains(&"console.pager.pages".to_string()));
+    assert!(queue.contains(&"console.pager.count".to_string()), "{queue:?}");
+    assert!(!variables("console/users.html").contains(&"console.pager.count".to_string()));
 }
 
 #[test]
