@@ -19,7 +19,7 @@ use crate::core::ticket::{Role, Status};
 use crate::core::trace::Trace;
 use crate::store::lifecycle::{self as lifecycle_store, Assignee};
 use crate::store::tickets::{self as ticket_store, EntryKind, NewTicket};
-use crate::store::{self, Tx, users as user_store};
+use crate::store::{self, Tx};
 
 /// Who a ticket is opened for and by, carried by the [`super::Delivery`] of the agent's message.
 #[derive(Clone, Debug)]
@@ -80,18 +80,7 @@ impl Pipeline {
         )?;
         trace.record("ticket", "created", format!("#{number} \"{subject}\" for {}", open.customer.email));
         ticket_store::add_participant(tx, ticket, owner, Role::Owner, now)?;
-        if let Some(policy) = org.and_then(|org| self.directory.orgs.get(&org)) {
-            for contact in &policy.primary_contacts {
-                let (user, _) = user_store::ensure_user(tx, contact, None, org, now)?;
-                if ticket_store::add_participant(tx, ticket, user, Role::PrimaryContact, now)? {
-                    trace.record(
-                        "org",
-                        "primary-contact",
-                        format!("{contact} added (primary contact of {})", policy.key),
-                    );
-                }
-            }
-        }
+        self.add_primary_contacts(tx, ticket, org, now, trace)?;
         let author = Author::Agent(open.agent);
         let entry =
             self.store_message(tx, msg, ticket, As { kind: EntryKind::Response, author, text: None }, now)?;

@@ -144,19 +144,7 @@ impl Pipeline {
                 new_collaborators.push(address.clone());
             }
         }
-        if let Some(policy) = org.and_then(|org| self.directory.orgs.get(&org)) {
-            for contact in &policy.primary_contacts {
-                let (user, _) = user_store::ensure_user(tx, contact, None, org, now)?;
-                if ticket_store::add_participant(tx, ticket, user, Role::PrimaryContact, now)? {
-                    trace.record(
-                        "org",
-                        "primary-contact",
-                        format!("{contact} added (primary contact of {})", policy.key),
-                    );
-                    new_collaborators.push(contact.clone());
-                }
-            }
-        }
+        new_collaborators.extend(self.add_primary_contacts(tx, ticket, org, now, trace)?);
         let entry = self.store_entry(tx, msg, owner, ticket, now)?;
         for (note, seen) in &placement.notes {
             self.system_entry(tx, ticket, note, seen.as_deref(), now)?;
@@ -305,6 +293,31 @@ impl Pipeline {
         };
         self.notify(tx, msg, notice, trace)?;
         Ok(outcome)
+    }
+
+    /// Adds the primary contacts of `org` to `ticket` (each found or created); those added.
+    pub(super) fn add_primary_contacts(
+        &self,
+        tx: &mut Tx<'_>,
+        ticket: TicketId,
+        org: Option<OrgId>,
+        now: i64,
+        trace: &mut Trace,
+    ) -> store::Result<Vec<EmailAddress>> {
+        let mut added = Vec::new();
+        let Some(policy) = org.and_then(|org| self.directory.orgs.get(&org)) else { return Ok(added) };
+        for contact in &policy.primary_contacts {
+            let (user, _) = user_store::ensure_user(tx, contact, None, org, now)?;
+            if ticket_store::add_participant(tx, ticket, user, Role::PrimaryContact, now)? {
+                trace.record(
+                    "org",
+                    "primary-contact",
+                    format!("{contact} added (primary contact of {})", policy.key),
+                );
+                added.push(contact.clone());
+            }
+        }
+        Ok(added)
     }
 
     /// Whether the sender is a locked user (`mailgate user lock`, the console): recorded in the trace.
