@@ -43,8 +43,11 @@ pub fn search(tx: &mut Tx<'_>, query: &str, filter: &Filter, limit: i64) -> Resu
         Backend::Sqlite => (
             // bm25 (lower is better; subjects weigh most, then authors) is only usable where the
             // FTS table is read on its own, so it is ranked in a materialized step, grouped after.
+            // Only the newest matches are ranked (FTS5 walks a doclist newest first and stops):
+            // a word in half the desk's entries costs what a rare one does (docs/console.md).
             "ranked AS MATERIALIZED (SELECT rowid AS id, bm25(entry_search, 10.0, 1.0, 4.0) AS rank
-                                       FROM entry_search WHERE entry_search MATCH $1),
+                                       FROM entry_search WHERE entry_search MATCH $1
+                                      ORDER BY rowid DESC LIMIT 5000),
              hits AS (SELECT e.ticket_id AS ticket_id, -MIN(m.rank) AS score
                         FROM ranked m JOIN entries e ON e.id = m.id GROUP BY e.ticket_id",
             fts5_query(&words),
