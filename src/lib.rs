@@ -9,6 +9,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod core;
+#[cfg(test)]
+mod doc_tables;
 pub mod imap;
 pub mod import;
 pub mod ingest;

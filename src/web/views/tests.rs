@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::doc_tables::table_after;
 
 fn leaves(value: &Value, path: &str, out: &mut Vec<(String, Value)>) {
     match value {
@@ -134,18 +135,6 @@ fn variables_in(cell: &str) -> Vec<String> {
         }
     }
     found
-}
-
-/// The rows of the markdown table that follows the line starting with `heading`, as cells.
-fn table_after(doc: &str, heading: &str) -> Vec<Vec<String>> {
-    let start = doc.find(heading).unwrap_or_else(|| panic!("docs/web.md has no {heading:?}"));
-    doc[start..]
-        .lines()
-        .skip_while(|line| !line.starts_with('|'))
-        .take_while(|line| line.starts_with('|'))
-        .skip(2)
-        .map(|line| line.trim_matches('|').split('|').map(|cell| cell.trim().to_string()).collect())
-        .collect()
 }
 
 #[test]
