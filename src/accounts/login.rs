@@ -155,6 +155,10 @@ impl Accounts {
                 }
                 touch(tx, holder, now)?;
                 Ok(match holder {
+                    // A temporary password: the user chooses their own before anything else.
+                    Holder::User(user) if account_store::password_is_temporary(tx, user)? => {
+                        Stage::ChangePassword
+                    }
                     Holder::User(_) => Stage::Full,
                     Holder::Agent(agent) => match factor_store::totp(tx, agent)? {
                         Some(totp) if totp.enabled => Stage::SecondFactor,

@@ -9,16 +9,22 @@
 mod hashing;
 mod login;
 mod mail;
+mod profile;
+mod self_service;
 mod sessions;
 mod signup;
 mod throttle;
+mod totp_renewal;
 mod two_factor;
 
 use std::sync::Arc;
 
 pub use hashing::{RETRY_AFTER_SECS, capacity as hashing_capacity};
 pub use login::{Realm, SignIn};
+pub use profile::{MAX_NAME_CHARS, ProfileEdit, user_editable};
+pub use self_service::PasswordChange;
 pub use sessions::Session;
+pub use totp_renewal::{Reenrollment, Renewal};
 pub use two_factor::TwoFactorState;
 
 use crate::app::App;
@@ -137,6 +143,11 @@ impl Accounts {
         headers: &axum::http::HeaderMap,
     ) -> std::net::IpAddr {
         self.clients.client(peer, headers)
+    }
+
+    /// The shortest new password allowed (`auth.min_password_length`), for the forms' hints.
+    pub fn min_password_length(&self) -> usize {
+        self.policy().min_length
     }
 
     /// Whether cookies must carry `Secure` (the site is reached over https).

@@ -148,9 +148,15 @@ impl Accounts {
         }
     }
 
-    /// Mails user `user` a reset link (their own request, or an agent's from the console).
+    /// Mails user `user` a reset link (their own request).
     pub async fn send_reset(&self, user: UserId) -> Result<bool, AccountError> {
-        self.send_link(user, TokenPurpose::Reset).await
+        self.send_link(user, TokenPurpose::Reset, None).await
+    }
+
+    /// Mails user `user` a reset link on `actor`'s request ("agent alice", "an admin"), with an
+    /// audit row naming them.
+    pub async fn send_reset_by(&self, user: UserId, actor: &str) -> Result<bool, AccountError> {
+        self.send_link(user, TokenPurpose::Reset, Some(actor.to_string())).await
     }
 
     /// Invites guest `user` to choose a password (agents, in the modes that allow it).
@@ -159,10 +165,15 @@ impl Accounts {
             return Err(AccountError::Refused("Accounts are disabled here: nobody can be invited.".into()));
         }
         tracing::info!(user = user.0, agent = by.0, "account invitation");
-        self.send_link(user, TokenPurpose::Invite).await
+        self.send_link(user, TokenPurpose::Invite, None).await
     }
 
-    async fn send_link(&self, user: UserId, purpose: TokenPurpose) -> Result<bool, AccountError> {
+    async fn send_link(
+        &self,
+        user: UserId,
+        purpose: TokenPurpose,
+        actor: Option<String>,
+    ) -> Result<bool, AccountError> {
         let token = random_token();
         let (mail, path, valid, wanted) = match purpose {
             TokenPurpose::Reset => {
@@ -198,6 +209,9 @@ impl Accounts {
                     },
                 )?;
                 this.queue_mail(tx, mail, &email, &found.name, &link, valid)?;
+                if let Some(actor) = &actor {
+                    crate::store::audit::record(tx, now, actor, "reset link", Some(user), "")?;
+                }
                 Ok(Ok(()))
             })
             .await?;
@@ -236,7 +250,7 @@ impl Accounts {
                 if user.status == UserStatus::Disabled {
                     return Ok(None);
                 }
-                account_store::set_user_password(tx, user.id, &hash, now)?;
+                account_store::set_own_password(tx, user.id, &hash, now)?;
                 account_store::void_tokens(tx, &taken.email, TokenPurpose::Reset, now)?;
                 session_store::delete_sessions_of(tx, Holder::User(user.id))?;
                 Ok(Some(user.id))

@@ -13,6 +13,15 @@ use crate::store::accounts as account_store;
 use crate::store::second_factor as factor_store;
 use crate::store::sessions::{self as session_store, Holder};
 
+/// What judging one second-factor code found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Judged {
+    Accepted,
+    Rejected,
+    /// The agent's code budget (or the client's) is used up: not judged.
+    Throttled,
+}
+
 /// An agent's 2FA as their settings page shows it.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TwoFactorState {
@@ -107,7 +116,20 @@ impl Accounts {
         code: &str,
         client: IpAddr,
     ) -> Result<bool, AccountError> {
-        let Some(sealer) = self.sealer.clone() else { return Ok(false) };
+        Ok(self.judge_code(agent, code, client, true).await? == Judged::Accepted)
+    }
+
+    /// Judges `code` for `agent` from `client`, counted first on the agent's second-factor
+    /// budget (sign-in and the account page share it): a TOTP code of the enabled secret, or with
+    /// `recovery` also an unused recovery code.
+    pub(super) async fn judge_code(
+        &self,
+        agent: AgentId,
+        code: &str,
+        client: IpAddr,
+        recovery: bool,
+    ) -> Result<Judged, AccountError> {
+        let Some(sealer) = self.sealer.clone() else { return Ok(Judged::Rejected) };
         let (context, now) = (seal_context(agent), self.now_ms());
         let code = code.to_string();
         let rules = self.rules.clone();
@@ -120,13 +142,15 @@ impl Accounts {
                     throttle::charge_second_factor(tx, &rules, &second_factor_key(agent), &client, now)?;
                 if charged.blocked {
                     crate::observe::metrics::login_throttled("agent", "second_factor");
-                    return Ok(false);
+                    return Ok(Judged::Throttled);
                 }
-                let Some(row) = factor_store::totp(tx, agent)? else { return Ok(false) };
-                let Ok(secret) = sealer.open(&row.sealed_secret, &context) else { return Ok(false) };
+                let Some(row) = factor_store::totp(tx, agent)?.filter(|row| row.enabled) else {
+                    return Ok(Judged::Rejected);
+                };
+                let Ok(secret) = sealer.open(&row.sealed_secret, &context) else { return Ok(Judged::Rejected) };
                 let accepted = match totp::check(&secret, &code, now, row.last_step) {
                     Some(step) => factor_store::advance_step(tx, agent, step)?,
-                    None => {
+                    None if recovery => {
                         let digits_only = code.trim().chars().all(|c| c.is_ascii_digit() || c == ' ');
                         let used = !digits_only
                             && factor_store::use_recovery_code(tx, agent, &totp::hash_recovery(&code), now)?;
@@ -135,13 +159,15 @@ impl Accounts {
                         }
                         used
                     }
+                    None => false,
                 };
                 if accepted {
                     throttle::refund(tx, &charged, true)?;
+                    Ok(Judged::Accepted)
                 } else {
                     crate::observe::metrics::login_failed("agent", "second_factor");
+                    Ok(Judged::Rejected)
                 }
-                Ok(accepted)
             })
             .await?)
     }
@@ -188,12 +214,12 @@ impl Accounts {
 }
 
 /// The secret offered to `agent` in the session with CSRF token `session_csrf`.
-fn pending_secret(sealer: &SecretBox, agent: AgentId, session_csrf: &str) -> Vec<u8> {
+pub(super) fn pending_secret(sealer: &SecretBox, agent: AgentId, session_csrf: &str) -> Vec<u8> {
     let derived = sealer.derive(format!("totp-enroll:agent:{}:{session_csrf}", agent.0).as_bytes());
     derived[..totp::SECRET_BYTES].to_vec()
 }
 
 /// Binds a sealed secret to its agent: moved to another agent's row, it does not open.
-fn seal_context(agent: AgentId) -> Vec<u8> {
+pub(super) fn seal_context(agent: AgentId) -> Vec<u8> {
     format!("totp:agent:{}", agent.0).into_bytes()
 }

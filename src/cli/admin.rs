@@ -87,7 +87,7 @@ pub async fn run(config: &Config, command: Command) -> u8 {
         }
         Command::Explain { file } => explain(config, &app, &file).await,
         Command::Ticket(cmd) => ticket(&app, cmd).await,
-        Command::User(cmd) => user(&app, cmd).await,
+        Command::User(cmd) => user(config, &app, cmd).await,
         Command::Quarantine(cmd) => quarantine(&app, cmd).await,
         Command::Outbox(cmd) => outbox(config, &app, cmd).await,
         Command::Link(LinkCommand::Mint { number, email }) => {
@@ -262,13 +262,16 @@ async fn ticket(app: &App, cmd: TicketCommand) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-async fn user(app: &App, cmd: UserCommand) -> anyhow::Result<u8> {
+async fn user(config: &Config, app: &App, cmd: UserCommand) -> anyhow::Result<u8> {
     let (query, sort, limit) = match cmd {
         UserCommand::List { sort, limit } => (String::new(), sort, limit),
         UserCommand::Search { query, sort, limit } => (query, sort, limit),
         UserCommand::Show { user } => return show_user(app, user).await,
         UserCommand::Lock { user, reason } => return lock_user(app, &user, Some(&reason)).await,
         UserCommand::Unlock { user } => return lock_user(app, &user, None).await,
+        UserCommand::SetPassword { user, .. } => {
+            return super::password::set_user_password(config, app.clone(), &user).await;
+        }
         UserCommand::Add { email, name, org, set } => {
             let Some(email) = crate::workflow::typed_address(&email) else {
                 eprintln!("mailgate: {email:?} is not an email address");

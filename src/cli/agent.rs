@@ -13,7 +13,7 @@ pub async fn run(config: &Config, app: App, command: AgentCommand) -> anyhow::Re
     let accounts = Accounts::new(config, app);
     let outcome = match &command {
         AgentCommand::SetPassword { key } => {
-            let Some(password) = read_new_password(key)? else {
+            let Some(password) = read_new_password(&format!("New console password for agent {key}: "))? else {
                 return Ok(exit::DATAERR);
             };
             accounts.set_agent_password(key, &password).await.map(|()| format!("password of agent {key} set"))
@@ -41,7 +41,7 @@ pub async fn run(config: &Config, app: App, command: AgentCommand) -> anyhow::Re
 
 /// The new password: on a terminal asked for twice with echo off (rpassword), otherwise one line
 /// of standard input (a script). `None` after saying why there is none.
-fn read_new_password(key: &str) -> std::io::Result<Option<String>> {
+pub(super) fn read_new_password(prompt: &str) -> std::io::Result<Option<String>> {
     if !std::io::stdin().is_terminal() {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
@@ -52,7 +52,7 @@ fn read_new_password(key: &str) -> std::io::Result<Option<String>> {
         }
         return Ok(Some(password));
     }
-    let password = rpassword::prompt_password(format!("New console password for agent {key}: "))?;
+    let password = rpassword::prompt_password(prompt)?;
     if password.is_empty() {
         eprintln!("mailgate: no password given; nothing changed");
         return Ok(None);

@@ -27,6 +27,7 @@ mod import;
 mod link;
 mod mailbox;
 mod output;
+mod password;
 mod pipe;
 mod reload;
 mod serve;
@@ -356,6 +357,15 @@ pub enum UserCommand {
         /// Check every row and report, writing nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Set a temporary password for a user (by email or id), asked for with echo off on a
+    /// terminal, else one line of standard input: they must choose their own at the next sign-in;
+    /// their sessions end. Recorded in the audit log (never the password).
+    SetPassword {
+        user: String,
+        /// The password is temporary (required: an admin never sets a lasting one).
+        #[arg(long, required = true)]
+        temporary: bool,
     },
     /// Change a user's name, organization or custom data (an empty VALUE clears a field).
     Edit {

@@ -94,6 +94,33 @@ pub fn set_user_password(tx: &mut Tx<'_>, user: UserId, hash: &str, now_ms: i64)
     Ok(())
 }
 
+/// Sets a password an agent or admin chose: the account is registered and its owner must choose
+/// their own at the next sign-in. False when the user is locked (or gone).
+pub fn set_temporary_password(tx: &mut Tx<'_>, user: UserId, hash: &str, now_ms: i64) -> Result<bool> {
+    Ok(tx.execute(
+        "UPDATE users SET password_hash = $1, status = 'registered', password_temporary = 1, updated_at = $2
+          WHERE id = $3 AND status <> 'disabled'",
+        params![hash, now_ms, user.0],
+    )? == 1)
+}
+
+/// Sets the password its owner chose (a reset link, a change): no longer temporary.
+pub fn set_own_password(tx: &mut Tx<'_>, user: UserId, hash: &str, now_ms: i64) -> Result<()> {
+    tx.execute(
+        "UPDATE users SET password_hash = $1, status = 'registered', password_temporary = 0, updated_at = $2
+          WHERE id = $3",
+        params![hash, now_ms, user.0],
+    )?;
+    Ok(())
+}
+
+/// Whether `user`'s password was set by an agent or admin and not yet replaced by their own.
+pub fn password_is_temporary(tx: &mut Tx<'_>, user: UserId) -> Result<bool> {
+    Ok(tx
+        .query_opt("SELECT password_temporary FROM users WHERE id = $1", params![user.0], |r| r.bool(0))?
+        .unwrap_or(false))
+}
+
 /// Fills in the name and organization of a user that has none yet.
 pub fn complete_profile(
     tx: &mut Tx<'_>,

@@ -81,6 +81,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0014_audit.sql"),
         postgres: include_str!("../../migrations/postgres/0014_audit.sql"),
     },
+    Migration {
+        version: "0018_self_service",
+        sqlite: include_str!("../../migrations/sqlite/0018_self_service.sql"),
+        postgres: include_str!("../../migrations/postgres/0018_self_service.sql"),
+    },
 ];
 
 /// The newest migration this version ships, and how many there are.

@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod links;
 pub mod merge;
 pub mod migrate;
+pub mod profile;
 pub mod outbox;
 pub mod pg_tls;
 pub mod queues;

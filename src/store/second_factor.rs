@@ -51,6 +51,27 @@ pub fn enable(tx: &mut Tx<'_>, agent: AgentId, recovery_hashes: &[String]) -> Re
     Ok(())
 }
 
+/// Replaces the secret of an enabled TOTP by a new one proven at `step` (re-enrollment: the old
+/// secret worked until this moment). False when 2FA was switched off meanwhile.
+pub fn replace_secret(tx: &mut Tx<'_>, agent: AgentId, sealed: &[u8], step: i64) -> Result<bool> {
+    Ok(tx.execute(
+        "UPDATE totp SET secret = $2, last_step = $3 WHERE agent_id = $1 AND enabled = 1",
+        params![agent.0, sealed, step],
+    )? == 1)
+}
+
+/// Replaces every recovery code of `agent` (used or not) by `recovery_hashes`.
+pub fn replace_recovery_codes(tx: &mut Tx<'_>, agent: AgentId, recovery_hashes: &[String]) -> Result<()> {
+    tx.execute("DELETE FROM recovery_codes WHERE agent_id = $1", params![agent.0])?;
+    for hash in recovery_hashes {
+        tx.execute(
+            "INSERT INTO recovery_codes (agent_id, code_hash) VALUES ($1, $2)",
+            params![agent.0, hash.as_str()],
+        )?;
+    }
+    Ok(())
+}
+
 /// Spends a recovery code: true for the first use of a code that exists.
 pub fn use_recovery_code(tx: &mut Tx<'_>, agent: AgentId, hash: &str, now_ms: i64) -> Result<bool> {
     Ok(tx.execute(

@@ -21,6 +21,8 @@ pub enum Stage {
     SecondFactor,
     /// Password right; enrollment in 2FA is required before anything else.
     Enroll,
+    /// A user signed in with a temporary password: choosing their own comes before anything else.
+    ChangePassword,
 }
 
 impl Stage {
@@ -29,6 +31,7 @@ impl Stage {
             Stage::Full => "full",
             Stage::SecondFactor => "second_factor",
             Stage::Enroll => "enroll",
+            Stage::ChangePassword => "change_password",
         }
     }
 
@@ -36,6 +39,7 @@ impl Stage {
         match text {
             "full" => Stage::Full,
             "enroll" => Stage::Enroll,
+            "change_password" => Stage::ChangePassword,
             // Unknown stages grant the least.
             _ => Stage::SecondFactor,
         }
@@ -115,6 +119,20 @@ pub fn delete_sessions_of(tx: &mut Tx<'_>, holder: Holder) -> Result<u64> {
     match holder {
         Holder::User(user) => tx.execute("DELETE FROM sessions WHERE user_id = $1", params![user.0]),
         Holder::Agent(agent) => tx.execute("DELETE FROM sessions WHERE agent_id = $1", params![agent.0]),
+    }
+}
+
+/// Ends every session of `holder` but the one `keep_hash` names (their own password changed).
+pub fn delete_other_sessions(tx: &mut Tx<'_>, holder: Holder, keep_hash: &str) -> Result<u64> {
+    match holder {
+        Holder::User(user) => tx.execute(
+            "DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2",
+            params![user.0, keep_hash],
+        ),
+        Holder::Agent(agent) => tx.execute(
+            "DELETE FROM sessions WHERE agent_id = $1 AND id_hash <> $2",
+            params![agent.0, keep_hash],
+        ),
     }
 }
 

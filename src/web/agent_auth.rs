@@ -55,6 +55,8 @@ fn next_step(stage: Stage) -> &'static str {
         Stage::Full => "/agent",
         Stage::SecondFactor => "/agent/login/code",
         Stage::Enroll => "/agent/2fa",
+        // Only users' passwords are temporary: an agent is never at this stage.
+        Stage::ChangePassword => "/agent/login",
     }
 }
 
@@ -226,7 +228,7 @@ async fn two_factor_page(
 }
 
 /// The enrollment QR code is a `data:` PNG drawn here; only this page's policy allows it.
-fn with_qr_policy(mut response: Response) -> Response {
+pub(super) fn with_qr_policy(mut response: Response) -> Response {
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -323,7 +325,7 @@ pub async fn user_action(
         };
     }
     let done = match action.as_str() {
-        "reset" => state.accounts.send_reset(user).await,
+        "reset" => state.accounts.send_reset_by(user, &format!("agent {}", viewer.key)).await,
         "invite" => state.accounts.invite(user, viewer.agent).await,
         _ => return WebError::NotFound.into_response(),
     };

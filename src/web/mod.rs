@@ -6,6 +6,7 @@
 mod access;
 mod error;
 pub use error::WebError;
+mod agent_account;
 mod agent_auth;
 pub mod console;
 mod health;
@@ -13,6 +14,7 @@ mod html;
 pub(crate) mod new_ticket;
 mod pages;
 mod portal;
+mod profile;
 pub mod session;
 mod ticket;
 mod upload;
@@ -118,6 +120,18 @@ pub fn router(state: WebState) -> Router {
                 .post(new_ticket::submit)
                 .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
         )
+        .route(
+            "/account",
+            get(profile::show)
+                .post(profile::save)
+                .layer(axum::extract::DefaultBodyLimit::max(profile::MAX_FORM_BYTES)),
+        )
+        .route(
+            "/account/password",
+            get(profile::password_form)
+                .post(profile::change_password)
+                .layer(axum::extract::DefaultBodyLimit::max(profile::MAX_FORM_BYTES)),
+        )
         .route("/agent/login", get(agent_auth::login_form).post(agent_auth::login))
         .route("/agent/login/code", get(agent_auth::code_form).post(agent_auth::code))
         .route("/agent/2fa", get(agent_auth::two_factor).post(agent_auth::enroll))
@@ -125,6 +139,7 @@ pub fn router(state: WebState) -> Router {
         .merge(
             console::routes(upload_limit)
                 .route("/agent/users/{id}/{action}", post(agent_auth::user_action))
+                .merge(agent_account_routes())
                 .route_layer(axum::middleware::from_fn_with_state(state.clone(), session::require_agent)),
         )
         .route("/healthz", get(health::healthz))
@@ -138,6 +153,19 @@ pub fn router(state: WebState) -> Router {
         .layer(axum::middleware::from_fn(count_request))
         .layer(axum::middleware::map_response(secure))
         .with_state(state)
+}
+
+/// The agent's own account and the temporary password of a user's record (behind the console's
+/// guard), with small bodies: each form is a few short fields.
+fn agent_account_routes() -> Router<WebState> {
+    Router::new()
+        .route("/agent/account", get(agent_account::show))
+        .route("/agent/account/password", post(agent_account::change_password))
+        .route("/agent/account/recovery-codes", post(agent_account::recovery_codes))
+        .route("/agent/account/totp", post(agent_account::start_totp))
+        .route("/agent/account/totp/confirm", post(agent_account::confirm_totp))
+        .route("/agent/users/{id}/temporary-password", post(agent_account::temporary_password))
+        .layer(axum::extract::DefaultBodyLimit::max(profile::MAX_FORM_BYTES))
 }
 
 /// Serves `router` on `listener` until `stop` turns true (in-flight requests finish).

@@ -120,6 +120,9 @@ type Writer = Option<(String, String, Session)>;
 
 async fn writer(state: &WebState, headers: &HeaderMap) -> Result<Writer, Response> {
     let Some(session) = session::current(state, headers, USER_COOKIE).await? else { return Ok(None) };
+    if session.stage == Stage::ChangePassword {
+        return Err(Redirect::to(super::profile::CHANGE_PASSWORD).into_response());
+    }
     let Session { holder: Holder::User(user), stage: Stage::Full, .. } = session else { return Ok(None) };
     match state.app.store().read(move |tx| account_store::user_login_by_id(tx, user)).await {
         Ok(Some(me)) if me.status == UserStatus::Registered => Ok(Some((me.email, me.name, session))),

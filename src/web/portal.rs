@@ -55,11 +55,18 @@ fn modes(state: &WebState) -> Modes {
     }
 }
 
-/// The signed-in user, if any.
-async fn user(state: &WebState, headers: &HeaderMap) -> Result<Option<(UserId, Session)>, Response> {
+/// The signed-in user, if any. A user who signed in with a temporary password is sent to choose
+/// their own first, from every page that asks who is signed in.
+pub(super) async fn user(
+    state: &WebState,
+    headers: &HeaderMap,
+) -> Result<Option<(UserId, Session)>, Response> {
     Ok(match session::current(state, headers, USER_COOKIE).await? {
         Some(session @ Session { holder: Holder::User(user), stage: Stage::Full, .. }) => {
             Some((user, session))
+        }
+        Some(Session { holder: Holder::User(_), stage: Stage::ChangePassword, .. }) => {
+            return Err(Redirect::to(super::profile::CHANGE_PASSWORD).into_response());
         }
         _ => None,
     })
@@ -111,7 +118,7 @@ pub async fn login_form(
     }
     let request = RequestInfo { peer: peer.ip(), headers: &headers };
     match state.accounts.sign_in_from_request(Realm::User, &request).await {
-        Ok(Some(SignIn::Granted { holder, .. })) => return start(&state, holder).await,
+        Ok(Some(SignIn::Granted { holder, stage })) => return start(&state, holder, stage).await,
         Ok(_) => {}
         Err(error) => return failure(&error),
     }
@@ -130,7 +137,7 @@ pub async fn login(
     let refused = |status, error: &str| login_page(&state, &headers, status, error);
     let client = state.accounts.client_address(peer.ip(), &headers);
     match state.accounts.sign_in(Realm::User, &form.email, &form.password, client).await {
-        Ok(SignIn::Granted { holder, .. }) => start(&state, holder).await,
+        Ok(SignIn::Granted { holder, stage }) => start(&state, holder, stage).await,
         Ok(SignIn::Denied) => refused(StatusCode::UNAUTHORIZED, "Wrong email address or password."),
         Ok(SignIn::Throttled) => refused(
             StatusCode::TOO_MANY_REQUESTS,
@@ -140,9 +147,14 @@ pub async fn login(
     }
 }
 
-async fn start(state: &WebState, holder: Holder) -> Response {
-    match state.accounts.open_session(holder, Stage::Full).await {
-        Ok((id, _)) => ([set_cookie(state, USER_COOKIE, &id)], Redirect::to("/tickets")).into_response(),
+/// Opens the session at `stage` (a temporary password: choosing one's own comes first).
+async fn start(state: &WebState, holder: Holder, stage: Stage) -> Response {
+    let next = match stage {
+        Stage::ChangePassword => super::profile::CHANGE_PASSWORD,
+        _ => "/tickets",
+    };
+    match state.accounts.open_session(holder, stage).await {
+        Ok((id, _)) => ([set_cookie(state, USER_COOKIE, &id)], Redirect::to(next)).into_response(),
         Err(error) => failure(&error),
     }
 }
@@ -158,7 +170,10 @@ pub async fn logout(
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    if let Ok(Some((_, session))) = user(&state, &headers).await {
+    // Any stage of a user's session signs out (also one that must change its password first).
+    if let Ok(Some(session @ Session { holder: Holder::User(_), .. })) =
+        session::current(&state, &headers, USER_COOKIE).await
+    {
         if !session_csrf_ok(&session, &form.csrf) {
             return forbidden();
         }
@@ -274,7 +289,7 @@ pub async fn confirm(
         return forbidden();
     }
     match state.accounts.confirm(&token, &form.password).await {
-        Ok(Some(user)) => start(&state, Holder::User(user)).await,
+        Ok(Some(user)) => start(&state, Holder::User(user), Stage::Full).await,
         Ok(None) => spent(&state),
         Err(AccountError::Weak(weak)) => {
             let pending = state.accounts.pending(&token, TokenPurpose::Register).await.ok().flatten();
@@ -395,7 +410,7 @@ async fn set_password(
         return forbidden();
     }
     match state.accounts.set_password_by_link(&token, purpose, &form.password).await {
-        Ok(Some(user)) => start(&state, Holder::User(user)).await,
+        Ok(Some(user)) => start(&state, Holder::User(user), Stage::Full).await,
         Ok(None) => spent(&state),
         Err(AccountError::Weak(weak)) => {
             let email = state.accounts.pending(&token, purpose).await.ok().flatten().map(|p| p.email);

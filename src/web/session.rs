@@ -110,6 +110,8 @@ pub async fn require_agent(State(state): State<WebState>, mut request: Request, 
         Stage::Full => {}
         Stage::SecondFactor => return Redirect::to("/agent/login/code").into_response(),
         Stage::Enroll => return Redirect::to("/agent/2fa").into_response(),
+        // Only users' passwords are temporary: no console session is ever at this stage.
+        Stage::ChangePassword => return Redirect::to("/agent/login").into_response(),
     }
     request.extensions_mut().insert(Viewer {
         agent: agent.id,

@@ -125,6 +125,7 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "unlock" => "The user is unlocked.",
         "edit" => "The changes were saved.",
         "nothing_user" => "Nothing changed: the user already was that way.",
+        "temporary" => "The temporary password is set: they choose their own at the next sign-in.",
         _ => return None,
     })
 }

@@ -230,6 +230,10 @@ fn problem(code: Option<&str>) -> Option<&'static str> {
             "No reset link was sent: the account is not registered (only a registered account has a password to reset)."
         }
         "invite" => "No invitation was sent: invitations are off here, or the account is not a guest.",
+        "temporary_weak" => {
+            "No temporary password was set: it is too short, too common, or contains the user's name or address."
+        }
+        "temporary" => "No temporary password was set: the user is locked, or accounts are disabled here.",
         _ => return None,
     })
 }

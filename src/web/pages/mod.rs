@@ -52,9 +52,15 @@ const PAGES: &[(&str, &str)] = &[
     ("console/new.html", include_str!("../../../templates/web/console/new.html.tera")),
     ("console/ticket.html", include_str!("../../../templates/web/console/ticket.html.tera")),
     ("console/users.html", include_str!("../../../templates/web/console/users.html.tera")),
+    // The temporary-password form, a partial of the user record.
+    ("console/user_password.html", include_str!("../../../templates/web/console/user_password.html.tera")),
     ("console/user.html", include_str!("../../../templates/web/console/user.html.tera")),
     ("console/orgs.html", include_str!("../../../templates/web/console/orgs.html.tera")),
     ("console/org.html", include_str!("../../../templates/web/console/org.html.tera")),
+    // Self-service: a customer's profile and password, an agent's own account.
+    ("profile.html", include_str!("../../../templates/web/profile.html.tera")),
+    ("change_password.html", include_str!("../../../templates/web/change_password.html.tera")),
+    ("console/account.html", include_str!("../../../templates/web/console/account.html.tera")),
 ];
 
 /// A page override that cannot be used, with the file it came from.
@@ -143,7 +149,10 @@ impl PageSet {
 
 /// Layouts (extended) and partials (included) are never rendered on their own.
 fn is_fragment(name: &str) -> bool {
-    name == "layout.html" || name.ends_with("/layout.html") || name == "console/ticket_table.html"
+    name == "layout.html"
+        || name.ends_with("/layout.html")
+        || name == "console/ticket_table.html"
+        || name == "console/user_password.html"
 }
 
 /// Replaces embedded pages with `<name>.tera` files of `dir` (and `console/<name>.tera` for the

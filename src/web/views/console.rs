@@ -63,6 +63,8 @@ pub enum Nav {
     Orgs,
     Search,
     New,
+    /// The agent's own account (`/agent/account`).
+    Account,
 }
 
 impl<T: ConsoleView> Console<T> {

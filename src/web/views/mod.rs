@@ -6,6 +6,7 @@
 //! a test). Mail templates follow the same design in `outbox::context`. Views decide nothing: they
 //! are what a handler found, in the shape its template reads.
 
+pub mod account;
 pub mod console;
 pub mod directory;
 pub mod portal;
@@ -72,6 +73,9 @@ pub const ALL: &[PageView] = &[
     checked::<Console<directory::User>>(),
     checked::<Console<directory::Orgs>>(),
     checked::<Console<directory::Org>>(),
+    checked::<account::Profile>(),
+    checked::<account::ChangePassword>(),
+    checked::<Console<account::AgentAccount>>(),
 ];
 
 /// The view of `page`, if it is a page (not a layout or a partial).
