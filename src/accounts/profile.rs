@@ -164,8 +164,8 @@ mod tests {
             ("hidden".to_string(), "y".to_string()),
             ("other".to_string(), "z".to_string()),
         ];
-        let merged: Value = serde_json::from_str(&merged(Some(&form()), stored, &posted).unwrap()).unwrap();
-        assert_eq!(merged, serde_json::json!({"tier": "a", "hidden": "x", "nick": "new"}));
+        let changed: Value = serde_json::from_str(&merged(Some(&form()), stored, &posted).unwrap()).unwrap();
+        assert_eq!(changed, serde_json::json!({"tier": "a", "hidden": "x", "nick": "new"}));
         let cleared: Value = serde_json::from_str(&merged(Some(&form()), stored, &[]).unwrap()).unwrap();
         assert_eq!(cleared, serde_json::json!({"tier": "a", "hidden": "x"}));
     }

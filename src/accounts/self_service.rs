@@ -118,7 +118,8 @@ impl Accounts {
             ));
         }
         let hash = self.hash_password(password).await?;
-        self.store_own_password(session.holder, hash, "replaced the temporary password").await
+        self.store_own_password(session.holder, hash, "replaced the temporary password")
+            .await
             .map(|(id, fresh)| PasswordChange::Changed(id, fresh))
             .inspect(|_| tracing::info!(user = user.0, "temporary password replaced"))
     }

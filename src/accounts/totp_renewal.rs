@@ -96,10 +96,19 @@ impl Accounts {
     }
 
     /// Whether `proof` (from [`Accounts::start_reenrollment`] in this session) still stands.
-    pub fn reenrollment_proven(&self, agent: AgentId, session_csrf: &str, proof_text: &str, expires_at: i64) -> bool {
+    pub fn reenrollment_proven(
+        &self,
+        agent: AgentId,
+        session_csrf: &str,
+        proof_text: &str,
+        expires_at: i64,
+    ) -> bool {
         let Ok(sealer) = self.sealer() else { return false };
         expires_at > self.now_ms()
-            && constant_time_eq(proof(&sealer, agent, session_csrf, expires_at).as_bytes(), proof_text.as_bytes())
+            && constant_time_eq(
+                proof(&sealer, agent, session_csrf, expires_at).as_bytes(),
+                proof_text.as_bytes(),
+            )
     }
 
     /// The second step: `code` from the new secret replaces the old secret, when `proof` stands.
@@ -140,5 +149,7 @@ fn new_secret(sealer: &SecretBox, agent: AgentId, session_csrf: &str) -> Vec<u8>
 }
 
 fn proof(sealer: &SecretBox, agent: AgentId, session_csrf: &str, expires_at: i64) -> String {
-    hex::encode(sealer.derive(format!("totp-renew-proof:agent:{}:{session_csrf}:{expires_at}", agent.0).as_bytes()))
+    hex::encode(
+        sealer.derive(format!("totp-renew-proof:agent:{}:{session_csrf}:{expires_at}", agent.0).as_bytes()),
+    )
 }

@@ -147,7 +147,9 @@ impl Accounts {
                 let Some(row) = factor_store::totp(tx, agent)?.filter(|row| row.enabled) else {
                     return Ok(Judged::Rejected);
                 };
-                let Ok(secret) = sealer.open(&row.sealed_secret, &context) else { return Ok(Judged::Rejected) };
+                let Ok(secret) = sealer.open(&row.sealed_secret, &context) else {
+                    return Ok(Judged::Rejected);
+                };
                 let accepted = match totp::check(&secret, &code, now, row.last_step) {
                     Some(step) => factor_store::advance_step(tx, agent, step)?,
                     None if recovery => {

@@ -13,7 +13,8 @@ pub async fn run(config: &Config, app: App, command: AgentCommand) -> anyhow::Re
     let accounts = Accounts::new(config, app);
     let outcome = match &command {
         AgentCommand::SetPassword { key } => {
-            let Some(password) = read_new_password(&format!("New console password for agent {key}: "))? else {
+            let Some(password) = read_new_password(&format!("New console password for agent {key}: "))?
+            else {
                 return Ok(exit::DATAERR);
             };
             accounts.set_agent_password(key, &password).await.map(|()| format!("password of agent {key} set"))

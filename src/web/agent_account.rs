@@ -6,10 +6,10 @@
 
 use std::net::SocketAddr;
 
+use axum::Form;
 use axum::extract::{ConnectInfo, Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 
 use super::WebState;
 use super::agent_auth::{failure, with_qr_policy};
@@ -141,7 +141,9 @@ pub async fn recovery_codes(
             page(&state, &viewer, StatusCode::OK, extra).await
         }
         Ok(Renewal::WrongCode) => page(&state, &viewer, StatusCode::UNAUTHORIZED, refused(WRONG_CODE)).await,
-        Ok(Renewal::Throttled) => page(&state, &viewer, StatusCode::TOO_MANY_REQUESTS, refused(THROTTLED)).await,
+        Ok(Renewal::Throttled) => {
+            page(&state, &viewer, StatusCode::TOO_MANY_REQUESTS, refused(THROTTLED)).await
+        }
         Err(error) => failure(&error),
     }
 }
@@ -166,10 +168,13 @@ pub async fn start_totp(
                 proof: started.proof,
                 expires_at: started.expires_at,
             };
-            page(&state, &viewer, StatusCode::OK, Extra { renewing: Some(renewing), ..Extra::default() }).await
+            page(&state, &viewer, StatusCode::OK, Extra { renewing: Some(renewing), ..Extra::default() })
+                .await
         }
         Ok(Renewal::WrongCode) => page(&state, &viewer, StatusCode::UNAUTHORIZED, refused(WRONG_CODE)).await,
-        Ok(Renewal::Throttled) => page(&state, &viewer, StatusCode::TOO_MANY_REQUESTS, refused(THROTTLED)).await,
+        Ok(Renewal::Throttled) => {
+            page(&state, &viewer, StatusCode::TOO_MANY_REQUESTS, refused(THROTTLED)).await
+        }
         Err(error) => failure(&error),
     }
 }
@@ -189,7 +194,8 @@ pub async fn confirm_totp(
         let why = "That took too long: give a code of your current authenticator again.";
         return page(&state, &viewer, StatusCode::BAD_REQUEST, refused(why)).await;
     }
-    match accounts.finish_reenrollment(viewer.agent, &viewer.csrf, &form.proof, expires_at, &form.code).await {
+    match accounts.finish_reenrollment(viewer.agent, &viewer.csrf, &form.proof, expires_at, &form.code).await
+    {
         Ok(true) => Redirect::to("/agent/account?done=totp").into_response(),
         Ok(false) => {
             // The same new secret again, with the same proof: only the code was wrong.
@@ -241,7 +247,9 @@ pub async fn temporary_password(
     match state.accounts.set_temporary_password(UserId(id), &form.password, &actor).await {
         Ok(()) => Redirect::to(&format!("/agent/users/{id}?done=temporary")).into_response(),
         // The record shows a fixed text for each refusal, never text from the URL.
-        Err(AccountError::Weak(_)) => Redirect::to(&format!("/agent/users/{id}?error=temporary_weak")).into_response(),
+        Err(AccountError::Weak(_)) => {
+            Redirect::to(&format!("/agent/users/{id}?error=temporary_weak")).into_response()
+        }
         Err(AccountError::Refused(why)) => {
             tracing::info!(user = id, %why, "console: temporary password refused");
             Redirect::to(&format!("/agent/users/{id}?error=temporary")).into_response()

@@ -115,8 +115,9 @@ fn pairs(values: &serde_json::Value) -> Vec<(String, String)> {
         match value {
             serde_json::Value::String(text) => pairs.push((key.clone(), text.clone())),
             serde_json::Value::Bool(true) => pairs.push((key.clone(), "yes".to_string())),
-            serde_json::Value::Array(items) => pairs
-                .extend(items.iter().filter_map(|i| i.as_str()).map(|i| (key.clone(), i.to_string()))),
+            serde_json::Value::Array(items) => {
+                pairs.extend(items.iter().filter_map(|i| i.as_str()).map(|i| (key.clone(), i.to_string())))
+            }
             serde_json::Value::Number(number) => pairs.push((key.clone(), number.to_string())),
             _ => {}
         }
@@ -170,9 +171,11 @@ pub struct PasswordForm {
 /// The signed-in user at either stage that may use the password page, or where to go instead.
 async fn password_session(state: &WebState, headers: &HeaderMap) -> Result<(UserId, Session), Response> {
     match session::current(state, headers, USER_COOKIE).await? {
-        Some(session @ Session { holder: Holder::User(user), stage: Stage::Full | Stage::ChangePassword, .. }) => {
-            Ok((user, session))
-        }
+        Some(
+            session @ Session {
+                holder: Holder::User(user), stage: Stage::Full | Stage::ChangePassword, ..
+            },
+        ) => Ok((user, session)),
         _ => Err(Redirect::to("/login").into_response()),
     }
 }
@@ -230,7 +233,8 @@ pub async fn change_password(
     };
     let (status, error) = match changed {
         Ok(PasswordChange::Changed(id, _)) => {
-            let next = if session.stage == Stage::ChangePassword { "/tickets" } else { "/account?done=password" };
+            let next =
+                if session.stage == Stage::ChangePassword { "/tickets" } else { "/account?done=password" };
             return ([set_cookie(&state, USER_COOKIE, &id)], Redirect::to(next)).into_response();
         }
         Ok(PasswordChange::WrongPassword | PasswordChange::WrongCode) => {

@@ -78,6 +78,11 @@ impl Client {
         Client { address, cookies: BTreeMap::new() }
     }
 
+    /// Another client with the same cookies (a second tab, or one of many requests at once).
+    pub fn clone_jar(&self) -> Client {
+        Client { address: self.address, cookies: self.cookies.clone() }
+    }
+
     pub async fn get(&mut self, path: &str) -> Page {
         let head = format!(
             "GET {path} HTTP/1.1\r\nHost: help.example.com\r\nConnection: close\r\n{}\r\n",
