@@ -348,6 +348,15 @@ key = "hardware"
 name = "Hardware fault"
 form = "hardware"
 
+[[forms]]
+key = "customer"
+applies_to = "user"
+fields = [
+  { key = "nickname", label = "What we call you", type = "text", editable_by = "user" },
+  { key = "contact", label = "Best time to call", type = "choice", choices = ["Mornings", "Afternoons"], editable_by = "user" },
+  { key = "plan", label = "Support plan", type = "choice", choices = ["Basic", "Gold"] },
+]
+
 [[topics]]
 key = "billing"
 name = "Billing questions"
@@ -445,6 +454,22 @@ async fn every_page_at_desktop_and_phone_width() {
     browser.click("form.access button[type=submit]").await;
     assert!(shows(&browser, "My tickets").await, "{}", browser.page_source().await);
     shots.take(&browser, "my-tickets").await;
+    shots.visit(&browser, "profile", &url("/account")).await;
+    browser.fill("input[name=phone]", "call me maybe").await;
+    browser.click("form.access button[type=submit]").await;
+    assert!(shows(&browser, "not a phone number").await, "{}", browser.page_source().await);
+    shots.take(&browser, "profile-refused").await;
+    browser.fill("input[name=phone]", "+1 555 0100").await;
+    browser.fill("input[name='field.nickname']", "Annie").await;
+    browser.click("form.access button[type=submit]").await;
+    assert!(shows(&browser, "Your profile was saved").await, "{}", browser.page_source().await);
+    shots.take(&browser, "profile-saved").await;
+    shots.visit(&browser, "change-password", &url("/account/password")).await;
+    browser.fill("input[name=current]", "not her password").await;
+    browser.fill("input[name=password]", "a brand new passphrase").await;
+    browser.click("form.access button[type=submit]").await;
+    assert!(shows(&browser, "current password is wrong").await, "{}", browser.page_source().await);
+    shots.take(&browser, "change-password-wrong").await;
     shots.visit(&browser, "portal-home-signed-in", &url("/")).await;
     shots.visit(&browser, "new-ticket-signed-in", &url("/tickets/new")).await;
     browser.goto(&url("/tickets")).await;
@@ -487,6 +512,12 @@ async fn every_page_at_desktop_and_phone_width() {
     shots.take(&browser, "console-user").await;
     let ann = id_of(&h, "SELECT CAST(id AS TEXT) FROM users WHERE email = $1", "ann@acme.com").await;
     shots.visit(&browser, "console-user-refused", &url(&format!("/agent/users/{ann}?error=invite"))).await;
+    // A temporary password for Ann, from her record.
+    browser.goto(&url(&format!("/agent/users/{ann}"))).await;
+    browser.fill("input[name=password]", "lilac umbrella seventeen").await;
+    browser.click("form.temporary-password button").await;
+    assert!(shows(&browser, "temporary password is set").await, "{}", browser.page_source().await);
+    shots.take(&browser, "console-user-temporary").await;
     shots.visit(&browser, "console-search", &url("/agent/search?q=printer")).await;
     shots.visit(&browser, "console-search-nothing", &url("/agent/search?q=zebra&status=closed")).await;
     shots.visit(&browser, "console-new-ticket", &url("/agent/new")).await;
@@ -506,6 +537,20 @@ async fn every_page_at_desktop_and_phone_width() {
     assert!(shows(&browser, "recovery codes").await, "{}", browser.page_source().await);
     shots.take(&browser, "agent-2fa-codes").await;
     shots.visit(&browser, "agent-2fa-on", &url("/agent/2fa")).await;
+    // Her own account: new recovery codes, then a new authenticator (each with a fresh code).
+    shots.visit(&browser, "console-account", &url("/agent/account")).await;
+    h.clock.advance_ms(30_000);
+    let code = mailgate::auth::totp::code_at(&secret, h.clock.now_ms());
+    browser.fill("form[action$='/recovery-codes'] input[name=code]", &code).await;
+    browser.click("form[action$='/recovery-codes'] button").await;
+    assert!(shows(&browser, "New recovery codes").await, "{}", browser.page_source().await);
+    shots.take(&browser, "console-account-codes").await;
+    h.clock.advance_ms(30_000);
+    let code = mailgate::auth::totp::code_at(&secret, h.clock.now_ms());
+    browser.fill("form[action$='/account/totp'] input[name=code]", &code).await;
+    browser.click("form[action$='/account/totp'] button").await;
+    assert!(shows(&browser, "new authenticator").await, "{}", browser.page_source().await);
+    shots.take(&browser, "console-account-renew").await;
     browser.goto(&url("/agent")).await;
     browser.click(".logout button").await;
     assert!(shows(&browser, "Staff sign-in").await, "signed out: {}", browser.page_source().await);
@@ -515,6 +560,19 @@ async fn every_page_at_desktop_and_phone_width() {
     browser.click("form.access button[type=submit]").await;
     assert!(shows(&browser, "Enter your code").await, "{}", browser.page_source().await);
     shots.take(&browser, "agent-code").await;
+
+    // Ann signs in with the temporary password: choosing her own comes first.
+    browser.goto(&url("/login")).await;
+    browser.fill("input[name=email]", "ann@acme.com").await;
+    browser.fill("input[name=password]", "lilac umbrella seventeen").await;
+    browser.click("form.access button[type=submit]").await;
+    assert!(shows(&browser, "Choose your password").await, "{}", browser.page_source().await);
+    shots.take(&browser, "change-password-forced").await;
+    browser.goto(&url("/tickets")).await;
+    assert!(shows(&browser, "Choose your password").await, "every page leads there first");
+    browser.fill("input[name=password]", "seventh orchard lantern").await;
+    browser.click("form.access button[type=submit]").await;
+    assert!(shows(&browser, "My tickets").await, "{}", browser.page_source().await);
 
     // Carol's invitation from the console, opened by Carol.
     shots.visit(&browser, "password-invite", &mailed_link(&h, "account_invite").await).await;

@@ -80,7 +80,7 @@ async fn an_agent_sets_a_temporary_password_the_user_must_replace(backend: Backe
 
     let set = agent.submit(&record, &action, &format!("password={}", encode(TEMPORARY))).await;
     assert_eq!((set.status, set.location()), (303, format!("{record}?done=temporary").as_str()));
-    assert!(agent.get(&set.location().to_string()).await.body.contains("temporary password is set"));
+    assert!(agent.get(set.location()).await.body.contains("temporary password is set"));
     assert_eq!(before.get("/tickets").await.location(), "/login", "her sessions ended");
     let trail = audit(&h).await;
     assert_eq!(trail, ["agent alice: temporary password: "], "the actor, never the password");
