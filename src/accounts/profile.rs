@@ -96,9 +96,9 @@ fn check_phone(text: &str) -> Result<String, String> {
         editable_by: EditableBy::User,
         visible_to_user: true,
     };
-    match field.check(&Value::String(text.to_string()))? {
-        Value::String(phone) => Ok(phone),
-        _ => Err("Phone: not a phone number".to_string()),
+    match field.check(&Value::String(text.to_string())) {
+        Ok(Value::String(phone)) => Ok(phone),
+        _ => Err(format!("Phone: {text:?} is not a phone number (digits, spaces and + - ( ) . / only)")),
     }
 }
 
