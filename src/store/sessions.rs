@@ -122,18 +122,6 @@ pub fn delete_sessions_of(tx: &mut Tx<'_>, holder: Holder) -> Result<u64> {
     }
 }
 
-/// Ends every session of `holder` but the one `keep_hash` names (their own password changed).
-pub fn delete_other_sessions(tx: &mut Tx<'_>, holder: Holder, keep_hash: &str) -> Result<u64> {
-    match holder {
-        Holder::User(user) => tx
-            .execute("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2", params![user.0, keep_hash]),
-        Holder::Agent(agent) => tx.execute(
-            "DELETE FROM sessions WHERE agent_id = $1 AND id_hash <> $2",
-            params![agent.0, keep_hash],
-        ),
-    }
-}
-
 /// Drops sessions idle since `idle_before` or created before `created_before` (janitor).
 pub fn purge_sessions(tx: &mut Tx<'_>, idle_before: i64, created_before: i64) -> Result<u64> {
     tx.execute(
