@@ -123,6 +123,12 @@ async fn recovery_codes_are_made_anew_with_a_current_code(backend: Backend) {
     let (mut client, secret, old) = enrolled(&h, address).await;
     let wrong = client.submit("/agent/account", "/agent/account/recovery-codes", "code=123456").await;
     assert_eq!(wrong.status, 401);
+    // Hostile input is just a wrong code: markup, line breaks and control characters are not echoed.
+    let hostile = client
+        .submit("/agent/account", "/agent/account/recovery-codes", "code=%3Cscript%3E%0D%0A%00%07")
+        .await;
+    assert_eq!(hostile.status, 401);
+    assert!(!hostile.body.contains("<script>"));
     let recovery = client
         .submit("/agent/account", "/agent/account/recovery-codes", &format!("code={}", encode(&old[0])))
         .await;
