@@ -7,11 +7,12 @@
 mod common;
 
 use common::http::{Client, Page, agent_console, encode};
-use common::{Backend, Harness};
+use common::{Backend, Harness, Mail};
 
 on_both_backends!(
     an_agent_sets_a_temporary_password_the_user_must_replace,
     locked_users_and_weak_passwords_get_no_temporary_password,
+    guests_get_a_temporary_password_where_accounts_exist,
     the_profile_changes_only_what_the_user_may,
     a_password_change_is_throttled_like_sign_in,
     a_password_change_ends_the_other_sessions,
@@ -147,6 +148,35 @@ async fn locked_users_and_weak_passwords_get_no_temporary_password(backend: Back
     assert_eq!(refused.location(), format!("{record}?error=temporary"));
     assert_eq!(hash().await, stored);
     assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'temporary password'").await, 0);
+}
+
+async fn guests_get_a_temporary_password_where_accounts_exist(backend: Backend) {
+    for (method, allowed) in [("public", true), ("private", true), ("disabled", false)] {
+        let extra = format!("[registration]\nmethod = \"{method}\"\n");
+        let Some((h, mut agent)) = agent_console(backend, &extra).await else { return };
+        common::created(&h.pipe(&Mail::new("Gus <gus@guest.example>", "Help", "It broke.").build()).await);
+        let gus = h.scalar_i64("SELECT id FROM users WHERE email = 'gus@guest.example'").await;
+        let record = format!("/agent/users/{gus}");
+        let set = agent
+            .submit(
+                &record,
+                &format!("{record}/temporary-password"),
+                &format!("password={}", encode(TEMPORARY)),
+            )
+            .await;
+        let status = h.strings("SELECT status FROM users WHERE email = $1", "gus@guest.example").await;
+        if !allowed {
+            assert_eq!(set.location(), format!("{record}?error=temporary"), "{method}");
+            assert_eq!(status, ["guest"], "{method}");
+            continue;
+        }
+        assert_eq!(set.location(), format!("{record}?done=temporary"), "{method}");
+        assert_eq!(status, ["registered"], "{method}: a guest becomes registered");
+        let mut client = Client::new(agent.address);
+        let form = format!("email=gus%40guest.example&password={}", encode(TEMPORARY));
+        let signed = client.submit("/login", "/login", &form).await;
+        assert_eq!(signed.location(), "/account/password", "{method}");
+    }
 }
 
 async fn the_profile_changes_only_what_the_user_may(backend: Backend) {
