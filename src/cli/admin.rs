@@ -269,12 +269,17 @@ async fn user(app: &App, cmd: UserCommand) -> anyhow::Result<u8> {
         UserCommand::Show { user } => return show_user(app, user).await,
         UserCommand::Lock { user, reason } => return lock_user(app, &user, Some(&reason)).await,
         UserCommand::Unlock { user } => return lock_user(app, &user, None).await,
-        UserCommand::Add { email, name, org, set } => {
+        UserCommand::Delete { user, tickets } => {
+            return super::directory::delete_user(app, &user, tickets).await;
+        }
+        UserCommand::Export { org } => return super::directory::export_users(app, org.as_deref()).await,
+        UserCommand::ClearLockout { user } => return super::directory::clear_lockout(app, &user).await,
+        UserCommand::Add { email, name, org, set, phone } => {
             let Some(email) = crate::workflow::typed_address(&email) else {
                 eprintln!("mailgate: {email:?} is not an email address");
                 return Ok(exit::DATAERR);
             };
-            let fields = UserFields { name, org: org.map(Some), set };
+            let fields = UserFields { name, org: org.map(Some), phone, set };
             return Ok(match Workflows::new(app.clone()).add_user(&email, fields, "an admin").await? {
                 Ok(id) => {
                     println!("{email} added (user {})", id.0);
@@ -284,14 +289,14 @@ async fn user(app: &App, cmd: UserCommand) -> anyhow::Result<u8> {
             });
         }
         UserCommand::Import { file, dry_run } => return import_users(app, &file, dry_run).await,
-        UserCommand::Edit { user, name, org, no_org, set } => {
+        UserCommand::Edit { user, name, org, no_org, set, phone } => {
             let key = user.clone();
             let Some(found) = app.store().read(move |tx| user_store::find_user(tx, &key)).await? else {
                 eprintln!("mailgate: no user {user:?}");
                 return Ok(exit::NOINPUT);
             };
             let org = if no_org { Some(None) } else { org.map(Some) };
-            let fields = UserFields { name, org, set };
+            let fields = UserFields { name, org, phone, set };
             return Ok(match Workflows::new(app.clone()).edit_user(found.id, fields, "an admin").await? {
                 Ok(changed) if changed.is_empty() => {
                     println!("{}: nothing to change", found.email);

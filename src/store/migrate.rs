@@ -81,6 +81,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0014_audit.sql"),
         postgres: include_str!("../../migrations/postgres/0014_audit.sql"),
     },
+    Migration {
+        version: "0017_people",
+        sqlite: include_str!("../../migrations/sqlite/0017_people.sql"),
+        postgres: include_str!("../../migrations/postgres/0017_people.sql"),
+    },
 ];
 
 /// The newest migration this version ships, and how many there are.

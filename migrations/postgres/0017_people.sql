@@ -1,0 +1,7 @@
+-- The directory's actions (issue 16): a phone number per user; indexes that find what deleting a
+-- user erases (their entries, the raw mail of a ticket) without a full scan. (SQLite also rebuilds
+-- its full-text table so rows can be deleted; here the tsvector is a column of `entries`.)
+ALTER TABLE users ADD COLUMN phone TEXT NOT NULL DEFAULT '';
+CREATE INDEX entries_author_user ON entries(author_user_id) WHERE author_user_id IS NOT NULL;
+CREATE INDEX inbound_ticket ON inbound(ticket_id) WHERE ticket_id IS NOT NULL;
+CREATE INDEX attachments_blob ON attachments(blob_id);
