@@ -34,3 +34,5 @@ ALTER TABLE users ADD COLUMN phone TEXT NOT NULL DEFAULT '';
 CREATE INDEX entries_author_user ON entries(author_user_id) WHERE author_user_id IS NOT NULL;
 CREATE INDEX inbound_ticket ON inbound(ticket_id) WHERE ticket_id IS NOT NULL;
 CREATE INDEX attachments_blob ON attachments(blob_id);
+-- Who sees an organization's tickets on the portal (`[[orgs]] share_tickets`), written by the directory sync.
+ALTER TABLE orgs ADD COLUMN share_tickets TEXT NOT NULL DEFAULT 'none';
