@@ -128,7 +128,7 @@ async fn assert_person_erased(h: &Harness, ann: UserId, authored: usize) {
     assert_eq!(found(h, "Quist").await, 0, "her name is out of the search index");
     // Her message on Bob's ticket stays, written by the tombstone.
     let authors = h.strings("SELECT COALESCE(NULLIF(u.name, ''), u.email) FROM entries e JOIN users u ON u.id = e.author_user_id WHERE e.body_text LIKE '%it is 12%'", "").await;
-    assert_eq!(authors, [label.clone()]);
+    assert_eq!(authors, [label]);
     assert_eq!(found(h, "deleted").await, authored, "the tombstone is what the index names");
 }
 
@@ -140,7 +140,7 @@ async fn deleting_with_tickets_erases_them_and_everything_personal(backend: Back
     assert_eq!(done, Deletion::Done { tickets: 1 });
     assert_eq!(
         h.strings("SELECT number FROM tickets", "").await,
-        [bobs.clone()],
+        [bobs],
         "only Bob's ticket is left"
     );
     for (what, sql) in [

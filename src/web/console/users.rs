@@ -60,7 +60,7 @@ async fn directory(
     viewer: &Viewer,
     query: DirectoryQuery,
     notice: Option<&'static str>,
-    refused: Option<(NewUser, Option<String>, Vec<(String, String)>, String)>,
+    refused: Option<RefusedAdd>,
 ) -> Response {
     let search = query.q.unwrap_or_default().trim().to_string();
     let (sort, sort_name) = SORTS
@@ -102,7 +102,7 @@ async fn directory(
         next: more.then(|| link(sort_name, page + 1)),
     };
     let (draft, chosen_org, values, error) = match refused {
-        Some((draft, org, values, error)) => (draft, org, values, Some(error)),
+        Some(refused) => (refused.draft, refused.org, refused.values, Some(refused.error)),
         None => (NewUser::default(), None, Vec::new(), None),
     };
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
@@ -123,6 +123,15 @@ async fn directory(
     response
 }
 
+/// The "Add a user" form as typed, and why it was refused.
+struct RefusedAdd {
+    draft: NewUser,
+    org: Option<String>,
+    /// The user form's fields, `(key, text)`.
+    values: Vec<(String, String)>,
+    error: String,
+}
+
 /// `POST /agent/users/new`: the "Add a user" form, with the checks of `mailgate user add`.
 pub async fn add(State(state): State<WebState>, viewer: Viewer, Posted(form): Posted) -> Response {
     if !viewer.csrf_ok(form.value("csrf")) {
@@ -135,9 +144,11 @@ pub async fn add(State(state): State<WebState>, viewer: Viewer, Posted(form): Po
     };
     let org = form.value("org").trim().to_string();
     let set = posted_fields(&form.fields);
-    let refuse = |why: String| {
-        let org = (!org.is_empty()).then(|| org.clone());
-        (draft.clone(), org, set.clone(), format!("The user was not added: {why}."))
+    let refuse = |why: String| RefusedAdd {
+        draft: draft.clone(),
+        org: (!org.is_empty()).then(|| org.clone()),
+        values: set.clone(),
+        error: format!("The user was not added: {why}."),
     };
     let Some(email) = crate::workflow::typed_address(&draft.email) else {
         let refused = refuse(format!("{:?} is not an email address", draft.email));
