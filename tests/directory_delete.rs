@@ -138,11 +138,7 @@ async fn deleting_with_tickets_erases_them_and_everything_personal(backend: Back
     assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM blobs").await, 1);
     let done = h.workflows.delete_user(ann, TicketsChoice::Delete, "an admin", None).await.unwrap();
     assert_eq!(done, Deletion::Done { tickets: 1 });
-    assert_eq!(
-        h.strings("SELECT number FROM tickets", "").await,
-        [bobs],
-        "only Bob's ticket is left"
-    );
+    assert_eq!(h.strings("SELECT number FROM tickets", "").await, [bobs], "only Bob's ticket is left");
     for (what, sql) in [
         ("entries", "SELECT COUNT(*) FROM entries WHERE body_text LIKE '%printer jams%'"),
         ("attachments", "SELECT COUNT(*) FROM attachments"),
@@ -202,6 +198,13 @@ async fn deletion_is_refused_for_primary_contacts_and_tombstones(backend: Backen
     assert_eq!(first, Deletion::Done { tickets: 1 });
     let again = h.workflows.delete_user(kim, TicketsChoice::Delete, "an admin", None).await.unwrap();
     assert_eq!(again, Deletion::AlreadyDeleted);
+    assert_eq!(h.workflows.unlock_user(kim, "an admin").await.unwrap(), mailgate::workflow::Locking::Already);
+    let fields = mailgate::workflow::UserFields { name: Some("Kim".into()), ..Default::default() };
+    let edit = h.workflows.edit_user(kim, fields, "an admin").await.unwrap();
+    assert!(
+        matches!(edit, Err(mailgate::workflow::Refused::Invalid(ref why)) if why.contains("deleted")),
+        "{edit:?}"
+    );
     let nobody =
         h.workflows.delete_user(UserId(999_999), TicketsChoice::Delete, "an admin", None).await.unwrap();
     assert_eq!(nobody, Deletion::NoUser);

@@ -308,3 +308,9 @@ pub fn export_page(
         },
     )
 }
+
+/// Whether `id` is a deleted user's tombstone (`store::erase`).
+pub fn is_deleted(tx: &mut Tx<'_>, id: UserId) -> Result<bool> {
+    let email = tx.query_opt("SELECT email FROM users WHERE id = $1", params![id.0], |r| r.string(0))?;
+    Ok(email.is_some_and(|email| super::erase::is_tombstone(&email)))
+}

@@ -46,8 +46,13 @@ impl Workflows {
             .app()
             .store()
             .write(move |tx| {
-                if crate::store::accounts::user_login_by_id(tx, user)?.is_none() {
-                    return Ok(Locking::NoUser);
+                match crate::store::accounts::user_login_by_id(tx, user)? {
+                    None => return Ok(Locking::NoUser),
+                    // A deleted user's tombstone stays locked and is never unlocked.
+                    Some(found) if crate::store::erase::is_tombstone(&found.email) => {
+                        return Ok(Locking::Already);
+                    }
+                    Some(_) => {}
                 }
                 if !user_store::set_locked(tx, user, locked, now)? {
                     return Ok(Locking::Already);
@@ -170,6 +175,11 @@ impl Workflows {
                 let Some((name, org, custom)) = user_store::editable(tx, user)? else {
                     return Ok(Err(Refused::NoUser(user.0.to_string())));
                 };
+                if user_store::is_deleted(tx, user)? {
+                    return Ok(Err(Refused::Invalid(
+                        "the user is deleted: nothing of them can be set".to_string(),
+                    )));
+                }
                 let phone = user_store::phone(tx, user)?;
                 let mut changed = Vec::new();
                 let new_phone = match fields.phone.as_deref().map(cleaned_phone) {
