@@ -100,6 +100,14 @@ async fn the_console_deletes_a_user_after_a_choice_and_a_confirmation(backend: B
     assert_eq!(wrong.location(), format!("{page}?error=delete_confirm"));
     let said = client.get(wrong.location()).await.body;
     assert!(said.contains("type their address exactly to confirm"), "{said}");
+    let hostile = client.submit(&page, &action, "tickets=delete&confirm=ann%40acme.com%0D%0A%3Cb%3E").await;
+    assert_eq!(
+        hostile.location(),
+        format!("{page}?error=delete_confirm"),
+        "only the address itself confirms"
+    );
+    let unknown = client.submit(&page, &action, "tickets=everything&confirm=ann%40acme.com").await;
+    assert_eq!(unknown.location(), format!("{page}?error=delete_choice"));
     let forged = client.post(&action, "tickets=delete&confirm=ann%40acme.com").await;
     assert_eq!(forged.status, 403);
     assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM tickets").await, 1, "nothing deleted yet");
@@ -148,6 +156,8 @@ async fn the_console_shows_and_clears_a_lockout(backend: Backend) {
     let shown = client.get(&page).await.body;
     assert!(shown.contains("<dt>Failed sign-ins</dt><dd>6</dd>"), "{shown}");
     assert!(shown.contains(&format!("action=\"{page}/clear-lockout\"")), "{shown}");
+    let forged = client.post(&format!("{page}/clear-lockout"), "x=1").await;
+    assert_eq!(forged.status, 403, "no CSRF token, nothing cleared");
     let cleared = client.submit(&page, &format!("{page}/clear-lockout"), "x=1").await;
     assert_eq!(cleared.location(), format!("{page}?done=clear_lockout"));
     let shown = client.get(cleared.location()).await.body;

@@ -90,6 +90,36 @@ async fn page_status(w: &World, user: UserId) -> u16 {
     page.status
 }
 
+/// Cy's "My tickets" page on the portal, signed in with a password set through a reset link.
+async fn cys_portal_list(w: &World) -> String {
+    let now = T0;
+    w.h.write(move |tx| {
+        tx.execute(
+            "INSERT INTO account_tokens (token_hash, purpose, email, created_at, expires_at) VALUES ($1, 'reset', 'cy@initech.com', $2, $3)",
+            mailgate::params![mailgate::auth::secret::token_hash("cy-reset").as_str(), now, now + 600_000],
+        )?;
+        Ok(())
+    })
+    .await;
+    let accounts = mailgate::accounts::Accounts::new(&w.h.config, w.h.app.clone());
+    let reset = accounts.set_password_by_link(
+        "cy-reset",
+        mailgate::store::accounts::TokenPurpose::Reset,
+        "quiet harbour lanterns",
+    );
+    assert_eq!(reset.await.unwrap(), Some(w.cy));
+    let mut client = common::http::Client::new(common::http::serve(&w.h).await);
+    let signed =
+        client.submit("/login", "/login", "email=cy%40initech.com&password=quiet+harbour+lanterns").await;
+    assert_eq!(signed.location(), "/tickets");
+    let list = client.get("/tickets").await.body;
+    // Every link on the list opens its ticket.
+    for link in list.split("href=\"/t/").skip(1).filter_map(|rest| rest.split('"').next()) {
+        assert_eq!(client.get(&format!("/t/{link}")).await.status, 200, "{list}");
+    }
+    list
+}
+
 async fn nothing_is_shared_by_default(backend: Backend) {
     let Some(w) = world(backend, "").await else { return };
     for user in [w.cy, w.lead, w.bob] {
@@ -98,6 +128,8 @@ async fn nothing_is_shared_by_default(backend: Backend) {
     }
     let explicit = world(backend, "share_tickets = \"none\"").await.unwrap();
     assert!(shared_with(&explicit.h, explicit.cy).await.is_empty());
+    let list = cys_portal_list(&w).await;
+    assert!(list.contains("New laptop") && !list.contains("VPN down"), "{list}");
 }
 
 async fn primary_contacts_see_every_ticket(backend: Backend) {
@@ -114,6 +146,13 @@ async fn all_members_see_every_ticket(backend: Backend) {
     let Some(w) = world(backend, "share_tickets = \"all_members\"").await else { return };
     assert_eq!(shared_with(&w.h, w.cy).await, ["VPN down"], "Ann's, not Cy's own");
     assert_eq!(page_status(&w, w.cy).await, 200);
+    let list = cys_portal_list(&w).await;
+    assert!(list.contains("New laptop") && list.contains("VPN down"), "{list}");
+    assert_eq!(
+        list.matches("your organization&#x27;s").count() + list.matches("your organization's").count(),
+        1,
+        "{list}"
+    );
     assert_eq!(shared_with(&w.h, w.lead).await, ["VPN down"], "primary contacts too");
     assert!(shared_with(&w.h, w.bob).await.is_empty(), "another organization's member sees nothing");
     assert_eq!(page_status(&w, w.bob).await, 410);
