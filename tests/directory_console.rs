@@ -61,7 +61,7 @@ async fn the_console_adds_a_user(backend: Backend) {
         .submit(
             "/agent/users",
             "/agent/users/new",
-            "email=Kim%40Example.org&name=Kim+%3Cb%3ELee%3C%2Fb%3E%0D%0ABcc%3A+x&phone=%2B49+30+1234&org=acme&field.plan=enterprise&field.seats=3",
+            "email=Kim%40Example.org&name=Kim+%3Cb%3ELee%3C%2Fb%3E%0D%0ABcc%3A+x&phone=%2B49+30+1234&emails=kim.lee%40home.example%0D%0Ak2%40example.org&org=acme&field.plan=enterprise&field.seats=3",
         )
         .await;
     assert!(added.location().ends_with("?done=add"), "{} {}", added.status, added.body);
@@ -77,6 +77,9 @@ async fn the_console_adds_a_user(backend: Backend) {
     );
     let record = client.get(added.location()).await.body;
     assert!(record.contains("The user was added.") && record.contains("+49 30 1234"), "{record}");
+    assert!(record.contains("k2@example.org, kim.lee@home.example"), "{record}");
+    let emails = h.strings("SELECT email FROM user_emails ORDER BY email", "").await;
+    assert_eq!(emails, ["k2@example.org", "kim.lee@home.example"]);
     let again =
         client.submit("/agent/users", "/agent/users/new", "email=kim%40example.org&field.plan=basic").await;
     assert!(again.body.contains("kim@example.org is already a user"), "{}", again.body);
@@ -183,9 +186,9 @@ async fn the_console_exports_csv_and_searches_custom_data(backend: Backend) {
     let csv = client.get("/agent/users/export.csv").await;
     assert_eq!(csv.status, 200);
     assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
-    assert!(csv.body.starts_with("email,name,org,phone,plan,seats\n"), "{}", csv.body);
+    assert!(csv.body.starts_with("email,name,org,phone,emails,plan,seats\n"), "{}", csv.body);
     assert!(
-        csv.body.contains("kim@example.org,\"'=HYPERLINK(\"\"http://evil\"\")\",,,enterprise,"),
+        csv.body.contains("kim@example.org,\"'=HYPERLINK(\"\"http://evil\"\")\",,,,enterprise,"),
         "{}",
         csv.body
     );
@@ -282,6 +285,10 @@ fields = [
             "Lee, Kim",
             "--phone",
             "+49 30 1234",
+            "--also",
+            "kim.lee@home.example",
+            "--also",
+            "k@acme.com",
             "--set",
             "plan=enterprise",
             "--set",
@@ -305,9 +312,9 @@ fields = [
         let csv = String::from_utf8(exported.stdout).unwrap();
         assert_eq!(
             csv,
-            "email,name,org,phone,plan,ports,vip,seats,note\n\
-             eve@example.org,'=1+2,,,basic,,,,\"'@SUM(A1)\nline two\"\n\
-             kim@acme.com,\"Lee, Kim\",acme,'+49 30 1234,enterprise,wan,yes,12,\n"
+            "email,name,org,phone,emails,plan,ports,vip,seats,note\n\
+             eve@example.org,'=1+2,,,,basic,,,,\"'@SUM(A1)\nline two\"\n\
+             kim@acme.com,\"Lee, Kim\",acme,'+49 30 1234,k@acme.com; kim.lee@home.example,enterprise,wan,yes,12,\n"
         );
         let acme = site.run(&["user", "export", "--org", "acme"], b"");
         assert_eq!(String::from_utf8_lossy(&acme.stdout).lines().count(), 2);

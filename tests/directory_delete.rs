@@ -16,6 +16,7 @@ on_both_backends!(
     deletion_is_refused_for_primary_contacts_and_tombstones,
     a_completed_reset_and_an_agent_clear_the_lockout,
     the_directory_search_matches_custom_data,
+    additional_addresses_are_the_users_until_they_are_deleted,
 );
 
 async fn user_id(h: &Harness, email: &'static str) -> UserId {
@@ -319,4 +320,48 @@ async fn the_directory_search_matches_custom_data(backend: Backend) {
     assert_eq!(search("lan").await, ["ann@acme.com"], "an item of a list");
     assert!(search("plan").await.is_empty(), "keys are not values");
     assert_eq!(search("").await.len(), 3, "everyone (boss@acme.com too)");
+}
+
+async fn additional_addresses_are_the_users_until_they_are_deleted(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    created(&h.pipe(&Mail::new("Ann <ann@acme.com>", "Hi", "Hello.").build()).await);
+    created(&h.pipe(&Mail::new("Bob <bob@globex.com>", "Hi", "Hello.").build()).await);
+    let ann = user_id(&h, "ann@acme.com").await;
+    let also = |emails: &[&str]| mailgate::workflow::UserFields {
+        emails: Some(emails.iter().map(|e| e.to_string()).collect()),
+        ..Default::default()
+    };
+    let edit = h.workflows.edit_user(ann, also(&["Ann.Home@Example.net", "ann@acme.com"]), "an admin").await;
+    assert_eq!(edit.unwrap(), Ok(vec!["additional addresses".to_string()]), "her own address is left out");
+    assert_eq!(h.strings("SELECT email FROM user_emails", "").await, ["ann.home@example.net"]);
+    let taken = h.workflows.edit_user(ann, also(&["bob@globex.com"]), "an admin").await.unwrap();
+    assert_eq!(
+        taken,
+        Err(mailgate::workflow::Refused::Invalid(
+            "bob@globex.com is already the address of another user".into()
+        ))
+    );
+    let bad = h.workflows.edit_user(ann, also(&["not an address"]), "an admin").await.unwrap();
+    assert!(matches!(bad, Err(mailgate::workflow::Refused::Invalid(_))), "{bad:?}");
+    let home = mailgate::core::address::EmailAddress::parse("ann.home@example.net").unwrap();
+    let exists = h.workflows.add_user(&home, Default::default(), "an admin").await.unwrap();
+    assert!(matches!(exists, Err(mailgate::workflow::Refused::Exists(_))), "{exists:?}");
+
+    // Mail from the additional address is hers.
+    created(&h.pipe(&Mail::new("Ann at home <ann.home@example.net>", "From home", "Hi.").build()).await);
+    let owners = h
+        .strings(
+            "SELECT u.email FROM tickets t JOIN users u ON u.id = t.user_id WHERE t.subject = $1",
+            "From home",
+        )
+        .await;
+    assert_eq!(owners, ["ann@acme.com"]);
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM users WHERE email = 'ann.home@example.net'").await, 0);
+
+    // Deleted, the address is nobody's: new mail from it is a new person.
+    let done = h.workflows.delete_user(ann, TicketsChoice::Delete, "an admin", None).await.unwrap();
+    assert_eq!(done, Deletion::Done { tickets: 2 });
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM user_emails").await, 0);
+    created(&h.pipe(&Mail::new("Ann <ann.home@example.net>", "Again", "Hi.").build()).await);
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM users WHERE email = 'ann.home@example.net'").await, 1);
 }

@@ -274,12 +274,12 @@ async fn user(app: &App, cmd: UserCommand) -> anyhow::Result<u8> {
         }
         UserCommand::Export { org } => return super::directory::export_users(app, org.as_deref()).await,
         UserCommand::ClearLockout { user } => return super::directory::clear_lockout(app, &user).await,
-        UserCommand::Add { email, name, org, set, phone } => {
+        UserCommand::Add { email, name, org, set, phone, emails } => {
             let Some(email) = crate::workflow::typed_address(&email) else {
                 eprintln!("mailgate: {email:?} is not an email address");
                 return Ok(exit::DATAERR);
             };
-            let fields = UserFields { name, org: org.map(Some), phone, set };
+            let fields = UserFields { name, org: org.map(Some), phone, emails: Some(emails), set };
             return Ok(match Workflows::new(app.clone()).add_user(&email, fields, "an admin").await? {
                 Ok(id) => {
                     println!("{email} added (user {})", id.0);
@@ -289,14 +289,15 @@ async fn user(app: &App, cmd: UserCommand) -> anyhow::Result<u8> {
             });
         }
         UserCommand::Import { file, dry_run } => return import_users(app, &file, dry_run).await,
-        UserCommand::Edit { user, name, org, no_org, set, phone } => {
+        UserCommand::Edit { user, name, org, no_org, set, phone, emails, no_also } => {
             let key = user.clone();
             let Some(found) = app.store().read(move |tx| user_store::find_user(tx, &key)).await? else {
                 eprintln!("mailgate: no user {user:?}");
                 return Ok(exit::NOINPUT);
             };
             let org = if no_org { Some(None) } else { org.map(Some) };
-            let fields = UserFields { name, org, phone, set };
+            let emails = if no_also { Some(Vec::new()) } else { (!emails.is_empty()).then_some(emails) };
+            let fields = UserFields { name, org, phone, emails, set };
             return Ok(match Workflows::new(app.clone()).edit_user(found.id, fields, "an admin").await? {
                 Ok(changed) if changed.is_empty() => {
                     println!("{}: nothing to change", found.email);

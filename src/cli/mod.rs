@@ -352,6 +352,9 @@ pub enum UserCommand {
         /// A phone number (digits, spaces and `+-()./`).
         #[arg(long)]
         phone: Option<String>,
+        /// An additional address: mail from it is this user's (repeat for several).
+        #[arg(long = "also", value_name = "EMAIL")]
+        emails: Vec<String>,
     },
     /// Add the users of a CSV file: a header with `email` and any of `name`, `org` and the user
     /// form's keys. Users that exist are skipped; every rejected row is reported with its line.
@@ -377,6 +380,12 @@ pub enum UserCommand {
         /// A phone number; empty clears it.
         #[arg(long)]
         phone: Option<String>,
+        /// The additional addresses, all of them (repeat for several): mail from them is this user's.
+        #[arg(long = "also", value_name = "EMAIL", conflicts_with = "no_also")]
+        emails: Vec<String>,
+        /// No additional addresses.
+        #[arg(long)]
+        no_also: bool,
     },
     /// Delete a user (by email or id) and erase their personal data; `--tickets` says what becomes
     /// of the tickets they own: `delete` (with everything in them) or `anonymize` (kept, the owner

@@ -116,8 +116,8 @@ pub fn erase_raw_of_author(tx: &mut Tx<'_>, user: UserId) -> Result<()> {
     Ok(())
 }
 
-/// Everything keyed by the person rather than by a ticket: sessions, account links (by
-/// address), sign-in throttle rows and known clients, queued or sent mail to their address,
+/// Everything keyed by the person rather than by a ticket: sessions, additional addresses,
+/// account links (by address), sign-in throttle rows and known clients, queued or sent mail to their address,
 /// participations, primary-contact rows, and the details of earlier audit rows (which may quote
 /// names or reasons). Then the row itself becomes the tombstone: no name, no address, no custom
 /// data, no phone, no password, locked, no organization.
@@ -125,15 +125,21 @@ pub fn erase_person(tx: &mut Tx<'_>, user: UserId, email: &str, now_ms: i64) -> 
     let id = user.0;
     let account = format!("user:{id}");
     let throttled = format!("login:{account}@%");
-    let typed = format!("login:unknown-%:{}%", super::users::escape_like(email));
     tx.execute("DELETE FROM sessions WHERE user_id = $1", params![id])?;
-    tx.execute("DELETE FROM account_tokens WHERE email = $1", params![email])?;
     tx.execute(
-        "DELETE FROM rate_limits WHERE key = $1 OR key LIKE $2 ESCAPE '\\' OR key LIKE $3 ESCAPE '\\'",
-        params![format!("login:{account}").as_str(), throttled.as_str(), typed.as_str()],
+        "DELETE FROM rate_limits WHERE key = $1 OR key LIKE $2 ESCAPE '\\'",
+        params![format!("login:{account}").as_str(), throttled.as_str()],
     )?;
+    let mut addresses = super::users::additional_emails(tx, user)?;
+    addresses.push(email.to_string());
+    for address in &addresses {
+        let typed = format!("login:unknown-%:{}%", super::users::escape_like(address));
+        tx.execute("DELETE FROM rate_limits WHERE key LIKE $1 ESCAPE '\\'", params![typed.as_str()])?;
+        tx.execute("DELETE FROM account_tokens WHERE email = $1", params![address.as_str()])?;
+        tx.execute("DELETE FROM outbox WHERE recipient = $1", params![address.as_str()])?;
+    }
+    tx.execute("DELETE FROM user_emails WHERE user_id = $1", params![id])?;
     tx.execute("DELETE FROM login_clients WHERE account = $1", params![account.as_str()])?;
-    tx.execute("DELETE FROM outbox WHERE recipient = $1", params![email])?;
     tx.execute("DELETE FROM participants WHERE user_id = $1", params![id])?;
     tx.execute("DELETE FROM org_contacts WHERE user_id = $1", params![id])?;
     tx.execute("UPDATE audit_log SET detail = '' WHERE user_id = $1", params![id])?;

@@ -29,8 +29,32 @@ pub fn ensure_user(
     }
 }
 
+/// The user whose address, or one of whose additional addresses, `email` is.
 pub fn find_user_id(tx: &mut Tx<'_>, email: &EmailAddress) -> Result<Option<UserId>> {
-    tx.query_opt("SELECT id FROM users WHERE email = $1", params![email.as_str()], |r| Ok(UserId(r.i64(0)?)))
+    tx.query_opt(
+        "SELECT id FROM users WHERE email = $1 UNION ALL SELECT user_id FROM user_emails WHERE email = $1 LIMIT 1",
+        params![email.as_str()],
+        |r| Ok(UserId(r.i64(0)?)),
+    )
+}
+
+/// A user's additional addresses, in order.
+pub fn additional_emails(tx: &mut Tx<'_>, id: UserId) -> Result<Vec<String>> {
+    tx.query_all("SELECT email FROM user_emails WHERE user_id = $1 ORDER BY email", params![id.0], |r| {
+        r.string(0)
+    })
+}
+
+/// Sets a user's additional addresses to exactly `emails` (checked by the caller).
+pub fn set_additional_emails(tx: &mut Tx<'_>, id: UserId, emails: &[String]) -> Result<()> {
+    tx.execute("DELETE FROM user_emails WHERE user_id = $1", params![id.0])?;
+    for email in emails {
+        tx.execute(
+            "INSERT INTO user_emails (email, user_id) VALUES ($1, $2)",
+            params![email.as_str(), id.0],
+        )?;
+    }
+    Ok(())
 }
 
 /// The custom data (`users.custom`, a JSON object) of the user with `email`, if they exist.
@@ -146,7 +170,10 @@ pub fn search_users_page(
 pub fn find_user(tx: &mut Tx<'_>, email_or_id: &str) -> Result<Option<UserSummary>> {
     let id = email_or_id.parse::<i64>().unwrap_or(-1);
     let email = email_or_id.trim().to_lowercase();
-    let sql = format!("SELECT {SUMMARY_COLUMNS} WHERE u.email = $1 OR u.id = $2");
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} WHERE u.email = $1 OR u.id = $2
+            OR u.id = (SELECT ue.user_id FROM user_emails ue WHERE ue.email = $1)"
+    );
     tx.query_opt(&sql, params![email.as_str(), id], user_summary)
 }
 
@@ -278,6 +305,8 @@ pub fn phone(tx: &mut Tx<'_>, id: UserId) -> Result<String> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExportRow {
     pub email: String,
+    /// Additional addresses, joined by `; `.
+    pub emails: String,
     pub name: String,
     pub org_key: Option<String>,
     pub phone: String,
@@ -292,21 +321,37 @@ pub fn export_page(
     after_email: &str,
     limit: i64,
 ) -> Result<Vec<ExportRow>> {
-    tx.query_all(
+    let org = org.map_or(-1, |o| o.0);
+    let mut rows = tx.query_all(
         "SELECT u.email, u.name, o.key, u.phone, u.custom FROM users u LEFT JOIN orgs o ON o.id = u.org_id
           WHERE u.email > $1 AND u.email LIKE '%@%' AND ($2 < 0 OR u.org_id = $2)
           ORDER BY u.email LIMIT $3",
-        params![after_email, org.map_or(-1, |o| o.0), limit],
+        params![after_email, org, limit],
         |r| {
             Ok(ExportRow {
                 email: r.string(0)?,
+                emails: String::new(),
                 name: r.string(1)?,
                 org_key: r.opt_string(2)?,
                 phone: r.string(3)?,
                 custom_json: r.string(4)?,
             })
         },
-    )
+    )?;
+    let Some(last) = rows.last().map(|row| row.email.clone()) else { return Ok(rows) };
+    // The page's additional addresses in one query: the same users, by the page's address range.
+    let extra = tx.query_all(
+        "SELECT u.email, ue.email FROM user_emails ue JOIN users u ON u.id = ue.user_id
+          WHERE u.email > $1 AND u.email <= $2 AND ($3 < 0 OR u.org_id = $3) ORDER BY u.email, ue.email",
+        params![after_email, last.as_str(), org],
+        |r| Ok((r.string(0)?, r.string(1)?)),
+    )?;
+    for row in &mut rows {
+        let mine: Vec<&str> =
+            extra.iter().filter(|(owner, _)| *owner == row.email).map(|(_, email)| email.as_str()).collect();
+        row.emails = mine.join("; ");
+    }
+    Ok(rows)
 }
 
 /// Whether `id` is a deleted user's tombstone (`store::erase`).

@@ -77,6 +77,8 @@ pub struct UserFields {
     pub org: Option<Option<String>>,
     /// A phone number (`Some("")` clears it).
     pub phone: Option<String>,
+    /// Additional addresses (mail from them is the user's), as typed: `Some` replaces them all.
+    pub emails: Option<Vec<String>>,
     /// Custom data (`KEY`, text) for the user form (`[[forms]]`, `applies_to = "user"`), merged
     /// into what is stored and checked whole (types, choices, required fields).
     pub set: Vec<(String, String)>,
@@ -182,6 +184,19 @@ impl Workflows {
                 }
                 let phone = user_store::phone(tx, user)?;
                 let mut changed = Vec::new();
+                let primary =
+                    crate::store::accounts::user_login_by_id(tx, user)?.map(|u| u.email).unwrap_or_default();
+                let emails = user_store::additional_emails(tx, user)?;
+                let new_emails = match &fields.emails {
+                    None => emails.clone(),
+                    Some(typed) => match checked_emails(tx, Some(user), &primary, typed)? {
+                        Ok(checked) => checked,
+                        Err(refused) => return Ok(Err(refused)),
+                    },
+                };
+                if new_emails != emails {
+                    changed.push("additional addresses".to_string());
+                }
                 let new_phone = match fields.phone.as_deref().map(cleaned_phone) {
                     None => phone.clone(),
                     Some(Ok(given)) => given,
@@ -221,6 +236,9 @@ impl Workflows {
                 }
                 user_store::update_user(tx, user, &new_name, new_org, &new_custom, now)?;
                 user_store::set_phone(tx, user, &new_phone, now)?;
+                if new_emails != emails {
+                    user_store::set_additional_emails(tx, user, &new_emails)?;
+                }
                 audit_store::record(tx, now, &actor, "edit", Some(user), &changed.join(", "))?;
                 Ok(Ok(changed))
             })
@@ -278,6 +296,11 @@ fn add_one(
         Ok(custom) => custom,
         Err(why) => return Ok(Err(Refused::Invalid(why))),
     };
+    let emails = match checked_emails(tx, None, email.as_str(), fields.emails.as_deref().unwrap_or_default())?
+    {
+        Ok(emails) => emails,
+        Err(refused) => return Ok(Err(refused)),
+    };
     let phone = match cleaned_phone(fields.phone.as_deref().unwrap_or_default()) {
         Ok(phone) => phone,
         Err(why) => return Ok(Err(Refused::Invalid(why))),
@@ -300,8 +323,52 @@ fn add_one(
     if !phone.is_empty() {
         user_store::set_phone(tx, id, &phone, now)?;
     }
+    user_store::set_additional_emails(tx, id, &emails)?;
     audit_store::record(tx, now, actor, "add", Some(id), "")?;
     Ok(Ok(id))
+}
+
+/// The most additional addresses one user has.
+const MAX_ADDITIONAL_EMAILS: usize = 10;
+
+/// Additional addresses as typed, checked: each one SMTP can deliver to, none another user's
+/// (`user`: whose they may be already), the user's own address left out, each once, in order.
+fn checked_emails(
+    tx: &mut crate::store::Tx<'_>,
+    user: Option<UserId>,
+    primary: &str,
+    typed: &[String],
+) -> crate::store::Result<Result<Vec<String>, Refused>> {
+    let mut emails = Vec::new();
+    for raw in typed.iter().map(|raw| raw.trim()).filter(|raw| !raw.is_empty()) {
+        let Some(address) = typed_address(raw) else {
+            return Ok(Err(Refused::Invalid(format!("{raw:?} is not an email address"))));
+        };
+        if address.as_str() == primary || emails.contains(&address.to_string()) {
+            continue;
+        }
+        match user_store::find_user_id(tx, &address)? {
+            Some(other) if Some(other) != user => {
+                return Ok(Err(Refused::Invalid(format!(
+                    "{address} is already the address of another user"
+                ))));
+            }
+            _ => emails.push(address.to_string()),
+        }
+    }
+    if emails.len() > MAX_ADDITIONAL_EMAILS {
+        return Ok(Err(Refused::Invalid(format!("at most {MAX_ADDITIONAL_EMAILS} additional addresses"))));
+    }
+    emails.sort();
+    Ok(Ok(emails))
+}
+
+/// Additional addresses typed in one text (one per line, or separated by commas or `;`).
+pub fn split_emails(text: &str) -> Vec<String> {
+    text.split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .filter(|part| !part.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// A phone number as typed (empty: none), or why it is not one.
@@ -369,11 +436,11 @@ fn read_csv(csv: &[u8], form: Option<&Form>) -> Result<Vec<ImportRow>, String> {
         return Err("the header has no `email` column".to_string());
     };
     for header in &headers {
-        let known = matches!(header.as_str(), "email" | "name" | "org" | "phone")
+        let known = matches!(header.as_str(), "email" | "emails" | "name" | "org" | "phone")
             || form.is_some_and(|form| form.fields.iter().any(|field| field.key == *header));
         if !known {
             return Err(format!(
-                "column {header:?} is neither email, name, org, phone nor a field of the user form"
+                "column {header:?} is neither email, emails, name, org, phone nor a field of the user form"
             ));
         }
     }
@@ -393,7 +460,7 @@ fn read_csv(csv: &[u8], form: Option<&Form>) -> Result<Vec<ImportRow>, String> {
         let email = typed_address(raw).ok_or_else(|| format!("{raw:?} is not an email address"));
         let mut set = Vec::new();
         for (header, cell) in headers.iter().zip(record.iter()) {
-            if matches!(header.as_str(), "email" | "name" | "org" | "phone") || cell.is_empty() {
+            if matches!(header.as_str(), "email" | "emails" | "name" | "org" | "phone") || cell.is_empty() {
                 continue;
             }
             let cell = super::export::undefused(cell);
@@ -413,6 +480,7 @@ fn read_csv(csv: &[u8], form: Option<&Form>) -> Result<Vec<ImportRow>, String> {
             name: value("name").map(str::to_string),
             org: value("org").map(|key| Some(key.to_string())),
             phone: value("phone").map(str::to_string),
+            emails: value("emails").map(split_emails),
             set,
         };
         rows.push(ImportRow { line, email, fields });

@@ -1,5 +1,5 @@
 //! The user directory as CSV (`mailgate user export`, the console's "Export CSV"): the columns
-//! `user import` reads (email, name, org, phone and the user form's keys), so an export imports
+//! `user import` reads (email, name, org, phone, additional emails and the user form's keys), so an export imports
 //! back unchanged. Cells a spreadsheet would run as a formula are written with a leading `'`,
 //! which the import takes off again (docs/directory.md, "Exporting users").
 
@@ -70,17 +70,22 @@ impl Workflows {
     }
 }
 
-/// `email,name,org,phone` and the user form's keys, in the form's order.
+/// `email,name,org,phone,emails` and the user form's keys, in the form's order.
 fn header(form: Option<&Form>) -> Vec<String> {
-    let mut columns: Vec<String> = ["email", "name", "org", "phone"].map(str::to_string).to_vec();
+    let mut columns: Vec<String> = ["email", "name", "org", "phone", "emails"].map(str::to_string).to_vec();
     columns.extend(form.iter().flat_map(|form| form.fields.iter().map(|field| field.key.clone())));
     columns
 }
 
 /// One user's cells, as `user import` reads them back.
 fn record(form: Option<&Form>, row: &ExportRow) -> Vec<String> {
-    let mut cells =
-        vec![row.email.clone(), row.name.clone(), row.org_key.clone().unwrap_or_default(), row.phone.clone()];
+    let mut cells = vec![
+        row.email.clone(),
+        row.name.clone(),
+        row.org_key.clone().unwrap_or_default(),
+        row.phone.clone(),
+        row.emails.clone(),
+    ];
     let values = match serde_json::from_str::<serde_json::Value>(&row.custom_json) {
         Ok(serde_json::Value::Object(map)) => map,
         _ => serde_json::Map::new(),

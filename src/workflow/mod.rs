@@ -11,7 +11,7 @@ mod erase;
 mod export;
 mod outbound;
 pub use console::{ConsoleAction, ConsoleError, WebTicket, Written};
-pub use directory::{ImportReport, Locking, Refused, UserFields, typed_address};
+pub use directory::{ImportReport, Locking, Refused, UserFields, split_emails, typed_address};
 pub use erase::{Deletion, TicketsChoice};
 pub use export::ExportError;
 pub use outbound::{MAX_SUBJECT_CHARS, NewForCustomer};

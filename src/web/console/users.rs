@@ -141,6 +141,7 @@ pub async fn add(State(state): State<WebState>, viewer: Viewer, Posted(form): Po
         email: form.value("email").trim().to_string(),
         name: form.value("name").to_string(),
         phone: form.value("phone").to_string(),
+        emails: form.value("emails").to_string(),
     };
     let org = form.value("org").trim().to_string();
     let set = posted_fields(&form.fields);
@@ -158,6 +159,7 @@ pub async fn add(State(state): State<WebState>, viewer: Viewer, Posted(form): Po
         name: Some(draft.name.clone()),
         org: Some((!org.is_empty()).then(|| org.clone())),
         phone: Some(draft.phone.clone()),
+        emails: Some(crate::workflow::split_emails(&draft.emails)),
         set: set.clone(),
     };
     match state.workflows.add_user(&email, fields, &format!("agent {}", viewer.key)).await {
@@ -318,11 +320,15 @@ async fn record(
             let Some(user) = console_store::user_record(tx, id)? else { return Ok(None) };
             let history = crate::store::audit::of_user(tx, id, USER_TICKETS)?;
             let orgs = console_store::org_lines(tx)?;
-            let extra = (user_store::phone(tx, id)?, user_store::lockout(tx, id, since, now)?);
+            let extra = (
+                user_store::phone(tx, id)?,
+                user_store::additional_emails(tx, id)?,
+                user_store::lockout(tx, id, since, now)?,
+            );
             Ok(Some((user, console_store::user_tickets(tx, id, USER_TICKETS)?, history, orgs, extra)))
         })
         .await;
-    let (user, tickets, history, orgs, (phone, lockout)) = match found {
+    let (user, tickets, history, orgs, (phone, emails, lockout)) = match found {
         Ok(Some(found)) => found,
         Ok(None) => return WebError::NotFound.into_response(),
         Err(error) => return unavailable(&error, "cannot read a user").into_response(),
@@ -332,7 +338,7 @@ async fn record(
     let fields = user_form_inputs(state, values);
     let orgs = org_choices(orgs, user.org_key.as_deref());
     let mut profile = UserProfile::from(&user);
-    profile.phone = phone;
+    (profile.phone, profile.emails) = (phone, emails);
     let page = view::User {
         user: Timed(profile),
         lockout: Timed(lockout),
@@ -397,6 +403,7 @@ pub async fn edit(
         name: Some(form.value("name").to_string()),
         org: Some((!org.is_empty()).then_some(org)),
         phone: Some(form.value("phone").to_string()),
+        emails: Some(crate::workflow::split_emails(form.value("emails"))),
         set: set_all,
     };
     match state.workflows.edit_user(id, fields, &format!("agent {}", viewer.key)).await {

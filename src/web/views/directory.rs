@@ -48,6 +48,8 @@ pub struct NewUser {
     pub email: String,
     pub name: String,
     pub phone: String,
+    /// Additional addresses, as typed.
+    pub emails: String,
 }
 
 impl ConsoleView for Users {
@@ -66,6 +68,7 @@ impl ConsoleView for Users {
                 email: "kim@example.org".into(),
                 name: "Kim".into(),
                 phone: "+49 30 1234".into(),
+                emails: "kim.lee@example.org".into(),
             },
             orgs: vec![OrgChoice { key: "acme".into(), name: "ACME".into(), chosen: true }],
             fields: vec![sample_field()],
@@ -108,6 +111,8 @@ pub struct UserProfile {
     pub org_name: Option<String>,
     /// '' when none.
     pub phone: String,
+    /// Additional addresses: mail from them is this user's.
+    pub emails: Vec<String>,
     /// A tombstone: "deleted user #N", its personal data erased.
     pub deleted: bool,
 }
@@ -125,6 +130,7 @@ impl From<&UserRecord> for UserProfile {
             org_key: user.org_key.clone(),
             org_name: user.org_name.clone(),
             phone: String::new(),
+            emails: Vec::new(),
             deleted: crate::store::erase::is_tombstone(&user.email),
         }
     }
@@ -182,6 +188,7 @@ impl ConsoleView for User {
                 org_key: Some("acme".into()),
                 org_name: Some("ACME".into()),
                 phone: "+49 30 1234".into(),
+                emails: vec!["ann.example@home.example".into()],
                 deleted: false,
             }),
             lockout: Timed(Lockout { failures: 6, until_at: Some(samples::AT) }),
@@ -209,6 +216,7 @@ impl ConsoleView for User {
             (Vec::new(), Timed(Vec::new()), None, None);
         (sparse.history, sparse.orgs, sparse.fields) = (Timed(Vec::new()), Vec::new(), Vec::new());
         (sparse.user.0.phone, sparse.lockout) = (String::new(), Timed(Lockout::default()));
+        sparse.user.0.emails = Vec::new();
         let mut locked = sparse.clone();
         locked.user.0.status = UserStatus::Disabled;
         locked.lockout = Timed(Lockout { failures: 2, until_at: None });
