@@ -68,7 +68,9 @@ impl Workflows {
                 }
                 if let Some(agent) = agent {
                     let own = crate::store::directory::agent_emails(tx, agent)?;
-                    if own.iter().any(|address| address.as_str() == found.email) {
+                    let mut theirs = crate::store::users::additional_emails(tx, user)?;
+                    theirs.push(found.email.clone());
+                    if own.iter().any(|address| theirs.iter().any(|t| t == address.as_str())) {
                         return Ok(Deletion::Themselves);
                     }
                 }
