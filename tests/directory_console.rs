@@ -316,6 +316,13 @@ fields = [
              eve@example.org,'=1+2,,,,basic,,,,\"'@SUM(A1)\nline two\"\n\
              kim@acme.com,\"Lee, Kim\",acme,'+49 30 1234,k@acme.com; kim.lee@home.example,enterprise,wan,yes,12,\n"
         );
+        let shown =
+            String::from_utf8_lossy(&site.run(&["user", "show", "k@acme.com"], b"").stdout).to_string();
+        assert!(
+            shown.contains("Phone:        +49 30 1234")
+                && shown.contains("Also:         k@acme.com, kim.lee@home.example"),
+            "found by an additional address: {shown}"
+        );
         let acme = site.run(&["user", "export", "--org", "acme"], b"");
         assert_eq!(String::from_utf8_lossy(&acme.stdout).lines().count(), 2);
         let unknown = site.run(&["user", "export", "--org", "nowhere"], b"");

@@ -404,16 +404,19 @@ async fn show_user(app: &App, user: String) -> anyhow::Result<u8> {
         .read(move |tx| {
             let Some(u) = user_store::find_user(tx, &key)? else { return Ok(None) };
             let tickets = ticket_store::list_user_tickets(tx, u.id, 50)?;
-            Ok(Some((u, tickets)))
+            let extra = (user_store::phone(tx, u.id)?, user_store::additional_emails(tx, u.id)?);
+            Ok(Some((u, tickets, extra)))
         })
         .await?;
-    let Some((u, tickets)) = found else {
+    let Some((u, tickets, (phone, also))) = found else {
         eprintln!("no user {user}");
         return Ok(exit::NOINPUT);
     };
     println!("User #{}  {} <{}>", u.id, u.name, u.email);
     println!("Status:       {}", u.status);
     println!("Organization: {}", u.org_key.as_deref().unwrap_or("-"));
+    println!("Phone:        {}", if phone.is_empty() { "-" } else { &phone });
+    println!("Also:         {}", if also.is_empty() { "-".to_string() } else { also.join(", ") });
     println!("Created:      {}", format_utc(u.created_at));
     println!("Tickets ({}):", u.tickets);
     for t in tickets {
