@@ -334,7 +334,9 @@ fields = [
         let bad = site.run(&["user", "import", site.dir.path().join("bad.csv").to_str().unwrap()], b"");
         assert_eq!(bad.status.code(), Some(65));
         assert!(
-            out(&bad).contains("column \"mail\" is neither email, name, org nor a field of the user form"),
+            out(&bad).contains(
+                "column \"mail\" is neither email, emails, name, org, phone nor a field of the user form"
+            ),
             "{}",
             out(&bad)
         );

@@ -518,6 +518,35 @@ async fn every_page_at_desktop_and_phone_width() {
     browser.click("form.temporary-password button").await;
     assert!(shows(&browser, "temporary password is set").await, "{}", browser.page_source().await);
     shots.take(&browser, "console-user-temporary").await;
+    // The directory's actions: a lockout on the record, a refused and a done "Add a user", a
+    // deleted user's tombstone.
+    let (key, now) = (format!("login:user:{ann}@192.0.2.7"), h.clock.now_ms());
+    h.write(move |tx| {
+        tx.execute(
+            "INSERT INTO rate_limits (key, failures, window_start, blocked_until) VALUES ($1, 6, $2, $3)",
+            mailgate::params![key.as_str(), now, now + 900_000],
+        )?;
+        Ok(())
+    })
+    .await;
+    shots.visit(&browser, "console-user-lockout", &url(&format!("/agent/users/{ann}"))).await;
+    browser.goto(&url("/agent/users")).await;
+    browser.fill("form.add-user input[name=email]", "ann@acme.com").await;
+    browser.fill("form.add-user input[name=name]", "Ann Again").await;
+    browser.click("form.add-user button[type=submit]").await;
+    assert!(shows(&browser, "already a user").await, "{}", browser.page_source().await);
+    shots.take(&browser, "console-users-add-refused").await;
+    browser.goto(&url("/agent/users")).await;
+    browser.fill("form.add-user input[name=email]", "kim@example.org").await;
+    browser.fill("form.add-user input[name=name]", "Kim Lee").await;
+    browser.fill("form.add-user input[name=phone]", "+49 30 1234").await;
+    browser.click("form.add-user button[type=submit]").await;
+    assert!(shows(&browser, "The user was added.").await, "{}", browser.page_source().await);
+    browser.click("form.delete-user input[value=anonymize]").await;
+    browser.fill("form.delete-user input[name=confirm]", "kim@example.org").await;
+    browser.click("form.delete-user button[type=submit]").await;
+    assert!(shows(&browser, "This user was deleted").await, "{}", browser.page_source().await);
+    shots.take(&browser, "console-user-deleted").await;
     shots.visit(&browser, "console-search", &url("/agent/search?q=printer")).await;
     shots.visit(&browser, "console-search-nothing", &url("/agent/search?q=zebra&status=closed")).await;
     shots.visit(&browser, "console-new-ticket", &url("/agent/new")).await;

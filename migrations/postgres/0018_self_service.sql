@@ -1,4 +1,4 @@
 -- Self-service (issue 16): a password set by an agent or admin is temporary until its owner
--- chooses their own at the next sign-in; the phone number a user gives on their profile.
+-- chooses their own at the next sign-in (the phone number a user gives on their profile is
+-- `users.phone`, migration 0017).
 ALTER TABLE users ADD COLUMN password_temporary BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE users ADD COLUMN phone TEXT NOT NULL DEFAULT '';

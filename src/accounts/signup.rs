@@ -253,6 +253,8 @@ impl Accounts {
                 account_store::set_own_password(tx, user.id, &hash, now)?;
                 account_store::void_tokens(tx, &taken.email, TokenPurpose::Reset, now)?;
                 session_store::delete_sessions_of(tx, Holder::User(user.id))?;
+                // Whoever holds the mailbox chose this password: the throttle's lockout is over.
+                crate::store::users::clear_lockout(tx, user.id)?;
                 Ok(Some(user.id))
             })
             .await?)

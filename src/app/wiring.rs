@@ -258,6 +258,7 @@ fn write_directory(tx: &mut Tx<'_>, config: &Config, now_ms: i64) -> Result<(), 
             manager_team,
             manager_mode,
             custom_json: &custom,
+            share_tickets: org.share_tickets.as_str(),
         };
         let id = directory_store::upsert_org(tx, &row)?;
         for domain in &org.domains {

@@ -272,12 +272,17 @@ async fn user(config: &Config, app: &App, cmd: UserCommand) -> anyhow::Result<u8
         UserCommand::SetPassword { user, .. } => {
             return super::password::set_user_password(config, app.clone(), &user).await;
         }
-        UserCommand::Add { email, name, org, set } => {
+        UserCommand::Delete { user, tickets } => {
+            return super::directory::delete_user(app, &user, tickets).await;
+        }
+        UserCommand::Export { org } => return super::directory::export_users(app, org.as_deref()).await,
+        UserCommand::ClearLockout { user } => return super::directory::clear_lockout(app, &user).await,
+        UserCommand::Add { email, name, org, set, phone, emails } => {
             let Some(email) = crate::workflow::typed_address(&email) else {
                 eprintln!("mailgate: {email:?} is not an email address");
                 return Ok(exit::DATAERR);
             };
-            let fields = UserFields { name, org: org.map(Some), set };
+            let fields = UserFields { name, org: org.map(Some), phone, emails: Some(emails), set };
             return Ok(match Workflows::new(app.clone()).add_user(&email, fields, "an admin").await? {
                 Ok(id) => {
                     println!("{email} added (user {})", id.0);
@@ -287,14 +292,15 @@ async fn user(config: &Config, app: &App, cmd: UserCommand) -> anyhow::Result<u8
             });
         }
         UserCommand::Import { file, dry_run } => return import_users(app, &file, dry_run).await,
-        UserCommand::Edit { user, name, org, no_org, set } => {
+        UserCommand::Edit { user, name, org, no_org, set, phone, emails, no_also } => {
             let key = user.clone();
             let Some(found) = app.store().read(move |tx| user_store::find_user(tx, &key)).await? else {
                 eprintln!("mailgate: no user {user:?}");
                 return Ok(exit::NOINPUT);
             };
             let org = if no_org { Some(None) } else { org.map(Some) };
-            let fields = UserFields { name, org, set };
+            let emails = if no_also { Some(Vec::new()) } else { (!emails.is_empty()).then_some(emails) };
+            let fields = UserFields { name, org, phone, emails, set };
             return Ok(match Workflows::new(app.clone()).edit_user(found.id, fields, "an admin").await? {
                 Ok(changed) if changed.is_empty() => {
                     println!("{}: nothing to change", found.email);
@@ -401,16 +407,19 @@ async fn show_user(app: &App, user: String) -> anyhow::Result<u8> {
         .read(move |tx| {
             let Some(u) = user_store::find_user(tx, &key)? else { return Ok(None) };
             let tickets = ticket_store::list_user_tickets(tx, u.id, 50)?;
-            Ok(Some((u, tickets)))
+            let extra = (user_store::phone(tx, u.id)?, user_store::additional_emails(tx, u.id)?);
+            Ok(Some((u, tickets, extra)))
         })
         .await?;
-    let Some((u, tickets)) = found else {
+    let Some((u, tickets, (phone, also))) = found else {
         eprintln!("no user {user}");
         return Ok(exit::NOINPUT);
     };
     println!("User #{}  {} <{}>", u.id, u.name, u.email);
     println!("Status:       {}", u.status);
     println!("Organization: {}", u.org_key.as_deref().unwrap_or("-"));
+    println!("Phone:        {}", if phone.is_empty() { "-" } else { &phone });
+    println!("Also:         {}", if also.is_empty() { "-".to_string() } else { also.join(", ") });
     println!("Created:      {}", format_utc(u.created_at));
     println!("Tickets ({}):", u.tickets);
     for t in tickets {

@@ -23,6 +23,7 @@ macro_rules! print {
 mod admin;
 mod agent;
 mod backup;
+mod directory;
 mod import;
 mod link;
 mod mailbox;
@@ -349,6 +350,12 @@ pub enum UserCommand {
         /// Custom data `KEY=VALUE` for the user form (repeat for several).
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_pair)]
         set: Vec<(String, String)>,
+        /// A phone number (digits, spaces and `+-()./`).
+        #[arg(long)]
+        phone: Option<String>,
+        /// An additional address: mail from it is this user's (repeat for several).
+        #[arg(long = "also", value_name = "EMAIL")]
+        emails: Vec<String>,
     },
     /// Add the users of a CSV file: a header with `email` and any of `name`, `org` and the user
     /// form's keys. Users that exist are skipped; every rejected row is reported with its line.
@@ -380,7 +387,33 @@ pub enum UserCommand {
         no_org: bool,
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_pair)]
         set: Vec<(String, String)>,
+        /// A phone number; empty clears it.
+        #[arg(long)]
+        phone: Option<String>,
+        /// The additional addresses, all of them (repeat for several): mail from them is this user's.
+        #[arg(long = "also", value_name = "EMAIL", conflicts_with = "no_also")]
+        emails: Vec<String>,
+        /// No additional addresses.
+        #[arg(long)]
+        no_also: bool,
     },
+    /// Delete a user (by email or id) and erase their personal data; `--tickets` says what becomes
+    /// of the tickets they own: `delete` (with everything in them) or `anonymize` (kept, the owner
+    /// shown as "deleted user #N"). Recorded in the audit log.
+    Delete {
+        user: String,
+        #[arg(long, value_enum)]
+        tickets: crate::workflow::TicketsChoice,
+    },
+    /// Write the users (of one organization) as CSV to standard output, in the columns
+    /// `user import` reads.
+    Export {
+        /// Only the members of this organization (by key).
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Clear a user's failed sign-ins and throttle lockout (not a lock: see `user unlock`).
+    ClearLockout { user: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -24,6 +24,31 @@ pub struct Org {
     pub manager_mode: ManagerMode,
     /// Always a JSON object.
     pub custom: serde_json::Value,
+    pub share_tickets: ShareTickets,
+}
+
+/// Who sees the org's tickets on the portal besides the people on each ticket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShareTickets {
+    /// Nobody: each ticket is seen by its owner and collaborators only.
+    #[default]
+    None,
+    /// The org's primary contacts see every ticket of the org.
+    PrimaryContacts,
+    /// Every member of the org (and its primary contacts) sees every ticket of the org.
+    AllMembers,
+}
+
+impl ShareTickets {
+    /// The word stored in `orgs.share_tickets`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShareTickets::None => "none",
+            ShareTickets::PrimaryContacts => "primary_contacts",
+            ShareTickets::AllMembers => "all_members",
+        }
+    }
 }
 
 /// Who looks after an org's tickets. TOML: `"agent:alice"` or `"team:billing"`.
@@ -62,6 +87,9 @@ pub(super) struct RawOrg {
     pub manager_mode: Option<ManagerMode>,
     /// Free-form table shown on org pages, e.g. `{ tier = "gold" }`. Default: empty.
     pub custom: Option<toml::Value>,
+    /// Who sees the org's tickets on the portal: `"none"` (each ticket's own people only),
+    /// `"primary_contacts"` or `"all_members"`. Default: `"none"`.
+    pub share_tickets: Option<ShareTickets>,
 }
 
 pub(super) fn validate_orgs(
@@ -99,6 +127,7 @@ pub(super) fn validate_orgs(
             account_manager,
             manager_mode: org.manager_mode.unwrap_or(ManagerMode::Assign),
             custom: validate_custom(org.custom.as_ref(), &path.key("custom"), problems),
+            share_tickets: org.share_tickets.unwrap_or_default(),
         });
     }
     orgs
@@ -196,5 +225,29 @@ fn to_json(value: &toml::Value, path: &KeyPath, problems: &mut Problems<'_, '_>)
         toml::Value::Table(table) => Json::Object(
             table.iter().map(|(key, item)| (key.clone(), to_json(item, &path.key(key), problems))).collect(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ShareTickets;
+    use crate::config::tests::{errors_of, valid};
+
+    #[test]
+    fn share_tickets_defaults_to_none_and_takes_three_words() {
+        let org = |share: &str| format!("[[orgs]]\nkey = \"acme\"\ndomains = [\"acme.com\"]\n{share}");
+        assert_eq!(valid(&org("")).orgs[0].share_tickets, ShareTickets::None);
+        for (word, share) in [
+            ("none", ShareTickets::None),
+            ("primary_contacts", ShareTickets::PrimaryContacts),
+            ("all_members", ShareTickets::AllMembers),
+        ] {
+            let config = valid(&org(&format!("share_tickets = \"{word}\"\n")));
+            assert_eq!(config.orgs[0].share_tickets, share);
+            assert_eq!(share.as_str(), word);
+        }
+        let errors = errors_of(&org("share_tickets = \"everyone\"\n"));
+        let said = format!("{errors:?}");
+        assert!(said.contains("everyone") && said.contains("all_members"), "{said}");
     }
 }

@@ -91,6 +91,7 @@ fn example_directory_entries_validate_when_uncommented() {
     assert_eq!(acme.account_manager, Some(Manager::Agent("alice".into())));
     assert_eq!(acme.manager_mode, ManagerMode::Assign);
     assert_eq!(acme.custom, serde_json::json!({ "tier": "gold", "seats": 250 }));
+    assert_eq!(acme.share_tickets, super::orgs::ShareTickets::PrimaryContacts);
     let globex = &config.orgs[1];
     assert_eq!(globex.account_manager, Some(Manager::Team("billing".into())));
     assert_eq!(globex.manager_mode, ManagerMode::Alert);

@@ -128,15 +128,10 @@ impl Field {
                 Some(address) => Ok(Value::String(address.to_string())),
                 None => wrong(&format!("{text:?} is not an e-mail address")),
             },
-            (FieldType::Phone, Value::String(text)) => {
-                let text = text.trim();
-                let digits = text.chars().filter(char::is_ascii_digit).count();
-                let allowed = text.chars().all(|c| c.is_ascii_digit() || " +-()./".contains(c));
-                if !allowed || !(3..=20).contains(&digits) || text.len() > 32 {
-                    return wrong(&format!("{text:?} is not a phone number"));
-                }
-                Ok(Value::String(text.to_string()))
-            }
+            (FieldType::Phone, Value::String(text)) => match phone_number(text) {
+                Some(phone) => Ok(Value::String(phone)),
+                None => wrong(&format!("{:?} is not a phone number", text.trim())),
+            },
             (kind, _) => wrong(&format!("must be a {}", kind_name(kind))),
         }
     }
@@ -265,6 +260,15 @@ fn kind_name(kind: FieldType) -> &'static str {
         FieldType::Email => "e-mail address (text)",
         FieldType::Phone => "phone number (text)",
     }
+}
+
+/// `text` as a phone number: digits (3 to 20 of them), spaces and `+-()./`, at most 32
+/// characters, trimmed; `None` for anything else.
+pub fn phone_number(text: &str) -> Option<String> {
+    let text = text.trim();
+    let digits = text.chars().filter(char::is_ascii_digit).count();
+    let allowed = text.chars().all(|c| c.is_ascii_digit() || " +-()./".contains(c));
+    (allowed && (3..=20).contains(&digits) && text.len() <= 32).then(|| text.to_string())
 }
 
 #[cfg(test)]

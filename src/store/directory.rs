@@ -96,14 +96,16 @@ pub struct OrgRow<'a> {
     /// `assign` or `alert`.
     pub manager_mode: &'a str,
     pub custom_json: &'a str,
+    /// `none`, `primary_contacts` or `all_members` (`config::orgs::ShareTickets`).
+    pub share_tickets: &'a str,
 }
 
 pub fn upsert_org(tx: &mut Tx<'_>, org: &OrgRow<'_>) -> Result<OrgId> {
     tx.query_one(
-        "INSERT INTO orgs (key, name, manager_agent_id, manager_team_id, manager_mode, custom, active)
-         VALUES ($1, $2, $3, $4, $5, $6, 1)
+        "INSERT INTO orgs (key, name, manager_agent_id, manager_team_id, manager_mode, custom, share_tickets, active)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1)
          ON CONFLICT (key) DO UPDATE SET name = $2, manager_agent_id = $3, manager_team_id = $4,
-             manager_mode = $5, custom = $6, active = 1
+             manager_mode = $5, custom = $6, share_tickets = $7, active = 1
          RETURNING id",
         params![
             org.key,
@@ -111,7 +113,8 @@ pub fn upsert_org(tx: &mut Tx<'_>, org: &OrgRow<'_>) -> Result<OrgId> {
             org.manager_agent.map(|a| a.0),
             org.manager_team.map(|t| t.0),
             org.manager_mode,
-            org.custom_json
+            org.custom_json,
+            org.share_tickets
         ],
         |r| Ok(OrgId(r.i64(0)?)),
     )

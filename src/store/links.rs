@@ -62,11 +62,19 @@ pub fn holder(
 /// The current link epoch of `participant` on `ticket`; `None` when they no longer take part.
 pub fn current_epoch(tx: &mut Tx<'_>, ticket: TicketId, participant: Participant) -> Result<Option<u64>> {
     match participant {
-        Participant::User(user) => tx.query_opt(
-            "SELECT link_epoch FROM participants WHERE ticket_id = $1 AND user_id = $2",
-            params![ticket.0, user.0],
-            |r| Ok(r.i64(0)? as u64),
-        ),
+        Participant::User(user) => {
+            let epoch = tx.query_opt(
+                "SELECT link_epoch FROM participants WHERE ticket_id = $1 AND user_id = $2",
+                params![ticket.0, user.0],
+                |r| Ok(r.i64(0)? as u64),
+            )?;
+            // Someone the ticket's organization shares it with reads it by links of epoch 0
+            // (`[[orgs]] share_tickets`); they stop working when the sharing ends.
+            match epoch {
+                None if super::web::shares_ticket(tx, ticket, user)? => Ok(Some(0)),
+                epoch => Ok(epoch),
+            }
+        }
         Participant::Agent(agent) => tx.query_opt(
             "SELECT link_epoch FROM agents WHERE id = $1 AND active = 1",
             params![agent.0],

@@ -82,6 +82,11 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0014_audit.sql"),
     },
     Migration {
+        version: "0017_people",
+        sqlite: include_str!("../../migrations/sqlite/0017_people.sql"),
+        postgres: include_str!("../../migrations/postgres/0017_people.sql"),
+    },
+    Migration {
         version: "0018_self_service",
         sqlite: include_str!("../../migrations/sqlite/0018_self_service.sql"),
         postgres: include_str!("../../migrations/postgres/0018_self_service.sql"),

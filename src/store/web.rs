@@ -210,6 +210,8 @@ pub struct MyTicket {
     pub updated_at: i64,
     #[serde(skip)]
     pub epoch: i64,
+    /// Not theirs: shared by their organization (`[[orgs]] share_tickets`).
+    pub shared: bool,
 }
 
 /// Every ticket `user` takes part in (owner or collaborator), most recently active first.
@@ -228,9 +230,48 @@ pub fn my_tickets(tx: &mut Tx<'_>, user: crate::core::ids::UserId, limit: i64) -
                 role: r.word(4)?,
                 updated_at: r.i64(5)?,
                 epoch: r.i64(6)?,
+                shared: false,
             })
         },
     )
+}
+
+/// Which organizations share their tickets with `$2` (a user id), as a condition on `o` (orgs):
+/// every member where `all_members`, the primary contacts where `primary_contacts` or
+/// `all_members`.
+const SHARED_WITH: &str = "o.active = 1 AND (
+       (o.share_tickets = 'all_members' AND o.id = (SELECT u.org_id FROM users u WHERE u.id = $2))
+    OR (o.share_tickets IN ('primary_contacts', 'all_members')
+        AND EXISTS (SELECT 1 FROM org_contacts c WHERE c.org_id = o.id AND c.user_id = $2)))";
+
+/// Whether `ticket`'s organization shares it with `user` (who need not take part in it).
+pub fn shares_ticket(tx: &mut Tx<'_>, ticket: TicketId, user: crate::core::ids::UserId) -> Result<bool> {
+    let sql =
+        format!("SELECT 1 FROM tickets t JOIN orgs o ON o.id = t.org_id WHERE t.id = $1 AND {SHARED_WITH}");
+    Ok(tx.query_opt(&sql, params![ticket.0, user.0], |r| r.i64(0))?.is_some())
+}
+
+/// The tickets organizations share with `user` that they take no part in, most recently active
+/// first (merged tickets are read through the one they were merged into).
+pub fn shared_tickets(tx: &mut Tx<'_>, user: crate::core::ids::UserId, limit: i64) -> Result<Vec<MyTicket>> {
+    let sql = format!(
+        "SELECT t.id, t.number, t.subject, t.status, t.updated_at FROM tickets t JOIN orgs o ON o.id = t.org_id
+          WHERE $1 > 0 AND {SHARED_WITH} AND t.merged_into IS NULL
+            AND NOT EXISTS (SELECT 1 FROM participants p WHERE p.ticket_id = t.id AND p.user_id = $2)
+          ORDER BY t.updated_at DESC, t.id DESC LIMIT $1"
+    );
+    tx.query_all(&sql, params![limit, user.0], |r| {
+        Ok(MyTicket {
+            id: r.i64(0)?,
+            number: r.ticket_number(1)?,
+            subject: r.string(2)?,
+            status: r.word(3)?,
+            role: Role::Cc,
+            updated_at: r.i64(4)?,
+            epoch: 0,
+            shared: true,
+        })
+    })
 }
 
 /// Message-IDs the ticket's customers have seen, newest first, at most `limit` of each kind: their

@@ -440,7 +440,9 @@ pub async fn my_tickets(State(state): State<WebState>, headers: HeaderMap) -> Re
         .app
         .store()
         .read(move |tx| {
-            Ok((account_store::user_login_by_id(tx, user)?, web_store::my_tickets(tx, user, 200)?))
+            let mut tickets = web_store::my_tickets(tx, user, 200)?;
+            tickets.extend(web_store::shared_tickets(tx, user, 200)?);
+            Ok((account_store::user_login_by_id(tx, user)?, tickets))
         })
         .await;
     let (Some(me), tickets) = (match found {

@@ -124,7 +124,7 @@ pub async fn show(State(state): State<WebState>, Path(token): Path<String>) -> R
         &state.app.settings().topics,
         page.topic.as_deref(),
         &page.custom,
-        customer.is_some(),
+        !internal,
     );
     let view = TicketPage {
         fields,

@@ -5,7 +5,7 @@
 
 use super::Workflows;
 use crate::core::address::EmailAddress;
-use crate::core::forms::{EditableBy, Form};
+use crate::core::forms::{EditableBy, FieldType, Form};
 use crate::core::ids::UserId;
 use crate::ingest::IngestError;
 use crate::store::audit as audit_store;
@@ -46,8 +46,13 @@ impl Workflows {
             .app()
             .store()
             .write(move |tx| {
-                if crate::store::accounts::user_login_by_id(tx, user)?.is_none() {
-                    return Ok(Locking::NoUser);
+                match crate::store::accounts::user_login_by_id(tx, user)? {
+                    None => return Ok(Locking::NoUser),
+                    // A deleted user's tombstone stays locked and is never unlocked.
+                    Some(found) if crate::store::erase::is_tombstone(&found.email) => {
+                        return Ok(Locking::Already);
+                    }
+                    Some(_) => {}
                 }
                 if !user_store::set_locked(tx, user, locked, now)? {
                     return Ok(Locking::Already);
@@ -70,6 +75,10 @@ pub struct UserFields {
     pub name: Option<String>,
     /// `Some(None)`: no organization; `Some(Some(key))`: that one (set by hand, mail never changes it).
     pub org: Option<Option<String>>,
+    /// A phone number (`Some("")` clears it).
+    pub phone: Option<String>,
+    /// Additional addresses (mail from them is the user's), as typed: `Some` replaces them all.
+    pub emails: Option<Vec<String>>,
     /// Custom data (`KEY`, text) for the user form (`[[forms]]`, `applies_to = "user"`), merged
     /// into what is stored and checked whole (types, choices, required fields).
     pub set: Vec<(String, String)>,
@@ -168,7 +177,34 @@ impl Workflows {
                 let Some((name, org, custom)) = user_store::editable(tx, user)? else {
                     return Ok(Err(Refused::NoUser(user.0.to_string())));
                 };
+                if user_store::is_deleted(tx, user)? {
+                    return Ok(Err(Refused::Invalid(
+                        "the user is deleted: nothing of them can be set".to_string(),
+                    )));
+                }
+                let phone = user_store::phone(tx, user)?;
                 let mut changed = Vec::new();
+                let primary =
+                    crate::store::accounts::user_login_by_id(tx, user)?.map(|u| u.email).unwrap_or_default();
+                let emails = user_store::additional_emails(tx, user)?;
+                let new_emails = match &fields.emails {
+                    None => emails.clone(),
+                    Some(typed) => match checked_emails(tx, Some(user), &primary, typed)? {
+                        Ok(checked) => checked,
+                        Err(refused) => return Ok(Err(refused)),
+                    },
+                };
+                if new_emails != emails {
+                    changed.push("additional addresses".to_string());
+                }
+                let new_phone = match fields.phone.as_deref().map(cleaned_phone) {
+                    None => phone.clone(),
+                    Some(Ok(given)) => given,
+                    Some(Err(why)) => return Ok(Err(Refused::Invalid(why))),
+                };
+                if new_phone != phone {
+                    changed.push("phone".to_string());
+                }
                 let new_name = match fields.name {
                     Some(given) => crate::core::email::clean_display_name(&given).unwrap_or_default(),
                     None => name.clone(),
@@ -199,6 +235,10 @@ impl Workflows {
                     return Ok(Ok(changed));
                 }
                 user_store::update_user(tx, user, &new_name, new_org, &new_custom, now)?;
+                user_store::set_phone(tx, user, &new_phone, now)?;
+                if new_emails != emails {
+                    user_store::set_additional_emails(tx, user, &new_emails)?;
+                }
                 audit_store::record(tx, now, &actor, "edit", Some(user), &changed.join(", "))?;
                 Ok(Ok(changed))
             })
@@ -256,6 +296,15 @@ fn add_one(
         Ok(custom) => custom,
         Err(why) => return Ok(Err(Refused::Invalid(why))),
     };
+    let emails = match checked_emails(tx, None, email.as_str(), fields.emails.as_deref().unwrap_or_default())?
+    {
+        Ok(emails) => emails,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let phone = match cleaned_phone(fields.phone.as_deref().unwrap_or_default()) {
+        Ok(phone) => phone,
+        Err(why) => return Ok(Err(Refused::Invalid(why))),
+    };
     let org = match fields.org.flatten().filter(|key| !key.trim().is_empty()) {
         Some(key) => match user_store::org_id(tx, key.trim())? {
             Some(org) => Some(org),
@@ -271,8 +320,64 @@ fn add_one(
     let Some(id) = user_store::add_user(tx, email, &name, org, &custom, now)? else {
         return Ok(Err(Refused::Exists(email.to_string())));
     };
+    if !phone.is_empty() {
+        user_store::set_phone(tx, id, &phone, now)?;
+    }
+    user_store::set_additional_emails(tx, id, &emails)?;
     audit_store::record(tx, now, actor, "add", Some(id), "")?;
     Ok(Ok(id))
+}
+
+/// The most additional addresses one user has.
+const MAX_ADDITIONAL_EMAILS: usize = 10;
+
+/// Additional addresses as typed, checked: each one SMTP can deliver to, none another user's
+/// (`user`: whose they may be already), the user's own address left out, each once, in order.
+fn checked_emails(
+    tx: &mut crate::store::Tx<'_>,
+    user: Option<UserId>,
+    primary: &str,
+    typed: &[String],
+) -> crate::store::Result<Result<Vec<String>, Refused>> {
+    let mut emails = Vec::new();
+    for raw in typed.iter().map(|raw| raw.trim()).filter(|raw| !raw.is_empty()) {
+        let Some(address) = typed_address(raw) else {
+            return Ok(Err(Refused::Invalid(format!("{raw:?} is not an email address"))));
+        };
+        if address.as_str() == primary || emails.contains(&address.to_string()) {
+            continue;
+        }
+        match user_store::find_user_id(tx, &address)? {
+            Some(other) if Some(other) != user => {
+                return Ok(Err(Refused::Invalid(format!(
+                    "{address} is already the address of another user"
+                ))));
+            }
+            _ => emails.push(address.to_string()),
+        }
+    }
+    if emails.len() > MAX_ADDITIONAL_EMAILS {
+        return Ok(Err(Refused::Invalid(format!("at most {MAX_ADDITIONAL_EMAILS} additional addresses"))));
+    }
+    emails.sort();
+    Ok(Ok(emails))
+}
+
+/// Additional addresses typed in one text (one per line, or separated by commas or `;`).
+pub fn split_emails(text: &str) -> Vec<String> {
+    text.split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .filter(|part| !part.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A phone number as typed (empty: none), or why it is not one.
+fn cleaned_phone(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Ok(String::new());
+    }
+    crate::core::forms::phone_number(text)
+        .ok_or_else(|| format!("phone: {:?} is not a phone number", text.trim()))
 }
 
 /// An address an agent or admin typed: what mail headers accept (`EmailAddress::parse`, lenient
@@ -317,7 +422,8 @@ struct ImportRow {
 /// The most rows one import takes.
 const MAX_IMPORT_ROWS: usize = 100_000;
 
-/// The rows of `csv`: a header naming `email` (required), `name`, `org` and custom keys of `form`.
+/// The rows of `csv`: a header naming `email` (required), `name`, `org`, `phone` and custom keys
+/// of `form`.
 fn read_csv(csv: &[u8], form: Option<&Form>) -> Result<Vec<ImportRow>, String> {
     let mut reader = csv::ReaderBuilder::new().flexible(false).trim(csv::Trim::All).from_reader(csv);
     let headers: Vec<String> = reader
@@ -330,11 +436,11 @@ fn read_csv(csv: &[u8], form: Option<&Form>) -> Result<Vec<ImportRow>, String> {
         return Err("the header has no `email` column".to_string());
     };
     for header in &headers {
-        let known = matches!(header.as_str(), "email" | "name" | "org")
+        let known = matches!(header.as_str(), "email" | "emails" | "name" | "org" | "phone")
             || form.is_some_and(|form| form.fields.iter().any(|field| field.key == *header));
         if !known {
             return Err(format!(
-                "column {header:?} is neither email, name, org nor a field of the user form"
+                "column {header:?} is neither email, emails, name, org, phone nor a field of the user form"
             ));
         }
     }
@@ -346,19 +452,35 @@ fn read_csv(csv: &[u8], form: Option<&Form>) -> Result<Vec<ImportRow>, String> {
         }
         // csv counts lines from 0 after the header's; people count from 1.
         let line = record.position().map_or(0, |p| p.line() + 1);
-        let value = |name: &str| headers.iter().position(|h| h == name).and_then(|at| record.get(at));
+        // A cell the export defused against formulas reads as it was.
+        let value = |name: &str| {
+            headers.iter().position(|h| h == name).and_then(|at| record.get(at)).map(super::export::undefused)
+        };
         let raw = record.get(email_at).unwrap_or_default();
         let email = typed_address(raw).ok_or_else(|| format!("{raw:?} is not an email address"));
-        let set = headers
-            .iter()
-            .zip(record.iter())
-            .filter(|(header, _)| !matches!(header.as_str(), "email" | "name" | "org"))
-            .filter(|(_, value)| !value.is_empty())
-            .map(|(header, value)| (header.clone(), value.to_string()))
-            .collect();
+        let mut set = Vec::new();
+        for (header, cell) in headers.iter().zip(record.iter()) {
+            if matches!(header.as_str(), "email" | "emails" | "name" | "org" | "phone") || cell.is_empty() {
+                continue;
+            }
+            let cell = super::export::undefused(cell);
+            // A multi-choice cell holds its choices joined as the export writes them.
+            let several = form.and_then(|form| form.fields.iter().find(|field| field.key == *header));
+            match several.map(|field| field.kind) {
+                Some(FieldType::MultiChoice) => set.extend(
+                    cell.split(';')
+                        .map(str::trim)
+                        .filter(|c| !c.is_empty())
+                        .map(|c| (header.clone(), c.to_string())),
+                ),
+                _ => set.push((header.clone(), cell.to_string())),
+            }
+        }
         let fields = UserFields {
             name: value("name").map(str::to_string),
             org: value("org").map(|key| Some(key.to_string())),
+            phone: value("phone").map(str::to_string),
+            emails: value("emails").map(split_emails),
             set,
         };
         rows.push(ImportRow { line, email, fields });

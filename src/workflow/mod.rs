@@ -7,9 +7,13 @@
 mod access;
 mod console;
 mod directory;
+mod erase;
+mod export;
 mod outbound;
 pub use console::{ConsoleAction, ConsoleError, WebTicket, Written};
-pub use directory::{ImportReport, Locking, Refused, UserFields, typed_address};
+pub use directory::{ImportReport, Locking, Refused, UserFields, split_emails, typed_address};
+pub use erase::{Deletion, TicketsChoice};
+pub use export::ExportError;
 pub use outbound::{MAX_SUBJECT_CHARS, NewForCustomer};
 
 use crate::app::App;

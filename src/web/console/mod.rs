@@ -81,6 +81,10 @@ pub fn routes(upload_limit: usize) -> Router<WebState> {
         .route("/agent/users", get(users::list))
         .route("/agent/users/{id}", get(users::show))
         .route("/agent/users/{id}/edit", post(users::edit))
+        .route("/agent/users/new", post(users::add))
+        .route("/agent/users/export.csv", get(users::export))
+        .route("/agent/users/{id}/delete", post(users::delete))
+        .route("/agent/users/{id}/clear-lockout", post(users::clear_lockout))
         .route("/agent/orgs", get(orgs::list))
         .route("/agent/orgs/{key}", get(orgs::show))
 }
@@ -126,6 +130,9 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "edit" => "The changes were saved.",
         "nothing_user" => "Nothing changed: the user already was that way.",
         "temporary" => "The temporary password is set: they choose their own at the next sign-in.",
+        "add" => "The user was added.",
+        "delete" => "The user was deleted: their personal data is erased.",
+        "clear_lockout" => "The failed sign-ins were cleared.",
         _ => return None,
     })
 }

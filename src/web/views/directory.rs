@@ -10,7 +10,7 @@ use super::console::{Choice, ConsoleView, Nav};
 use super::{Timed, samples};
 use crate::core::ids::UserId;
 use crate::store::console::{OrgLine, OrgPerson, TicketLine, UserRecord, UserTicket};
-use crate::store::users::{UserStatus, UserSummary};
+use crate::store::users::{Lockout, UserStatus, UserSummary};
 
 /// Links to the neighbouring pages of a list (`None` at either end).
 #[derive(Clone, Debug, Serialize)]
@@ -31,6 +31,25 @@ pub struct Users {
     pub sorts: Vec<Choice>,
     pub users: Timed<Vec<UserSummary>>,
     pub pager: Pager,
+    /// The "Add a user" form: what was typed (refused: shown again), the organizations and the
+    /// user form's fields.
+    pub draft: NewUser,
+    pub orgs: Vec<OrgChoice>,
+    pub fields: Vec<FieldInput>,
+    /// The fixed text of the `?done=` code.
+    pub notice: Option<&'static str>,
+    /// Why the add form was refused.
+    pub error: Option<String>,
+}
+
+/// What the "Add a user" form holds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub phone: String,
+    /// Additional addresses, as typed.
+    pub emails: String,
 }
 
 impl ConsoleView for Users {
@@ -45,6 +64,16 @@ impl ConsoleView for Users {
             sorts: vec![Choice { name: "name", link: link.clone(), current: true }],
             users: Timed(vec![samples::user_summary()]),
             pager: Pager { page: 2, previous: Some(link.clone()), next: Some(format!("{link}&page=3")) },
+            draft: NewUser {
+                email: "kim@example.org".into(),
+                name: "Kim".into(),
+                phone: "+49 30 1234".into(),
+                emails: "kim.lee@example.org".into(),
+            },
+            orgs: vec![OrgChoice { key: "acme".into(), name: "ACME".into(), chosen: true }],
+            fields: vec![sample_field()],
+            notice: Some("The user was added."),
+            error: Some("The user was not added: kim@example.org is already a user.".into()),
         }
     }
 
@@ -52,7 +81,17 @@ impl ConsoleView for Users {
         let mut user = samples::user_summary();
         (user.name, user.org_key) = (String::new(), None);
         let pager = Pager { page: 1, previous: None, next: None };
-        let sparse = Users { search: String::new(), users: Timed(vec![user]), pager, ..Self::sample() };
+        let sparse = Users {
+            search: String::new(),
+            users: Timed(vec![user]),
+            pager,
+            draft: NewUser::default(),
+            orgs: Vec::new(),
+            fields: Vec::new(),
+            notice: None,
+            error: None,
+            ..Self::sample()
+        };
         vec![Users { users: Timed(Vec::new()), ..sparse.clone() }, sparse]
     }
 }
@@ -70,6 +109,12 @@ pub struct UserProfile {
     pub last_login_at: Option<i64>,
     pub org_key: Option<String>,
     pub org_name: Option<String>,
+    /// '' when none.
+    pub phone: String,
+    /// Additional addresses: mail from them is this user's.
+    pub emails: Vec<String>,
+    /// A tombstone: "deleted user #N", its personal data erased.
+    pub deleted: bool,
 }
 
 impl From<&UserRecord> for UserProfile {
@@ -84,6 +129,9 @@ impl From<&UserRecord> for UserProfile {
             last_login_at: user.last_login_at,
             org_key: user.org_key.clone(),
             org_name: user.org_name.clone(),
+            phone: String::new(),
+            emails: Vec::new(),
+            deleted: crate::store::erase::is_tombstone(&user.email),
         }
     }
 }
@@ -107,6 +155,8 @@ pub struct User {
     pub orgs: Vec<OrgChoice>,
     /// The user form's fields (`[[forms]]`, `applies_to = "user"`), filled with the stored values.
     pub fields: Vec<FieldInput>,
+    /// The sign-in throttle: failed attempts and a lockout, cleared by the "Clear" action.
+    pub lockout: Timed<Lockout>,
     /// The fixed text of the `?done=` code.
     pub notice: Option<&'static str>,
     /// The fixed text of the `?error=` code, or why the edit form was refused.
@@ -137,7 +187,11 @@ impl ConsoleView for User {
                 last_login_at: Some(samples::AT),
                 org_key: Some("acme".into()),
                 org_name: Some("ACME".into()),
+                phone: "+49 30 1234".into(),
+                emails: vec!["ann.example@home.example".into()],
+                deleted: false,
             }),
+            lockout: Timed(Lockout { failures: 6, until_at: Some(samples::AT) }),
             custom: vec![CustomRow { key: "tier".into(), value: "gold".into() }],
             tickets: Timed(vec![samples::user_ticket()]),
             history: Timed(vec![AuditRow {
@@ -149,15 +203,7 @@ impl ConsoleView for User {
             notice: Some("A password reset link is on its way."),
             error: Some("No invitation was sent.".into()),
             orgs: vec![OrgChoice { key: "acme".into(), name: "ACME".into(), chosen: true }],
-            fields: vec![FieldInput {
-                key: "plan".into(),
-                label: "Plan".into(),
-                kind: FieldType::Choice,
-                required: true,
-                choices: vec![ChoiceInput { value: "enterprise".into(), chosen: true }],
-                value: "enterprise".into(),
-                checked: true,
-            }],
+            fields: vec![sample_field()],
         }
     }
 
@@ -169,9 +215,29 @@ impl ConsoleView for User {
         (sparse.custom, sparse.tickets, sparse.notice, sparse.error) =
             (Vec::new(), Timed(Vec::new()), None, None);
         (sparse.history, sparse.orgs, sparse.fields) = (Timed(Vec::new()), Vec::new(), Vec::new());
+        (sparse.user.0.phone, sparse.lockout) = (String::new(), Timed(Lockout::default()));
+        sparse.user.0.emails = Vec::new();
         let mut locked = sparse.clone();
         locked.user.0.status = UserStatus::Disabled;
-        vec![sparse, locked]
+        locked.lockout = Timed(Lockout { failures: 2, until_at: None });
+        let mut deleted = sparse.clone();
+        (deleted.user.0.email, deleted.user.0.deleted, deleted.user.0.status) =
+            ("deleted user #1".into(), true, UserStatus::Disabled);
+        deleted.lockout = Timed(Lockout::default());
+        vec![sparse, locked, deleted]
+    }
+}
+
+/// A choice field of the user form, filled in (the samples of both user pages).
+fn sample_field() -> FieldInput {
+    FieldInput {
+        key: "plan".into(),
+        label: "Plan".into(),
+        kind: FieldType::Choice,
+        required: true,
+        choices: vec![ChoiceInput { value: "enterprise".into(), chosen: true }],
+        value: "enterprise".into(),
+        checked: true,
     }
 }
 

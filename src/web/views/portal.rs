@@ -260,7 +260,14 @@ impl View for MyTickets {
             link: "/t/tok".into(),
             updated: "2026-12-04 10:00 UTC".into(),
         };
-        MyTickets { me: Me::sample(), tickets: vec![row], csrf: "csrf".into(), modes: Modes::sample() }
+        let mut shared = row.clone();
+        (shared.ticket.shared, shared.ticket.subject) = (true, "VPN down at the branch office".into());
+        MyTickets {
+            me: Me::sample(),
+            tickets: vec![row, shared],
+            csrf: "csrf".into(),
+            modes: Modes::sample(),
+        }
     }
 
     fn variants() -> Vec<Self> {

@@ -117,5 +117,6 @@ pub fn my_ticket() -> MyTicket {
         role: Role::Owner,
         updated_at: AT,
         epoch: 0,
+        shared: false,
     }
 }
