@@ -11,6 +11,7 @@ pub mod console;
 pub mod db;
 pub mod directory;
 pub mod due;
+pub mod identities;
 pub mod imap;
 pub mod inbound;
 pub mod lease;
