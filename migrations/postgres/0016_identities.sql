@@ -17,3 +17,12 @@ CREATE TABLE identities (
 );
 CREATE INDEX identities_user ON identities(user_id);
 CREATE INDEX identities_agent ON identities(agent_id);
+
+-- The `state` of each finished OpenID Connect sign-in (SHA-256), until the flow would have
+-- expired anyway: a callback replayed with the same state is refused here, not only by the
+-- provider's single-use code.
+CREATE TABLE oidc_spent_states (
+    state_hash TEXT PRIMARY KEY,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX oidc_spent_states_expiry ON oidc_spent_states(expires_at);

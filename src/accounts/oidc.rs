@@ -34,6 +34,13 @@ enum Linked {
 }
 
 impl Accounts {
+    /// Marks the sign-in whose `state` came back as finished; `false` when it was already (the
+    /// provider's redirect replayed). Only the state's SHA-256 is kept, until `expires_at`.
+    pub async fn spend_oidc_state(&self, state: &str, expires_at: i64) -> Result<bool, AccountError> {
+        let (hash, now) = (crate::auth::secret::token_hash(state), self.now_ms());
+        Ok(self.app.store().write(move |tx| identity_store::spend_state(tx, &hash, expires_at, now)).await?)
+    }
+
     /// Signs in whoever `identity` is, in `realm`: links or creates the account as the module
     /// says. A refusal is `AccountError::Refused` with the sentence for the visitor.
     pub async fn sign_in_with_identity(

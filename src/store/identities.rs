@@ -83,3 +83,14 @@ pub fn count_identities(tx: &mut Tx<'_>, holder: Holder) -> Result<i64> {
     let sql = format!("SELECT COUNT(*) FROM identities WHERE {column} = $1");
     tx.query_one(&sql, params![id], |r| r.i64(0))
 }
+
+/// Records that the sign-in with `state_hash` came back; `false` when it already had (a replay).
+/// Drops the records of flows that have expired anyway.
+pub fn spend_state(tx: &mut Tx<'_>, state_hash: &str, expires_at: i64, now_ms: i64) -> Result<bool> {
+    tx.execute("DELETE FROM oidc_spent_states WHERE expires_at <= $1", params![now_ms])?;
+    let inserted = tx.execute(
+        "INSERT INTO oidc_spent_states (state_hash, expires_at) VALUES ($1, $2) ON CONFLICT (state_hash) DO NOTHING",
+        params![state_hash, expires_at],
+    )?;
+    Ok(inserted == 1)
+}

@@ -8,6 +8,9 @@
 //!
 //! Every failure shows the sign-in page of the realm with a plain message: the provider being
 //! down, its own error (`access_denied`), a missing, wrong or spent `state`, an unverified address.
+//! Besides the cookie's removal, the SHA-256 of every `state` that came back is kept until its
+//! flow would have expired (`oidc_spent_states`), so a redirect replayed with a copied cookie is
+//! refused too.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -88,14 +91,26 @@ async fn answer(
     now: i64,
 ) -> Response {
     let given = query.state.as_deref().filter(|s| s.len() <= MAX_PARAM).unwrap_or_default();
-    let Some(flow) =
-        flow.filter(|flow| flow.provider == name && !given.is_empty() && flow.state_matches(given))
-    else {
+    // An error answer signs nobody in, so one without `state` (some providers leave it out of
+    // their refusals) is still shown when this browser has a sign-in at that provider under way.
+    let error_without_state = query.error.is_some() && query.state.is_none();
+    let Some(flow) = flow.filter(|flow| {
+        flow.provider == name && (error_without_state || (!given.is_empty() && flow.state_matches(given)))
+    }) else {
         tracing::info!(provider = name, "oidc: callback without a matching sign-in in progress");
         let agent = agent_realm(name, state);
         let why = "This sign-in has expired or did not start here. Start again.";
         return login_page(state, headers, agent, StatusCode::BAD_REQUEST, why);
     };
+    match state.accounts.spend_oidc_state(&flow.state, flow.expires_at).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(provider = name, "oidc: a finished sign-in came back again (replay)");
+            let why = "This sign-in has expired or did not start here. Start again.";
+            return login_page(state, headers, flow.agent, StatusCode::BAD_REQUEST, why);
+        }
+        Err(error) => return failure(&error),
+    }
     let providers = state.accounts.oidc();
     if let Some(error) = query.error.as_deref() {
         let text = provider_error_text(error, query.error_description.as_deref());
