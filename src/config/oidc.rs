@@ -224,3 +224,96 @@ fn check_for(raw: &[String], path: &KeyPath, problems: &mut Problems<'_, '_>) ->
     }
     (users, agents)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{EXAMPLE, errors_of, valid};
+
+    /// An error at `key` (any line) whose message holds `fragment`.
+    fn assert_error(text: &str, key: &str, fragment: &str) {
+        let errors = errors_of(text);
+        assert!(
+            errors.iter().any(|e| e.key == key && e.message.contains(fragment)),
+            "no error {key} containing {fragment:?} in {errors:#?}"
+        );
+    }
+
+    const BASE: &str =
+        "[[oidc]]\nname = \"example\"\nissuer = \"https://id.example.com/\"\nclient_id = \"mailgate\"\n";
+
+    #[test]
+    fn the_example_provider_parses_with_its_defaults() {
+        let start = EXAMPLE.find("# [[oidc]]").expect("the example shows [[oidc]]");
+        let block: Vec<&str> = EXAMPLE[start..]
+            .lines()
+            .map(|line| line.strip_prefix("# ").or_else(|| line.strip_prefix('#')).unwrap_or(line))
+            .collect();
+        let config = valid(&block.join("\n"));
+        let provider = &config.oidc[0];
+        assert_eq!(
+            (provider.name.as_str(), provider.label.as_str(), provider.issuer.as_str()),
+            ("example", "Sign in with Example ID", "https://id.example.com")
+        );
+        assert!(provider.users && provider.agents && provider.client_secret.is_none());
+        assert_eq!(provider.scopes, ["email", "profile"]);
+        let defaults = valid(BASE);
+        let provider = &defaults.oidc[0];
+        assert_eq!(provider.label, "Sign in with example");
+        assert_eq!(provider.issuer, "https://id.example.com", "a trailing slash is dropped");
+        assert!(provider.users && !provider.agents, "users only by default");
+        assert!(valid("").oidc.is_empty());
+    }
+
+    #[test]
+    fn each_field_is_checked_with_its_key_path() {
+        let with = |line: &str| format!("{BASE}{line}\n");
+        assert_error(
+            "[[oidc]]\nissuer = \"https://id.example.com\"\nclient_id = \"x\"\n",
+            "oidc[0].name",
+            "is required",
+        );
+        assert_error(&BASE.replace("\"example\"", "\"Bad Name\""), "oidc[0].name", "a-z, 0-9");
+        assert_error(
+            &BASE.replace("https://id.example.com/", "http://id.example.com"),
+            "oidc[0].issuer",
+            "must be https",
+        );
+        assert_error(
+            &BASE.replace("https://id.example.com/", "https://id.example.com/?x=1"),
+            "oidc[0].issuer",
+            "no query",
+        );
+        assert_error(
+            &BASE.replace("https://id.example.com/", "ftp://id.example.com"),
+            "oidc[0].issuer",
+            "https URL",
+        );
+        assert_error(&BASE.replace("https://id.example.com/", "not a url"), "oidc[0].issuer", "not a URL");
+        assert_error(&BASE.replace("client_id = \"mailgate\"\n", ""), "oidc[0].client_id", "is required");
+        assert_error(&with("for = [\"robots\"]"), "oidc[0].for[0]", "\"users\" or \"agents\"");
+        assert_error(&with("for = []"), "oidc[0].for", "names nobody");
+        assert_error(&with("scopes = [\"two words\"]"), "oidc[0].scopes[0]", "not a scope");
+        assert_error(&with("label = \"\"\"a\nb\"\"\""), "oidc[0].label", "one line");
+        assert_error(
+            &with("client_secret_file = \"/nonexistent/secret\""),
+            "oidc[0].client_secret_file",
+            "cannot read",
+        );
+        assert_error(&with("ca_file = \"/nonexistent/ca.pem\""), "oidc[0].ca_file", "cannot read");
+        assert_error(&format!("{BASE}{BASE}"), "oidc[1].name", "listed twice");
+        assert_error(&with("secret = \"x\""), "oidc[0].secret", "unknown key");
+        // Loopback http is allowed (a provider on this machine, tests); the secret is read and trimmed.
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "s3cret\n").unwrap();
+        let text = BASE.replace("https://id.example.com/", "http://127.0.0.1:9400")
+            + &format!(
+                "client_secret_file = \"{}\"\nscopes = [\"openid\", \"email\", \"email\"]\n",
+                secret.display()
+            );
+        let config = valid(&text);
+        assert_eq!(config.oidc[0].client_secret.as_ref().map(|s| s.expose()), Some("s3cret"));
+        assert_eq!(config.oidc[0].scopes, ["email"], "openid is implied; duplicates dropped");
+        assert!(!format!("{:?}", config.oidc[0]).contains("s3cret"), "the secret is redacted");
+    }
+}
