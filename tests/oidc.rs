@@ -292,6 +292,22 @@ async fn a_callback_works_once_and_only_with_its_state(backend: Backend) {
     assert_eq!(status, 400, "{body}");
     assert!(!set.contains("mg_user="), "{set}");
 
+    // Hostile answers: an error text with markup and line breaks is shown escaped, on one line;
+    // an oversized state is no state.
+    let (_, _, cookie) = flow.start("idp", "").await;
+    let hostile = format!(
+        "{base}/auth/oidc/idp/callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E%0D%0ASet-Cookie%3A%20x"
+    );
+    let (status, set, body) = flow.finish(&hostile, &cookie).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("localhost did not sign you in: access_denied (&lt;script&gt;alert(1)&lt;/script&gt;Set-Cookie: x)."),
+        "{body}"
+    );
+    assert!(!body.contains("<script>") && !set.contains("x="), "{set}");
+    let huge = format!("{base}/auth/oidc/idp/callback?code=c&state={}", "s".repeat(5000));
+    assert_eq!(flow.finish(&huge, &cookie).await.0, 400);
+
     // An unknown provider, or one not open to agents, has no login.
     assert_eq!(flow.start("nope", "").await.0, 404);
     assert_eq!(flow.start("idp", "?for=agent").await.0, 404);
@@ -338,6 +354,35 @@ async fn the_provider_subject_not_its_address_names_the_account(backend: Backend
     let (status, _, body) = sign_in("s3").await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("already linked"), "{body}");
+}
+
+async fn keys_are_fetched_again_when_the_provider_rotates_them(backend: Backend) {
+    if !oidc_provider::available() {
+        return;
+    }
+    let users = [claims("ann", "ann@acme.com", true)];
+    let first = OidcProvider::start(&users);
+    let (port, issuer) = (first.port, first.issuer.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let extra = oidc_provider::config("idp", &issuer, &["users"], &dir.path().join("s"));
+    let Some((_h, base)) = serve(backend, &extra).await else { return };
+    let flow = Flow::new(&base);
+    let back = flow.authorize("idp", "ann").await;
+    assert_eq!(flow.finish(&back.url, &back.cookie).await.0, 200);
+    // The same issuer comes back with a new key (another `kid`): the cached keys do not know it.
+    drop(first);
+    let second = OidcProvider::start_on(port, &users);
+    let back = flow.authorize("idp", "ann").await;
+    let (status, _, body) = flow.finish(&back.url, &back.cookie).await;
+    assert_eq!(status, 200, "{body}");
+    let jwks = second.log().matches("GET /jwks").count();
+    assert_eq!(
+        jwks,
+        1,
+        "the keys were fetched again, once, and the metadata came from the cache:\n{}",
+        second.log()
+    );
+    assert!(!second.log().contains("openid-configuration"), "{}", second.log());
 }
 
 async fn private_mode_signs_in_existing_accounts_only(backend: Backend) {
@@ -409,6 +454,7 @@ on_both_backends!(
     agents_sign_in_with_the_provider_then_totp,
     a_callback_works_once_and_only_with_its_state,
     the_provider_subject_not_its_address_names_the_account,
+    keys_are_fetched_again_when_the_provider_rotates_them,
     private_mode_signs_in_existing_accounts_only,
     a_provider_over_tls_is_trusted_through_its_ca_file,
 );

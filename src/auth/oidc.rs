@@ -1,5 +1,5 @@
 //! OpenID Connect sign-in, the protocol half (the `openidconnect` crate): discovery (metadata and
-//! signing keys cached, the keys fetched again when a token names one we do not have), the
+//! signing keys cached, the keys fetched again when a token's signature fails with them), the
 //! authorization request with PKCE, `state` and `nonce`, the code exchange, and the ID token's
 //! checks (signature, issuer, audience, expiry, nonce, a verified address). It knows nothing of
 //! accounts: it answers with an [`Identity`] or an [`OidcError`] saying what to tell the visitor.
@@ -51,15 +51,15 @@ pub struct Identity {
 }
 
 /// Why a sign-in through a provider did not produce an [`Identity`]. The `Display` text is for
-/// the visitor (it names the provider by its label), never holds a secret.
+/// the visitor (it names the provider by its issuer's host, `id.example.com`), never holds a secret.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OidcError {
     /// Discovery, the keys or the token endpoint could not be reached (or answered nonsense).
     #[error("{0} cannot be reached just now. Try again in a few minutes.")]
     Unreachable(String),
     /// The provider answered the sign-in with an error (`error=access_denied`, ...).
-    #[error("{label} did not sign you in: {error}.")]
-    Provider { label: String, error: String },
+    #[error("{by} did not sign you in: {error}.")]
+    Provider { by: String, error: String },
     /// The ID token failed a check (signature, issuer, audience, expiry, nonce) or is missing.
     #[error("The answer from {0} could not be verified, so you are not signed in. Start again.")]
     Invalid(String),
@@ -173,9 +173,9 @@ impl Providers {
         self.providers.get(name).is_some_and(|p| if agent { p.config.agents } else { p.config.users })
     }
 
-    /// The label of provider `name` (for messages).
-    pub fn label(&self, name: &str) -> String {
-        self.providers.get(name).map_or_else(|| name.to_string(), |p| p.config.label.clone())
+    /// How messages name provider `name`: its issuer's host.
+    pub fn shown(&self, name: &str) -> String {
+        self.providers.get(name).map_or_else(|| name.to_string(), |p| shown(&p.config))
     }
 
     /// Starts a sign-in at provider `name`: the URL to send the visitor to, and the flow to keep.
@@ -209,7 +209,7 @@ impl Providers {
     /// against the flow's nonce, at time `now_ms`. The caller has checked `state` already.
     pub async fn finish(&self, flow: &Flow, code: &str, now_ms: i64) -> Result<Identity, OidcError> {
         let provider = self.get(&flow.provider)?;
-        let label = &provider.config.label;
+        let label = &shown(&provider.config);
         let http = provider.http()?;
         let metadata = provider.metadata(now_ms, false).await?;
         let client = provider.client(metadata);
@@ -220,7 +220,7 @@ impl Providers {
         let tokens = exchange.request_async(http).await.map_err(|error| match error {
             openidconnect::RequestTokenError::ServerResponse(answer) => {
                 tracing::warn!(provider = %flow.provider, error = %answer.error(), "oidc: the token endpoint refused the code");
-                OidcError::Provider { label: label.clone(), error: answer.error().to_string() }
+                OidcError::Provider { by: label.clone(), error: answer.error().to_string() }
             }
             other => provider.unreachable(&format!("token endpoint: {}", error_chain(&other))),
         })?;
@@ -239,9 +239,11 @@ impl Providers {
         };
         let claims = match claims {
             Ok(claims) => claims,
-            // Keys rotated since we cached them: fetch them once more, then judge again.
+            // Keys rotated since we cached them (a `kid` we do not have, or, from a provider that
+            // names no `kid`, a signature our key does not verify): fetch them once more, then
+            // judge again. Each try cost the provider a code exchange already.
             Err(ClaimsVerificationError::SignatureVerification(
-                SignatureVerificationError::NoMatchingKey,
+                SignatureVerificationError::NoMatchingKey | SignatureVerificationError::CryptoError(_),
             )) => {
                 let metadata = provider.metadata(now_ms, true).await?;
                 let client = provider.client(metadata);
@@ -277,7 +279,7 @@ pub fn provider_error_text(error: &str, description: Option<&str>) -> String {
 
 impl Provider {
     fn http(&self) -> Result<&reqwest::Client, OidcError> {
-        self.http.as_ref().map_err(|_| OidcError::Unreachable(self.config.label.clone()))
+        self.http.as_ref().map_err(|_| OidcError::Unreachable(shown(&self.config)))
     }
 
     /// The cached metadata, fetched (discovery, then the keys) when missing, stale or `refresh`.
@@ -325,12 +327,12 @@ impl Provider {
 
     fn unreachable(&self, what: &str) -> OidcError {
         tracing::warn!(provider = %self.config.name, "oidc: {what}");
-        OidcError::Unreachable(self.config.label.clone())
+        OidcError::Unreachable(shown(&self.config))
     }
 
     fn invalid(&self, error: &ClaimsVerificationError) -> OidcError {
         tracing::warn!(provider = %self.config.name, %error, "oidc: ID token refused");
-        OidcError::Invalid(self.config.label.clone())
+        OidcError::Invalid(shown(&self.config))
     }
 }
 
@@ -339,7 +341,7 @@ fn identity(config: &OidcProvider, claims: &CoreIdTokenClaims) -> Result<Identit
     let email = claims.email().map(|e| e.as_str().trim().to_lowercase()).filter(|e| e.contains('@'));
     let (Some(email), Some(true)) = (email, claims.email_verified()) else {
         tracing::info!(provider = %config.name, "oidc: sign-in refused: no verified address in the ID token");
-        return Err(OidcError::Unverified(config.label.clone()));
+        return Err(OidcError::Unverified(shown(config)));
     };
     let name = claims
         .name()
@@ -352,6 +354,15 @@ fn identity(config: &OidcProvider, claims: &CoreIdTokenClaims) -> Result<Identit
         email,
         name,
     })
+}
+
+/// How messages name a provider: the host of its issuer (`id.example.com`), which the visitor saw
+/// in the address bar at the provider.
+fn shown(config: &OidcProvider) -> String {
+    openidconnect::url::Url::parse(&config.issuer)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_string))
+        .unwrap_or_else(|| config.name.clone())
 }
 
 /// `openidconnect` judges expiry by this clock (the application's, so tests can pin it).

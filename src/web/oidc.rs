@@ -115,11 +115,11 @@ async fn answer(
     if let Some(error) = query.error.as_deref() {
         let text = provider_error_text(error, query.error_description.as_deref());
         tracing::info!(provider = name, error = %text, "oidc: the provider answered with an error");
-        let error = OidcError::Provider { label: providers.label(name), error: text };
+        let error = OidcError::Provider { by: providers.shown(name), error: text };
         return refused(state, headers, flow.agent, &error);
     }
     let Some(code) = query.code.as_deref().filter(|c| !c.is_empty() && c.len() <= MAX_PARAM) else {
-        let error = OidcError::Invalid(providers.label(name));
+        let error = OidcError::Invalid(providers.shown(name));
         return refused(state, headers, flow.agent, &error);
     };
     let identity = match providers.finish(&flow, code, now).await {

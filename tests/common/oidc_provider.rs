@@ -49,19 +49,23 @@ pub fn claims(sub: &str, email: &str, verified: bool) -> String {
 impl OidcProvider {
     /// Over plain HTTP (allowed for a loopback issuer), with `users` (from [`claims`]).
     pub fn start(users: &[String]) -> OidcProvider {
-        Self::spawn(users, None)
+        Self::spawn(users, None, super::smtp::free_port())
+    }
+
+    /// [`OidcProvider::start`] on `port` (the same issuer again, with new signing keys).
+    pub fn start_on(port: u16, users: &[String]) -> OidcProvider {
+        Self::spawn(users, None, port)
     }
 
     /// Over TLS as `localhost`, with the test services' leaf certificate (signed by `ca`, the
     /// file `MG_IMAP_CA` names; its directory holds server.pem and server.key).
     pub fn start_tls(users: &[String], ca: &std::path::Path) -> OidcProvider {
         let dir = ca.parent().expect("the CA file's directory");
-        Self::spawn(users, Some((dir.join("server.pem"), dir.join("server.key"))))
+        Self::spawn(users, Some((dir.join("server.pem"), dir.join("server.key"))), super::smtp::free_port())
     }
 
-    fn spawn(users: &[String], tls: Option<(PathBuf, PathBuf)>) -> OidcProvider {
+    fn spawn(users: &[String], tls: Option<(PathBuf, PathBuf)>, port: u16) -> OidcProvider {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/oidc_provider.py");
-        let port = super::smtp::free_port();
         let log = tempfile::NamedTempFile::new().unwrap();
         let mut command = Command::new(python());
         command.args(["-W", "ignore", script, "--port", &port.to_string()]);
