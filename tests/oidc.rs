@@ -64,16 +64,16 @@ async fn identities_of(h: &Harness, user: i64) -> i64 {
     .await
 }
 
-/// The sign-in page's screenshots with the provider's button, at desktop and phone width.
-async fn screenshot_sign_in(browser: &Browser) {
+/// The page's screenshots (`NAME-1280.png`, `NAME-390.png`), checked for layout problems.
+async fn screenshot(browser: &Browser, name: &str) {
     let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
     let dir = tmp.parent().unwrap_or(tmp).join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     for width in [1280, 390] {
         browser.set_viewport(width, 800).await;
         let problems = browser.layout_problems().await;
-        assert!(problems.is_empty(), "the sign-in page at {width}px: {problems:?}");
-        browser.screenshot(&dir.join(format!("login-oidc-{width}.png"))).await;
+        assert!(problems.is_empty(), "{name} at {width}px: {problems:?}");
+        browser.screenshot(&dir.join(format!("{name}-{width}.png"))).await;
     }
     browser.set_viewport(1280, 900).await;
 }
@@ -103,7 +103,7 @@ async fn customers_sign_in_with_the_provider(backend: Backend) {
     let browser = Browser::start().await;
     browser.goto(&format!("{base}/login")).await;
     assert_eq!(browser.text("a.provider").await, "Sign in with idp");
-    screenshot_sign_in(&browser).await;
+    screenshot(&browser, "login-oidc").await;
 
     // First sign-in of someone unknown here (public mode): the account is made.
     browser.click("a.provider[href*='/idp/']").await;
@@ -152,6 +152,7 @@ async fn customers_sign_in_with_the_provider(backend: Backend) {
     // The provider is down: a message on the sign-in page, no other way in.
     browser.click("a.provider[href*='/down/']").await;
     assert!(shows(&browser, "cannot be reached just now").await, "{}", browser.page_source().await);
+    screenshot(&browser, "login-oidc-down").await;
     assert!(browser.current_url().await.contains("/auth/oidc/down/login"));
     drop(provider);
 }
@@ -279,8 +280,20 @@ async fn a_callback_works_once_and_only_with_its_state(backend: Backend) {
     let (status, _, _) = flow.finish(&format!("{base}/auth/oidc/idp/callback?{code}"), &back.cookie).await;
     assert_eq!(status, 400, "no state");
 
-    // The flow that was refused above is spent only when its own state came back; this one is new.
+    // The provider really checks PKCE: the code is worth nothing without our verifier.
     let back = flow.authorize("idp", "ann-at-idp").await;
+    let code = back.url.split(['?', '&']).find_map(|p| p.strip_prefix("code=")).unwrap().to_string();
+    let redirect = format!("{base}/auth/oidc/idp/callback");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect.as_str()),
+        ("code_verifier", &"x".repeat(43)),
+    ];
+    let stolen = flow.http.post(format!("{}/oauth2/token", provider.issuer)).form(&form);
+    let answer = stolen.basic_auth("mailgate-test", Some("test-client-secret")).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 400);
+    assert!(answer.text().await.unwrap().contains("invalid_grant"));
     let (status, set, body) = flow.finish(&back.url, &back.cookie).await;
     assert_eq!(status, 200, "{body}\n{}", provider.log());
     assert!(set.contains("mg_user=") && set.contains("mg_oidc=;"), "session set, flow cleared: {set}");

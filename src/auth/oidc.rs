@@ -55,7 +55,7 @@ pub struct Identity {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OidcError {
     /// Discovery, the keys or the token endpoint could not be reached (or answered nonsense).
-    #[error("{0} cannot be reached just now. Try again in a few minutes.")]
+    #[error("The sign-in service {0} cannot be reached just now. Try again in a few minutes.")]
     Unreachable(String),
     /// The provider answered the sign-in with an error (`error=access_denied`, ...).
     #[error("{by} did not sign you in: {error}.")]
@@ -230,14 +230,8 @@ impl Providers {
         };
         let nonce = Nonce::new(flow.nonce.clone());
         let now = time_at(now_ms);
-        let claims = {
-            let verifier = client.id_token_verifier().set_time_fn(move || now);
-            match id_token.claims(&verifier, &nonce) {
-                Ok(claims) => Ok(claims.clone()),
-                Err(error) => Err(error),
-            }
-        };
-        let claims = match claims {
+        let verifier = client.id_token_verifier().set_time_fn(move || now);
+        let claims = match id_token.claims(&verifier, &nonce).cloned() {
             Ok(claims) => claims,
             // Keys rotated since we cached them (a `kid` we do not have, or, from a provider that
             // names no `kid`, a signature our key does not verify): fetch them once more, then
@@ -283,6 +277,7 @@ impl Provider {
     }
 
     /// The cached metadata, fetched (discovery, then the keys) when missing, stale or `refresh`.
+    /// One fetch at a time per provider: sign-ins arriving meanwhile wait for its answer.
     async fn metadata(&self, now_ms: i64, refresh: bool) -> Result<CoreProviderMetadata, OidcError> {
         let mut cached = self.cached.lock().await;
         if let Some(found) = cached.as_ref().filter(|c| !refresh && now_ms - c.fetched_at < METADATA_TTL_MS) {
