@@ -367,6 +367,12 @@ async fn the_provider_subject_not_its_address_names_the_account(backend: Backend
     let (status, _, body) = sign_in("s3").await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("already linked"), "{body}");
+
+    // A locked account stays locked, whoever vouches for it.
+    h.write(|tx| tx.execute("UPDATE users SET status = 'disabled' WHERE email = 'bob@acme.com'", &[])).await;
+    let (status, set, body) = sign_in("s2").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("This account is locked") && !set.contains("mg_user="), "{body}");
 }
 
 async fn keys_are_fetched_again_when_the_provider_rotates_them(backend: Backend) {

@@ -74,16 +74,6 @@ pub fn register_guest(tx: &mut Tx<'_>, user: UserId, now_ms: i64) -> Result<bool
     Ok(changed > 0)
 }
 
-/// How many identities link to `holder` (tests and the user's record).
-pub fn count_identities(tx: &mut Tx<'_>, holder: Holder) -> Result<i64> {
-    let (column, id) = match holder {
-        Holder::User(user) => ("user_id", user.0),
-        Holder::Agent(agent) => ("agent_id", agent.0),
-    };
-    let sql = format!("SELECT COUNT(*) FROM identities WHERE {column} = $1");
-    tx.query_one(&sql, params![id], |r| r.i64(0))
-}
-
 /// Records that the sign-in with `state_hash` came back; `false` when it already had (a replay).
 /// Drops the records of flows that have expired anyway.
 pub fn spend_state(tx: &mut Tx<'_>, state_hash: &str, expires_at: i64, now_ms: i64) -> Result<bool> {
