@@ -102,9 +102,10 @@ fn validate_one(raw: &RawOidc, path: &KeyPath, problems: &mut Problems<'_, '_>) 
         && name.len() <= MAX_NAME
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     if !name_ok {
+        let why = if name.is_empty() { "is required" } else { "must be" };
         problems.report(
             &path.key("name"),
-            "is required: 1 to 32 of a-z, 0-9, _ and - (it is part of the provider's URLs)",
+            format!("{why}: 1 to 32 of a-z, 0-9, _ and - (it is part of the provider's URLs)"),
         );
     }
     let label = match raw.label.as_deref().map(str::trim) {
@@ -272,7 +273,7 @@ mod tests {
             "oidc[0].name",
             "is required",
         );
-        assert_error(&BASE.replace("\"example\"", "\"Bad Name\""), "oidc[0].name", "a-z, 0-9");
+        assert_error(&BASE.replace("\"example\"", "\"Bad Name\""), "oidc[0].name", "must be: 1 to 32");
         assert_error(
             &BASE.replace("https://id.example.com/", "http://id.example.com"),
             "oidc[0].issuer",
