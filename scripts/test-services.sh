@@ -8,7 +8,8 @@
 #               user name logs in with the password `secret` and gets its own empty Maildir
 #   (SMTP tests start their own aiosmtpd from Debian's python3-aiosmtpd, browser tests their own
 #   chromedriver and headless Chromium from Debian's chromium and chromium-driver, tests/postfix.rs
-#   its own private Postfix instance from Debian's postfix; `install` provides them.)
+#   its own private Postfix instance from Debian's postfix, tests/oidc.rs its own OpenID Connect
+#   provider from PyPI's oidc-provider-mock in a venv at $MG_OIDC_VENV; `install` provides them.)
 #
 #   test-services.sh install          # apt-get what is missing (root; a no-op when present)
 #   eval "$(test-services.sh start)"  # prints `export MG_...` lines
@@ -18,6 +19,11 @@ set -euo pipefail
 PG_PORT=${MG_PG_PORT:-25432}
 IMAP_PORT=${MG_IMAP_PORT:-25143}
 IMAPS_PORT=${MG_IMAPS_PORT:-25993}
+# The OpenID Connect provider of tests/oidc.rs (tests/support/oidc_provider.py runs it): PyPI's
+# oidc-provider-mock, pinned, in its own venv on Debian's python3 (tests/common/oidc_provider.rs
+# looks here, or at $MG_OIDC_VENV).
+OIDC_VENV=${MG_OIDC_VENV:-/opt/mailgate-test/oidc-provider}
+OIDC_PROVIDER=oidc-provider-mock==0.3.4
 
 log() { printf 'test-services: %s\n' "$*" >&2; }
 
@@ -34,7 +40,8 @@ cmd_install() {
   [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
   [ -x /usr/sbin/postfix ] || missing+=(postfix)
   command -v systemd-analyze >/dev/null || missing+=(systemd)  # tests/operations.rs: verify the unit
-  [ ${#missing[@]} -eq 0 ] && return 0
+  /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)  # the OIDC provider's venv
+  [ ${#missing[@]} -eq 0 ] && { install_oidc_provider; return 0; }
   if [ "$(id -u)" != 0 ]; then
     log "missing Debian packages: ${missing[*]} (run this as root once to install them)"; exit 1
   fi
@@ -53,6 +60,19 @@ cmd_install() {
     fi
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  install_oidc_provider
+}
+
+# PyPI's oidc-provider-mock in a venv of its own (Debian's python3 refuses pip installs system-wide).
+install_oidc_provider() {
+  "$OIDC_VENV/bin/python" -c 'import oidc_provider_mock' 2>/dev/null && return 0
+  if [ "$(id -u)" != 0 ] && [ ! -w "$(dirname "$OIDC_VENV")" ]; then
+    log "missing the OIDC test provider in $OIDC_VENV (run this as root once, or set MG_OIDC_VENV)"; exit 1
+  fi
+  log "installing $OIDC_PROVIDER into $OIDC_VENV"
+  mkdir -p "$(dirname "$OIDC_VENV")"
+  /usr/bin/python3 -m venv "$OIDC_VENV"
+  "$OIDC_VENV/bin/pip" install -q --disable-pip-version-check "$OIDC_PROVIDER" >/dev/null
 }
 
 wait_port() { # port seconds [pid: give up early when it exits]

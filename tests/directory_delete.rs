@@ -62,6 +62,11 @@ async fn ann_everywhere(h: &Harness) -> (UserId, String) {
             "INSERT INTO sessions (id_hash, user_id, stage, csrf, created_at, seen_at) VALUES ('s1', $1, 'full', 'c', 0, 0)",
             mailgate::params![ann.0],
         )?;
+        tx.execute(
+            "INSERT INTO identities (issuer, subject, realm, user_id, email, created_at, seen_at)
+             VALUES ('https://id.example', 'ann-sub', 'user', $1, 'ann@acme.com', 0, 0)",
+            mailgate::params![ann.0],
+        )?;
         for (key, failures) in [(account.as_str(), 3), (pair.as_str(), 6)] {
             tx.execute(
                 "INSERT INTO rate_limits (key, failures, window_start, blocked_until) VALUES ($1, $2, 0, 0)",
@@ -108,6 +113,7 @@ async fn assert_person_erased(h: &Harness, ann: UserId, authored: usize) {
     for (table, sql) in [
         ("users", "SELECT COUNT(*) FROM users WHERE email = 'ann@acme.com'"),
         ("sessions", "SELECT COUNT(*) FROM sessions WHERE id_hash = 's1'"),
+        ("identities", "SELECT COUNT(*) FROM identities WHERE email = 'ann@acme.com'"),
         ("account_tokens", "SELECT COUNT(*) FROM account_tokens WHERE email = 'ann@acme.com'"),
         ("rate_limits", "SELECT COUNT(*) FROM rate_limits WHERE key LIKE 'login:user:%'"),
         ("login_clients", "SELECT COUNT(*) FROM login_clients"),

@@ -373,7 +373,9 @@ async fn every_page_at_desktop_and_phone_width() {
     std::fs::write(templates.join("canned/restart.tera"), restart).unwrap();
     let extra = format!(
         "[auth]\ntotp_key_file = \"{}\"\n[templates]\ndir = \"{}\"\n{TOPIC_FORM}\n\
-         [[canned]]\nkey = \"restart\"\ntitle = \"Restart the printer\"\n",
+         [[canned]]\nkey = \"restart\"\ntitle = \"Restart the printer\"\n\
+         [[oidc]]\nname = \"example\"\nlabel = \"Sign in with Example ID\"\nissuer = \"https://id.example.com\"\n\
+         client_id = \"mailgate\"\nfor = [\"users\", \"agents\"]\n",
         key.display(),
         templates.display()
     );

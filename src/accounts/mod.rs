@@ -11,6 +11,7 @@ mod login;
 mod mail;
 mod profile;
 mod self_service;
+mod oidc;
 mod sessions;
 mod signup;
 mod throttle;
@@ -98,6 +99,8 @@ pub struct Accounts {
     clients: ClientResolver,
     base_url: String,
     instance_name: String,
+    /// `[[oidc]]`: OpenID Connect providers and what they told us (metadata, keys).
+    oidc: crate::auth::oidc::Providers,
 }
 
 impl Accounts {
@@ -120,6 +123,7 @@ impl Accounts {
             clients: ClientResolver::new(&config.web.trusted_proxies),
             base_url: config.web.base_url.clone(),
             instance_name: config.instance.name.clone(),
+            oidc: crate::auth::oidc::Providers::new(&config.oidc, &config.web.base_url),
         }
     }
 
@@ -133,6 +137,11 @@ impl Accounts {
 
     pub fn app(&self) -> &App {
         &self.app
+    }
+
+    /// The OpenID Connect providers (`[[oidc]]`).
+    pub fn oidc(&self) -> &crate::auth::oidc::Providers {
+        &self.oidc
     }
 
     /// The client of a request from `peer`: the forwarded address when `peer` is one of

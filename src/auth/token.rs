@@ -24,6 +24,8 @@ const MAC_LEN: usize = 16;
 /// Form tags are MACs in their own domain: never mistaken for a token's.
 const FORM_CONTEXT: &[u8] = b"mailgate-form";
 const MAC_CONTEXT: &[u8] = b"mailgate-token";
+/// Domain separation for keys derived from the signing key ([`Keyring::derive`]).
+const DERIVE_CONTEXT: &[u8] = b"mailgate-derive-key\0";
 /// A payload is at most this long (version/purpose, key tag, four varints of at most 10 bytes).
 const MAX_PAYLOAD: usize = 2 + 4 * 10;
 /// Secrets shorter than this are refused (256 bits, the HMAC-SHA256 block-size sweet spot).
@@ -247,6 +249,13 @@ impl Keyring {
                 .keys
                 .iter()
                 .any(|key| key.mac_in(FORM_CONTEXT, bound.as_bytes()).verify_truncated_left(&tag).is_ok())
+    }
+
+    /// A 32-byte secret for `purpose` derived from the signing key (HMAC-SHA256 in its own domain,
+    /// never equal to a tag or a token MAC): a key shared by every daemon on the database, for
+    /// short-lived sealed values such as the OpenID Connect sign-in cookie.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        self.keys[0].mac_in(DERIVE_CONTEXT, purpose.as_bytes()).finalize().into_bytes().into()
     }
 
     fn sign(&self, claims: &Claims) -> Vec<u8> {

@@ -181,6 +181,8 @@ fn keep_restart_only(running: &Config, fresh: Config) -> (Config, Vec<String>) {
     kept.log = running.log.clone();
     kept.auth = running.auth.clone();
     kept.registration = running.registration.clone();
+    // The OpenID Connect providers live in the accounts, made once at start.
+    kept.oidc = running.oidc.clone();
     kept.limits.max_message_bytes = running.limits.max_message_bytes;
     let mut keys = Vec::new();
     differing_keys(&as_json(&fresh), &as_json(&kept), String::new(), &mut keys);

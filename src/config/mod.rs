@@ -19,6 +19,7 @@ mod log;
 mod mailbox;
 mod metrics;
 mod notifications;
+mod oidc;
 mod orgs;
 mod read;
 mod registration;
@@ -52,6 +53,7 @@ pub use log::{Log, LogFormat};
 pub use mailbox::{AfterIngest, Imap, ImapTls, Mailbox, Secret};
 pub use metrics::Metrics;
 pub use notifications::Notifications;
+pub use oidc::OidcProvider;
 pub use orgs::{Manager, ManagerMode, Org};
 pub use registration::{Method as RegistrationMethod, Registration};
 pub use smtp::{Smtp, SmtpTls};
@@ -99,6 +101,8 @@ pub struct Config {
     pub sla: Vec<crate::core::sla::Plan>,
     /// The key of the `[[sla]]` plan with `default = true`.
     pub default_sla: Option<String>,
+    /// `[[oidc]]`: OpenID Connect providers, in the order their buttons show.
+    pub oidc: Vec<OidcProvider>,
 }
 
 impl Config {
@@ -255,6 +259,7 @@ fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
     topics::check_mailbox_topics(&mailboxes, &topics, problems);
     let known = ticket_rules::Known { agents: &agents, teams: &teams, topics: &topics };
     let rules = ticket_rules::validate_rules(&raw.rules, &known, problems);
+    let oidc = oidc::validate_oidc(&raw.oidc, problems);
     Config {
         instance,
         database,
@@ -280,6 +285,7 @@ fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
         canned,
         sla,
         default_sla,
+        oidc,
     }
 }
 

@@ -76,6 +76,8 @@ pub(super) struct RawConfig {
     pub forms: Vec<RawForm>,
     /// `[[canned]]`: saved replies. Default: none.
     pub canned: Vec<super::canned::RawCanned>,
+    /// `[[oidc]]`: OpenID Connect sign-in providers. Default: none.
+    pub oidc: Vec<super::oidc::RawOidc>,
 }
 
 /// Each type error costs one more pass over the document; past this many, stop looking.

@@ -545,8 +545,8 @@ fn example_with_every_table_uncommented() -> (String, usize) {
 fn every_commented_table_example_parses_where_it_stands_when_uncommented() {
     let (text, examples) = example_with_every_table_uncommented();
     // [[mailbox]], [[canned]], [[links.keys]], [[agents]] x2, [[teams]], [[orgs]] x2, [orgs.custom],
-    // [[forms]], [[sla]] x2, [[topics]] x2, [[rules]] x3.
-    assert_eq!(examples, 17, "{text}");
+    // [[forms]], [[sla]] x2, [[topics]] x2, [[rules]] x3, [[oidc]].
+    assert_eq!(examples, 18, "{text}");
     let (config, errors) = check_toml(&text);
     // The example's files (/etc/mailgate/...) need not exist here; keys and types must be right.
     let misplaced: Vec<_> = errors

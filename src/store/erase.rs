@@ -116,7 +116,7 @@ pub fn erase_raw_of_author(tx: &mut Tx<'_>, user: UserId) -> Result<()> {
     Ok(())
 }
 
-/// Everything keyed by the person rather than by a ticket: sessions, additional addresses,
+/// Everything keyed by the person rather than by a ticket: sessions, provider links (OpenID Connect), additional addresses,
 /// account links (by address), sign-in throttle rows and known clients, queued or sent mail to their address,
 /// participations, primary-contact rows, and the details of earlier audit rows (which may quote
 /// names or reasons). Then the row itself becomes the tombstone: no name, no address, no custom
@@ -126,6 +126,8 @@ pub fn erase_person(tx: &mut Tx<'_>, user: UserId, email: &str, now_ms: i64) -> 
     let account = format!("user:{id}");
     let throttled = format!("login:{account}@%");
     tx.execute("DELETE FROM sessions WHERE user_id = $1", params![id])?;
+    // Accounts linked at an OpenID Connect provider keep the verified address of the link.
+    tx.execute("DELETE FROM identities WHERE user_id = $1", params![id])?;
     tx.execute(
         "DELETE FROM rate_limits WHERE key = $1 OR key LIKE $2 ESCAPE '\\'",
         params![format!("login:{account}").as_str(), throttled.as_str()],

@@ -82,6 +82,11 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0014_audit.sql"),
     },
     Migration {
+        version: "0016_identities",
+        sqlite: include_str!("../../migrations/sqlite/0016_identities.sql"),
+        postgres: include_str!("../../migrations/postgres/0016_identities.sql"),
+    },
+    Migration {
         version: "0017_people",
         sqlite: include_str!("../../migrations/sqlite/0017_people.sql"),
         postgres: include_str!("../../migrations/postgres/0017_people.sql"),

@@ -12,6 +12,7 @@ pub mod db;
 pub mod directory;
 pub mod due;
 pub mod erase;
+pub mod identities;
 pub mod imap;
 pub mod inbound;
 pub mod lease;

@@ -50,7 +50,7 @@ pub struct CsrfForm {
 }
 
 /// Where a session at `stage` goes next.
-fn next_step(stage: Stage) -> &'static str {
+pub(super) fn next_step(stage: Stage) -> &'static str {
     match stage {
         Stage::Full => "/agent",
         Stage::SecondFactor => "/agent/login/code",
@@ -60,11 +60,19 @@ fn next_step(stage: Stage) -> &'static str {
     }
 }
 
-fn login_page(state: &WebState, headers: &HeaderMap, status: StatusCode, error: &str) -> Response {
+pub(super) fn login_page(state: &WebState, headers: &HeaderMap, status: StatusCode, error: &str) -> Response {
     let (csrf, cookie) = anon_csrf(state, headers);
     // The console has no sign-up or portal tickets: no modes.
     let visitor = Visitor { csrf, modes: Modes::default() };
-    let page = state.pages.show(status, &Login { realm: LoginRealm::Agent, visitor, error: error.into() });
+    let page = state.pages.show(
+        status,
+        &Login {
+            realm: LoginRealm::Agent,
+            visitor,
+            error: error.into(),
+            providers: state.accounts.oidc().buttons(true),
+        },
+    );
     with_cookie(page, cookie)
 }
 

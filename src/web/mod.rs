@@ -12,6 +12,7 @@ pub mod console;
 mod health;
 mod html;
 pub(crate) mod new_ticket;
+mod oidc;
 mod pages;
 mod portal;
 mod profile;
@@ -136,6 +137,8 @@ pub fn router(state: WebState) -> Router {
         .route("/agent/login/code", get(agent_auth::code_form).post(agent_auth::code))
         .route("/agent/2fa", get(agent_auth::two_factor).post(agent_auth::enroll))
         .route("/agent/logout", post(agent_auth::logout))
+        .route("/auth/oidc/{name}/login", get(oidc::login))
+        .route("/auth/oidc/{name}/callback", get(oidc::callback))
         .merge(
             console::routes(upload_limit)
                 .route("/agent/users/{id}/{action}", post(agent_auth::user_action))

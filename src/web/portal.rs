@@ -90,11 +90,12 @@ fn message(state: &WebState, status: StatusCode, title: &str, text: &str) -> Res
 }
 
 /// The sign-in form, with why the last attempt failed.
-fn login_page(state: &WebState, headers: &HeaderMap, status: StatusCode, error: &str) -> Response {
+pub(super) fn login_page(state: &WebState, headers: &HeaderMap, status: StatusCode, error: &str) -> Response {
     anon_page(state, headers, status, |visitor| Login {
         realm: LoginRealm::User,
         visitor,
         error: error.into(),
+        providers: state.accounts.oidc().buttons(false),
     })
 }
 

@@ -32,6 +32,7 @@ const PAGES: &[(&str, &str)] = &[
     ("formatted.html", include_str!("../../../templates/web/formatted.html.tera")),
     // Accounts: the portal and agents' sign-in.
     ("message.html", include_str!("../../../templates/web/message.html.tera")),
+    ("signed_in.html", include_str!("../../../templates/web/signed_in.html.tera")),
     ("home.html", include_str!("../../../templates/web/home.html.tera")),
     ("login.html", include_str!("../../../templates/web/login.html.tera")),
     ("register.html", include_str!("../../../templates/web/register.html.tera")),

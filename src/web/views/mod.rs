@@ -65,6 +65,7 @@ pub const ALL: &[PageView] = &[
     checked::<portal::NewTicket>(),
     checked::<portal::AgentCode>(),
     checked::<portal::AgentTwoFactor>(),
+    checked::<portal::SignedIn>(),
     checked::<Console<console::Queue>>(),
     checked::<Console<console::Search>>(),
     checked::<Console<console::NewTicket>>(),

@@ -75,6 +75,8 @@ pub struct Login {
     pub visitor: Visitor,
     /// Why the last attempt failed; empty at first.
     pub error: String,
+    /// "Sign in with ..." buttons: the `[[oidc]]` providers open to this realm, in order.
+    pub providers: Vec<crate::auth::oidc::Button>,
 }
 
 impl View for Login {
@@ -85,12 +87,33 @@ impl View for Login {
             realm: LoginRealm::User,
             visitor: Visitor::sample(),
             error: "Wrong email address or password.".into(),
+            providers: vec![crate::auth::oidc::Button {
+                name: "example".into(),
+                label: "Sign in with Example".into(),
+            }],
         }
     }
 
     fn variants() -> Vec<Self> {
         let visitor = Visitor { modes: Modes::default(), ..Visitor::sample() };
-        vec![Login { realm: LoginRealm::Agent, visitor, error: String::new() }]
+        vec![Login { realm: LoginRealm::Agent, visitor, error: String::new(), providers: Vec::new() }]
+    }
+}
+
+/// `signed_in.html`: after a provider's redirect back, the step that sends the browser on to
+/// `next` from our own page (a redirect would still count as the provider's navigation, and the
+/// browser would hold back the SameSite=Strict session cookie).
+#[derive(Clone, Debug, Serialize)]
+pub struct SignedIn {
+    /// A path of ours: `/tickets`, `/agent`, `/agent/login/code`, `/agent/2fa`.
+    pub next: String,
+}
+
+impl View for SignedIn {
+    const PAGE: &'static str = "signed_in.html";
+
+    fn sample() -> Self {
+        SignedIn { next: "/tickets".into() }
     }
 }
 
