@@ -12,6 +12,7 @@ mod database;
 mod error;
 mod forms;
 mod instance;
+mod ldap;
 mod limits;
 mod links;
 mod locate;
@@ -46,6 +47,7 @@ pub use auth::Auth;
 pub use database::{Backend, Database};
 pub use error::{ConfigError, ConfigErrors};
 pub use instance::Instance;
+pub use ldap::{LOGIN_PLACEHOLDERS, Ldap, LdapAttributes, LdapBind};
 pub use limits::Limits;
 pub use links::{Links, Web};
 pub use log::{Log, LogFormat};
@@ -99,6 +101,8 @@ pub struct Config {
     pub sla: Vec<crate::core::sla::Plan>,
     /// The key of the `[[sla]]` plan with `default = true`.
     pub default_sla: Option<String>,
+    /// `[[ldap]]` directories, in the order sign-ins try them.
+    pub ldap: Vec<Ldap>,
 }
 
 impl Config {
@@ -255,6 +259,7 @@ fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
     topics::check_mailbox_topics(&mailboxes, &topics, problems);
     let known = ticket_rules::Known { agents: &agents, teams: &teams, topics: &topics };
     let rules = ticket_rules::validate_rules(&raw.rules, &known, problems);
+    let ldap = ldap::validate_ldap(&raw.ldap, &forms, problems);
     Config {
         instance,
         database,
@@ -280,6 +285,7 @@ fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
         canned,
         sla,
         default_sla,
+        ldap,
     }
 }
 

@@ -76,6 +76,8 @@ pub(super) struct RawConfig {
     pub forms: Vec<RawForm>,
     /// `[[canned]]`: saved replies. Default: none.
     pub canned: Vec<super::canned::RawCanned>,
+    /// `[[ldap]]`: directories to sign in through, tried in order. Default: none.
+    pub ldap: Vec<super::ldap::RawLdap>,
 }
 
 /// Each type error costs one more pass over the document; past this many, stop looking.

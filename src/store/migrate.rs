@@ -81,6 +81,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0014_audit.sql"),
         postgres: include_str!("../../migrations/postgres/0014_audit.sql"),
     },
+    Migration {
+        version: "0015_ldap",
+        sqlite: include_str!("../../migrations/sqlite/0015_ldap.sql"),
+        postgres: include_str!("../../migrations/postgres/0015_ldap.sql"),
+    },
 ];
 
 /// The newest migration this version ships, and how many there are.
