@@ -189,9 +189,10 @@ pub(super) fn second_factor_key(agent: AgentId) -> String {
 }
 
 /// A login as typed, as looked up: trimmed, lower-case, without the angle brackets of
-/// `<name@example.com>`.
+/// `<name@example.com>`. A NUL (which PostgreSQL refuses in text, so the lookup would fail as if
+/// the database were down) becomes U+FFFD: such a login names nobody, on either engine.
 fn normalize_login(login: &str) -> String {
-    login.trim().trim_start_matches('<').trim_end_matches('>').trim().to_lowercase()
+    login.trim().trim_start_matches('<').trim_end_matches('>').trim().to_lowercase().replace('\0', "\u{FFFD}")
 }
 
 fn stored(tx: &mut Tx<'_>, realm: Realm, login: &str) -> crate::store::Result<Stored> {
