@@ -465,3 +465,29 @@ async fn the_sign_in_pages_say_when_the_directory_is_down(backend: Backend) {
     assert_eq!(page.status, 503);
     assert!(page.body.contains("The directory is not answering"), "{}", page.body);
 }
+
+#[test]
+fn check_config_names_each_ldap_problem_by_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mailgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{}/m.db\"\n\n[[ldap]]\nname = \"corp\"\nurl = \"ldap://ldap.example.org\"\n\
+             service_bind_dn = \"cn=mailgate,dc=example,dc=org\"\nsearch_base = \"dc=example,dc=org\"\n\
+             search_filter = \"(mail=*)\"\nfor = [\"users\"]\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let out = common::site::run_with(&config, &["check-config"], b"");
+    let said = common::site::text(&out);
+    assert_eq!(common::site::code(&out), 78, "{said}");
+    for expected in [
+        "mailgate.toml:6: ldap[0].url: is plain ldap:// to \"ldap.example.org\"",
+        "ldap[0].service_password_file: is required with service_bind_dn",
+        "mailgate.toml:9: ldap[0].search_filter: \"(mail=*)\" has no {email}",
+    ] {
+        assert!(said.contains(expected), "{expected:?} in {said}");
+    }
+}

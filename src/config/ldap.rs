@@ -426,3 +426,123 @@ fn check_attribute(attribute: &str, path: &KeyPath, problems: &mut Problems<'_, 
 fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_u64(duration.as_secs())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{assert_error, errors_of, valid};
+    use super::*;
+
+    const USER_FORM: &str = "[[forms]]\nkey = \"customer\"\napplies_to = \"user\"\n\
+                             fields = [{ key = \"department\", type = \"text\" }]\n";
+
+    #[test]
+    fn bind_as_user_with_defaults() {
+        let config = valid(
+            "[[ldap]]\nname = \"corp\"\nurl = \"ldaps://ldap.example.org:636/\"\n\
+             bind_dn_template = \"uid={user},ou=people,dc=example,dc=org\"\nfor = [\"users\"]\n",
+        );
+        let corp = &config.ldap[0];
+        assert_eq!(
+            (corp.agents, corp.users, corp.timeout, corp.starttls),
+            (false, true, Duration::from_secs(5), false)
+        );
+        assert_eq!(corp.attributes.wanted(), ["cn", "mail"]);
+    }
+
+    #[test]
+    fn search_then_bind_reads_the_service_password_and_checks_the_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "s3cret\nignored\n").unwrap();
+        let text = format!(
+            "{USER_FORM}[[ldap]]\nname = \"corp\"\nurl = \"ldap://ldap.example.org\"\nstarttls = true\n\
+             service_bind_dn = \"cn=mailgate,dc=example,dc=org\"\nservice_password_file = \"{}\"\n\
+             search_base = \"dc=example,dc=org\"\nfor = [\"agents\", \"users\"]\n\
+             [ldap.attributes]\ncustom = {{ department = \"departmentNumber\" }}\n",
+            file.display()
+        );
+        let config = valid(&text);
+        let LdapBind::SearchThenBind { service_password, filter, .. } = &config.ldap[0].bind else {
+            panic!("search-then-bind")
+        };
+        assert_eq!((service_password.expose(), filter.as_str()), ("s3cret", "(mail={email})"));
+        assert!(!format!("{config:?}").contains("s3cret"), "the password is never printed");
+
+        let bad = text.replace("starttls = true\n", "starttls = true\nsearch_filter = \"mail={email})(\"\n");
+        assert_error(&bad, "ldap[0].search_filter", Some(9), "not an LDAP filter");
+        let no_login = text.replace("starttls = true\n", "starttls = true\nsearch_filter = \"(mail=x)\"\n");
+        assert_error(&no_login, "ldap[0].search_filter", Some(9), "has no {email}");
+        let unreadable = text.replace(&file.display().to_string(), "/nonexistent/pw");
+        assert_error(&unreadable, "ldap[0].service_password_file", Some(10), "cannot read /nonexistent/pw");
+    }
+
+    #[test]
+    fn every_problem_is_named_by_its_key() {
+        let text = "[[ldap]]\nname = \"Corp!\"\nurl = \"ldap://ldap.example.org\"\n\
+                    bind_dn_template = \"ou=people\"\nfor = [\"admins\", \"users\", \"users\"]\n\
+                    timeout_seconds = 0\nca_file = \"/nonexistent/ca.pem\"\n\
+                    [ldap.attributes]\nemail = \"mail address\"\ncustom = { department = \"x\" }\n";
+        assert_error(text, "ldap[0].name", Some(2), "must be 1 to 40");
+        assert_error(text, "ldap[0].url", Some(3), "in the clear");
+        assert_error(text, "ldap[0].bind_dn_template", Some(4), "has no {user}");
+        assert_error(text, "ldap[0].for[0]", Some(5), "must be \"agents\" or \"users\"");
+        assert_error(text, "ldap[0].for[2]", Some(5), "listed twice");
+        assert_error(text, "ldap[0].timeout_seconds", Some(6), "1 to 60");
+        assert_error(text, "ldap[0].ca_file", Some(7), "cannot read");
+        assert_error(text, "ldap[0].attributes.email", Some(9), "not an attribute name");
+        assert_error(text, "ldap[0].attributes.custom.department", Some(10), "no user form");
+        assert_eq!(errors_of(text).len(), 9, "{:#?}", errors_of(text));
+    }
+
+    #[test]
+    fn urls_modes_and_names_are_checked() {
+        let base = |more: &str| format!("[[ldap]]\nname = \"corp\"\nfor = [\"users\"]\n{more}\n");
+        let template = "bind_dn_template = \"uid={user},dc=example,dc=org\"";
+        let plain_local = base(&format!("url = \"ldap://127.0.0.1:3389\"\n{template}"));
+        assert_eq!(
+            valid(&plain_local).ldap[0].url,
+            "ldap://127.0.0.1:3389",
+            "plain LDAP to loopback is fine"
+        );
+        assert_error(
+            &base(&format!("url = \"http://x\"\n{template}")),
+            "ldap[0].url",
+            Some(4),
+            "must start with",
+        );
+        assert_error(
+            &base(&format!("url = \"ldaps://x:0\"\n{template}")),
+            "ldap[0].url",
+            Some(4),
+            "not a port",
+        );
+        assert_error(
+            &base(&format!("url = \"ldaps://x/dc=org\"\n{template}")),
+            "ldap[0].url",
+            Some(4),
+            "nothing after",
+        );
+        let both = base(&format!("url = \"ldaps://x\"\nstarttls = true\n{template}"));
+        assert_error(&both, "ldap[0].url", Some(4), "starttls is for ldap://");
+        let neither = base("url = \"ldaps://x\"");
+        assert_error(&neither, "ldap[0].bind_dn_template", Some(1), "is required");
+        let two = base(&format!("url = \"ldaps://x\"\n{template}\nservice_bind_dn = \"cn=s,dc=org\""));
+        assert_error(&two, "ldap[0].service_bind_dn", Some(6), "not both");
+        let stray = base(&format!("url = \"ldaps://x\"\n{template}\nsearch_base = \"dc=org\""));
+        assert_error(&stray, "ldap[0].search_base", Some(6), "not with bind_dn_template");
+        let twice = format!(
+            "{}{}",
+            base(&format!("url = \"ldaps://x\"\n{template}")),
+            base(&format!("url = \"ldaps://y\"\n{template}"))
+        );
+        assert_error(&twice, "ldap[1].name", Some(7), "already the name of ldap[0]");
+        assert_error("[[ldap]]\nurl = \"ldaps://x\"\n", "ldap[0].for", Some(1), "is required");
+        assert_error(
+            "[[ldap]]\nname = \"a\"\nfor = []\nurl = \"ldaps://x\"\nbind_dn_template = \"uid={user}\"\n",
+            "ldap[0].for",
+            Some(3),
+            "lists nobody",
+        );
+        assert_error("[[ldap]]\nnam = \"a\"\n", "ldap[0].nam", Some(2), "unknown key");
+    }
+}
