@@ -491,3 +491,28 @@ fn check_config_names_each_ldap_problem_by_its_key() {
         assert!(said.contains(expected), "{expected:?} in {said}");
     }
 }
+
+/// The portal's sign-in page in a real Chromium when the directory is down: the message in its
+/// alert, at 1280 and 390 px, saved as `target/screenshots/login-directory-down-*.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_down_message_in_a_browser() {
+    use common::browser::{Browser, shows};
+    let port = common::smtp::free_port();
+    let extra = bind_as_user(&format!("ldap://127.0.0.1:{port}"), "[\"users\"]", "");
+    let Some((_h, base)) = common::browser::site_with(&format!("{USER_FORM}{extra}")).await else { return };
+    let browser = Browser::start().await;
+    browser.goto(&format!("{base}/login")).await;
+    browser.fill("input[name=email]", "carol@customer.test").await;
+    browser.fill("input[name=password]", "carol-directory-pw").await;
+    browser.click("form.access button[type=submit]").await;
+    assert!(shows(&browser, "The directory is not answering").await, "{}", browser.page_source().await);
+    assert!(browser.text("[role=alert]").await.contains("Try again in a few minutes"));
+    let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let dir = tmp.parent().unwrap_or(tmp).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    for width in [1280, 390] {
+        browser.set_viewport(width, 800).await;
+        assert_eq!(browser.layout_problems().await, Vec::<String>::new(), "at {width}px");
+        browser.screenshot(&dir.join(format!("login-directory-down-{width}.png"))).await;
+    }
+}
