@@ -217,6 +217,9 @@ async fn injection_in_the_login_finds_nobody(backend: Backend) {
             "filter injection {login:?}"
         );
     }
+    // Too long to be anyone's login: refused before anything is sent.
+    let long = format!("{}@customer.test", "a".repeat(10_000));
+    assert_eq!(sign_in(&accounts, Realm::User, &long, "carol-directory-pw").await, SignIn::Denied);
     // Two entries with one address: ambiguous, so nobody.
     assert_eq!(
         sign_in(&accounts, Realm::User, "twin@customer.test", "twin-directory-pw").await,
@@ -515,4 +518,46 @@ async fn the_directory_down_message_in_a_browser() {
         assert_eq!(browser.layout_problems().await, Vec::<String>::new(), "at {width}px");
         browser.screenshot(&dir.join(format!("login-directory-down-{width}.png"))).await;
     }
+}
+
+/// `mailgate ldap test NAME LOGIN`: the password on standard input, the entry and its mapped
+/// attributes printed (never the password), and an exit code for each answer.
+#[test]
+fn ldap_test_command_shows_what_a_sign_in_would_get() {
+    let Some(server) = LdapServer::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mailgate.toml");
+    let more = format!("starttls = true\nca_file = \"{}\"", server.ca().display());
+    let url = format!("ldap://localhost:{}", server.port);
+    let write = |ldap: String| {
+        let text = format!("[database]\nurl = \"sqlite://{}/m.db\"\n{USER_FORM}{ldap}", dir.path().display());
+        std::fs::write(&config, text).unwrap();
+    };
+    write(search_then_bind(&server, &url, "[\"users\"]", &more));
+    let run = |args: &[&str], stdin: &[u8]| common::site::run_with(&config, args, stdin);
+
+    let out = run(&["ldap", "test", "corp", "carol@customer.test"], b"carol-directory-pw\n");
+    let said = common::site::text(&out);
+    assert_eq!(common::site::code(&out), 0, "{said}");
+    assert!(said.contains("accepted: uid=carol,ou=people,dc=example,dc=org"), "{said}");
+    assert!(said.contains("name (cn): Carol Customer"), "{said}");
+    assert!(said.contains("department (departmentNumber): Sales"), "{said}");
+    assert!(!said.contains("carol-directory-pw"), "the password is never printed");
+
+    let out = run(&["ldap", "test", "corp", "carol@customer.test"], b"wrong\n");
+    assert_eq!(common::site::code(&out), 67, "{}", common::site::text(&out));
+    let out = run(&["ldap", "test", "corp", "carol@customer.test"], b"");
+    assert_eq!(common::site::code(&out), 64, "no password: {}", common::site::text(&out));
+    let out = run(&["ldap", "test", "other", "carol"], b"x\n");
+    assert_eq!(common::site::code(&out), 78);
+    assert!(common::site::text(&out).contains("configured: corp"));
+    // Nothing listening: a plain directory on a port freed just now.
+    write(bind_as_user(&format!("ldap://127.0.0.1:{}", common::smtp::free_port()), "[\"users\"]", ""));
+    let out = run(&["ldap", "test", "corp", "carol"], b"carol-directory-pw\n");
+    assert_eq!(common::site::code(&out), 69, "{}", common::site::text(&out));
+    assert!(
+        common::site::text(&out).contains("directory corp: cannot connect"),
+        "{}",
+        common::site::text(&out)
+    );
 }

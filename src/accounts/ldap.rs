@@ -84,7 +84,6 @@ impl Accounts {
                 Ok(None) => continue,
                 Err(down) => {
                     tracing::warn!(%down, realm = realm.as_str(), "sign-in: the directory is not answering");
-                    crate::observe::metrics::login_failed(realm.as_str(), "password");
                     // Never judged: the attempt does not count (as when argon2 is busy).
                     self.app.store().write(move |tx| throttle::refund(tx, &charged, false)).await?;
                     return Ok(Ok(SignIn::DirectoryDown));
