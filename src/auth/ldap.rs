@@ -41,9 +41,11 @@ pub struct Unavailable {
     pub reason: String,
 }
 
-/// Result codes that are the server's trouble, not the password's (RFC 4511 4.1.9): busy,
-/// unavailable, unwilling to perform, other.
-const SERVER_TROUBLE: [u32; 4] = [51, 52, 53, 80];
+/// Result codes of a user's bind that are the server's state, not a judgement of the password
+/// (RFC 4511 4.1.9): busy, unavailable. Any other refusal (unwillingToPerform from a password
+/// policy, ...) counts as a wrong password: an attempt the throttle counts, so a server that
+/// answered wrong guesses oddly could not be used to guess without limit.
+const SERVER_TROUBLE: [u32; 2] = [51, 52];
 /// invalidCredentials.
 const INVALID_CREDENTIALS: u32 = 49;
 
