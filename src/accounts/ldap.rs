@@ -291,3 +291,75 @@ fn checked(field: &crate::core::forms::Field, value: Value) -> Option<Value> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+
+    use super::*;
+    use crate::config::LdapAttributes;
+    use crate::core::forms::{EditableBy, Field, Subject};
+
+    fn field(key: &str, kind: FieldType, choices: &[&str]) -> Field {
+        Field {
+            key: key.into(),
+            label: key.into(),
+            kind,
+            required: false,
+            choices: choices.iter().map(|c| c.to_string()).collect(),
+            editable_by: EditableBy::Agent,
+            visible_to_user: true,
+        }
+    }
+
+    #[test]
+    fn attributes_are_typed_by_their_field_and_bad_values_left_out() {
+        let form = Form {
+            key: "customer".into(),
+            applies_to: Subject::User,
+            fields: vec![
+                field("vip", FieldType::Bool, &[]),
+                field("seats", FieldType::Number, &[]),
+                field("products", FieldType::MultiChoice, &["printer", "scanner"]),
+                field("tier", FieldType::Choice, &["gold", "silver"]),
+                field("since", FieldType::Date, &[]),
+            ],
+        };
+        let attributes = LdapAttributes {
+            name: "cn".into(),
+            email: "mail".into(),
+            phone: Some("telephoneNumber".into()),
+            custom: BTreeMap::from(
+                [
+                    ("vip", "vipFlag"),
+                    ("seats", "seats"),
+                    ("products", "product"),
+                    ("tier", "tier"),
+                    ("since", "since"),
+                ]
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+            ),
+        };
+        let values = |list: &[&str]| list.iter().map(|v| v.to_string()).collect::<Vec<_>>();
+        let entry = Entry {
+            dn: "uid=x".into(),
+            attributes: HashMap::from([
+                ("cn".to_string(), values(&["  Ann\r\nExample "])),
+                ("telephoneNumber".to_string(), values(&["call me maybe"])),
+                ("vipFlag".to_string(), values(&["TRUE"])),
+                ("seats".to_string(), values(&["250"])),
+                ("product".to_string(), values(&["Printer", "scanner"])),
+                ("tier".to_string(), values(&["platinum"])),
+                ("since".to_string(), values(&["2024-02-30"])),
+            ]),
+        };
+        let profile = Profile::read(&entry, &attributes, Some(&form));
+        assert_eq!(profile.name.as_deref(), Some("Ann Example"), "one line, like a name from mail");
+        assert_eq!(profile.phone, None, "not a phone number: left out");
+        assert_eq!(
+            Value::Object(profile.custom),
+            serde_json::json!({ "vip": true, "seats": 250, "products": ["printer", "scanner"] }),
+            "a choice not declared and an impossible date are left out"
+        );
+    }
+}
