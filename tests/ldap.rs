@@ -27,6 +27,7 @@ on_both_backends!(
     first_sign_in_follows_the_registration_mode,
     agents_come_only_from_the_configuration_and_still_owe_their_second_factor,
     the_sign_in_pages_say_when_the_directory_is_down,
+    directories_are_asked_in_order_and_one_that_is_down_stops_the_line,
 );
 
 const CLIENT: &str = "192.0.2.7";
@@ -559,5 +560,53 @@ fn ldap_test_command_shows_what_a_sign_in_would_get() {
         common::site::text(&out).contains("directory corp: cannot connect"),
         "{}",
         common::site::text(&out)
+    );
+}
+
+/// `bind_as_user` under another name, binding under `ou`.
+fn named(name: &str, url: &str, ou: &str) -> String {
+    bind_as_user(url, "[\"users\"]", "")
+        .replace("name = \"corp\"", &format!("name = \"{name}\""))
+        .replace("ou=people", ou)
+}
+
+async fn directories_are_asked_in_order_and_one_that_is_down_stops_the_line(backend: Backend) {
+    let Some(server) = LdapServer::start() else { return };
+    // "staff" knows nobody (nobody lives under ou=services with a uid): carol goes on to "corp".
+    let extra = format!(
+        "{USER_FORM}{}{}",
+        named("staff", &server.url(), "ou=services"),
+        named("corp", &server.url(), "ou=people")
+    );
+    let Some((h, accounts)) = accounts_for(backend, &extra).await else { return };
+    assert!(matches!(
+        sign_in(&accounts, Realm::User, "carol", "carol-directory-pw").await,
+        SignIn::Granted { .. }
+    ));
+    assert_eq!(user_row(&h, "carol@customer.test").await.unwrap().4.as_deref(), Some("ldap:corp"));
+
+    // A first directory that is down stops the line, though the second would say yes.
+    let dead = format!("ldap://127.0.0.1:{}", common::smtp::free_port());
+    let extra = format!(
+        "{USER_FORM}{}{}",
+        named("staff", &dead, "ou=people"),
+        named("corp", &server.url(), "ou=people")
+    );
+    let Some((h, accounts)) = accounts_for(backend, &extra).await else { return };
+    assert_eq!(sign_in(&accounts, Realm::User, "dave", "dave-directory-pw").await, SignIn::DirectoryDown);
+    assert!(user_row(&h, "dave@customer.test").await.is_none());
+    // carol's account is corp's: she is asked of corp alone, so the dead directory before it
+    // does not stand in her way (corp binds uid=carol@customer.test, nobody: a plain refusal).
+    h.write(|tx| {
+        tx.execute(
+            "INSERT INTO users (email, name, status, auth_source, created_at, updated_at)
+             VALUES ('carol@customer.test', 'Carol', 'registered', 'ldap:corp', 0, 0)",
+            &[],
+        )
+    })
+    .await;
+    assert_eq!(
+        sign_in(&accounts, Realm::User, "carol@customer.test", "carol-directory-pw").await,
+        SignIn::Denied
     );
 }
