@@ -214,11 +214,19 @@ fn check_url(url: &str, starttls: bool, path: &KeyPath, problems: &mut Problems<
         }
     };
     let authority = rest.strip_suffix('/').unwrap_or(rest);
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => (host, Some(port)),
-        _ => (authority, None),
+    // `[v6]`, `[v6]:port`, `host` or `host:port`.
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((host, "")) => (host, None),
+            Some((host, after)) => (host, Some(after.strip_prefix(':').unwrap_or(after))),
+            None => ("", None),
+        },
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
     };
-    let host_ok = !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']);
+    let host_ok = !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ', '[', ']']);
     if !host_ok {
         problems.report(path, format!("{url:?} must be ldap[s]://host[:port], with nothing after the host"));
         return;
@@ -231,8 +239,7 @@ fn check_url(url: &str, starttls: bool, path: &KeyPath, problems: &mut Problems<
     if secure && starttls {
         problems.report(path, "is ldaps:// (TLS from the start); starttls is for ldap:// only");
     }
-    let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-    if !secure && !starttls && !is_loopback_host(bare_host) {
+    if !secure && !starttls && !is_loopback_host(host) {
         problems.report(
             path,
             format!(
