@@ -8,7 +8,8 @@
 #               user name logs in with the password `secret` and gets its own empty Maildir
 #   (SMTP tests start their own aiosmtpd from Debian's python3-aiosmtpd, browser tests their own
 #   chromedriver and headless Chromium from Debian's chromium and chromium-driver, tests/postfix.rs
-#   its own private Postfix instance from Debian's postfix, tests/oidc.rs its own OpenID Connect
+#   its own private Postfix instance from Debian's postfix, tests/ldap.rs a private OpenLDAP slapd
+#   per test from Debian's slapd (tests/common/ldap_server.rs), tests/oidc.rs its own OpenID Connect
 #   provider from PyPI's oidc-provider-mock in a venv at $MG_OIDC_VENV; `install` provides them.)
 #
 #   test-services.sh install          # apt-get what is missing (root; a no-op when present)
@@ -41,12 +42,17 @@ cmd_install() {
   [ -x /usr/sbin/postfix ] || missing+=(postfix)
   command -v systemd-analyze >/dev/null || missing+=(systemd)  # tests/operations.rs: verify the unit
   /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)  # the OIDC provider's venv
+  [ -x /usr/sbin/slapd ] && [ -x /usr/sbin/slapadd ] || missing+=(slapd)  # tests/ldap.rs
+  command -v ldapsearch >/dev/null || missing+=(ldap-utils)  # to look into a test slapd by hand
   [ ${#missing[@]} -eq 0 ] && { install_oidc_provider; return 0; }
   if [ "$(id -u)" != 0 ]; then
     log "missing Debian packages: ${missing[*]} (run this as root once to install them)"; exit 1
   fi
   log "installing ${missing[*]}"
   apt-get update -qq
+  # Tests run private slapd instances only: no system directory (no /etc/ldap/slapd.d database,
+  # nothing started on port 389).
+  echo 'slapd slapd/no_configuration boolean true' | debconf-set-selections
   if [[ " ${missing[*]} " == *" postfix "* ]]; then
     # Tests run private Postfix instances only. Debian's package would otherwise write
     # /etc/postfix/main.cf and start a system Postfix on port 25 (postfix.service and the init

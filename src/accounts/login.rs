@@ -1,5 +1,6 @@
 //! Signing in: the attempt is counted first (per resolved account and client, in the database so
-//! every daemon sees the same numbers; `throttle`), then the providers in order. The local
+//! every daemon sees the same numbers; `throttle`), then the providers in order (`super::ldap`
+//! says which: the account's directory, the directories, local passwords). The local
 //! provider verifies argon2id on a blocking thread within the bound on concurrent hashes, with a
 //! dummy hash for unknown accounts so the answer takes as long either way, and rehashes a password
 //! whose parameters are out of date.
@@ -24,7 +25,7 @@ pub enum Realm {
 }
 
 impl Realm {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Realm::Agent => "agent",
             Realm::User => "user",
@@ -41,12 +42,17 @@ pub enum SignIn {
     Denied,
     /// Too many failures for this account or this client: wait.
     Throttled,
+    /// The `[[ldap]]` directory that must judge the password is not answering: try again later.
+    /// Nothing weaker was tried instead.
+    DirectoryDown,
 }
 
 /// The stored credentials of whoever `login` names in `realm`.
 struct Stored {
     holder: Option<Holder>,
     hash: Option<String>,
+    /// Where the password is checked when not here (`ldap:NAME`).
+    source: Option<String>,
 }
 
 impl Accounts {
@@ -61,6 +67,7 @@ impl Accounts {
         client: IpAddr,
     ) -> Result<SignIn, AccountError> {
         let login = normalize_login(login);
+        let typed = login.clone();
         let client = throttle::client_name(client);
         let now = self.now_ms();
         let rules = self.rules.clone();
@@ -78,6 +85,14 @@ impl Accounts {
             crate::observe::metrics::login_throttled(realm.as_str(), "password");
             return Ok(SignIn::Throttled);
         }
+        let route = self.route(realm, stored.holder, stored.source.as_deref(), stored.hash.is_some());
+        let charged = match self
+            .sign_in_by_directory(realm, &typed, password, route, charged, account.clone())
+            .await?
+        {
+            Ok(answer) => return Ok(answer),
+            Err(charged) => charged,
+        };
         let verdict = match self.hashing.verify(password, stored.hash).await {
             Ok(verdict) => verdict,
             Err(error) => {
@@ -126,7 +141,7 @@ impl Accounts {
     }
 
     /// `account` is `(counter name of the account, counter name of the client)`.
-    async fn granted(
+    pub(super) async fn granted(
         &self,
         holder: Holder,
         rehash: Option<String>,
@@ -178,23 +193,34 @@ pub(super) fn second_factor_key(agent: AgentId) -> String {
 }
 
 /// A login as typed, as looked up: trimmed, lower-case, without the angle brackets of
-/// `<name@example.com>`.
+/// `<name@example.com>`. A NUL (which PostgreSQL refuses in text, so the lookup would fail as if
+/// the database were down) becomes U+FFFD: such a login names nobody, on either engine.
 fn normalize_login(login: &str) -> String {
-    login.trim().trim_start_matches('<').trim_end_matches('>').trim().to_lowercase()
+    login.trim().trim_start_matches('<').trim_end_matches('>').trim().to_lowercase().replace('\0', "\u{FFFD}")
 }
 
 fn stored(tx: &mut Tx<'_>, realm: Realm, login: &str) -> crate::store::Result<Stored> {
+    let mut stored = local(tx, realm, login)?;
+    if let Some(holder) = stored.holder {
+        stored.source = crate::store::account_source::source_of(tx, holder)?;
+    }
+    Ok(stored)
+}
+
+fn local(tx: &mut Tx<'_>, realm: Realm, login: &str) -> crate::store::Result<Stored> {
     Ok(match realm {
         Realm::Agent => match account_store::agent_login(tx, login)? {
-            Some(agent) => Stored { holder: Some(Holder::Agent(agent.id)), hash: agent.password_hash },
-            None => Stored { holder: None, hash: None },
+            Some(agent) => {
+                Stored { holder: Some(Holder::Agent(agent.id)), hash: agent.password_hash, source: None }
+            }
+            None => Stored { holder: None, hash: None, source: None },
         },
         Realm::User => match account_store::user_login(tx, login)? {
             // Only a registered account signs in; a guest has no password, a disabled one is off.
             Some(user) if user.status == UserStatus::Registered => {
-                Stored { holder: Some(Holder::User(user.id)), hash: user.password_hash }
+                Stored { holder: Some(Holder::User(user.id)), hash: user.password_hash, source: None }
             }
-            _ => Stored { holder: None, hash: None },
+            _ => Stored { holder: None, hash: None, source: None },
         },
     })
 }

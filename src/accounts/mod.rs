@@ -7,6 +7,7 @@
 //! random token stored only as its SHA-256, single-use, with its expiry checked in the query.
 
 mod hashing;
+mod ldap;
 mod login;
 mod mail;
 mod profile;
@@ -96,6 +97,10 @@ pub struct Accounts {
     rules: Rules,
     sealer: Option<Arc<SecretBox>>,
     providers: Vec<Box<dyn Provider>>,
+    /// `[[ldap]]`, in the configured order.
+    directories: Vec<crate::auth::ldap::Directory>,
+    /// The user form: directory attributes mapped to custom fields are checked against it.
+    user_form: Option<crate::core::forms::Form>,
     clients: ClientResolver,
     base_url: String,
     instance_name: String,
@@ -120,6 +125,12 @@ impl Accounts {
             rules: Rules::from_config(config),
             sealer,
             providers: crate::auth::provider::configured(auth),
+            directories: config.ldap.iter().map(crate::auth::ldap::Directory::new).collect(),
+            user_form: config
+                .forms
+                .iter()
+                .find(|f| f.applies_to == crate::core::forms::Subject::User)
+                .cloned(),
             clients: ClientResolver::new(&config.web.trusted_proxies),
             base_url: config.web.base_url.clone(),
             instance_name: config.instance.name.clone(),

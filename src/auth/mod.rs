@@ -3,6 +3,7 @@
 //! client is behind a trusted proxy (`client`).
 
 pub mod client;
+pub mod ldap;
 pub mod oidc;
 pub mod password;
 pub mod provider;

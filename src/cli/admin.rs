@@ -101,6 +101,7 @@ pub async fn run(config: &Config, command: Command) -> u8 {
         | Command::CheckConfig
         | Command::Serve
         | Command::Mailbox(_)
+        | Command::Ldap(_)
         | Command::Backup { .. }
         | Command::Import { .. }
         | Command::Smtp(_) => {

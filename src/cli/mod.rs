@@ -25,6 +25,7 @@ mod agent;
 mod backup;
 mod directory;
 mod import;
+mod ldap;
 mod link;
 mod mailbox;
 mod output;
@@ -53,6 +54,8 @@ pub mod exit {
     /// Input refused by policy (over size).
     pub const DATAERR: u8 = 65;
     pub const NOINPUT: u8 = 66;
+    /// A directory refused the login and password (`ldap test`).
+    pub const NOUSER: u8 = 67;
     /// A service we need (an IMAP server) cannot be reached or refused us.
     pub const UNAVAILABLE: u8 = 69;
     pub const SOFTWARE: u8 = 70;
@@ -111,6 +114,9 @@ pub enum Command {
     /// IMAP mailboxes of the configuration.
     #[command(subcommand)]
     Mailbox(MailboxCommand),
+    /// [[ldap]] directories of the configuration.
+    #[command(subcommand)]
+    Ldap(LdapCommand),
     /// One-click ticket links.
     #[command(subcommand)]
     Link(LinkCommand),
@@ -167,6 +173,13 @@ pub enum LinkCommand {
 pub enum MailboxCommand {
     /// Connect, log in and select the folder of mailbox NAME; print what the server offers and holds.
     Test { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LdapCommand {
+    /// Check LOGIN's password (standard input, or a prompt) against directory NAME as a sign-in
+    /// would; print the entry and its mapped attributes. Writes nothing.
+    Test { name: String, login: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -479,7 +492,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         eprintln!("mailgate: {}", defaults_notice(&config, &search));
     }
     // A database that can never be opened is a configuration error (78), not "try again" (75).
-    if !matches!(cli.command, Command::Mailbox(_) | Command::Smtp(_))
+    if !matches!(cli.command, Command::Mailbox(_) | Command::Smtp(_) | Command::Ldap(_))
         && let Some(problem) = config.database.unusable_reason()
     {
         eprintln!("mailgate: database.url: {problem}");
@@ -490,6 +503,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Pipe { mailbox, recipient } => pipe::run(&config, mailbox, &recipient).await,
         Command::Serve => serve::run(&config, cli.config.clone(), search.clone()).await,
         Command::Mailbox(MailboxCommand::Test { name }) => mailbox::test(&config, &name).await,
+        Command::Ldap(LdapCommand::Test { name, login }) => ldap::test(&config, &name, &login).await,
         Command::Backup { file, force } => backup::run(&config, &file, force).await,
         Command::Import { path, dry_run, notify, mailbox } => {
             import::run(&config, import::Request { path: &path, dry_run, notify, mailbox }).await

@@ -168,8 +168,8 @@ fn refused(problems: usize) {
 /// keys of those that differed. Restart-only: the database, the web endpoint (its listener, base
 /// URL and proxies are built into it and the accounts), IMAP and the mailbox list (the pollers),
 /// the SMTP connection (all of `[smtp]` but `max_attempts`), logging, `[auth]` and
-/// `[registration]` (the accounts), `limits.max_message_bytes` (the web's upload budget) and
-/// `[metrics]` (its listener).
+/// `[registration]` (the accounts), `limits.max_message_bytes` (the web's upload budget),
+/// `[metrics]` (its listener) and `[[ldap]]` (the accounts).
 fn keep_restart_only(running: &Config, fresh: Config) -> (Config, Vec<String>) {
     let mut kept = fresh.clone();
     kept.database = running.database.clone();
@@ -183,6 +183,7 @@ fn keep_restart_only(running: &Config, fresh: Config) -> (Config, Vec<String>) {
     kept.registration = running.registration.clone();
     // The OpenID Connect providers live in the accounts, made once at start.
     kept.oidc = running.oidc.clone();
+    kept.ldap = running.ldap.clone();
     kept.limits.max_message_bytes = running.limits.max_message_bytes;
     let mut keys = Vec::new();
     differing_keys(&as_json(&fresh), &as_json(&kept), String::new(), &mut keys);
@@ -267,6 +268,19 @@ mod tests {
         assert_eq!(kept.web.bind, running.web.bind);
         assert_eq!(kept.tickets.reopen_days, 3);
         assert_eq!(changed_sections(&running, &kept), vec!["smtp".to_string(), "tickets".to_string()]);
+    }
+
+    #[test]
+    fn ldap_directories_wait_for_a_restart() {
+        let directory = |url: &str| {
+            format!(
+                "[[ldap]]\nname = \"corp\"\nurl = \"{url}\"\nbind_dn_template = \"uid={{user}},dc=org\"\nfor = [\"users\"]\n"
+            )
+        };
+        let running = config(&directory("ldaps://a.example.org"));
+        let (kept, keys) = keep_restart_only(&running, config(&directory("ldaps://b.example.org")));
+        assert_eq!(keys, vec!["ldap[0].url".to_string()]);
+        assert_eq!(kept.ldap[0].url, "ldaps://a.example.org");
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod database;
 mod error;
 mod forms;
 mod instance;
+mod ldap;
 mod limits;
 mod links;
 mod locate;
@@ -47,6 +48,7 @@ pub use auth::Auth;
 pub use database::{Backend, Database};
 pub use error::{ConfigError, ConfigErrors};
 pub use instance::Instance;
+pub use ldap::{LOGIN_PLACEHOLDERS, Ldap, LdapAttributes, LdapBind};
 pub use limits::Limits;
 pub use links::{Links, Web};
 pub use log::{Log, LogFormat};
@@ -103,6 +105,8 @@ pub struct Config {
     pub default_sla: Option<String>,
     /// `[[oidc]]`: OpenID Connect providers, in the order their buttons show.
     pub oidc: Vec<OidcProvider>,
+    /// `[[ldap]]` directories, in the order sign-ins try them.
+    pub ldap: Vec<Ldap>,
 }
 
 impl Config {
@@ -260,6 +264,7 @@ fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
     let known = ticket_rules::Known { agents: &agents, teams: &teams, topics: &topics };
     let rules = ticket_rules::validate_rules(&raw.rules, &known, problems);
     let oidc = oidc::validate_oidc(&raw.oidc, problems);
+    let ldap = ldap::validate_ldap(&raw.ldap, &forms, problems);
     Config {
         instance,
         database,
@@ -286,6 +291,7 @@ fn validate(raw: &RawConfig, problems: &mut Problems<'_, '_>) -> Config {
         sla,
         default_sla,
         oidc,
+        ldap,
     }
 }
 

@@ -78,6 +78,8 @@ pub(super) struct RawConfig {
     pub canned: Vec<super::canned::RawCanned>,
     /// `[[oidc]]`: OpenID Connect sign-in providers. Default: none.
     pub oidc: Vec<super::oidc::RawOidc>,
+    /// `[[ldap]]`: directories to sign in through, tried in order. Default: none.
+    pub ldap: Vec<super::ldap::RawLdap>,
 }
 
 /// Each type error costs one more pass over the document; past this many, stop looking.

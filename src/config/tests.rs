@@ -96,6 +96,16 @@ fn example_directory_entries_validate_when_uncommented() {
     assert_eq!(globex.account_manager, Some(Manager::Team("billing".into())));
     assert_eq!(globex.manager_mode, ManagerMode::Alert);
     assert_eq!(globex.custom, serde_json::json!({ "tier": "silver", "renewal": "2026-09-30" }));
+    let corp = &config.ldap[0];
+    assert_eq!(
+        (corp.name.as_str(), corp.url.as_str(), corp.starttls),
+        ("corp", "ldaps://ldap.example.org", false)
+    );
+    let template = "uid={user},ou=people,dc=example,dc=org".to_string();
+    assert_eq!(corp.bind, LdapBind::AsUser { dn_template: template });
+    assert_eq!((corp.agents, corp.users, corp.timeout.as_secs()), (true, true, 5));
+    assert_eq!(corp.attributes.phone.as_deref(), Some("telephoneNumber"));
+    assert_eq!((corp.attributes.name.as_str(), corp.attributes.email.as_str()), ("cn", "mail"));
 }
 
 #[test]
@@ -545,8 +555,8 @@ fn example_with_every_table_uncommented() -> (String, usize) {
 fn every_commented_table_example_parses_where_it_stands_when_uncommented() {
     let (text, examples) = example_with_every_table_uncommented();
     // [[mailbox]], [[canned]], [[links.keys]], [[agents]] x2, [[teams]], [[orgs]] x2, [orgs.custom],
-    // [[forms]], [[sla]] x2, [[topics]] x2, [[rules]] x3, [[oidc]].
-    assert_eq!(examples, 18, "{text}");
+    // [[forms]], [[sla]] x2, [[topics]] x2, [[rules]] x3, [[oidc]], [[ldap]], [ldap.attributes].
+    assert_eq!(examples, 20, "{text}");
     let (config, errors) = check_toml(&text);
     // The example's files (/etc/mailgate/...) need not exist here; keys and types must be right.
     let misplaced: Vec<_> = errors
@@ -561,6 +571,7 @@ fn every_commented_table_example_parses_where_it_stands_when_uncommented() {
     assert_eq!((config.sla.len(), config.topics.len(), config.rules.len()), (2, 2, 3));
     assert_eq!(config.forms[0].fields.len(), 2);
     assert_eq!(config.default_sla.as_deref(), Some("standard"));
+    assert_eq!(config.ldap.len(), 1);
 }
 
 #[test]

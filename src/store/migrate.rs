@@ -82,6 +82,11 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../../migrations/postgres/0014_audit.sql"),
     },
     Migration {
+        version: "0015_ldap",
+        sqlite: include_str!("../../migrations/sqlite/0015_ldap.sql"),
+        postgres: include_str!("../../migrations/postgres/0015_ldap.sql"),
+    },
+    Migration {
         version: "0016_identities",
         sqlite: include_str!("../../migrations/sqlite/0016_identities.sql"),
         postgres: include_str!("../../migrations/postgres/0016_identities.sql"),

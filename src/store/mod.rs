@@ -4,6 +4,7 @@
 //! hop per transaction, not per query. SQLite runs through rusqlite, PostgreSQL through postgres,
 //! with one SQL text for both; only the DDL differs (migrations/sqlite vs migrations/postgres).
 
+pub mod account_source;
 pub mod accounts;
 pub mod audit;
 pub mod backup;

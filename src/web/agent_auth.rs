@@ -118,9 +118,16 @@ pub async fn login(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many failed attempts. Wait a few minutes and try again.",
         ),
+        Ok(SignIn::DirectoryDown) => {
+            login_page(&state, &headers, StatusCode::SERVICE_UNAVAILABLE, DIRECTORY_DOWN)
+        }
         Err(error) => failure(&error),
     }
 }
+
+/// The sign-in pages' answer when the `[[ldap]]` directory that must judge the password is down.
+pub(super) const DIRECTORY_DOWN: &str =
+    "The directory is not answering, so your password cannot be checked. Try again in a few minutes.";
 
 /// Opens the session (a new id: nothing from before sign-in carries over) and sends the agent on.
 async fn start(state: &WebState, holder: Holder, stage: Stage) -> Response {

@@ -129,7 +129,9 @@ async fn answer(
     let realm = if flow.agent { Realm::Agent } else { Realm::User };
     let (holder, stage) = match state.accounts.sign_in_with_identity(realm, &identity).await {
         Ok(SignIn::Granted { holder, stage }) => (holder, stage),
-        Ok(SignIn::Denied | SignIn::Throttled) => {
+        // (A directory is never asked about an identity a provider proved: `DirectoryDown` is a
+        // password sign-in's answer.)
+        Ok(SignIn::Denied | SignIn::Throttled | SignIn::DirectoryDown) => {
             return login_page(state, headers, flow.agent, StatusCode::FORBIDDEN, "You are not signed in.");
         }
         Err(AccountError::Refused(why)) => {

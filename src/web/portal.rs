@@ -144,6 +144,9 @@ pub async fn login(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many failed attempts. Wait a few minutes and try again.",
         ),
+        Ok(SignIn::DirectoryDown) => {
+            refused(StatusCode::SERVICE_UNAVAILABLE, super::agent_auth::DIRECTORY_DOWN)
+        }
         Err(error) => failure(&error),
     }
 }

@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod http;
 pub mod imap;
+pub mod ldap_server;
 pub mod oidc_provider;
 pub mod pg_server;
 pub mod site;
