@@ -81,6 +81,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0014_audit.sql"),
         postgres: include_str!("../../migrations/postgres/0014_audit.sql"),
     },
+    Migration {
+        version: "0019_queue_all_by_status",
+        sqlite: include_str!("../../migrations/sqlite/0019_queue_all_by_status.sql"),
+        postgres: include_str!("../../migrations/postgres/0019_queue_all_by_status.sql"),
+    },
 ];
 
 /// The newest migration this version ships, and how many there are.
