@@ -373,8 +373,11 @@ fn marker_text(line: &str) -> String {
 
 // Each pattern behind its pre-test (`words`): ordinary lines never compile the pattern.
 
+/// `FORWARD` starts with dashes, "begin", "anfang" or "début".
 fn is_forward(line: &str) -> bool {
-    words::contains_any(line, words::FORWARD) && FORWARD.is_match(line)
+    matches!(words::first_letter(line), Some('-' | 'b' | 'a' | 'd'))
+        && words::contains_any(line, words::FORWARD)
+        && FORWARD.is_match(line)
 }
 
 fn is_original_message(line: &str) -> bool {

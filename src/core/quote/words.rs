@@ -8,12 +8,7 @@
 /// ASCII (KELVIN SIGN for k, LONG S for s). Other non-ASCII letters are compared as they are, so
 /// the words are chosen to be ASCII parts of the patterns' literals.
 pub(super) fn contains_any(text: &str, words: &[&str]) -> bool {
-    if text.is_ascii() {
-        let bytes = text.as_bytes();
-        return words.iter().any(|word| {
-            bytes.windows(word.len()).any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
-        });
-    }
+    // Folded once, then searched word by word with the standard library's substring search.
     let folded: String = text
         .chars()
         .map(|c| match c {
