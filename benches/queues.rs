@@ -582,6 +582,9 @@ fn measure(cache: &Path, url: &str, seconds: u64, connections: usize, tickets: i
         "/agent?queue=teams&sort=created".to_string(),
         "/agent?queue=topic:billing".to_string(),
         "/agent?queue=overdue".to_string(),
+        // Waiting and done merged: two index ranges (migration 0019).
+        "/agent?queue=all".to_string(),
+        "/agent?queue=all&sort=priority".to_string(),
         deep,
         "/healthz".to_string(),
     ];

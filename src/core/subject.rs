@@ -1,6 +1,7 @@
 //! Subject lines: the clean ticket subject (reply/forward prefixes and our tag removed).
 
 use super::ticket::TicketNumber;
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -17,13 +18,22 @@ static PREFIXES: LazyLock<Regex> = LazyLock::new(|| {
 /// The subject a new ticket is stored under: prefixes and the given ticket tags removed,
 /// whitespace collapsed. Never empty: falls back to "(no subject)".
 pub fn clean_subject(subject: &str, tags: &[TicketNumber]) -> String {
-    let mut s = PREFIXES.replace(subject, "").into_owned();
+    let mut s = without_prefixes(subject).into_owned();
     for tag in tags {
         s = s.replace(&format!("[#{tag}]"), " ");
-        s = PREFIXES.replace(s.trim_start(), "").into_owned();
+        s = without_prefixes(s.trim_start()).into_owned();
     }
     let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if s.is_empty() { "(no subject)".to_string() } else { s }
+}
+
+/// `subject` without its leading prefixes. Every prefix ends in a colon or a closing bracket: a
+/// subject with neither (most new tickets') has none, and the pattern is not even compiled.
+fn without_prefixes(subject: &str) -> Cow<'_, str> {
+    if !subject.contains([':', '：', ']']) {
+        return Cow::Borrowed(subject);
+    }
+    PREFIXES.replace(subject, "")
 }
 
 #[cfg(test)]
@@ -42,5 +52,7 @@ mod tests {
         assert_eq!(clean_subject("Reply needed", &[]), "Reply needed");
         assert_eq!(clean_subject("   ", &[]), "(no subject)");
         assert_eq!(clean_subject("Re:", &[]), "(no subject)");
+        assert_eq!(clean_subject("回复：发票", &[]), "发票");
+        assert_eq!(clean_subject("  Printer   on fire ", &[]), "Printer on fire");
     }
 }

@@ -101,6 +101,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0018_self_service.sql"),
         postgres: include_str!("../../migrations/postgres/0018_self_service.sql"),
     },
+    Migration {
+        version: "0019_queue_all_by_status",
+        sqlite: include_str!("../../migrations/sqlite/0019_queue_all_by_status.sql"),
+        postgres: include_str!("../../migrations/postgres/0019_queue_all_by_status.sql"),
+    },
 ];
 
 /// The newest migration this version ships, and how many there are.

@@ -12,6 +12,8 @@ use crate::params;
 
 /// Open or pending: the condition every "waiting" partial index of migration 0012 is written with.
 const WAITING: &str = "q.status IN ('open', 'pending')";
+/// Resolved or closed: the condition of the `queue_done_*` indexes.
+const DONE: &str = "q.status IN ('resolved', 'closed')";
 
 /// The console's ticket queues.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -211,7 +213,8 @@ fn more(rows: &mut Vec<(TicketLine, SortKey)>, limit: i64) -> Option<SortKey> {
 }
 
 /// A queue's tickets as index ranges read in order: the condition (over `tickets q`) of each, with
-/// its one parameter. More than one only for "my teams" (one per team, merged by the page query);
+/// its one parameter. More than one for "my teams" (one per team) and "all" (waiting and done),
+/// merged by the page query;
 /// `None` when the queue is empty by definition (no such team, an agent in no team).
 fn ranges(tx: &mut Tx<'_>, queue: &Queue, agent: AgentId) -> Result<Option<Vec<Range>>> {
     let one = |index: &'static str, condition: String, bound: Bound| Range { index, condition, bound };
@@ -235,8 +238,14 @@ fn ranges(tx: &mut Tx<'_>, queue: &Queue, agent: AgentId) -> Result<Option<Vec<R
             Bound::None,
         ),
         Queue::Overdue => one("overdue", format!("{WAITING} AND q.overdue_at IS NOT NULL"), Bound::None),
-        Queue::Done => one("done", "q.status IN ('resolved', 'closed')".to_string(), Bound::None),
-        Queue::All => one("all", "1 = 1".to_string(), Bound::None),
+        Queue::Done => one("done", DONE.to_string(), Bound::None),
+        // Every status is waiting or done: the two queues' ranges, merged (migration 0019).
+        Queue::All => {
+            return Ok(Some(vec![
+                one("open", WAITING.to_string(), Bound::None),
+                one("done", DONE.to_string(), Bound::None),
+            ]));
+        }
         Queue::Team(key) => {
             let id =
                 tx.query_opt("SELECT id FROM teams WHERE key = $1", params![key.as_str()], |r| r.i64(0))?;

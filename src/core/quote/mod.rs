@@ -6,6 +6,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+mod words;
+
 /// The marker line our outgoing mail puts above the quoted history.
 pub const REPLY_MARKER: &str = "##- Please type your reply above this line -##";
 
@@ -112,9 +114,9 @@ pub fn strip_quoted_text(text: &str) -> String {
 pub fn strip_quoted_html(html: &str) -> String {
     let view = html_lines(html);
     let lines: Vec<&str> = view.iter().map(|l| l.text.as_str()).collect();
-    let forward = lines.iter().position(|l| FORWARD.is_match(l));
+    let forward = lines.iter().position(|l| is_forward(l));
     // A container whose first visible line comes after a forward header holds the forward.
-    let container = HTML_QUOTE.find(html).map(|m| m.start()).filter(|&at| {
+    let container = html_quote_at(html).filter(|&at| {
         let first_inside = view.iter().position(|l| l.text_start > at).unwrap_or(view.len());
         forward.is_none_or(|f| f > first_inside)
     });
@@ -151,7 +153,7 @@ fn new_text(lines: &[&str]) -> Option<String> {
                 return non_empty(text_above(&lines[..boundary.line]));
             }
         }
-        None if lines.iter().any(|l| FORWARD.is_match(l)) => return None,
+        None if lines.iter().any(|l| is_forward(l)) => return None,
         None => {}
     }
     let end = trailing_quote_block(lines).unwrap_or(lines.len());
@@ -164,10 +166,10 @@ fn new_text(lines: &[&str]) -> Option<String> {
 /// The first marker, Outlook header or attribution line, searched only above any forward.
 fn first_boundary(lines: &[&str]) -> Option<Boundary> {
     for (i, line) in lines.iter().enumerate() {
-        if FORWARD.is_match(line) {
+        if is_forward(line) {
             return None;
         }
-        if is_marker_at(lines, i) || ORIGINAL_MESSAGE.is_match(line) || is_header_block(&lines[i..]) {
+        if is_marker_at(lines, i) || is_original_message(line) || is_header_block(&lines[i..]) {
             let line = attribution_above(lines, i).unwrap_or(i);
             return Some(Boundary { line, kind: Kind::Header });
         }
@@ -183,7 +185,7 @@ fn first_boundary(lines: &[&str]) -> Option<Boundary> {
 fn text_above(lines: &[&str]) -> String {
     let mut kept = lines;
     while let Some((last, rest)) = kept.split_last() {
-        let mobile_signature = last.len() <= MAX_SIGNATURE_BYTES && MOBILE_SIGNATURE.is_match(last);
+        let mobile_signature = is_mobile_signature(last);
         if last.trim().is_empty() || mobile_signature || is_separator(last) {
             kept = rest;
         } else {
@@ -203,10 +205,10 @@ fn has_answers_below(quote: &[&str]) -> bool {
     let Some(first_quoted) = quote.iter().position(|l| is_quoted(l)) else { return false };
     for line in &quote[first_quoted..] {
         let trimmed = line.trim();
-        if trimmed == "--" || ORIGINAL_MESSAGE.is_match(line) || FORWARD.is_match(line) {
+        if trimmed == "--" || is_original_message(line) || is_forward(line) {
             return false;
         }
-        let mobile_signature = line.len() <= MAX_SIGNATURE_BYTES && MOBILE_SIGNATURE.is_match(line);
+        let mobile_signature = is_mobile_signature(line);
         if !trimmed.is_empty() && !is_quoted(line) && !mobile_signature && !trimmed.ends_with(':') {
             return true;
         }
@@ -244,7 +246,7 @@ fn trailing_quote_block(lines: &[&str]) -> Option<usize> {
     let start = lines[..last].iter().rposition(|l| !l.trim().is_empty() && !is_quoted(l))? + 1;
     // A quoted forward is what the author sends on, not history.
     let first_quoted = lines[start..].iter().find(|l| is_quoted(l))?;
-    if FORWARD.is_match(first_quoted.trim_start_matches(|c: char| c == '>' || c.is_whitespace())) {
+    if is_forward(first_quoted.trim_start_matches(|c: char| c == '>' || c.is_whitespace())) {
         return None;
     }
     Some(attribution_start(lines, start - 1, true).unwrap_or(start))
@@ -263,7 +265,7 @@ fn attribution_ending_at(lines: &[&str], i: usize) -> Option<usize> {
     }
     let start = known_attribution_start(lines, i)?;
     let joined = lines[start..=i].join(" ");
-    let names_time = DATE_LIKE.find_iter(&joined).any(|m| m.as_str().contains(':'));
+    let names_time = has_digit(&joined) && DATE_LIKE.find_iter(&joined).any(|m| m.as_str().contains(':'));
     (joined.contains('@') || names_time).then_some(start)
 }
 
@@ -278,7 +280,8 @@ fn attribution_start(lines: &[&str], end: usize, generic: bool) -> Option<usize>
     if line.len() >= MAX_ATTRIBUTION_BYTES || is_quoted(line) {
         return None;
     }
-    let matched = ATTRIBUTION_BARE.is_match(line) || generic && is_generic_attribution(line);
+    let matched = has_attribution_verb(line) && ATTRIBUTION_BARE.is_match(line)
+        || generic && is_generic_attribution(line);
     if !matched {
         return None;
     }
@@ -289,7 +292,7 @@ fn attribution_start(lines: &[&str], end: usize, generic: bool) -> Option<usize>
             && !is_quoted(first)
             && !first.ends_with(['.', '!', '?', ':'])
             && first.len() < MAX_ATTRIBUTION_BYTES
-            && (first.contains('@') || DATE_LIKE.is_match(first))
+            && (first.contains('@') || is_date_like(first))
     };
     Some(if wrapped { end - 1 } else { end })
 }
@@ -306,8 +309,8 @@ fn known_attribution_start(lines: &[&str], end: usize) -> Option<usize> {
         }
         joined = if joined.is_empty() { line.to_string() } else { format!("{line} {joined}") };
         // Wrapped attributions are long because of an address or a date; prose is not.
-        let plausible = start == end || joined.contains('@') || DATE_LIKE.is_match(&joined);
-        if plausible && ATTRIBUTION.is_match(&joined) {
+        let plausible = start == end || joined.contains('@') || is_date_like(&joined);
+        if plausible && has_attribution_verb(&joined) && ATTRIBUTION.is_match(&joined) {
             return Some(start);
         }
     }
@@ -317,7 +320,7 @@ fn known_attribution_start(lines: &[&str], end: usize) -> Option<usize> {
 /// A line ending in ':' that names a date or an address: an attribution in a language we don't know.
 fn is_generic_attribution(line: &str) -> bool {
     let line = line.trim();
-    line.ends_with(':') && (line.contains('@') || DATE_LIKE.is_match(line))
+    line.ends_with(':') && (line.contains('@') || is_date_like(line))
 }
 
 /// An attribution line above the boundary at `i` (blank lines between allowed).
@@ -330,7 +333,7 @@ fn attribution_above(lines: &[&str], i: usize) -> Option<usize> {
 /// does not count.
 fn is_header_block(lines: &[&str]) -> bool {
     let Some(first) = lines.first() else { return false };
-    if first.len() >= MAX_ATTRIBUTION_BYTES || !HEADER_FROM.is_match(first) {
+    if first.len() >= MAX_ATTRIBUTION_BYTES || !may_be_header_from(first) || !HEADER_FROM.is_match(first) {
         return false;
     }
     let window = &lines[1..lines.len().min(6)];
@@ -366,6 +369,55 @@ fn is_marker_at(lines: &[&str], i: usize) -> bool {
 fn marker_text(line: &str) -> String {
     let unquoted = line.trim_start_matches(|c: char| c == '>' || c.is_whitespace());
     unquoted.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase()
+}
+
+// Each pattern behind its pre-test (`words`): ordinary lines never compile the pattern.
+
+/// `FORWARD` starts with dashes, "begin", "anfang" or "début".
+fn is_forward(line: &str) -> bool {
+    matches!(words::first_letter(line), Some('-' | 'b' | 'a' | 'd'))
+        && words::contains_any(line, words::FORWARD)
+        && FORWARD.is_match(line)
+}
+
+fn is_original_message(line: &str) -> bool {
+    line.trim_start().starts_with("--")
+        && words::contains_any(line, words::ORIGINAL_MESSAGE)
+        && ORIGINAL_MESSAGE.is_match(line)
+}
+
+fn is_mobile_signature(line: &str) -> bool {
+    line.len() <= MAX_SIGNATURE_BYTES
+        && words::contains_any(line, words::MOBILE_SIGNATURE)
+        && MOBILE_SIGNATURE.is_match(line)
+}
+
+fn has_attribution_verb(text: &str) -> bool {
+    words::contains_any(text, words::ATTRIBUTION_VERBS)
+}
+
+/// `DATE_LIKE` needs a digit.
+fn has_digit(text: &str) -> bool {
+    text.bytes().any(|b| b.is_ascii_digit())
+}
+
+fn is_date_like(text: &str) -> bool {
+    has_digit(text) && DATE_LIKE.is_match(text)
+}
+
+/// `HEADER_FROM` needs "from", "von", "de", "van" or "da" (behind an optional `*`) and a colon.
+fn may_be_header_from(line: &str) -> bool {
+    let line = line.trim_start();
+    let line = line.strip_prefix('*').unwrap_or(line);
+    matches!(words::first_letter(line), Some('f' | 'v' | 'd')) && line.contains(':')
+}
+
+/// Where the first HTML quote container starts.
+fn html_quote_at(html: &str) -> Option<usize> {
+    if !words::contains_any(html, words::HTML_QUOTE) {
+        return None;
+    }
+    HTML_QUOTE.find(html).map(|m| m.start())
 }
 
 fn is_quoted(line: &str) -> bool {

@@ -268,3 +268,84 @@ fn html_forwards_are_content() {
     let apple = r#"<div>FYI</div><div><div>Begin forwarded message:</div><br><blockquote type="cite"><div>From: Bob</div></blockquote></div>"#;
     assert_eq!(strip_quoted_html(apple), apple);
 }
+
+/// A pattern, its pre-test and lines the pattern matches.
+type Case = (&'static Regex, fn(&str) -> bool, &'static [&'static str]);
+
+/// The pre-tests (`words`) are necessary conditions: every line a pattern matches passes its test,
+/// in every language and case the patterns know.
+#[test]
+fn every_line_a_pattern_matches_passes_its_pre_test() {
+    let cases: [Case; 6] = [
+        (
+            &FORWARD,
+            is_forward,
+            &[
+                "---------- Forwarded message ---------",
+                "  -- WEITERGELEITETE NACHRICHT --",
+                "---- Message transféré ----",
+                "-- Mensaje reenviado --",
+                "-- Doorgestuurd bericht --",
+                "-- Mensagem encaminhada --",
+                "-- Messaggio inoltrato --",
+                "Begin forwarded message:",
+                "Anfang der weitergeleiteten Nachricht:",
+                "DÉBUT DU MESSAGE RÉEXPÉDIÉ :",
+            ],
+        ),
+        (
+            &ORIGINAL_MESSAGE,
+            is_original_message,
+            &[
+                "-----Original Message-----",
+                "----- Ursprüngliche Nachricht -----",
+                "-----Message d'origine-----",
+                "-----Mensaje original-----",
+                "-----Oorspronkelijk bericht-----",
+                "-----Mensagem original-----",
+                "-----MESSAGGIO ORIGINALE-----",
+            ],
+        ),
+        (
+            &MOBILE_SIGNATURE,
+            is_mobile_signature,
+            &[
+                "Sent from my iPhone",
+                "Sent from Outlook for Android",
+                "Get Outlook for iOS",
+                "Von meinem iPhone gesendet",
+                "Gesendet von meinem Handy",
+                "Envoyé de mon iPad",
+                "Enviado desde mi iPhone",
+                "Enviado do meu celular",
+                "Verzonden met mijn iPhone",
+                "Inviato dal mio iPhone",
+            ],
+        ),
+        (&HEADER_FROM, may_be_header_from, &["From: Bob", "*Von:* Bob", " de : Bob", "Van: Bob", "DA: Bob"]),
+        (
+            &ATTRIBUTION,
+            has_attribution_verb,
+            &[
+                "On Mon, 23 Nov 2026 at 10:00, Support <support@example.com> wrote:",
+                "Am 23.11.2026 um 10:00 schrieb Support:",
+                "Le 23/11/2026 à 10:00, Support a\u{a0}écrit\u{a0}:",
+                "El lun, 23 nov 2026, Support escribió:",
+                "Op ma 23 nov. 2026 schreef Support:",
+                "Em seg., 23 de nov. de 2026, Support escreveu:",
+                "Il giorno lun 23 nov 2026 Support ha scritto:",
+                "ON MON, SUPPORT WROTE:",
+            ],
+        ),
+        (&DATE_LIKE, has_digit, &["10:00", "23.11.2026", "2026"]),
+    ];
+    for (pattern, pre_test, lines) in cases {
+        for line in lines {
+            assert!(pattern.is_match(line), "the pattern matches {line:?}");
+            assert!(pre_test(line), "the pre-test lets {line:?} through");
+        }
+    }
+    let html = r#"<div class="GMAIL_QUOTE"><blockquote type="cite">old</blockquote></div>"#;
+    assert_eq!(html_quote_at(html), HTML_QUOTE.find(html).map(|m| m.start()));
+    assert_eq!(html_quote_at("<p>Hello, no quote here</p>"), None);
+}
