@@ -28,6 +28,7 @@ on_both_backends!(
     agents_come_only_from_the_configuration_and_still_owe_their_second_factor,
     the_sign_in_pages_say_when_the_directory_is_down,
     directories_are_asked_in_order_and_one_that_is_down_stops_the_line,
+    a_directory_accounts_password_is_never_set_here,
 );
 
 const CLIENT: &str = "192.0.2.7";
@@ -609,4 +610,36 @@ async fn directories_are_asked_in_order_and_one_that_is_down_stops_the_line(back
         sign_in(&accounts, Realm::User, "carol@customer.test", "carol-directory-pw").await,
         SignIn::Denied
     );
+}
+
+/// A password set here for an account whose password the directory keeps would be one that
+/// sign-in never checks: a temporary password, a change of one's own and an agent's reset link are
+/// refused with a reason; a reset asked for on `/reset` sends nothing (the page says the same for
+/// every address).
+async fn a_directory_accounts_password_is_never_set_here(backend: Backend) {
+    let Some(server) = LdapServer::start() else { return };
+    let extra = format!("{USER_FORM}{}", bind_as_user(&server.url(), "[\"users\"]", ""));
+    let Some((h, accounts)) = accounts_for(backend, &extra).await else { return };
+    let signed = sign_in(&accounts, Realm::User, "carol", "carol-directory-pw").await;
+    let SignIn::Granted { holder: Holder::User(user), stage } = signed else {
+        panic!("carol signs in: {signed:?}")
+    };
+
+    let temporary = accounts.set_temporary_password(user, "a brand new temporary one", "agent alice").await;
+    let refused = format!("{:?}", temporary.expect_err("no temporary password for a directory account"));
+    assert!(refused.contains("kept by the directory \\\"corp\\\""), "{refused}");
+
+    let (_, session) = accounts.open_session(Holder::User(user), stage).await.unwrap();
+    let change = accounts
+        .change_own_password(&session, "carol-directory-pw", "", "another long password here", client())
+        .await;
+    assert!(format!("{:?}", change.expect_err("no change here")).contains("change it there"));
+
+    let by_agent = accounts.send_reset_by(user, "agent alice").await;
+    assert!(format!("{:?}", by_agent.expect_err("no reset link")).contains("kept by the directory"));
+    accounts.request_reset("carol@customer.test").await.unwrap();
+    let links = h.scalar_i64("SELECT COUNT(*) FROM account_tokens").await;
+    assert_eq!(links, 0, "no reset link is made for a directory account");
+    let again = sign_in(&accounts, Realm::User, "carol", "carol-directory-pw").await;
+    assert!(matches!(again, SignIn::Granted { .. }), "the directory's password still works: {again:?}");
 }

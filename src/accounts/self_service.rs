@@ -71,6 +71,7 @@ impl Accounts {
             }
             _ => {}
         }
+        refuse_directory_account(self, Holder::User(user)).await?;
         self.policy().check(password, &[&found.email, &found.name])?;
         let hash = self.hash_password(password).await?;
         let (now, actor) = (self.now_ms(), actor.to_string());
@@ -171,7 +172,8 @@ impl Accounts {
         Ok(PasswordChange::Changed(id, fresh))
     }
 
-    /// The stored hash and identity of `holder`; refused when the account is gone or locked.
+    /// The stored hash and identity of `holder`; refused when the account is gone or locked, or
+    /// when its password is a directory's (`[[ldap]]`): there is no password here to set or change.
     async fn owner(&self, holder: Holder) -> Result<Owner, AccountError> {
         let found = self
             .app
@@ -186,7 +188,10 @@ impl Accounts {
                 })
             })
             .await?;
-        found.ok_or_else(|| AccountError::Refused("This account cannot sign in any more.".into()))
+        let owner =
+            found.ok_or_else(|| AccountError::Refused("This account cannot sign in any more.".into()))?;
+        refuse_directory_account(self, holder).await?;
+        Ok(owner)
     }
 
     /// Checks `password` against `hash` as a sign-in attempt of `holder` from `client`: counted
@@ -262,4 +267,21 @@ fn write_own_password(tx: &mut Tx<'_>, holder: Holder, hash: &str, now: i64) -> 
 
 fn set_agent(tx: &mut Tx<'_>, agent: AgentId, hash: &str) -> crate::store::Result<()> {
     account_store::set_agent_password(tx, agent, hash).map(|_| ())
+}
+
+/// Refuses to set or change the password of an account whose password a directory keeps
+/// (`auth_source = 'ldap:NAME'`, docs/accounts.md "Providers"): sign-in never checks a local
+/// password for it, so one set here would be a password that silently does nothing.
+pub(super) async fn refuse_directory_account(
+    accounts: &Accounts,
+    holder: Holder,
+) -> Result<(), AccountError> {
+    let source =
+        accounts.app.store().read(move |tx| crate::store::account_source::source_of(tx, holder)).await?;
+    match source.as_deref().and_then(|s| s.strip_prefix("ldap:")) {
+        Some(name) => Err(AccountError::Refused(format!(
+            "This password is kept by the directory \"{name}\": change it there; mailgate never checks a password of its own for this account."
+        ))),
+        None => Ok(()),
+    }
 }

@@ -174,6 +174,14 @@ impl Accounts {
         purpose: TokenPurpose,
         actor: Option<String>,
     ) -> Result<bool, AccountError> {
+        if purpose == TokenPurpose::Reset {
+            let refused = super::self_service::refuse_directory_account(self, Holder::User(user)).await;
+            // Asked for on `/reset`, the answer is the same as for any address (nothing is said).
+            if refused.is_err() && actor.is_none() {
+                return Ok(false);
+            }
+            refused?;
+        }
         let token = random_token();
         let (mail, path, valid, wanted) = match purpose {
             TokenPurpose::Reset => {
