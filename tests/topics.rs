@@ -25,6 +25,7 @@ on_both_backends!(
     the_portal_offers_public_topics_only,
     a_topic_or_a_rule_chooses_the_auto_response,
     a_topics_form_is_filled_on_the_portal_read_by_rules_and_shown,
+    custom_data_reaches_mail_templates_by_who_may_read_it,
 );
 
 const TOPICS: &str = r#"
@@ -408,4 +409,74 @@ async fn a_topics_form_is_filled_on_the_portal_read_by_rules_and_shown(backend: 
     };
     let page = guest.get(&format!("/t/{}", h.app.settings().keyring.link(&claims))).await;
     assert!(page.body.contains("<dt>Product</dt><dd>Switch</dd>"), "{}", page.body);
+}
+
+const INVOICE_FORMS: &str = r#"
+[[forms]]
+key = "invoice"
+applies_to = "ticket"
+fields = [
+  { key = "amount", label = "Amount", type = "number" },
+  { key = "margin", label = "Margin", type = "number", visible_to_user = false },
+]
+
+[[forms]]
+key = "customer"
+applies_to = "user"
+fields = [
+  { key = "account", label = "Account", type = "text" },
+  { key = "risk", label = "Risk", type = "choice", choices = ["low", "high"], visible_to_user = false },
+]
+"#;
+
+/// An override of `mail` that prints every custom value it is given, one per line.
+fn fields_template(dir: &std::path::Path, mail: &str) {
+    let lines = "{% for f in ticket.fields %}T {{ f.label }}={{ f.value }}\n{% endfor %}\
+                 {% for f in ticket.customer_fields %}C {{ f.label }}={{ f.value }}\n{% endfor %}\
+                 {% for f in ticket.org_fields %}O {{ f.label }}={{ f.value }}\n{% endfor %}";
+    let file =
+        |part: &str, text: String| std::fs::write(dir.join(format!("{mail}.{part}.tera")), text).unwrap();
+    file("subject", format!("{mail} [#{{{{ ticket.number }}}}]"));
+    file("txt", format!("{{{{ reply_marker }}}}\nfields:\n{lines}end\n"));
+    file("html", format!("<p>{{{{ reply_marker }}}}</p><pre>{lines}</pre>"));
+}
+
+/// Templates get the ticket's, the owner's and the organization's custom data by label: the
+/// agents' alert every value, the auto-response to an unverified From none.
+async fn custom_data_reaches_mail_templates_by_who_may_read_it(backend: Backend) {
+    let templates = tempfile::tempdir().unwrap();
+    fields_template(templates.path(), "new_ticket_alert");
+    fields_template(templates.path(), "new_ticket_auto_response");
+    let extra = format!("{INVOICE_FORMS}\n[templates]\ndir = \"{}\"\n", templates.path().display());
+    let Some(h) = harness_with(backend, "form = \"invoice\"", &extra).await else { return };
+    if !common::require(available(), "aiosmtpd", "apt install python3-aiosmtpd") {
+        return;
+    }
+    let mail = to(
+        "billing@example.com",
+        Mail::new("ann@example.org", "Invoice 7", "Please help.").id("<inv7@example.org>"),
+    );
+    h.pipe(&mail.build()).await;
+    h.write(|tx| {
+        tx.execute("UPDATE tickets SET custom = '{\"amount\": 120, \"margin\": 35}'", &[])?;
+        tx.execute("UPDATE users SET custom = '{\"account\": \"A-7\", \"risk\": \"high\"}' WHERE email = 'ann@example.org'", &[])
+    })
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SmtpSink::start(free_port(), dir.path().join("Maildir"));
+    worker(&h, sink.port).drain_once().await.unwrap();
+    let delivered = sink.messages();
+    let alert = delivered
+        .iter()
+        .find(|m| header(m, "Subject").is_some_and(|s| s.starts_with("new_ticket_alert")))
+        .expect("an alert");
+    for line in ["T Amount=120", "T Margin=35", "C Account=A-7", "C Risk=high"] {
+        assert!(alert.contains(line), "agents read {line}:\n{alert}");
+    }
+    let answer = mail_to(&delivered, "ann@example.org");
+    assert!(
+        answer.contains("fields:\r\nend") || answer.contains("fields:\nend"),
+        "the auto-response shows none:\n{answer}"
+    );
 }

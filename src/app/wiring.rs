@@ -11,9 +11,11 @@ use super::App;
 use crate::auth::token::{Key, Keyring};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Manager, ManagerMode};
+use crate::core::forms::Subject;
 use crate::core::identify::Directory;
 use crate::core::ticket::NumberFormat;
 use crate::ingest::Settings;
+use crate::outbox::context::FieldForms;
 use crate::outbox::worker::WorkerSettings;
 use crate::parse::Limits;
 use crate::store::{
@@ -301,6 +303,11 @@ pub fn worker_settings(config: &Config, keyring: Arc<Keyring>) -> WorkerSettings
         batch: 64,
         concurrency: config.smtp.pool_size as usize,
         idle: Duration::from_millis(500),
+        forms: FieldForms {
+            topics: Arc::new(topics(config)),
+            user: config.forms.iter().find(|form| form.applies_to == Subject::User).cloned(),
+            org: config.forms.iter().find(|form| form.applies_to == Subject::Org).cloned(),
+        },
     }
 }
 

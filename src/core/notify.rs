@@ -104,6 +104,19 @@ impl Mail {
         Mail::ALL.into_iter().find(|mail| mail.template() == name)
     }
 
+    /// Mail to agents (every other mail goes to customers, collaborators or visitors).
+    pub fn to_agents(self) -> bool {
+        matches!(
+            self,
+            Mail::NewTicketAlert
+                | Mail::NewMessageAlert
+                | Mail::HeldNotice
+                | Mail::AssignmentAlert
+                | Mail::OverdueAlert
+                | Mail::BounceAlert
+        )
+    }
+
     /// Mail to customers that answers their mail: the kind auto-responders loop on.
     pub fn answers_customer(self) -> bool {
         matches!(

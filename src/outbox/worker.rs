@@ -13,7 +13,7 @@ use arc_swap::ArcSwap;
 use futures::StreamExt;
 
 use super::compose::{self, Addressing, Automatic, File};
-use super::context::{MailContext, Queued, SendTime};
+use super::context::{FieldForms, MailContext, Queued, SendTime, StoredCustom};
 use super::render::Templates;
 use super::smtp::{Reply, SendError, SmtpSender};
 use crate::auth::token::{Claims, Keyring, Participant, Purpose};
@@ -53,6 +53,8 @@ pub struct WorkerSettings {
     pub concurrency: usize,
     /// How long to sleep when nothing is due.
     pub idle: Duration,
+    /// The forms custom data is shown by (`ticket.fields`, ...).
+    pub forms: FieldForms,
 }
 
 /// What a send is made with: the templates and the settings. Swapped whole on reload
@@ -135,6 +137,8 @@ struct Sending {
     holder: Option<(Participant, u64)>,
     /// The name of the ticket's organization, if it has one.
     organization: Option<String>,
+    /// The custom data of the ticket, its owner and its organization.
+    custom: Option<StoredCustom>,
     /// Our address the ticket's customer wrote to (`tickets.reply_from`).
     reply_from: Option<EmailAddress>,
     /// The recipient's role on the ticket (`owner`, `cc`, `primary_contact`), for the
@@ -425,6 +429,11 @@ impl Worker {
             url: tokens.as_ref().map(|t| t.url.clone()),
             note_address: tokens.as_ref().and_then(|t| t.note_address.as_ref()).map(ToString::to_string),
             link_minutes: settings.access_ttl.as_secs() / 60,
+            fields: sending
+                .custom
+                .as_ref()
+                .map(|custom| settings.forms.shown(custom, !mail.to_agents()))
+                .unwrap_or_default(),
         };
         let in_reply_to = queued.in_reply_to.clone();
         // Mail about no ticket has always shared the key `null`.
@@ -522,6 +531,10 @@ fn record(tx: &mut store::Tx<'_>, id: OutboxId, attempt: &Attempt, now_ms: i64) 
 fn prepare(tx: &mut store::Tx<'_>, rows: Vec<Claimed>) -> store::Result<Vec<Sending>> {
     let mut claimed = Vec::with_capacity(rows.len());
     for row in rows {
+        let custom = match row.ticket {
+            Some(ticket) => outbox_store::ticket_custom(tx, ticket)?,
+            None => None,
+        };
         let (root, holder, organization) = match (row.ticket, EmailAddress::parse(&row.recipient)) {
             (Some(ticket), to) => (
                 outbox_store::thread_root(tx, ticket)?,
@@ -563,7 +576,18 @@ fn prepare(tx: &mut store::Tx<'_>, rows: Vec<Claimed>) -> store::Result<Vec<Send
             Some(ticket) => outbox_store::ticket_reply_from(tx, ticket)?,
             None => None,
         };
-        claimed.push(Sending { row, queued, root, text, files, holder, organization, reply_from, role });
+        claimed.push(Sending {
+            row,
+            queued,
+            root,
+            text,
+            files,
+            holder,
+            organization,
+            custom,
+            reply_from,
+            role,
+        });
     }
     Ok(claimed)
 }

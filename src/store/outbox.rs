@@ -8,6 +8,7 @@ use crate::core::address::{EmailAddress, MessageId};
 use crate::core::ids::TicketId;
 use crate::core::notify::Mail;
 use crate::core::ticket::TicketNumber;
+use crate::outbox::context::StoredCustom;
 use crate::params;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -278,6 +279,25 @@ pub fn ticket_organization(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Option<S
         "SELECT o.name FROM tickets t JOIN orgs o ON o.id = t.org_id WHERE t.id = $1",
         params![ticket.0],
         |r| r.string(0),
+    )
+}
+
+/// The custom data of `ticket`, its owner and its organization, and its topic (mail shows them:
+/// `outbox::context::fields`).
+pub fn ticket_custom(tx: &mut Tx<'_>, ticket: TicketId) -> Result<Option<StoredCustom>> {
+    tx.query_opt(
+        "SELECT t.topic, t.custom, u.custom, o.custom
+           FROM tickets t JOIN users u ON u.id = t.user_id LEFT JOIN orgs o ON o.id = t.org_id
+          WHERE t.id = $1",
+        params![ticket.0],
+        |r| {
+            Ok(StoredCustom {
+                topic: r.opt_string(0)?,
+                ticket: r.string(1)?,
+                customer: r.string(2)?,
+                org: r.opt_string(3)?,
+            })
+        },
     )
 }
 

@@ -5,11 +5,13 @@
 //! same function (`sample.rs`), so the contract cannot drift from what is sent. docs/templates.md
 //! lists the same variables (checked by a test).
 
+mod fields;
 mod queued;
 mod sample;
 
 use serde::{Deserialize, Serialize};
 
+pub use fields::{FieldForms, FieldRow, Fields, StoredCustom};
 pub use queued::{Queued, QueuedMessage, QueuedRecipient, QueuedTicket};
 
 use crate::core::notify::Mail;
@@ -58,6 +60,11 @@ pub struct Ticket {
     pub status: String,
     /// The recipient's link, minted at send time; empty for agents or without links.
     pub url: String,
+    /// The ticket's custom data (its topic's form), the owner's and the organization's, by label:
+    /// every value for agents, the fields visible to users for anyone else (`fields.rs`).
+    pub fields: Vec<FieldRow>,
+    pub customer_fields: Vec<FieldRow>,
+    pub org_fields: Vec<FieldRow>,
 }
 
 /// What a template gets beyond the fields every mail has, by kind of mail (`MailContext::build`
@@ -165,6 +172,8 @@ pub struct SendTime {
     pub note_address: Option<String>,
     /// How long an access link works.
     pub link_minutes: u64,
+    /// The custom data this recipient may read.
+    pub fields: Fields,
 }
 
 impl MailContext {
@@ -240,6 +249,11 @@ impl MailContext {
             false => RecipientRole::Collaborator,
         });
         let ticket = ticket.unwrap_or_default();
+        // The auto-response goes to an unverified From: it carries nothing the requester wrote.
+        let shown = match mail {
+            Mail::NewTicketAutoResponse => Fields::default(),
+            _ => sent.fields,
+        };
         MailContext {
             instance_name: sent.instance_name,
             reply_marker: REPLY_MARKER,
@@ -249,6 +263,9 @@ impl MailContext {
                 subject: ticket.subject,
                 status: ticket.status,
                 url: sent.url.unwrap_or_default(),
+                fields: shown.ticket,
+                customer_fields: shown.customer,
+                org_fields: shown.org,
             },
             about,
         }

@@ -3,7 +3,8 @@
 //! `MailContext::sparse` turn them into contexts through the same `build` the worker uses.
 
 use super::{
-    BounceReport, MessageKind, Person, Queued, QueuedMessage, QueuedRecipient, QueuedTicket, SendTime,
+    BounceReport, FieldRow, Fields, MessageKind, Person, Queued, QueuedMessage, QueuedRecipient,
+    QueuedTicket, SendTime,
 };
 use crate::core::notify::Mail;
 
@@ -43,6 +44,7 @@ pub(super) fn facts(mail: Mail) -> (Queued, SendTime) {
         subject: "Printer on fire".into(),
         status: "open".into(),
     });
+    let ticket_mail = ticket.is_some();
     let url = ticket.is_some().then(|| "https://help.example.com/t/123456?token=abc&lang=en".to_string());
     let queued = Queued {
         recipient: QueuedRecipient { email: recipient.email.clone(), name: Some(recipient.name.clone()) },
@@ -76,8 +78,19 @@ pub(super) fn facts(mail: Mail) -> (Queued, SendTime) {
         url,
         note_address: Some("support+note-abc@help.example.com".into()),
         link_minutes: 60,
+        fields: if ticket_mail { sample_fields() } else { Fields::default() },
     };
     (queued, sent)
+}
+
+/// Custom data of each kind, one value each.
+fn sample_fields() -> Fields {
+    let row = |label: &str, value: &str| FieldRow { label: label.into(), value: value.into() };
+    Fields {
+        ticket: vec![row("Product", "Printer")],
+        customer: vec![row("Customer number", "C-1042")],
+        org: vec![row("Support tier", "Gold")],
+    }
 }
 
 /// [`facts`] with every fact that may be missing missing, and the other branch of each choice.
@@ -97,5 +110,6 @@ pub(super) fn sparse_facts(mail: Mail) -> (Queued, SendTime) {
     sent.organization = None;
     sent.note_address = None;
     sent.primary_contact = false;
+    sent.fields = Fields::default();
     (queued, sent)
 }

@@ -352,3 +352,22 @@ fn a_variant_keeps_the_reply_marker_rule() {
         "{errors:#?}"
     );
 }
+
+#[test]
+fn the_new_ticket_alert_lists_the_custom_data_and_says_nothing_without_it() {
+    let templates = defaults();
+    let full =
+        templates.render(Mail::NewTicketAlert, &Templates::sample_context(Mail::NewTicketAlert)).unwrap();
+    assert!(
+        full.text.contains("\n\nProduct: Printer\nCustomer number: C-1042\nSupport tier: Gold\n"),
+        "{}",
+        full.text
+    );
+    assert!(
+        full.html.contains("Product: Printer<br>Customer number: C-1042<br>Support tier: Gold<br>"),
+        "{}",
+        full.html
+    );
+    let sparse = templates.render(Mail::NewTicketAlert, &sparse_context(Mail::NewTicketAlert)).unwrap();
+    assert!(!sparse.text.contains(": Printer") && !sparse.html.contains("C-1042"), "{}", sparse.text);
+}
