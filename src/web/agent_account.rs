@@ -135,17 +135,8 @@ pub async fn recovery_codes(
         return forbidden();
     }
     let client = state.accounts.client_address(peer.ip(), &headers);
-    match state.accounts.regenerate_recovery_codes(viewer.agent, &form.code, client).await {
-        Ok(Renewal::Done(codes)) => {
-            let extra = Extra { recovery_codes: codes, ..Extra::default() };
-            page(&state, &viewer, StatusCode::OK, extra).await
-        }
-        Ok(Renewal::WrongCode) => page(&state, &viewer, StatusCode::UNAUTHORIZED, refused(WRONG_CODE)).await,
-        Ok(Renewal::Throttled) => {
-            page(&state, &viewer, StatusCode::TOO_MANY_REQUESTS, refused(THROTTLED)).await
-        }
-        Err(error) => failure(&error),
-    }
+    let renewed = state.accounts.regenerate_recovery_codes(viewer.agent, &form.code, client).await;
+    renewal_page(&state, &viewer, renewed, |codes| Extra { recovery_codes: codes, ..Extra::default() }).await
 }
 
 /// `POST /agent/account/totp`: a code of the current authenticator; the answer shows the new one.
@@ -161,19 +152,32 @@ pub async fn start_totp(
     }
     let client = state.accounts.client_address(peer.ip(), &headers);
     let label = account_label(&state, &viewer).await;
-    match state.accounts.start_reenrollment(viewer.agent, &viewer.csrf, &label, &form.code, client).await {
-        Ok(Renewal::Done(started)) => {
-            let renewing = Renewing {
-                enrollment: started.enrollment.into(),
-                proof: started.proof,
-                expires_at: started.expires_at,
-            };
-            page(&state, &viewer, StatusCode::OK, Extra { renewing: Some(renewing), ..Extra::default() })
-                .await
-        }
-        Ok(Renewal::WrongCode) => page(&state, &viewer, StatusCode::UNAUTHORIZED, refused(WRONG_CODE)).await,
+    let started =
+        state.accounts.start_reenrollment(viewer.agent, &viewer.csrf, &label, &form.code, client).await;
+    renewal_page(&state, &viewer, started, |started| {
+        let renewing = Renewing {
+            enrollment: started.enrollment.into(),
+            proof: started.proof,
+            expires_at: started.expires_at,
+        };
+        Extra { renewing: Some(renewing), ..Extra::default() }
+    })
+    .await
+}
+
+/// The account page after a step that needed a current TOTP code: what `done` makes of its
+/// result, or why the code was not accepted.
+async fn renewal_page<T>(
+    state: &WebState,
+    viewer: &Viewer,
+    result: Result<Renewal<T>, AccountError>,
+    done: impl FnOnce(T) -> Extra,
+) -> Response {
+    match result {
+        Ok(Renewal::Done(value)) => page(state, viewer, StatusCode::OK, done(value)).await,
+        Ok(Renewal::WrongCode) => page(state, viewer, StatusCode::UNAUTHORIZED, refused(WRONG_CODE)).await,
         Ok(Renewal::Throttled) => {
-            page(&state, &viewer, StatusCode::TOO_MANY_REQUESTS, refused(THROTTLED)).await
+            page(state, viewer, StatusCode::TOO_MANY_REQUESTS, refused(THROTTLED)).await
         }
         Err(error) => failure(&error),
     }
