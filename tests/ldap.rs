@@ -625,6 +625,8 @@ async fn a_directory_accounts_password_is_never_set_here(backend: Backend) {
         panic!("carol signs in: {signed:?}")
     };
 
+    let record = h.read(move |tx| mailgate::store::console::user_record(tx, user)).await.unwrap();
+    assert_eq!(record.auth_source.as_deref(), Some("ldap:corp"), "the console's record names the directory");
     let temporary = accounts.set_temporary_password(user, "a brand new temporary one", "agent alice").await;
     let refused = format!("{:?}", temporary.expect_err("no temporary password for a directory account"));
     assert!(refused.contains("kept by the directory \\\"corp\\\""), "{refused}");

@@ -81,7 +81,12 @@ async fn an_agent_sets_a_temporary_password_the_user_must_replace(backend: Backe
 
     let set = agent.submit(&record, &action, &format!("password={}", encode(TEMPORARY))).await;
     assert_eq!((set.status, set.location()), (303, format!("{record}?done=temporary").as_str()));
-    assert!(agent.get(set.location()).await.body.contains("temporary password is set"));
+    let shown = agent.get(set.location()).await.body;
+    assert!(shown.contains("temporary password is set"), "{shown}");
+    assert!(
+        shown.contains("<dt>Password</dt><dd>temporary: they choose their own at the next sign-in</dd>"),
+        "the record says so:\n{shown}"
+    );
     assert_eq!(before.get("/tickets").await.location(), "/login", "her sessions ended");
     let trail = audit(&h).await;
     assert_eq!(trail, ["agent alice: temporary password: "], "the actor, never the password");
@@ -112,6 +117,7 @@ async fn an_agent_sets_a_temporary_password_the_user_must_replace(backend: Backe
     assert_eq!(sign_in(agent.address, TEMPORARY).await.1.status, 401, "the temporary one is spent");
     assert_eq!(sign_in(agent.address, mine).await.1.location(), "/tickets", "no second change asked");
     assert_eq!(h.scalar_i64("SELECT password_temporary FROM users WHERE email = 'ann@acme.com'").await, 0);
+    assert!(agent.get(&record).await.body.contains("<dt>Password</dt><dd>set</dd>"), "her own now");
 
     // The record's reset link: mailed, with an audit row naming the agent.
     let reset = agent.submit(&record, &format!("{record}/reset"), "").await;

@@ -172,6 +172,10 @@ pub struct UserRecord {
     pub custom_json: String,
     pub created_at: i64,
     pub has_password: bool,
+    /// Set by an agent or admin: they choose their own at the next sign-in.
+    pub password_temporary: bool,
+    /// `ldap:NAME` when a directory keeps their password.
+    pub auth_source: Option<String>,
     /// `None`: never signed in.
     pub last_login_at: Option<i64>,
     pub org_key: Option<String>,
@@ -181,7 +185,8 @@ pub struct UserRecord {
 pub fn user_record(tx: &mut Tx<'_>, user: UserId) -> Result<Option<UserRecord>> {
     tx.query_opt(
         "SELECT u.id, u.email, u.name, u.status, u.custom, u.created_at,
-                CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END, u.last_login_at, o.key, o.name
+                CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END, u.last_login_at, o.key, o.name,
+                u.password_temporary, u.auth_source
            FROM users u LEFT JOIN orgs o ON o.id = u.org_id WHERE u.id = $1",
         params![user.0],
         |r| {
@@ -196,6 +201,8 @@ pub fn user_record(tx: &mut Tx<'_>, user: UserId) -> Result<Option<UserRecord>> 
                 last_login_at: r.opt_i64(7)?,
                 org_key: r.opt_string(8)?,
                 org_name: r.opt_string(9)?,
+                password_temporary: r.bool(10)?,
+                auth_source: r.opt_string(11)?,
             })
         },
     )

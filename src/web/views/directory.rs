@@ -106,6 +106,10 @@ pub struct UserProfile {
     pub status: UserStatus,
     pub created_at: i64,
     pub has_password: bool,
+    /// Set by an agent or admin, to be replaced at the next sign-in.
+    pub password_temporary: bool,
+    /// The directory that keeps their password (`[[ldap]]` name); '' when none.
+    pub directory: String,
     pub last_login_at: Option<i64>,
     pub org_key: Option<String>,
     pub org_name: Option<String>,
@@ -126,6 +130,13 @@ impl From<&UserRecord> for UserProfile {
             status: user.status,
             created_at: user.created_at,
             has_password: user.has_password,
+            password_temporary: user.password_temporary,
+            directory: user
+                .auth_source
+                .as_deref()
+                .and_then(|source| source.strip_prefix("ldap:"))
+                .unwrap_or_default()
+                .to_string(),
             last_login_at: user.last_login_at,
             org_key: user.org_key.clone(),
             org_name: user.org_name.clone(),
@@ -184,6 +195,8 @@ impl ConsoleView for User {
                 status: UserStatus::Registered,
                 created_at: samples::AT,
                 has_password: true,
+                password_temporary: true,
+                directory: "corp".into(),
                 last_login_at: Some(samples::AT),
                 org_key: Some("acme".into()),
                 org_name: Some("ACME".into()),
@@ -217,8 +230,10 @@ impl ConsoleView for User {
         (sparse.history, sparse.orgs, sparse.fields) = (Timed(Vec::new()), Vec::new(), Vec::new());
         (sparse.user.0.phone, sparse.lockout) = (String::new(), Timed(Lockout::default()));
         sparse.user.0.emails = Vec::new();
+        (sparse.user.0.password_temporary, sparse.user.0.directory) = (false, String::new());
         let mut locked = sparse.clone();
         locked.user.0.status = UserStatus::Disabled;
+        (locked.user.0.has_password, locked.user.0.password_temporary) = (true, true);
         locked.lockout = Timed(Lockout { failures: 2, until_at: None });
         let mut deleted = sparse.clone();
         (deleted.user.0.email, deleted.user.0.deleted, deleted.user.0.status) =
