@@ -39,7 +39,11 @@ impl LdapServer {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        make_certificates(dir.path());
+        super::test_ca::make_certificates(
+            dir.path(),
+            "/CN=mailgate-test-ldap-ca",
+            "DNS:localhost,IP:127.0.0.1",
+        );
         std::fs::create_dir(dir.path().join("db")).unwrap();
         std::fs::write(dir.path().join("slapd.conf"), slapd_conf(dir.path())).unwrap();
         std::fs::write(dir.path().join("seed.ldif"), seed()).unwrap();
@@ -181,42 +185,4 @@ fn seed() -> String {
          mail: twin@customer.test\nuserPassword: twin-directory-pw\n\n"
     );
     ldif
-}
-
-fn make_certificates(dir: &Path) {
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-    let mut args = vec!["req", "-x509"];
-    args.extend(ec);
-    args.extend(["-days", "2", "-subj", "/CN=mailgate-test-ldap-ca", "-keyout", "ca.key", "-out", "ca.pem"]);
-    openssl(&args);
-    let mut args = vec!["req"];
-    args.extend(ec);
-    args.extend(["-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"]);
-    openssl(&args);
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "leaf.ext",
-        "-out",
-        "server.pem",
-    ]);
 }

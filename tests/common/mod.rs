@@ -10,6 +10,7 @@ pub mod oidc_provider;
 pub mod pg_server;
 pub mod site;
 pub mod smtp;
+pub mod test_ca;
 
 use std::sync::Arc;
 

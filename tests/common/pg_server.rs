@@ -128,46 +128,8 @@ impl PgServer {
 
     fn make_certificates(&self) {
         let dir = self.dir.path();
-        let openssl = |args: &[&str]| {
-            let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
-            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        };
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-        for (ca, key, subject) in [
-            ("ca.pem", "ca.key", "/CN=mailgate-test-pg-ca"),
-            ("other-ca.pem", "other-ca.key", "/CN=another-ca"),
-        ] {
-            let mut args = vec!["req", "-x509"];
-            args.extend(ec);
-            args.extend(["-days", "2", "-subj", subject, "-keyout", key, "-out", ca]);
-            openssl(&args);
-        }
-        let mut args = vec!["req"];
-        args.extend(ec);
-        args.extend(["-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"]);
-        openssl(&args);
-        std::fs::write(
-            dir.join("leaf.ext"),
-            "subjectAltName=DNS:localhost\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "leaf.ext",
-            "-out",
-            "server.pem",
-        ]);
+        super::test_ca::make_certificates(dir, "/CN=mailgate-test-pg-ca", "DNS:localhost");
+        super::test_ca::make_ca(dir, "other-ca.pem", "other-ca.key", "/CN=another-ca");
         set_private(&dir.join("server.key"));
     }
 }
