@@ -472,10 +472,10 @@ impl Daemon {
             if fields.get("mailbox").and_then(|m| m.as_str()) != Some(mailbox) {
                 continue;
             }
-            match message.as_str() {
-                "holding the mailbox lease" => holds = true,
-                "IMAP intake failed; reconnecting after a pause" | "IMAP intake stopped" => holds = false,
-                _ => {}
+            if message == "holding the mailbox lease" {
+                holds = true;
+            } else if message.starts_with("IMAP intake failed") || message == "IMAP intake stopped" {
+                holds = false;
             }
         }
         holds

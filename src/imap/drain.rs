@@ -1,6 +1,6 @@
 //! One pass over a mailbox's folder: every message above the checkpoint is fetched (in UID order, in
-//! batches), ingested and committed, and only then moved, flagged or deleted; the checkpoint
-//! advances after that. A crash anywhere re-fetches at most one batch, and ingest's dedupe turns
+//! batches), ingested and committed (up to [`per_transaction`] messages to one transaction, synced
+//! to disk), and only then moved, flagged or deleted; the checkpoint advances after that. A crash anywhere re-fetches at most one batch, and ingest's dedupe turns
 //! the re-fetch into a no-op: each message has its effect once.
 
 use std::collections::BTreeMap;
@@ -12,9 +12,23 @@ use futures::TryStreamExt;
 use super::PassError;
 use super::connect::Session;
 use crate::config::{AfterIngest, Mailbox};
-use crate::ingest::{Delivery, IngestError, Ingestor, Outcome};
+use crate::ingest::{Arrival, BatchReport, Delivery, Ingestor, Outcome, Taken};
+use crate::store::Backend;
 use crate::store::imap::{self as imap_store, Checkpoint};
 use crate::store::inbound::Source;
+
+/// Messages committed in one transaction on SQLite: the pages they share (the right edge of the
+/// queue indexes, the outbox, the search segment) are written and synced once for all of them,
+/// and the one write lock is held for tens of milliseconds, not for a fetched batch of up to 1,000.
+/// On PostgreSQL each message is its own transaction: several daemons write at once there, and a
+/// transaction holding the row locks of many messages (the queue counts, a shared customer) made
+/// them wait on each other and deadlock (seen in `tests/multi_daemon.rs`).
+fn per_transaction(backend: Backend) -> usize {
+    match backend {
+        Backend::Sqlite => 50,
+        Backend::Postgres => 1,
+    }
+}
 
 /// Bytes fetched in one `UID FETCH BODY.PEEK[]`: a batch of large messages is split to stay under it.
 const MAX_FETCH_BYTES: u64 = 32 * 1024 * 1024;
@@ -154,7 +168,8 @@ impl Intake<'_> {
             .await?)
     }
 
-    /// Ingests `batch` in UID order: what was committed, and the error that stopped it early.
+    /// Ingests `batch` in UID order, [`per_transaction`] messages to a durable transaction: what
+    /// was committed, and the error that stopped it early.
     async fn take_in(
         &self,
         batch: Vec<Fetched>,
@@ -162,54 +177,49 @@ impl Intake<'_> {
         report: &mut PassReport,
     ) -> (BTreeMap<u32, Destination>, Option<PassError>) {
         let mut handled = BTreeMap::new();
-        for message in batch {
-            report.fetched += 1;
-            let delivery = Delivery {
-                mailbox: Some(self.mailbox.name.clone()),
-                imap_uid: Some((validity, message.uid)),
-                ..Delivery::new(Source::Imap)
-            };
-            let destination = match self.ingest(&message.raw, message.oversized, &delivery).await {
-                Ok(destination) => destination,
-                Err(error) => return (handled, Some(error)),
-            };
-            match destination {
-                Destination::Done => report.processed += 1,
-                Destination::Error => report.quarantined += 1,
+        let per_transaction = per_transaction(self.ingestor.app().store().backend());
+        let mut batch = batch.into_iter().peekable();
+        while batch.peek().is_some() {
+            let part: Vec<Fetched> = batch.by_ref().take(per_transaction).collect();
+            let uids: Vec<u32> = part.iter().map(|message| message.uid).collect();
+            report.fetched += uids.len() as u64;
+            let arrivals = part
+                .into_iter()
+                .map(|message| Arrival {
+                    raw: message.raw,
+                    oversized: message.oversized,
+                    delivery: Delivery {
+                        mailbox: Some(self.mailbox.name.clone()),
+                        imap_uid: Some((validity, message.uid)),
+                        ..Delivery::new(Source::Imap)
+                    },
+                })
+                .collect();
+            let BatchReport { taken, stopped } = self.ingestor.ingest_batch(arrivals).await;
+            for (uid, taken) in uids.into_iter().zip(taken) {
+                let destination = match self.destination(taken).await {
+                    Ok(destination) => destination,
+                    Err(error) => return (handled, Some(error)),
+                };
+                match destination {
+                    Destination::Done => report.processed += 1,
+                    Destination::Error => report.quarantined += 1,
+                }
+                handled.insert(uid, destination);
             }
-            handled.insert(message.uid, destination);
+            if let Some(error) = stopped {
+                return (handled, Some(error.into()));
+            }
         }
         (handled, None)
     }
 
-    /// Ingests one message. Only a database that cannot take it now stops the pass; anything else
-    /// about the message ends in quarantine and the error folder, and the mailbox keeps flowing.
-    async fn ingest(
-        &self,
-        raw: &[u8],
-        oversized: Option<u64>,
-        delivery: &Delivery,
-    ) -> Result<Destination, PassError> {
-        let result = match oversized {
-            Some(size) => self.ingestor.ingest_oversized(raw, size, delivery).await,
-            None => self.ingestor.ingest(raw, delivery).await,
-        };
-        let report = match result {
-            Ok(report) => report,
-            Err(IngestError::Database(error)) => {
-                let reason = format!("ingest failed: {error}");
-                let uid = delivery.imap_uid.map_or(0, |(_, uid)| uid);
-                tracing::error!(
-                    mailbox = %self.mailbox.name,
-                    uid,
-                    %reason,
-                    "IMAP message could not be ingested; its raw bytes are kept in quarantine \
-                     (`mailgate quarantine list`, then `quarantine replay` after a fix)"
-                );
-                self.ingestor.quarantine_raw(raw, delivery, &reason).await?;
-                return Ok(Destination::Error);
-            }
-            Err(error) => return Err(error.into()),
+    /// Where a committed message goes: anything that ended in quarantine (here or before, for a
+    /// duplicate) to the error folder, and the mailbox keeps flowing.
+    async fn destination(&self, taken: Taken) -> Result<Destination, PassError> {
+        let report = match taken {
+            Taken::Ran(report) => report,
+            Taken::Kept { .. } => return Ok(Destination::Error),
         };
         Ok(match report.outcome {
             Outcome::Quarantined { .. } => Destination::Error,

@@ -3,6 +3,7 @@
 //! here; nothing accepted is only in memory (unprocessable input is quarantined with its reason).
 
 mod agent;
+mod batch;
 mod due;
 pub mod lifecycle;
 mod merge;
@@ -14,6 +15,7 @@ mod routing;
 mod settings;
 mod telemetry;
 
+pub use batch::{Arrival, BatchReport, Taken};
 pub use outbound::OpenFor;
 pub use settings::Settings;
 
@@ -219,34 +221,6 @@ impl Ingestor {
         }
     }
 
-    /// Takes in a message too large to fetch whole (IMAP reports its size first): its header block
-    /// stands for it in quarantine (the message itself stays on the server, in the error folder),
-    /// and its sender is told, as for any message refused over `limits.max_message_bytes`.
-    pub async fn ingest_oversized(
-        &self,
-        header: &[u8],
-        size: u64,
-        delivery: &Delivery,
-    ) -> Result<Report, IngestError> {
-        let pipeline = self.pipeline();
-        let limits = &pipeline.settings.limits;
-        let refused = Malformed::TooLarge {
-            size: usize::try_from(size).unwrap_or(usize::MAX),
-            limit: limits.max_message_bytes,
-        };
-        let message_id = parse::parse_header_block(header, limits).ok().and_then(|e| e.message_id);
-        self.commit(
-            pipeline.clone(),
-            Arc::new(Job {
-                raw: header.to_vec(),
-                dedupe_key: dedupe_key(message_id.as_ref(), header),
-                parsed: Err(refused),
-                delivery: delivery.clone(),
-            }),
-        )
-        .await
-    }
-
     /// Runs the whole pipeline and rolls it back: the decision trace of `raw` against the current
     /// database, with nothing written.
     pub async fn explain(&self, raw: &[u8], delivery: &Delivery) -> Result<Report, IngestError> {
@@ -304,32 +278,10 @@ impl Ingestor {
         delivery: &Delivery,
         reason: &str,
     ) -> Result<InboundId, IngestError> {
-        // The pipeline's own key (the Message-ID when there is one), so a redelivery of the
-        // same message finds this row instead of opening a ticket beside it.
         let pipeline = self.pipeline();
-        let key = Job::new(raw.to_vec(), delivery.clone(), &pipeline.settings.limits).dedupe_key;
-        let (raw, delivery, reason) = (raw.to_vec(), delivery.clone(), reason.to_string());
-        let now = pipeline.clock.now_ms();
-        Ok(self
-            .store()
-            .write(move |tx| {
-                if let Some(existing) = inbound_store::find_inbound_by_dedupe_key(tx, &key)? {
-                    return Ok(existing);
-                }
-                let id = inbound_store::insert_inbound(tx, &new_inbound(&key, &raw, &delivery, now))?;
-                let mut trace = Trace::default();
-                trace.record("quarantine", "quarantined", reason.as_str());
-                inbound_store::update_inbound_outcome(
-                    tx,
-                    id,
-                    RowOutcome::Quarantined,
-                    &reason,
-                    None,
-                    &trace.to_json(),
-                )?;
-                Ok(id)
-            })
-            .await?)
+        let job = Job::new(raw.to_vec(), delivery.clone(), &pipeline.settings.limits);
+        let reason = reason.to_string();
+        Ok(self.store().write(move |tx| pipeline.keep_raw(tx, &job, &reason)).await?)
     }
 }
 
@@ -338,6 +290,21 @@ impl Job {
         let parsed = parse::parse_email(&raw, limits);
         let dedupe_key = dedupe_key(parsed.as_ref().ok().and_then(|e| e.message_id.as_ref()), &raw);
         Job { raw, parsed, dedupe_key, delivery }
+    }
+
+    /// A message too large to fetch whole, stood for by its header block.
+    pub(crate) fn oversized(header: Vec<u8>, size: u64, delivery: Delivery, limits: &Limits) -> Job {
+        let refused = Malformed::TooLarge {
+            size: usize::try_from(size).unwrap_or(usize::MAX),
+            limit: limits.max_message_bytes,
+        };
+        let message_id = parse::parse_header_block(&header, limits).ok().and_then(|e| e.message_id);
+        Job {
+            dedupe_key: dedupe_key(message_id.as_ref(), &header),
+            raw: header,
+            parsed: Err(refused),
+            delivery,
+        }
     }
 }
 
@@ -438,6 +405,29 @@ impl Pipeline {
         };
         inbound_store::update_inbound_outcome(tx, inbound, row_outcome, &reason, ticket, &trace.to_json())?;
         Ok(Report { inbound, outcome, class: Some(class), trace })
+    }
+
+    /// Keeps the job's raw bytes as a quarantined inbound row with `reason`, bypassing the
+    /// pipeline; under the pipeline's own key (the Message-ID when there is one), so a redelivery
+    /// of the same message finds this row instead of opening a ticket beside it.
+    fn keep_raw(&self, tx: &mut Tx<'_>, job: &Job, reason: &str) -> store::Result<InboundId> {
+        if let Some(existing) = inbound_store::find_inbound_by_dedupe_key(tx, &job.dedupe_key)? {
+            return Ok(existing);
+        }
+        let now = self.clock.now_ms();
+        let id =
+            inbound_store::insert_inbound(tx, &new_inbound(&job.dedupe_key, &job.raw, &job.delivery, now))?;
+        let mut trace = Trace::default();
+        trace.record("quarantine", "quarantined", reason);
+        inbound_store::update_inbound_outcome(
+            tx,
+            id,
+            RowOutcome::Quarantined,
+            reason,
+            None,
+            &trace.to_json(),
+        )?;
+        Ok(id)
     }
 
     fn quarantine(

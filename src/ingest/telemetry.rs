@@ -11,11 +11,20 @@ use crate::store::tickets::EntryClass;
 
 /// Logs and counts one ingest that took `took`.
 pub(super) fn record(delivery: &Delivery, result: &Result<Report, IngestError>, took: Duration) {
+    match result {
+        Ok(report) => stored(delivery, report, took),
+        Err(_) => failed(delivery, took),
+    }
+}
+
+/// Counts one message the pipeline failed on (the caller logs what happens to it next).
+pub(super) fn failed(delivery: &Delivery, took: Duration) {
+    metrics::message_ingested(delivery.source.as_str(), "failed", "none", took);
+}
+
+/// Logs and counts one message whose outcome is committed.
+pub(super) fn stored(delivery: &Delivery, report: &Report, took: Duration) {
     let source = delivery.source.as_str();
-    let Ok(report) = result else {
-        metrics::message_ingested(source, "failed", "none", took);
-        return;
-    };
     let class = class_of(report);
     let mailbox = delivery.mailbox.as_deref().unwrap_or_default();
     let inbound_id = report.inbound.0;

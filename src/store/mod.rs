@@ -387,6 +387,18 @@ impl Store {
         self.run(Mode::Write, work).await
     }
 
+    /// Like `write`, but the commit is on disk when this returns, also on a daemon's connection
+    /// (SQLite `synchronous = NORMAL` syncs the WAL only at checkpoints): this commit syncs the WAL.
+    /// For work whose commit lets someone else forget the data: the IMAP drain moves or deletes
+    /// the messages of a batch once it is committed. PostgreSQL commits are synced already.
+    pub async fn write_synced<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        self.run(Mode::WriteSynced, work).await
+    }
+
     /// Like `write`, but always rolls back: for dry runs.
     pub async fn rehearse<T, F>(&self, work: F) -> Result<T>
     where
@@ -419,9 +431,25 @@ impl Store {
                 let mut conn = pool.get()?;
                 let behavior = match mode {
                     Mode::Read => rusqlite::TransactionBehavior::Deferred,
-                    Mode::Write | Mode::Rehearse => rusqlite::TransactionBehavior::Immediate,
+                    Mode::Write | Mode::WriteSynced | Mode::Rehearse => {
+                        rusqlite::TransactionBehavior::Immediate
+                    }
                 };
-                finish(Tx::Sqlite(conn.transaction_with_behavior(behavior)?), mode, work)
+                if mode != Mode::WriteSynced {
+                    return finish(Tx::Sqlite(conn.transaction_with_behavior(behavior)?), mode, work);
+                }
+                // The level cannot change inside a transaction: around it, and back whatever happens.
+                let level: i64 = conn.query_row("PRAGMA synchronous", [], |row| row.get(0))?;
+                conn.pragma_update(None, "synchronous", "FULL")?;
+                let result = conn
+                    .transaction_with_behavior(behavior)
+                    .map_err(StoreError::from)
+                    .and_then(|tx| finish(Tx::Sqlite(tx), mode, work));
+                if let Err(error) = conn.pragma_update(None, "synchronous", level) {
+                    // Only slower: every commit of this connection stays synced.
+                    tracing::warn!(%error, "cannot restore the connection's synchronous level");
+                }
+                result
             }
             Pool::Postgres(pool) => {
                 let mut conn = pool.get()?;
@@ -436,6 +464,8 @@ impl Store {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
     Write,
+    /// A write transaction whose commit syncs the WAL whatever the connection's level.
+    WriteSynced,
     /// A write transaction that is always rolled back.
     Rehearse,
     Read,
@@ -444,7 +474,7 @@ enum Mode {
 /// Runs `work` in `tx`; commits only in `Mode::Write` (dropping a transaction rolls it back).
 fn finish<T>(mut tx: Tx<'_>, mode: Mode, work: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
     let value = work(&mut tx)?;
-    if mode == Mode::Write {
+    if matches!(mode, Mode::Write | Mode::WriteSynced) {
         tx.commit()?;
     }
     Ok(value)
@@ -546,6 +576,23 @@ mod tests {
         let mut conn = rusqlite::Connection::open(path).unwrap();
         configure_sqlite(&mut conn, Duration::from_secs(5), role).unwrap();
         conn
+    }
+
+    /// `write_synced` commits at FULL on a daemon's NORMAL connection, and hands the connection
+    /// back at NORMAL, also when its work fails.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_synced_write_raises_the_level_for_its_own_commit_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("synced.db").display());
+        let options = StoreOptions { max_connections: 1, ..StoreOptions::default() };
+        let store = Store::connect(&url, &options).unwrap();
+        let level = |tx: &mut Tx<'_>| tx.query_one("PRAGMA synchronous", &[], |r| r.i64(0));
+        assert_eq!(store.write(level).await.unwrap(), 1, "NORMAL");
+        assert_eq!(store.write_synced(level).await.unwrap(), 2, "FULL inside");
+        assert_eq!(store.write(level).await.unwrap(), 1, "NORMAL again");
+        let failed = store.write_synced(|_| Err::<(), _>(StoreError::NotFound)).await;
+        assert!(matches!(failed, Err(StoreError::NotFound)));
+        assert_eq!(store.read(level).await.unwrap(), 1, "NORMAL after a failure too");
     }
 
     #[test]
