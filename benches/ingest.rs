@@ -2,7 +2,8 @@
 //! the outbox rows its message queued: the auto-response and the agent's alert), next to the
 //! parse-only ceiling and to the floor: one durable transaction per message that only inserts the
 //! raw bytes, on the same database with the store's own settings, measured in the same run.
-//! Generated 2-4 KB messages, half new tickets and half replies.
+//! Also as the IMAP drain ingests on SQLite (50 messages to one synced transaction), next to the
+//! floor with every commit synced. Generated 2-4 KB messages, half new tickets and half replies.
 //!
 //!   cargo bench --bench ingest              # 1k and 100k
 //!   cargo bench --bench ingest -- --quick   # 1k and 10k, fewer rounds
@@ -14,10 +15,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use mailgate::clock::SystemClock;
-use mailgate::ingest::{Delivery, Ingestor, Outcome};
+use mailgate::ingest::{Arrival, Delivery, Ingestor, Outcome};
 use mailgate::store::inbound::Source;
 
 const ROUNDS: usize = 3;
+/// The IMAP drain's messages per transaction on SQLite (`imap::drain::per_transaction`).
+const PER_TRANSACTION: usize = 50;
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
@@ -34,8 +37,8 @@ fn main() {
         for &preload in sizes {
             let (rate, floor) = ingest_rate(preload, batch).await;
             println!(
-                "  floor (insert the raw bytes, one durable transaction each) on the same database: {floor:.0} msg/s; \
-                 ingest is {:.2}x of it",
+                "  floor (insert the raw bytes, one transaction each, synchronous = NORMAL as the daemon) on the \
+                 same database: {floor:.0} msg/s; ingest is {:.2}x of it",
                 rate / floor
             );
             rates.push((preload, rate));
@@ -94,6 +97,7 @@ async fn ingest_rate(preload: usize, batch: usize) -> (f64, f64) {
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let ingestor = open(&url).await;
     let delivery = Delivery::new(Source::Pipe);
+    let drain = Delivery { mailbox: Some("support".into()), ..Delivery::new(Source::Imap) };
 
     let t = Instant::now();
     let mut parents = Vec::with_capacity(preload);
@@ -116,40 +120,75 @@ async fn ingest_rate(preload: usize, batch: usize) -> (f64, f64) {
     println!("  outbox rows stored: {outbox}");
 
     let mut rates = Vec::new();
+    let mut batched = Vec::new();
     let mut floors = Vec::new();
+    let mut synced_floors = Vec::new();
     let mut next = 0usize;
-    for round in 0..ROUNDS {
-        let messages: Vec<String> = (0..batch)
+    let mut messages = |offset: usize, round: usize| -> Vec<String> {
+        (0..batch)
             .map(|k| {
                 next += 1;
-                let i = round * batch + k;
+                let i = offset + round * batch + k;
                 if k % 2 == 0 {
                     support::message(i, None)
                 } else {
                     support::message(i, Some(&parents[next % parents.len()]))
                 }
             })
-            .collect();
+            .collect()
+    };
+    for round in 0..ROUNDS {
+        let (one_by_one, drained) = (messages(0, round), messages(50_000_000, round));
         let t = Instant::now();
-        for raw in &messages {
+        for raw in &one_by_one {
             let report = ingestor.ingest(raw.as_bytes(), &delivery).await.unwrap();
             debug_assert!(matches!(report.outcome, Outcome::Created { .. } | Outcome::Added { .. }));
         }
         rates.push(batch as f64 / t.elapsed().as_secs_f64());
+
+        // As the IMAP drain runs on SQLite: PER_TRANSACTION messages to one synced transaction.
         let t = Instant::now();
-        for raw in &messages {
-            let tx = floor_conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).unwrap();
-            tx.prepare_cached("INSERT INTO bench_floor (raw) VALUES (?1)")
-                .unwrap()
-                .execute([raw.as_bytes()])
-                .unwrap();
-            tx.commit().unwrap();
+        for chunk in drained.chunks(PER_TRANSACTION) {
+            let arrivals = chunk
+                .iter()
+                .map(|raw| Arrival { raw: raw.clone().into_bytes(), delivery: drain.clone(), oversized: None })
+                .collect();
+            let report = ingestor.ingest_batch(arrivals).await;
+            assert!(report.stopped.is_none() && report.taken.len() == chunk.len(), "{:?}", report.stopped);
         }
-        floors.push(batch as f64 / t.elapsed().as_secs_f64());
+        batched.push(batch as f64 / t.elapsed().as_secs_f64());
+
+        for (synchronous, rates) in [("NORMAL", &mut floors), ("FULL", &mut synced_floors)] {
+            floor_conn.pragma_update(None, "synchronous", synchronous).unwrap();
+            let t = Instant::now();
+            for raw in &one_by_one {
+                let tx = floor_conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).unwrap();
+                tx.prepare_cached("INSERT INTO bench_floor (raw) VALUES (?1)")
+                    .unwrap()
+                    .execute([raw.as_bytes()])
+                    .unwrap();
+                tx.commit().unwrap();
+            }
+            rates.push(batch as f64 / t.elapsed().as_secs_f64());
+        }
     }
     let rate = support::median(rates.clone());
+    let floor = support::median(floors);
     println!("ingest with {preload} tickets stored: median {rate:.0} msg/s (rounds: {rates:.0?})");
-    (rate, support::median(floors))
+    let drained = support::median(batched.clone());
+    let synced = support::median(synced_floors);
+    println!(
+        "  as the IMAP drain ingests ({PER_TRANSACTION} messages to one synced transaction): median {drained:.0} msg/s \
+         (rounds: {batched:.0?}); {:.2}x of the floor, {:.2}x of one ingest per transaction",
+        drained / floor,
+        drained / rate
+    );
+    println!(
+        "  floor with every commit synced (synchronous = FULL, one fsync each): {synced:.0} msg/s; \
+         the drain is {:.1}x of it",
+        drained / synced
+    );
+    (rate, floor)
 }
 
 /// 50 `[[rules]]` (regexes, headers, domains, org custom data, body text; none matching) against

@@ -523,7 +523,7 @@ pub fn configure_sqlite(
     };
     conn.execute_batch(&format!(
         "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
-         PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384;",
+         PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
         busy_timeout.as_millis()
     ))?;
     match role {
