@@ -151,7 +151,11 @@ async fn ingest_rate(preload: usize, batch: usize) -> (f64, f64) {
         for chunk in drained.chunks(PER_TRANSACTION) {
             let arrivals = chunk
                 .iter()
-                .map(|raw| Arrival { raw: raw.clone().into_bytes(), delivery: drain.clone(), oversized: None })
+                .map(|raw| Arrival {
+                    raw: raw.clone().into_bytes(),
+                    delivery: drain.clone(),
+                    oversized: None,
+                })
                 .collect();
             let report = ingestor.ingest_batch(arrivals).await;
             assert!(report.stopped.is_none() && report.taken.len() == chunk.len(), "{:?}", report.stopped);
@@ -162,7 +166,8 @@ async fn ingest_rate(preload: usize, batch: usize) -> (f64, f64) {
             floor_conn.pragma_update(None, "synchronous", synchronous).unwrap();
             let t = Instant::now();
             for raw in &one_by_one {
-                let tx = floor_conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).unwrap();
+                let tx =
+                    floor_conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).unwrap();
                 tx.prepare_cached("INSERT INTO bench_floor (raw) VALUES (?1)")
                     .unwrap()
                     .execute([raw.as_bytes()])

@@ -1,6 +1,6 @@
 //! The IMAP drain's batches: many messages in one synced transaction, each with its own outcome.
-//! A message the pipeline fails on is rolled back alone (nothing of it stays but its raw bytes, in
-//! quarantine) and the messages after it are still taken in.
+//! A message the pipeline fails on leaves nothing of it but its raw bytes, in quarantine, and the
+//! messages before and after it are still taken in, each once.
 
 mod common;
 
@@ -86,19 +86,29 @@ async fn a_failing_message_is_rolled_back_alone_and_kept(backend: Backend) {
             .id(&format!("<q{n}@customer.test>"))
             .build()
     };
-    let arrivals =
-        vec![arrival(mail(1, "Fine.")), arrival(mail(2, "POISON here.")), arrival(mail(3, "Fine too."))];
+    let arrivals = vec![
+        arrival(mail(1, "Fine.")),
+        arrival(mail(2, "POISON here.")),
+        arrival(mail(3, "Fine too.")),
+        arrival(mail(4, "More POISON, last in the batch.")),
+    ];
     let BatchReport { taken, stopped } = h.ingestor.ingest_batch(arrivals).await;
     assert!(stopped.is_none(), "{stopped:?}");
+    assert_eq!(taken.len(), 4);
     assert!(matches!(ran(&taken[0]), Outcome::Created { .. }));
     let Taken::Kept { inbound, reason } = &taken[1] else { panic!("{:?}", taken[1]) };
     assert!(reason.contains("poisoned entry"), "{reason}");
     assert!(matches!(ran(&taken[2]), Outcome::Created { .. }));
+    assert!(matches!(&taken[3], Taken::Kept { .. }), "{:?}", taken[3]);
 
     assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM tickets").await, 2);
-    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM users WHERE email = 'user2@customer.test'").await, 0);
-    let key = h.strings("SELECT dedupe_key FROM inbound WHERE outcome = 'quarantined'", "").await;
-    assert_eq!(key, ["message-id:q2@customer.test"]);
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM entries").await, 2);
+    let users = "SELECT COUNT(*) FROM users WHERE email IN ('user2@customer.test', 'user4@customer.test')";
+    assert_eq!(h.scalar_i64(users).await, 0);
+    assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM inbound").await, 4, "each message stored once");
+    let keys =
+        h.strings("SELECT dedupe_key FROM inbound WHERE outcome = 'quarantined' ORDER BY id", "").await;
+    assert_eq!(keys, ["message-id:q2@customer.test", "message-id:q4@customer.test"]);
     let kept = inbound.0;
     let raw = h
         .read(move |tx| {
