@@ -18,7 +18,32 @@ on_both_backends!(
     concurrent_duplicates_are_stored_once,
     concurrent_first_contacts_create_one_user,
     an_unknown_word_in_a_column_is_an_error_naming_it,
+    a_statement_a_schema_change_broke_is_prepared_again,
 );
+
+/// PostgreSQL keeps each connection's prepared statements: one whose result type a schema change
+/// altered (another daemon's migration) fails once, is forgotten, and works when run again. On
+/// SQLite the same steps simply work.
+async fn a_statement_a_schema_change_broke_is_prepared_again(backend: Backend) {
+    let Some(db) = common::TestDb::new(backend).await else { return };
+    let options = StoreOptions { max_connections: 1, ..StoreOptions::default() };
+    let store = Store::connect(&db.url, &options).unwrap();
+    store.write(|tx| tx.batch("CREATE TABLE gauge (id BIGINT PRIMARY KEY, level INTEGER)")).await.unwrap();
+    store.write(|tx| tx.execute("INSERT INTO gauge VALUES (1, 7)", &[])).await.unwrap();
+    let read = || {
+        store.read(|tx| {
+            tx.query_one("SELECT * FROM gauge WHERE id = $1", mailgate::params![1i64], |r| r.i64(1))
+        })
+    };
+    assert_eq!(read().await.unwrap(), 7);
+    store.write(|tx| tx.batch("ALTER TABLE gauge ADD COLUMN note TEXT")).await.unwrap();
+    let first = read().await;
+    if backend == Backend::Postgres {
+        let error = first.expect_err("the cached plan's result type changed");
+        assert!(error.to_string().contains("cached plan must not change result type"), "{error}");
+    }
+    assert_eq!(read().await.unwrap(), 7, "prepared again");
+}
 
 /// A status this version does not know (written by a newer version, or by hand) is an error that
 /// names the column, never read as some default: the ticket would otherwise be shown and treated

@@ -208,14 +208,58 @@ pub trait Stored: Copy + Sized {
 /// An open transaction on either engine. Dropped without `commit`, it rolls back.
 pub enum Tx<'c> {
     Sqlite(rusqlite::Transaction<'c>),
-    Postgres(postgres::Transaction<'c>),
+    Postgres(postgres::Transaction<'c>, &'c mut PgStatements),
+}
+
+/// The statements prepared on one PostgreSQL connection, by SQL text. Without them every query
+/// was prepared anew: two round trips (parse, then bind and execute) instead of one, for each of
+/// the ~40 statements of an ingest. Prepared statements outlive transactions, rolled back or not.
+/// A statement that fails is dropped from the cache, so one invalidated by a schema change (another
+/// daemon's migration: "cached plan must not change result type") is prepared again next time.
+#[derive(Default)]
+pub struct PgStatements(std::collections::HashMap<String, postgres::Statement>);
+
+/// Distinct statements kept per connection; past it the cache starts again (the application has
+/// fewer than this; SQL built with a varying number of parameters would otherwise grow it forever).
+const PG_STATEMENTS: usize = 512;
+
+impl PgStatements {
+    fn prepared(
+        &mut self,
+        tx: &mut postgres::Transaction<'_>,
+        sql: &str,
+    ) -> Result<postgres::Statement, StoreError> {
+        if let Some(statement) = self.0.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = tx.prepare(sql)?;
+        if self.0.len() >= PG_STATEMENTS {
+            self.0.clear();
+        }
+        self.0.insert(sql.to_string(), statement.clone());
+        Ok(statement)
+    }
+
+    /// Runs `run` with the prepared `sql`; forgets the statement when it fails.
+    fn run<T>(
+        &mut self,
+        tx: &mut postgres::Transaction<'_>,
+        sql: &str,
+        run: impl FnOnce(&mut postgres::Transaction<'_>, &postgres::Statement) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let statement = self.prepared(tx, sql)?;
+        run(tx, &statement).map_err(|error| {
+            self.0.remove(sql);
+            StoreError::from(error)
+        })
+    }
 }
 
 impl Tx<'_> {
     pub fn backend(&self) -> Backend {
         match self {
             Tx::Sqlite(_) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
+            Tx::Postgres(..) => Backend::Postgres,
         }
     }
 
@@ -230,7 +274,9 @@ impl Tx<'_> {
                 let mut stmt = tx.prepare_cached(&sqlite_sql(sql))?;
                 Ok(stmt.execute(rusqlite::params_from_iter(params.iter()))? as u64)
             }
-            Tx::Postgres(tx) => Ok(tx.execute(sql, &pg_params(params))?),
+            Tx::Postgres(tx, statements) => {
+                statements.run(tx, sql, |tx, statement| tx.execute(statement, &pg_params(params)))
+            }
         }
     }
 
@@ -259,10 +305,12 @@ impl Tx<'_> {
                     None => Ok(None),
                 }
             }
-            Tx::Postgres(tx) => match tx.query_opt(sql, &pg_params(params))? {
-                Some(row) => Ok(Some(map(&Row::Postgres(&row))?)),
-                None => Ok(None),
-            },
+            Tx::Postgres(tx, statements) => {
+                match statements.run(tx, sql, |tx, statement| tx.query_opt(statement, &pg_params(params)))? {
+                    Some(row) => Ok(Some(map(&Row::Postgres(&row))?)),
+                    None => Ok(None),
+                }
+            }
         }
     }
 
@@ -302,9 +350,11 @@ impl Tx<'_> {
                 }
                 Ok(all)
             }
-            Tx::Postgres(tx) => {
-                tx.query(sql, &pg_params(params))?.iter().map(|row| map(&Row::Postgres(row))).collect()
-            }
+            Tx::Postgres(tx, statements) => statements
+                .run(tx, sql, |tx, statement| tx.query(statement, &pg_params(params)))?
+                .iter()
+                .map(|row| map(&Row::Postgres(row)))
+                .collect(),
         }
     }
 
@@ -312,14 +362,14 @@ impl Tx<'_> {
     pub fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(tx) => Ok(tx.execute_batch(sql)?),
-            Tx::Postgres(tx) => Ok(tx.batch_execute(sql)?),
+            Tx::Postgres(tx, _) => Ok(tx.batch_execute(sql)?),
         }
     }
 
     pub fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(tx) => Ok(tx.commit()?),
-            Tx::Postgres(tx) => Ok(tx.commit()?),
+            Tx::Postgres(tx, _) => Ok(tx.commit()?),
         }
     }
 }

@@ -265,20 +265,26 @@ impl From<postgres::Error> for PgConnectError {
 }
 
 impl r2d2::ManageConnection for PgManager {
-    type Connection = postgres::Client;
+    type Connection = PgConnection;
     type Error = PgConnectError;
 
-    fn connect(&self) -> std::result::Result<postgres::Client, PgConnectError> {
-        Ok(self.0.connect()?)
+    fn connect(&self) -> std::result::Result<PgConnection, PgConnectError> {
+        Ok(PgConnection { client: self.0.connect()?, statements: db::PgStatements::default() })
     }
 
-    fn is_valid(&self, conn: &mut postgres::Client) -> std::result::Result<(), PgConnectError> {
-        Ok(self.0.is_valid(conn)?)
+    fn is_valid(&self, conn: &mut PgConnection) -> std::result::Result<(), PgConnectError> {
+        Ok(self.0.is_valid(&mut conn.client)?)
     }
 
-    fn has_broken(&self, conn: &mut postgres::Client) -> bool {
-        self.0.has_broken(conn)
+    fn has_broken(&self, conn: &mut PgConnection) -> bool {
+        self.0.has_broken(&mut conn.client)
     }
+}
+
+/// A pooled PostgreSQL connection and the statements prepared on it.
+struct PgConnection {
+    client: postgres::Client,
+    statements: db::PgStatements,
 }
 
 /// The PostgreSQL pool. The sync client closes its connection with a blocking call, which must not
@@ -453,8 +459,9 @@ impl Store {
             }
             Pool::Postgres(pool) => {
                 let mut conn = pool.get()?;
-                let tx = conn.build_transaction().read_only(mode == Mode::Read).start()?;
-                finish(Tx::Postgres(tx), mode, work)
+                let PgConnection { client, statements } = &mut *conn;
+                let tx = client.build_transaction().read_only(mode == Mode::Read).start()?;
+                finish(Tx::Postgres(tx, statements), mode, work)
             }
         })
         .await
