@@ -226,7 +226,7 @@ fn unreadable_paths_are_errors(backend: Backend) {
     assert_eq!(code(&out), 66, "{}", text(&out));
 }
 
-fn ctrl_c_stops_after_a_message_and_a_rerun_goes_on(backend: Backend) {
+fn ctrl_c_stores_what_was_read_and_a_rerun_goes_on(backend: Backend) {
     use std::io::BufRead;
     let Some(site) = site(backend) else { return };
     let mbox = site.dir.path().join("many.mbox");
@@ -266,8 +266,52 @@ fn ctrl_c_stops_after_a_message_and_a_rerun_goes_on(backend: Backend) {
     assert_eq!(site.scalar("SELECT COUNT(*) FROM tickets"), 600);
 }
 
+fn a_message_the_pipeline_fails_on_is_kept_and_the_others_are_dated_by_their_own(backend: Backend) {
+    let Some(site) = site(backend) else { return };
+    assert_eq!(code(&site.run(&["migrate"], b"")), 0);
+    site.write(move |tx| tx.batch(common::poison_entries(backend)));
+    // On SQLite the three are one transaction: the failure rolls it back, it runs again up to the
+    // poisoned message, keeps its bytes, and goes on; each message keeps its own date throughout.
+    let mbox = site.dir.path().join("poisoned.mbox");
+    let day = |n: u32| format!("Mon, {n} Jan 2024 10:00:00 +0000");
+    let messages = [
+        mail("Ann <ann@client.test>", "p1@client.test", Some(&day(1)), "", "First."),
+        mail("Bob <bob@client.test>", "p2@client.test", Some(&day(2)), "", "POISON inside."),
+        mail("Cid <cid@client.test>", "p3@client.test", Some(&day(3)), "", "Third."),
+    ];
+    let text_of_mbox: String =
+        messages.iter().map(|m| format!("From x@client.test Mon Jan  1 10:00:00 2024\n{m}\n")).collect();
+    std::fs::write(&mbox, text_of_mbox).unwrap();
+
+    let out = site.run(&["import", mbox.to_str().unwrap()], b"");
+    let summary = stdout(&out);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(summary.contains("read 3 of 3 messages\n"), "{summary}");
+    assert!(summary.contains("tickets opened:   2\n"), "{summary}");
+    assert!(summary.contains("quarantined:      1\n"), "{summary}");
+    assert!(summary.contains("ingest failed"), "the reason is given: {summary}");
+    let created = site.strings("SELECT CAST(created_at AS TEXT) FROM tickets ORDER BY created_at");
+    assert_eq!(created, ["1704103200000", "1704276000000"], "2024-01-01 and 2024-01-03 10:00 UTC");
+    let kept = site.strings(
+        "SELECT CAST(received_at AS TEXT) || ' ' || reason FROM inbound WHERE outcome = 'quarantined'",
+    );
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(kept[0].starts_with("1704189600000 ingest failed"), "kept, dated 2024-01-02: {kept:?}");
+    assert_eq!(site.scalar("SELECT COUNT(*) FROM inbound"), 3, "each message stored once");
+
+    // Once the fault is gone, a rerun finds the kept message (a duplicate); replaying it opens its ticket.
+    site.write(move |tx| tx.batch(common::cure(backend)));
+    let again = site.run(&["import", mbox.to_str().unwrap()], b"");
+    assert!(stdout(&again).contains("duplicates:       3\n"), "{}", text(&again));
+    assert_eq!(site.scalar("SELECT COUNT(*) FROM inbound"), 3, "a rerun stores nothing");
+    let replay = site.run(&["quarantine", "replay"], b"");
+    assert_eq!(code(&replay), 0, "{}", text(&replay));
+    assert_eq!(site.scalar("SELECT COUNT(*) FROM tickets"), 3, "{}", text(&replay));
+}
+
 on_both_backends_blocking!(
-    ctrl_c_stops_after_a_message_and_a_rerun_goes_on,
+    a_message_the_pipeline_fails_on_is_kept_and_the_others_are_dated_by_their_own,
+    ctrl_c_stores_what_was_read_and_a_rerun_goes_on,
     import_mbox_threads_oldest_first_and_reruns_as_duplicates,
     dry_run_decides_without_writing,
     notify_queues_the_automatic_mail,

@@ -68,18 +68,7 @@ async fn a_batch_threads_dedupes_and_quarantines_in_order(backend: Backend) {
 /// Message-ID, and the messages before and after it are on their tickets.
 async fn a_failing_message_is_rolled_back_alone_and_kept(backend: Backend) {
     let h = Harness::new(backend).await.unwrap();
-    let poison_entries = match backend {
-        Backend::Sqlite => {
-            "CREATE TRIGGER poison BEFORE INSERT ON entries WHEN NEW.body_text LIKE '%POISON%' \
-             BEGIN SELECT RAISE(ABORT, 'poisoned entry'); END;"
-        }
-        Backend::Postgres => {
-            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
-             IF NEW.body_text LIKE '%POISON%' THEN RAISE EXCEPTION 'poisoned entry'; END IF; \
-             RETURN NEW; END $$; \
-             CREATE TRIGGER poison BEFORE INSERT ON entries FOR EACH ROW EXECUTE FUNCTION poison();"
-        }
-    };
+    let poison_entries = common::poison_entries(backend);
     h.write(move |tx| tx.batch(poison_entries)).await;
     let mail = |n: usize, body: &str| {
         Mail::new(&format!("User {n} <user{n}@customer.test>"), &format!("Question {n}"), body)
@@ -119,10 +108,7 @@ async fn a_failing_message_is_rolled_back_alone_and_kept(backend: Backend) {
 
     // The same message, delivered again once the fault is gone, is a duplicate of the kept row;
     // replaying the row opens its ticket.
-    let cure = match backend {
-        Backend::Sqlite => "DROP TRIGGER poison",
-        Backend::Postgres => "DROP TRIGGER poison ON entries",
-    };
+    let cure = common::cure(backend);
     h.write(move |tx| tx.batch(cure)).await;
     assert_eq!(h.pipe(&mail(2, "POISON here.")).await.outcome, Outcome::Duplicate);
     common::created(&h.ingestor.replay(*inbound).await.unwrap());

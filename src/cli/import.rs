@@ -1,5 +1,5 @@
 //! `mailgate import PATH`: an existing mailbox through the pipeline (`crate::import`), with a
-//! progress bar on a terminal and plain lines otherwise, Ctrl-C stopping after the current message,
+//! progress bar on a terminal and plain lines otherwise, Ctrl-C stopping once what was read is stored,
 //! and the summary on standard output. Exit: 0 all taken, 65 some refused (too large), 66 PATH
 //! unreadable or empty of messages, 74 a message unreadable midway, 75 interrupted or the database
 //! unavailable (running it again resumes), 78 bad config.
@@ -93,7 +93,7 @@ fn exit_code(summary: &Summary) -> u8 {
     }
 }
 
-/// SIGINT and SIGTERM set the returned flag (the import stops after the current message); a second
+/// SIGINT and SIGTERM set the returned flag (the import stops reading and stores what it read); a second
 /// one ends the process at once.
 fn stop_on_signals() -> std::io::Result<Arc<AtomicBool>> {
     use signal_hook::consts::{SIGINT, SIGTERM};

@@ -12,23 +12,9 @@ use futures::TryStreamExt;
 use super::PassError;
 use super::connect::Session;
 use crate::config::{AfterIngest, Mailbox};
-use crate::ingest::{Arrival, BatchReport, Delivery, Ingestor, Outcome, Taken};
-use crate::store::Backend;
+use crate::ingest::{Arrival, BatchReport, Delivery, Ingestor, Outcome, Taken, per_transaction};
 use crate::store::imap::{self as imap_store, Checkpoint};
 use crate::store::inbound::Source;
-
-/// Messages committed in one transaction on SQLite: the pages they share (the right edge of the
-/// queue indexes, the outbox, the search segment) are written and synced once for all of them,
-/// and the one write lock is held for tens of milliseconds, not for a fetched batch of up to 1,000.
-/// On PostgreSQL each message is its own transaction: several daemons write at once there, and a
-/// transaction holding the row locks of many messages (the queue counts, a shared customer) made
-/// them wait on each other and deadlock (seen in `tests/multi_daemon.rs`).
-fn per_transaction(backend: Backend) -> usize {
-    match backend {
-        Backend::Sqlite => 50,
-        Backend::Postgres => 1,
-    }
-}
 
 /// Bytes fetched in one `UID FETCH BODY.PEEK[]`: a batch of large messages is split to stay under it.
 const MAX_FETCH_BYTES: u64 = 32 * 1024 * 1024;

@@ -17,7 +17,7 @@ use std::time::Duration;
 pub use summary::{Failure, Refused, Summary, reason_group};
 
 use crate::clock::Clock;
-use crate::ingest::{Delivery, IngestError, Ingestor, Report};
+use crate::ingest::{Arrival, Delivery, IngestError, Ingestor, Outcome, Taken, per_transaction};
 use crate::parse::Limits;
 
 /// What PATH turned out to be.
@@ -155,8 +155,10 @@ impl Plan {
     }
 }
 
-/// Imports every message of `plan` for real, one transaction each, until the end, `stop`, or an
-/// error that concerns more than one message (the summary then says why it stopped).
+/// Imports every message of `plan` for real, [`per_transaction`] messages to a durable
+/// transaction, until the end, `stop`, or an error that concerns more than one message (the
+/// summary then says why it stopped). A message the pipeline fails on is kept in quarantine, as
+/// `pipe` keeps it.
 pub async fn run(
     ingestor: &Ingestor,
     plan: &Plan,
@@ -166,28 +168,28 @@ pub async fn run(
 ) -> Summary {
     let clock = MessageClock::new(ingestor.app().now_ms());
     let ingestor = &ingestor.with_clock(clock.clone());
+    let per_transaction = per_transaction(ingestor.app().store().backend());
     let mut walk = Walk::new(plan, ingestor.app().settings().limits.max_message_bytes, false);
-    while let Some((raw, date)) = walk.next_message(stop, progress) {
-        clock.set(date);
-        let outcome = match ingest_patiently(ingestor, &raw, delivery).await {
-            Ok(report) => report.outcome,
-            Err(IngestError::Unavailable(error)) => {
-                walk.fail(Failure::Unavailable(error.to_string()));
-                break;
-            }
-            Err(error) => {
-                // As the pipe does: the pipeline failed on this message; keep its bytes.
-                let reason = format!("ingest failed: {error}");
-                match ingestor.quarantine_raw(&raw, delivery, &reason).await {
-                    Ok(_) => crate::ingest::Outcome::Quarantined { reason },
-                    Err(error) => {
-                        walk.fail(Failure::Database(error.to_string()));
-                        break;
-                    }
+    let mut more = true;
+    while more {
+        let mut batch = Vec::with_capacity(per_transaction);
+        while batch.len() < per_transaction {
+            match walk.next_message(stop, progress) {
+                Some(message) => batch.push(message),
+                None => {
+                    more = false;
+                    break;
                 }
             }
-        };
-        walk.summary.count(&outcome);
+        }
+        let (outcomes, failure) = ingest_patiently(ingestor, &clock, batch, delivery).await;
+        for outcome in &outcomes {
+            walk.summary.count(outcome);
+        }
+        if let Some(failure) = failure {
+            walk.fail(failure);
+            break;
+        }
     }
     walk.finish(progress)
 }
@@ -198,24 +200,46 @@ pub async fn run(
 const BUSY_PAUSES: [Duration; 3] =
     [Duration::from_millis(500), Duration::from_secs(2), Duration::from_secs(5)];
 
+/// Ingests `batch` (messages with their dates) in order, each while `clock` reads its date: the
+/// outcome of every message committed, and the failure that stopped the rest.
 async fn ingest_patiently(
     ingestor: &Ingestor,
-    raw: &[u8],
+    clock: &Arc<MessageClock>,
+    batch: Vec<(Vec<u8>, Option<i64>)>,
     delivery: &Delivery,
-) -> Result<Report, IngestError> {
+) -> (Vec<Outcome>, Option<Failure>) {
+    let (raws, dates): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    let dates = Arc::new(dates);
+    let mut outcomes = Vec::with_capacity(raws.len());
     let mut pauses = BUSY_PAUSES.iter();
-    loop {
-        match ingestor.ingest(raw, delivery).await {
-            Err(IngestError::Unavailable(error)) => match pauses.next() {
+    while outcomes.len() < raws.len() {
+        let done = outcomes.len();
+        let arrivals = raws[done..]
+            .iter()
+            .map(|raw| Arrival { raw: raw.clone(), delivery: delivery.clone(), oversized: None })
+            .collect();
+        let (clock, dates) = (clock.clone(), dates.clone());
+        let report = ingestor.ingest_batch_with(arrivals, move |at| clock.set(dates[done + at])).await;
+        if !report.taken.is_empty() {
+            pauses = BUSY_PAUSES.iter();
+        }
+        outcomes.extend(report.taken.into_iter().map(|taken| match taken {
+            Taken::Ran(report) => report.outcome,
+            Taken::Kept { reason, .. } => Outcome::Quarantined { reason },
+        }));
+        match report.stopped {
+            None => {}
+            Some(IngestError::Unavailable(error)) => match pauses.next() {
                 Some(pause) => {
                     tracing::debug!(%error, "database busy during import; trying again");
                     tokio::time::sleep(*pause).await;
                 }
-                None => return Err(IngestError::Unavailable(error)),
+                None => return (outcomes, Some(Failure::Unavailable(error.to_string()))),
             },
-            result => return result,
+            Some(error) => return (outcomes, Some(Failure::Database(error.to_string()))),
         }
     }
+    (outcomes, None)
 }
 
 /// Runs every message of `plan` through the pipeline in one transaction that is rolled back: the

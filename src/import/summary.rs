@@ -24,7 +24,7 @@ pub struct Summary {
     pub quarantined: BTreeMap<String, usize>,
     /// Messages over `limits.max_message_bytes`: neither stored nor read whole.
     pub refused: Vec<Refused>,
-    /// Stopped by Ctrl-C after a message: the rest was not read.
+    /// Stopped by Ctrl-C: what was read is stored, the rest was not read.
     pub interrupted: bool,
     /// Stopped on an error: the rest was not read.
     pub failure: Option<Failure>,

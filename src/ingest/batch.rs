@@ -17,7 +17,26 @@ use std::time::Duration;
 use super::{Delivery, IngestError, Ingestor, Job, MAX_ATTEMPTS, Pipeline, Report, telemetry};
 use crate::clock::Stopwatch;
 use crate::core::ids::InboundId;
-use crate::store::{StoreError, Tx};
+use crate::store::{Backend, StoreError, Tx};
+
+/// Messages to one transaction when many arrive at once (an IMAP drain, an import). On SQLite the
+/// pages they share (the right edge of the queue indexes, the outbox, the search segment) are
+/// written and synced once for all of them, and the one write lock is held for tens of
+/// milliseconds, not for a fetched batch of up to 1,000. On PostgreSQL
+/// each message is its own transaction: several daemons write at once there, and a transaction
+/// holding the row locks of many messages (the queue counts, a shared customer) made them wait on
+/// each other and deadlock (seen in `tests/multi_daemon.rs`).
+pub fn per_transaction(backend: Backend) -> usize {
+    match backend {
+        Backend::Sqlite => 50,
+        Backend::Postgres => 1,
+    }
+}
+
+/// Called with a message's index in its batch just before the pipeline runs on it (the import
+/// sets its clock to the message's date there). It may be called again for the same message when
+/// a batch runs again.
+type BeforeEach = Arc<dyn Fn(usize) + Send + Sync>;
 
 /// One message handed to [`Ingestor::ingest_batch`].
 pub struct Arrival {
@@ -58,6 +77,17 @@ impl Ingestor {
     /// nothing fails), each synced when it commits. Only a database that cannot go on stops the
     /// batch; what was committed before the stop is reported.
     pub async fn ingest_batch(&self, arrivals: Vec<Arrival>) -> BatchReport {
+        self.ingest_batch_with(arrivals, |_| {}).await
+    }
+
+    /// [`Ingestor::ingest_batch`], calling `before_each` with a message's index in `arrivals` just
+    /// before the pipeline runs on it or keeps its bytes.
+    pub async fn ingest_batch_with(
+        &self,
+        arrivals: Vec<Arrival>,
+        before_each: impl Fn(usize) + Send + Sync + 'static,
+    ) -> BatchReport {
+        let before_each: BeforeEach = Arc::new(before_each);
         let pipeline = self.pipeline();
         let limits = &pipeline.settings.limits;
         let jobs: Arc<Vec<Job>> = Arc::new(
@@ -77,9 +107,11 @@ impl Ingestor {
             // The message the pipeline failed on, when it failed (the transaction is rolled back).
             let failed_at = Arc::new(Mutex::new(None));
             let (work, this, failed) = (jobs.clone(), span.clone(), failed_at.clone());
-            let pipeline = pipeline.clone();
-            let result =
-                self.store().write_synced(move |tx| pipeline.run_span(tx, &work, &this, &failed)).await;
+            let (pipeline, before_each) = (pipeline.clone(), before_each.clone());
+            let result = self
+                .store()
+                .write_synced(move |tx| pipeline.run_span(tx, &work, &this, &*before_each, &failed))
+                .await;
             let failed_at = failed_at.lock().map(|at| *at).unwrap_or(None);
             let error = match result {
                 Ok(done) => {
@@ -127,11 +159,13 @@ impl Pipeline {
         tx: &mut Tx<'_>,
         jobs: &[Job],
         span: &Span,
+        before_each: &(dyn Fn(usize) + Send + Sync),
         failed_at: &Mutex<Option<usize>>,
     ) -> Result<Vec<(Taken, Duration)>, StoreError> {
         let end = span.kept.as_ref().map_or(jobs.len(), |(at, _)| *at);
         let mut taken = Vec::with_capacity(end - span.start);
         for (at, job) in jobs.iter().enumerate().take(end).skip(span.start) {
+            before_each(at);
             let started = Stopwatch::start();
             match self.run(tx, job, None) {
                 Ok(report) => taken.push((Taken::Ran(report), started.elapsed())),
@@ -144,6 +178,7 @@ impl Pipeline {
             }
         }
         if let Some((at, reason)) = &span.kept {
+            before_each(*at);
             let started = Stopwatch::start();
             let inbound = self.keep_raw(tx, &jobs[*at], reason)?;
             taken.push((Taken::Kept { inbound, reason: reason.clone() }, started.elapsed()));

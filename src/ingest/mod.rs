@@ -15,7 +15,7 @@ mod routing;
 mod settings;
 mod telemetry;
 
-pub use batch::{Arrival, BatchReport, Taken};
+pub use batch::{Arrival, BatchReport, Taken, per_transaction};
 pub use outbound::OpenFor;
 pub use settings::Settings;
 

@@ -64,6 +64,31 @@ pub enum Backend {
     Postgres,
 }
 
+/// SQL that makes every insert of an entry whose text contains `POISON` fail, as a fault of the
+/// pipeline on one message would; [`cure`] removes it.
+pub fn poison_entries(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "CREATE TRIGGER poison BEFORE INSERT ON entries WHEN NEW.body_text LIKE '%POISON%' \
+             BEGIN SELECT RAISE(ABORT, 'poisoned entry'); END;"
+        }
+        Backend::Postgres => {
+            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.body_text LIKE '%POISON%' THEN RAISE EXCEPTION 'poisoned entry'; END IF; \
+             RETURN NEW; END $$; \
+             CREATE TRIGGER poison BEFORE INSERT ON entries FOR EACH ROW EXECUTE FUNCTION poison();"
+        }
+    }
+}
+
+/// Undoes [`poison_entries`].
+pub fn cure(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "DROP TRIGGER poison",
+        Backend::Postgres => "DROP TRIGGER poison ON entries",
+    }
+}
+
 /// A throwaway database; the temp dir (SQLite) lives as long as this value.
 pub struct TestDb {
     pub url: String,
