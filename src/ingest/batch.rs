@@ -22,10 +22,10 @@ use crate::store::{Backend, StoreError, Tx};
 /// Messages to one transaction when many arrive at once (an IMAP drain, an import). On SQLite the
 /// pages they share (the right edge of the queue indexes, the outbox, the search segment) are
 /// written and synced once for all of them, and the one write lock is held for tens of
-/// milliseconds, not for a fetched batch of up to 1,000. On PostgreSQL
-/// each message is its own transaction: several daemons write at once there, and a transaction
-/// holding the row locks of many messages (the queue counts, a shared customer) made them wait on
-/// each other and deadlock (seen in `tests/multi_daemon.rs`).
+/// milliseconds, not for a fetched batch of up to 1,000. On PostgreSQL each message is its own
+/// transaction: several daemons write at once there, and a transaction holding the row locks of
+/// many messages (the queue counts, a shared customer) made them wait on each other and deadlock
+/// (seen in `tests/multi_daemon.rs`).
 pub fn per_transaction(backend: Backend) -> usize {
     match backend {
         Backend::Sqlite => 50,
