@@ -91,7 +91,7 @@ fn business_hours(raw: &RawSla, path: &KeyPath, problems: &mut Problems<'_, '_>)
         }
         return None;
     };
-    let timezone = zone.parse::<chrono_tz::Tz>().map_err(|_| {
+    let timezone = crate::core::sla::zone(zone).ok_or_else(|| {
         problems.report(
             &path.key("timezone"),
             format!("{zone:?} is not an IANA time zone, e.g. \"Europe/Berlin\""),

@@ -2,8 +2,8 @@
 //! either every hour or only business hours in the plan's time zone, skipping holidays. Pure:
 //! times are UTC milliseconds in and out; the clock is the caller's.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
-use chrono_tz::Tz;
+use chrono::{Datelike, NaiveDate, NaiveTime, Timelike, Weekday};
+use jiff::tz::TimeZone;
 
 /// A validated `[[sla]]` plan.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -19,8 +19,9 @@ pub struct Plan {
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct BusinessHours {
+    /// An IANA zone (`tz::zone`).
     #[serde(serialize_with = "tz_name")]
-    pub timezone: Tz,
+    pub timezone: TimeZone,
     /// Working days, Monday first.
     #[serde(serialize_with = "weekday_names")]
     pub days: Vec<Weekday>,
@@ -43,8 +44,8 @@ fn all_as_text<S: serde::Serializer, T: std::fmt::Display>(
     serializer.collect_seq(values.iter().map(ToString::to_string))
 }
 
-fn tz_name<S: serde::Serializer>(tz: &Tz, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(tz.name())
+fn tz_name<S: serde::Serializer>(tz: &TimeZone, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(tz.iana_name().unwrap_or("UTC"))
 }
 
 fn weekday_names<S: serde::Serializer>(days: &[Weekday], serializer: S) -> Result<S::Ok, S::Error> {
@@ -91,23 +92,17 @@ impl Plan {
 impl BusinessHours {
     /// The business time between `from_ms` and `to_ms` (`from_ms` < `to_ms`).
     fn business_time_between(&self, from_ms: i64, to_ms: i64) -> i64 {
-        let (Some(from), Some(to)) =
-            (Utc.timestamp_millis_opt(from_ms).single(), Utc.timestamp_millis_opt(to_ms).single())
-        else {
+        let (Some(first), Some(last)) = (self.local_day(from_ms), self.local_day(to_ms)) else {
             return to_ms - from_ms;
         };
-        let (from, to) = (from.with_timezone(&self.timezone), to.with_timezone(&self.timezone));
-        let mut total = Duration::zero();
-        let mut day = from.date_naive();
+        let mut total = 0;
+        let mut day = first;
         for _ in 0..MAX_DAYS {
-            if day > to.date_naive() {
+            if day > last {
                 break;
             }
-            if self.is_working_day(day)
-                && let (Some(open), Some(close)) = (self.local(day, self.open), self.local(day, self.close))
-            {
-                let begin = open.max(from);
-                let end = close.min(to);
+            if let Some((open, close)) = self.opening(day) {
+                let (begin, end) = (open.max(from_ms), close.min(to_ms));
                 if begin < end {
                     total += end - begin;
                 }
@@ -115,31 +110,27 @@ impl BusinessHours {
             let Some(next) = day.succ_opt() else { break };
             day = next;
         }
-        total.num_milliseconds()
+        total
     }
 
     /// `start_ms` plus `amount_ms` of business time.
     fn add_business_time(&self, start_ms: i64, amount_ms: i64) -> i64 {
-        let Some(start) = Utc.timestamp_millis_opt(start_ms).single() else { return start_ms + amount_ms };
-        let mut remaining = Duration::milliseconds(amount_ms);
-        let mut now = start.with_timezone(&self.timezone);
-        let mut day = now.date_naive();
+        let Some(mut day) = self.local_day(start_ms) else { return start_ms.saturating_add(amount_ms) };
+        let (mut now, mut remaining) = (start_ms, amount_ms);
         for _ in 0..MAX_DAYS {
-            if self.is_working_day(day)
-                && let (Some(open), Some(close)) = (self.local(day, self.open), self.local(day, self.close))
-            {
-                let begin = if now > open { now } else { open };
+            if let Some((open, close)) = self.opening(day) {
+                let begin = now.max(open);
                 if begin < close {
                     let available = close - begin;
                     if remaining <= available {
-                        return (begin + remaining).with_timezone(&Utc).timestamp_millis();
+                        return begin + remaining;
                     }
                     remaining -= available;
                 }
             }
             let Some(next) = day.succ_opt() else { break };
             day = next;
-            match self.local(day, NaiveTime::MIN) {
+            match self.instant(day, NaiveTime::MIN) {
                 Some(midnight) => now = midnight,
                 None => break,
             }
@@ -147,18 +138,47 @@ impl BusinessHours {
         start_ms.saturating_add(i64::from(MAX_DAYS) * 86_400_000)
     }
 
-    fn is_working_day(&self, day: NaiveDate) -> bool {
-        self.days.contains(&day.weekday()) && !self.holidays.contains(&day)
+    /// When `day` opens and closes (UTC milliseconds), if it is a working day.
+    fn opening(&self, day: NaiveDate) -> Option<(i64, i64)> {
+        if !self.days.contains(&day.weekday()) || self.holidays.contains(&day) {
+            return None;
+        }
+        Some((self.instant(day, self.open)?, self.instant(day, self.close)?))
     }
 
-    /// `time` on `day` in the plan's zone; in a DST gap, the first moment after it.
-    fn local(&self, day: NaiveDate, time: NaiveTime) -> Option<DateTime<Tz>> {
-        let naive = day.and_time(time);
-        self.timezone
-            .from_local_datetime(&naive)
-            .earliest()
-            .or_else(|| self.timezone.from_local_datetime(&(naive + Duration::hours(1))).earliest())
+    /// The day it is in the plan's zone at `ms`.
+    fn local_day(&self, ms: i64) -> Option<NaiveDate> {
+        let date = self.timezone.to_datetime(jiff::Timestamp::from_millisecond(ms).ok()?).date();
+        NaiveDate::from_ymd_opt(
+            date.year().into(),
+            date.month().unsigned_abs().into(),
+            date.day().unsigned_abs().into(),
+        )
     }
+
+    /// `time` on `day` in the plan's zone, in UTC milliseconds. In a DST gap the clock is read as
+    /// if it had not moved yet (02:30 in a 02:00-03:00 gap is 03:30); in a fold, the first of
+    /// the two (RFC 9557's "compatible").
+    fn instant(&self, day: NaiveDate, time: NaiveTime) -> Option<i64> {
+        let narrow = |value: u32| i8::try_from(value).ok();
+        let civil = jiff::civil::DateTime::new(
+            i16::try_from(day.year()).ok()?,
+            narrow(day.month())?,
+            narrow(day.day())?,
+            narrow(time.hour())?,
+            narrow(time.minute())?,
+            narrow(time.second())?,
+            0,
+        )
+        .ok()?;
+        let instant = self.timezone.to_ambiguous_timestamp(civil).compatible().ok()?;
+        Some(instant.as_millisecond())
+    }
+}
+
+/// The IANA zone `name` ("Europe/Berlin"), from the zone data built into mailgate.
+pub fn zone(name: &str) -> Option<TimeZone> {
+    jiff::tz::db().get(name).ok()
 }
 
 #[cfg(test)]
@@ -166,7 +186,7 @@ mod tests {
     use super::*;
 
     fn ms(text: &str) -> i64 {
-        DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis()
+        chrono::DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis()
     }
 
     fn berlin(grace_hours: u32) -> Plan {
@@ -175,7 +195,7 @@ mod tests {
             name: "Standard".into(),
             grace_hours,
             hours: Some(BusinessHours {
-                timezone: chrono_tz::Europe::Berlin,
+                timezone: zone("Europe/Berlin").unwrap(),
                 days: vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri],
                 open: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
                 close: NaiveTime::from_hms_opt(17, 0, 0).unwrap(),
@@ -230,5 +250,28 @@ mod tests {
     fn daylight_saving_time_is_the_zone_s() {
         // Friday 27 March 2026 16:00 CET + 2 h: Monday 30 March 10:00 CEST (08:00 UTC).
         assert_eq!(berlin(2).due_at(ms("2026-03-27T15:00:00Z")), ms("2026-03-30T08:00:00Z"));
+    }
+
+    #[test]
+    fn a_clock_time_in_a_dst_gap_or_fold_has_one_meaning() {
+        let hours = berlin(1).hours.unwrap();
+        let day = |month, day| NaiveDate::from_ymd_opt(2026, month, day).unwrap();
+        let time = NaiveTime::from_hms_opt(2, 30, 0).unwrap();
+        // 29 March 2026, 02:00 CET -> 03:00 CEST: 02:30 is read as 03:30 CEST.
+        assert_eq!(hours.instant(day(3, 29), time), Some(ms("2026-03-29T01:30:00Z")));
+        // 25 October 2026, 03:00 CEST -> 02:00 CET: 02:30 happens twice; the first counts.
+        assert_eq!(hours.instant(day(10, 25), time), Some(ms("2026-10-25T00:30:00Z")));
+        assert_eq!(hours.local_day(ms("2026-12-03T23:30:00Z")), Some(day(12, 4)), "already Friday in Berlin");
+        assert_eq!(hours.local_day(i64::MAX), None, "out of range: the caller counts plain time");
+        assert_eq!(berlin(1).due_at(i64::MAX - 5), i64::MAX, "saturates, never overflows");
+    }
+
+    #[test]
+    fn zones_are_iana_names_from_the_built_in_data() {
+        assert_eq!(zone("America/New_York").unwrap().iana_name(), Some("America/New_York"));
+        assert!(zone("UTC").is_some());
+        for name in ["Mars/Olympus", "", "../../etc/passwd", "Europe/Berlin\n", "+01:00"] {
+            assert!(zone(name).is_none(), "{name:?}");
+        }
     }
 }

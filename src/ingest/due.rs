@@ -139,9 +139,10 @@ fn describe(plan: &Plan) -> String {
 
 /// A due time in the plan's zone when it has business hours, else in UTC.
 fn shown(plan: &Plan, ms: i64) -> String {
-    use chrono::TimeZone;
-    match (&plan.hours, chrono::Utc.timestamp_millis_opt(ms).single()) {
-        (Some(hours), Some(at)) => at.with_timezone(&hours.timezone).format("%Y-%m-%d %H:%M %Z").to_string(),
+    match (&plan.hours, jiff::Timestamp::from_millisecond(ms)) {
+        (Some(hours), Ok(at)) => {
+            at.to_zoned_datetime(hours.timezone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string()
+        }
         _ => shown_utc(ms),
     }
 }
