@@ -257,7 +257,8 @@ impl Pipeline {
         if !mail.mail.answers_customer() {
             return Ok(History::default());
         }
-        let recent = outbox_store::count_answers_to_since(tx, &mail.to, now - HOUR_MS)?;
+        let limit = self.settings.notifications.max_automatic_per_address_per_hour;
+        let recent = outbox_store::count_answers_to_since(tx, &mail.to, now - HOUR_MS, limit)?;
         // A ticket opened in this transaction has no earlier auto-response: no need to count.
         let auto_responses = match ticket {
             Some(ticket) if mail.mail == Mail::NewTicketAutoResponse && !new_ticket => {

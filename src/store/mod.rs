@@ -33,6 +33,8 @@ pub mod users;
 pub mod web;
 mod words;
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use db::{Row, Tx, Value};
@@ -235,7 +237,41 @@ impl Default for StoreOptions {
 #[derive(Clone, Debug)]
 enum Pool {
     Sqlite(r2d2::Pool<SqliteConnectionManager>),
+    SqliteOneShot(Arc<OneShotConnection>),
     Postgres(PgPool),
+}
+
+/// The one connection of a process that commits once and exits ([`SqliteRole::OneShot`]),
+/// opened on first use by the thread that needs it. A pool opens connections on a thread of its
+/// own: in a `pipe` that was a thread start, a second malloc arena for the connection's schema
+/// and a hand-over, for one connection (docs/performance.md).
+struct OneShotConnection {
+    path: PathBuf,
+    busy_timeout: Duration,
+    conn: std::sync::Mutex<Option<rusqlite::Connection>>,
+}
+
+impl std::fmt::Debug for OneShotConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OneShotConnection").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl OneShotConnection {
+    /// Runs `use_it` on the connection, opening it first if this is the first use.
+    fn with<T>(&self, use_it: impl FnOnce(&mut rusqlite::Connection) -> Result<T>) -> Result<T> {
+        // A panic while the connection was held rolled its transaction back on the way out.
+        let mut slot = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let conn = match &mut *slot {
+            Some(conn) => conn,
+            empty => {
+                let mut conn = rusqlite::Connection::open(&self.path)?;
+                configure_sqlite(&mut conn, self.busy_timeout, SqliteRole::OneShot)?;
+                empty.insert(conn)
+            }
+        };
+        use_it(conn)
+    }
 }
 
 /// r2d2_postgres's manager with errors that say why: tokio-postgres keeps the cause of a failed
@@ -331,6 +367,11 @@ impl Store {
             Some(Backend::Sqlite) => {
                 let path = sqlite_path(url)?;
                 let (busy_timeout, role) = (options.busy_timeout, options.sqlite_role);
+                if role == SqliteRole::OneShot {
+                    let conn = std::sync::Mutex::new(None);
+                    let one = OneShotConnection { path: path.into(), busy_timeout, conn };
+                    return Ok(Store { pool: Pool::SqliteOneShot(Arc::new(one)), postgres });
+                }
                 let manager = SqliteConnectionManager::file(path)
                     .with_init(move |conn| configure_sqlite(conn, busy_timeout, role));
                 // Opening a SQLite file is local and quick: one thread opens connections for the
@@ -368,7 +409,7 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         match self.pool {
-            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Sqlite(_) | Pool::SqliteOneShot(_) => Backend::Sqlite,
             Pool::Postgres(_) => Backend::Postgres,
         }
     }
@@ -431,32 +472,10 @@ impl Store {
         let pool = self.pool.clone();
         // The synchronous postgres client drives its own runtime with `block_on`, which panics on a
         // thread that is already running async code: it always gets a blocking thread.
-        let in_place = matches!(self.pool, Pool::Sqlite(_));
+        let in_place = !matches!(self.pool, Pool::Postgres(_));
         blocking(in_place, move || match &pool {
-            Pool::Sqlite(pool) => {
-                let mut conn = pool.get()?;
-                let behavior = match mode {
-                    Mode::Read => rusqlite::TransactionBehavior::Deferred,
-                    Mode::Write | Mode::WriteSynced | Mode::Rehearse => {
-                        rusqlite::TransactionBehavior::Immediate
-                    }
-                };
-                if mode != Mode::WriteSynced {
-                    return finish(Tx::Sqlite(conn.transaction_with_behavior(behavior)?), mode, work);
-                }
-                // The level cannot change inside a transaction: around it, and back whatever happens.
-                let level: i64 = conn.query_row("PRAGMA synchronous", [], |row| row.get(0))?;
-                conn.pragma_update(None, "synchronous", "FULL")?;
-                let result = conn
-                    .transaction_with_behavior(behavior)
-                    .map_err(StoreError::from)
-                    .and_then(|tx| finish(Tx::Sqlite(tx), mode, work));
-                if let Err(error) = conn.pragma_update(None, "synchronous", level) {
-                    // Only slower: every commit of this connection stays synced.
-                    tracing::warn!(%error, "cannot restore the connection's synchronous level");
-                }
-                result
-            }
+            Pool::Sqlite(pool) => sqlite_run(&mut *pool.get()?, mode, work),
+            Pool::SqliteOneShot(one) => one.with(|conn| sqlite_run(conn, mode, work)),
             Pool::Postgres(pool) => {
                 let mut conn = pool.get()?;
                 let PgConnection { client, statements } = &mut *conn;
@@ -466,6 +485,33 @@ impl Store {
         })
         .await
     }
+}
+
+/// Runs `work` in a transaction of `mode` on a SQLite connection.
+fn sqlite_run<T>(
+    conn: &mut rusqlite::Connection,
+    mode: Mode,
+    work: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+) -> Result<T> {
+    let behavior = match mode {
+        Mode::Read => rusqlite::TransactionBehavior::Deferred,
+        Mode::Write | Mode::WriteSynced | Mode::Rehearse => rusqlite::TransactionBehavior::Immediate,
+    };
+    if mode != Mode::WriteSynced {
+        return finish(Tx::Sqlite(conn.transaction_with_behavior(behavior)?), mode, work);
+    }
+    // The level cannot change inside a transaction: around it, and back whatever happens.
+    let level: i64 = conn.query_row("PRAGMA synchronous", [], |row| row.get(0))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let result = conn
+        .transaction_with_behavior(behavior)
+        .map_err(StoreError::from)
+        .and_then(|tx| finish(Tx::Sqlite(tx), mode, work));
+    if let Err(error) = conn.pragma_update(None, "synchronous", level) {
+        // Only slower: every commit of this connection stays synced.
+        tracing::warn!(%error, "cannot restore the connection's synchronous level");
+    }
+    result
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
