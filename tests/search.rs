@@ -14,7 +14,8 @@ use mailgate::workflow::ConsoleAction;
 on_both_backends!(
     words_numbers_and_addresses_find_their_tickets,
     filters_narrow_and_hostile_queries_are_words,
-    the_console_filters_by_topic_and_team
+    the_console_filters_by_topic_and_team,
+    every_message_of_a_drained_batch_is_found_and_a_rolled_back_one_is_not
 );
 
 /// The real binary, one process per command, outside any async runtime.
@@ -42,6 +43,42 @@ async fn find(h: &Harness, query: &str, filter: Filter) -> Vec<String> {
         .into_iter()
         .map(|t| t.number.to_string())
         .collect()
+}
+
+/// On SQLite the search index is written once per transaction, at its commit (migration 0020):
+/// every message of an IMAP drain's batch is found afterwards, and nothing of a transaction that
+/// rolled back is.
+async fn every_message_of_a_drained_batch_is_found_and_a_rolled_back_one_is_not(backend: Backend) {
+    use mailgate::ingest::{Arrival, Delivery};
+    use mailgate::store::inbound::Source;
+    let Some(h) = Harness::new(backend).await else { return };
+    let words = ["quokka", "axolotl", "pangolin"];
+    let arrivals = words
+        .iter()
+        .map(|word| {
+            let raw = Mail::new(&format!("{word}@zoo.example"), &format!("About the {word}"), "See subject.")
+                .build();
+            Arrival { raw: raw.into_bytes(), delivery: Delivery::new(Source::Imap), oversized: None }
+        })
+        .collect();
+    let report = h.ingestor.ingest_batch(arrivals).await;
+    assert!(report.stopped.is_none() && report.taken.len() == 3, "{:?}", report.stopped);
+    for word in words {
+        assert_eq!(find(&h, word, Filter::default()).await.len(), 1, "{word}");
+        assert_eq!(
+            find(&h, &format!("{word}@zoo.example"), Filter::default()).await.len(),
+            1,
+            "{word}'s address"
+        );
+    }
+    // `explain` runs the whole pipeline in a transaction that rolls back.
+    let explained = Mail::new("okapi@zoo.example", "About the okapi", "See subject.").build();
+    let report = h.ingestor.explain(explained.as_bytes(), &Delivery::new(Source::Pipe)).await.unwrap();
+    assert!(matches!(report.outcome, mailgate::ingest::Outcome::Created { .. }), "{:?}", report.outcome);
+    assert!(find(&h, "okapi", Filter::default()).await.is_empty(), "rolled back, not indexed");
+    if backend == Backend::Sqlite {
+        assert_eq!(h.scalar_i64("SELECT COUNT(*) FROM entry_search_pending").await, 0, "notes are forgotten");
+    }
 }
 
 async fn three_tickets(h: &Harness) -> [TicketNumber; 3] {

@@ -368,10 +368,33 @@ impl Tx<'_> {
 
     pub fn commit(self) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(tx) => Ok(tx.commit()?),
+            Tx::Sqlite(tx) => {
+                index_noted_entries(&tx).map_err(|e| StoreError::from(e).during(INDEX_NOTED_ENTRIES))?;
+                Ok(tx.commit()?)
+            }
             Tx::Postgres(tx, _) => Ok(tx.commit()?),
         }
     }
+}
+
+/// The entries noted by the `entries` trigger in this transaction, into the search index in one
+/// statement just before the commit (SQLite: migration 0020). The text indexed is what the
+/// trigger indexed before: subject, text without quoted history, the author's name and address.
+pub(crate) const INDEX_NOTED_ENTRIES: &str = "INSERT INTO entry_search (rowid, subject, body, people)
+     SELECT e.id, e.subject, COALESCE(e.stripped_text, e.body_text),
+            COALESCE((SELECT COALESCE(u.name, '') || ' ' || u.email FROM users u WHERE u.id = e.author_user_id),
+                     (SELECT a.name || ' ' || a.key FROM agents a WHERE a.id = e.author_agent_id), '')
+       FROM entry_search_pending p JOIN entries e ON e.id = p.entry_id";
+
+/// Runs [`INDEX_NOTED_ENTRIES`] and forgets the notes. A database without them (one that is not
+/// migrated yet) has nothing to index: the check reads SQLite's in-memory schema, no statement.
+fn index_noted_entries(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    if !tx.table_exists(Some("main"), "entry_search_pending")? {
+        return Ok(());
+    }
+    tx.prepare_cached(INDEX_NOTED_ENTRIES)?.execute([])?;
+    tx.prepare_cached("DELETE FROM entry_search_pending")?.execute([])?;
+    Ok(())
 }
 
 /// What `sql` does, for error messages: "reading tickets", "inserting into inbound", "updating

@@ -106,6 +106,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0019_queue_all_by_status.sql"),
         postgres: include_str!("../../migrations/postgres/0019_queue_all_by_status.sql"),
     },
+    Migration {
+        version: "0020_search_at_commit",
+        sqlite: include_str!("../../migrations/sqlite/0020_search_at_commit.sql"),
+        postgres: include_str!("../../migrations/postgres/0020_search_at_commit.sql"),
+    },
 ];
 
 /// The newest migration this version ships, and how many there are.
