@@ -20,22 +20,41 @@ const MARKER_WORDS: &str = "please type your reply above this line";
 const MAX_ATTRIBUTION_BYTES: usize = 600;
 const MAX_SIGNATURE_BYTES: usize = 80;
 
-/// "On <date>, <name> wrote:" in English, German, French, Spanish, Dutch, Portuguese and Italian,
-/// optionally behind Yahoo's "--- ". Matched against one line or up to three joined lines.
-static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?ix)^\s*(?:-+\s*)?(?:
-            on\b.*\b(?:wrote|writes)
-          | am\b.*\bschrieb\b.*
-          | le\b.*\ba\s+écrit
-          | el\b.*\bescribió
-          | op\b.*\bschreef\b.*
-          | em\b.*\bescreveu
-          | il\b.*\bha\s+scritto
-        )\s*:\s*$",
-    )
-    .expect("static regex")
-});
+/// One language's attribution: "On <date>, <name> wrote:" in English, "Am ... schrieb ...:" in
+/// German, and French, Spanish, Dutch, Portuguese and Italian, optionally behind Yahoo's "--- ".
+/// Matched against one line or up to three joined lines. A language's pattern is compiled only
+/// when a line holds its verb: the seven as one pattern cost every reply ~0.2 ms to compile.
+struct Attribution {
+    /// ASCII parts of the language's verbs: the pattern's pre-test (`words::contains_any`).
+    verbs: &'static [&'static str],
+    pattern: LazyLock<Regex>,
+}
+
+static ATTRIBUTIONS: [Attribution; 7] = [
+    Attribution {
+        verbs: &["wrote", "writes"],
+        pattern: LazyLock::new(|| attribution(r"on\b.*\b(?:wrote|writes)")),
+    },
+    Attribution { verbs: &["schrieb"], pattern: LazyLock::new(|| attribution(r"am\b.*\bschrieb\b.*")) },
+    Attribution { verbs: &["crit"], pattern: LazyLock::new(|| attribution(r"le\b.*\ba\s+écrit")) },
+    Attribution { verbs: &["escribi"], pattern: LazyLock::new(|| attribution(r"el\b.*\bescribió")) },
+    Attribution { verbs: &["schreef"], pattern: LazyLock::new(|| attribution(r"op\b.*\bschreef\b.*")) },
+    Attribution { verbs: &["escreveu"], pattern: LazyLock::new(|| attribution(r"em\b.*\bescreveu")) },
+    Attribution { verbs: &["scritto"], pattern: LazyLock::new(|| attribution(r"il\b.*\bha\s+scritto")) },
+];
+
+/// The whole line around a language's `opening ... verb` part, up to the colon that ends it.
+fn attribution(opening_to_verb: &str) -> Regex {
+    Regex::new(&format!(r"(?i)^\s*(?:-+\s*)?{opening_to_verb}\s*:\s*$")).expect("static regex")
+}
+
+/// An attribution in a language we know.
+fn is_known_attribution(text: &str) -> bool {
+    has_attribution_verb(text)
+        && ATTRIBUTIONS
+            .iter()
+            .any(|known| words::contains_any(text, known.verbs) && known.pattern.is_match(text))
+}
 
 /// The bare "<name> <address> wrote:" form; only trusted when a quote follows.
 static ATTRIBUTION_BARE: LazyLock<Regex> = LazyLock::new(|| {
@@ -310,7 +329,7 @@ fn known_attribution_start(lines: &[&str], end: usize) -> Option<usize> {
         joined = if joined.is_empty() { line.to_string() } else { format!("{line} {joined}") };
         // Wrapped attributions are long because of an address or a date; prose is not.
         let plausible = start == end || joined.contains('@') || is_date_like(&joined);
-        if plausible && has_attribution_verb(&joined) && ATTRIBUTION.is_match(&joined) {
+        if plausible && is_known_attribution(&joined) {
             return Some(start);
         }
     }
