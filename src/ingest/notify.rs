@@ -257,8 +257,7 @@ impl Pipeline {
         if !mail.mail.answers_customer() {
             return Ok(History::default());
         }
-        let limit = self.settings.notifications.max_automatic_per_address_per_hour;
-        let recent = outbox_store::count_answers_to_since(tx, &mail.to, now - HOUR_MS, limit)?;
+        let recent = outbox_store::count_answers_to_since(tx, &mail.to, now - HOUR_MS)?;
         // A ticket opened in this transaction has no earlier auto-response: no need to count.
         let auto_responses = match ticket {
             Some(ticket) if mail.mail == Mail::NewTicketAutoResponse && !new_ticket => {
