@@ -49,8 +49,7 @@ pub fn enqueue(tx: &mut Tx<'_>, mail: &NewOutbound<'_>) -> Result<OutboxId> {
 /// Automatic mails that answer customers (auto-response, confirmation, collaborator notice) queued
 /// to `recipient` since `since_ms`: the governor's per-address window. Read from the index alone
 /// (`outbox_recipient` holds the template, migration 0020): a row lookup per mail in the window
-/// made an address with a long history cost 31% of a `pipe` (1,500 mails in an hour). Not cut at
-/// the limit with `LIMIT $n` in a subquery: SQLite prepares such a statement again on every run.
+/// made an address with a long history cost 31% of a `pipe` (1,500 mails in an hour).
 pub fn count_answers_to_since(tx: &mut Tx<'_>, recipient: &EmailAddress, since_ms: i64) -> Result<i64> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         let answers: Vec<String> = Mail::ALL

@@ -100,6 +100,11 @@ pub fn configure_sqlite(
     // One ingest runs ~30 distinct statements; rusqlite's default cache holds 16, so they evicted
     // each other (6% of ingest time went to re-preparing).
     conn.set_prepared_statement_cache_capacity(128);
+    // SQLite (3.47+) plans `LIMIT $n` with the value bound, so binding it again expires the
+    // statement and the next run prepares it anew: the outbox claim, every console page and search
+    // were prepared on every run. The stability guarantee plans once, whatever the values bound
+    // (the queue pages name their index; no statistics are kept that bound values would consult).
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     let synchronous = match role {
         SqliteRole::Daemon => "NORMAL",
         SqliteRole::OneShot => "FULL",
@@ -217,6 +222,21 @@ mod tests {
         assert!(longest < limit + 16 * 4120, "the WAL grew to {longest} bytes");
         let rows: i64 = conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(rows, i64::from(ONE_SHOT_WAL_FRAMES));
+    }
+
+    #[test]
+    fn a_statement_is_not_prepared_again_when_its_limit_is_bound_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_as(&dir.path().join("plans.db"), SqliteRole::Daemon);
+        conn.execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, at INTEGER); CREATE INDEX t_at ON t(at);",
+        )
+        .unwrap();
+        let mut statement = conn.prepare("SELECT id FROM t WHERE at > ?1 ORDER BY at DESC LIMIT ?2").unwrap();
+        for limit in [1i64, 50, 50, 7] {
+            statement.query_map([0, limit], |r| r.get::<_, i64>(0)).unwrap().for_each(drop);
+        }
+        assert_eq!(statement.get_status(rusqlite::StatementStatus::RePrepare), 0);
     }
 
     #[test]
