@@ -64,8 +64,8 @@ pub async fn run(config: &Config, mailbox: Option<String>, recipients: &[String]
 
 /// Ends a `pipe` whose outcome is decided. On SQLite its commit is on disk (or nothing was
 /// written): closing the connection and freeing the pipeline would only do what the exit does,
-/// for ~5% of a pipe's instructions (measured), so they are left to it, as SQLite allows (a
-/// process may end at any moment). PostgreSQL's connection is closed properly: the server logs
+/// for 0.9 M instructions (~9% of a new ticket's, measured), so they are left to it, as SQLite
+/// allows (a process may end at any moment). PostgreSQL's connection is closed properly: the server logs
 /// a connection that just drops.
 fn exit_without_closing(ingestor: Ingestor) {
     if ingestor.app().store().backend() == crate::store::Backend::Sqlite {

@@ -327,7 +327,7 @@ impl Store {
                 let manager = SqliteConnectionManager::file(path)
                     .with_init(move |conn| configure_sqlite(conn, busy_timeout, role));
                 // Opening a SQLite file is local and quick: one thread opens connections for the
-                // pool (r2d2's default three are two threads more to start in every `pipe`).
+                // pool (r2d2's default three are two threads more to start in every command).
                 let opener = scheduled_thread_pool::ScheduledThreadPool::builder()
                     .num_threads(1)
                     .thread_name_pattern("sqlite-open-{}")
