@@ -103,7 +103,8 @@ fn decisive_sign(email: &InboundEmail) -> Option<String> {
         return Some(reason);
     }
     // A forward carries someone else's words at the top.
-    let forwarded = FORWARD_SUBJECT.iter().any(|p| normalise(&email.subject).starts_with(p));
+    let subject = normalise(&email.subject);
+    let forwarded = FORWARD_SUBJECT.iter().any(|prefix| subject.starts_with(prefix));
     let top = normalise(&unquoted_head(&email.text, TEXT_TOP));
     find_in(&top, SELF_DECLARED_AUTOMATIC)
         .filter(|_| !forwarded)

@@ -304,11 +304,11 @@ pub(super) const SELF_DECLARED_AUTOMATIC: &[&str] = &[
 /// Lower case; `_`, `.`, a `-` inside a word and runs of white space become one space; trimmed.
 /// A free-standing dash stays: it separates a prefix from the rest ("Out of Office - back Monday").
 pub(super) fn normalise(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
+    let mut chars = text.chars().peekable();
     let mut out = String::with_capacity(text.len());
     let mut space = true;
-    for (index, &c) in chars.iter().enumerate() {
-        let next_is_word = chars.get(index + 1).is_some_and(|n| !n.is_whitespace());
+    while let Some(c) = chars.next() {
+        let next_is_word = chars.peek().is_some_and(|n| !n.is_whitespace());
         let joins_words = c == '-' && !space && next_is_word;
         if c.is_whitespace() || matches!(c, '_' | '.') || joins_words {
             if !space {
