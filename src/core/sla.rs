@@ -19,7 +19,7 @@ pub struct Plan {
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct BusinessHours {
-    /// An IANA zone (`tz::zone`).
+    /// An IANA zone, as [`zone`] finds it.
     #[serde(serialize_with = "tz_name")]
     pub timezone: TimeZone,
     /// Working days, Monday first.
