@@ -10,6 +10,7 @@ on_both_backends!(
     new_ticket_answers_owner_notifies_contacts_and_alerts_manager,
     customer_reply_alerts_the_assignee_only,
     team_alert_and_unassigned_alert_all,
+    alerts_reach_the_assignee_and_its_team_once_and_pass_over_an_inactive_assignee,
     automatic_and_list_mail_is_never_answered,
     governor_caps_automatic_mail_per_address,
     replies_to_our_mail_thread_by_its_message_id,
@@ -82,6 +83,39 @@ async fn team_alert_and_unassigned_alert_all(backend: Backend) {
     let alerts: Vec<_> =
         outbox(&h).await.into_iter().filter(|(t, _)| t == "new_ticket_alert").map(|(_, r)| r).collect();
     assert_eq!(alerts, ["bob@example.com", "alice@example.com", "bob@example.com"]);
+}
+
+async fn alerts_reach_the_assignee_and_its_team_once_and_pass_over_an_inactive_assignee(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else { return };
+    created(&h.pipe(&Mail::new("jane@example.org", "Q", "x").id("<a1@example.org>").build()).await);
+    let mut n = 0;
+    let mut alerts_of_a_reply = async |setup: &'static str| {
+        h.write(move |tx| tx.execute(setup, &[])).await;
+        let before = outbox(&h).await.len();
+        n += 1;
+        let reply = Mail::new("jane@example.org", "Re: Q", "more").id(&format!("<a1-{n}@example.org>"));
+        added(&h.pipe(&reply.in_reply_to("<a1@example.org>").build()).await);
+        let mails = outbox(&h).await.split_off(before);
+        mails.into_iter().filter(|(t, _)| t == "new_message_alert").map(|(_, r)| r).collect::<Vec<_>>()
+    };
+    let bob_and_billing = "UPDATE tickets SET assignee_agent_id = (SELECT id FROM agents WHERE key = 'bob'),
+                           assignee_team_id = (SELECT id FROM teams WHERE key = 'billing')";
+    assert_eq!(
+        alerts_of_a_reply(bob_and_billing).await,
+        ["bob@example.com"],
+        "bob is the agent and in the team"
+    );
+    let alice_and_billing =
+        "UPDATE tickets SET assignee_agent_id = (SELECT id FROM agents WHERE key = 'alice')";
+    assert_eq!(alerts_of_a_reply(alice_and_billing).await, ["alice@example.com", "bob@example.com"]);
+    let inactive_alice = "UPDATE agents SET active = 0 WHERE key = 'alice'";
+    let alert_bob = "UPDATE tickets SET assignee_team_id = NULL, alert_agent_id = (SELECT id FROM agents WHERE key = 'bob')";
+    h.write(move |tx| tx.execute(inactive_alice, &[])).await;
+    assert_eq!(
+        alerts_of_a_reply(alert_bob).await,
+        ["bob@example.com"],
+        "the manager, past an inactive assignee"
+    );
 }
 
 async fn automatic_and_list_mail_is_never_answered(backend: Backend) {

@@ -78,16 +78,26 @@ pub fn count_on_ticket(tx: &mut Tx<'_>, ticket: TicketId, template: &str) -> Res
 /// account manager recorded as alert target (agent or team members); else, when `all_when_none`,
 /// every active agent.
 pub fn alert_recipients(tx: &mut Tx<'_>, ticket: TicketId, all_when_none: bool) -> Result<Vec<EmailAddress>> {
-    const AGENT_OR_TEAM: &str = "SELECT a.email FROM tickets t JOIN agents a ON a.id = t.{agent}
-         WHERE t.id = $1 AND a.active = 1 AND a.email <> ''
-         UNION
-         SELECT a.email FROM tickets t JOIN team_members m ON m.team_id = t.{team} JOIN agents a ON a.id = m.agent_id
-         WHERE t.id = $1 AND a.active = 1 AND a.email <> ''
-         ORDER BY 1";
+    // The ticket's targets are read once and only those set are looked up: a new, unassigned
+    // ticket has none, and two compound queries on it cost a `pipe` 0.3 M instructions to prepare.
+    let targets = tx.query_opt(
+        "SELECT assignee_agent_id, assignee_team_id, alert_agent_id, alert_team_id FROM tickets WHERE id = $1",
+        params![ticket.0],
+        |r| Ok([(r.opt_i64(0)?, r.opt_i64(1)?), (r.opt_i64(2)?, r.opt_i64(3)?)]),
+    )?;
     let address = |r: &Row<'_>| r.string(0);
-    for (agent, team) in [("assignee_agent_id", "assignee_team_id"), ("alert_agent_id", "alert_team_id")] {
-        let sql = AGENT_OR_TEAM.replace("{agent}", agent).replace("{team}", team);
-        let found = tx.query_all(&sql, params![ticket.0], address)?;
+    for (agent, team) in targets.into_iter().flatten() {
+        if agent.is_none() && team.is_none() {
+            continue;
+        }
+        let found = tx.query_all(
+            "SELECT DISTINCT email FROM agents
+             WHERE active = 1 AND email <> ''
+               AND (id = $1 OR id IN (SELECT agent_id FROM team_members WHERE team_id = $2))
+             ORDER BY 1",
+            params![agent, team],
+            address,
+        )?;
         if !found.is_empty() {
             return Ok(found.iter().filter_map(|e| EmailAddress::parse(e)).collect());
         }
