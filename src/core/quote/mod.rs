@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+mod attribution;
 mod words;
 
 /// The marker line our outgoing mail puts above the quoted history.
@@ -20,40 +21,9 @@ const MARKER_WORDS: &str = "please type your reply above this line";
 const MAX_ATTRIBUTION_BYTES: usize = 600;
 const MAX_SIGNATURE_BYTES: usize = 80;
 
-/// One language's attribution: "On <date>, <name> wrote:" in English, "Am ... schrieb ...:" in
-/// German, and French, Spanish, Dutch, Portuguese and Italian, optionally behind Yahoo's "--- ".
-/// Matched against one line or up to three joined lines. A language's pattern is compiled only
-/// when a line holds its verb: the seven as one pattern cost every reply ~0.2 ms to compile.
-struct Attribution {
-    /// ASCII parts of the language's verbs: the pattern's pre-test (`words::contains_any`).
-    verbs: &'static [&'static str],
-    pattern: LazyLock<Regex>,
-}
-
-static ATTRIBUTIONS: [Attribution; 7] = [
-    Attribution {
-        verbs: &["wrote", "writes"],
-        pattern: LazyLock::new(|| attribution(r"on\b.*\b(?:wrote|writes)")),
-    },
-    Attribution { verbs: &["schrieb"], pattern: LazyLock::new(|| attribution(r"am\b.*\bschrieb\b.*")) },
-    Attribution { verbs: &["crit"], pattern: LazyLock::new(|| attribution(r"le\b.*\ba\s+écrit")) },
-    Attribution { verbs: &["escribi"], pattern: LazyLock::new(|| attribution(r"el\b.*\bescribió")) },
-    Attribution { verbs: &["schreef"], pattern: LazyLock::new(|| attribution(r"op\b.*\bschreef\b.*")) },
-    Attribution { verbs: &["escreveu"], pattern: LazyLock::new(|| attribution(r"em\b.*\bescreveu")) },
-    Attribution { verbs: &["scritto"], pattern: LazyLock::new(|| attribution(r"il\b.*\bha\s+scritto")) },
-];
-
-/// The whole line around a language's `opening ... verb` part, up to the colon that ends it.
-fn attribution(opening_to_verb: &str) -> Regex {
-    Regex::new(&format!(r"(?i)^\s*(?:-+\s*)?{opening_to_verb}\s*:\s*$")).expect("static regex")
-}
-
-/// An attribution in a language we know.
+/// An attribution in a language we know (`attribution::LANGUAGES`).
 fn is_known_attribution(text: &str) -> bool {
-    has_attribution_verb(text)
-        && ATTRIBUTIONS
-            .iter()
-            .any(|known| words::contains_any(text, known.verbs) && known.pattern.is_match(text))
+    attribution::is_known(text)
 }
 
 /// The bare "<name> <address> wrote:" form; only trusted when a quote follows.

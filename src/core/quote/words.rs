@@ -50,7 +50,7 @@ pub(super) const ORIGINAL_MESSAGE: &[&str] = &[
     "messaggio originale",
 ];
 
-/// The verbs of the attributions (`ATTRIBUTIONS`, `ATTRIBUTION_BARE`): "wrote", "a écrit", ...
+/// The verbs of the attributions (`attribution::LANGUAGES`, `ATTRIBUTION_BARE`): "wrote", "a écrit", ...
 pub(super) const ATTRIBUTION_VERBS: &[&str] =
     &["wrote", "writes", "schrieb", "crit", "escribi", "schreef", "escreveu", "scritto"];
 
