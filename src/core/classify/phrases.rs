@@ -369,7 +369,37 @@ pub(super) fn subject_suffix(subject: &str, table: &[&'static str]) -> Option<&'
 
 /// The first entry of `table` found anywhere in `text` (already normalised).
 pub(super) fn find_in(normal_text: &str, table: &[&'static str]) -> Option<&'static str> {
-    table.iter().find(|phrase| normal_text.contains(**phrase)).copied()
+    let pairs = BytePairs::of(normal_text);
+    table.iter().find(|phrase| pairs.may_hold(phrase) && normal_text.contains(**phrase)).copied()
+}
+
+/// The pairs of adjacent bytes of a text, hashed into 4,096 bits: a phrase with a pair the text
+/// lacks is not in it, told without building a substring searcher for it. A message is searched
+/// for ~120 phrases, nearly always in vain; building a searcher per phrase and running it was 6%
+/// of in-process ingest (measured), the set costs one pass over the text and 512 bytes of stack.
+/// Only a necessary condition: what it lets through is searched as before.
+struct BytePairs([u64; 64]);
+
+impl BytePairs {
+    fn of(text: &str) -> BytePairs {
+        let mut bits = [0u64; 64];
+        for pair in text.as_bytes().windows(2) {
+            let bit = Self::bit(pair);
+            bits[bit / 64] |= 1 << (bit % 64);
+        }
+        BytePairs(bits)
+    }
+
+    fn may_hold(&self, phrase: &str) -> bool {
+        phrase.as_bytes().windows(2).all(|pair| {
+            let bit = Self::bit(pair);
+            self.0[bit / 64] & (1 << (bit % 64)) != 0
+        })
+    }
+
+    fn bit(pair: &[u8]) -> usize {
+        ((usize::from(pair[0]) << 5) ^ usize::from(pair[1])) % 4096
+    }
 }
 
 #[cfg(test)]
@@ -409,6 +439,32 @@ mod tests {
         assert_eq!(subject_prefix("[EXTERNAL] Automatic reply: Printer", table), Some("automatic reply"));
         assert_eq!(subject_prefix("[rt.example #42] AutoReply: Printer", table), Some("autoreply"));
         assert_eq!(subject_prefix("[#123456] Printer on fire", table), None);
+    }
+
+    #[test]
+    fn the_pair_test_finds_what_a_plain_search_finds() {
+        let texts = [
+            "this is an automatic reply. i am out of the office until monday",
+            "ich bin bis montag nicht im büro und habe keinen zugriff auf meine e mails",
+            "je suis absent du bureau jusqu'au lundi",
+            "这是一封自动回复 我现在不在办公室",
+            "please verify your email address to get your message delivered",
+            "the printer in room 5 shows error e0042 again after the update",
+            "",
+            "a",
+        ];
+        let mut found = 0;
+        for text in texts {
+            for table in [CHALLENGE_SUBJECTS, CHALLENGE_TEXTS, ABSENCE_TEXTS, SELF_DECLARED_AUTOMATIC] {
+                let plain = table.iter().find(|phrase| text.contains(**phrase)).copied();
+                assert_eq!(find_in(text, table), plain, "{text:?}");
+                found += usize::from(plain.is_some());
+            }
+        }
+        assert!(found >= 4, "the texts hold phrases too: {found}");
+        let pairs = BytePairs::of("out of office");
+        assert!(pairs.may_hold("of office") && pairs.may_hold("o") && pairs.may_hold(""));
+        assert!(!pairs.may_hold("vacation"), "pairs the text lacks");
     }
 
     #[test]
