@@ -118,6 +118,28 @@ fn our_marker_quoted_unquoted_or_wrapped() {
 }
 
 #[test]
+fn the_marker_pre_test_agrees_with_the_marker_text() {
+    let lines = [
+        "",
+        "  >  > ##- Please   type your\treply above this line -##",
+        "ünïcödé\u{a0} words   here",
+        "> a",
+        ">>>",
+    ];
+    for line in lines {
+        assert_eq!(marker_len(line), marker_text(line).len(), "{line:?}");
+    }
+    let long =
+        "Thanks, see below; our tool put this in:   PLEASE TYPE   your reply Above this line -## and more";
+    assert!(is_marker_at(&[long], 0), "a long line holding the whole marker");
+    let prose = "A long line of prose that has nothing to do with any marker at all, really, or above.";
+    assert!(
+        !is_marker_at(&[prose, "Please type your reply above this line"], 0),
+        "long lines do not start one"
+    );
+}
+
+#[test]
 fn trailing_quote_block() {
     let text =
         "Merci.\n\nDen 23.11.2026 kl. 10:00 skrev Support <support@example.com>:\n> gammel tekst\n> mer";
