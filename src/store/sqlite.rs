@@ -240,6 +240,17 @@ mod tests {
     }
 
     #[test]
+    fn the_bundled_sqlite_keeps_no_memory_statistics() {
+        // `.cargo/config.toml` passes the flag to libsqlite3-sys; a build that lost it would take
+        // a global mutex around every allocation again (docs/store.md).
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let mut options = conn.prepare("SELECT compile_options FROM pragma_compile_options").unwrap();
+        let options: Vec<String> =
+            options.query_map([], |r| r.get(0)).unwrap().collect::<rusqlite::Result<_>>().unwrap();
+        assert!(options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"), "{options:?}");
+    }
+
+    #[test]
     fn sqlite_urls_name_a_file() {
         assert_eq!(sqlite_path("sqlite://mailgate.db").unwrap(), "mailgate.db");
         assert_eq!(
