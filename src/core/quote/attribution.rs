@@ -14,21 +14,21 @@
 pub(super) struct Language {
     /// The first word, after optional white space and dashes ("on", "am", "le", ...).
     opening: &'static str,
-    /// The verb's forms; words of one form are separated by white space ("a écrit").
-    verbs: &'static [&'static str],
+    /// The verb's forms, each as its words, which white space separates ("a écrit").
+    verbs: &'static [&'static [&'static str]],
     /// German and Dutch put the name after the verb ("Am ... schrieb Support <s@x>:"); the others
     /// end with the verb.
     text_after_verb: bool,
 }
 
 pub(super) const LANGUAGES: [Language; 7] = [
-    Language { opening: "on", verbs: &["wrote", "writes"], text_after_verb: false },
-    Language { opening: "am", verbs: &["schrieb"], text_after_verb: true },
-    Language { opening: "le", verbs: &["a écrit"], text_after_verb: false },
-    Language { opening: "el", verbs: &["escribió"], text_after_verb: false },
-    Language { opening: "op", verbs: &["schreef"], text_after_verb: true },
-    Language { opening: "em", verbs: &["escreveu"], text_after_verb: false },
-    Language { opening: "il", verbs: &["ha scritto"], text_after_verb: false },
+    Language { opening: "on", verbs: &[&["wrote"], &["writes"]], text_after_verb: false },
+    Language { opening: "am", verbs: &[&["schrieb"]], text_after_verb: true },
+    Language { opening: "le", verbs: &[&["a", "écrit"]], text_after_verb: false },
+    Language { opening: "el", verbs: &[&["escribió"]], text_after_verb: false },
+    Language { opening: "op", verbs: &[&["schreef"]], text_after_verb: true },
+    Language { opening: "em", verbs: &[&["escreveu"]], text_after_verb: false },
+    Language { opening: "il", verbs: &[&["ha", "scritto"]], text_after_verb: false },
 ];
 
 /// Whether `text` is an attribution in one of [`LANGUAGES`].
@@ -53,17 +53,16 @@ impl Language {
         }
         let Some(body) = word_at(t, at, self.opening) else { return false };
         self.verbs.iter().any(|verb| {
-            let verb: Vec<&str> = verb.split(' ').collect();
             if self.text_after_verb {
                 // `\bverb\b.*\s*:`: the verb as a whole word anywhere before the colon.
                 (body..colon).any(|start| {
                     boundary_before(t, start)
-                        && verb_at(t, start, &verb).is_some_and(|end| !is_word_at(t, end))
+                        && verb_at(t, start, verb).is_some_and(|end| !is_word_at(t, end))
                 })
             } else {
                 // `\bverb\s*:`: the verb ends where the white space before the colon starts.
                 let end = skip_space_back(t, colon);
-                (body..end).any(|start| boundary_before(t, start) && verb_at(t, start, &verb) == Some(end))
+                (body..end).any(|start| boundary_before(t, start) && verb_at(t, start, verb) == Some(end))
             }
         })
     }
