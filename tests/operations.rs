@@ -195,7 +195,9 @@ fn the_watchdog_is_fed_only_while_the_database_answers() {
     let daemon = serve(&config, &env);
     let ready = first_message(&socket, Duration::from_secs(30));
     assert!(ready.contains("READY=1"), "{ready:?}");
-    let healthy = messages_until(&socket, Instant::now() + Duration::from_secs(1));
+    // Each probe has 200 ms; on a loaded machine one just after start-up may miss it (seen once
+    // in the full suite: 1 ping in 1 s), so the healthy window spans ten of them.
+    let healthy = messages_until(&socket, Instant::now() + Duration::from_secs(2));
     assert!(watchdog_pings(&healthy) >= 2, "pings while the database answers: {healthy:?}");
 
     // The database goes away: no new connections, the daemon's own ones ended.
