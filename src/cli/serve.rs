@@ -118,10 +118,12 @@ pub async fn run(config: &Config, given: Option<PathBuf>, search: Vec<PathBuf>) 
         tracing::info!(%bind, "metrics endpoint listening");
         intake.spawn(crate::observe::endpoint::serve(listener, app.clone(), stopped.clone()));
     }
+    // READY=1 before the tasks that send the other notifications start: on a busy machine a task
+    // spawned first could ping the watchdog (or answer a SIGHUP, held since start-up) before it.
+    systemd::ready();
     intake.spawn(systemd::watchdog(app.store().clone(), stopped.clone()));
     let reloader = Reloader::new(given, search, config.clone(), app.clone(), worker.clone(), pages);
     intake.spawn(reload_on_hangup(reloader, hangups, stopped.clone()));
-    systemd::ready();
     worker.run(stopped).await;
     while intake.join_next().await.is_some() {}
     exit::OK
