@@ -1,6 +1,7 @@
 //! Due dates on tickets (`[[sla]]`): the plan and due time set at creation and on reopen, and the
 //! janitor's overdue round, which marks each ticket overdue exactly once.
 
+use super::queues::Lane;
 use super::{Result, Tx};
 use crate::core::ids::TicketId;
 use crate::params;
@@ -51,12 +52,16 @@ pub struct Due {
     pub pending: bool,
 }
 
-/// Open and pending tickets due at or before `now_ms` and not marked overdue, oldest due first.
+/// Open and pending tickets due at or before `now_ms` and not marked overdue, oldest due first:
+/// ranges of the two waiting lanes not overdue in the due order's index (migration 0021; a ticket
+/// without a due time has the largest key).
 pub fn past_due(tx: &mut Tx<'_>, now_ms: i64, limit: i64) -> Result<Vec<Due>> {
+    let (assigned, unassigned) = (Lane::Waiting as i64, Lane::Unassigned as i64);
     tx.query_all(
-        "SELECT id, sla, due_at, status FROM tickets
-          WHERE due_at IS NOT NULL AND due_at <= $1 AND overdue_at IS NULL AND status IN ('open', 'pending')
-          ORDER BY due_at, id LIMIT $2",
+        &format!(
+            "SELECT id, sla, due_at, status FROM tickets
+              WHERE lane IN ({assigned}, {unassigned}) AND due_key <= $1 ORDER BY due_key, id LIMIT $2"
+        ),
         params![now_ms, limit],
         |r| {
             Ok(Due {

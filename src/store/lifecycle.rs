@@ -1,6 +1,7 @@
 //! What agents' commands, the console and the janitor change on a ticket: assignment, priority,
 //! collaborators, and the tickets due for automatic closing.
 
+use super::queues::Lane;
 use super::{Result, Tx};
 use crate::core::ids::{AgentId, TeamId, TicketId, UserId};
 use crate::params;
@@ -77,10 +78,14 @@ pub fn remove_collaborator(tx: &mut Tx<'_>, ticket: TicketId, user: UserId) -> R
     Ok(removed > 0)
 }
 
-/// Resolved tickets with no activity since `before_ms`, oldest first.
+/// Resolved tickets with no activity since `before_ms`, oldest first: a range of the resolved
+/// lane's index (migration 0021).
 pub fn resolved_before(tx: &mut Tx<'_>, before_ms: i64, limit: i64) -> Result<Vec<TicketId>> {
+    let resolved = Lane::Resolved.is("t");
     tx.query_all(
-        "SELECT id FROM tickets WHERE status = 'resolved' AND updated_at < $1 ORDER BY updated_at LIMIT $2",
+        &format!(
+            "SELECT t.id FROM tickets t WHERE {resolved} AND t.updated_at < $1 ORDER BY t.updated_at LIMIT $2"
+        ),
         params![before_ms, limit],
         |r| Ok(TicketId(r.i64(0)?)),
     )

@@ -111,6 +111,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0020_search_at_commit.sql"),
         postgres: include_str!("../../migrations/postgres/0020_search_at_commit.sql"),
     },
+    Migration {
+        version: "0021_queue_lanes",
+        sqlite: include_str!("../../migrations/sqlite/0021_queue_lanes.sql"),
+        postgres: include_str!("../../migrations/postgres/0021_queue_lanes.sql"),
+    },
 ];
 
 /// The newest migration this version ships, and how many there are.

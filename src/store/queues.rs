@@ -1,7 +1,7 @@
 //! The console's ticket queues: what each holds, how many tickets each holds, and its pages. Counts
 //! read the `ticket_counts` table that triggers keep in step with `tickets` (never the tickets
-//! themselves); a page is a keyset seek on the queue's index for its sort order (migration
-//! 0012_queue_indexes), so page 20,000 costs what page 1 costs. Read-only.
+//! themselves); a page is a keyset seek on the queue's indexes for its sort order (migrations
+//! 0012_queue_indexes and 0021_queue_lanes), so page 20,000 costs what page 1 costs. Read-only.
 
 use std::collections::HashMap;
 
@@ -10,10 +10,43 @@ use super::{Backend, Result, Tx, Value};
 use crate::core::ids::AgentId;
 use crate::params;
 
-/// Open or pending: the condition every "waiting" partial index of migration 0012 is written with.
-const WAITING: &str = "q.status IN ('open', 'pending')";
-/// Resolved or closed: the condition of the `queue_done_*` indexes.
-const DONE: &str = "q.status IN ('resolved', 'closed')";
+/// A ticket's lane (the generated column `tickets.lane`, migration 0021): which of the queues
+/// without a key of their own hold it. One index per sort order leads with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Lane {
+    Closed = 0,
+    /// The janitor's auto-close reads this lane (`store::lifecycle::resolved_before`).
+    Resolved = 1,
+    /// Open or pending, assigned, not overdue; the lanes from here on are the waiting ones.
+    Waiting = 2,
+    WaitingOverdue = 3,
+    /// Assigned to no agent and no team.
+    Unassigned = 4,
+    UnassignedOverdue = 5,
+}
+
+impl Lane {
+    const DONE: [Lane; 2] = [Lane::Closed, Lane::Resolved];
+    const WAITING: [Lane; 4] =
+        [Lane::Waiting, Lane::WaitingOverdue, Lane::Unassigned, Lane::UnassignedOverdue];
+    const ALL: [Lane; 6] = [
+        Lane::Closed,
+        Lane::Resolved,
+        Lane::Waiting,
+        Lane::WaitingOverdue,
+        Lane::Unassigned,
+        Lane::UnassignedOverdue,
+    ];
+
+    /// The condition `lane = N` over the table aliased `t`.
+    pub(super) fn is(self, t: &str) -> String {
+        format!("{t}.lane = {}", self as i64)
+    }
+}
+
+/// Open or pending: the condition the partial indexes of an agent's, a team's and a topic's queue
+/// are written with (migration 0021).
+const WAITING: &str = "q.lane >= 2";
 
 /// The console's ticket queues.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,21 +138,22 @@ impl QueueSort {
         QueueSort::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
-    /// The sort key over the ticket table aliased `t`, most significant first, ending with the id
-    /// (so every row's key is unique). Exactly the expressions migration 0012 indexes.
-    fn keys(self, t: &str) -> Vec<String> {
+    /// The sort key's columns, most significant first, ending with the id (so every row's key is
+    /// unique): what the queue indexes of migration 0021 hold after their lane or key. `urgency`
+    /// is the priority as 3 (urgent) to 0 (low); `due_key` the due time, the largest integer when
+    /// there is none (last in the ascending order).
+    fn columns(self) -> &'static [&'static str] {
         match self {
-            QueueSort::Updated => vec![format!("{t}.updated_at"), format!("{t}.id")],
-            QueueSort::Priority => vec![
-                format!(
-                    "CASE {t}.priority WHEN 'urgent' THEN 3 WHEN 'high' THEN 2 WHEN 'normal' THEN 1 ELSE 0 END"
-                ),
-                format!("{t}.updated_at"),
-                format!("{t}.id"),
-            ],
-            QueueSort::Created => vec![format!("{t}.created_at"), format!("{t}.id")],
-            QueueSort::Due => vec![format!("COALESCE({t}.due_at, {})", i64::MAX), format!("{t}.id")],
+            QueueSort::Updated => &["updated_at", "id"],
+            QueueSort::Priority => &["urgency", "updated_at", "id"],
+            QueueSort::Created => &["created_at", "id"],
+            QueueSort::Due => &["due_key", "id"],
         }
+    }
+
+    /// The sort key over the ticket table aliased `t`.
+    fn keys(self, t: &str) -> Vec<String> {
+        self.columns().iter().map(|column| format!("{t}.{column}")).collect()
     }
 
     /// Whether the queue shows the largest key first (all but the due order).
@@ -145,7 +179,7 @@ impl SortKey {
     /// The key in a link, if it has as many numbers as `sort`'s key.
     pub fn parse(text: &str, sort: QueueSort) -> Option<SortKey> {
         let values: Option<Vec<i64>> = text.split('.').map(|part| part.parse::<i64>().ok()).collect();
-        values.filter(|v| v.len() == sort.keys("q").len()).map(SortKey)
+        values.filter(|v| v.len() == sort.columns().len()).map(SortKey)
     }
 }
 
@@ -213,14 +247,17 @@ fn more(rows: &mut Vec<(TicketLine, SortKey)>, limit: i64) -> Option<SortKey> {
 }
 
 /// A queue's tickets as index ranges read in order: the condition (over `tickets q`) of each, with
-/// its one parameter. More than one for "my teams" (one per team) and "all" (waiting and done),
-/// merged by the page query;
+/// its one parameter. More than one for a queue of several lanes and for "my teams" (one per
+/// team), merged by the page query;
 /// `None` when the queue is empty by definition (no such team, an agent in no team).
 fn ranges(tx: &mut Tx<'_>, queue: &Queue, agent: AgentId) -> Result<Option<Vec<Range>>> {
     let one = |index: &'static str, condition: String, bound: Bound| Range { index, condition, bound };
+    let lanes = |lanes: &[Lane]| -> Vec<Range> {
+        lanes.iter().map(|lane| one("lane", lane.is("q"), Bound::None)).collect()
+    };
     let team = |id: i64| one("team", format!("{WAITING} AND q.assignee_team_id = $1"), Bound::Int(id));
     Ok(Some(vec![match queue {
-        Queue::Open => one("open", WAITING.to_string(), Bound::None),
+        Queue::Open => return Ok(Some(lanes(&Lane::WAITING))),
         Queue::Mine => one("agent", format!("{WAITING} AND q.assignee_agent_id = $1"), Bound::Int(agent.0)),
         Queue::Teams => {
             let teams = tx.query_all(
@@ -231,21 +268,10 @@ fn ranges(tx: &mut Tx<'_>, queue: &Queue, agent: AgentId) -> Result<Option<Vec<R
             let ranges: Vec<_> = teams.into_iter().map(team).collect();
             return Ok((!ranges.is_empty()).then_some(ranges));
         }
-        // The expression of the partial indexes `queue_unassigned_*`.
-        Queue::Unassigned => one(
-            "unassigned",
-            format!("{WAITING} AND COALESCE(q.assignee_agent_id, q.assignee_team_id) IS NULL"),
-            Bound::None,
-        ),
-        Queue::Overdue => one("overdue", format!("{WAITING} AND q.overdue_at IS NOT NULL"), Bound::None),
-        Queue::Done => one("done", DONE.to_string(), Bound::None),
-        // Every status is waiting or done: the two queues' ranges, merged (migration 0019).
-        Queue::All => {
-            return Ok(Some(vec![
-                one("open", WAITING.to_string(), Bound::None),
-                one("done", DONE.to_string(), Bound::None),
-            ]));
-        }
+        Queue::Unassigned => return Ok(Some(lanes(&[Lane::Unassigned, Lane::UnassignedOverdue]))),
+        Queue::Overdue => return Ok(Some(lanes(&[Lane::WaitingOverdue, Lane::UnassignedOverdue]))),
+        Queue::Done => return Ok(Some(lanes(&Lane::DONE))),
+        Queue::All => return Ok(Some(lanes(&Lane::ALL))),
         Queue::Team(key) => {
             let id =
                 tx.query_opt("SELECT id FROM teams WHERE key = $1", params![key.as_str()], |r| r.i64(0))?;
@@ -259,7 +285,7 @@ fn ranges(tx: &mut Tx<'_>, queue: &Queue, agent: AgentId) -> Result<Option<Vec<R
 }
 
 /// One index range of a queue: the queue's part of the index names `queue_{index}_{sort}`
-/// (migration 0012), the condition over `tickets q` and the value of its `$1`.
+/// (migration 0021), the condition over `tickets q` and the value of its `$1`.
 struct Range {
     index: &'static str,
     condition: String,
@@ -296,9 +322,9 @@ fn rows(
     let mut values: Vec<Value<'_>> = vec![limit.into()];
     let mut arms = Vec::new();
     for Range { index, condition, bound: value } in ranges {
-        // SQLite without `ANALYZE` statistics prefers `tickets_status_updated` (an equality on
-        // `status`) and sorts every waiting ticket: the index is named. PostgreSQL plans by its
-        // statistics (kept by autovacuum) and finds the same index.
+        // SQLite without `ANALYZE` statistics may take another index of the condition's columns
+        // and sort every row it finds: the index is named. PostgreSQL plans by its statistics
+        // (kept by autovacuum) and finds the same index.
         let indexed = match tx.backend() {
             Backend::Sqlite => format!(" INDEXED BY queue_{index}_{}", sort.as_str()),
             Backend::Postgres => String::new(),
