@@ -367,12 +367,17 @@ fn rows(
             ));
         }
     }
-    let page_keys: Vec<String> = (0..keys.len()).map(|i| format!("page.k{i}")).collect();
+    // The arms are merged and cut to the page before the ticket lines are joined: with the join
+    // outside an uncut union, SQLite joins every arm's rows (four lanes by priority after a key:
+    // 12 arms of 51 rows for a page of 50; docs/performance.md, sixth pass).
+    let arm_keys: Vec<String> = (0..keys.len()).map(|i| format!("k{i}")).collect();
+    let page_keys: Vec<String> = arm_keys.iter().map(|k| format!("page.{k}")).collect();
     let sql = format!(
-        "SELECT {LINE_COLUMNS}, {} FROM ({}) page JOIN tickets t ON t.id = page.id {LINE_JOINS}
-          ORDER BY {} LIMIT $1",
+        "SELECT {LINE_COLUMNS}, {} FROM ({} ORDER BY {} LIMIT $1) page
+           JOIN tickets t ON t.id = page.id {LINE_JOINS} ORDER BY {}",
         page_keys.join(", "),
         arms.join(" UNION ALL "),
+        order(&arm_keys),
         order(&page_keys),
     );
     let first_key = 14;
