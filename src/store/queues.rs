@@ -44,8 +44,9 @@ impl Lane {
     }
 }
 
-/// Open or pending: the condition the partial indexes of an agent's, a team's and a topic's queue
-/// are written with (migration 0021).
+/// Open or pending (`Lane::Waiting` and after): the condition the partial indexes of an agent's, a
+/// team's and a topic's queue are written with (migration 0021), word for word, or SQLite cannot
+/// use them.
 const WAITING: &str = "q.lane >= 2";
 
 /// The console's ticket queues.
@@ -252,36 +253,36 @@ fn more(rows: &mut Vec<(TicketLine, SortKey)>, limit: i64) -> Option<SortKey> {
 /// `None` when the queue is empty by definition (no such team, an agent in no team).
 fn ranges(tx: &mut Tx<'_>, queue: &Queue, agent: AgentId) -> Result<Option<Vec<Range>>> {
     let one = |index: &'static str, condition: String, bound: Bound| Range { index, condition, bound };
-    let lanes = |lanes: &[Lane]| -> Vec<Range> {
-        lanes.iter().map(|lane| one("lane", lane.is("q"), Bound::None)).collect()
-    };
+    let lanes = |lanes: &[Lane]| lanes.iter().map(|lane| one("lane", lane.is("q"), Bound::None)).collect();
     let team = |id: i64| one("team", format!("{WAITING} AND q.assignee_team_id = $1"), Bound::Int(id));
-    Ok(Some(vec![match queue {
-        Queue::Open => return Ok(Some(lanes(&Lane::WAITING))),
-        Queue::Mine => one("agent", format!("{WAITING} AND q.assignee_agent_id = $1"), Bound::Int(agent.0)),
-        Queue::Teams => {
-            let teams = tx.query_all(
+    let ranges = match queue {
+        Queue::Open => lanes(&Lane::WAITING),
+        Queue::Unassigned => lanes(&[Lane::Unassigned, Lane::UnassignedOverdue]),
+        Queue::Overdue => lanes(&[Lane::WaitingOverdue, Lane::UnassignedOverdue]),
+        Queue::Done => lanes(&Lane::DONE),
+        Queue::All => lanes(&Lane::ALL),
+        Queue::Mine => {
+            vec![one("agent", format!("{WAITING} AND q.assignee_agent_id = $1"), Bound::Int(agent.0))]
+        }
+        Queue::Teams => tx
+            .query_all(
                 "SELECT team_id FROM team_members WHERE agent_id = $1 ORDER BY team_id",
                 params![agent.0],
                 |r| r.i64(0),
-            )?;
-            let ranges: Vec<_> = teams.into_iter().map(team).collect();
-            return Ok((!ranges.is_empty()).then_some(ranges));
+            )?
+            .into_iter()
+            .map(team)
+            .collect(),
+        Queue::Team(key) => tx
+            .query_opt("SELECT id FROM teams WHERE key = $1", params![key.as_str()], |r| r.i64(0))?
+            .into_iter()
+            .map(team)
+            .collect(),
+        Queue::Topic(key) => {
+            vec![one("topic", format!("{WAITING} AND q.topic = $1"), Bound::Text(key.clone()))]
         }
-        Queue::Unassigned => return Ok(Some(lanes(&[Lane::Unassigned, Lane::UnassignedOverdue]))),
-        Queue::Overdue => return Ok(Some(lanes(&[Lane::WaitingOverdue, Lane::UnassignedOverdue]))),
-        Queue::Done => return Ok(Some(lanes(&Lane::DONE))),
-        Queue::All => return Ok(Some(lanes(&Lane::ALL))),
-        Queue::Team(key) => {
-            let id =
-                tx.query_opt("SELECT id FROM teams WHERE key = $1", params![key.as_str()], |r| r.i64(0))?;
-            match id {
-                Some(id) => team(id),
-                None => return Ok(None),
-            }
-        }
-        Queue::Topic(key) => one("topic", format!("{WAITING} AND q.topic = $1"), Bound::Text(key.clone())),
-    }]))
+    };
+    Ok((!ranges.is_empty()).then_some(ranges))
 }
 
 /// One index range of a queue: the queue's part of the index names `queue_{index}_{sort}`
@@ -511,6 +512,21 @@ mod tests {
         assert_eq!(Queue::parse("topic:Billing"), None);
         assert_eq!(Queue::parse("topic:x' OR 1=1"), None);
         assert_eq!(Queue::parse(&format!("team:{}", "a".repeat(65))), None);
+    }
+
+    #[test]
+    fn the_waiting_condition_is_the_partial_indexes_and_starts_at_the_waiting_lane() {
+        assert_eq!(WAITING, format!("q.lane >= {}", Lane::Waiting as i64));
+        assert!(Lane::WAITING.iter().all(|&lane| lane as i64 >= Lane::Waiting as i64));
+        assert!(Lane::DONE.iter().all(|&lane| (lane as i64) < Lane::Waiting as i64));
+        for migration in [
+            include_str!("../../migrations/sqlite/0021_queue_lanes.sql"),
+            include_str!("../../migrations/postgres/0021_queue_lanes.sql"),
+        ] {
+            let partial: Vec<&str> = migration.lines().filter(|l| l.contains(" WHERE ")).collect();
+            assert_eq!(partial.len(), 12, "the agent, team and topic indexes");
+            assert!(partial.iter().all(|l| l.contains(&format!("WHERE {} AND", &WAITING["q.".len()..]))));
+        }
     }
 
     #[test]
