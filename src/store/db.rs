@@ -380,6 +380,7 @@ impl Tx<'_> {
 /// The entries noted by the `entries` trigger in this transaction, into the search index in one
 /// statement just before the commit (SQLite: migration 0020). The text indexed is what the
 /// trigger indexed before: subject, text without quoted history, the author's name and address.
+/// Public for the queue bench, which builds its data set straight through SQL.
 pub const INDEX_NOTED_ENTRIES: &str = "INSERT INTO entry_search (rowid, subject, body, people)
      SELECT e.id, e.subject, COALESCE(e.stripped_text, e.body_text),
             COALESCE((SELECT COALESCE(u.name, '') || ' ' || u.email FROM users u WHERE u.id = e.author_user_id),
