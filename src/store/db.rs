@@ -493,6 +493,20 @@ mod tests {
         assert!(StoreError::Pool(r2d2_unavailable()).during("SELECT 1").is_unavailable());
     }
 
+    #[test]
+    fn a_read_only_database_is_unavailable_not_a_bad_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        rusqlite::Connection::open(&path).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
+        let reader =
+            rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let error = reader.execute("INSERT INTO t VALUES (1)", []).expect_err("a read-only connection");
+        let error = StoreError::from(error).during("INSERT INTO t VALUES (1)");
+        assert!(error.is_unavailable(), "{error}");
+        let syntax = reader.execute("INSERT INTO", []).expect_err("not SQL");
+        assert!(!StoreError::from(syntax).is_unavailable(), "a bad statement is not");
+    }
+
     fn r2d2_unavailable() -> r2d2::Error {
         let manager = r2d2_sqlite::SqliteConnectionManager::file("/nonexistent/dir/x.db");
         r2d2::Pool::builder()

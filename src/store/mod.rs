@@ -149,14 +149,20 @@ impl StoreError {
 
     /// True when the database cannot take this right now (locked, busy, unreachable, out of
     /// connections): the caller should retry later rather than give up on the message.
-    /// A full disk and every I/O error count too: they say nothing about the message, and
-    /// space freed or a disk replaced lets the same message through.
+    /// A full disk, every I/O error and a read-only database count too: they say nothing about
+    /// the message, and space freed, a disk replaced or the files' ownership mended lets the same
+    /// message through. (Read-only also comes and goes: a `pipe` running as the MTA's user that
+    /// opens the database while a root process is creating its WAL's shared memory, before SQLite
+    /// hands the file to the database's owner.)
     pub fn is_unavailable(&self) -> bool {
-        use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked, DiskFull, SystemIoFailure};
+        use rusqlite::ErrorCode::{
+            CannotOpen, DatabaseBusy, DatabaseLocked, DiskFull, ReadOnly, SystemIoFailure,
+        };
         match self.cause() {
-            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
-                matches!(e.code, DatabaseBusy | DatabaseLocked | CannotOpen | DiskFull | SystemIoFailure)
-            }
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                DatabaseBusy | DatabaseLocked | CannotOpen | DiskFull | SystemIoFailure | ReadOnly
+            ),
             StoreError::Postgres(e) => match e.code() {
                 // Class 08 connection, 53 resources (53100 disk full), 57P0x shutdown, 58 system
                 // (I/O) errors, 40001/40P01 serialization/deadlock.
