@@ -21,11 +21,6 @@ const MARKER_WORDS: &str = "please type your reply above this line";
 const MAX_ATTRIBUTION_BYTES: usize = 600;
 const MAX_SIGNATURE_BYTES: usize = 80;
 
-/// An attribution in a language we know (`attribution::LANGUAGES`).
-fn is_known_attribution(text: &str) -> bool {
-    attribution::is_known(text)
-}
-
 /// The bare "<name> <address> wrote:" form; only trusted when a quote follows.
 static ATTRIBUTION_BARE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^\s*.+\b(?:wrote|schrieb|a\s+écrit|escribió|schreef|escreveu|ha\s+scritto)\s*:\s*$")
@@ -299,7 +294,7 @@ fn known_attribution_start(lines: &[&str], end: usize) -> Option<usize> {
         joined = if joined.is_empty() { line.to_string() } else { format!("{line} {joined}") };
         // Wrapped attributions are long because of an address or a date; prose is not.
         let plausible = start == end || joined.contains('@') || is_date_like(&joined);
-        if plausible && is_known_attribution(&joined) {
+        if plausible && attribution::is_known(&joined) {
             return Some(start);
         }
     }

@@ -367,10 +367,10 @@ fn every_line_a_pattern_matches_passes_its_pre_test() {
     ];
     for (language, line) in attributions {
         assert!(attribution::LANGUAGES[language].matches(line), "its language matches {line:?}");
-        assert!(has_attribution_verb(line) && is_known_attribution(line), "{line:?}");
+        assert!(has_attribution_verb(line) && attribution::is_known(line), "{line:?}");
     }
     assert!(
-        !is_known_attribution("On the phone they said the printer wrote nothing."),
+        !attribution::is_known("On the phone they said the printer wrote nothing."),
         "no colon at the end"
     );
     let html = r#"<div class="GMAIL_QUOTE"><blockquote type="cite">old</blockquote></div>"#;
