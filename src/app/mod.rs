@@ -11,6 +11,7 @@ pub use wiring::*;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use rand::RngExt;
 
 use crate::auth::token::Keyring;
 use crate::clock::Clock;
@@ -94,6 +95,14 @@ impl App {
 
 /// A fresh Message-ID in `domain`: 128 random bits as the local part.
 pub fn mint_message_id(domain: &str) -> MessageId {
-    let id = format!("{:032x}@{domain}", rand::random::<u128>());
+    let id = format!("{:032x}@{domain}", system_rng().random::<u128>());
     MessageId::parse(&id).expect("a hex local part and a configured domain form a valid Message-ID")
+}
+
+/// The operating system's random generator, for the numbers a piped message draws (a ticket
+/// number, Message-IDs): a few reads of `getrandom`. Not rand's thread-local generator, whose first
+/// use in a process detects CPU features (three `CPUID` traps on a virtual machine, ~30 us here) and
+/// seeds a ChaCha state, for two or three numbers (docs/performance.md, seventh pass).
+pub fn system_rng() -> rand::rand_core::UnwrapErr<rand::rngs::SysRng> {
+    rand::rand_core::UnwrapErr(rand::rngs::SysRng)
 }

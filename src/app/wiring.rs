@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
+use blake2::{Blake2b256, Digest};
 
 use super::App;
 use crate::auth::token::{Key, Keyring};
@@ -274,6 +274,9 @@ fn write_directory(tx: &mut Tx<'_>, config: &Config, now_ms: i64) -> Result<(), 
     Ok(())
 }
 
+/// BLAKE2b rather than SHA-256: every process computes it, and the SHA-256 crate's first use
+/// detects the CPU's SHA extensions (three `CPUID` traps on a virtual machine), which a piped
+/// message would pay for this one hash (docs/performance.md, seventh pass).
 fn directory_fingerprint(config: &Config) -> String {
     let declared = serde_json::json!({
         "version": DIRECTORY_SYNC_VERSION,
@@ -281,7 +284,7 @@ fn directory_fingerprint(config: &Config) -> String {
         "teams": config.teams,
         "orgs": config.orgs,
     });
-    hex::encode(Sha256::digest(declared.to_string().as_bytes()))
+    hex::encode(Blake2b256::digest(declared.to_string().as_bytes()))
 }
 
 /// How the outbox worker sends: our address, the link keys, the SMTP limits.

@@ -1,6 +1,7 @@
 //! The writing half of the workflow: identify users, open or update tickets, and store the entry
 //! with its attachments and Message-ID. Runs inside the caller's transaction.
 
+use rand::RngExt;
 use sha2::{Digest, Sha256};
 
 use super::notify::Notice;
@@ -598,8 +599,9 @@ impl Pipeline {
 
     /// A ticket number not in use yet, or `None` after `MINT_ATTEMPTS` collisions.
     pub(super) fn mint_number(&self, tx: &mut Tx<'_>) -> store::Result<Option<TicketNumber>> {
+        let mut rng = crate::app::system_rng();
         for _ in 0..MINT_ATTEMPTS {
-            let number = self.settings.number_format.mint(|| rand::random_range(0..10u8));
+            let number = self.settings.number_format.mint(|| rng.random_range(0..10u8));
             if !ticket_store::ticket_number_exists(tx, &number)? {
                 return Ok(Some(number));
             }
