@@ -219,30 +219,35 @@ fn pipe_never_creates_a_database_in_the_root_directory() {
 
 /// `build.rs` links GCC's unwinder into the executables: a piped message does not load
 /// `libgcc_s.so.1` (a library to map and relocate, and 12 `CPUID` traps on a virtual machine in its
-/// constructor). Seen in the maps of a real `pipe` waiting for its message; panics still unwind
-/// (every `#[should_panic]` test and this one's `catch_unwind`).
+/// constructor). Seen in the maps of a real `pipe` waiting for its message, on both engines; panics
+/// still unwind (every `#[should_panic]` test and this one's `catch_unwind`).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[tokio::test]
-async fn pipe_carries_its_unwinder_instead_of_loading_libgcc_s() {
-    let site = Site::new(Backend::Sqlite, "").await.unwrap();
-    let mut child = site.command(&["pipe"]).spawn().unwrap();
-    let maps_path = format!("/proc/{}/maps", child.id());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    // The loader maps every library the executable names before `main` runs; libc is one of them.
-    let maps = loop {
-        let maps = std::fs::read_to_string(&maps_path).unwrap_or_default();
-        if maps.contains("/libc.so") {
-            break maps;
-        }
-        assert!(std::time::Instant::now() < deadline, "pipe never started:\n{maps}");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    };
-    child.stdin.take().unwrap().write_all(MAIL).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(code(&out), 0, "{}", text(&out));
-    assert!(!maps.contains("libgcc_s"), "pipe loaded libgcc_s:\n{maps}");
-    let unwound = std::panic::catch_unwind(|| std::hint::black_box(Vec::<u8>::new())[1]);
-    assert!(unwound.is_err(), "a panic unwinds to catch_unwind");
+mod unwinder {
+    use super::*;
+
+    async fn pipe_carries_its_unwinder_instead_of_loading_libgcc_s(backend: Backend) {
+        let site = Site::new(backend, "").await.unwrap();
+        let mut child = site.command(&["pipe"]).spawn().unwrap();
+        let maps_path = format!("/proc/{}/maps", child.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // The loader maps every library the executable names before `main` runs; libc is one.
+        let maps = loop {
+            let maps = std::fs::read_to_string(&maps_path).unwrap_or_default();
+            if maps.contains("/libc.so") {
+                break maps;
+            }
+            assert!(std::time::Instant::now() < deadline, "pipe never started:\n{maps}");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        child.stdin.take().unwrap().write_all(MAIL).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(code(&out), 0, "{}", text(&out));
+        assert!(!maps.contains("libgcc_s"), "pipe loaded libgcc_s:\n{maps}");
+        let unwound = std::panic::catch_unwind(|| std::hint::black_box(Vec::<u8>::new())[1]);
+        assert!(unwound.is_err(), "a panic unwinds to catch_unwind");
+    }
+
+    on_both_backends!(pipe_carries_its_unwinder_instead_of_loading_libgcc_s);
 }
 
 // §5: a configuration that can never work is a configuration error, not "try again".
