@@ -48,10 +48,6 @@ fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// A private Postfix instance and the mailgate installation it delivers to; stopped on drop.
 struct Instance {
     dir: tempfile::TempDir,
@@ -84,7 +80,7 @@ impl Instance {
         chown(root.join("data"), Some(id_of("-u", "postfix")), Some(id_of("-g", "postfix"))).unwrap();
         let sqlite = root.join("mailgate/mailgate.db");
         let database_url = database_url.unwrap_or_else(|| format!("sqlite://{}", sqlite.display()));
-        let instance = Instance { port: free_port(), dir, database_url };
+        let instance = Instance { port: common::smtp::free_port(), dir, database_url };
 
         std::fs::write(
             instance.mailgate_config(),

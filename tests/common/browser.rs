@@ -43,11 +43,6 @@ pub fn available() -> bool {
     )
 }
 
-/// A free loopback port (bound and released; good enough for tests).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// One headless Chromium session behind its own chromedriver. Dropping it ends the session and
 /// kills chromedriver and every Chromium process (they share chromedriver's process group), then
 /// removes the profile.
@@ -70,7 +65,7 @@ impl Browser {
         let mut attempt = 0;
         let (driver, port) = loop {
             attempt += 1;
-            let port = free_port();
+            let port = super::smtp::free_port();
             let mut driver = spawn_driver(port, dir.path(), &log);
             match wait_listening(&mut driver, port).await {
                 Ok(()) => break (driver, port),
