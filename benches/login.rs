@@ -59,7 +59,7 @@ fn argon2_timing(runs: usize) {
 
 fn login_storm(clients: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = support::ports::free_port();
     let config = dir.path().join("mailgate.toml");
     std::fs::write(
         &config,

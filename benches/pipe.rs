@@ -30,7 +30,7 @@ fn main() {
     }
     let runs = support::arg("--runs").unwrap_or(300) as usize;
     let dir = tempfile::tempdir().unwrap();
-    let smtp_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let smtp_port = support::ports::free_port();
     let me = std::env::current_exe().unwrap();
     let bench = Bench::new(&dir, "after", env!("CARGO_BIN_EXE_mailgate").into(), smtp_port);
     let before =

@@ -123,7 +123,7 @@ fn ingest_run(what: &str, url: &str, daemons: usize, messages: usize) -> f64 {
 /// Queues the mail of `tickets` new tickets, then drains it with three workers (own stores, as
 /// three daemons) into aiosmtpd; every mail must arrive exactly once.
 fn drain_with_three_workers(url: &str, dir: &tempfile::TempDir, tickets: usize) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = support::ports::free_port();
     let maildir = dir.path().join("Maildir");
     let _sink = support::SmtpSink::start(port, &maildir);
     let config = config(url, port);

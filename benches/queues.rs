@@ -550,7 +550,7 @@ impl Sink for Postgres {
 fn measure(cache: &Path, url: &str, seconds: u64, connections: usize, tickets: i64) -> Figures {
     let mut figures = Figures::new();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = support::ports::free_port();
     let config_path = cache.join(format!("serve-{port}.toml"));
     std::fs::write(&config_path, config_text(url, port)).unwrap();
     let config = mailgate::config::from_toml(&config_text(url, port), "<bench>").unwrap();

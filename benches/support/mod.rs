@@ -1,6 +1,9 @@
 //! Shared by the benchmarks: generated 2-4 KB messages, small statistics, and a daemon handle.
 #![allow(dead_code)]
 
+#[path = "../../tests/common/ports.rs"]
+pub mod ports;
+
 /// A generated customer message of 2-4 KB; `reply_to` makes it a reply to that Message-ID.
 pub fn message(i: usize, reply_to: Option<&str>) -> String {
     let domain = ["example.org", "acme.test", "globex.test", "initech.test"][i % 4];

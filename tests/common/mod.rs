@@ -8,6 +8,7 @@ pub mod imap;
 pub mod ldap_server;
 pub mod oidc_provider;
 pub mod pg_server;
+pub mod ports;
 pub mod site;
 pub mod smtp;
 pub mod test_ca;
