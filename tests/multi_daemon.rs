@@ -346,7 +346,14 @@ impl Cluster {
         for address in [c, a] {
             client.address = address;
             let queue = client.get("/agent").await;
-            assert_eq!(queue.status, 200, "B's session on {address}: {}", queue.body);
+            assert_eq!(
+                queue.status,
+                200,
+                "B's session on {address}: {:?} {}\n{}",
+                queue.header("location"),
+                queue.body,
+                self.logs()
+            );
             assert!(queue.body.contains(&format!("/agent/t/{number}")), "the queue lists the tickets");
         }
         client.address = b;
