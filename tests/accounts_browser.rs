@@ -8,7 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::browser::{Browser, shows, site_with, url_in};
-use common::smtp::{SmtpSink, free_port, header, mail_to, worker};
+use common::ports::free_port;
+use common::smtp::{SmtpSink, header, mail_to, worker};
 use common::{Harness, Mail, created};
 use mailgate::auth::totp;
 

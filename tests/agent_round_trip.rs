@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::smtp::{SmtpSink, available, free_port, header, mail_to, worker};
+use common::ports::free_port;
+use common::smtp::{SmtpSink, available, header, mail_to, worker};
 use common::{Backend, Harness, Mail, added, created};
 
 on_both_backends!(customer_agent_customer_and_close);

@@ -8,7 +8,8 @@
 mod common;
 
 use common::http::{agent_console, encode};
-use common::smtp::{SmtpSink, free_port, header, worker};
+use common::ports::free_port;
+use common::smtp::{SmtpSink, header, worker};
 use common::{Backend, Harness, Mail, created};
 use mailgate::auth::token::{Participant, Purpose};
 use mailgate::core::ids::UserId;

@@ -61,7 +61,7 @@ batch_size = 50
 
 {mailbox}"#,
             db = db.display(),
-            smtp = common::smtp::free_port(),
+            smtp = common::ports::free_port(),
             mailbox = imap.mailbox_toml(&user, true),
         ),
     )

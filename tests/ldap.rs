@@ -456,7 +456,7 @@ fn shown_secret(page: &common::http::Page) -> Vec<u8> {
 }
 
 async fn the_sign_in_pages_say_when_the_directory_is_down(backend: Backend) {
-    let port = common::smtp::free_port();
+    let port = common::ports::free_port();
     let extra = bind_as_user(&format!("ldap://127.0.0.1:{port}"), "[\"users\", \"agents\"]", "");
     let Some(h) = Harness::with_config(backend, &format!("{USER_FORM}{extra}")).await else { return };
     let address = serve(&h).await;
@@ -502,7 +502,7 @@ fn check_config_names_each_ldap_problem_by_its_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_directory_down_message_in_a_browser() {
     use common::browser::{Browser, shows};
-    let port = common::smtp::free_port();
+    let port = common::ports::free_port();
     let extra = bind_as_user(&format!("ldap://127.0.0.1:{port}"), "[\"users\"]", "");
     let Some((_h, base)) = common::browser::site_with(&format!("{USER_FORM}{extra}")).await else { return };
     let browser = Browser::start().await;
@@ -554,7 +554,7 @@ fn ldap_test_command_shows_what_a_sign_in_would_get() {
     assert_eq!(common::site::code(&out), 78);
     assert!(common::site::text(&out).contains("configured: corp"));
     // Nothing listening: a plain directory on a port freed just now.
-    write(bind_as_user(&format!("ldap://127.0.0.1:{}", common::smtp::free_port()), "[\"users\"]", ""));
+    write(bind_as_user(&format!("ldap://127.0.0.1:{}", common::ports::free_port()), "[\"users\"]", ""));
     let out = run(&["ldap", "test", "corp", "carol"], b"carol-directory-pw\n");
     assert_eq!(common::site::code(&out), 69, "{}", common::site::text(&out));
     assert!(
@@ -587,7 +587,7 @@ async fn directories_are_asked_in_order_and_one_that_is_down_stops_the_line(back
     assert_eq!(user_row(&h, "carol@customer.test").await.unwrap().4.as_deref(), Some("ldap:corp"));
 
     // A first directory that is down stops the line, though the second would say yes.
-    let dead = format!("ldap://127.0.0.1:{}", common::smtp::free_port());
+    let dead = format!("ldap://127.0.0.1:{}", common::ports::free_port());
     let extra = format!(
         "{USER_FORM}{}{}",
         named("staff", &dead, "ou=people"),

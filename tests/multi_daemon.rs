@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use common::http::{Client, encode};
 use common::imap::{ImapClient, TestImap};
+use common::ports::free_port;
 use common::site::{code, run_with, text};
-use common::smtp::{SmtpSink, free_port, header};
+use common::smtp::{SmtpSink, header};
 use common::{Backend, Mail, TestDb};
 use mailgate::store::{Store, StoreOptions, Value};
 use sha2::{Digest, Sha256};

@@ -12,8 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::imap::TestImap;
+use common::ports::free_port;
 use common::site::{Site, code, run_with, stdout, text};
-use common::smtp::{SmtpSink, free_port};
+use common::smtp::SmtpSink;
 use common::{Backend, Mail};
 use serde_json::Value;
 

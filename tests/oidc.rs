@@ -91,7 +91,7 @@ async fn customers_sign_in_with_the_provider(backend: Backend) {
     let mut extra =
         oidc_provider::config("idp", &provider.issuer, &["users"], &dir.path().join("idp.secret"));
     // A second provider that is down: nothing listens on its port.
-    let down = format!("http://localhost:{}", common::smtp::free_port());
+    let down = format!("http://localhost:{}", common::ports::free_port());
     extra.push_str(&oidc_provider::config("down", &down, &["users"], &dir.path().join("down.secret")));
     let Some((h, base)) = serve(backend, &extra).await else { return };
     // Ann wrote to us before and made an account with a password: the provider links to it.

@@ -68,7 +68,7 @@ fn serve_site_on(dir: &Path, url: &str, web_port: u16) -> PathBuf {
         format!(
             "[instance]\nsupport_addresses = [\"support@example.com\"]\n\n[database]\nurl = \"{url}\"\n\n\
              [smtp]\nhost = \"127.0.0.1\"\nport = {}\n\n[web]\nbind = \"127.0.0.1:{web_port}\"\n",
-            common::smtp::free_port()
+            common::ports::free_port()
         ),
     )
     .unwrap();
@@ -135,7 +135,7 @@ fn healthz(port: u16) -> String {
 #[test]
 fn serve_tells_the_service_manager_ready_then_pings_the_watchdog() {
     let dir = tempfile::tempdir().unwrap();
-    let web_port = common::smtp::free_port();
+    let web_port = common::ports::free_port();
     let config = serve_site(dir.path(), web_port);
     let socket_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
@@ -164,7 +164,7 @@ fn serve_tells_the_service_manager_ready_then_pings_the_watchdog() {
 #[test]
 fn serve_without_a_watchdog_only_says_ready() {
     let dir = tempfile::tempdir().unwrap();
-    let config = serve_site(dir.path(), common::smtp::free_port());
+    let config = serve_site(dir.path(), common::ports::free_port());
     let socket_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
     // WATCHDOG_USEC=0 is no watchdog either.
@@ -188,7 +188,7 @@ fn the_watchdog_is_fed_only_while_the_database_answers() {
     let admin_url = common::test_pg_url().unwrap();
     let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = serve_site_on(dir.path(), &db.url, common::smtp::free_port());
+    let config = serve_site_on(dir.path(), &db.url, common::ports::free_port());
     let socket_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
     let env = [("NOTIFY_SOCKET", socket_path.display().to_string()), ("WATCHDOG_USEC", "400000".to_string())];

@@ -80,7 +80,7 @@ impl Instance {
         chown(root.join("data"), Some(id_of("-u", "postfix")), Some(id_of("-g", "postfix"))).unwrap();
         let sqlite = root.join("mailgate/mailgate.db");
         let database_url = database_url.unwrap_or_else(|| format!("sqlite://{}", sqlite.display()));
-        let instance = Instance { port: common::smtp::free_port(), dir, database_url };
+        let instance = Instance { port: common::ports::free_port(), dir, database_url };
 
         std::fs::write(
             instance.mailgate_config(),

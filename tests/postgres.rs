@@ -32,7 +32,7 @@ fn message(n: usize) -> Vec<u8> {
 #[test]
 fn pipe_exits_75_while_postgres_is_unreachable() {
     let dir = tempfile::tempdir().unwrap();
-    let port = common::smtp::free_port();
+    let port = common::ports::free_port();
     let config =
         write_config(dir.path(), &format!("postgres://mailgate:mailgate@127.0.0.1:{port}/mailgate"), "");
     let out = run_with(&config, &["pipe"], &message(1));

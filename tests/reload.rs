@@ -52,10 +52,10 @@ impl Site {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("email")).unwrap();
         std::fs::create_dir(dir.path().join("web")).unwrap();
-        let sink = SmtpSink::start(common::smtp::free_port(), dir.path().join("sent"));
+        let sink = SmtpSink::start(common::ports::free_port(), dir.path().join("sent"));
         let store = Store::connect(&db.url, &StoreOptions::default()).unwrap();
         let user = imap.fresh_user();
-        Some(Site { dir, web_port: common::smtp::free_port(), db, imap, user, sink, store })
+        Some(Site { dir, web_port: common::ports::free_port(), db, imap, user, sink, store })
     }
 
     fn config_path(&self) -> PathBuf {
@@ -110,7 +110,7 @@ domains = {globex}
             smtp = self.sink.port,
             templates = self.dir.path().join("email").display(),
             web_templates = self.dir.path().join("web").display(),
-            web_port = if version.web_moved { common::smtp::free_port() } else { self.web_port },
+            web_port = if version.web_moved { common::ports::free_port() } else { self.web_port },
             mailbox = self.imap.mailbox_toml(&self.user, true),
             acme = domains("acme"),
             globex = domains("globex"),

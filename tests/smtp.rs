@@ -8,7 +8,8 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::smtp::{SmtpSink, available, free_port, header, mail_to, smtp_settings, worker, worker_with};
+use common::ports::free_port;
+use common::smtp::{SmtpSink, available, header, mail_to, smtp_settings, worker, worker_with};
 use common::{Backend, Harness, Mail, added, created};
 
 on_both_backends!(

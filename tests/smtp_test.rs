@@ -5,8 +5,9 @@
 mod common;
 
 use common::Backend;
+use common::ports::free_port;
 use common::site::{Site, code, stdout, text};
-use common::smtp::{self, SmtpSink, free_port};
+use common::smtp::{self, SmtpSink};
 
 const PASSWORD: &str = "s3cret-horse-battery";
 

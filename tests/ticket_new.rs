@@ -6,7 +6,8 @@
 mod common;
 
 use common::http::{agent_console, encode};
-use common::smtp::{SmtpSink, available, free_port, header, mail_to, worker};
+use common::ports::free_port;
+use common::smtp::{SmtpSink, available, header, mail_to, worker};
 use common::{Backend, Harness, Mail, added};
 use mailgate::ingest::Outcome;
 use mailgate::workflow::{ConsoleError, NewForCustomer};

@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::smtp::{SmtpSink, available, free_port, header, mail_to, worker};
+use common::ports::free_port;
+use common::smtp::{SmtpSink, available, header, mail_to, worker};
 use common::{Backend, Harness, Mail, added, created};
 use mailgate::auth::token::{Claims, Participant, Purpose};
 use mailgate::core::address::EmailAddress;

@@ -90,7 +90,7 @@ async fn post_bytes(source: IpAddr, address: SocketAddr, path: &str, body: &[u8]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_large_uploads_keep_the_server_responsive_and_memory_bounded() {
     let dir = tempfile::tempdir().unwrap();
-    let port = common::smtp::free_port();
+    let port = common::ports::free_port();
     let config = dir.path().join("mailgate.toml");
     std::fs::write(
         &config,

@@ -7,7 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::browser::{Browser, RequestLog, link_in, shows, site};
-use common::smtp::{SmtpSink, free_port, header, mail_to, worker};
+use common::ports::free_port;
+use common::smtp::{SmtpSink, header, mail_to, worker};
 use common::{Mail, created};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -65,7 +65,7 @@ impl Browser {
         let mut attempt = 0;
         let (driver, port) = loop {
             attempt += 1;
-            let port = super::smtp::free_port();
+            let port = super::ports::free_port();
             let mut driver = spawn_driver(port, dir.path(), &log);
             match wait_listening(&mut driver, port).await {
                 Ok(()) => break (driver, port),

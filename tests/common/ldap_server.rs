@@ -57,7 +57,7 @@ impl LdapServer {
             .output()
             .unwrap();
         assert!(out.status.success(), "slapadd: {}", String::from_utf8_lossy(&out.stderr));
-        let (port, tls_port) = (super::smtp::free_port(), super::smtp::free_port());
+        let (port, tls_port) = (super::ports::free_port(), super::ports::free_port());
         let urls = format!("ldap://127.0.0.1:{port}/ ldaps://127.0.0.1:{tls_port}/");
         // `-d 0`: stay in the foreground (no fork), so the child is the server and dies by its pid.
         let child = Command::new(SLAPD)

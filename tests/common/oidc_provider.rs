@@ -49,7 +49,7 @@ pub fn claims(sub: &str, email: &str, verified: bool) -> String {
 impl OidcProvider {
     /// Over plain HTTP (allowed for a loopback issuer), with `users` (from [`claims`]).
     pub fn start(users: &[String]) -> OidcProvider {
-        Self::spawn(users, None, super::smtp::free_port())
+        Self::spawn(users, None, super::ports::free_port())
     }
 
     /// [`OidcProvider::start`] on `port` (the same issuer again, with new signing keys).
@@ -61,7 +61,7 @@ impl OidcProvider {
     /// file `MG_IMAP_CA` names; its directory holds server.pem and server.key).
     pub fn start_tls(users: &[String], ca: &std::path::Path) -> OidcProvider {
         let dir = ca.parent().expect("the CA file's directory");
-        Self::spawn(users, Some((dir.join("server.pem"), dir.join("server.key"))), super::smtp::free_port())
+        Self::spawn(users, Some((dir.join("server.pem"), dir.join("server.key"))), super::ports::free_port())
     }
 
     fn spawn(users: &[String], tls: Option<(PathBuf, PathBuf)>, port: u16) -> OidcProvider {

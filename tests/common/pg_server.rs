@@ -24,7 +24,7 @@ impl PgServer {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let server = PgServer { dir, bin: bin.unwrap(), port: super::smtp::free_port() };
+        let server = PgServer { dir, bin: bin.unwrap(), port: super::ports::free_port() };
         std::fs::write(server.path("pwfile"), "mailgate\n").unwrap();
         if tls {
             server.make_certificates();

@@ -1,10 +1,10 @@
 //! Loopback ports for test servers (shared with the benchmarks).
 
 /// A free loopback port for a test server, never the same one twice in a process. Taken just below
-/// the kernel's ephemeral range, not from it: a port from `bind(0)` can be given, between this call
-/// and the server's own bind, to an outgoing connection of the very process that is to listen on it
-/// (a daemon connecting to PostgreSQL before binding its metrics port did, in CI). A kernel whose
-/// ephemeral range leaves no room below it gets `bind(0)`'s ports.
+/// the kernel's ephemeral range, not from it: a port from `bind(0)` and released can be given again
+/// before the server binds it, to another test of the same process or to an outgoing connection of
+/// the very process that is to listen on it (the likely cause of a daemon's "metrics.bind: Address
+/// already in use" in CI). A kernel whose ephemeral range leaves no room below it gets `bind(0)`'s.
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     const COUNT: u32 = 6000;

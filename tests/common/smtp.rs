@@ -36,8 +36,6 @@ pub fn available() -> bool {
     )
 }
 
-pub use super::ports::free_port;
-
 impl SmtpSink {
     pub fn start(port: u16, maildir: PathBuf) -> SmtpSink {
         Self::spawn(port, maildir, &[])
